@@ -1,0 +1,61 @@
+package dev.svcproxy.model;
+
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+
+/** Strict IP literal parsing; never resolves names. */
+public final class Ip {
+  private Ip() {}
+
+  /** True for a dotted-quad IPv4 literal with no leading zeros. */
+  public static boolean isIpv4(String s) {
+    return ipv4ToLong(s) >= 0;
+  }
+
+  /** True for an IPv6 literal (no zone, no brackets). */
+  public static boolean isIpv6(String s) {
+    if (s == null || s.indexOf(':') < 0 || !s.matches("[0-9a-fA-F:.]+")) {
+      return false;
+    }
+    try {
+      return InetAddress.getByName(s).getAddress().length == 16;
+    } catch (UnknownHostException e) {
+      return false;
+    }
+  }
+
+  public static boolean isIp(String s) {
+    return isIpv4(s) || isIpv6(s);
+  }
+
+  /** The IPv4 address as an unsigned 32-bit value, or -1 when {@code s} is not IPv4. */
+  public static long ipv4ToLong(String s) {
+    if (s == null) {
+      return -1;
+    }
+    String[] parts = s.split("\\.", -1);
+    if (parts.length != 4) {
+      return -1;
+    }
+    long v = 0;
+    for (String p : parts) {
+      if (p.isEmpty() || p.length() > 3 || !p.chars().allMatch(Character::isDigit)) {
+        return -1;
+      }
+      if (p.length() > 1 && p.charAt(0) == '0') {
+        return -1;
+      }
+      int octet = Integer.parseInt(p);
+      if (octet > 255) {
+        return -1;
+      }
+      v = (v << 8) | octet;
+    }
+    return v;
+  }
+
+  /** Formats an unsigned 32-bit value as a dotted quad. */
+  public static String longToIpv4(long v) {
+    return ((v >> 24) & 255) + "." + ((v >> 16) & 255) + "." + ((v >> 8) & 255) + "." + (v & 255);
+  }
+}

@@ -1,0 +1,43 @@
+package dev.svcproxy.netfilter;
+
+/** One line inside a table section of iptables-save / iptables-restore text. */
+public sealed interface Line {
+
+  String print();
+
+  /** ":NAME POLICY [packets:bytes]" — declares (and, in restore input, flushes) a chain. */
+  record ChainDecl(String name, String policy, String counters) implements Line {
+    public boolean builtin() {
+      return !policy.equals("-");
+    }
+
+    @Override
+    public String print() {
+      return ":" + name + " " + policy + (counters == null ? "" : " " + counters);
+    }
+  }
+
+  /** "-A CHAIN ...", with counters in front when the dump had them. */
+  record RuleLine(Rule rule) implements Line {
+    @Override
+    public String print() {
+      return rule.printWithCounters();
+    }
+  }
+
+  /** "-X CHAIN": deletes a chain (restore input only). */
+  record DeleteChain(String name) implements Line {
+    @Override
+    public String print() {
+      return "-X " + name;
+    }
+  }
+
+  /** A comment or other line kept verbatim. */
+  record Verbatim(String text) implements Line {
+    @Override
+    public String print() {
+      return text;
+    }
+  }
+}
