@@ -24,6 +24,12 @@ import java.util.TreeMap;
 public final class ProxyStateBuilder {
   private ProxyStateBuilder() {}
 
+  /** Only LoadBalancers with Local external policy get a health-check node port, as upstream. */
+  private static boolean needsHealthCheck(Service s) {
+    return s.type().equals("LoadBalancer")
+        && s.externalTrafficPolicy() == dev.svcproxy.model.TrafficPolicy.LOCAL;
+  }
+
   public static ProxyState build(List<Service> services, List<EndpointSlice> slices) {
     TreeMap<ServicePortName, ServicePortInfo> ports = new TreeMap<>();
     for (Service s : services) {
@@ -42,7 +48,7 @@ public final class ProxyStateBuilder {
                 s.externalIPs().stream().filter(Ip::isIpv4).toList(),
                 s.loadBalancerIPs().stream().filter(Ip::isIpv4).toList(),
                 s.loadBalancerSourceRanges().stream().filter(r -> !r.contains(":")).toList(),
-                s.healthCheckNodePort(),
+                needsHealthCheck(s) ? s.healthCheckNodePort() : 0,
                 s.sessionAffinityClientIP(),
                 s.stickyMaxAgeSeconds(),
                 s.externalTrafficPolicy(),

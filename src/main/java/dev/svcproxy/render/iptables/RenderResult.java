@@ -1,0 +1,26 @@
+package dev.svcproxy.render.iptables;
+
+import dev.svcproxy.netfilter.Ruleset;
+import java.util.Set;
+
+/**
+ * A rendered iptables-restore input and what a sync needs to know about it.
+ *
+ * @param natRulesTotal nat rules the full ruleset holds, written or skipped
+ */
+public record RenderResult(
+    Ruleset restoreInput,
+    Set<String> activeNatChains,
+    int filterRules,
+    int natRulesTotal,
+    boolean largeClusterMode,
+    int deletedChains) {
+  public RenderResult {
+    activeNatChains = Set.copyOf(activeNatChains);
+  }
+
+  /** The iptables-restore text. */
+  public String text() {
+    return restoreInput.print();
+  }
+}
