@@ -1,0 +1,25 @@
+package dev.svcproxy.cli;
+
+import dev.svcproxy.kernel.IptablesKernel;
+import dev.svcproxy.kernel.ProcessCommandRunner;
+import dev.svcproxy.model.LocalTrafficDetector;
+import dev.svcproxy.render.iptables.IptablesConfig;
+import dev.svcproxy.sync.IptablesProxier;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+
+/** Removes every rule and chain svcproxy installed. */
+@Command(
+    name = "cleanup",
+    mixinStandardHelpOptions = true,
+    description = "Remove every iptables rule and chain svcproxy (or kube-proxy) installed.")
+final class CleanupCommand implements Callable<Integer> {
+  @Override
+  public Integer call() {
+    new IptablesProxier(
+            new IptablesKernel(new ProcessCommandRunner()),
+            IptablesConfig.defaults("", "", LocalTrafficDetector.none()))
+        .cleanup();
+    return 0;
+  }
+}

@@ -1,0 +1,100 @@
+package dev.svcproxy.cli;
+
+import dev.svcproxy.kernel.ProcessCommandRunner;
+import dev.svcproxy.lab.Connection;
+import dev.svcproxy.lab.DemoCluster;
+import dev.svcproxy.lab.Lab;
+import java.io.PrintWriter;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Spec;
+
+/** Network-namespace labs. */
+@Command(
+    name = "lab",
+    mixinStandardHelpOptions = true,
+    description = "Build a throw-away cluster of network namespaces and show svcproxy at work.",
+    subcommands = {LabCommand.Demo.class})
+final class LabCommand implements Runnable {
+  @Spec picocli.CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public void run() {
+    throw new picocli.CommandLine.ParameterException(
+        spec.commandLine(), "a lab subcommand is required (demo)");
+  }
+
+  /** The two-node demo. */
+  @Command(
+      name = "demo",
+      mixinStandardHelpOptions = true,
+      description =
+          "Build a two-node lab, run svcproxy on each node, show what a few connections do, tear it down.")
+  static final class Demo implements Callable<Integer> {
+    @Spec picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() {
+      PrintWriter out = spec.commandLine().getOut();
+      if (!"0".equals(new ProcessCommandRunner().run("id", "-u").stdout().strip())) {
+        throw new IllegalArgumentException("lab demo needs root (it creates network namespaces)");
+      }
+      out.println("building a two-node lab (network namespaces, veth, bridges)...");
+      out.flush();
+      try (DemoCluster c = DemoCluster.start(new ProcessCommandRunner())) {
+        Lab lab = c.lab();
+        Lab.Node n1 = lab.node("node1");
+        Lab.Node n2 = lab.node("node2");
+        Lab.Pod client = lab.pod("client");
+        Lab.Client ext = lab.client("ext");
+        out.printf(
+            "lab %s: node1 %s (pods %s), node2 %s (pods %s), external client %s%n",
+            lab.prefix(), n1.ip(), n1.podCidr(), n2.ip(), n2.podCidr(), ext.ip());
+        out.println("svcproxy run is programming iptables in both nodes; connections:");
+        show(
+            out,
+            "pod client (" + client.ip() + ") -> ClusterIP web " + DemoCluster.WEB + ":80",
+            lab.connect(client.netns(), DemoCluster.WEB, 80));
+        show(
+            out,
+            "pod client -> ClusterIP web again",
+            lab.connect(client.netns(), DemoCluster.WEB, 80));
+        show(
+            out,
+            "external "
+                + ext.ip()
+                + " -> node1 NodePort "
+                + DemoCluster.WEB_NODEPORT
+                + " (eTP Cluster)",
+            lab.connect(ext.netns(), n1.ip(), DemoCluster.WEB_NODEPORT));
+        show(
+            out,
+            "external -> node2 NodePort "
+                + DemoCluster.WEB_LOCAL_NODEPORT
+                + " (eTP Local, endpoint on node2)",
+            lab.connect(ext.netns(), n2.ip(), DemoCluster.WEB_LOCAL_NODEPORT));
+        show(
+            out,
+            "external -> node1 NodePort "
+                + DemoCluster.WEB_LOCAL_NODEPORT
+                + " (eTP Local, no endpoint on node1)",
+            lab.connect(ext.netns(), n1.ip(), DemoCluster.WEB_LOCAL_NODEPORT));
+        show(
+            out,
+            "pod client -> ClusterIP empty " + DemoCluster.EMPTY + ":80 (no endpoints)",
+            lab.connect(client.netns(), DemoCluster.EMPTY, 80));
+        show(
+            out,
+            "pod web-a -> its own Service self " + DemoCluster.SELF + ":80 (hairpin)",
+            lab.connect(lab.pod("web-a").netns(), DemoCluster.SELF, 80));
+        out.println("tearing the lab down");
+      }
+      return 0;
+    }
+
+    private static void show(PrintWriter out, String what, Connection c) {
+      out.printf("  %-78s %s%n", what, c);
+      out.flush();
+    }
+  }
+}

@@ -1,0 +1,177 @@
+package dev.svcproxy.cli;
+
+import dev.svcproxy.kernel.CommandRunner;
+import dev.svcproxy.kernel.NodeAddresses;
+import dev.svcproxy.model.Cidr;
+import dev.svcproxy.model.LocalTrafficDetector;
+import dev.svcproxy.render.iptables.IptablesConfig;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import picocli.CommandLine.Option;
+
+/** The flags render and run share, named as upstream kube-proxy's where it has them. */
+public final class ProxyOptions {
+  @Option(
+      names = "--mode",
+      defaultValue = "iptables",
+      description = "Proxy mode: iptables (nftables and ipvs come later).")
+  String mode;
+
+  @Option(
+      names = "--manifests",
+      required = true,
+      paramLabel = "PATH",
+      description = "A manifest file or directory of Services and EndpointSlices (YAML/JSON).")
+  Path manifests;
+
+  @Option(
+      names = {"--node-name", "--hostname-override"},
+      required = true,
+      paramLabel = "NAME",
+      description = "This node's name; endpoints with this nodeName are local.")
+  String nodeName;
+
+  @Option(
+      names = "--node-ip",
+      paramLabel = "IP",
+      description = "This node's primary IPv4 address (default: the first non-loopback one).")
+  String nodeIP;
+
+  @Option(
+      names = "--cluster-cidr",
+      paramLabel = "CIDR[,CIDR]",
+      split = ",",
+      description = "Pod CIDRs; the first IPv4 one tells pod traffic apart (ClusterCIDR mode).")
+  List<String> clusterCidrs = new ArrayList<>();
+
+  @Option(
+      names = "--detect-local-mode",
+      defaultValue = "ClusterCIDR",
+      paramLabel = "MODE",
+      description = "ClusterCIDR, NodeCIDR, BridgeInterface or InterfaceNamePrefix.")
+  String detectLocalMode;
+
+  @Option(
+      names = "--node-pod-cidr",
+      paramLabel = "CIDR",
+      description = "This node's pod CIDR (Node.spec.podCIDR), for NodeCIDR mode.")
+  String nodePodCidr;
+
+  @Option(
+      names = "--pod-bridge-interface",
+      paramLabel = "NAME",
+      description = "The pod bridge, for BridgeInterface mode.")
+  String podBridgeInterface;
+
+  @Option(
+      names = "--pod-interface-name-prefix",
+      paramLabel = "PREFIX",
+      description = "Pod interface name prefix, for InterfaceNamePrefix mode.")
+  String podInterfaceNamePrefix;
+
+  @Option(names = "--masquerade-all", description = "SNAT all traffic sent to cluster IPs.")
+  boolean masqueradeAll;
+
+  @Option(
+      names = "--masquerade-bit",
+      defaultValue = "14",
+      paramLabel = "N",
+      description = "The fwmark bit (0-31) that marks packets for SNAT.")
+  int masqueradeBit;
+
+  @Option(
+      names = "--nodeport-addresses",
+      split = ",",
+      paramLabel = "CIDRS",
+      description = "Only accept NodePort traffic to local addresses in these CIDRs.")
+  List<String> nodePortAddresses = new ArrayList<>();
+
+  @Option(
+      names = "--iptables-localhost-nodeports",
+      defaultValue = "true",
+      arity = "1",
+      paramLabel = "BOOL",
+      description = "Accept NodePort traffic to 127.0.0.1 (sets route_localnet=1).")
+  boolean localhostNodePorts;
+
+  @Option(
+      names = "--node-zone",
+      paramLabel = "ZONE",
+      description = "This node's topology.kubernetes.io/zone, for topology hints.")
+  String zone;
+
+  /** Builds the renderer configuration, reading node addresses through {@code runner}. */
+  IptablesConfig iptablesConfig(CommandRunner runner) {
+    if (!mode.equals("iptables")) {
+      throw new IllegalArgumentException(
+          "--mode " + mode + " is not supported yet (supported: iptables)");
+    }
+    if (masqueradeBit < 0 || masqueradeBit > 31) {
+      throw new IllegalArgumentException(
+          "--masquerade-bit must be within 0-31, got " + masqueradeBit);
+    }
+    LocalTrafficDetector.Mode m = LocalTrafficDetector.Mode.parse(detectLocalMode);
+    String value =
+        switch (m) {
+          case CLUSTER_CIDR -> firstIpv4Cidr(clusterCidrs);
+          case NODE_CIDR -> nodePodCidr == null ? "" : checkCidr(nodePodCidr, "--node-pod-cidr");
+          case BRIDGE_INTERFACE -> require(podBridgeInterface, "--pod-bridge-interface");
+          case INTERFACE_NAME_PREFIX ->
+              require(podInterfaceNamePrefix, "--pod-interface-name-prefix");
+        };
+    List<Cidr> npa = new ArrayList<>();
+    for (String s : nodePortAddresses) {
+      npa.add(parseCidr(s, "--nodeport-addresses"));
+    }
+    List<String> addrs = NodeAddresses.ipv4(runner);
+    String ip = nodeIP != null ? nodeIP : NodeAddresses.primary(addrs);
+    if (nodeIP != null && !dev.svcproxy.model.Ip.isIpv4(nodeIP)) {
+      throw new IllegalArgumentException("--node-ip: invalid IPv4 address \"" + nodeIP + "\"");
+    }
+    List<String> nodeIPs = addrs.isEmpty() && !ip.isEmpty() ? List.of(ip) : addrs;
+    return new IptablesConfig(
+        nodeName,
+        ip,
+        zone,
+        new LocalTrafficDetector(m, value),
+        masqueradeAll,
+        masqueradeBit,
+        localhostNodePorts,
+        npa,
+        nodeIPs,
+        false,
+        false,
+        false,
+        false);
+  }
+
+  private static String firstIpv4Cidr(List<String> cidrs) {
+    for (String c : cidrs) {
+      Cidr parsed = parseCidr(c, "--cluster-cidr");
+      if (!parsed.ipv6()) {
+        return parsed.masked().toString();
+      }
+    }
+    return "";
+  }
+
+  private static String checkCidr(String c, String flag) {
+    return parseCidr(c, flag).masked().toString();
+  }
+
+  private static Cidr parseCidr(String c, String flag) {
+    try {
+      return Cidr.parse(c);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(flag + ": " + e.getMessage());
+    }
+  }
+
+  private static String require(String v, String flag) {
+    if (v == null || v.isEmpty()) {
+      throw new IllegalArgumentException(flag + " is required by this --detect-local-mode");
+    }
+    return v;
+  }
+}

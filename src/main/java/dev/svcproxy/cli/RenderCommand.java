@@ -1,0 +1,33 @@
+package dev.svcproxy.cli;
+
+import dev.svcproxy.kernel.CommandRunner;
+import dev.svcproxy.kernel.ProcessCommandRunner;
+import dev.svcproxy.render.iptables.IptablesConfig;
+import dev.svcproxy.render.iptables.IptablesRenderer;
+import dev.svcproxy.source.ManifestSource;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Spec;
+
+/** Prints the iptables-restore input run would apply; changes nothing. */
+@Command(
+    name = "render",
+    mixinStandardHelpOptions = true,
+    description =
+        "Print the iptables-restore input `run` would apply, without touching the kernel.")
+final class RenderCommand implements Callable<Integer> {
+  @Mixin ProxyOptions options;
+  @Spec picocli.CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public Integer call() {
+    CommandRunner runner = new ProcessCommandRunner();
+    IptablesConfig cfg = options.iptablesConfig(runner);
+    ManifestSource.Snapshot snap = new ManifestSource(options.manifests).load();
+    snap.problems().forEach(p -> spec.commandLine().getErr().println("warning: skipped " + p));
+    spec.commandLine().getOut().print(new IptablesRenderer(cfg).render(snap.state()).text());
+    spec.commandLine().getOut().flush();
+    return 0;
+  }
+}

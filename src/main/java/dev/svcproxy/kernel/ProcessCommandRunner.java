@@ -1,0 +1,95 @@
+package dev.svcproxy.kernel;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/** Runs commands as child processes, capturing stdout and stderr. */
+public final class ProcessCommandRunner implements CommandRunner {
+
+  @Override
+  public CommandResult run(List<String> argv, String stdin, Duration timeout) {
+    ProcessBuilder pb = new ProcessBuilder(argv);
+    Process p;
+    try {
+      p = pb.start();
+    } catch (IOException e) {
+      return new CommandResult(argv, 127, "", "cannot run " + argv.get(0) + ": " + e.getMessage());
+    }
+    CompletableFuture<String> out = drain(p.getInputStream());
+    CompletableFuture<String> err = drain(p.getErrorStream());
+    try (OutputStream in = p.getOutputStream()) {
+      if (stdin != null) {
+        in.write(stdin.getBytes(StandardCharsets.UTF_8));
+      }
+    } catch (IOException e) {
+      // The command exited before reading its input; its exit code and stderr say why.
+    }
+    try {
+      if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+        p.destroyForcibly();
+        p.waitFor();
+        return new CommandResult(argv, 124, out.join(), "timed out after " + timeout);
+      }
+    } catch (InterruptedException e) {
+      p.destroyForcibly();
+      Thread.currentThread().interrupt();
+      return new CommandResult(argv, 130, "", "interrupted");
+    }
+    return new CommandResult(argv, p.exitValue(), out.join(), err.join());
+  }
+
+  @Override
+  public Spawned spawn(List<String> argv, java.nio.file.Path log) {
+    ProcessBuilder pb = new ProcessBuilder(argv).redirectErrorStream(true);
+    pb.redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+    pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+    Process p;
+    try {
+      p = pb.start();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot start " + argv.get(0), e);
+    }
+    return new Spawned() {
+      @Override
+      public boolean isAlive() {
+        return p.isAlive();
+      }
+
+      @Override
+      public void close() {
+        p.descendants().forEach(ProcessHandle::destroy);
+        p.destroy();
+        try {
+          if (!p.waitFor(5, TimeUnit.SECONDS)) {
+            p.descendants().forEach(ProcessHandle::destroyForcibly);
+            p.destroyForcibly();
+            p.waitFor(5, TimeUnit.SECONDS);
+          }
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+    };
+  }
+
+  private static CompletableFuture<String> drain(InputStream s) {
+    return CompletableFuture.supplyAsync(
+        () -> {
+          try (s) {
+            ByteArrayOutputStream b = new ByteArrayOutputStream();
+            s.transferTo(b);
+            return b.toString(StandardCharsets.UTF_8);
+          } catch (IOException e) {
+            throw new UncheckedIOException(e);
+          }
+        });
+  }
+}

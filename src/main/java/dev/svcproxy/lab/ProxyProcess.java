@@ -1,0 +1,106 @@
+package dev.svcproxy.lab;
+
+import dev.svcproxy.kernel.Spawned;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URISyntaxException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+/** `svcproxy run` started inside a lab node, on the same JVM and classes as this process. */
+public final class ProxyProcess {
+  private final Spawned process;
+  private final Path log;
+
+  private ProxyProcess(Spawned process, Path log) {
+    this.process = process;
+    this.log = log;
+  }
+
+  /** Starts svcproxy run in {@code node} and waits for its first successful sync. */
+  public static ProxyProcess start(Lab lab, Lab.Node node, Path manifests, List<String> flags) {
+    Path log = lab.workDir().resolve("svcproxy-" + node.name() + ".log");
+    List<String> argv = new ArrayList<>(javaCommand());
+    argv.addAll(
+        List.of(
+            "run",
+            "--mode",
+            "iptables",
+            "--manifests",
+            manifests.toString(),
+            "--node-name",
+            node.name(),
+            "--node-ip",
+            node.ip(),
+            "--cluster-cidr",
+            Lab.CLUSTER_CIDR));
+    argv.addAll(flags);
+    ProxyProcess p = new ProxyProcess(lab.spawn(node.netns(), argv, log), log);
+    p.awaitLog("synced iptables", 1, Duration.ofSeconds(30));
+    return p;
+  }
+
+  /** The java command that runs svcproxy's main class from this process's jar or classpath. */
+  static List<String> javaCommand() {
+    String java = ProcessHandle.current().info().command().orElse("java");
+    Path src;
+    try {
+      src = Path.of(ProxyProcess.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+    } catch (URISyntaxException e) {
+      throw new IllegalStateException(e);
+    }
+    if (Files.isRegularFile(src)) {
+      return List.of(java, "-jar", src.toString());
+    }
+    return List.of(java, "-cp", System.getProperty("java.class.path"), "dev.svcproxy.cli.Main");
+  }
+
+  /** Waits until {@code text} has appeared {@code times} times in the log. */
+  public void awaitLog(String text, int times, Duration timeout) {
+    long end = System.nanoTime() + timeout.toNanos();
+    while (System.nanoTime() < end) {
+      if (count(text) >= times) {
+        return;
+      }
+      if (!process.isAlive()) {
+        throw new IllegalStateException("svcproxy exited:\n" + log());
+      }
+      try {
+        Thread.sleep(50);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
+    throw new IllegalStateException("svcproxy did not log \"" + text + "\" in time:\n" + log());
+  }
+
+  public int count(String text) {
+    String l = log();
+    int n = 0;
+    for (int i = l.indexOf(text); i >= 0; i = l.indexOf(text, i + 1)) {
+      n++;
+    }
+    return n;
+  }
+
+  public String log() {
+    try {
+      return Files.exists(log) ? Files.readString(log) : "";
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  public boolean isAlive() {
+    return process.isAlive();
+  }
+
+  /** Sends SIGTERM, as a node shutdown would. */
+  public void stop() {
+    process.close();
+  }
+}

@@ -1,0 +1,243 @@
+package dev.svcproxy.sync;
+
+import dev.svcproxy.model.Endpoint;
+import dev.svcproxy.model.ProxyState;
+import dev.svcproxy.model.ServicePortInfo;
+import dev.svcproxy.model.ServicePortName;
+import dev.svcproxy.render.iptables.RenderResult;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Keeps the kernel equal to the latest ProxyState: coalesces updates, waits at least the minimum
+ * interval between syncs, syncs in full at start, after a failure, when the canary vanishes and
+ * every full-sync period, and retries failures with backoff up to the sync period.
+ */
+public final class SyncLoop implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(SyncLoop.class);
+
+  /** The intervals that govern the loop (upstream: 1 s, 30 s, 1 h). */
+  public record Timing(Duration minSyncPeriod, Duration syncPeriod, Duration fullSyncPeriod) {
+    public static Timing upstreamDefaults() {
+      return new Timing(Duration.ofSeconds(1), Duration.ofSeconds(30), Duration.ofHours(1));
+    }
+  }
+
+  private final IptablesProxier proxier;
+  private final Timing timing;
+  private final Thread thread;
+
+  private ProxyState desired;
+  private ProxyState applied = ProxyState.empty();
+  private final Set<String> changed = new HashSet<>();
+  private boolean pending;
+  private boolean needFullSync = true;
+  private boolean closed;
+  private long lastSyncEnd = Long.MIN_VALUE / 2;
+  private long lastFullSync = Long.MIN_VALUE / 2;
+  private long retryAt = Long.MAX_VALUE;
+  private long nextCanaryCheck;
+  private int failures;
+  private int successes;
+  private String lastError;
+
+  public SyncLoop(IptablesProxier proxier, Timing timing) {
+    this.proxier = proxier;
+    this.timing = timing;
+    this.nextCanaryCheck = System.nanoTime() + timing.syncPeriod().toNanos();
+    this.thread = new Thread(this::loop, "sync-loop");
+    this.thread.setDaemon(true);
+  }
+
+  public void start() {
+    thread.start();
+  }
+
+  /** Hands the loop a new desired state; the next sync writes what changed. */
+  public synchronized void update(ProxyState state) {
+    ProxyState base = desired == null ? applied : desired;
+    changed.addAll(changedServices(base, state));
+    desired = state;
+    pending = true;
+    notifyAll();
+  }
+
+  public synchronized int successes() {
+    return successes;
+  }
+
+  public synchronized String lastError() {
+    return lastError;
+  }
+
+  /** Waits until a sync has succeeded after the call, or the timeout passes. */
+  public synchronized boolean awaitSync(Duration timeout) throws InterruptedException {
+    int target = successes + 1;
+    long end = System.nanoTime() + timeout.toNanos();
+    while (successes < target) {
+      long left = end - System.nanoTime();
+      if (left <= 0) {
+        return false;
+      }
+      wait(Math.max(1, left / 1_000_000));
+    }
+    return true;
+  }
+
+  private void loop() {
+    while (true) {
+      ProxyState state;
+      boolean full;
+      Set<String> toWrite;
+      synchronized (this) {
+        while (!closed && !due()) {
+          long now = System.nanoTime();
+          long wake = nextWake(now);
+          try {
+            wait(Math.max(1, (wake - now) / 1_000_000));
+          } catch (InterruptedException e) {
+            return;
+          }
+          checkCanary();
+        }
+        if (closed) {
+          return;
+        }
+        state = desired == null ? applied : desired;
+        long now = System.nanoTime();
+        full = needFullSync || now - lastFullSync >= timing.fullSyncPeriod().toNanos();
+        toWrite = Set.copyOf(changed);
+        changed.clear();
+        pending = false;
+        retryAt = Long.MAX_VALUE;
+      }
+      syncOnce(state, full, toWrite);
+    }
+  }
+
+  private void syncOnce(ProxyState state, boolean full, Set<String> toWrite) {
+    long start = System.nanoTime();
+    try {
+      RenderResult rr = proxier.sync(state, full, toWrite);
+      synchronized (this) {
+        applied = state;
+        needFullSync = false;
+        if (full) {
+          lastFullSync = start;
+        }
+        failures = 0;
+        successes++;
+        lastError = null;
+        lastSyncEnd = System.nanoTime();
+        notifyAll();
+      }
+      LOG.info(
+          "synced iptables ({} sync, {} services, {} nat rules, {} stale chains deleted) in {} ms",
+          full ? "full" : "partial",
+          state.services().size(),
+          rr.natRulesTotal(),
+          rr.deletedChains(),
+          (System.nanoTime() - start) / 1_000_000);
+    } catch (RuntimeException e) {
+      synchronized (this) {
+        failures++;
+        // The change trackers were drained; only a full sync restores what was skipped.
+        needFullSync = true;
+        lastError = e.getMessage();
+        long backoff =
+            Math.min(
+                timing.syncPeriod().toNanos(),
+                timing.minSyncPeriod().toNanos() << Math.min(failures - 1, 20));
+        retryAt = System.nanoTime() + Math.max(backoff, 1_000_000L);
+        lastSyncEnd = System.nanoTime();
+        notifyAll();
+        LOG.error(
+            "sync failed, keeping the last good rules; retrying in {} ms: {}",
+            backoff / 1_000_000,
+            e.getMessage());
+      }
+    }
+  }
+
+  private boolean due() {
+    long now = System.nanoTime();
+    if (now < lastSyncEnd + timing.minSyncPeriod().toNanos()) {
+      return false;
+    }
+    return pending
+        || now >= retryAt
+        || successes > 0 && now - lastFullSync >= timing.fullSyncPeriod().toNanos();
+  }
+
+  private long nextWake(long now) {
+    long wake = Math.min(retryAt, nextCanaryCheck);
+    if (successes > 0) {
+      wake = Math.min(wake, lastFullSync + timing.fullSyncPeriod().toNanos());
+    }
+    if (pending) {
+      wake = Math.min(wake, lastSyncEnd + timing.minSyncPeriod().toNanos());
+    }
+    return Math.max(wake, now + 1_000_000L);
+  }
+
+  private void checkCanary() {
+    long now = System.nanoTime();
+    if (now < nextCanaryCheck) {
+      return;
+    }
+    nextCanaryCheck = now + timing.syncPeriod().toNanos();
+    if (successes > 0 && !proxier.canaryPresent()) {
+      LOG.warn(
+          "iptables canary chain KUBE-PROXY-CANARY is gone: the tables were flushed; full resync");
+      needFullSync = true;
+      pending = true;
+    }
+  }
+
+  /** Namespaced names ("ns/name") whose service ports or endpoints differ between a and b. */
+  static Set<String> changedServices(ProxyState a, ProxyState b) {
+    Map<String, List<Object>> fa = fingerprint(a);
+    Map<String, List<Object>> fb = fingerprint(b);
+    Set<String> out = new HashSet<>();
+    Set<String> all = new HashSet<>(fa.keySet());
+    all.addAll(fb.keySet());
+    for (String k : all) {
+      if (!Objects.equals(fa.get(k), fb.get(k))) {
+        out.add(k);
+      }
+    }
+    return out;
+  }
+
+  private static Map<String, List<Object>> fingerprint(ProxyState s) {
+    Map<String, List<Object>> out = new HashMap<>();
+    for (Map.Entry<ServicePortName, ServicePortInfo> e : s.services().entrySet()) {
+      List<Object> f = out.computeIfAbsent(e.getKey().namespacedName(), k -> new ArrayList<>());
+      f.add(e.getValue());
+      List<Endpoint> eps = s.endpointsOf(e.getKey());
+      f.add(eps);
+    }
+    return out;
+  }
+
+  @Override
+  public void close() {
+    synchronized (this) {
+      closed = true;
+      notifyAll();
+    }
+    try {
+      thread.join(5000);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}
