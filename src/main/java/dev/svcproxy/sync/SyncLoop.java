@@ -78,11 +78,24 @@ public final class SyncLoop implements AutoCloseable {
     return lastError;
   }
 
-  /** Waits until a sync has succeeded after the call, or the timeout passes. */
-  public synchronized boolean awaitSync(Duration timeout) throws InterruptedException {
-    int target = successes + 1;
+  /** Waits until {@code state} is what the kernel holds, or the timeout passes. */
+  public synchronized boolean awaitApplied(ProxyState state, Duration timeout)
+      throws InterruptedException {
     long end = System.nanoTime() + timeout.toNanos();
-    while (successes < target) {
+    while (!applied.equals(state) || needFullSync) {
+      long left = end - System.nanoTime();
+      if (left <= 0) {
+        return false;
+      }
+      wait(Math.max(1, left / 1_000_000));
+    }
+    return true;
+  }
+
+  /** Waits until at least {@code n} syncs have succeeded, or the timeout passes. */
+  public synchronized boolean awaitSuccesses(int n, Duration timeout) throws InterruptedException {
+    long end = System.nanoTime() + timeout.toNanos();
+    while (successes < n) {
       long left = end - System.nanoTime();
       if (left <= 0) {
         return false;
