@@ -25,9 +25,20 @@ public final class IptablesKernel {
   private static final Duration RESTORE_TIMEOUT = Duration.ofMinutes(5);
 
   private final CommandRunner runner;
+  private final String iptables;
 
+  /** The system's default iptables (whichever backend `iptables` points at). */
   public IptablesKernel(CommandRunner runner) {
+    this(runner, "iptables");
+  }
+
+  /**
+   * @param iptables the command family to use: "iptables", "iptables-nft" or "iptables-legacy"
+   *     (with its -save and -restore siblings)
+   */
+  public IptablesKernel(CommandRunner runner, String iptables) {
     this.runner = runner;
+    this.iptables = iptables;
   }
 
   /** A jump from a built-in chain to one of ours. */
@@ -76,7 +87,7 @@ public final class IptablesKernel {
 
   /** iptables-restore --noflush --counters of the given input. */
   public CommandResult restore(String input) {
-    List<String> argv = new ArrayList<>(List.of("iptables-restore"));
+    List<String> argv = new ArrayList<>(List.of(iptables + "-restore"));
     argv.addAll(WAIT);
     argv.add("--noflush");
     argv.add("--counters");
@@ -85,8 +96,8 @@ public final class IptablesKernel {
 
   /** iptables-save of one table, parsed. */
   public Ruleset save(String table) {
-    CommandResult r = runner.run(List.of("iptables-save", "-t", table)).orThrow();
-    return IptablesCodec.parse(r.stdout(), "iptables-save -t " + table).ruleset();
+    CommandResult r = runner.run(List.of(iptables + "-save", "-t", table)).orThrow();
+    return IptablesCodec.parse(r.stdout(), iptables + "-save -t " + table).ruleset();
   }
 
   /** Names of the chains a table holds. */
@@ -109,7 +120,7 @@ public final class IptablesKernel {
       }
     }
     if (found.isEmpty()) {
-      return new CommandResult(List.of("iptables-restore"), 0, "", "");
+      return new CommandResult(List.of(iptables + "-restore"), 0, "", "");
     }
     StringBuilder in = new StringBuilder("*").append(table).append('\n');
     found.forEach(c -> in.append(':').append(c).append(" - [0:0]\n"));
@@ -120,7 +131,7 @@ public final class IptablesKernel {
 
   /** True when iptables is 1.6.2 or newer, which knows MASQUERADE --random-fully. */
   public boolean supportsRandomFully() {
-    CommandResult r = runner.run("iptables", "--version");
+    CommandResult r = runner.run(iptables, "--version");
     Matcher m = Pattern.compile("v(\\d+)\\.(\\d+)\\.(\\d+)").matcher(r.stdout());
     if (!r.ok() || !m.find()) {
       return false;
@@ -149,7 +160,7 @@ public final class IptablesKernel {
   }
 
   private CommandResult iptables(List<String> args) {
-    List<String> argv = new ArrayList<>(List.of("iptables"));
+    List<String> argv = new ArrayList<>(List.of(iptables));
     argv.addAll(WAIT);
     argv.addAll(args);
     return runner.run(argv);

@@ -14,6 +14,8 @@ import dev.svcproxy.kernel.CommandResult;
 import dev.svcproxy.kernel.IptablesKernel;
 import dev.svcproxy.kernel.IptablesKernel.Jump;
 import dev.svcproxy.model.ProxyState;
+import dev.svcproxy.netfilter.Ruleset;
+import dev.svcproxy.netfilter.Table;
 import dev.svcproxy.render.iptables.ChainNames;
 import dev.svcproxy.render.iptables.IptablesConfig;
 import dev.svcproxy.render.iptables.IptablesRenderer;
@@ -127,10 +129,15 @@ public final class IptablesProxier {
               kernel.ensureNfacct("localhost_nps_accepted_pkts"),
               kernel.ensureNfacct("ct_state_invalid_dropped_pkts"));
     }
-    Set<String> existing = kernel.chains("nat");
+    Table kernelNat = kernel.save("nat").table("nat").orElse(new Table("nat", List.of()));
+    Set<String> existing = new java.util.HashSet<>(kernelNat.chains().keySet());
     RenderResult rr =
         new IptablesRenderer(cfg).render(state, new RenderOptions(full, changed, existing));
-    CommandResult r = kernel.restore(rr.text());
+    Ruleset input = rr.restoreInput();
+    if (full) {
+      input = UnchangedChains.drop(input, kernelNat);
+    }
+    CommandResult r = kernel.restore(input.print());
     if (!r.ok()) {
       throw new SyncException("iptables-restore failed: " + r.stderr().strip());
     }

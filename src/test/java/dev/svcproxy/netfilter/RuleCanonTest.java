@@ -1,0 +1,45 @@
+package dev.svcproxy.netfilter;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import org.junit.jupiter.api.Test;
+
+class RuleCanonTest {
+  private static String key(String rule) {
+    return RuleCanon.key(IptablesCodec.parseRule(rule));
+  }
+
+  @Test
+  void key_restoreInputAndItsSavedForm_areEqual() {
+    assertThat(
+            key(
+                "-A S -m comment --comment \"ns/s:p cluster IP\" -m tcp -p tcp -d 10.96.0.16 --dport 80 ! -s 10.244.0.0/16 -j KUBE-MARK-MASQ"))
+        .isEqualTo(
+            key(
+                "-A S ! -s 10.244.0.0/16 -d 10.96.0.16/32 -p tcp -m comment --comment \"ns/s:p cluster IP\" -m tcp --dport 80 -j KUBE-MARK-MASQ"));
+    assertThat(key("-A M -j MARK --or-mark 0x4000"))
+        .isEqualTo(key("-A M -j MARK --set-xmark 0x4000/0x4000"));
+    assertThat(key("-A P -j MARK --xor-mark 0x4000"))
+        .isEqualTo(key("-A P -j MARK --set-xmark 0x4000/0x0"));
+    assertThat(key("-A S -m statistic --mode random --probability 0.3333333333 -j X"))
+        .isEqualTo(key("-A S -m statistic --mode random --probability 0.33333333349 -j X"));
+    assertThat(
+            key(
+                "-A E -m comment --comment ns/s:p -m recent --name E --set -m tcp -p tcp -j DNAT --to-destination 10.0.0.1:80"))
+        .isEqualTo(
+            key(
+                "-A E -p tcp -m comment --comment \"ns/s:p\" -m recent --set --name E --mask 255.255.255.255 --rsource -m tcp -j DNAT --to-destination 10.0.0.1:80"));
+  }
+
+  @Test
+  void key_differentMeaning_differs() {
+    assertThat(key("-A S -s 10.0.0.1 -j X")).isNotEqualTo(key("-A S ! -s 10.0.0.1 -j X"));
+    assertThat(key("-A S -m statistic --mode random --probability 0.5 -j X"))
+        .isNotEqualTo(key("-A S -m statistic --mode random --probability 0.3333333333 -j X"));
+    assertThat(key("-A S -j DNAT --to-destination 10.0.0.1:80"))
+        .isNotEqualTo(key("-A S -j DNAT --to-destination 10.0.0.2:80"));
+    assertThat(key("-A S -j X")).isNotEqualTo(key("-A S -g X"));
+    assertThat(key("-A S -m comment --comment a -j X"))
+        .isNotEqualTo(key("-A S -m comment --comment b -j X"));
+  }
+}
