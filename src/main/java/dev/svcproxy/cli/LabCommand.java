@@ -14,7 +14,7 @@ import picocli.CommandLine.Spec;
     name = "lab",
     mixinStandardHelpOptions = true,
     description = "Build a throw-away cluster of network namespaces and show svcproxy at work.",
-    subcommands = {LabCommand.Demo.class})
+    subcommands = {LabCommand.Demo.class, LabCommand.BenchResync.class})
 final class LabCommand implements Runnable {
   @Spec picocli.CommandLine.Model.CommandSpec spec;
 
@@ -22,6 +22,35 @@ final class LabCommand implements Runnable {
   public void run() {
     throw new picocli.CommandLine.ParameterException(
         spec.commandLine(), "a lab subcommand is required (demo)");
+  }
+
+  /** Measures full-resync cost on this kernel; prints figures, asserts nothing. */
+  @Command(
+      name = "bench-resync",
+      mixinStandardHelpOptions = true,
+      description = "Time a full resync of N services in a one-node lab: naive versus svcproxy's.")
+  static final class BenchResync implements Callable<Integer> {
+    @Spec picocli.CommandLine.Model.CommandSpec spec;
+
+    @picocli.CommandLine.Option(names = "--services", defaultValue = "1000")
+    int services;
+
+    @picocli.CommandLine.Option(names = "--endpoints", defaultValue = "10")
+    int endpoints;
+
+    @Override
+    public Integer call() {
+      PrintWriter out = spec.commandLine().getOut();
+      dev.svcproxy.lab.ResyncBenchmark.run(
+          new ProcessCommandRunner(),
+          services,
+          endpoints,
+          line -> {
+            out.println(line);
+            out.flush();
+          });
+      return 0;
+    }
   }
 
   /** The two-node demo. */
