@@ -84,7 +84,7 @@ public final class ProxyOptions {
       names = "--nodeport-addresses",
       split = ",",
       paramLabel = "CIDRS",
-      description = "Only accept NodePort traffic to local addresses in these CIDRs.")
+      description = "Only accept NodePort traffic to local addresses in these CIDRs (or primary).")
   List<String> nodePortAddresses = new ArrayList<>();
 
   @Option(
@@ -120,12 +120,16 @@ public final class ProxyOptions {
           case INTERFACE_NAME_PREFIX ->
               require(podInterfaceNamePrefix, "--pod-interface-name-prefix");
         };
-    List<Cidr> npa = new ArrayList<>();
-    for (String s : nodePortAddresses) {
-      npa.add(parseCidr(s, "--nodeport-addresses"));
-    }
     List<String> addrs = NodeAddresses.ipv4(runner);
     String ip = nodeIP != null ? nodeIP : NodeAddresses.primary(addrs);
+    List<Cidr> npa = new ArrayList<>();
+    for (String s : nodePortAddresses) {
+      // "primary" means the node's primary IP, as upstream's --nodeport-addresses=primary.
+      npa.add(
+          s.equals("primary") && !ip.isEmpty()
+              ? Cidr.parse(ip)
+              : parseCidr(s, "--nodeport-addresses"));
+    }
     if (nodeIP != null && !dev.svcproxy.model.Ip.isIpv4(nodeIP)) {
       throw new IllegalArgumentException("--node-ip: invalid IPv4 address \"" + nodeIP + "\"");
     }

@@ -201,7 +201,7 @@ public final class ManifestParser {
       }
       JsonNode c = e.path("conditions");
       boolean ready = c.path("ready").asBoolean(true);
-      boolean serving = c.has("serving") ? c.path("serving").asBoolean(true) : ready;
+      boolean serving = c.path("serving").asBoolean(true);
       boolean terminating = c.path("terminating").asBoolean(false);
       Set<String> zoneHints = new HashSet<>();
       for (JsonNode z : e.path("hints").path("forZones")) {
