@@ -17,6 +17,8 @@ import picocli.CommandLine.Option;
       RenderCommand.class,
       RunCommand.class,
       CleanupCommand.class,
+      CaptureCommand.class,
+      TraceCommand.class,
       LabCommand.class,
       CommandLine.HelpCommand.class
     })

@@ -1,0 +1,47 @@
+package dev.svcproxy.cli;
+
+import dev.svcproxy.kernel.CommandRunner;
+import dev.svcproxy.kernel.ProcessCommandRunner;
+import dev.svcproxy.trace.bundle.BundleCapture;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** Writes a node bundle. */
+@Command(
+    name = "capture",
+    mixinStandardHelpOptions = true,
+    description =
+        "Capture the node's routing, addresses, sysctls, iptables, ipsets and conntrack into a bundle directory.")
+final class CaptureCommand implements Callable<Integer> {
+  @Spec picocli.CommandLine.Model.CommandSpec spec;
+
+  @Option(
+      names = "--out",
+      required = true,
+      paramLabel = "DIR",
+      description = "The bundle directory to write.")
+  Path out;
+
+  @Option(
+      names = "--netns",
+      paramLabel = "NAME",
+      description = "Capture this network namespace instead.")
+  String netns;
+
+  @Override
+  public Integer call() {
+    CommandRunner runner = new ProcessCommandRunner();
+    if (netns != null) {
+      runner = runner.inNetns(netns);
+    }
+    List<String> files = BundleCapture.captureTo(runner, out);
+    spec.commandLine()
+        .getOut()
+        .println("wrote " + files.size() + " files to " + out + ": " + String.join(", ", files));
+    return 0;
+  }
+}

@@ -1,0 +1,122 @@
+package dev.svcproxy.cli;
+
+import dev.svcproxy.kernel.CommandRunner;
+import dev.svcproxy.kernel.ProcessCommandRunner;
+import dev.svcproxy.model.Ip;
+import dev.svcproxy.trace.NodeState;
+import dev.svcproxy.trace.PacketSpec;
+import dev.svcproxy.trace.TraceFormatter;
+import dev.svcproxy.trace.TraceResult;
+import dev.svcproxy.trace.bundle.BundleCapture;
+import dev.svcproxy.trace.bundle.BundleReader;
+import dev.svcproxy.trace.engine.Tracer;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** Explains what a node does to one packet. */
+@Command(
+    name = "trace",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Walk a packet through a node's routing, conntrack and netfilter rules and print what happens.",
+      "Exit 0 when every outcome is delivered, 1 when any is dropped or rejected, 2 on bad input."
+    })
+final class TraceCommand implements Callable<Integer> {
+  @Spec picocli.CommandLine.Model.CommandSpec spec;
+
+  @ArgGroup(exclusive = true, multiplicity = "1")
+  Source source;
+
+  static final class Source {
+    @Option(names = "--bundle", paramLabel = "DIR", description = "A captured node bundle.")
+    Path bundle;
+
+    @Option(names = "--live", description = "Read the live node (root).")
+    boolean live;
+  }
+
+  @Option(
+      names = "--netns",
+      paramLabel = "NAME",
+      description = "With --live: read this network namespace.")
+  String netns;
+
+  @Option(
+      names = "--src",
+      paramLabel = "IP",
+      description = "Source address (default: created on the node).")
+  String src;
+
+  @Option(
+      names = "--sport",
+      paramLabel = "N",
+      defaultValue = "0",
+      description = "Source port (default 40000).")
+  int sport;
+
+  @Option(names = "--dst", required = true, paramLabel = "IP:PORT", description = "Destination.")
+  String dst;
+
+  @Option(
+      names = "--proto",
+      defaultValue = "tcp",
+      paramLabel = "PROTO",
+      description = "tcp, udp, sctp or icmp.")
+  String proto;
+
+  @Option(
+      names = "--in-iface",
+      paramLabel = "NAME",
+      description = "Interface the packet arrives on.")
+  String inIface;
+
+  @Option(names = "-o", paramLabel = "FORMAT", defaultValue = "text", description = "text or json.")
+  String output;
+
+  @Override
+  public Integer call() {
+    String p = proto.toLowerCase(Locale.ROOT);
+    if (!java.util.List.of("tcp", "udp", "sctp", "icmp").contains(p)) {
+      throw new IllegalArgumentException(
+          "--proto: unknown protocol \"" + proto + "\" (tcp, udp, sctp, icmp)");
+    }
+    int colon = dst.lastIndexOf(':');
+    String ip = colon < 0 ? dst : dst.substring(0, colon);
+    int port;
+    try {
+      port = colon < 0 ? 0 : Integer.parseInt(dst.substring(colon + 1));
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("--dst: invalid port in \"" + dst + "\"");
+    }
+    if (!Ip.isIpv4(ip) || port < 0 || port > 65535 || (colon < 0 && !p.equals("icmp"))) {
+      throw new IllegalArgumentException("--dst: expected IPv4:PORT, got \"" + dst + "\"");
+    }
+    if (src != null && !Ip.isIpv4(src)) {
+      throw new IllegalArgumentException("--src: invalid IPv4 address \"" + src + "\"");
+    }
+    if (!output.equals("text") && !output.equals("json")) {
+      throw new IllegalArgumentException("-o: expected text or json, got \"" + output + "\"");
+    }
+    NodeState node;
+    if (source.live) {
+      CommandRunner runner = new ProcessCommandRunner();
+      if (netns != null) {
+        runner = runner.inNetns(netns);
+      }
+      node = BundleReader.fromFiles(BundleCapture.capture(runner));
+    } else {
+      node = BundleReader.read(source.bundle);
+    }
+    TraceResult r = new Tracer(node).trace(new PacketSpec(src, sport, ip, port, p, inIface));
+    spec.commandLine()
+        .getOut()
+        .print(output.equals("json") ? TraceFormatter.json(r) : TraceFormatter.text(r));
+    spec.commandLine().getOut().flush();
+    return r.allDelivered() ? 0 : 1;
+  }
+}

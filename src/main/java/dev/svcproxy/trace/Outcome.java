@@ -1,0 +1,36 @@
+package dev.svcproxy.trace;
+
+import java.util.List;
+
+/**
+ * One way the packet can go, with its probability: the verdict, the rewrites, where it was
+ * delivered, every step, and the reply's path back.
+ *
+ * @param delivery "local" (to a socket on the node), "forward" (routed on) or "output" (created
+ *     here and sent out); "" when dropped before a decision
+ * @param reply what happens to the reply, or null when there is none to trace
+ */
+public record Outcome(
+    double probability,
+    String verdict,
+    String dnat,
+    String snat,
+    boolean masquerade,
+    String delivery,
+    String outInterface,
+    String finalSource,
+    String finalDestination,
+    List<Step> steps,
+    Reply reply) {
+
+  public Outcome {
+    steps = List.copyOf(steps);
+  }
+
+  /** The reply leg: whether it comes back through this node, and as what the client sees it. */
+  public record Reply(boolean returnsHere, String seenBySenderFrom, String reason) {}
+
+  public boolean delivered() {
+    return verdict.equals("ACCEPT");
+  }
+}

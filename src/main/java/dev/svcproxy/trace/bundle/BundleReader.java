@@ -1,0 +1,482 @@
+package dev.svcproxy.trace.bundle;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.svcproxy.model.Cidr;
+import dev.svcproxy.model.Ip;
+import dev.svcproxy.netfilter.IptablesCodec;
+import dev.svcproxy.netfilter.ParseWarning;
+import dev.svcproxy.netfilter.Ruleset;
+import dev.svcproxy.trace.NodeState;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+/**
+ * Reads a node bundle (design.md §4) into a NodeState. Every file is optional; what a missing file
+ * leaves unknown is noted, and every line that cannot be understood becomes a warning naming its
+ * file and line.
+ */
+public final class BundleReader {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private final List<String> warnings = new ArrayList<>();
+  private final List<String> notes = new ArrayList<>();
+
+  private BundleReader() {}
+
+  /** Reads the bundle in {@code dir}. */
+  public static NodeState read(Path dir) {
+    if (!Files.isDirectory(dir)) {
+      throw new IllegalArgumentException("--bundle " + dir + ": not a directory");
+    }
+    return new BundleReader().load(dir);
+  }
+
+  /** Builds a NodeState from file contents keyed by bundle file name (tests, live capture). */
+  public static NodeState fromFiles(Map<String, String> files) {
+    return new BundleReader().build(files);
+  }
+
+  private NodeState load(Path dir) {
+    Map<String, String> files = new LinkedHashMap<>();
+    try (Stream<Path> s = Files.walk(dir, 2)) {
+      for (Path p : s.filter(Files::isRegularFile).toList()) {
+        files.put(dir.relativize(p).toString(), Files.readString(p, StandardCharsets.UTF_8));
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return build(files);
+  }
+
+  private NodeState build(Map<String, String> files) {
+    List<NodeState.Interface> ifaces =
+        files.containsKey("ip-addr.json")
+            ? addresses("ip-addr.json", files.get("ip-addr.json"))
+            : List.of();
+    if (ifaces.isEmpty()) {
+      notes.add("no ip-addr.json: the node's addresses are unknown");
+    }
+    List<NodeState.Route> routes =
+        files.containsKey("ip-route.json")
+            ? routes("ip-route.json", files.get("ip-route.json"))
+            : List.of();
+    if (routes.isEmpty()) {
+      notes.add("no ip-route.json: routes unknown; local addresses come from ip-addr.json");
+    }
+    List<NodeState.RoutingRule> rules =
+        files.containsKey("ip-rule.json")
+            ? rules("ip-rule.json", files.get("ip-rule.json"))
+            : List.of();
+    if (rules.isEmpty()) {
+      notes.add("no ip-rule.json: assumed the default rules (local, main, default)");
+      rules = List.of(rule(0, "local"), rule(32766, "main"), rule(32767, "default"));
+    }
+    Map<String, String> sysctls =
+        files.containsKey("sysctl.txt") ? sysctls("sysctl.txt", files.get("sysctl.txt")) : Map.of();
+    if (sysctls.isEmpty()) {
+      notes.add("no sysctl.txt: assumed ip_forward=1, rp_filter=0, route_localnet=0");
+    }
+    List<Ruleset> iptables = new ArrayList<>();
+    for (String f : List.of("iptables-save.txt", "iptables-legacy-save.txt")) {
+      if (files.containsKey(f)) {
+        IptablesCodec.Result r = IptablesCodec.parse(files.get(f), f);
+        r.warnings().stream().map(ParseWarning::toString).forEach(warnings::add);
+        iptables.add(r.ruleset());
+      }
+    }
+    if (iptables.isEmpty()) {
+      notes.add("no iptables-save.txt: no iptables rules (every chain accepts)");
+    }
+    Map<String, NodeState.IpSet> ipsets =
+        files.containsKey("ipset-save.txt")
+            ? ipsets("ipset-save.txt", files.get("ipset-save.txt"))
+            : Map.of();
+    List<NodeState.ConntrackEntry> ct =
+        files.containsKey("conntrack.txt")
+            ? conntrack("conntrack.txt", files.get("conntrack.txt"))
+            : List.of();
+    if (!files.containsKey("conntrack.txt")) {
+      notes.add("no conntrack.txt: every packet starts a new connection");
+    }
+    Map<String, List<String>> recent = new HashMap<>();
+    files.forEach(
+        (name, text) -> {
+          if (name.startsWith("xt_recent/")) {
+            recent.put(name.substring("xt_recent/".length()), recent(name, text));
+          }
+        });
+    return new NodeState(
+        ifaces, routes, rules, sysctls, iptables, ipsets, ct, recent, warnings, notes);
+  }
+
+  private static NodeState.RoutingRule rule(int prio, String table) {
+    return new NodeState.RoutingRule(prio, "", "", "", "", null, null, false, table, "");
+  }
+
+  private void warn(String file, int line, String what) {
+    warnings.add(file + ":" + line + ": " + what);
+  }
+
+  private JsonNode json(String file, String text) {
+    try {
+      int start = text.indexOf('[');
+      return JSON.readTree(start < 0 ? text : text.substring(start));
+    } catch (IOException e) {
+      warn(file, 1, "not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
+      return null;
+    }
+  }
+
+  List<NodeState.Interface> addresses(String file, String text) {
+    if (!text.strip().startsWith("[")) {
+      return plainAddresses(file, text);
+    }
+    List<NodeState.Interface> out = new ArrayList<>();
+    JsonNode root = json(file, text);
+    if (root == null) {
+      return out;
+    }
+    for (JsonNode link : root) {
+      List<NodeState.Address> addrs = new ArrayList<>();
+      for (JsonNode a : link.path("addr_info")) {
+        if (!a.path("family").asText().equals("inet")) {
+          continue;
+        }
+        addrs.add(
+            new NodeState.Address(
+                a.path("local").asText(),
+                a.path("prefixlen").asInt(32),
+                a.path("scope").asText("global"),
+                a.path("secondary").asBoolean(false)));
+      }
+      boolean up = false;
+      for (JsonNode f : link.path("flags")) {
+        up |= f.asText().equals("UP");
+      }
+      out.add(
+          new NodeState.Interface(
+              link.path("ifname").asText(), addrs, link.path("master").asText(""), up));
+    }
+    return out;
+  }
+
+  private static final Pattern LINK =
+      Pattern.compile("^\\d+:\\s+([^:@\\s]+)(?:@\\S+)?:\\s+<([^>]*)>(.*)$");
+  private static final Pattern INET =
+      Pattern.compile("^\\s+inet\\s+(\\d+\\.\\d+\\.\\d+\\.\\d+)/(\\d+)(.*)$");
+
+  private List<NodeState.Interface> plainAddresses(String file, String text) {
+    List<NodeState.Interface> out = new ArrayList<>();
+    String name = null;
+    String master = "";
+    boolean up = false;
+    List<NodeState.Address> addrs = new ArrayList<>();
+    int n = 0;
+    for (String line : text.split("\n")) {
+      n++;
+      Matcher l = LINK.matcher(line);
+      Matcher a = INET.matcher(line);
+      if (l.matches()) {
+        if (name != null) {
+          out.add(new NodeState.Interface(name, addrs, master, up));
+        }
+        name = l.group(1);
+        up = List.of(l.group(2).split(",")).contains("UP");
+        Matcher m = Pattern.compile("master (\\S+)").matcher(l.group(3));
+        master = m.find() ? m.group(1) : "";
+        addrs = new ArrayList<>();
+      } else if (a.matches() && name != null) {
+        String rest = a.group(3);
+        Matcher sc = Pattern.compile("scope (\\S+)").matcher(rest);
+        addrs.add(
+            new NodeState.Address(
+                a.group(1),
+                Integer.parseInt(a.group(2)),
+                sc.find() ? sc.group(1) : "global",
+                rest.contains(" secondary")));
+      } else if (!line.isBlank() && !line.startsWith("    ") && !line.startsWith("\t")) {
+        warn(file, n, "not understood: " + line.strip());
+      }
+    }
+    if (name != null) {
+      out.add(new NodeState.Interface(name, addrs, master, up));
+    }
+    return out;
+  }
+
+  List<NodeState.Route> routes(String file, String text) {
+    if (!text.strip().startsWith("[")) {
+      return plainRoutes(file, text);
+    }
+    List<NodeState.Route> out = new ArrayList<>();
+    JsonNode root = json(file, text);
+    if (root == null) {
+      return out;
+    }
+    for (JsonNode r : root) {
+      String dst = prefix(r.path("dst").asText("default"));
+      if (dst == null) {
+        continue; // IPv6 or multicast families are outside an IPv4 trace.
+      }
+      out.add(
+          new NodeState.Route(
+              r.path("table").asText("main"),
+              r.path("type").asText("unicast"),
+              dst,
+              r.path("gateway").asText(""),
+              r.path("dev").asText(""),
+              r.path("prefsrc").asText(""),
+              r.path("metric").asInt(0),
+              r.path("scope").asText("global")));
+    }
+    return out;
+  }
+
+  private static final List<String> ROUTE_TYPES =
+      List.of(
+          "unicast",
+          "local",
+          "broadcast",
+          "multicast",
+          "blackhole",
+          "unreachable",
+          "prohibit",
+          "throw",
+          "anycast");
+
+  private List<NodeState.Route> plainRoutes(String file, String text) {
+    List<NodeState.Route> out = new ArrayList<>();
+    int n = 0;
+    for (String raw : text.split("\n")) {
+      n++;
+      String line = raw.strip();
+      if (line.isEmpty() || line.startsWith("#")) {
+        continue;
+      }
+      String[] f = line.split("\\s+");
+      int i = 0;
+      String type = "unicast";
+      if (ROUTE_TYPES.contains(f[0])) {
+        type = f[0];
+        i = 1;
+      }
+      if (i >= f.length) {
+        warn(file, n, "not understood: " + line);
+        continue;
+      }
+      String dst = prefix(f[i]);
+      if (dst == null) {
+        if (!f[i].contains(":")) {
+          warn(file, n, "not understood: " + line);
+        }
+        continue;
+      }
+      Map<String, String> kv = new HashMap<>();
+      for (int k = i + 1; k + 1 < f.length; k++) {
+        if (List.of("via", "dev", "table", "src", "metric", "scope", "proto").contains(f[k])) {
+          kv.put(f[k], f[k + 1]);
+          k++;
+        }
+      }
+      out.add(
+          new NodeState.Route(
+              kv.getOrDefault("table", "main"),
+              type,
+              dst,
+              kv.getOrDefault("via", ""),
+              kv.getOrDefault("dev", ""),
+              kv.getOrDefault("src", ""),
+              Integer.parseInt(kv.getOrDefault("metric", "0")),
+              kv.getOrDefault("scope", "global")));
+    }
+    return out;
+  }
+
+  /** "default" → 0.0.0.0/0, "10.0.0.1" → /32; null for non-IPv4. */
+  private static String prefix(String s) {
+    if (s.equals("default") || s.equals("0.0.0.0/0")) {
+      return "0.0.0.0/0";
+    }
+    try {
+      Cidr c = Cidr.parse(s);
+      return c.ipv6() ? null : c.masked().toString();
+    } catch (IllegalArgumentException e) {
+      return null;
+    }
+  }
+
+  List<NodeState.RoutingRule> rules(String file, String text) {
+    List<NodeState.RoutingRule> out = new ArrayList<>();
+    JsonNode root = json(file, text);
+    if (root == null) {
+      return out;
+    }
+    for (JsonNode r : root) {
+      String from = r.path("src").asText("all");
+      if (!from.equals("all") && r.has("srclen")) {
+        from = from + "/" + r.path("srclen").asInt();
+      }
+      String to = r.path("dst").asText("all");
+      if (!to.equals("all") && r.has("dstlen")) {
+        to = to + "/" + r.path("dstlen").asInt();
+      }
+      Long mark = r.has("fwmark") ? parseNum(r.path("fwmark").asText()) : null;
+      Long mask = r.has("fwmask") ? parseNum(r.path("fwmask").asText()) : null;
+      out.add(
+          new NodeState.RoutingRule(
+              r.path("priority").asInt(),
+              from.equals("all") ? "" : from,
+              to.equals("all") ? "" : to,
+              r.path("iif").asText(""),
+              r.path("oif").asText(""),
+              mark,
+              mask,
+              r.path("not").asBoolean(false),
+              r.path("table").asText(""),
+              r.path("action").asText("")));
+    }
+    return out;
+  }
+
+  private static long parseNum(String s) {
+    return s.startsWith("0x") ? Long.parseLong(s.substring(2), 16) : Long.parseLong(s);
+  }
+
+  Map<String, String> sysctls(String file, String text) {
+    Map<String, String> out = new HashMap<>();
+    int n = 0;
+    for (String line : text.split("\n")) {
+      n++;
+      String t = line.strip();
+      if (t.isEmpty() || t.startsWith("#")) {
+        continue;
+      }
+      int eq = t.indexOf('=');
+      if (eq < 0) {
+        warn(file, n, "not a key = value line: " + t);
+        continue;
+      }
+      out.put(t.substring(0, eq).strip().replace('/', '.'), t.substring(eq + 1).strip());
+    }
+    return out;
+  }
+
+  Map<String, NodeState.IpSet> ipsets(String file, String text) {
+    Map<String, String> types = new LinkedHashMap<>();
+    Map<String, List<String>> members = new HashMap<>();
+    int n = 0;
+    for (String line : text.split("\n")) {
+      n++;
+      String[] f = line.strip().split("\\s+");
+      if (f.length >= 3 && f[0].equals("create")) {
+        types.put(f[1], f[2]);
+        members.putIfAbsent(f[1], new ArrayList<>());
+      } else if (f.length >= 3 && f[0].equals("add")) {
+        if (!types.containsKey(f[1])) {
+          warn(file, n, "member of an undeclared set " + f[1]);
+        }
+        members.computeIfAbsent(f[1], k -> new ArrayList<>()).add(f[2]);
+      } else if (!line.isBlank()) {
+        warn(file, n, "not understood: " + line.strip());
+      }
+    }
+    Map<String, NodeState.IpSet> out = new LinkedHashMap<>();
+    types.forEach(
+        (name, type) -> out.put(name, new NodeState.IpSet(name, type, members.get(name))));
+    return out;
+  }
+
+  private static final Pattern KV = Pattern.compile("(\\w+)=(\\S+)");
+
+  List<NodeState.ConntrackEntry> conntrack(String file, String text) {
+    List<NodeState.ConntrackEntry> out = new ArrayList<>();
+    int n = 0;
+    for (String line : text.split("\n")) {
+      n++;
+      String t = line.strip();
+      if (t.isEmpty()
+          || t.startsWith("conntrack v")
+          || t.contains("flow entries have been shown")) {
+        continue;
+      }
+      String[] f = t.split("\\s+");
+      int p = 0;
+      if (f[0].equals("ipv4") || f[0].equals("ipv6")) {
+        if (f[0].equals("ipv6")) {
+          continue;
+        }
+        p = 2;
+      }
+      if (f.length < p + 3) {
+        warn(file, n, "not a conntrack entry: " + t);
+        continue;
+      }
+      String proto = f[p];
+      String state = f.length > p + 3 && f[p + 3].matches("[A-Z_]+") ? f[p + 3] : "";
+      List<String[]> kv = new ArrayList<>();
+      Matcher m = KV.matcher(t);
+      while (m.find()) {
+        kv.add(new String[] {m.group(1), m.group(2)});
+      }
+      List<NodeState.Tuple> tuples = new ArrayList<>();
+      String src = null;
+      String dst = null;
+      int sport = 0;
+      long mark = 0;
+      for (String[] e : kv) {
+        switch (e[0]) {
+          case "src" -> src = e[1];
+          case "dst" -> dst = e[1];
+          case "sport" -> sport = Integer.parseInt(e[1]);
+          case "dport" -> {
+            tuples.add(new NodeState.Tuple(src, dst, sport, Integer.parseInt(e[1])));
+            src = null;
+          }
+          case "type", "code", "id" -> {
+            if (e[0].equals("id") && src != null) {
+              tuples.add(new NodeState.Tuple(src, dst, 0, 0));
+              src = null;
+            }
+          }
+          case "mark" -> mark = Long.parseLong(e[1]);
+          default -> {}
+        }
+      }
+      if (tuples.size() < 2) {
+        warn(file, n, "conntrack entry without both tuples: " + t);
+        continue;
+      }
+      out.add(
+          new NodeState.ConntrackEntry(
+              proto, state, tuples.get(0), tuples.get(1), !t.contains("[UNREPLIED]"), mark));
+    }
+    return out;
+  }
+
+  List<String> recent(String file, String text) {
+    List<String> out = new ArrayList<>();
+    int n = 0;
+    for (String line : text.split("\n")) {
+      n++;
+      Matcher m = Pattern.compile("^src=(\\S+)").matcher(line.strip());
+      if (m.find() && Ip.isIp(m.group(1))) {
+        out.add(m.group(1));
+      } else if (!line.isBlank()) {
+        warn(file, n, "not an xt_recent entry: " + line.strip());
+      }
+    }
+    return out;
+  }
+}

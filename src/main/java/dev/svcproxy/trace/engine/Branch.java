@@ -1,0 +1,76 @@
+package dev.svcproxy.trace.engine;
+
+import dev.svcproxy.trace.Step;
+import java.util.ArrayList;
+import java.util.List;
+
+/** One path of a traced packet: its current headers and kernel state, probability and steps. */
+final class Branch {
+  String src;
+  int sport;
+  String dst;
+  int dport;
+  final String proto;
+  String inIface;
+  String outIface = "";
+  long mark;
+  long ctMark;
+
+  /** NEW, ESTABLISHED, RELATED, INVALID or UNTRACKED. */
+  String ctState = "NEW";
+
+  boolean replyDirection;
+  boolean natDecided;
+  boolean dnatDone;
+  boolean snatDone;
+  boolean masquerade;
+  boolean physdevBridged;
+  String origSrc;
+  int origSport;
+  String origDst;
+  int origDport;
+  double probability = 1.0;
+  List<Step> steps = new ArrayList<>();
+
+  Branch(String src, int sport, String dst, int dport, String proto, String inIface) {
+    this.src = src;
+    this.sport = sport;
+    this.dst = dst;
+    this.dport = dport;
+    this.proto = proto;
+    this.inIface = inIface;
+    this.origSrc = src;
+    this.origSport = sport;
+    this.origDst = dst;
+    this.origDport = dport;
+  }
+
+  Branch copy() {
+    Branch b = new Branch(src, sport, dst, dport, proto, inIface);
+    b.outIface = outIface;
+    b.mark = mark;
+    b.ctMark = ctMark;
+    b.ctState = ctState;
+    b.replyDirection = replyDirection;
+    b.natDecided = natDecided;
+    b.dnatDone = dnatDone;
+    b.snatDone = snatDone;
+    b.masquerade = masquerade;
+    b.physdevBridged = physdevBridged;
+    b.origSrc = origSrc;
+    b.origSport = origSport;
+    b.origDst = origDst;
+    b.origDport = origDport;
+    b.probability = probability;
+    b.steps = new ArrayList<>(steps);
+    return b;
+  }
+
+  void step(Step s) {
+    steps.add(s);
+  }
+
+  String tuple() {
+    return src + (sport > 0 ? ":" + sport : "") + " -> " + dst + (dport > 0 ? ":" + dport : "");
+  }
+}

@@ -1,0 +1,68 @@
+package dev.svcproxy.trace.engine;
+
+import dev.svcproxy.model.Cidr;
+import dev.svcproxy.trace.NodeState;
+
+/** ipset membership for every set type kube-proxy, Calico and friends use. */
+final class IpSets {
+  private IpSets() {}
+
+  /** Whether the packet's fields named by {@code dirs} (src/dst per dimension) are in the set. */
+  static boolean contains(NodeState.IpSet set, String[] dirs, Branch b) {
+    String[] dims =
+        set.type().contains(":")
+            ? set.type().substring(set.type().indexOf(':') + 1).split(",")
+            : new String[] {"ip"};
+    for (String member : set.members()) {
+      if (memberMatches(member, dims, dirs, b)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static boolean memberMatches(String member, String[] dims, String[] dirs, Branch b) {
+    String[] parts = member.split(",");
+    if (parts.length < dims.length) {
+      return false;
+    }
+    for (int i = 0; i < dims.length; i++) {
+      boolean src = i < dirs.length ? dirs[i].equals("src") : dirs[dirs.length - 1].equals("src");
+      String ip = src ? b.src : b.dst;
+      int port = src ? b.sport : b.dport;
+      String value = parts[i];
+      boolean ok =
+          switch (dims[i]) {
+            case "ip", "net" -> Cidr.parse(value).contains(ip);
+            case "port" -> portMatches(value, port, b.proto);
+            case "iface" -> RuleEvaluator.iface(value, src ? b.inIface : b.outIface);
+            case "mark" -> RuleEvaluator.num(value) == b.mark;
+            default -> false;
+          };
+      if (!ok) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static boolean portMatches(String value, int port, String proto) {
+    String v = value;
+    int colon = v.indexOf(':');
+    if (colon >= 0) {
+      String p = v.substring(0, colon);
+      if (!p.equals(proto)) {
+        return false;
+      }
+      v = v.substring(colon + 1);
+    } else if (!proto.equals("tcp")) {
+      return false;
+    }
+    int dash = v.indexOf('-');
+    if (dash > 0) {
+      return port >= Integer.parseInt(v.substring(0, dash))
+          && port <= Integer.parseInt(v.substring(dash + 1));
+    }
+    return Integer.parseInt(v) == port;
+  }
+}

@@ -1,0 +1,469 @@
+package dev.svcproxy.trace.engine;
+
+import dev.svcproxy.model.Cidr;
+import dev.svcproxy.model.Ip;
+import dev.svcproxy.netfilter.Arg;
+import dev.svcproxy.netfilter.Rule;
+import dev.svcproxy.trace.NodeState;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Decides whether a rule's matches hold for a branch. Most matches are yes or no; statistic random
+ * splits the branch (the result carries the probability it matches); a match the tracer cannot
+ * evaluate is assumed not to match, and says so.
+ */
+final class RuleEvaluator {
+  /** The result of evaluating a rule's matches. */
+  record Verdict(double matchProbability, String unknown) {
+    static final Verdict YES = new Verdict(1.0, null);
+    static final Verdict NO = new Verdict(0.0, null);
+  }
+
+  private final NodeState node;
+  private final Routing routing;
+  private final Map<String, Cidr> cidrs = new HashMap<>();
+
+  RuleEvaluator(NodeState node, Routing routing) {
+    this.node = node;
+    this.routing = routing;
+  }
+
+  /** Module name and its options, in the order the rule loads them. */
+  private record ModuleUse(String name, List<Arg.Option> options) {}
+
+  Verdict evaluate(Rule rule, Branch b) {
+    List<ModuleUse> modules = new ArrayList<>();
+    Map<String, ModuleUse> byName = new HashMap<>();
+    for (Arg a : rule.args()) {
+      switch (a) {
+        case Arg.Param p -> {
+          if (!param(p, b)) {
+            return Verdict.NO;
+          }
+        }
+        case Arg.Module m -> {
+          ModuleUse u = new ModuleUse(m.name(), new ArrayList<>());
+          modules.add(u);
+          byName.putIfAbsent(m.name(), u);
+        }
+        case Arg.Option o -> {
+          if (o.ofTarget()) {
+            continue;
+          }
+          ModuleUse u = byName.get(o.module());
+          if (u == null) {
+            // An option of the protocol named by -p without "-m proto".
+            u = new ModuleUse(o.module(), new ArrayList<>());
+            modules.add(u);
+            byName.put(o.module(), u);
+          }
+          u.options().add(o);
+        }
+        case Arg.Jump j -> {}
+      }
+    }
+    double p = 1.0;
+    for (ModuleUse u : modules) {
+      Verdict v = module(u, b);
+      if (v.unknown() != null) {
+        return v;
+      }
+      p *= v.matchProbability();
+      if (p == 0) {
+        return Verdict.NO;
+      }
+    }
+    return new Verdict(p, null);
+  }
+
+  private boolean param(Arg.Param p, Branch b) {
+    String v = p.value() == null ? "" : p.value().text();
+    boolean m =
+        switch (p.flag()) {
+          case "-s", "--source", "--src" -> anyCidr(v, b.src);
+          case "-d", "--destination", "--dst" -> anyCidr(v, b.dst);
+          case "-p", "--protocol" -> protocol(v, b.proto);
+          case "-i", "--in-interface" -> iface(v, b.inIface.isEmpty() ? "lo" : b.inIface);
+          case "-o", "--out-interface" -> iface(v, b.outIface);
+          case "-f", "--fragment" -> false;
+          default -> true;
+        };
+    return p.negated() != m;
+  }
+
+  private boolean anyCidr(String list, String ip) {
+    for (String c : list.split(",")) {
+      if (cidr(c).contains(ip)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private Cidr cidr(String s) {
+    return cidrs.computeIfAbsent(s, Cidr::parse);
+  }
+
+  private static boolean protocol(String want, String have) {
+    String w = want.toLowerCase(Locale.ROOT);
+    return w.equals("all") || w.equals("0") || w.equals(have) || w.equals(protoNumber(have));
+  }
+
+  private static String protoNumber(String p) {
+    return switch (p) {
+      case "tcp" -> "6";
+      case "udp" -> "17";
+      case "icmp" -> "1";
+      case "sctp" -> "132";
+      default -> "";
+    };
+  }
+
+  static boolean iface(String pattern, String name) {
+    if (name == null || name.isEmpty()) {
+      return false;
+    }
+    if (pattern.endsWith("+")) {
+      return name.startsWith(pattern.substring(0, pattern.length() - 1));
+    }
+    return pattern.equals(name);
+  }
+
+  private Verdict module(ModuleUse u, Branch b) {
+    switch (u.name()) {
+      case "comment", "nfacct", "limit", "hashlimit", "connlimit" -> {
+        return Verdict.YES;
+      }
+      case "tcp", "udp", "sctp", "udplite" -> {
+        if (!u.name().equals(b.proto)) {
+          return Verdict.NO;
+        }
+        return bool(ports(u, b));
+      }
+      case "multiport" -> {
+        return bool(multiport(u, b));
+      }
+      case "icmp" -> {
+        for (Arg.Option o : u.options()) {
+          if (o.flag().equals("--icmp-type")) {
+            String t = o.text();
+            boolean m =
+                b.proto.equals("icmp")
+                    && (t.equals("any")
+                        || t.equals("8")
+                        || t.startsWith("echo-request")
+                        || t.equals("8/0"));
+            if (o.negated() == m) {
+              return Verdict.NO;
+            }
+          }
+        }
+        return bool(b.proto.equals("icmp"));
+      }
+      case "conntrack", "state" -> {
+        return bool(conntrack(u, b));
+      }
+      case "mark" -> {
+        return bool(markMatch(u.options(), b.mark));
+      }
+      case "connmark" -> {
+        return bool(markMatch(u.options(), b.ctMark));
+      }
+      case "addrtype" -> {
+        return bool(addrtype(u, b));
+      }
+      case "statistic" -> {
+        return statistic(u);
+      }
+      case "recent" -> {
+        return recent(u, b);
+      }
+      case "set" -> {
+        return set(u, b);
+      }
+      case "iprange" -> {
+        return bool(iprange(u, b));
+      }
+      case "physdev" -> {
+        return bool(physdev(u, b));
+      }
+      default -> {
+        return new Verdict(0.0, "-m " + u.name());
+      }
+    }
+  }
+
+  private static Verdict bool(boolean m) {
+    return m ? Verdict.YES : Verdict.NO;
+  }
+
+  private static boolean ports(ModuleUse u, Branch b) {
+    for (Arg.Option o : u.options()) {
+      boolean m =
+          switch (o.flag()) {
+            case "--dport", "--destination-port" -> inRange(o.text(), b.dport);
+            case "--sport", "--source-port" -> inRange(o.text(), b.sport);
+            // A traced TCP packet is the connection's first: SYN only.
+            case "--syn" -> b.ctState.equals("NEW");
+            case "--tcp-flags" -> tcpFlags(o.text(), b.ctState.equals("NEW"));
+            default -> true;
+          };
+      if (o.negated() == m) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static boolean tcpFlags(String spec, boolean syn) {
+    String[] f = spec.split("\\s+");
+    if (f.length < 2) {
+      return true;
+    }
+    Set<String> mask = Set.of(f[0].split(","));
+    Set<String> set = Set.of(f[1].split(","));
+    Set<String> have = syn ? Set.of("SYN") : Set.of("ACK");
+    for (String flag : List.of("SYN", "ACK", "FIN", "RST", "URG", "PSH")) {
+      if (mask.contains(flag) || mask.contains("ALL")) {
+        boolean want = set.contains(flag) || set.contains("ALL");
+        if (want != have.contains(flag)) {
+          return false;
+        }
+      }
+    }
+    return true;
+  }
+
+  static boolean inRange(String spec, int port) {
+    for (String part : spec.split(",")) {
+      int colon = part.indexOf(':');
+      if (colon >= 0) {
+        int lo = colon == 0 ? 0 : Integer.parseInt(part.substring(0, colon));
+        int hi = colon == part.length() - 1 ? 65535 : Integer.parseInt(part.substring(colon + 1));
+        if (port >= lo && port <= hi) {
+          return true;
+        }
+      } else if (!part.isEmpty() && Integer.parseInt(part) == port) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static boolean multiport(ModuleUse u, Branch b) {
+    for (Arg.Option o : u.options()) {
+      boolean m =
+          switch (o.flag()) {
+            case "--dports", "--destination-ports" -> inRange(o.text(), b.dport);
+            case "--sports", "--source-ports" -> inRange(o.text(), b.sport);
+            case "--ports" -> inRange(o.text(), b.dport) || inRange(o.text(), b.sport);
+            default -> true;
+          };
+      if (o.negated() == m) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private boolean conntrack(ModuleUse u, Branch b) {
+    for (Arg.Option o : u.options()) {
+      boolean m;
+      switch (o.flag()) {
+        case "--ctstate", "--state" -> {
+          m = false;
+          for (String s : o.text().split(",")) {
+            m |=
+                switch (s) {
+                  case "DNAT" -> b.dnatDone;
+                  case "SNAT" -> b.snatDone;
+                  default -> s.equals(b.ctState);
+                };
+          }
+        }
+        case "--ctstatus" -> {
+          m = false;
+          for (String s : o.text().split(",")) {
+            m |=
+                switch (s) {
+                  case "NONE" -> !b.ctState.equals("ESTABLISHED");
+                  case "SEEN_REPLY", "ASSURED", "CONFIRMED" -> b.ctState.equals("ESTABLISHED");
+                  default -> false;
+                };
+          }
+        }
+        case "--ctorigdst" -> m = cidr(o.text()).contains(b.origDst);
+        case "--ctorigsrc" -> m = cidr(o.text()).contains(b.origSrc);
+        case "--ctorigdstport" -> m = inRange(o.text(), b.origDport);
+        case "--ctdir" -> m = o.text().equals(b.replyDirection ? "REPLY" : "ORIGINAL");
+        case "--ctproto" -> m = protocol(o.text(), b.proto);
+        default -> m = true;
+      }
+      if (o.negated() == m) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static boolean markMatch(List<Arg.Option> opts, long mark) {
+    for (Arg.Option o : opts) {
+      if (!o.flag().equals("--mark")) {
+        continue;
+      }
+      String[] f = o.text().split("/");
+      long v = num(f[0]);
+      long m = f.length > 1 ? num(f[1]) : 0xFFFFFFFFL;
+      boolean match = (mark & m) == v;
+      if (o.negated() == match) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  static long num(String s) {
+    String t = s.strip().toLowerCase(Locale.ROOT);
+    return t.startsWith("0x") ? Long.parseLong(t.substring(2), 16) : Long.parseLong(t);
+  }
+
+  private boolean addrtype(ModuleUse u, Branch b) {
+    boolean limitIn = false;
+    boolean limitOut = false;
+    for (Arg.Option o : u.options()) {
+      limitIn |= o.flag().equals("--limit-iface-in");
+      limitOut |= o.flag().equals("--limit-iface-out");
+    }
+    for (Arg.Option o : u.options()) {
+      String ip;
+      if (o.flag().equals("--src-type")) {
+        ip = b.src;
+      } else if (o.flag().equals("--dst-type")) {
+        ip = b.dst;
+      } else {
+        continue;
+      }
+      String type = routing.addrType(ip);
+      if ((limitIn || limitOut) && type.equals("LOCAL")) {
+        // Limited to the interface: local only if the address is on that interface.
+        String dev = limitIn ? b.inIface : b.outIface;
+        boolean onDev =
+            node.iface(dev)
+                .map(i -> i.addresses().stream().anyMatch(a -> a.ip().equals(ip)))
+                .orElse(false);
+        type = onDev ? "LOCAL" : "UNICAST";
+      }
+      boolean m = List.of(o.text().split(",")).contains(type);
+      if (o.negated() == m) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static Verdict statistic(ModuleUse u) {
+    String mode = "random";
+    double p = 1.0;
+    int every = 1;
+    boolean neg = false;
+    for (Arg.Option o : u.options()) {
+      switch (o.flag()) {
+        case "--mode" -> mode = o.text();
+        case "--probability" -> {
+          // The kernel keeps round(p * 2^31) and compares a 31-bit random number with it.
+          p = Math.round(Double.parseDouble(o.text()) * 2147483648.0) / 2147483648.0;
+          neg = o.negated();
+        }
+        case "--every" -> {
+          every = Integer.parseInt(o.text());
+          neg = o.negated();
+        }
+        default -> {}
+      }
+    }
+    if (mode.equals("nth")) {
+      // The packet counter is unknown: every n-th packet matches, so 1 in n of them.
+      p = 1.0 / every;
+    }
+    return new Verdict(neg ? 1 - p : p, null);
+  }
+
+  private Verdict recent(ModuleUse u, Branch b) {
+    String name = "DEFAULT";
+    boolean check = false;
+    boolean rdest = false;
+    for (Arg.Option o : u.options()) {
+      switch (o.flag()) {
+        case "--name" -> name = o.text();
+        case "--rcheck", "--update" -> check = true;
+        case "--rdest" -> rdest = true;
+        default -> {}
+      }
+    }
+    if (!check) {
+      return Verdict.YES; // --set and --remove always match.
+    }
+    List<String> list = node.recent().get(name);
+    if (list == null) {
+      return Verdict.NO;
+    }
+    return bool(list.contains(rdest ? b.dst : b.src));
+  }
+
+  private Verdict set(ModuleUse u, Branch b) {
+    for (Arg.Option o : u.options()) {
+      if (!o.flag().equals("--match-set")) {
+        continue;
+      }
+      String[] f = o.text().split("\\s+");
+      NodeState.IpSet s = node.ipsets().get(f[0]);
+      if (s == null) {
+        return new Verdict(0.0, "-m set --match-set " + f[0] + " (set not in the bundle)");
+      }
+      String[] dirs = f.length > 1 ? f[1].split(",") : new String[] {"src"};
+      boolean m = IpSets.contains(s, dirs, b);
+      if (o.negated() == m) {
+        return Verdict.NO;
+      }
+    }
+    return Verdict.YES;
+  }
+
+  private static boolean iprange(ModuleUse u, Branch b) {
+    for (Arg.Option o : u.options()) {
+      String ip =
+          o.flag().equals("--src-range") ? b.src : o.flag().equals("--dst-range") ? b.dst : null;
+      if (ip == null) {
+        continue;
+      }
+      String[] f = o.text().split("-");
+      long v = Ip.ipv4ToLong(ip);
+      boolean m = v >= Ip.ipv4ToLong(f[0]) && v <= Ip.ipv4ToLong(f.length > 1 ? f[1] : f[0]);
+      if (o.negated() == m) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private boolean physdev(ModuleUse u, Branch b) {
+    for (Arg.Option o : u.options()) {
+      boolean m =
+          switch (o.flag()) {
+            case "--physdev-is-bridged" -> b.physdevBridged;
+            case "--physdev-is-in" -> b.physdevBridged;
+            case "--physdev-is-out" -> b.physdevBridged;
+            default -> false;
+          };
+      if (o.negated() == m) {
+        return false;
+      }
+    }
+    return true;
+  }
+}

@@ -1,0 +1,892 @@
+package dev.svcproxy.trace.engine;
+
+import dev.svcproxy.model.Cidr;
+import dev.svcproxy.netfilter.Arg;
+import dev.svcproxy.netfilter.Line;
+import dev.svcproxy.netfilter.Rule;
+import dev.svcproxy.netfilter.Ruleset;
+import dev.svcproxy.netfilter.Table;
+import dev.svcproxy.trace.NodeState;
+import dev.svcproxy.trace.Outcome;
+import dev.svcproxy.trace.PacketSpec;
+import dev.svcproxy.trace.Step;
+import dev.svcproxy.trace.TraceResult;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Walks one packet through a node as the kernel would: conntrack, the raw, mangle, nat and filter
+ * tables of each hook in priority order (for both iptables backends), routing after PREROUTING and
+ * OUTPUT, NAT on a connection's first packet only, and every statistic branch with its probability.
+ * A pure function of the NodeState and the packet.
+ */
+public final class Tracer {
+  private static final int MAX_DEPTH = 64;
+
+  private final NodeState node;
+  private final Routing routing;
+  private final RuleEvaluator eval;
+  private final List<TableView> views = new ArrayList<>();
+  private final Set<String> warnings = new LinkedHashSet<>();
+
+  /** One table of one backend, with rules indexed by chain. */
+  private record TableView(
+      String backend, String table, Map<String, List<Rule>> chains, Map<String, String> policies) {}
+
+  public Tracer(NodeState node) {
+    this.node = node;
+    List<String> notes = new ArrayList<>(node.notes());
+    this.routing = new Routing(node, notes);
+    this.eval = new RuleEvaluator(node, routing);
+    int i = 0;
+    for (Ruleset rs : node.iptables()) {
+      String backend = i++ == 0 ? "" : "legacy ";
+      for (Table t : rs.tables()) {
+        Map<String, String> policies = new HashMap<>();
+        for (Line.ChainDecl c : t.chainDecls()) {
+          policies.put(c.name(), c.policy());
+        }
+        views.add(new TableView(backend, t.name(), t.chains(), policies));
+      }
+    }
+  }
+
+  /** Traces {@code spec}; returns every outcome with its probability. */
+  public TraceResult trace(PacketSpec spec) {
+    warnings.clear();
+    warnings.addAll(node.notes());
+    boolean local = spec.src() == null || routing.isLocalAddress(spec.src());
+    List<Branch> done = new ArrayList<>();
+    List<Outcome> outcomes = new ArrayList<>();
+    if (local) {
+      traceLocal(spec, done);
+    } else {
+      traceIncoming(spec, done);
+    }
+    for (Branch b : done) {
+      outcomes.add(outcome(b));
+    }
+    return new TraceResult(spec, merge(outcomes), new ArrayList<>(warnings));
+  }
+
+  private final Map<Branch, String[]> ends = new HashMap<>();
+
+  private void end(Branch b, String verdict, String delivery, List<Branch> done) {
+    ends.put(b, new String[] {verdict, delivery});
+    done.add(b);
+  }
+
+  private void traceLocal(PacketSpec spec, List<Branch> done) {
+    Routing.Decision d = routing.lookup(spec.dst(), spec.src(), "", 0);
+    String src = spec.src() != null ? spec.src() : routing.selectSource(d, spec.dst());
+    Branch b = new Branch(src, sport(spec), spec.dst(), spec.dport(), spec.proto(), "");
+    b.step(
+        Step.note("OUTPUT", "packet " + b.tuple() + " " + spec.proto() + " created on this node"));
+    b.step(
+        Step.note(
+            "routing",
+            "route to "
+                + spec.dst()
+                + ": "
+                + d.describe()
+                + (spec.src() == null ? "; source address chosen: " + src : "")));
+    if (!d.usable()) {
+      end(b, "DROP", "", done);
+      b.step(Step.note("routing", "no route to " + spec.dst() + ": the socket gets an error"));
+      return;
+    }
+    b.outIface = d.local() ? "lo" : d.dev();
+    conntrack(b);
+    List<Branch> bs = hook(List.of(b), "OUTPUT", List.of("raw", "mangle", "nat", "filter"), done);
+    List<Branch> routed = new ArrayList<>();
+    for (Branch x : bs) {
+      if (!x.dst.equals(x.origDst) || x.mark != 0) {
+        Routing.Decision r = routing.lookup(x.dst, x.src, "", x.mark);
+        x.step(Step.note("routing", "re-route after OUTPUT (" + x.tuple() + "): " + r.describe()));
+        if (!r.usable()) {
+          end(x, "DROP", "", done);
+          continue;
+        }
+        x.outIface = r.local() ? "lo" : r.dev();
+      }
+      if (Cidr.parse("127.0.0.0/8").contains(x.src)
+          && !x.outIface.equals("lo")
+          && !routeLocalnet(x.outIface)) {
+        x.step(
+            Step.note(
+                "routing",
+                "source "
+                    + x.src
+                    + " is a loopback address leaving "
+                    + x.outIface
+                    + " with route_localnet=0: dropped as martian"));
+        end(x, "DROP", "", done);
+        continue;
+      }
+      routed.add(x);
+    }
+    List<Branch> out = hook(routed, "POSTROUTING", List.of("mangle", "nat"), done);
+    for (Branch x : out) {
+      if (x.outIface.equals("lo")) {
+        // Looped back: PREROUTING's raw and mangle see it (nat is already decided), then INPUT.
+        x.inIface = "lo";
+        List<Branch> in = hook(List.of(x), "PREROUTING", List.of("raw", "mangle"), done);
+        for (Branch y : hook(in, "INPUT", List.of("mangle", "filter", "nat"), done)) {
+          y.step(
+              Step.note("INPUT", "delivered to a local socket on " + y.dst + portSuffix(y.dport)));
+          end(y, "ACCEPT", "local", done);
+        }
+      } else {
+        x.step(Step.note("POSTROUTING", "sent out " + x.outIface + " as " + x.tuple()));
+        end(x, "ACCEPT", "output", done);
+      }
+    }
+  }
+
+  private void traceIncoming(PacketSpec spec, List<Branch> done) {
+    String in = spec.inIface();
+    if (in.isEmpty()) {
+      in = routing.interfaceToward(spec.src());
+      warnings.add(
+          "no --in-iface: assumed the packet arrives on "
+              + in
+              + ", the interface the node routes "
+              + spec.src()
+              + " through");
+    }
+    Branch b = new Branch(spec.src(), sport(spec), spec.dst(), spec.dport(), spec.proto(), in);
+    b.step(
+        Step.note("PREROUTING", "packet " + b.tuple() + " " + spec.proto() + " arrives on " + in));
+    conntrack(b);
+    boolean bridged = isBridged(b);
+    List<Branch> pre = hook(List.of(b), "PREROUTING", List.of("raw", "mangle", "nat"), done);
+    for (Branch x : pre) {
+      Routing.Decision d = routing.lookup(x.dst, x.src, x.inIface, x.mark);
+      x.step(Step.note("routing", "route to " + x.dst + ": " + d.describe()));
+      if (!d.usable()) {
+        x.step(Step.note("routing", "no route: the node answers with ICMP unreachable"));
+        end(x, "REJECT", "", done);
+        continue;
+      }
+      if (!martianCheck(x, d)) {
+        end(x, "DROP", "", done);
+        continue;
+      }
+      if (d.local()) {
+        x.outIface = "";
+        for (Branch y : hook(List.of(x), "INPUT", List.of("mangle", "filter", "nat"), done)) {
+          y.step(
+              Step.note("INPUT", "delivered to a local socket on " + y.dst + portSuffix(y.dport)));
+          end(y, "ACCEPT", "local", done);
+        }
+        continue;
+      }
+      x.outIface = d.dev();
+      x.physdevBridged = bridged && d.dev().equals(x.inIface);
+      if (!x.physdevBridged && !node.sysctl("net.ipv4.ip_forward", "1").equals("1")) {
+        x.step(Step.note("routing", "net.ipv4.ip_forward=0: not forwarded"));
+        end(x, "DROP", "", done);
+        continue;
+      }
+      List<Branch> fwd = hook(List.of(x), "FORWARD", List.of("mangle", "filter"), done);
+      for (Branch y : hook(fwd, "POSTROUTING", List.of("mangle", "nat"), done)) {
+        y.step(Step.note("POSTROUTING", "forwarded out " + y.outIface + " as " + y.tuple()));
+        end(y, "ACCEPT", "forward", done);
+      }
+    }
+  }
+
+  private boolean isBridged(Branch b) {
+    return node.interfaces().stream().anyMatch(i -> i.master().equals(b.inIface))
+        && node.sysctl("net.bridge.bridge-nf-call-iptables", "1").equals("1");
+  }
+
+  private static String portSuffix(int port) {
+    return port > 0 ? ":" + port : "";
+  }
+
+  private static int sport(PacketSpec spec) {
+    return spec.sport() > 0 ? spec.sport() : (spec.proto().equals("icmp") ? 0 : 40000);
+  }
+
+  private boolean routeLocalnet(String dev) {
+    return node.sysctl("net.ipv4.conf.all.route_localnet", "0").equals("1")
+        || node.sysctl("net.ipv4.conf." + dev + ".route_localnet", "0").equals("1");
+  }
+
+  /** Input-route sanity: loopback destinations from outside, and reverse-path filtering. */
+  private boolean martianCheck(Branch x, Routing.Decision d) {
+    Cidr loop = Cidr.parse("127.0.0.0/8");
+    if ((loop.contains(x.dst) || loop.contains(x.src))
+        && !x.inIface.equals("lo")
+        && !routeLocalnet(x.inIface)) {
+      x.step(
+          Step.note(
+              "routing",
+              "martian: "
+                  + (loop.contains(x.dst) ? "destination " + x.dst : "source " + x.src)
+                  + " is a loopback address arriving on "
+                  + x.inIface
+                  + " and route_localnet=0: dropped"));
+      return false;
+    }
+    int rp =
+        Math.max(
+            Integer.parseInt(node.sysctl("net.ipv4.conf.all.rp_filter", "0")),
+            Integer.parseInt(node.sysctl("net.ipv4.conf." + x.inIface + ".rp_filter", "0")));
+    if (rp > 0 && !d.local()) {
+      Routing.Decision back = routing.lookup(x.src, x.dst, "", x.mark);
+      boolean ok = rp == 2 ? back.usable() : back.usable() && back.dev().equals(x.inIface);
+      if (!ok) {
+        x.step(
+            Step.note(
+                "routing",
+                "rp_filter="
+                    + rp
+                    + ": the route back to "
+                    + x.src
+                    + " is "
+                    + back.describe()
+                    + ", not via "
+                    + x.inIface
+                    + ": dropped"));
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Looks the packet up in the captured conntrack table; NAT then comes from the entry. */
+  private void conntrack(Branch b) {
+    for (NodeState.ConntrackEntry e : node.conntrack()) {
+      if (!e.proto().equals(b.proto)) {
+        continue;
+      }
+      NodeState.Tuple o = e.original();
+      NodeState.Tuple r = e.reply();
+      if (o.src().equals(b.src)
+          && o.dst().equals(b.dst)
+          && o.sport() == b.sport
+          && o.dport() == b.dport) {
+        b.ctState = e.seenReply() ? "ESTABLISHED" : "NEW";
+        b.natDecided = true;
+        b.ctMark = e.mark();
+        b.step(
+            Step.note(
+                "conntrack",
+                "existing connection ("
+                    + (e.seenReply() ? "ESTABLISHED" : "UNREPLIED")
+                    + "): reply tuple "
+                    + r.src()
+                    + ":"
+                    + r.sport()
+                    + " -> "
+                    + r.dst()
+                    + ":"
+                    + r.dport()
+                    + "; its NAT applies, nat chains are skipped"));
+        if (!r.src().equals(o.dst()) || r.sport() != o.dport()) {
+          b.dst = r.src();
+          b.dport = r.sport();
+          b.dnatDone = true;
+        }
+        if (!r.dst().equals(o.src()) || r.dport() != o.sport()) {
+          b.snatDone = true;
+        }
+        pendingSnat.put(b, new String[] {r.dst(), Integer.toString(r.dport())});
+        return;
+      }
+      if (r.src().equals(b.src)
+          && r.dst().equals(b.dst)
+          && r.sport() == b.sport
+          && r.dport() == b.dport) {
+        b.ctState = "ESTABLISHED";
+        b.replyDirection = true;
+        b.natDecided = true;
+        b.step(
+            Step.note(
+                "conntrack",
+                "reply of connection "
+                    + o.src()
+                    + ":"
+                    + o.sport()
+                    + " -> "
+                    + o.dst()
+                    + ":"
+                    + o.dport()
+                    + ": de-NATed to "
+                    + o.dst()
+                    + ":"
+                    + o.dport()
+                    + " -> "
+                    + o.src()
+                    + ":"
+                    + o.sport()));
+        b.dst = o.src();
+        b.dport = o.sport();
+        pendingSnat.put(b, new String[] {o.dst(), Integer.toString(o.dport())});
+        return;
+      }
+    }
+    b.step(Step.note("conntrack", "no conntrack entry: state NEW"));
+  }
+
+  private final Map<Branch, String[]> pendingSnat = new HashMap<>();
+
+  /** Runs the tables of one hook in priority order, for every backend; returns what got through. */
+  private List<Branch> hook(List<Branch> in, String hook, List<String> tables, List<Branch> done) {
+    List<Branch> cur = in;
+    for (String table : tables) {
+      if (table.equals("nat")) {
+        cur = natTable(cur, hook, done);
+        continue;
+      }
+      for (TableView v : views) {
+        if (v.table().equals(table) && v.chains().containsKey(hook)) {
+          cur = runChain(cur, v, hook, done);
+        }
+      }
+    }
+    return cur;
+  }
+
+  private List<Branch> natTable(List<Branch> in, String hook, List<Branch> done) {
+    List<Branch> out = new ArrayList<>();
+    for (Branch b : in) {
+      if (b.natDecided && !isSrcHook(hook)) {
+        out.add(b);
+        continue;
+      }
+      if (b.natDecided && isSrcHook(hook)) {
+        // An existing connection's source NAT comes from its entry.
+        String[] s = pendingSnat.get(b);
+        if (s != null && !b.replyDirection && (!s[0].equals(b.src))) {
+          b.step(Step.note(hook, "conntrack: source rewritten to " + s[0] + ":" + s[1]));
+          b.src = s[0];
+          b.sport = Integer.parseInt(s[1]);
+        } else if (s != null && b.replyDirection) {
+          b.src = s[0];
+          b.sport = Integer.parseInt(s[1]);
+        }
+        out.add(b);
+        continue;
+      }
+      List<Branch> cur = List.of(b);
+      for (TableView v : views) {
+        if (v.table().equals("nat") && v.chains().containsKey(hook)) {
+          cur = runChain(cur, v, hook, done);
+        }
+      }
+      out.addAll(cur);
+    }
+    if (isSrcHook(hook)) {
+      for (Branch b : out) {
+        b.natDecided = true;
+      }
+    }
+    return out;
+  }
+
+  private static boolean isSrcHook(String hook) {
+    return hook.equals("POSTROUTING") || hook.equals("INPUT");
+  }
+
+  /** A rule's outcome while walking a chain. */
+  private enum Kind {
+    ACCEPT,
+    DROP,
+    REJECT,
+    RETURN
+  }
+
+  private record Res(Branch branch, Kind kind) {}
+
+  private List<Branch> runChain(List<Branch> in, TableView v, String hook, List<Branch> done) {
+    List<Branch> out = new ArrayList<>();
+    for (Branch b : in) {
+      for (Res r : walk(b, v, hook, hook, 0)) {
+        Kind k = r.kind();
+        if (k == Kind.RETURN) {
+          String policy = v.policies().getOrDefault(hook, "ACCEPT");
+          if (!policy.equals("ACCEPT")) {
+            r.branch()
+                .step(
+                    new Step(
+                        hook,
+                        v.backend() + v.table(),
+                        hook,
+                        0,
+                        ":" + hook + " " + policy,
+                        "policy " + policy));
+          }
+          k = policy.equals("DROP") ? Kind.DROP : Kind.ACCEPT;
+        }
+        switch (k) {
+          case ACCEPT -> out.add(r.branch());
+          case DROP -> end(r.branch(), "DROP", "", done);
+          case REJECT -> end(r.branch(), "REJECT", "", done);
+          default -> {}
+        }
+      }
+    }
+    return out;
+  }
+
+  private record Work(Branch branch, int index) {}
+
+  private List<Res> walk(Branch start, TableView v, String hook, String chain, int depth) {
+    List<Res> out = new ArrayList<>();
+    if (depth > MAX_DEPTH) {
+      warnings.add("chain nesting deeper than " + MAX_DEPTH + " at " + chain + ": stopped");
+      out.add(new Res(start, Kind.RETURN));
+      return out;
+    }
+    List<Rule> rules = v.chains().getOrDefault(chain, List.of());
+    Deque<Work> work = new ArrayDeque<>();
+    work.push(new Work(start, 0));
+    while (!work.isEmpty()) {
+      Work w = work.pop();
+      Branch b = w.branch();
+      boolean finished = false;
+      for (int i = w.index(); i < rules.size() && !finished; i++) {
+        Rule rule = rules.get(i);
+        RuleEvaluator.Verdict verdict = eval.evaluate(rule, b);
+        if (verdict.unknown() != null) {
+          warnings.add(
+              "could not evaluate "
+                  + verdict.unknown()
+                  + " in "
+                  + v.table()
+                  + " "
+                  + chain
+                  + " rule "
+                  + (i + 1)
+                  + "; assumed it does not match");
+          b.step(
+              new Step(
+                  hook,
+                  v.backend() + v.table(),
+                  chain,
+                  i + 1,
+                  rule.print(),
+                  "not evaluated (" + verdict.unknown() + "): assumed no match"));
+          continue;
+        }
+        double p = verdict.matchProbability();
+        if (p == 0) {
+          continue;
+        }
+        if (p < 1) {
+          Branch miss = b.copy();
+          miss.probability *= 1 - p;
+          miss.step(
+              new Step(
+                  hook,
+                  v.backend() + v.table(),
+                  chain,
+                  i + 1,
+                  rule.print(),
+                  String.format("not taken (p=%.4f)", 1 - p)));
+          work.push(new Work(miss, i + 1));
+          b.probability *= p;
+        }
+        List<Res> r = apply(rule, b, v, hook, chain, i + 1, depth, p < 1 ? p : 1.0);
+        for (Res x : r) {
+          if (x.kind() == null) {
+            // Non-terminal target: keep walking this chain.
+            work.push(new Work(x.branch(), i + 1));
+          } else if (x.kind() == Kind.RETURN && x.branch() != null && isJumpContinuation(rule)) {
+            work.push(new Work(x.branch(), i + 1));
+          } else {
+            out.add(x);
+          }
+        }
+        finished = true;
+      }
+      if (!finished) {
+        out.add(new Res(b, Kind.RETURN));
+      }
+    }
+    return out;
+  }
+
+  private static boolean isJumpContinuation(Rule rule) {
+    return rule.jump().map(j -> !j.isGoto() && !j.target().equals("RETURN")).orElse(false);
+  }
+
+  /**
+   * Applies a matched rule's target. Returns results with kind null for "continue after this rule",
+   * RETURN for a called chain that returned (continue after a jump) or for RETURN itself.
+   */
+  private List<Res> apply(
+      Rule rule, Branch b, TableView v, String hook, String chain, int n, int depth, double p) {
+    String prob = p < 1 ? String.format(" (p=%.4f)", p) : "";
+    String table = v.backend() + v.table();
+    String target = rule.target();
+    switch (target) {
+      case "" -> {
+        b.step(new Step(hook, table, chain, n, rule.print(), "matched (no target)" + prob));
+        return List.of(new Res(b, null));
+      }
+      case "ACCEPT" -> {
+        b.step(new Step(hook, table, chain, n, rule.print(), "ACCEPT" + prob));
+        return List.of(new Res(b, Kind.ACCEPT));
+      }
+      case "DROP" -> {
+        b.step(new Step(hook, table, chain, n, rule.print(), "DROP" + prob));
+        return List.of(new Res(b, Kind.DROP));
+      }
+      case "REJECT" -> {
+        b.step(new Step(hook, table, chain, n, rule.print(), "REJECT" + prob));
+        return List.of(new Res(b, Kind.REJECT));
+      }
+      case "RETURN" -> {
+        b.step(new Step(hook, table, chain, n, rule.print(), "RETURN" + prob));
+        return List.of(new Res(b, Kind.RETURN));
+      }
+      case "DNAT", "REDIRECT" -> {
+        String to = target.equals("DNAT") ? opt(rule, "--to-destination") : null;
+        String ip;
+        int port;
+        if (to == null) {
+          ip =
+              b.inIface.isEmpty() || b.inIface.equals("lo")
+                  ? "127.0.0.1"
+                  : routing.deviceAddress(b.inIface, b.src);
+          String ports = opt(rule, "--to-ports");
+          port = ports == null ? b.dport : Integer.parseInt(ports.split("[-:]")[0]);
+        } else {
+          String[] hp = hostPort(to, b.dport);
+          ip = hp[0];
+          port = Integer.parseInt(hp[1]);
+        }
+        b.dst = ip;
+        b.dport = port;
+        b.dnatDone = true;
+        b.step(
+            new Step(
+                hook, table, chain, n, rule.print(), target + " to " + ip + ":" + port + prob));
+        return List.of(new Res(b, Kind.ACCEPT));
+      }
+      case "SNAT" -> {
+        String[] hp = hostPort(opt(rule, "--to-source"), b.sport);
+        b.src = hp[0];
+        b.sport = Integer.parseInt(hp[1]);
+        b.snatDone = true;
+        b.step(
+            new Step(
+                hook, table, chain, n, rule.print(), "SNAT to " + b.src + ":" + b.sport + prob));
+        return List.of(new Res(b, Kind.ACCEPT));
+      }
+      case "MASQUERADE" -> {
+        Routing.Decision d = routing.lookup(b.dst, null, "", b.mark);
+        String near = d.gateway().isEmpty() ? b.dst : d.gateway();
+        String src = routing.deviceAddress(b.outIface, near);
+        if (src.isEmpty()) {
+          b.step(
+              new Step(
+                  hook,
+                  table,
+                  chain,
+                  n,
+                  rule.print(),
+                  "MASQUERADE: " + b.outIface + " has no address: dropped"));
+          return List.of(new Res(b, Kind.DROP));
+        }
+        b.src = src;
+        b.snatDone = true;
+        b.masquerade = true;
+        b.step(
+            new Step(
+                hook,
+                table,
+                chain,
+                n,
+                rule.print(),
+                "MASQUERADE to " + src + " (primary address of " + b.outIface + ")" + prob));
+        return List.of(new Res(b, Kind.ACCEPT));
+      }
+      case "MARK" -> {
+        b.mark = markOp(rule, b.mark);
+        b.step(
+            new Step(
+                hook,
+                table,
+                chain,
+                n,
+                rule.print(),
+                "mark set to 0x" + Long.toHexString(b.mark) + prob));
+        return List.of(new Res(b, null));
+      }
+      case "CONNMARK" -> {
+        if (rule.option("--restore-mark").isPresent()) {
+          b.mark = b.ctMark;
+        } else if (rule.option("--save-mark").isPresent()) {
+          b.ctMark = b.mark;
+        } else {
+          b.ctMark = markOp(rule, b.ctMark);
+        }
+        b.step(
+            new Step(
+                hook,
+                table,
+                chain,
+                n,
+                rule.print(),
+                "connmark 0x"
+                    + Long.toHexString(b.ctMark)
+                    + ", mark 0x"
+                    + Long.toHexString(b.mark)
+                    + prob));
+        return List.of(new Res(b, null));
+      }
+      case "NOTRACK" -> {
+        b.ctState = "UNTRACKED";
+        b.natDecided = true;
+        b.step(new Step(hook, table, chain, n, rule.print(), "not tracked: nat is skipped" + prob));
+        return List.of(new Res(b, null));
+      }
+      case "CT" -> {
+        if (rule.option("--notrack").isPresent()) {
+          b.ctState = "UNTRACKED";
+          b.natDecided = true;
+        }
+        b.step(new Step(hook, table, chain, n, rule.print(), "CT" + prob));
+        return List.of(new Res(b, null));
+      }
+      case "LOG",
+          "NFLOG",
+          "ULOG",
+          "TRACE",
+          "AUDIT",
+          "NFQUEUE_BYPASS",
+          "TCPMSS",
+          "CHECKSUM",
+          "TOS",
+          "DSCP",
+          "TTL",
+          "CLASSIFY",
+          "SET" -> {
+        b.step(
+            new Step(hook, table, chain, n, rule.print(), target + " (packet unchanged)" + prob));
+        return List.of(new Res(b, null));
+      }
+      default -> {
+        if (v.chains().containsKey(target) || v.policies().containsKey(target)) {
+          boolean isGoto = rule.jump().map(Arg.Jump::isGoto).orElse(false);
+          b.step(
+              new Step(
+                  hook,
+                  table,
+                  chain,
+                  n,
+                  rule.print(),
+                  (isGoto ? "goto " : "jump ") + target + prob));
+          List<Res> sub = walk(b, v, hook, target, depth + 1);
+          List<Res> out = new ArrayList<>();
+          for (Res r : sub) {
+            if (r.kind() == Kind.RETURN && isGoto) {
+              out.add(new Res(r.branch(), Kind.RETURN));
+            } else {
+              out.add(r);
+            }
+          }
+          return out;
+        }
+        warnings.add(
+            "unknown target "
+                + target
+                + " in "
+                + v.table()
+                + " "
+                + chain
+                + " rule "
+                + n
+                + "; assumed it lets the packet continue");
+        b.step(
+            new Step(
+                hook,
+                table,
+                chain,
+                n,
+                rule.print(),
+                "unknown target " + target + ": assumed to continue" + prob));
+        return List.of(new Res(b, null));
+      }
+    }
+  }
+
+  private static long markOp(Rule rule, long mark) {
+    for (Arg.Option o : rule.options(rule.target())) {
+      String t = o.text();
+      switch (o.flag()) {
+        case "--set-xmark" -> {
+          String[] f = t.split("/");
+          long v = RuleEvaluator.num(f[0]);
+          long m = f.length > 1 ? RuleEvaluator.num(f[1]) : 0xFFFFFFFFL;
+          return ((mark & ~m) ^ v) & 0xFFFFFFFFL;
+        }
+        case "--set-mark" -> {
+          String[] f = t.split("/");
+          long v = RuleEvaluator.num(f[0]);
+          long m = f.length > 1 ? RuleEvaluator.num(f[1]) : 0xFFFFFFFFL;
+          return ((mark & ~m) | v) & 0xFFFFFFFFL;
+        }
+        case "--or-mark" -> {
+          return mark | RuleEvaluator.num(t);
+        }
+        case "--and-mark" -> {
+          return mark & RuleEvaluator.num(t);
+        }
+        case "--xor-mark" -> {
+          return mark ^ RuleEvaluator.num(t);
+        }
+        default -> {}
+      }
+    }
+    return mark;
+  }
+
+  private static String opt(Rule rule, String flag) {
+    return rule.option(flag).map(Arg.Option::text).orElse(null);
+  }
+
+  /** "ip[-ip2][:port[-port2]]" → first ip and port (keeping {@code dflt} when none). */
+  private static String[] hostPort(String to, int dflt) {
+    String ip = to;
+    String port = Integer.toString(dflt);
+    int colon = to.lastIndexOf(':');
+    if (colon > 0) {
+      ip = to.substring(0, colon);
+      port = to.substring(colon + 1).split("-")[0];
+    }
+    ip = ip.split("-")[0];
+    return new String[] {ip, port};
+  }
+
+  private Outcome outcome(Branch b) {
+    String[] e = ends.get(b);
+    String verdict = e[0];
+    String delivery = e[1];
+    String dnat = b.dnatDone ? b.dst + ":" + b.dport : null;
+    String snat = b.snatDone ? b.src + ":" + b.sport : null;
+    Outcome.Reply reply = null;
+    if (verdict.equals("ACCEPT")) {
+      reply = reply(b, delivery);
+    }
+    return new Outcome(
+        b.probability,
+        verdict,
+        dnat,
+        snat,
+        b.masquerade,
+        delivery,
+        b.outIface,
+        b.src,
+        b.dst + portSuffix(b.dport),
+        b.steps,
+        reply);
+  }
+
+  private Outcome.Reply reply(Branch b, String delivery) {
+    String seen = b.origDst + portSuffix(b.origDport);
+    if (delivery.equals("local")) {
+      return new Outcome.Reply(
+          true, seen, "answered by this node; conntrack restores " + seen + " as the source");
+    }
+    if (b.snatDone) {
+      return new Outcome.Reply(
+          true,
+          seen,
+          "the reply is addressed to "
+              + b.src
+              + ", this node; conntrack rewrites it back to "
+              + seen);
+    }
+    if (routing.isLocalAddress(b.src)) {
+      boolean onOut =
+          node.iface(b.outIface)
+              .map(i -> i.addresses().stream().anyMatch(a -> a.ip().equals(b.src)))
+              .orElse(false);
+      if (!onOut) {
+        return new Outcome.Reply(
+            false,
+            seen,
+            "the packet leaves "
+                + b.outIface
+                + " with source "
+                + b.src
+                + ", an address of this node that is not on "
+                + b.outIface
+                + " (a VIP?): the peer's reply to it does not come back here unless the network routes "
+                + b.src
+                + " to this node");
+      }
+      return new Outcome.Reply(
+          true, seen, "the reply is addressed to " + b.src + " on " + b.outIface);
+    }
+    if (b.dnatDone) {
+      return new Outcome.Reply(
+          false,
+          seen,
+          "DNAT without SNAT: "
+              + b.dst
+              + " replies to "
+              + b.src
+              + " directly; it reaches the client as "
+              + seen
+              + " only if "
+              + b.dst
+              + " routes "
+              + b.src
+              + " back through this node");
+    }
+    return new Outcome.Reply(
+        true, seen, "forwarded unchanged; the reply follows the network's routes");
+  }
+
+  /** Outcomes that ended the same way are merged, summing probability, keeping the first path. */
+  private static List<Outcome> merge(List<Outcome> in) {
+    Map<String, Outcome> out = new java.util.LinkedHashMap<>();
+    for (Outcome o : in) {
+      String key =
+          o.verdict()
+              + "|"
+              + o.dnat()
+              + "|"
+              + o.snat()
+              + "|"
+              + o.delivery()
+              + "|"
+              + o.outInterface()
+              + "|"
+              + o.steps();
+      Outcome prev = out.get(key);
+      if (prev == null) {
+        out.put(key, o);
+      } else {
+        out.put(
+            key,
+            new Outcome(
+                prev.probability() + o.probability(),
+                o.verdict(),
+                o.dnat(),
+                o.snat(),
+                o.masquerade(),
+                o.delivery(),
+                o.outInterface(),
+                o.finalSource(),
+                o.finalDestination(),
+                prev.steps(),
+                o.reply()));
+      }
+    }
+    return new ArrayList<>(out.values());
+  }
+}
