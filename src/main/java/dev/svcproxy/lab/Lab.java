@@ -232,7 +232,15 @@ public final class Lab implements AutoCloseable {
 
   /** Opens a TCP connection from a namespace and reads the backend's line. */
   public Connection connect(String fromNetns, String ip, int port, Duration timeout) {
+    return connect(fromNetns, ip, port, 0, timeout);
+  }
+
+  /**
+   * Connects from source port {@code sport} (0: any) so the connection can be found in conntrack.
+   */
+  public Connection connect(String fromNetns, String ip, int port, int sport, Duration timeout) {
     long secs = Math.max(1, timeout.toSeconds());
+    String source = sport > 0 ? ",sourceport=" + sport + ",reuseaddr" : "";
     CommandResult r =
         runner
             .inNetns(fromNetns)
@@ -242,7 +250,7 @@ public final class Lab implements AutoCloseable {
                     "-T" + (secs + 1),
                     "-t2",
                     "-",
-                    "TCP:" + ip + ":" + port + ",connect-timeout=" + secs),
+                    "TCP:" + ip + ":" + port + ",connect-timeout=" + secs + source),
                 "",
                 Duration.ofSeconds(secs + 10));
     return Connection.of(r);

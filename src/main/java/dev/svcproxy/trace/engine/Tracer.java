@@ -832,20 +832,35 @@ public final class Tracer {
           true, seen, "the reply is addressed to " + b.src + " on " + b.outIface);
     }
     if (b.dnatDone) {
+      // The backend answers the client directly. That comes back here when this node is the
+      // backend's gateway (backend directly attached), or the client's (the client sits behind
+      // another interface of this node); otherwise the reply bypasses the node and its un-DNAT.
+      Routing.Decision toBackend = routing.lookup(b.dst, null, "", 0);
+      Routing.Decision toClient = routing.lookup(b.src, null, "", 0);
+      if (toBackend.gateway().isEmpty() || !toClient.dev().equals(toBackend.dev())) {
+        return new Outcome.Reply(
+            true,
+            seen,
+            b.dst
+                + " answers "
+                + b.src
+                + " through this node, which un-DNATs it to come from "
+                + seen);
+      }
       return new Outcome.Reply(
           false,
           seen,
           "DNAT without SNAT: "
               + b.dst
-              + " replies to "
+              + " (via "
+              + toBackend.gateway()
+              + ") can reach "
               + b.src
-              + " directly; it reaches the client as "
-              + seen
-              + " only if "
+              + " without this node, so the reply would come from "
               + b.dst
-              + " routes "
-              + b.src
-              + " back through this node");
+              + ", not "
+              + seen
+              + ", and be dropped by the client");
     }
     return new Outcome.Reply(
         true, seen, "forwarded unchanged; the reply follows the network's routes");
