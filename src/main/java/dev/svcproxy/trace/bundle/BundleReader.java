@@ -43,6 +43,11 @@ public final class BundleReader {
     return new BundleReader().load(dir);
   }
 
+  /** Parses `conntrack -L` output on its own (warnings dropped). */
+  public static List<NodeState.ConntrackEntry> parseConntrack(String text) {
+    return new BundleReader().conntrack("conntrack", text);
+  }
+
   /** Builds a NodeState from file contents keyed by bundle file name (tests, live capture). */
   public static NodeState fromFiles(Map<String, String> files) {
     return new BundleReader().build(files);

@@ -809,12 +809,21 @@ public final class Tracer {
               + ", this node; conntrack rewrites it back to "
               + seen);
     }
+    if (b.src.equals(b.dst)) {
+      return new Outcome.Reply(
+          false,
+          seen,
+          b.dst
+              + " receives a packet from its own address (a hairpin without masquerade)"
+              + " and drops it as a martian; the connection never completes");
+    }
     if (routing.isLocalAddress(b.src)) {
       boolean onOut =
           node.iface(b.outIface)
               .map(i -> i.addresses().stream().anyMatch(a -> a.ip().equals(b.src)))
               .orElse(false);
-      if (!onOut) {
+      boolean direct = routing.lookup(b.dst, null, "", 0).gateway().isEmpty();
+      if (!onOut && !direct) {
         return new Outcome.Reply(
             false,
             seen,

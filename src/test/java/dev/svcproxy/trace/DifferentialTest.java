@@ -1,0 +1,38 @@
+package dev.svcproxy.trace;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.svcproxy.kernel.ProcessCommandRunner;
+import dev.svcproxy.lab.DemoCluster;
+import dev.svcproxy.lab.Differential;
+import dev.svcproxy.testutil.Root;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** The tracer against the kernel: the same packets, the same verdicts and rewrites. */
+class DifferentialTest {
+
+  @Test
+  void tracer_agreesWithTheKernel_onEveryCase() throws Exception {
+    assumeTrue(Root.available(), "lab tests need root");
+    List<Differential.Result> results = new ArrayList<>();
+    List<String> disagreements = new ArrayList<>();
+    try (DemoCluster cluster = DemoCluster.start(new ProcessCommandRunner())) {
+      Differential d = new Differential(cluster);
+      d.installThirdPartyRules();
+      results.addAll(d.run(d.cases(), d.bundles(), disagreements::add));
+      // Second round on changed rules: web loses web-b, so its chains and branches change.
+      cluster.writeManifest("endpoints.yaml", cluster.endpointSlices(false));
+      cluster.proxy(1).awaitLog("partial sync", 1, java.time.Duration.ofSeconds(10));
+      cluster.proxy(2).awaitLog("partial sync", 1, java.time.Duration.ofSeconds(10));
+      results.addAll(d.run(d.cases(), d.bundles(), disagreements::add));
+    }
+    long agree = results.stream().filter(Differential.Result::agree).count();
+    System.out.printf("differential: %d of %d cases agree%n", agree, results.size());
+    disagreements.forEach(System.out::println);
+    assertThat(results.size()).isGreaterThanOrEqualTo(200);
+    assertThat(disagreements).isEmpty();
+  }
+}
