@@ -19,6 +19,7 @@ import picocli.CommandLine.Option;
       CleanupCommand.class,
       CaptureCommand.class,
       TraceCommand.class,
+      BenchCommand.class,
       LabCommand.class,
       CommandLine.HelpCommand.class
     })

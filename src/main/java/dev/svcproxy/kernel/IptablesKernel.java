@@ -4,6 +4,7 @@ import dev.svcproxy.netfilter.IptablesCodec;
 import dev.svcproxy.netfilter.Line;
 import dev.svcproxy.netfilter.Ruleset;
 import dev.svcproxy.netfilter.Table;
+import dev.svcproxy.render.iptables.JumpRules.Jump;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -39,13 +40,6 @@ public final class IptablesKernel {
   public IptablesKernel(CommandRunner runner, String iptables) {
     this.runner = runner;
     this.iptables = iptables;
-  }
-
-  /** A jump from a built-in chain to one of ours. */
-  public record Jump(String table, String from, String to, List<String> args) {
-    public Jump {
-      args = List.copyOf(args);
-    }
   }
 
   /** Creates {@code chain} unless it exists. */

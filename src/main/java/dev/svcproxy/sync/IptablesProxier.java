@@ -12,13 +12,14 @@ import static dev.svcproxy.render.iptables.ChainNames.SERVICES;
 
 import dev.svcproxy.kernel.CommandResult;
 import dev.svcproxy.kernel.IptablesKernel;
-import dev.svcproxy.kernel.IptablesKernel.Jump;
 import dev.svcproxy.model.ProxyState;
 import dev.svcproxy.netfilter.Ruleset;
 import dev.svcproxy.netfilter.Table;
 import dev.svcproxy.render.iptables.ChainNames;
 import dev.svcproxy.render.iptables.IptablesConfig;
 import dev.svcproxy.render.iptables.IptablesRenderer;
+import dev.svcproxy.render.iptables.JumpRules;
+import dev.svcproxy.render.iptables.JumpRules.Jump;
 import dev.svcproxy.render.iptables.RenderOptions;
 import dev.svcproxy.render.iptables.RenderResult;
 import java.util.List;
@@ -29,39 +30,12 @@ import org.slf4j.LoggerFactory;
 /** Applies rendered iptables rules to the kernel the way upstream's proxier does. */
 public final class IptablesProxier {
   private static final Logger LOG = LoggerFactory.getLogger(IptablesProxier.class);
-  private static final List<String> NEW = List.of("-m", "conntrack", "--ctstate", "NEW");
 
   /** Jump rules from the built-in chains, in upstream's order (each is inserted first). */
-  public static final List<Jump> JUMPS =
-      List.of(
-          jump(
-              "filter",
-              "INPUT",
-              EXTERNAL_SERVICES,
-              NEW,
-              "kubernetes externally-visible service portals"),
-          jump(
-              "filter",
-              "FORWARD",
-              EXTERNAL_SERVICES,
-              NEW,
-              "kubernetes externally-visible service portals"),
-          jump("filter", "INPUT", NODEPORTS, List.of(), "kubernetes health check service ports"),
-          jump("filter", "FORWARD", SERVICES, NEW, "kubernetes service portals"),
-          jump("filter", "OUTPUT", SERVICES, NEW, "kubernetes service portals"),
-          jump("filter", "FORWARD", FORWARD, List.of(), "kubernetes forwarding rules"),
-          jump("filter", "INPUT", PROXY_FIREWALL, NEW, "kubernetes load balancer firewall"),
-          jump("filter", "OUTPUT", PROXY_FIREWALL, NEW, "kubernetes load balancer firewall"),
-          jump("filter", "FORWARD", PROXY_FIREWALL, NEW, "kubernetes load balancer firewall"),
-          jump("nat", "OUTPUT", SERVICES, List.of(), "kubernetes service portals"),
-          jump("nat", "PREROUTING", SERVICES, List.of(), "kubernetes service portals"),
-          jump("nat", "POSTROUTING", POSTROUTING, List.of(), "kubernetes postrouting rules"));
+  public static final List<Jump> JUMPS = JumpRules.KUBE_PROXY;
 
   /** kubelet's KUBE-FIREWALL jumps, which upstream also ensures (with no comment). */
-  public static final List<Jump> KUBELET_JUMPS =
-      List.of(
-          new Jump("filter", "INPUT", FIREWALL, List.of()),
-          new Jump("filter", "OUTPUT", FIREWALL, List.of()));
+  public static final List<Jump> KUBELET_JUMPS = JumpRules.KUBELET;
 
   private final IptablesKernel kernel;
   private IptablesConfig cfg;
@@ -69,12 +43,6 @@ public final class IptablesProxier {
   public IptablesProxier(IptablesKernel kernel, IptablesConfig cfg) {
     this.kernel = kernel;
     this.cfg = cfg;
-  }
-
-  private static Jump jump(String table, String from, String to, List<String> extra, String c) {
-    List<String> args = new java.util.ArrayList<>(extra);
-    args.addAll(List.of("-m", "comment", "--comment", c));
-    return new Jump(table, from, to, args);
   }
 
   /** Probes the node as upstream does at start: route_localnet, be_liberal, --random-fully. */

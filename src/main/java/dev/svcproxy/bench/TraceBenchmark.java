@@ -1,0 +1,85 @@
+package dev.svcproxy.bench;
+
+import dev.svcproxy.lab.ResyncBenchmark;
+import dev.svcproxy.model.LocalTrafficDetector;
+import dev.svcproxy.model.ProxyState;
+import dev.svcproxy.render.iptables.IptablesConfig;
+import dev.svcproxy.render.iptables.IptablesRenderer;
+import dev.svcproxy.trace.NodeState;
+import dev.svcproxy.trace.PacketSpec;
+import dev.svcproxy.trace.TraceResult;
+import dev.svcproxy.trace.bundle.BundleReader;
+import dev.svcproxy.trace.engine.Tracer;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * How long a trace of a large iptables-save takes: parse the dump and trace a pod's packet to the
+ * last Service in KUBE-SERVICES (the worst case of the linear chain), cold and warm.
+ */
+public final class TraceBenchmark {
+  private TraceBenchmark() {}
+
+  public static void run(int services, int endpoints, int iterations, Consumer<String> out) {
+    ProxyState state = ResyncBenchmark.services(services, endpoints);
+    IptablesConfig cfg =
+        IptablesConfig.defaults(
+            "n",
+            "192.168.77.11",
+            new LocalTrafficDetector(LocalTrafficDetector.Mode.CLUSTER_CIDR, "10.244.0.0/16"));
+    String dump =
+        dev.svcproxy.render.iptables.JumpRules.onNode(
+                new IptablesRenderer(cfg).render(state).restoreInput())
+            .print();
+    long rules = dump.lines().filter(l -> l.startsWith("-A ")).count();
+    Map<String, String> files = new LinkedHashMap<>();
+    files.put("iptables-save.txt", dump);
+    files.put(
+        "ip-addr.json",
+        "[{\"ifname\":\"lo\",\"flags\":[\"UP\"],\"addr_info\":[{\"family\":\"inet\",\"local\":\"127.0.0.1\",\"prefixlen\":8,\"scope\":\"host\"}]},"
+            + "{\"ifname\":\"eth0\",\"flags\":[\"UP\"],\"addr_info\":[{\"family\":\"inet\",\"local\":\"192.168.77.11\",\"prefixlen\":24}]},"
+            + "{\"ifname\":\"cni0\",\"flags\":[\"UP\"],\"addr_info\":[{\"family\":\"inet\",\"local\":\"10.244.1.1\",\"prefixlen\":24}]}]");
+    files.put("sysctl.txt", "net.ipv4.ip_forward = 1\n");
+    files.put(
+        "ip-route.json",
+        "[{\"dst\":\"default\",\"gateway\":\"192.168.77.1\",\"dev\":\"eth0\"},"
+            + "{\"dst\":\"192.168.77.0/24\",\"dev\":\"eth0\",\"prefsrc\":\"192.168.77.11\"},"
+            + "{\"dst\":\"10.244.1.0/24\",\"dev\":\"cni0\",\"prefsrc\":\"10.244.1.1\"},"
+            + "{\"type\":\"local\",\"dst\":\"192.168.77.11\",\"dev\":\"eth0\",\"table\":\"local\"},"
+            + "{\"type\":\"local\",\"dst\":\"10.244.1.1\",\"dev\":\"cni0\",\"table\":\"local\"},"
+            + "{\"type\":\"local\",\"dst\":\"127.0.0.0/8\",\"dev\":\"lo\",\"table\":\"local\"}]");
+    String last = state.services().lastEntry().getValue().clusterIP();
+    PacketSpec packet = new PacketSpec("10.244.1.5", 40000, last, 80, "tcp", "cni0");
+    out.accept(
+        String.format(
+            "iptables-save of %d rules (%d services x %d endpoints), %d KB",
+            rules, services, endpoints, dump.length() / 1024));
+    long[] total = new long[iterations];
+    for (int i = 0; i < iterations; i++) {
+      long t0 = System.nanoTime();
+      NodeState node = BundleReader.fromFiles(files);
+      long t1 = System.nanoTime();
+      TraceResult r = new Tracer(node).trace(packet);
+      long t2 = System.nanoTime();
+      total[i] = (t2 - t0) / 1_000_000;
+      if (i == 0 || i == iterations - 1) {
+        out.accept(
+            String.format(
+                "run %d: parse %d ms, trace %d ms (%d outcomes), total %d ms",
+                i + 1,
+                (t1 - t0) / 1_000_000,
+                (t2 - t1) / 1_000_000,
+                r.outcomes().size(),
+                total[i]));
+      }
+    }
+    long[] sorted = total.clone();
+    Arrays.sort(sorted);
+    out.accept(
+        String.format(
+            "parse+trace: first %d ms, median %d ms, best %d ms over %d runs",
+            total[0], sorted[iterations / 2], sorted[0], iterations));
+  }
+}
