@@ -28,7 +28,24 @@ public record Outcome(
   }
 
   /** The reply leg: whether it comes back through this node, and as what the client sees it. */
-  public record Reply(boolean returnsHere, String seenBySenderFrom, String reason) {}
+  public record Reply(
+      boolean returnsHere,
+      String seenBySenderFrom,
+      String reason,
+      String verdict,
+      List<Step> steps) {
+    public Reply {
+      steps = List.copyOf(steps);
+    }
+
+    public Reply(boolean returnsHere, String seenBySenderFrom, String reason) {
+      this(returnsHere, seenBySenderFrom, reason, "ACCEPT", List.of());
+    }
+
+    public Reply withWalk(String v, List<Step> s) {
+      return new Reply(returnsHere, seenBySenderFrom, reason, v, s);
+    }
+  }
 
   public boolean delivered() {
     return verdict.equals("ACCEPT");

@@ -284,4 +284,30 @@ class TracerTest {
             });
     assertThat(r.warnings()).anyMatch(w -> w.contains("no iptables-save.txt"));
   }
+
+  @Test
+  void forwardPolicyDrop_replyDroppedUnlessEstablishedIsAccepted() {
+    String onlyNew =
+        """
+        *filter
+        :INPUT ACCEPT [0:0]
+        :FORWARD DROP [0:0]
+        :OUTPUT ACCEPT [0:0]
+        -A FORWARD -m conntrack --ctstate NEW -j ACCEPT
+        COMMIT
+        """;
+    Outcome o = trace(node(onlyNew, Map.of()), "10.0.1.5", "10.0.2.7", 80).outcomes().get(0);
+    assertThat(o.verdict()).isEqualTo("ACCEPT");
+    assertThat(o.reply().returnsHere()).isFalse();
+    assertThat(o.reply().verdict()).isEqualTo("DROP");
+    assertThat(o.reply().steps()).anyMatch(s -> s.effect().equals("policy DROP"));
+
+    String withEstablished =
+        onlyNew.replace(
+            "COMMIT", "-A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\nCOMMIT");
+    Outcome ok =
+        trace(node(withEstablished, Map.of()), "10.0.1.5", "10.0.2.7", 80).outcomes().get(0);
+    assertThat(ok.reply().verdict()).isEqualTo("ACCEPT");
+    assertThat(ok.reply().steps()).anyMatch(s -> s.text().startsWith("reply sent out cni0"));
+  }
 }

@@ -779,6 +779,9 @@ public final class Tracer {
     Outcome.Reply reply = null;
     if (verdict.equals("ACCEPT")) {
       reply = reply(b, delivery);
+      if (reply.returnsHere() && !delivery.equals("local")) {
+        reply = walkReply(b, delivery, reply);
+      }
     }
     return new Outcome(
         b.probability,
@@ -792,6 +795,82 @@ public final class Tracer {
         b.dst + portSuffix(b.dport),
         b.steps,
         reply);
+  }
+
+  /**
+   * Walks the reply back through this node: it arrives on the interface the request left by, as an
+   * ESTABLISHED packet; conntrack undoes the source NAT before routing and the destination NAT on
+   * the way out; nat chains are not consulted.
+   */
+  private Outcome.Reply walkReply(Branch b, String delivery, Outcome.Reply reply) {
+    Branch r = new Branch(b.dst, b.dport, b.src, b.sport, b.proto, b.outIface);
+    r.ctState = "ESTABLISHED";
+    r.replyDirection = true;
+    r.natDecided = true;
+    r.probability = 1.0;
+    r.step(
+        Step.note(
+            "PREROUTING", "reply " + r.tuple() + " arrives on " + r.inIface + " (ESTABLISHED)"));
+    List<Branch> done = new ArrayList<>();
+    List<Branch> pre = hook(List.of(r), "PREROUTING", List.of("raw", "mangle"), done);
+    List<Branch> passed = new ArrayList<>();
+    for (Branch x : pre) {
+      if (b.snatDone) {
+        x.dst = b.origSrc;
+        x.dport = b.origSport;
+        x.step(
+            Step.note(
+                "conntrack",
+                "reply de-SNATed: destination back to " + x.dst + portSuffix(x.dport)));
+      }
+      Routing.Decision d = routing.lookup(x.dst, x.src, x.inIface, x.mark);
+      x.step(Step.note("routing", "route to " + x.dst + ": " + d.describe()));
+      if (!d.usable()) {
+        end(x, "DROP", "", done);
+        continue;
+      }
+      List<Branch> through;
+      if (d.local()) {
+        through = hook(List.of(x), "INPUT", List.of("mangle", "filter"), done);
+      } else {
+        x.outIface = d.dev();
+        through =
+            hook(
+                hook(List.of(x), "FORWARD", List.of("mangle", "filter"), done),
+                "POSTROUTING",
+                List.of("mangle"),
+                done);
+      }
+      for (Branch y : through) {
+        if (b.dnatDone) {
+          y.src = b.origDst;
+          y.sport = b.origDport;
+          y.step(
+              Step.note(
+                  "conntrack", "reply de-DNATed: source back to " + y.src + portSuffix(y.sport)));
+        }
+        y.step(
+            Step.note(
+                d.local() ? "INPUT" : "POSTROUTING",
+                (d.local() ? "reply delivered to the local socket" : "reply sent out " + y.outIface)
+                    + " as "
+                    + y.tuple()));
+        passed.add(y);
+      }
+    }
+    if (!passed.isEmpty()) {
+      return reply.withWalk("ACCEPT", passed.get(0).steps);
+    }
+    Branch dropped = done.isEmpty() ? r : done.get(0);
+    String v = ends.containsKey(dropped) ? ends.get(dropped)[0] : "DROP";
+    return new Outcome.Reply(
+        false,
+        reply.seenBySenderFrom(),
+        "the reply is "
+            + (v.equals("REJECT") ? "rejected" : "dropped")
+            + " on its way back through this node",
+        v,
+        dropped.steps);
   }
 
   private Outcome.Reply reply(Branch b, String delivery) {
