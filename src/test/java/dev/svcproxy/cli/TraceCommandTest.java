@@ -1,0 +1,121 @@
+package dev.svcproxy.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.svcproxy.render.iptables.IptablesRenderer;
+import dev.svcproxy.render.iptables.JumpRules;
+import dev.svcproxy.render.iptables.OverallRulesTestAccess;
+import dev.svcproxy.testutil.States;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class TraceCommandTest {
+  @TempDir static Path bundle;
+  private final StringWriter out = new StringWriter();
+  private final StringWriter err = new StringWriter();
+
+  @BeforeAll
+  static void writeBundle() throws Exception {
+    var rendered =
+        new IptablesRenderer(OverallRulesTestAccess.config())
+            .render(States.fromYaml(States.resource("/golden/overall/input.yaml")))
+            .restoreInput();
+    Files.writeString(bundle.resolve("iptables-save.txt"), JumpRules.onNode(rendered).print());
+    Files.writeString(bundle.resolve("ip-addr.json"), dev.svcproxy.trace.TracerTestAccess.ADDR);
+    Files.writeString(bundle.resolve("ip-route.json"), dev.svcproxy.trace.TracerTestAccess.ROUTES);
+  }
+
+  private int run(String... args) {
+    return Main.execute(args, new PrintWriter(out, true), new PrintWriter(err, true));
+  }
+
+  @Test
+  void delivered_exitsZeroAndPrintsSteps() {
+    assertThat(
+            run(
+                "trace",
+                "--bundle",
+                bundle.toString(),
+                "--src",
+                "10.0.1.5",
+                "--dst",
+                "172.30.0.41:80"))
+        .isEqualTo(0);
+    assertThat(out.toString())
+        .contains("outcome 1 of 1: delivered")
+        .contains("KUBE-SVC-XPGD46QRK7WJZT7O")
+        .contains("DNAT to 10.180.0.1:80");
+  }
+
+  @Test
+  void rejected_exitsOne() {
+    assertThat(
+            run(
+                "trace",
+                "--bundle",
+                bundle.toString(),
+                "--src",
+                "10.0.1.5",
+                "--dst",
+                "172.30.0.46:80"))
+        .isEqualTo(1);
+    assertThat(out.toString()).contains("REJECTED");
+  }
+
+  @Test
+  void json_hasTheDocumentedFields() throws Exception {
+    assertThat(
+            run(
+                "trace",
+                "--bundle",
+                bundle.toString(),
+                "--src",
+                "10.0.1.5",
+                "--dst",
+                "172.30.0.44:80",
+                "-o",
+                "json"))
+        .isEqualTo(0);
+    JsonNode root = new ObjectMapper().readTree(out.toString());
+    assertThat(root.path("outcomes")).hasSize(2);
+    JsonNode o = root.path("outcomes").get(0);
+    for (String f :
+        new String[] {
+          "probability", "verdict", "dnat", "snat", "masquerade", "delivery", "steps"
+        }) {
+      assertThat(o.has(f)).as(f).isTrue();
+    }
+    assertThat(o.path("probability").asDouble()).isEqualTo(0.5);
+    assertThat(o.path("steps").get(0).has("hook")).isTrue();
+    assertThat(root.has("warnings")).isTrue();
+  }
+
+  @ParameterizedTest
+  @ValueSource(
+      strings = {
+        "--dst 10.0.0.1",
+        "--dst 10.0.0.300:80",
+        "--dst 10.0.0.1:80 --proto gre",
+        "--dst 10.0.0.1:80 -o yaml",
+        "--dst 10.0.0.1:80 --src nope"
+      })
+  void badInput_exitsTwo(String extra) {
+    String[] args = ("trace --bundle " + bundle + " " + extra).split(" ");
+    assertThat(run(args)).isEqualTo(2);
+    assertThat(err.toString()).startsWith("svcproxy: ");
+  }
+
+  @Test
+  void missingBundle_exitsTwo() {
+    assertThat(run("trace", "--bundle", "/nonexistent", "--dst", "10.0.0.1:80")).isEqualTo(2);
+  }
+}

@@ -1,0 +1,101 @@
+package dev.svcproxy.trace;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.svcproxy.trace.bundle.BundleReader;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class BundleReaderTest {
+
+  @Test
+  void plainTextIpAddrAndRoute_parsedLikeTheirJson() {
+    String addr =
+        """
+        1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN group default qlen 1000
+            link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00
+            inet 127.0.0.1/8 scope host lo
+               valid_lft forever preferred_lft forever
+        3: veth12ab@if2: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1450 qdisc noqueue master cni0 state UP group default
+            link/ether 4a:f7:57:86:de:2d brd ff:ff:ff:ff:ff:ff link-netns cni-1234
+        4: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc fq_codel state UP group default qlen 1000
+            inet 172.20.20.16/24 brd 172.20.20.255 scope global eth0
+            inet 172.20.20.99/24 scope global secondary eth0
+        """;
+    String routes =
+        """
+        default via 172.20.20.1 dev eth0 proto dhcp src 172.20.20.16 metric 100
+        10.244.4.0/24 via 172.20.20.17 dev eth0
+        blackhole 10.244.9.0/24
+        local 172.20.20.16 dev eth0 table local proto kernel scope host src 172.20.20.16
+        fe80::/64 dev eth0 proto kernel metric 256 pref medium
+        """;
+    NodeState n = BundleReader.fromFiles(Map.of("ip-addr.json", addr, "ip-route.json", routes));
+    assertThat(n.iface("eth0").orElseThrow().addresses())
+        .extracting(NodeState.Address::ip, NodeState.Address::secondary)
+        .containsExactly(
+            org.assertj.core.groups.Tuple.tuple("172.20.20.16", false),
+            org.assertj.core.groups.Tuple.tuple("172.20.20.99", true));
+    assertThat(n.iface("veth12ab").orElseThrow().master()).isEqualTo("cni0");
+    assertThat(n.routes())
+        .extracting(NodeState.Route::dst, NodeState.Route::type, NodeState.Route::table)
+        .contains(
+            org.assertj.core.groups.Tuple.tuple("0.0.0.0/0", "unicast", "main"),
+            org.assertj.core.groups.Tuple.tuple("10.244.9.0/24", "blackhole", "main"),
+            org.assertj.core.groups.Tuple.tuple("172.20.20.16/32", "local", "local"));
+    assertThat(n.routes()).hasSize(4);
+    assertThat(n.warnings()).isEmpty();
+  }
+
+  @Test
+  void jsonRulesIpsetConntrackRecentAndSysctl_parsed() {
+    Map<String, String> f =
+        Map.of(
+            "ip-rule.json",
+                "[{\"priority\":0,\"src\":\"all\",\"table\":\"local\"},{\"priority\":100,\"src\":\"all\",\"fwmark\":\"0x200\",\"fwmask\":\"0xf00\",\"table\":\"42\"},{\"priority\":32766,\"src\":\"all\",\"table\":\"main\"}]",
+            "ipset-save.txt",
+                "create KUBE-CLUSTER-IP hash:ip,port family inet hashsize 1024 maxelem 65536\nadd KUBE-CLUSTER-IP 10.96.0.1,tcp:443\nadd KUBE-CLUSTER-IP 10.96.0.10,udp:53\n",
+            "conntrack.txt",
+                "conntrack v1.4.7 (conntrack-tools): 2 flow entries have been shown.\nipv4     2 tcp      6 86398 ESTABLISHED src=10.244.1.3 dst=10.96.0.10 sport=5555 dport=80 src=10.244.2.2 dst=10.244.1.3 sport=8080 dport=5555 [ASSURED] mark=0 use=1\nudp      17 29 src=10.244.1.3 dst=10.96.0.10 sport=5353 dport=53 [UNREPLIED] src=10.244.2.9 dst=10.244.1.3 sport=53 dport=5353 mark=16384 use=1\n",
+            "xt_recent/KUBE-SEP-ABC",
+                "src=10.244.1.3 ttl: 64 last_seen: 4295131519 oldest_pkt: 1 4295131519\n",
+            "sysctl.txt", "net.ipv4.ip_forward = 1\nnet/ipv4/conf/all/rp_filter=2\n");
+    NodeState n = BundleReader.fromFiles(f);
+    assertThat(n.rules())
+        .extracting(NodeState.RoutingRule::priority)
+        .containsExactly(0, 100, 32766);
+    assertThat(n.rules().get(1).fwmark()).isEqualTo(0x200L);
+    assertThat(n.rules().get(1).fwmask()).isEqualTo(0xf00L);
+    assertThat(n.ipsets().get("KUBE-CLUSTER-IP").members())
+        .containsExactly("10.96.0.1,tcp:443", "10.96.0.10,udp:53");
+    assertThat(n.conntrack()).hasSize(2);
+    assertThat(n.conntrack().get(0).reply().src()).isEqualTo("10.244.2.2");
+    assertThat(n.conntrack().get(1).seenReply()).isFalse();
+    assertThat(n.conntrack().get(1).mark()).isEqualTo(16384L);
+    assertThat(n.recent().get("KUBE-SEP-ABC")).containsExactly("10.244.1.3");
+    assertThat(n.sysctl("net.ipv4.conf.all.rp_filter", "0")).isEqualTo("2");
+    assertThat(n.warnings()).isEmpty();
+  }
+
+  @Test
+  void badLines_becomeWarningsNamingFileAndLine_andMissingFilesAreNoted() {
+    Map<String, String> f =
+        Map.of(
+            "sysctl.txt", "net.ipv4.ip_forward = 1\nthis is noise\n",
+            "ipset-save.txt", "create S hash:ip\nadd S 10.0.0.1\nbogus\n",
+            "iptables-save.txt",
+                "$ sudo iptables-save\n*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j ACCEPT\n-A INPUT !\nCOMMIT\n",
+            "conntrack.txt", "tcp 6 10 ESTABLISHED src=1.2.3.4\n");
+    NodeState n = BundleReader.fromFiles(f);
+    assertThat(n.warnings())
+        .anyMatch(w -> w.startsWith("sysctl.txt:2:"))
+        .anyMatch(w -> w.startsWith("ipset-save.txt:3:"))
+        .anyMatch(w -> w.startsWith("iptables-save.txt:1:"))
+        .anyMatch(w -> w.startsWith("iptables-save.txt:5:"))
+        .anyMatch(w -> w.startsWith("conntrack.txt:1:"));
+    assertThat(n.notes())
+        .anyMatch(s -> s.contains("no ip-addr.json"))
+        .anyMatch(s -> s.contains("no ip-rule.json"));
+    assertThat(n.iptables().get(0).table("filter").orElseThrow().rules()).hasSize(1);
+  }
+}
