@@ -14,7 +14,11 @@ import picocli.CommandLine.Spec;
     name = "lab",
     mixinStandardHelpOptions = true,
     description = "Build a throw-away cluster of network namespaces and show svcproxy at work.",
-    subcommands = {LabCommand.Demo.class, LabCommand.BenchResync.class})
+    subcommands = {
+      LabCommand.Demo.class,
+      LabCommand.Differential.class,
+      LabCommand.BenchResync.class
+    })
 final class LabCommand implements Runnable {
   @Spec picocli.CommandLine.Model.CommandSpec spec;
 
@@ -53,6 +57,61 @@ final class LabCommand implements Runnable {
     }
   }
 
+  /** Runs the tracer-versus-kernel comparison and prints the agreement ratio. */
+  @Command(
+      name = "differential",
+      mixinStandardHelpOptions = true,
+      description =
+          "Send real connections in a two-node lab and compare each with its trace; print the agreement.")
+  static final class Differential implements Callable<Integer> {
+    @Spec picocli.CommandLine.Model.CommandSpec spec;
+
+    @picocli.CommandLine.Option(
+        names = "--rounds",
+        defaultValue = "2",
+        description =
+            "Rounds of every case (each on fresh bundles; odd rounds drop web-b from web).")
+    int rounds;
+
+    @Override
+    public Integer call() {
+      PrintWriter out = spec.commandLine().getOut();
+      int total = 0;
+      int agree = 0;
+      try (DemoCluster c = DemoCluster.start(new ProcessCommandRunner())) {
+        dev.svcproxy.lab.Differential d = new dev.svcproxy.lab.Differential(c);
+        d.installThirdPartyRules();
+        for (int round = 0; round < rounds; round++) {
+          c.writeManifest("endpoints.yaml", c.endpointSlices(round % 2 == 0));
+          if (round > 0) {
+            c.proxy(1).awaitLog("sync", round + 1, java.time.Duration.ofSeconds(10));
+            try {
+              Thread.sleep(1500);
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+          }
+          var results =
+              d.run(
+                  d.cases(),
+                  d.bundles(),
+                  line -> {
+                    out.println(line);
+                    out.flush();
+                  });
+          total += results.size();
+          agree +=
+              (int) results.stream().filter(dev.svcproxy.lab.Differential.Result::agree).count();
+          out.printf("round %d: %d cases%n", round + 1, results.size());
+          out.flush();
+        }
+      }
+      out.printf(
+          "agreement: %d of %d (%.1f%%)%n", agree, total, total == 0 ? 0.0 : 100.0 * agree / total);
+      return agree == total ? 0 : 1;
+    }
+  }
+
   /** The two-node demo. */
   @Command(
       name = "demo",
@@ -61,6 +120,13 @@ final class LabCommand implements Runnable {
           "Build a two-node lab, run svcproxy on each node, show what a few connections do, tear it down.")
   static final class Demo implements Callable<Integer> {
     @Spec picocli.CommandLine.Model.CommandSpec spec;
+
+    @picocli.CommandLine.Option(
+        names = "--bundles",
+        paramLabel = "DIR",
+        description =
+            "Capture each node's bundle into DIR/<node> before tearing down, for svcproxy trace.")
+    java.nio.file.Path bundles;
 
     @Override
     public Integer call() {
@@ -116,6 +182,24 @@ final class LabCommand implements Runnable {
             out,
             "pod web-a -> its own Service self " + DemoCluster.SELF + ":80 (hairpin)",
             lab.connect(lab.pod("web-a").netns(), DemoCluster.SELF, 80));
+        if (bundles != null) {
+          for (Lab.Node n : lab.nodes()) {
+            dev.svcproxy.trace.bundle.BundleCapture.captureTo(
+                lab.runner().inNetns(n.netns()), bundles.resolve(n.name()));
+          }
+          out.println(
+              "bundles of node1 and node2 written to "
+                  + bundles
+                  + " (try: ./svcproxy trace --bundle "
+                  + bundles.resolve("node1")
+                  + " --src "
+                  + ext.ip()
+                  + " --dst "
+                  + n1.ip()
+                  + ":"
+                  + DemoCluster.WEB_LOCAL_NODEPORT
+                  + ")");
+        }
         out.println("tearing the lab down");
       }
       return 0;

@@ -41,6 +41,9 @@ public final class TraceFormatter {
       for (Step s : o.steps()) {
         if (s.table().isEmpty()) {
           b.append(String.format("  %-11s %s%n", s.hook(), s.text()));
+        } else if (s.rule() == 0) {
+          b.append(
+              String.format("  %-11s %s %s: %s%n", s.hook(), s.table(), s.chain(), s.effect()));
         } else {
           b.append(
               String.format(

@@ -510,6 +510,16 @@ public final class Tracer {
         finished = true;
       }
       if (!finished) {
+        if (depth > 0) {
+          b.step(
+              new Step(
+                  hook,
+                  v.backend() + v.table(),
+                  chain,
+                  0,
+                  "end of " + chain,
+                  "no rule matched: return"));
+        }
         out.add(new Res(b, Kind.RETURN));
       }
     }
