@@ -133,4 +133,39 @@ class Seed002TraceTest {
     List<String> delivery = r.outcomes().stream().map(Outcome::delivery).toList();
     assertThat(delivery).containsOnly("forward");
   }
+
+  @Test
+  void captureAndTraceCommands_onALabNode_agreeWithTheKernel(
+      @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+    java.io.StringWriter out = new java.io.StringWriter();
+    java.io.PrintWriter pw = new java.io.PrintWriter(out, true);
+    String ns = lab.node("node2").netns();
+    assertThat(
+            dev.svcproxy.cli.Main.execute(
+                new String[] {"capture", "--netns", ns, "--out", dir.toString()}, pw, pw))
+        .isEqualTo(0);
+    assertThat(dir.resolve("iptables-save.txt")).content().contains("KUBE-SERVICES");
+    assertThat(dir.resolve("ip-route.json")).exists();
+    assertThat(dir.resolve("sysctl.txt")).content().contains("ip_forward");
+    out.getBuffer().setLength(0);
+    int code =
+        dev.svcproxy.cli.Main.execute(
+            new String[] {
+              "trace",
+              "--live",
+              "--netns",
+              ns,
+              "--src",
+              lab.client("ext").ip(),
+              "--dst",
+              lab.node("node2").ip() + ":" + DemoCluster.WEB_LOCAL_NODEPORT,
+              "-o",
+              "json"
+            },
+            pw,
+            pw);
+    assertThat(code).isEqualTo(0);
+    assertThat(out.toString())
+        .contains("\"dnat\" : \"" + lab.pod("web-b").ip() + ":" + DemoCluster.BACKEND_PORT + "\"");
+  }
 }

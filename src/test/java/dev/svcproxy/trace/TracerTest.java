@@ -310,4 +310,45 @@ class TracerTest {
     assertThat(ok.reply().verdict()).isEqualTo("ACCEPT");
     assertThat(ok.reply().steps()).anyMatch(s -> s.text().startsWith("reply sent out cni0"));
   }
+
+  @Test
+  void brNetfilterOff_podToPodOnTheBridge_bypassesIptables_physdevPortNotEvaluated() {
+    String rules =
+        """
+        *filter
+        :INPUT ACCEPT [0:0]
+        :FORWARD DROP [0:0]
+        :OUTPUT ACCEPT [0:0]
+        -A FORWARD -m physdev --physdev-in veth1 -j ACCEPT
+        COMMIT
+        """;
+    String addr =
+        ADDR.replace(
+            "{\"ifname\":\"kube-ipvs0\"",
+            "{\"ifname\":\"veth1\",\"master\":\"cni0\",\"flags\":[\"UP\"],\"addr_info\":[]},{\"ifname\":\"kube-ipvs0\"");
+    Map<String, String> off =
+        new HashMap<>(Map.of("sysctl.txt", "net.bridge.bridge-nf-call-iptables = 0\n"));
+    off.put("ip-addr.json", addr);
+    Map<String, String> f = new HashMap<>(off);
+    f.put("ip-route.json", ROUTES);
+    f.put("iptables-save.txt", rules);
+    NodeState n = BundleReader.fromFiles(f);
+    TraceResult r =
+        new Tracer(n).trace(new PacketSpec("10.0.1.5", 40000, "10.0.1.6", 80, "tcp", "cni0"));
+    assertThat(r.outcomes())
+        .singleElement()
+        .satisfies(
+            o -> {
+              assertThat(o.verdict()).isEqualTo("ACCEPT");
+              assertThat(o.steps()).anyMatch(s -> s.text().contains("bridge-nf-call-iptables=0"));
+            });
+    f.put("sysctl.txt", "net.bridge.bridge-nf-call-iptables = 1\n");
+    TraceResult on =
+        new Tracer(BundleReader.fromFiles(f))
+            .trace(new PacketSpec("10.0.1.5", 40000, "10.0.1.6", 80, "tcp", "cni0"));
+    assertThat(on.outcomes())
+        .singleElement()
+        .satisfies(o -> assertThat(o.verdict()).isEqualTo("DROP"));
+    assertThat(on.warnings()).anyMatch(w -> w.contains("--physdev-in veth1"));
+  }
 }

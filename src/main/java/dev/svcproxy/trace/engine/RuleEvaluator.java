@@ -190,7 +190,7 @@ final class RuleEvaluator {
         return bool(iprange(u, b));
       }
       case "physdev" -> {
-        return bool(physdev(u, b));
+        return physdev(u, b);
       }
       default -> {
         return new Verdict(0.0, "-m " + u.name());
@@ -451,19 +451,21 @@ final class RuleEvaluator {
     return true;
   }
 
-  private boolean physdev(ModuleUse u, Branch b) {
+  private Verdict physdev(ModuleUse u, Branch b) {
     for (Arg.Option o : u.options()) {
-      boolean m =
-          switch (o.flag()) {
-            case "--physdev-is-bridged" -> b.physdevBridged;
-            case "--physdev-is-in" -> b.physdevBridged;
-            case "--physdev-is-out" -> b.physdevBridged;
-            default -> false;
-          };
+      boolean m;
+      switch (o.flag()) {
+        case "--physdev-is-bridged", "--physdev-is-in", "--physdev-is-out" -> m = b.physdevBridged;
+        default -> {
+          // Which bridge port a frame used is not in a bundle (it needs the FDB and the peer's
+          // MAC).
+          return new Verdict(0.0, "-m physdev " + o.flag() + " " + o.text());
+        }
+      }
       if (o.negated() == m) {
-        return false;
+        return Verdict.NO;
       }
     }
-    return true;
+    return Verdict.YES;
   }
 }

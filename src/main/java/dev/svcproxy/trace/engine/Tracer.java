@@ -189,6 +189,16 @@ public final class Tracer {
       }
       x.outIface = d.dev();
       x.physdevBridged = bridged && d.dev().equals(x.inIface);
+      if (!bridged && !x.dnatDone && isBridge(x.inIface) && d.dev().equals(x.inIface)) {
+        x.step(
+            Step.note(
+                "bridge",
+                "bridged within "
+                    + x.inIface
+                    + " with net.bridge.bridge-nf-call-iptables=0: iptables does not see it"));
+        end(x, "ACCEPT", "forward", done);
+        continue;
+      }
       if (!x.physdevBridged && !node.sysctl("net.ipv4.ip_forward", "1").equals("1")) {
         x.step(Step.note("routing", "net.ipv4.ip_forward=0: not forwarded"));
         end(x, "DROP", "", done);
@@ -203,8 +213,12 @@ public final class Tracer {
   }
 
   private boolean isBridged(Branch b) {
-    return node.interfaces().stream().anyMatch(i -> i.master().equals(b.inIface))
+    return isBridge(b.inIface)
         && node.sysctl("net.bridge.bridge-nf-call-iptables", "1").equals("1");
+  }
+
+  private boolean isBridge(String iface) {
+    return node.interfaces().stream().anyMatch(i -> i.master().equals(iface));
   }
 
   private static String portSuffix(int port) {
