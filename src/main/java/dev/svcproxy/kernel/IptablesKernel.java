@@ -1,10 +1,10 @@
 package dev.svcproxy.kernel;
 
 import dev.svcproxy.netfilter.IptablesCodec;
+import dev.svcproxy.netfilter.JumpRule;
 import dev.svcproxy.netfilter.Line;
 import dev.svcproxy.netfilter.Ruleset;
 import dev.svcproxy.netfilter.Table;
-import dev.svcproxy.render.iptables.JumpRules.Jump;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -55,7 +55,7 @@ public final class IptablesKernel {
   }
 
   /** Ensures {@code jump.args() -j to} is in {@code from}, inserting it first when missing. */
-  public void ensureJump(Jump jump) {
+  public void ensureJump(JumpRule jump) {
     ensureChain(jump.table(), jump.to());
     List<String> rule = new ArrayList<>(jump.args());
     rule.add("-j");
@@ -71,7 +71,7 @@ public final class IptablesKernel {
   }
 
   /** Deletes a jump rule; absent rules are fine. */
-  public void deleteJump(Jump jump) {
+  public void deleteJump(JumpRule jump) {
     List<String> del = new ArrayList<>(List.of("-t", jump.table(), "-D", jump.from()));
     del.addAll(jump.args());
     del.add("-j");

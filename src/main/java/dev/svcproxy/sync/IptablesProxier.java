@@ -13,13 +13,13 @@ import static dev.svcproxy.render.iptables.ChainNames.SERVICES;
 import dev.svcproxy.kernel.CommandResult;
 import dev.svcproxy.kernel.IptablesKernel;
 import dev.svcproxy.model.ProxyState;
+import dev.svcproxy.netfilter.JumpRule;
 import dev.svcproxy.netfilter.Ruleset;
 import dev.svcproxy.netfilter.Table;
 import dev.svcproxy.render.iptables.ChainNames;
 import dev.svcproxy.render.iptables.IptablesConfig;
 import dev.svcproxy.render.iptables.IptablesRenderer;
 import dev.svcproxy.render.iptables.JumpRules;
-import dev.svcproxy.render.iptables.JumpRules.Jump;
 import dev.svcproxy.render.iptables.RenderOptions;
 import dev.svcproxy.render.iptables.RenderResult;
 import java.util.List;
@@ -31,11 +31,11 @@ import org.slf4j.LoggerFactory;
 public final class IptablesProxier {
   private static final Logger LOG = LoggerFactory.getLogger(IptablesProxier.class);
 
-  /** Jump rules from the built-in chains, in upstream's order (each is inserted first). */
-  public static final List<Jump> JUMPS = JumpRules.KUBE_PROXY;
+  /** JumpRule rules from the built-in chains, in upstream's order (each is inserted first). */
+  public static final List<JumpRule> JUMPS = JumpRules.KUBE_PROXY;
 
   /** kubelet's KUBE-FIREWALL jumps, which upstream also ensures (with no comment). */
-  public static final List<Jump> KUBELET_JUMPS = JumpRules.KUBELET;
+  public static final List<JumpRule> KUBELET_JUMPS = JumpRules.KUBELET;
 
   private final IptablesKernel kernel;
   private IptablesConfig cfg;
@@ -83,10 +83,10 @@ public final class IptablesProxier {
    */
   public RenderResult sync(ProxyState state, boolean full, Set<String> changed) {
     if (full) {
-      for (Jump j : JUMPS) {
+      for (JumpRule j : JUMPS) {
         kernel.ensureJump(j);
       }
-      for (Jump j : KUBELET_JUMPS) {
+      for (JumpRule j : KUBELET_JUMPS) {
         kernel.ensureJump(j);
       }
       for (String table : List.of("mangle", "nat", "filter")) {
@@ -119,10 +119,10 @@ public final class IptablesProxier {
 
   /** Removes every jump rule and chain svcproxy installs. */
   public void cleanup() {
-    for (Jump j : JUMPS) {
+    for (JumpRule j : JUMPS) {
       kernel.deleteJump(j);
     }
-    for (Jump j : KUBELET_JUMPS) {
+    for (JumpRule j : KUBELET_JUMPS) {
       kernel.deleteJump(j);
     }
     kernel.deleteChains(

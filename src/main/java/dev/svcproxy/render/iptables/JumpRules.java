@@ -9,6 +9,7 @@ import static dev.svcproxy.render.iptables.ChainNames.PROXY_FIREWALL;
 import static dev.svcproxy.render.iptables.ChainNames.SERVICES;
 
 import dev.svcproxy.netfilter.IptablesCodec;
+import dev.svcproxy.netfilter.JumpRule;
 import dev.svcproxy.netfilter.Line;
 import dev.svcproxy.netfilter.Ruleset;
 import dev.svcproxy.netfilter.Table;
@@ -22,15 +23,8 @@ import java.util.List;
 public final class JumpRules {
   private static final List<String> NEW = List.of("-m", "conntrack", "--ctstate", "NEW");
 
-  /** A jump from built-in chain {@code from} of {@code table} to {@code to}, with its matches. */
-  public record Jump(String table, String from, String to, List<String> args) {
-    public Jump {
-      args = List.copyOf(args);
-    }
-  }
-
   /** kube-proxy's jumps, in the order upstream ensures them. */
-  public static final List<Jump> KUBE_PROXY =
+  public static final List<JumpRule> KUBE_PROXY =
       List.of(
           jump(
               "filter",
@@ -56,10 +50,10 @@ public final class JumpRules {
           jump("nat", "POSTROUTING", POSTROUTING, List.of(), "kubernetes postrouting rules"));
 
   /** kubelet's KUBE-FIREWALL jumps, which upstream also ensures (with no comment). */
-  public static final List<Jump> KUBELET =
+  public static final List<JumpRule> KUBELET =
       List.of(
-          new Jump("filter", "INPUT", FIREWALL, List.of()),
-          new Jump("filter", "OUTPUT", FIREWALL, List.of()));
+          new JumpRule("filter", "INPUT", FIREWALL, List.of()),
+          new JumpRule("filter", "OUTPUT", FIREWALL, List.of()));
 
   private static final List<String> FILTER_BUILTINS = List.of("INPUT", "FORWARD", "OUTPUT");
   private static final List<String> NAT_BUILTINS =
@@ -67,14 +61,14 @@ public final class JumpRules {
 
   private JumpRules() {}
 
-  private static Jump jump(String table, String from, String to, List<String> extra, String c) {
+  private static JumpRule jump(String table, String from, String to, List<String> extra, String c) {
     List<String> args = new ArrayList<>(extra);
     args.addAll(List.of("-m", "comment", "--comment", c));
-    return new Jump(table, from, to, args);
+    return new JumpRule(table, from, to, args);
   }
 
   /** The rule as "-A FROM ... -j TO", quoting as iptables-restore reads it. */
-  public static String print(Jump j) {
+  public static String print(JumpRule j) {
     StringBuilder b = new StringBuilder("-A ").append(j.from());
     for (String a : j.args()) {
       b.append(' ').append(a.contains(" ") ? "\"" + a + "\"" : a);
@@ -96,9 +90,9 @@ public final class JumpRules {
         lines.add(new Line.ChainDecl(b, "ACCEPT", "[0:0]"));
       }
       List<Line> jumps = new ArrayList<>();
-      List<Jump> all = new ArrayList<>(KUBE_PROXY);
+      List<JumpRule> all = new ArrayList<>(KUBE_PROXY);
       all.addAll(KUBELET);
-      for (Jump j : all) {
+      for (JumpRule j : all) {
         if (j.table().equals(t.name())) {
           jumps.add(0, new Line.RuleLine(IptablesCodec.parseRule(print(j))));
         }
