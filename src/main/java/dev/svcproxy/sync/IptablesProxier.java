@@ -31,7 +31,7 @@ import org.slf4j.LoggerFactory;
 public final class IptablesProxier {
   private static final Logger LOG = LoggerFactory.getLogger(IptablesProxier.class);
 
-  /** JumpRule rules from the built-in chains, in upstream's order (each is inserted first). */
+  /** Jump rules from the built-in chains, in upstream's order (each is inserted first). */
   public static final List<JumpRule> JUMPS = JumpRules.KUBE_PROXY;
 
   /** kubelet's KUBE-FIREWALL jumps, which upstream also ensures (with no comment). */
