@@ -351,4 +351,68 @@ class TracerTest {
         .satisfies(o -> assertThat(o.verdict()).isEqualTo("DROP"));
     assertThat(on.warnings()).anyMatch(w -> w.contains("--physdev-in veth1"));
   }
+
+  @Test
+  void legacyAndNftBackendsBothApply_andRedirectSnatNotrackNthIcmp() {
+    String nft =
+        """
+        *raw
+        :PREROUTING ACCEPT [0:0]
+        :OUTPUT ACCEPT [0:0]
+        -A PREROUTING -p udp -m udp --dport 53 -j NOTRACK
+        COMMIT
+        *nat
+        :PREROUTING ACCEPT [0:0]
+        :POSTROUTING ACCEPT [0:0]
+        -A PREROUTING -p tcp -m tcp --dport 8080 -j REDIRECT --to-ports 15001
+        -A PREROUTING -p udp -m udp --dport 53 -j DNAT --to-destination 10.0.2.53:53
+        -A POSTROUTING -s 10.0.1.0/24 -d 10.0.2.0/24 -p tcp -j SNAT --to-source 192.168.0.2
+        COMMIT
+        """;
+    String legacy =
+        """
+        *filter
+        :INPUT ACCEPT [0:0]
+        :FORWARD ACCEPT [0:0]
+        :OUTPUT ACCEPT [0:0]
+        -A FORWARD -p icmp -m icmp --icmp-type 8 -m statistic --mode nth --every 4 --packet 0 -j DROP
+        -A FORWARD -p tcp -m tcp --dport 9999 -j REJECT --reject-with tcp-reset
+        COMMIT
+        """;
+    NodeState n = node(nft, Map.of("iptables-legacy-save.txt", legacy));
+    // REDIRECT: to the incoming interface's primary address, delivered locally.
+    TraceResult redirect =
+        new Tracer(n).trace(new PacketSpec("10.0.1.5", 40000, "10.0.2.7", 8080, "tcp", "cni0"));
+    assertThat(redirect.outcomes())
+        .singleElement()
+        .satisfies(
+            o -> {
+              assertThat(o.dnat()).isEqualTo("10.0.1.1:15001");
+              assertThat(o.delivery()).isEqualTo("local");
+            });
+    // NOTRACK in raw: the nat table never sees the packet.
+    TraceResult dns =
+        new Tracer(n).trace(new PacketSpec("10.0.1.5", 40000, "10.0.2.7", 53, "udp", "cni0"));
+    assertThat(dns.outcomes()).singleElement().satisfies(o -> assertThat(o.dnat()).isNull());
+    // SNAT in POSTROUTING.
+    TraceResult snat = trace(n, "10.0.1.5", "10.0.2.7", 80);
+    assertThat(snat.outcomes())
+        .singleElement()
+        .satisfies(o -> assertThat(o.snat()).isEqualTo("192.168.0.2:40000"));
+    // The legacy backend's filter rules apply too: REJECT on 9999, nth drops 1 in 4 pings.
+    assertThat(trace(n, "10.0.1.5", "10.0.2.7", 9999).outcomes())
+        .singleElement()
+        .satisfies(
+            o -> {
+              assertThat(o.verdict()).isEqualTo("REJECT");
+              assertThat(o.steps()).anyMatch(s -> s.table().equals("legacy filter"));
+            });
+    TraceResult ping =
+        new Tracer(n).trace(new PacketSpec("10.0.1.5", 0, "10.0.2.7", 0, "icmp", "cni0"));
+    assertThat(ping.outcomes())
+        .extracting(Outcome::verdict, Outcome::probability)
+        .containsExactlyInAnyOrder(
+            org.assertj.core.groups.Tuple.tuple("DROP", 0.25),
+            org.assertj.core.groups.Tuple.tuple("ACCEPT", 0.75));
+  }
 }
