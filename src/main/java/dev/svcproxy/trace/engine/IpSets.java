@@ -8,7 +8,18 @@ final class IpSets {
   private IpSets() {}
 
   /** Whether the packet's fields named by {@code dirs} (src/dst per dimension) are in the set. */
-  static boolean contains(NodeState.IpSet set, String[] dirs, Branch b) {
+  static boolean contains(
+      NodeState.IpSet set, String[] dirs, Branch b, java.util.Map<String, NodeState.IpSet> all) {
+    if (set.type().startsWith("list:")) {
+      // A list:set matches when any member set does.
+      for (String member : set.members()) {
+        NodeState.IpSet inner = all.get(member.split(",")[0]);
+        if (inner != null && inner != set && contains(inner, dirs, b, all)) {
+          return true;
+        }
+      }
+      return false;
+    }
     String[] dims =
         set.type().contains(":")
             ? set.type().substring(set.type().indexOf(':') + 1).split(",")

@@ -426,7 +426,7 @@ final class RuleEvaluator {
         return new Verdict(0.0, "-m set --match-set " + f[0] + " (set not in the bundle)");
       }
       String[] dirs = f.length > 1 ? f[1].split(",") : new String[] {"src"};
-      boolean m = IpSets.contains(s, dirs, b);
+      boolean m = IpSets.contains(s, dirs, b, node.ipsets());
       if (o.negated() == m) {
         return Verdict.NO;
       }
