@@ -53,21 +53,7 @@ public final class IptablesProxier {
     }
     String liberal = kernel.sysctl("net.netfilter.nf_conntrack_tcp_be_liberal");
     boolean beLiberal = liberal != null && !liberal.equals("0");
-    cfg =
-        new IptablesConfig(
-            cfg.nodeName(),
-            cfg.nodeIP(),
-            cfg.zone(),
-            cfg.localDetector(),
-            cfg.masqueradeAll(),
-            cfg.masqueradeBit(),
-            cfg.localhostNodePortsFlag(),
-            cfg.nodePortAddresses(),
-            cfg.nodeIPs(),
-            cfg.nfacctLocalhostNodePorts(),
-            cfg.nfacctInvalidDropped(),
-            kernel.supportsRandomFully(),
-            beLiberal);
+    cfg = cfg.withRandomFully(kernel.supportsRandomFully()).withConntrackTcpBeLiberal(beLiberal);
     return cfg;
   }
 

@@ -68,23 +68,19 @@ public record IptablesConfig(
   }
 
   public IptablesConfig withNfacct(boolean localhostNps, boolean invalidDropped) {
-    return new IptablesConfig(
-        nodeName,
-        nodeIP,
-        zone,
-        localDetector,
-        masqueradeAll,
-        masqueradeBit,
-        localhostNodePortsFlag,
-        nodePortAddresses,
-        nodeIPs,
-        localhostNps,
-        invalidDropped,
-        randomFully,
-        conntrackTcpBeLiberal);
+    return probed(localhostNps, invalidDropped, randomFully, conntrackTcpBeLiberal);
   }
 
   public IptablesConfig withRandomFully(boolean on) {
+    return probed(nfacctLocalhostNodePorts, nfacctInvalidDropped, on, conntrackTcpBeLiberal);
+  }
+
+  public IptablesConfig withConntrackTcpBeLiberal(boolean on) {
+    return probed(nfacctLocalhostNodePorts, nfacctInvalidDropped, randomFully, on);
+  }
+
+  /** This configuration with what probing the node found. */
+  private IptablesConfig probed(boolean nfLocal, boolean nfInvalid, boolean rf, boolean liberal) {
     return new IptablesConfig(
         nodeName,
         nodeIP,
@@ -95,9 +91,9 @@ public record IptablesConfig(
         localhostNodePortsFlag,
         nodePortAddresses,
         nodeIPs,
-        nfacctLocalhostNodePorts,
-        nfacctInvalidDropped,
-        on,
-        conntrackTcpBeLiberal);
+        nfLocal,
+        nfInvalid,
+        rf,
+        liberal);
   }
 }
