@@ -86,6 +86,9 @@ public final class IptablesCodec {
       }
       try {
         Line parsed = parseLine(t, table);
+        if (parsed instanceof Line.RuleLine r) {
+          parsed = new Line.RuleLine(r.rule(), line);
+        }
         lines.add(parsed == null ? new Line.Verbatim(line) : parsed);
       } catch (IllegalArgumentException e) {
         warnings.add(new ParseWarning(source, lineNo, e.getMessage()));

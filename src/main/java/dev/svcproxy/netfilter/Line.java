@@ -17,11 +17,19 @@ public sealed interface Line {
     }
   }
 
-  /** "-A CHAIN ...", with counters in front when the dump had them. */
-  record RuleLine(Rule rule) implements Line {
+  /**
+   * "-A CHAIN ...", with counters in front when the dump had them. A parsed line keeps its text:
+   * some extensions print oddly (nfacct writes "--nfacct-name NAME" with two spaces).
+   */
+  record RuleLine(Rule rule, String raw) implements Line {
+    public RuleLine(Rule rule) {
+      this(rule, null);
+    }
+
+    /** The line as it was read (iptables-save's own spacing kept), or as the rule prints. */
     @Override
     public String print() {
-      return rule.printWithCounters();
+      return raw != null ? raw : rule.printWithCounters();
     }
   }
 

@@ -10,6 +10,7 @@ import dev.svcproxy.netfilter.Ruleset;
 import dev.svcproxy.netfilter.Table;
 import dev.svcproxy.render.iptables.IptablesConfig;
 import dev.svcproxy.render.iptables.IptablesRenderer;
+import dev.svcproxy.render.iptables.OverallRulesTestAccess;
 import dev.svcproxy.sync.IptablesProxier;
 import dev.svcproxy.sync.SyncLoop;
 import dev.svcproxy.testutil.Root;
@@ -63,8 +64,13 @@ class IptablesKernelTest {
     Ruleset parsed = IptablesCodec.parseStrict(nat, "iptables-save -t nat");
     assertThat(parsed.print()).isEqualTo(nat);
     Set<String> rendered = new TreeSet<>();
+    // The proxier's effective configuration: nfacct matches appear when it could create counters.
     Table want =
-        new IptablesRenderer(config()).render(overall()).restoreInput().table("nat").orElseThrow();
+        new IptablesRenderer(proxier.config())
+            .render(overall())
+            .restoreInput()
+            .table("nat")
+            .orElseThrow();
     want.chainDecls().forEach(c -> rendered.add(c.name()));
     Set<String> saved = new TreeSet<>();
     parsed.table("nat").orElseThrow().chainDecls().forEach(c -> saved.add(c.name()));
@@ -80,9 +86,13 @@ class IptablesKernelTest {
     IptablesProxier proxier = new IptablesProxier(kernel, config());
     proxier.sync(overall(), true, Set.of());
     String before = save("nat").replaceAll("(?m)^#.*\n", "");
-    // nfacct matches need counter objects this namespace lacks: the kernel refuses the whole input.
+    // A port beyond 65535: iptables-restore refuses the whole input.
+    String good = new IptablesRenderer(config()).render(ProxyState.empty()).text();
+    int last = good.lastIndexOf("COMMIT");
     String bad =
-        new IptablesRenderer(config().withNfacct(true, true)).render(ProxyState.empty()).text();
+        good.substring(0, last)
+            + "-A KUBE-SERVICES -m tcp -p tcp --dport 99999 -j ACCEPT\n"
+            + good.substring(last);
     CommandResult r = kernel.restore(bad);
     assertThat(r.ok()).isFalse();
     assertThat(save("nat").replaceAll("(?m)^#.*\n", "")).isEqualTo(before);
@@ -120,5 +130,23 @@ class IptablesKernelTest {
         .contains(
             "-A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES");
     assertThat(save("nat")).contains("KUBE-SVC-XPGD46QRK7WJZT7O");
+  }
+
+  @Test
+  void fullSync_withNfacctCounters_kernelAcceptsUpstreamsExactRules() {
+    assumeTrue(node.run("nfacct", "list").ok(), "nfacct tool available");
+    // The proxier creates the counters, so upstream's expected rules (nfacct matches included) load
+    // as they are.
+    IptablesProxier proxier = new IptablesProxier(kernel, OverallRulesTestAccess.config());
+    proxier.sync(overall(), true, Set.of());
+    assertThat(node.run("nfacct", "list").stdout())
+        .contains("localhost_nps_accepted_pkts")
+        .contains("ct_state_invalid_dropped_pkts");
+    // iptables-save prints the nfacct option with two spaces; compare with one.
+    assertThat(save("nat").replace("  ", " "))
+        .contains(
+            "-m nfacct --nfacct-name localhost_nps_accepted_pkts -j KUBE-EXT-GNZBNJ2PO5MGZ6GT");
+    assertThat(save("filter").replace("  ", " "))
+        .contains("-m nfacct --nfacct-name ct_state_invalid_dropped_pkts -j DROP");
   }
 }

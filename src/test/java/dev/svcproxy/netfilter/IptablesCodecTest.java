@@ -109,4 +109,23 @@ class IptablesCodecTest {
     assertThat(a.print()).isEqualTo("-A C -m comment --comment ns1/svc1:p80 -j X");
     assertThat(b.print()).isEqualTo("-A C -m comment --comment \"ns1/svc1:p80 cluster IP\" -j X");
   }
+
+  @Test
+  void parse_nfacctDoubleSpaceAsIptablesSavePrintsIt_roundTripsAndReadsTheName() {
+    String text =
+        "*filter\n:KUBE-FORWARD - [0:0]\n"
+            + "-A KUBE-FORWARD -m conntrack --ctstate INVALID -m nfacct --nfacct-name  ct_state_invalid_dropped_pkts -j DROP\n"
+            + "COMMIT\n";
+    Ruleset rs = IptablesCodec.parseStrict(text, "save");
+    assertThat(rs.print()).isEqualTo(text);
+    assertThat(
+            rs.table("filter")
+                .orElseThrow()
+                .rules()
+                .get(0)
+                .option("--nfacct-name")
+                .orElseThrow()
+                .text())
+        .isEqualTo("ct_state_invalid_dropped_pkts");
+  }
 }
