@@ -79,6 +79,15 @@ public final class DemoCluster implements AutoCloseable {
     return proxies.get(nodeIndex - 1);
   }
 
+  /** Restarts svcproxy on every node with {@code flags}; returns once each has synced. */
+  public void restartProxies(List<String> flags) {
+    List<Lab.Node> nodes = lab.nodes();
+    for (int i = 0; i < proxies.size(); i++) {
+      proxies.get(i).stop();
+      proxies.set(i, ProxyProcess.start(lab, nodes.get(i), manifests, flags));
+    }
+  }
+
   public void writeManifest(String name, String text) {
     try {
       Path tmp = manifests.resolve("." + name + ".tmp");

@@ -38,8 +38,10 @@ public final class ProxyProcess {
             "--cluster-cidr",
             Lab.CLUSTER_CIDR));
     argv.addAll(flags);
+    // The log is appended to across restarts: wait for this process's own first sync.
+    int before = new ProxyProcess(null, log).count("synced iptables");
     ProxyProcess p = new ProxyProcess(lab.spawn(node.netns(), argv, log), log);
-    p.awaitLog("synced iptables", 1, Duration.ofSeconds(30));
+    p.awaitLog("synced iptables", before + 1, Duration.ofSeconds(30));
     return p;
   }
 
