@@ -415,4 +415,18 @@ class TracerTest {
             org.assertj.core.groups.Tuple.tuple("DROP", 0.25),
             org.assertj.core.groups.Tuple.tuple("ACCEPT", 0.75));
   }
+
+  @Test
+  void conntrackEntry_withSourceNat_appliesItsSourceWithoutNatRules() {
+    String ct =
+        "tcp      6 431999 ESTABLISHED src=10.0.1.5 dst=10.0.2.7 sport=40000 dport=80 src=10.0.2.7 dst=192.168.0.2 sport=80 dport=61000 [ASSURED] mark=0 use=1\n";
+    TraceResult r = trace(node(null, Map.of("conntrack.txt", ct)), "10.0.1.5", "10.0.2.7", 80);
+    assertThat(r.outcomes())
+        .singleElement()
+        .satisfies(
+            o -> {
+              assertThat(o.snat()).isEqualTo("192.168.0.2:61000");
+              assertThat(o.dnat()).isNull();
+            });
+  }
 }

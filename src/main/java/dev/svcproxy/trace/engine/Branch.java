@@ -29,6 +29,10 @@ final class Branch {
   int origSport;
   String origDst;
   int origDport;
+
+  /** The source (address, port) a captured conntrack entry gives this packet after source NAT. */
+  String[] ctSource;
+
   double probability = 1.0;
   List<Step> steps = new ArrayList<>();
 
@@ -61,6 +65,7 @@ final class Branch {
     b.origSport = origSport;
     b.origDst = origDst;
     b.origDport = origDport;
+    b.ctSource = ctSource;
     b.probability = probability;
     b.steps = new ArrayList<>(steps);
     return b;

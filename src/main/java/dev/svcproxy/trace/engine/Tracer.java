@@ -60,6 +60,7 @@ public final class Tracer {
   /** Traces {@code spec}; returns every outcome with its probability. */
   public TraceResult trace(PacketSpec spec) {
     warnings.clear();
+    ends.clear();
     warnings.addAll(node.notes());
     boolean local = spec.src() == null || routing.isLocalAddress(spec.src());
     List<Branch> done = new ArrayList<>();
@@ -313,7 +314,7 @@ public final class Tracer {
         if (!r.dst().equals(o.src()) || r.dport() != o.sport()) {
           b.snatDone = true;
         }
-        pendingSnat.put(b, new String[] {r.dst(), Integer.toString(r.dport())});
+        b.ctSource = new String[] {r.dst(), Integer.toString(r.dport())};
         return;
       }
       if (r.src().equals(b.src)
@@ -344,14 +345,12 @@ public final class Tracer {
                     + o.sport()));
         b.dst = o.src();
         b.dport = o.sport();
-        pendingSnat.put(b, new String[] {o.dst(), Integer.toString(o.dport())});
+        b.ctSource = new String[] {o.dst(), Integer.toString(o.dport())};
         return;
       }
     }
     b.step(Step.note("conntrack", "no conntrack entry: state NEW"));
   }
-
-  private final Map<Branch, String[]> pendingSnat = new HashMap<>();
 
   /** Runs the tables of one hook in priority order, for every backend; returns what got through. */
   private List<Branch> hook(List<Branch> in, String hook, List<String> tables, List<Branch> done) {
@@ -379,7 +378,7 @@ public final class Tracer {
       }
       if (b.natDecided && isSrcHook(hook)) {
         // An existing connection's source NAT comes from its entry.
-        String[] s = pendingSnat.get(b);
+        String[] s = b.ctSource;
         if (s != null && !b.replyDirection && (!s[0].equals(b.src))) {
           b.step(Step.note(hook, "conntrack: source rewritten to " + s[0] + ":" + s[1]));
           b.src = s[0];
