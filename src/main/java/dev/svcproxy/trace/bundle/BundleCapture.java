@@ -25,7 +25,9 @@ public final class BundleCapture {
   /** Captures into memory: bundle file name → contents. */
   public static Map<String, String> capture(CommandRunner runner) {
     Map<String, String> files = new LinkedHashMap<>();
-    put(files, "iptables-save.txt", runner.run("iptables-nft-save"), false);
+    CommandResult nft = runner.run("iptables-nft-save");
+    // Before iptables 1.8 there is only `iptables-save` (legacy); it stands in for the main file.
+    put(files, "iptables-save.txt", nft.ok() ? nft : runner.run("iptables-save"), false);
     CommandResult legacy = runner.run("iptables-legacy-save");
     if (legacy.ok() && legacy.stdout().contains("-A ")) {
       files.put("iptables-legacy-save.txt", legacy.stdout());
