@@ -59,6 +59,7 @@ public final class Lab implements AutoCloseable {
   private final String gateway;
   private int nextClientHost = 100;
   private boolean closed;
+  private Thread hook;
 
   private Lab(CommandRunner runner, String prefix, Path workDir) {
     this.runner = runner;
@@ -77,9 +78,10 @@ public final class Lab implements AutoCloseable {
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
+    removeStale(runner);
     Lab lab = new Lab(runner, prefix, dir);
-    Thread hook = new Thread(lab::close, "lab-teardown");
-    Runtime.getRuntime().addShutdownHook(hook);
+    lab.hook = new Thread(lab::close, "lab-teardown");
+    Runtime.getRuntime().addShutdownHook(lab.hook);
     try {
       lab.addNamespace(lab.fabric);
       lab.in(lab.fabric, "ip", "link", "add", "br0", "type", "bridge");
@@ -306,6 +308,13 @@ public final class Lab implements AutoCloseable {
       return;
     }
     closed = true;
+    if (hook != null && Thread.currentThread() != hook) {
+      try {
+        Runtime.getRuntime().removeShutdownHook(hook);
+      } catch (IllegalStateException e) {
+        // Already shutting down: the hook is running or will run; closing twice is harmless.
+      }
+    }
     for (Spawned s : processes) {
       s.close();
     }
