@@ -429,4 +429,35 @@ class TracerTest {
               assertThat(o.dnat()).isNull();
             });
   }
+
+  @Test
+  void rpfilterAndPolicyMatches_evaluated() {
+    String rules =
+        """
+        *raw
+        :PREROUTING ACCEPT [0:0]
+        :OUTPUT ACCEPT [0:0]
+        -A PREROUTING -m rpfilter --invert -j DROP
+        COMMIT
+        *filter
+        :INPUT ACCEPT [0:0]
+        :FORWARD ACCEPT [0:0]
+        :OUTPUT ACCEPT [0:0]
+        -A FORWARD -m policy --dir in --pol ipsec -j DROP
+        COMMIT
+        """;
+    NodeState n = node(rules, Map.of());
+    // 10.0.2.9 is routed via eth0: arriving on cni0 it fails the reverse-path check.
+    TraceResult spoofed =
+        new Tracer(n).trace(new PacketSpec("10.0.2.9", 40000, "10.0.1.5", 80, "tcp", "cni0"));
+    assertThat(spoofed.outcomes())
+        .singleElement()
+        .satisfies(o -> assertThat(o.verdict()).isEqualTo("DROP"));
+    TraceResult fine =
+        new Tracer(n).trace(new PacketSpec("10.0.1.9", 40000, "10.0.2.5", 80, "tcp", "cni0"));
+    assertThat(fine.outcomes())
+        .singleElement()
+        .satisfies(o -> assertThat(o.verdict()).isEqualTo("ACCEPT"));
+    assertThat(fine.warnings()).noneMatch(w -> w.contains("policy") || w.contains("rpfilter"));
+  }
 }

@@ -192,6 +192,12 @@ final class RuleEvaluator {
       case "physdev" -> {
         return physdev(u, b);
       }
+      case "policy" -> {
+        return policy(u);
+      }
+      case "rpfilter" -> {
+        return bool(rpfilter(u, b));
+      }
       default -> {
         return new Verdict(0.0, "-m " + u.name());
       }
@@ -467,5 +473,38 @@ final class RuleEvaluator {
       }
     }
     return Verdict.YES;
+  }
+
+  /** IPsec policy: a bundle carries no xfrm state, so traffic is taken to have no policy. */
+  private static Verdict policy(ModuleUse u) {
+    for (Arg.Option o : u.options()) {
+      if (o.flag().equals("--pol")) {
+        boolean m = o.text().equals("none");
+        return bool(o.negated() != m);
+      }
+    }
+    return new Verdict(0.0, "-m policy without --pol");
+  }
+
+  /** rpfilter: does the route back to the source leave by the interface the packet came in on. */
+  private boolean rpfilter(ModuleUse u, Branch b) {
+    boolean loose = false;
+    boolean invert = false;
+    boolean acceptLocal = false;
+    for (Arg.Option o : u.options()) {
+      loose |= o.flag().equals("--loose");
+      invert |= o.flag().equals("--invert");
+      acceptLocal |= o.flag().equals("--accept-local");
+    }
+    boolean ok;
+    if (b.inIface.isEmpty() || b.inIface.equals("lo")) {
+      ok = true;
+    } else if (routing.isLocalAddress(b.src)) {
+      ok = acceptLocal;
+    } else {
+      Routing.Decision back = routing.lookup(b.src, null, "", b.mark);
+      ok = back.usable() && (loose || back.dev().equals(b.inIface));
+    }
+    return invert != ok;
   }
 }
