@@ -543,109 +543,86 @@ public final class Tracer {
     return rule.jump().map(j -> !j.isGoto() && !j.target().equals("RETURN")).orElse(false);
   }
 
+  /** Where a matched rule sits, to record what its target did to a branch. */
+  private record Matched(String hook, String table, String chain, int n, Rule rule, String prob) {
+    /** Records the step and ends the rule with {@code kind} (null: continue after the rule). */
+    List<Res> result(Branch b, String effect, Kind kind) {
+      b.step(new Step(hook, table, chain, n, rule.print(), effect + prob));
+      return List.of(new Res(b, kind));
+    }
+  }
+
   /**
    * Applies a matched rule's target. Returns results with kind null for "continue after this rule",
    * RETURN for a called chain that returned (continue after a jump) or for RETURN itself.
    */
   private List<Res> apply(
       Rule rule, Branch b, TableView v, String hook, String chain, int n, int depth, double p) {
-    String prob = p < 1 ? String.format(" (p=%.4f)", p) : "";
-    String table = v.backend() + v.table();
     String target = rule.target();
+    Matched at =
+        new Matched(
+            hook,
+            v.backend() + v.table(),
+            chain,
+            n,
+            rule,
+            p < 1 ? String.format(" (p=%.4f)", p) : "");
     switch (target) {
       case "" -> {
-        b.step(new Step(hook, table, chain, n, rule.print(), "matched (no target)" + prob));
-        return List.of(new Res(b, null));
+        return at.result(b, "matched (no target)", null);
       }
       case "ACCEPT" -> {
-        b.step(new Step(hook, table, chain, n, rule.print(), "ACCEPT" + prob));
-        return List.of(new Res(b, Kind.ACCEPT));
+        return at.result(b, "ACCEPT", Kind.ACCEPT);
       }
       case "DROP" -> {
-        b.step(new Step(hook, table, chain, n, rule.print(), "DROP" + prob));
-        return List.of(new Res(b, Kind.DROP));
+        return at.result(b, "DROP", Kind.DROP);
       }
       case "REJECT" -> {
-        b.step(new Step(hook, table, chain, n, rule.print(), "REJECT" + prob));
-        return List.of(new Res(b, Kind.REJECT));
+        return at.result(b, "REJECT", Kind.REJECT);
       }
       case "RETURN" -> {
-        b.step(new Step(hook, table, chain, n, rule.print(), "RETURN" + prob));
-        return List.of(new Res(b, Kind.RETURN));
+        return at.result(b, "RETURN", Kind.RETURN);
       }
       case "DNAT", "REDIRECT" -> {
         String to = target.equals("DNAT") ? opt(rule, "--to-destination") : null;
-        String ip;
-        int port;
         if (to == null) {
-          ip =
+          // REDIRECT: the incoming interface's primary address (loopback for local packets).
+          b.dst =
               b.inIface.isEmpty() || b.inIface.equals("lo")
                   ? "127.0.0.1"
                   : routing.deviceAddress(b.inIface, b.src);
           String ports = opt(rule, "--to-ports");
-          port = ports == null ? b.dport : Integer.parseInt(ports.split("[-:]")[0]);
+          b.dport = ports == null ? b.dport : Integer.parseInt(ports.split("[-:]")[0]);
         } else {
           String[] hp = hostPort(to, b.dport);
-          ip = hp[0];
-          port = Integer.parseInt(hp[1]);
+          b.dst = hp[0];
+          b.dport = Integer.parseInt(hp[1]);
         }
-        b.dst = ip;
-        b.dport = port;
         b.dnatDone = true;
-        b.step(
-            new Step(
-                hook, table, chain, n, rule.print(), target + " to " + ip + ":" + port + prob));
-        return List.of(new Res(b, Kind.ACCEPT));
+        return at.result(b, target + " to " + b.dst + ":" + b.dport, Kind.ACCEPT);
       }
       case "SNAT" -> {
         String[] hp = hostPort(opt(rule, "--to-source"), b.sport);
         b.src = hp[0];
         b.sport = Integer.parseInt(hp[1]);
         b.snatDone = true;
-        b.step(
-            new Step(
-                hook, table, chain, n, rule.print(), "SNAT to " + b.src + ":" + b.sport + prob));
-        return List.of(new Res(b, Kind.ACCEPT));
+        return at.result(b, "SNAT to " + b.src + ":" + b.sport, Kind.ACCEPT);
       }
       case "MASQUERADE" -> {
         Routing.Decision d = routing.lookup(b.dst, null, "", b.mark);
-        String near = d.gateway().isEmpty() ? b.dst : d.gateway();
-        String src = routing.deviceAddress(b.outIface, near);
+        String src = routing.deviceAddress(b.outIface, d.gateway().isEmpty() ? b.dst : d.gateway());
         if (src.isEmpty()) {
-          b.step(
-              new Step(
-                  hook,
-                  table,
-                  chain,
-                  n,
-                  rule.print(),
-                  "MASQUERADE: " + b.outIface + " has no address: dropped"));
-          return List.of(new Res(b, Kind.DROP));
+          return at.result(b, "MASQUERADE: " + b.outIface + " has no address: dropped", Kind.DROP);
         }
         b.src = src;
         b.snatDone = true;
         b.masquerade = true;
-        b.step(
-            new Step(
-                hook,
-                table,
-                chain,
-                n,
-                rule.print(),
-                "MASQUERADE to " + src + " (primary address of " + b.outIface + ")" + prob));
-        return List.of(new Res(b, Kind.ACCEPT));
+        return at.result(
+            b, "MASQUERADE to " + src + " (primary address of " + b.outIface + ")", Kind.ACCEPT);
       }
       case "MARK" -> {
         b.mark = markOp(rule, b.mark);
-        b.step(
-            new Step(
-                hook,
-                table,
-                chain,
-                n,
-                rule.print(),
-                "mark set to 0x" + Long.toHexString(b.mark) + prob));
-        return List.of(new Res(b, null));
+        return at.result(b, "mark set to 0x" + Long.toHexString(b.mark), null);
       }
       case "CONNMARK" -> {
         if (rule.option("--restore-mark").isPresent()) {
@@ -655,33 +632,18 @@ public final class Tracer {
         } else {
           b.ctMark = markOp(rule, b.ctMark);
         }
-        b.step(
-            new Step(
-                hook,
-                table,
-                chain,
-                n,
-                rule.print(),
-                "connmark 0x"
-                    + Long.toHexString(b.ctMark)
-                    + ", mark 0x"
-                    + Long.toHexString(b.mark)
-                    + prob));
-        return List.of(new Res(b, null));
+        return at.result(
+            b,
+            "connmark 0x" + Long.toHexString(b.ctMark) + ", mark 0x" + Long.toHexString(b.mark),
+            null);
       }
-      case "NOTRACK" -> {
-        b.ctState = "UNTRACKED";
-        b.natDecided = true;
-        b.step(new Step(hook, table, chain, n, rule.print(), "not tracked: nat is skipped" + prob));
-        return List.of(new Res(b, null));
-      }
-      case "CT" -> {
-        if (rule.option("--notrack").isPresent()) {
+      case "NOTRACK", "CT" -> {
+        if (target.equals("NOTRACK") || rule.option("--notrack").isPresent()) {
           b.ctState = "UNTRACKED";
           b.natDecided = true;
+          return at.result(b, "not tracked: nat is skipped", null);
         }
-        b.step(new Step(hook, table, chain, n, rule.print(), "CT" + prob));
-        return List.of(new Res(b, null));
+        return at.result(b, "CT", null);
       }
       case "LOG",
           "NFLOG",
@@ -696,31 +658,15 @@ public final class Tracer {
           "TTL",
           "CLASSIFY",
           "SET" -> {
-        b.step(
-            new Step(hook, table, chain, n, rule.print(), target + " (packet unchanged)" + prob));
-        return List.of(new Res(b, null));
+        return at.result(b, target + " (packet unchanged)", null);
       }
       default -> {
         if (v.chains().containsKey(target) || v.policies().containsKey(target)) {
           boolean isGoto = rule.jump().map(Arg.Jump::isGoto).orElse(false);
-          b.step(
-              new Step(
-                  hook,
-                  table,
-                  chain,
-                  n,
-                  rule.print(),
-                  (isGoto ? "goto " : "jump ") + target + prob));
-          List<Res> sub = walk(b, v, hook, target, depth + 1);
-          List<Res> out = new ArrayList<>();
-          for (Res r : sub) {
-            if (r.kind() == Kind.RETURN && isGoto) {
-              out.add(new Res(r.branch(), Kind.RETURN));
-            } else {
-              out.add(r);
-            }
-          }
-          return out;
+          at.result(b, (isGoto ? "goto " : "jump ") + target, null);
+          // Whether a RETURN continues after this rule (jump) or ends this chain too (goto) is
+          // decided by the caller from the rule.
+          return walk(b, v, hook, target, depth + 1);
         }
         warnings.add(
             "unknown target "
@@ -732,15 +678,7 @@ public final class Tracer {
                 + " rule "
                 + n
                 + "; assumed it lets the packet continue");
-        b.step(
-            new Step(
-                hook,
-                table,
-                chain,
-                n,
-                rule.print(),
-                "unknown target " + target + ": assumed to continue" + prob));
-        return List.of(new Res(b, null));
+        return at.result(b, "unknown target " + target + ": assumed to continue", null);
       }
     }
   }
