@@ -262,65 +262,34 @@ public final class IptablesRenderer {
     if (hasInternal) {
       add(
           topNatRules,
-          Rule.in(SERVICES)
-              .comment(name + " cluster IP")
-              .protocol(proto)
-              .param("-d", svc.clusterIP())
-              .option("--dport", port)
-              .jump(internalChain));
+          toVip(SERVICES, name + " cluster IP", proto, svc.clusterIP(), port).jump(internalChain));
     } else {
       add(
           filterRules,
-          Rule.in(SERVICES)
-              .comment(internalFilterComment)
-              .protocol(proto)
-              .param("-d", svc.clusterIP())
-              .option("--dport", port)
+          toVip(SERVICES, internalFilterComment, proto, svc.clusterIP(), port)
               .jump(internalFilterTarget));
     }
 
     for (String ip : svc.externalIPs()) {
       if (hasEndpoints) {
-        add(
-            topNatRules,
-            Rule.in(SERVICES)
-                .comment(name + " external IP")
-                .protocol(proto)
-                .param("-d", ip)
-                .option("--dport", port)
-                .jump(extChain));
+        add(topNatRules, toVip(SERVICES, name + " external IP", proto, ip, port).jump(extChain));
       }
       if (!hasExternal) {
         add(
             filterRules,
-            Rule.in(EXTERNAL_SERVICES)
-                .comment(externalFilterComment)
-                .protocol(proto)
-                .param("-d", ip)
-                .option("--dport", port)
+            toVip(EXTERNAL_SERVICES, externalFilterComment, proto, ip, port)
                 .jump(externalFilterTarget));
       }
     }
 
     for (String ip : svc.loadBalancerVIPs()) {
       if (hasEndpoints) {
-        add(
-            topNatRules,
-            Rule.in(SERVICES)
-                .comment(name + " loadbalancer IP")
-                .protocol(proto)
-                .param("-d", ip)
-                .option("--dport", port)
-                .jump(lbChain));
+        add(topNatRules, toVip(SERVICES, name + " loadbalancer IP", proto, ip, port).jump(lbChain));
       }
       if (usesFw) {
         add(
             filterRules,
-            Rule.in(PROXY_FIREWALL)
-                .comment(name + " traffic not accepted by " + fwChain)
-                .protocol(proto)
-                .param("-d", ip)
-                .option("--dport", port)
+            toVip(PROXY_FIREWALL, name + " traffic not accepted by " + fwChain, proto, ip, port)
                 .jump("DROP"));
       }
     }
@@ -328,11 +297,7 @@ public final class IptablesRenderer {
       for (String ip : svc.loadBalancerVIPs()) {
         add(
             filterRules,
-            Rule.in(EXTERNAL_SERVICES)
-                .comment(externalFilterComment)
-                .protocol(proto)
-                .param("-d", ip)
-                .option("--dport", port)
+            toVip(EXTERNAL_SERVICES, externalFilterComment, proto, ip, port)
                 .jump(externalFilterTarget));
       }
     }
@@ -380,12 +345,7 @@ public final class IptablesRenderer {
     }
 
     if (hasInternal) {
-      RuleBuilder b =
-          Rule.in(internalChain)
-              .comment(name + " cluster IP")
-              .protocol(proto)
-              .param("-d", svc.clusterIP())
-              .option("--dport", port);
+      RuleBuilder b = toVip(internalChain, name + " cluster IP", proto, svc.clusterIP(), port);
       if (cfg.masqueradeAll()) {
         add(natRules, b.jump(MARK_MASQ));
       } else if (cfg.localDetector().isImplemented()) {
@@ -538,6 +498,12 @@ public final class IptablesRenderer {
     String value =
         d.mode() == LocalTrafficDetector.Mode.INTERFACE_NAME_PREFIX ? d.value() + "+" : d.value();
     return List.of(new Arg.Param(!local, flag, Value.of(value)));
+  }
+
+  /** "-m comment --comment C -m proto -p proto -d IP --dport PORT", the match of every VIP rule. */
+  private static RuleBuilder toVip(
+      String chain, String comment, String proto, String ip, String port) {
+    return Rule.in(chain).comment(comment).protocol(proto).param("-d", ip).option("--dport", port);
   }
 
   private static Line decl(String chain) {
