@@ -2,6 +2,7 @@ package dev.svcproxy.lab;
 
 import dev.svcproxy.kernel.CommandResult;
 import dev.svcproxy.kernel.CommandRunner;
+import dev.svcproxy.kernel.IptablesKernel;
 import dev.svcproxy.trace.NodeState;
 import dev.svcproxy.trace.Outcome;
 import dev.svcproxy.trace.PacketSpec;
@@ -61,143 +62,47 @@ public final class Differential {
   public void installThirdPartyRules() {
     Lab.Node n1 = lab.node("node1");
     Lab.Node n2 = lab.node("node2");
-    String webA = lab.pod("web-a").ip();
-    // Docker's -p publishing: a DNAT in its own chain hooked from PREROUTING and OUTPUT.
-    lab.in(n1.netns(), "iptables", "-t", "nat", "-N", "DOCKER");
-    lab.in(
-        n1.netns(),
-        "iptables",
-        "-t",
-        "nat",
-        "-A",
-        "PREROUTING",
-        "-m",
-        "addrtype",
-        "--dst-type",
-        "LOCAL",
-        "-j",
-        "DOCKER");
-    lab.in(
-        n1.netns(),
-        "iptables",
-        "-t",
-        "nat",
-        "-A",
-        "OUTPUT",
-        "!",
-        "-d",
-        "127.0.0.0/8",
-        "-m",
-        "addrtype",
-        "--dst-type",
-        "LOCAL",
-        "-j",
-        "DOCKER");
-    lab.in(
-        n1.netns(),
-        "iptables",
-        "-t",
-        "nat",
-        "-A",
-        "DOCKER",
-        "!",
-        "-i",
-        "docker0",
-        "-p",
-        "tcp",
-        "-m",
-        "tcp",
-        "--dport",
-        Integer.toString(DOCKER_PORT),
-        "-j",
-        "DNAT",
-        "--to-destination",
-        webA + ":" + DemoCluster.BACKEND_PORT);
-    // flannel's pod egress masquerade.
-    lab.in(n1.netns(), "iptables", "-t", "nat", "-N", "FLANNEL-POSTRTG");
-    lab.in(
-        n1.netns(),
-        "iptables",
-        "-t",
-        "nat",
-        "-A",
-        "POSTROUTING",
-        "-m",
-        "comment",
-        "--comment",
-        "flanneld masq",
-        "-j",
-        "FLANNEL-POSTRTG");
-    lab.in(
-        n1.netns(),
-        "iptables",
-        "-t",
-        "nat",
-        "-A",
-        "FLANNEL-POSTRTG",
-        "-s",
-        "10.244.0.0/16",
-        "-d",
-        "10.244.0.0/16",
-        "-j",
-        "RETURN");
-    lab.in(
-        n1.netns(),
-        "iptables",
-        "-t",
-        "nat",
-        "-A",
-        "FLANNEL-POSTRTG",
-        "-s",
-        "10.244.0.0/16",
-        "!",
-        "-d",
-        "224.0.0.0/4",
-        "-j",
-        "MASQUERADE",
-        "--random-fully");
-    // Calico's nat-outgoing on node2, with its IP-pool ipset.
+    String webA = lab.pod("web-a").ip() + ":" + DemoCluster.BACKEND_PORT;
+    String forwardDrop =
+        "*filter\n-A FORWARD -p tcp -m multiport --dports "
+            + EXT_BLOCKED_PORT
+            + ",9002 -j DROP\nCOMMIT\n";
+    // Docker's -p publishing (a DNAT in its own chain hooked from PREROUTING and OUTPUT) and
+    // flannel's pod egress masquerade, on node1.
+    restore(
+        n1,
+        String.join(
+                "\n",
+                "*nat",
+                ":DOCKER - [0:0]",
+                ":FLANNEL-POSTRTG - [0:0]",
+                "-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER",
+                "-A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER",
+                "-A DOCKER ! -i docker0 -p tcp -m tcp --dport "
+                    + DOCKER_PORT
+                    + " -j DNAT --to-destination "
+                    + webA,
+                "-A POSTROUTING -m comment --comment \"flanneld masq\" -j FLANNEL-POSTRTG",
+                "-A FLANNEL-POSTRTG -s 10.244.0.0/16 -d 10.244.0.0/16 -j RETURN",
+                "-A FLANNEL-POSTRTG -s 10.244.0.0/16 ! -d 224.0.0.0/4 -j MASQUERADE --random-fully",
+                "COMMIT",
+                "")
+            + forwardDrop);
+    // Calico's nat-outgoing with its IP-pool ipset, on node2.
     lab.in(n2.netns(), "ipset", "create", "cali40masq-ipam-pools", "hash:net");
     lab.in(n2.netns(), "ipset", "add", "cali40masq-ipam-pools", "10.244.0.0/16");
-    lab.in(
-        n2.netns(),
-        "iptables",
-        "-t",
-        "nat",
-        "-A",
-        "POSTROUTING",
-        "-m",
-        "set",
-        "--match-set",
-        "cali40masq-ipam-pools",
-        "src",
-        "-m",
-        "set",
-        "!",
-        "--match-set",
-        "cali40masq-ipam-pools",
-        "dst",
-        "-j",
-        "MASQUERADE");
-    // A filter rule on forwarded traffic to a port range.
-    for (Lab.Node n : List.of(n1, n2)) {
-      lab.in(
-          n.netns(),
-          "iptables",
-          "-A",
-          "FORWARD",
-          "-p",
-          "tcp",
-          "-m",
-          "multiport",
-          "--dports",
-          EXT_BLOCKED_PORT + ",9002",
-          "-j",
-          "DROP");
-    }
+    restore(
+        n2,
+        "*nat\n-A POSTROUTING -m set --match-set cali40masq-ipam-pools src"
+            + " -m set ! --match-set cali40masq-ipam-pools dst -j MASQUERADE\nCOMMIT\n"
+            + forwardDrop);
     Lab.Client ext = lab.client("ext");
     lab.startBackend(new Lab.Pod("ext", ext.netns(), ext.ip(), null), EXT_PORT);
     lab.startBackend(new Lab.Pod("ext", ext.netns(), ext.ip(), null), EXT_BLOCKED_PORT);
+  }
+
+  private void restore(Lab.Node node, String rules) {
+    new IptablesKernel(lab.runner().inNetns(node.netns())).restore(rules).orThrow();
   }
 
   /** Every source against every destination that source can address. */
