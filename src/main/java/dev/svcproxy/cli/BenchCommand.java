@@ -42,14 +42,7 @@ final class BenchCommand implements Runnable {
     @Override
     public Integer call() {
       PrintWriter out = spec.commandLine().getOut();
-      TraceBenchmark.run(
-          services,
-          endpoints,
-          Math.max(1, iterations),
-          l -> {
-            out.println(l);
-            out.flush();
-          });
+      TraceBenchmark.run(services, endpoints, Math.max(1, iterations), Lines.to(out));
       return 0;
     }
   }

@@ -46,13 +46,7 @@ final class LabCommand implements Runnable {
     public Integer call() {
       PrintWriter out = spec.commandLine().getOut();
       dev.svcproxy.lab.ResyncBenchmark.run(
-          new ProcessCommandRunner(),
-          services,
-          endpoints,
-          line -> {
-            out.println(line);
-            out.flush();
-          });
+          new ProcessCommandRunner(), services, endpoints, Lines.to(out));
       return 0;
     }
   }
@@ -91,14 +85,7 @@ final class LabCommand implements Runnable {
               Thread.currentThread().interrupt();
             }
           }
-          var results =
-              d.run(
-                  d.cases(),
-                  d.bundles(),
-                  line -> {
-                    out.println(line);
-                    out.flush();
-                  });
+          var results = d.run(d.cases(), d.bundles(), Lines.to(out));
           total += results.size();
           agree +=
               (int) results.stream().filter(dev.svcproxy.lab.Differential.Result::agree).count();
