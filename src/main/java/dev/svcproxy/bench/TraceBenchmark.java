@@ -1,6 +1,5 @@
 package dev.svcproxy.bench;
 
-import dev.svcproxy.lab.ResyncBenchmark;
 import dev.svcproxy.model.LocalTrafficDetector;
 import dev.svcproxy.model.ProxyState;
 import dev.svcproxy.render.iptables.IptablesConfig;

@@ -45,7 +45,7 @@ final class LabCommand implements Runnable {
     @Override
     public Integer call() {
       PrintWriter out = spec.commandLine().getOut();
-      dev.svcproxy.lab.ResyncBenchmark.run(
+      dev.svcproxy.bench.ResyncBenchmark.run(
           new ProcessCommandRunner(), services, endpoints, Lines.to(out));
       return 0;
     }

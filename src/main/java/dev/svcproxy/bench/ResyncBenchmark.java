@@ -1,8 +1,9 @@
-package dev.svcproxy.lab;
+package dev.svcproxy.bench;
 
 import dev.svcproxy.kernel.CommandResult;
 import dev.svcproxy.kernel.CommandRunner;
 import dev.svcproxy.kernel.IptablesKernel;
+import dev.svcproxy.lab.Lab;
 import dev.svcproxy.model.Endpoint;
 import dev.svcproxy.model.LocalTrafficDetector;
 import dev.svcproxy.model.Protocol;
