@@ -19,7 +19,7 @@ public final class RecordingCommandRunner implements CommandRunner {
   }
 
   private final List<Call> calls = new ArrayList<>();
-  private Function<Call, CommandResult> responder;
+  private final Function<Call, CommandResult> responder;
 
   public RecordingCommandRunner() {
     this(c -> new CommandResult(c.argv(), 0, "", ""));
@@ -27,10 +27,6 @@ public final class RecordingCommandRunner implements CommandRunner {
 
   public RecordingCommandRunner(Function<Call, CommandResult> responder) {
     this.responder = responder;
-  }
-
-  public synchronized void respond(Function<Call, CommandResult> r) {
-    this.responder = r;
   }
 
   @Override
