@@ -11,6 +11,13 @@ public sealed interface Arg {
 
   /** A built-in match: -p, -s, -d, -i, -o (value) or -f (none). */
   record Param(boolean negated, String flag, Value value) implements Arg {
+    public Param {
+      SafeText.name("match flag", flag);
+      if (value != null) {
+        value.check("value of " + flag);
+      }
+    }
+
     @Override
     public String print() {
       String s = (negated ? "! " : "") + flag;
@@ -20,6 +27,10 @@ public sealed interface Arg {
 
   /** "-m name": loads a match module whose options follow. */
   record Module(String name) implements Arg {
+    public Module {
+      SafeText.name("module name", name);
+    }
+
     @Override
     public String print() {
       return "-m " + name;
@@ -30,7 +41,13 @@ public sealed interface Arg {
   record Option(String module, boolean negated, String flag, List<Value> values, boolean ofTarget)
       implements Arg {
     public Option {
+      SafeText.name("option flag", flag);
+      // The owner is never printed, but it names a module or target, so the same rules hold.
+      SafeText.value("module of " + flag, module);
       values = List.copyOf(values);
+      for (Value v : values) {
+        v.check("value of " + flag);
+      }
     }
 
     /** The values joined by a space, "" when the option has none. */
@@ -54,6 +71,10 @@ public sealed interface Arg {
 
   /** "-j TARGET" or "-g CHAIN". */
   record Jump(String target, boolean isGoto) implements Arg {
+    public Jump {
+      SafeText.name("target", target);
+    }
+
     @Override
     public String print() {
       return (isGoto ? "-g " : "-j ") + target;

@@ -2,6 +2,7 @@ package dev.svcproxy.netfilter;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 
@@ -63,25 +64,59 @@ public final class IptablesCodec {
     if (n > 0 && all[n - 1].isEmpty()) {
       n--;
     }
+    boolean skipping = false;
     for (int i = 0; i < n; i++) {
       String line = all[i];
       int lineNo = i + 1;
+      if (line.endsWith("\r")) {
+        // A dump saved with CRLF line ends: iptables-restore would read the CR as part of the
+        // last token, so it is not kept.
+        line = line.substring(0, line.length() - 1);
+      }
       String t = line.strip();
+      if (table != null && t.startsWith("*") && t.length() > 1) {
+        // Two dumps pasted one after the other, the first cut short: close it and go on.
+        if (!skipping) {
+          warnings.add(
+              new ParseWarning(
+                  source, lineNo, "table " + table + " has no COMMIT before this table header"));
+          tables.add(new Table(table, pending, lines));
+          pending = new ArrayList<>();
+        }
+        table = null;
+        skipping = false;
+      }
       if (table == null) {
         if (t.startsWith("*") && t.length() > 1) {
-          table = t.substring(1);
-          lines = new ArrayList<>();
+          try {
+            table = SafeText.name("table name", t.substring(1));
+            lines = new ArrayList<>();
+          } catch (UnsafeTextException e) {
+            warnings.add(
+                new ParseWarning(
+                    source, lineNo, e.getMessage() + "; lines up to its COMMIT are skipped"));
+            skipping = true;
+            table = "";
+          }
         } else if (t.isEmpty() || t.startsWith("#")) {
           pending.add(line);
         } else {
-          warnings.add(new ParseWarning(source, lineNo, "not inside a table, skipped: " + t));
+          warnings.add(
+              new ParseWarning(
+                  source, lineNo, "not inside a table, skipped: " + SafeText.quote(t)));
         }
         continue;
       }
       if (t.equals("COMMIT")) {
-        tables.add(new Table(table, pending, lines));
+        if (!skipping) {
+          tables.add(new Table(table, pending, lines));
+        }
         pending = new ArrayList<>();
         table = null;
+        skipping = false;
+        continue;
+      }
+      if (skipping) {
         continue;
       }
       try {
@@ -94,7 +129,7 @@ public final class IptablesCodec {
         warnings.add(new ParseWarning(source, lineNo, e.getMessage()));
       }
     }
-    if (table != null) {
+    if (table != null && !skipping) {
       warnings.add(new ParseWarning(source, n, "table " + table + " has no COMMIT (truncated?)"));
       tables.add(new Table(table, pending, lines));
       pending = new ArrayList<>();
@@ -117,7 +152,7 @@ public final class IptablesCodec {
     if (l instanceof Line.RuleLine r) {
       return r.rule();
     }
-    throw new IllegalArgumentException("not a rule: " + text);
+    throw new IllegalArgumentException("not a rule: " + SafeText.quote(text));
   }
 
   private static Line parseLine(String t, String table) {
@@ -125,9 +160,10 @@ public final class IptablesCodec {
       return null;
     }
     if (t.startsWith(":")) {
-      String[] f = t.substring(1).split("\\s+");
+      String[] f = t.substring(1).split("[ \t]+");
       if (f.length < 2 || f[0].isEmpty()) {
-        throw new IllegalArgumentException("bad chain line: " + t);
+        throw new IllegalArgumentException(
+            "a chain line is \":NAME POLICY [packets:bytes]\", not " + SafeText.quote(t));
       }
       return new Line.ChainDecl(f[0], f[1], f.length > 2 ? f[2] : null);
     }
@@ -135,30 +171,41 @@ public final class IptablesCodec {
     if (t.startsWith("[")) {
       int end = t.indexOf(']');
       if (end < 0 || !t.substring(1, end).matches("\\d+:\\d+")) {
-        throw new IllegalArgumentException("bad counters: " + t);
+        throw new IllegalArgumentException(
+            "counters are \"[packets:bytes]\", not " + SafeText.quote(t));
       }
       counters = t.substring(0, end + 1);
       t = t.substring(end + 1).strip();
     }
-    List<String> tok = tokenize(t);
-    if (tok.size() >= 2 && (tok.get(0).equals("-X") || tok.get(0).equals("--delete-chain"))) {
-      return new Line.DeleteChain(tok.get(1));
+    List<Token> tok = tokenize(t);
+    String command = tok.isEmpty() ? "" : tok.get(0).text();
+    boolean delete = command.equals("-X") || command.equals("--delete-chain");
+    boolean append = command.equals("-A") || command.equals("--append");
+    if ((delete || append) && tok.size() < 2) {
+      throw new IllegalArgumentException(command + " needs a chain name");
     }
-    if (tok.size() < 2 || !(tok.get(0).equals("-A") || tok.get(0).equals("--append"))) {
-      throw new IllegalArgumentException("not understood: " + t);
+    if (delete) {
+      return new Line.DeleteChain(tok.get(1).text());
     }
-    return new Line.RuleLine(new Rule(tok.get(1), parseArgs(tok.subList(2, tok.size())), counters));
+    if (!append) {
+      throw new IllegalArgumentException("not understood: " + SafeText.quote(t));
+    }
+    return new Line.RuleLine(
+        new Rule(tok.get(1).text(), parseArgs(tok.subList(2, tok.size())), counters));
   }
 
-  private static List<Arg> parseArgs(List<String> tok) {
+  private static List<Arg> parseArgs(List<Token> tok) {
     List<Arg> args = new ArrayList<>();
     String module = "";
     String proto = "";
     String target = null;
     boolean neg = false;
     for (int i = 0; i < tok.size(); i++) {
-      String s = tok.get(i);
+      String s = tok.get(i).text();
       if (s.equals("!")) {
+        if (neg) {
+          throw new IllegalArgumentException("\"!\" twice");
+        }
         neg = true;
         continue;
       }
@@ -166,30 +213,30 @@ public final class IptablesCodec {
         if (i + 1 >= tok.size()) {
           throw new IllegalArgumentException(s + " needs a value");
         }
-        String raw = tok.get(++i);
-        args.add(new Arg.Param(neg, s, new Value(unquote(raw), raw)));
+        Token v = tok.get(++i);
+        args.add(new Arg.Param(neg, s, new Value(v.text(), v.raw())));
         if (s.equals("-p") || s.equals("--protocol")) {
-          proto = unquote(raw).toLowerCase(java.util.Locale.ROOT);
+          proto = v.text().toLowerCase(Locale.ROOT);
         }
       } else if (s.equals("-f") || s.equals("--fragment")) {
         args.add(new Arg.Param(neg, s, null));
       } else if (s.equals("-m") || s.equals("--match")) {
         if (i + 1 >= tok.size()) {
-          throw new IllegalArgumentException("-m needs a module name");
+          throw new IllegalArgumentException(s + " needs a module name");
         }
-        module = tok.get(++i);
+        module = tok.get(++i).text();
         args.add(new Arg.Module(module));
       } else if (s.equals("-j") || s.equals("--jump") || s.equals("-g") || s.equals("--goto")) {
         if (i + 1 >= tok.size()) {
           throw new IllegalArgumentException(s + " needs a target");
         }
-        target = tok.get(++i);
-        args.add(new Arg.Jump(target, s.startsWith("-g") || s.equals("--goto")));
+        target = tok.get(++i).text();
+        args.add(new Arg.Jump(target, s.equals("-g") || s.equals("--goto")));
       } else if (s.startsWith("-") && s.length() > 1) {
         List<Value> values = new ArrayList<>();
-        while (i + 1 < tok.size() && isValue(tok.get(i + 1))) {
-          String raw = tok.get(++i);
-          values.add(new Value(unquote(raw), raw));
+        while (i + 1 < tok.size() && isValue(tok.get(i + 1).raw())) {
+          Token v = tok.get(++i);
+          values.add(new Value(v.text(), v.raw()));
         }
         String owner;
         if (target != null) {
@@ -203,66 +250,75 @@ public final class IptablesCodec {
         }
         args.add(new Arg.Option(owner, neg, s, values, target != null));
       } else {
-        throw new IllegalArgumentException("unexpected \"" + s + "\"");
+        throw new IllegalArgumentException("unexpected " + SafeText.quote(s));
       }
       neg = false;
     }
     if (neg) {
-      throw new IllegalArgumentException("dangling \"!\"");
+      throw new IllegalArgumentException("\"!\" at the end of the rule negates nothing");
     }
     return args;
   }
 
-  private static boolean isValue(String s) {
-    return !s.equals("!") && !(s.startsWith("-") && s.length() > 1 && !s.matches("-\\d.*"));
+  /** True for a bare token a parser reads as a flag ("-j", "--dport"), not a value ("-1"). */
+  static boolean looksLikeFlag(String s) {
+    return s.startsWith("-") && s.length() > 1 && !(s.charAt(1) >= '0' && s.charAt(1) <= '9');
   }
 
-  /** Splits on whitespace, keeping double-quoted strings (with \" escapes) as one token. */
-  static List<String> tokenize(String s) {
-    List<String> out = new ArrayList<>();
+  private static boolean isValue(String raw) {
+    return !raw.equals("!") && !looksLikeFlag(raw);
+  }
+
+  /** One token of a line: as written, and as iptables-restore passes it on (quotes removed). */
+  record Token(String raw, String text) {}
+
+  /**
+   * Splits a line as iptables-restore does: at spaces and tabs outside double quotes; inside quotes
+   * a backslash takes the next character literally and the closing quote ends the token; outside
+   * quotes a backslash is an ordinary character.
+   */
+  static List<Token> tokenize(String s) {
+    List<Token> out = new ArrayList<>();
     int i = 0;
     int n = s.length();
     while (i < n) {
-      while (i < n && Character.isWhitespace(s.charAt(i))) {
+      while (i < n && (s.charAt(i) == ' ' || s.charAt(i) == '\t')) {
         i++;
       }
       if (i >= n) {
         break;
       }
       int start = i;
-      boolean quoted = false;
-      while (i < n && (quoted || !Character.isWhitespace(s.charAt(i)))) {
+      StringBuilder text = new StringBuilder();
+      boolean open = false;
+      while (i < n) {
         char c = s.charAt(i);
-        if (c == '\\' && quoted && i + 1 < n) {
-          i += 2;
-          continue;
+        if (open) {
+          i++;
+          if (c == '\\' && i < n) {
+            text.append(s.charAt(i++));
+          } else if (c == '"') {
+            open = false;
+            break;
+          } else if (c != '\\') {
+            text.append(c);
+          }
+        } else if (c == '"') {
+          open = true;
+          i++;
+        } else if (c == ' ' || c == '\t') {
+          break;
+        } else {
+          text.append(c);
+          i++;
         }
-        if (c == '"') {
-          quoted = !quoted;
-        }
-        i++;
       }
-      if (quoted) {
-        throw new IllegalArgumentException("unterminated quote");
+      if (open) {
+        throw new IllegalArgumentException(
+            "unterminated quote in " + SafeText.quote(s.substring(start)));
       }
-      out.add(s.substring(start, i));
+      out.add(new Token(s.substring(start, i), text.toString()));
     }
     return out;
-  }
-
-  static String unquote(String raw) {
-    if (raw.indexOf('"') < 0) {
-      return raw;
-    }
-    StringBuilder b = new StringBuilder();
-    for (int i = 0; i < raw.length(); i++) {
-      char c = raw.charAt(i);
-      if (c == '\\' && i + 1 < raw.length()) {
-        b.append(raw.charAt(++i));
-      } else if (c != '"') {
-        b.append(c);
-      }
-    }
-    return b.toString();
   }
 }

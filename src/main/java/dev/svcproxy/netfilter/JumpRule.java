@@ -7,6 +7,12 @@ import java.util.List;
  */
 public record JumpRule(String table, String from, String to, List<String> args) {
   public JumpRule {
+    SafeText.name("table name", table);
+    SafeText.name("chain name", from);
+    SafeText.name("chain name", to);
     args = List.copyOf(args);
+    for (String a : args) {
+      SafeText.value("argument of the jump from " + from + " to " + to, a);
+    }
   }
 }

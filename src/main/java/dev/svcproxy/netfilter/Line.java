@@ -1,5 +1,7 @@
 package dev.svcproxy.netfilter;
 
+import java.util.Objects;
+
 /** One line inside a table section of iptables-save / iptables-restore text. */
 public sealed interface Line {
 
@@ -7,6 +9,14 @@ public sealed interface Line {
 
   /** ":NAME POLICY [packets:bytes]" — declares (and, in restore input, flushes) a chain. */
   record ChainDecl(String name, String policy, String counters) implements Line {
+    public ChainDecl {
+      SafeText.name("chain name", name);
+      SafeText.name("policy of chain " + name, policy);
+      if (counters != null) {
+        SafeText.name("counters of chain " + name, counters);
+      }
+    }
+
     public boolean builtin() {
       return !policy.equals("-");
     }
@@ -22,6 +32,10 @@ public sealed interface Line {
    * some extensions print oddly (nfacct writes "--nfacct-name NAME" with two spaces).
    */
   record RuleLine(Rule rule, String raw) implements Line {
+    public RuleLine {
+      Objects.requireNonNull(rule);
+    }
+
     public RuleLine(Rule rule) {
       this(rule, null);
     }
@@ -29,12 +43,18 @@ public sealed interface Line {
     /** The line as it was read (iptables-save's own spacing kept), or as the rule prints. */
     @Override
     public String print() {
-      return raw != null ? raw : rule.printWithCounters();
+      return raw != null
+          ? SafeText.line("rule line of chain " + rule.chain(), raw)
+          : rule.printWithCounters();
     }
   }
 
   /** "-X CHAIN": deletes a chain (restore input only). */
   record DeleteChain(String name) implements Line {
+    public DeleteChain {
+      SafeText.name("chain name", name);
+    }
+
     @Override
     public String print() {
       return "-X " + name;
@@ -45,7 +65,7 @@ public sealed interface Line {
   record Verbatim(String text) implements Line {
     @Override
     public String print() {
-      return text;
+      return SafeText.commentLine("kept line", text);
     }
   }
 }

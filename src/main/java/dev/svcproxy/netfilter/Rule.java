@@ -3,6 +3,7 @@ package dev.svcproxy.netfilter;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.regex.Pattern;
 
 /**
  * One rule of a chain: its elements in written order, and the packet/byte counters when the dump
@@ -10,8 +11,15 @@ import java.util.Optional;
  */
 public record Rule(String chain, List<Arg> args, String counters) {
 
+  private static final Pattern COUNTERS = Pattern.compile("\\[\\d+:\\d+\\]");
+
   public Rule {
+    SafeText.name("chain name", chain);
     args = List.copyOf(args);
+    if (counters != null
+        && !COUNTERS.matcher(SafeText.value("rule counters", counters)).matches()) {
+      throw new UnsafeTextException("rule counters", counters, "not [packets:bytes]");
+    }
   }
 
   public Rule(String chain, List<Arg> args) {

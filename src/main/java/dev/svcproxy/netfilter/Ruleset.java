@@ -23,7 +23,7 @@ public record Ruleset(List<Table> tables, List<String> after) {
   public String print() {
     StringBuilder b = new StringBuilder();
     tables.forEach(t -> b.append(t.print()));
-    after.forEach(s -> b.append(s).append('\n'));
+    after.forEach(s -> b.append(SafeText.commentLine("line after the tables", s)).append('\n'));
     return b.toString();
   }
 }

@@ -13,6 +13,7 @@ import java.util.Optional;
 public record Table(String name, List<String> before, List<Line> lines) {
 
   public Table {
+    SafeText.name("table name", name);
     before = List.copyOf(before);
     lines = List.copyOf(lines);
   }
@@ -68,7 +69,7 @@ public record Table(String name, List<String> before, List<Line> lines) {
   public String print() {
     StringBuilder b = new StringBuilder();
     for (String s : before) {
-      b.append(s).append('\n');
+      b.append(SafeText.commentLine("line before table " + name, s)).append('\n');
     }
     b.append('*').append(name).append('\n');
     for (Line l : lines) {
