@@ -3,7 +3,6 @@ package dev.svcproxy.netfilter;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.Set;
 
 /**
@@ -42,13 +41,9 @@ public final class IptablesCodec {
           "--icmp-type",
           "--chunk-types");
 
-  private static final Map<String, Set<String>> MODULE_FLAGS =
-      Map.of(
-          "comment", Set.of("--comment"),
-          "mark", Set.of("--mark"),
-          "addrtype", Set.of("--src-type", "--dst-type", "--limit-iface-in", "--limit-iface-out"),
-          "statistic", Set.of("--mode", "--probability", "--every", "--packet"),
-          "nfacct", Set.of("--nfacct-name"));
+  /** Match modules that take the protocol options themselves ("-m tcp --dport 80"). */
+  private static final Set<String> PROTO_MODULES =
+      Set.of("tcp", "udp", "udplite", "sctp", "dccp", "icmp", "icmp6", "icmpv6");
 
   private IptablesCodec() {}
 
@@ -241,9 +236,9 @@ public final class IptablesCodec {
         String owner;
         if (target != null) {
           owner = target;
-        } else if (!proto.isEmpty()
-            && PROTO_FLAGS.contains(s)
-            && !MODULE_FLAGS.getOrDefault(module, Set.of(s)).contains(s)) {
+        } else if (!proto.isEmpty() && PROTO_FLAGS.contains(s) && !PROTO_MODULES.contains(module)) {
+          // iptables loads the protocol's match implicitly for its options ("-p tcp --dport 80"),
+          // whatever other module was loaded last.
           owner = proto;
         } else {
           owner = module.isEmpty() ? proto : module;
