@@ -41,6 +41,13 @@ public final class IptablesCodec {
           "--icmp-type",
           "--chunk-types");
 
+  /**
+   * Options whose one argument is free text, taken whatever it looks like, as getopt gives an
+   * option its required argument.
+   */
+  private static final Set<String> FREE_TEXT =
+      Set.of("--comment", "--log-prefix", "--nflog-prefix", "--name", "--nfacct-name");
+
   /** Match modules that take the protocol options themselves ("-m tcp --dport 80"). */
   private static final Set<String> PROTO_MODULES =
       Set.of("tcp", "udp", "udplite", "sctp", "dccp", "icmp", "icmp6", "icmpv6");
@@ -229,9 +236,18 @@ public final class IptablesCodec {
         args.add(new Arg.Jump(target, s.equals("-g") || s.equals("--goto")));
       } else if (s.startsWith("-") && s.length() > 1) {
         List<Value> values = new ArrayList<>();
-        while (i + 1 < tok.size() && isValue(tok.get(i + 1).raw())) {
+        if (FREE_TEXT.contains(s)) {
+          // iptables-save prints "-x" bare: only the option's one argument can say what it is.
+          if (i + 1 >= tok.size()) {
+            throw new IllegalArgumentException(s + " needs a value");
+          }
           Token v = tok.get(++i);
           values.add(new Value(v.text(), v.raw()));
+        } else {
+          while (i + 1 < tok.size() && isValue(tok.get(i + 1).raw())) {
+            Token v = tok.get(++i);
+            values.add(new Value(v.text(), v.raw()));
+          }
         }
         String owner;
         if (target != null) {

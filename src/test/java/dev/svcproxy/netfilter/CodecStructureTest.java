@@ -2,6 +2,7 @@ package dev.svcproxy.netfilter;
 
 import static dev.svcproxy.netfilter.RuleGenerator.typed;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.svcproxy.testutil.States;
 import java.util.ArrayList;
@@ -201,6 +202,8 @@ class CodecStructureTest {
         "\"a/b:c\"|a/b:c",
         "plain_-09|plain_-09",
         "\"\"|",
+        "-x|-x",
+        "--x|--x",
         // As iptables-restore reads hand-written input (seen on the kernel).
         "a\\b|a\\b",
         "\"x\\y\\\"z\"|xy\"z",
@@ -216,10 +219,10 @@ class CodecStructureTest {
 
   @Test
   void parse_closingQuoteMidToken_endsTheArgumentAsIptablesDoes() {
-    // iptables-restore: --comment "c d"e is the comment "c d" and a stray argument "e".
-    Rule r = IptablesCodec.parseRule("-A X -m comment --comment \"c d\"e -j ACCEPT");
-    assertThat(r.option("--comment").orElseThrow().values())
-        .extracting(Value::text)
-        .containsExactly("c d", "e");
+    // iptables-restore: --comment "c d"e is the comment "c d" and a stray argument "e", which it
+    // refuses ("Bad argument `e'").
+    assertThatThrownBy(
+            () -> IptablesCodec.parseRule("-A X -m comment --comment \"c d\"e -j ACCEPT"))
+        .hasMessage("unexpected \"e\"");
   }
 }

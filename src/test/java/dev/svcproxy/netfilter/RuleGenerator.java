@@ -106,6 +106,14 @@ final class RuleGenerator {
     return out;
   }
 
+  /** Free text options take exactly one argument, whatever it looks like; others 0 to 2. */
+  private List<Value> valuesOf(String flag) {
+    return switch (flag) {
+      case "--comment", "--name", "--nfacct-name", "--log-prefix" -> List.of(value());
+      default -> values(2);
+    };
+  }
+
   Rule next() {
     List<Arg> args = new ArrayList<>();
     String proto = "";
@@ -146,7 +154,7 @@ final class RuleGenerator {
         int n = 1 + rnd.nextInt(3);
         for (int i = 0; i < n; i++) {
           String flag = m[1 + rnd.nextInt(m.length - 1)];
-          args.add(new Arg.Option(m[0], rnd.nextInt(4) == 0, flag, values(2), false));
+          args.add(new Arg.Option(m[0], rnd.nextInt(4) == 0, flag, valuesOf(flag), false));
         }
       }
     }
@@ -156,7 +164,8 @@ final class RuleGenerator {
       args.add(new Arg.Jump(t[0], isGoto));
       int n = t.length == 1 ? 0 : rnd.nextInt(3);
       for (int i = 0; i < n; i++) {
-        args.add(new Arg.Option(t[0], false, t[1 + rnd.nextInt(t.length - 1)], values(2), true));
+        String flag = t[1 + rnd.nextInt(t.length - 1)];
+        args.add(new Arg.Option(t[0], false, flag, valuesOf(flag), true));
       }
     }
     String counters =
