@@ -117,7 +117,7 @@ public final class RuleCanon {
           return "--set-xmark=0/" + ((~num(v)) & 0xFFFFFFFFL);
         }
         case "--set-mark" -> {
-          String[] f = v.split("/");
+          String[] f = marks(v);
           long mask = f.length > 1 ? num(f[1]) : 0xFFFFFFFFL;
           return "--set-xmark=" + num(f[0]) + "/" + mask;
         }
@@ -133,9 +133,18 @@ public final class RuleCanon {
   }
 
   private static String markPair(String v) {
-    String[] f = v.split("/");
+    String[] f = marks(v);
     long mask = f.length > 1 ? num(f[1]) : 0xFFFFFFFFL;
     return num(f[0]) + "/" + mask;
+  }
+
+  /** "value[/mask]"; anything else cannot be normalised, and the rule compares as written. */
+  private static String[] marks(String v) {
+    String[] f = v.split("/", -1);
+    if (f.length > 2) {
+      throw new NumberFormatException("not value[/mask]: " + v);
+    }
+    return f;
   }
 
   private static long num(String s) {
