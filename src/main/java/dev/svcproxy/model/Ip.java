@@ -7,7 +7,7 @@ import java.net.UnknownHostException;
 public final class Ip {
   private Ip() {}
 
-  /** True for a dotted-quad IPv4 literal with no leading zeros. */
+  /** True for a dotted-quad IPv4 literal with no leading zeros (canonical form). */
   public static boolean isIpv4(String s) {
     return ipv4ToLong(s) >= 0;
   }
@@ -46,6 +46,51 @@ public final class Ip {
         return -1;
       }
       int octet = Integer.parseInt(p);
+      if (octet > 255) {
+        return -1;
+      }
+      v = (v << 8) | octet;
+    }
+    return v;
+  }
+
+  /**
+   * Reads an IP literal as upstream's ParseIPSloppy does: IPv4 octets may carry leading zeros and
+   * are decimal ("010" is 10, not octal 8), as Go read them before 1.17 and the API server still
+   * does. Returns the canonical text (IPv4 without leading zeros, IPv6 unchanged), or null when
+   * {@code s} is not an IP literal.
+   */
+  public static String parseSloppy(String s) {
+    if (s == null) {
+      return null;
+    }
+    long v4 = ipv4ToLongSloppy(s);
+    if (v4 >= 0) {
+      return longToIpv4(v4);
+    }
+    return isIpv6(s) ? s : null;
+  }
+
+  /** As {@link #ipv4ToLong} but accepting leading zeros in octets, as ParseIPSloppy. */
+  public static long ipv4ToLongSloppy(String s) {
+    if (s == null || s.length() > 64) {
+      return -1;
+    }
+    String[] parts = s.split("\\.", -1);
+    if (parts.length != 4) {
+      return -1;
+    }
+    long v = 0;
+    for (String p : parts) {
+      if (p.isEmpty() || !p.chars().allMatch(c -> c >= '0' && c <= '9')) {
+        return -1;
+      }
+      // Go's dtoi gives up past 0xFFFFFF, so any run of digits is bounded before the octet check.
+      String digits = p.replaceFirst("^0+(?=.)", "");
+      if (digits.length() > 3) {
+        return -1;
+      }
+      int octet = Integer.parseInt(digits);
       if (octet > 255) {
         return -1;
       }
