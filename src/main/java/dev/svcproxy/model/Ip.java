@@ -14,7 +14,7 @@ public final class Ip {
 
   /** True for an IPv6 literal (no zone, no brackets). */
   public static boolean isIpv6(String s) {
-    if (s == null || s.indexOf(':') < 0 || !s.matches("[0-9a-fA-F:.]+")) {
+    if (s == null || s.length() > 64 || s.indexOf(':') < 0 || !s.matches("[0-9a-fA-F:.]+")) {
       return false;
     }
     try {
@@ -57,8 +57,8 @@ public final class Ip {
   /**
    * Reads an IP literal as upstream's ParseIPSloppy does: IPv4 octets may carry leading zeros and
    * are decimal ("010" is 10, not octal 8), as Go read them before 1.17 and the API server still
-   * does. Returns the canonical text (IPv4 without leading zeros, IPv6 unchanged), or null when
-   * {@code s} is not an IP literal.
+   * does. Returns the canonical text (IPv4 without leading zeros, an IPv4-mapped IPv6 address as
+   * the IPv4 address, other IPv6 unchanged), or null when {@code s} is not an IP literal.
    */
   public static String parseSloppy(String s) {
     if (s == null) {
@@ -68,7 +68,25 @@ public final class Ip {
     if (v4 >= 0) {
       return longToIpv4(v4);
     }
-    return isIpv6(s) ? s : null;
+    if (isIpv6(s)) {
+      return s;
+    }
+    return ipv4MappedIpv6(s);
+  }
+
+  /** "::ffff:1.2.3.4" is IPv4 to Go's net.IP (and so to kube-proxy); its dotted form, else null. */
+  private static String ipv4MappedIpv6(String s) {
+    if (s.indexOf(':') < 0 || s.length() > 64 || !s.matches("[0-9a-fA-F:.]+")) {
+      return null;
+    }
+    try {
+      byte[] b = InetAddress.getByName(s).getAddress();
+      return b.length == 4
+          ? (b[0] & 255) + "." + (b[1] & 255) + "." + (b[2] & 255) + "." + (b[3] & 255)
+          : null;
+    } catch (UnknownHostException e) {
+      return null;
+    }
   }
 
   /** As {@link #ipv4ToLong} but accepting leading zeros in octets, as ParseIPSloppy. */
