@@ -64,8 +64,7 @@ class ManifestYamlTest {
     ManifestSet set = parser.parse("f.yaml", text);
     assertThat(set.problems())
         .extracting(ManifestProblem::toString)
-        .containsExactly(
-            "f.yaml: document 2: not valid YAML/JSON: found undefined alias x at line 3");
+        .contains("f.yaml: document 2: not valid YAML/JSON: found undefined alias x at line 3");
   }
 
   @Test
