@@ -192,4 +192,53 @@ class ManifestYamlTest {
                     .contains("too l")
                     .contains("limit"));
   }
+
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"plain", "quoted", "comment", "manyLines"})
+  void parse_twentyMegabyteDocument_namesTheDocumentSizeLimit(String shape) {
+    int n = 20 * 1024 * 1024;
+    String text =
+        switch (shape) {
+          case "plain" -> "name: " + "a".repeat(n);
+          case "quoted" -> "name: \"" + "a".repeat(n) + "\"";
+          case "comment" -> "a: 1\n# " + "a ".repeat(n / 2);
+          default -> "k: v\n".repeat(n / 5);
+        };
+    ManifestSet set =
+        assertTimeoutPreemptively(Duration.ofSeconds(20), () -> parser.parse("f.yaml", text));
+    assertThat(set.problems())
+        .extracting(ManifestProblem::reason)
+        .singleElement()
+        .asString()
+        .startsWith("not valid YAML/JSON: document is too large: ")
+        .endsWith(", more than the limit of " + YamlDocuments.MAX_DOCUMENT_CHARS);
+  }
+
+  @Test
+  void parse_lineLongerThanTheLineLimit_rejectedBeforeParsing() {
+    String text = "a: 1\n# " + "a ".repeat(YamlDocuments.MAX_LINE_CHARS / 2) + "\n";
+    ManifestSet set =
+        assertTimeoutPreemptively(Duration.ofSeconds(20), () -> parser.parse("f.yaml", text));
+    assertThat(set.problems())
+        .extracting(ManifestProblem::reason)
+        .containsExactly(
+            "not valid YAML/JSON: line 2 is too long: "
+                + (YamlDocuments.MAX_LINE_CHARS + 2)
+                + " characters, more than the limit of "
+                + YamlDocuments.MAX_LINE_CHARS);
+  }
+
+  @Test
+  void parse_valueLongerThanTheWordLimit_rejectedBeforeParsing() {
+    String text = "a: 1\nb: \"" + "x".repeat(YamlDocuments.MAX_WORD_CHARS) + "\"\n";
+    ManifestSet set =
+        assertTimeoutPreemptively(Duration.ofSeconds(20), () -> parser.parse("f.yaml", text));
+    assertThat(set.problems())
+        .extracting(ManifestProblem::reason)
+        .containsExactly(
+            "not valid YAML/JSON: value at line 2 is too long: "
+                + (YamlDocuments.MAX_WORD_CHARS + 2)
+                + " characters without white space, more than the limit of "
+                + YamlDocuments.MAX_WORD_CHARS);
+  }
 }
