@@ -36,22 +36,28 @@ import org.yaml.snakeyaml.nodes.Tag;
  * <<}) as kubectl's YAML library does, types plain scalars by the YAML 1.2 core schema, and reports
  * duplicate keys (the last value wins, as the API server's JSON decoder keeps it).
  *
- * <p>Limits, checked in one linear pass before SnakeYAML sees the text: SnakeYAML's reader copies
- * its whole look-ahead window for every 1 KB it reads while one token is being scanned, so a single
- * long token costs time quadratic in its length (a 50 MB value took 582 s). A document over {@link
- * #MAX_DOCUMENT_CHARS}, a line over {@link #MAX_LINE_CHARS} or a run of {@link #MAX_WORD_CHARS}
- * characters without white space is rejected with a warning before it is parsed, which bounds the
- * quadratic part to a few milliseconds per token.
+ * <p>Limits, checked in one linear pass before SnakeYAML sees the text. SnakeYAML's reader copies
+ * its whole look-ahead window for every 1 KB it reads while one token is being scanned, so a long
+ * token costs time quadratic in its length: a 50 MB value took 582 s, and a 1 MB line of a block
+ * scalar takes seconds. Every such token lies within one line, so the work is bounded by the
+ * squares of the line lengths: a document over {@link #MAX_DOCUMENT_CHARS} or with a line over
+ * {@link #MAX_LINE_CHARS} is rejected, and so is a document whose lines over {@link #LONG_LINE}
+ * characters would push the file's sum of their squared lengths over {@link #LONG_LINE_BUDGET} (at
+ * most a few hundred milliseconds of parsing, e.g. one line of 128 K characters). A warning names
+ * the limit; the other documents are still read.
  */
 final class YamlDocuments {
   /** SnakeYAML's own default code point limit, applied per document before parsing. */
   static final int MAX_DOCUMENT_CHARS = 3 * 1024 * 1024;
 
   /** Longest line (a comment or a block scalar line is one token to the scanner). */
-  static final int MAX_LINE_CHARS = 1024 * 1024;
+  static final int MAX_LINE_CHARS = 128 * 1024;
 
-  /** Longest run without white space (a plain or quoted scalar is scanned in such runs). */
-  static final int MAX_WORD_CHARS = 256 * 1024;
+  /** Lines up to this long cost the scanner next to nothing beyond linear time. */
+  static final int LONG_LINE = 4096;
+
+  /** Most a file's long lines may add up to, as the sum of their squared lengths. */
+  static final long LONG_LINE_BUDGET = (long) MAX_LINE_CHARS * MAX_LINE_CHARS;
 
   /** Most nodes one document may expand to once aliases are resolved. */
   static final int MAX_NODES = 2_000_000;
@@ -83,16 +89,31 @@ final class YamlDocuments {
   static List<Document> read(String text) {
     List<Document> out = new ArrayList<>();
     int number = 0;
+    long spent = 0;
     for (Chunk c : split(text)) {
       if (!c.counts()) {
         continue;
       }
       number++;
       String tooBig = c.limitExceeded();
+      if (tooBig == null && spent + c.longLineWork > LONG_LINE_BUDGET) {
+        tooBig =
+            "too many long lines: with this document's "
+                + c.longLines
+                + " lines of more than "
+                + LONG_LINE
+                + " characters, the file's long lines add up to more than the limit (the sum of"
+                + " their squared lengths may not exceed "
+                + LONG_LINE_BUDGET
+                + ", one line of "
+                + MAX_LINE_CHARS
+                + " characters)";
+      }
       if (tooBig != null) {
         out.add(new Document(number, c.firstLine, null, tooBig, List.of()));
         continue;
       }
+      spent += c.longLineWork;
       String body = text.substring(c.start, c.end);
       Iterator<Node> it;
       try {
@@ -148,7 +169,7 @@ final class YamlDocuments {
   /**
    * A document's text: [start, end) of the file, the 1-based line it starts on, whether it began
    * with a "---" marker, whether it holds anything but blank lines, comments and directives, and
-   * the longest line and white-space-free run seen (for the limits).
+   * the longest line and the work its long lines cost the scanner (for the limits).
    */
   private static final class Chunk {
     final int start;
@@ -158,8 +179,8 @@ final class YamlDocuments {
     boolean content;
     int longestLine;
     int longestLineAt;
-    int longestWord;
-    int longestWordAt;
+    int longLines;
+    long longLineWork;
 
     Chunk(int start, int firstLine, boolean explicit) {
       this.start = start;
@@ -186,14 +207,6 @@ final class YamlDocuments {
             + longestLine
             + " characters, more than the limit of "
             + MAX_LINE_CHARS;
-      }
-      if (longestWord > MAX_WORD_CHARS) {
-        return "value at line "
-            + longestWordAt
-            + " is too long: "
-            + longestWord
-            + " characters without white space, more than the limit of "
-            + MAX_WORD_CHARS;
       }
       return null;
     }
@@ -265,18 +278,9 @@ final class YamlDocuments {
       c.longestLine = len;
       c.longestLineAt = line;
     }
-    if (len <= c.longestWord || len <= 0) {
-      return;
-    }
-    int run = 0;
-    for (int i = pos; i < lineEnd; i++) {
-      char ch = text.charAt(i);
-      if (ch == ' ' || ch == '\t' || ch == '\r') {
-        run = 0;
-      } else if (++run > c.longestWord) {
-        c.longestWord = run;
-        c.longestWordAt = line;
-      }
+    if (len > LONG_LINE) {
+      c.longLines++;
+      c.longLineWork += (long) len * len;
     }
   }
 
