@@ -59,6 +59,9 @@ final class YamlDocuments {
   /** Most a file's long lines may add up to, as the sum of their squared lengths. */
   static final long LONG_LINE_BUDGET = (long) MAX_LINE_CHARS * MAX_LINE_CHARS;
 
+  /** Most documents read from one file; the rest get one warning. */
+  static final int MAX_DOCUMENTS = 200_000;
+
   /** Most nodes one document may expand to once aliases are resolved. */
   static final int MAX_NODES = 2_000_000;
 
@@ -90,11 +93,22 @@ final class YamlDocuments {
     List<Document> out = new ArrayList<>();
     int number = 0;
     long spent = 0;
+    Yaml yaml = new Yaml(options());
     for (Chunk c : split(text)) {
       if (!c.counts()) {
         continue;
       }
       number++;
+      if (number > MAX_DOCUMENTS) {
+        out.add(
+            new Document(
+                number,
+                c.firstLine,
+                null,
+                "too many documents: only the first " + MAX_DOCUMENTS + " of a file are read",
+                List.of()));
+        break;
+      }
       String tooBig = c.limitExceeded();
       if (tooBig == null && spent + c.longLineWork > LONG_LINE_BUDGET) {
         tooBig =
@@ -114,10 +128,13 @@ final class YamlDocuments {
         continue;
       }
       spent += c.longLineWork;
+      if (!c.content) {
+        continue; // an empty document: nothing to parse
+      }
       String body = text.substring(c.start, c.end);
       Iterator<Node> it;
       try {
-        it = new Yaml(options()).composeAll(new StringReader(body)).iterator();
+        it = yaml.composeAll(new StringReader(body)).iterator();
         boolean first = true;
         while (it.hasNext()) {
           if (!first) {
@@ -231,6 +248,7 @@ final class YamlDocuments {
         cur.end = pos;
         chunks.add(cur);
         cur = new Chunk(pos, line, true);
+        cur.content = hasContent(text, pos + 3, lineEnd);
       } else if (marker(text, pos, lineEnd, "...")) {
         cur.end = next;
         chunks.add(cur);

@@ -244,4 +244,23 @@ class ManifestYamlTest {
                 + " lines of more than 4096 characters, the file's long lines add up to more than"
                 + " the limit");
   }
+
+  @Test
+  void parse_moreDocumentsThanTheLimit_theRestGetOneWarning() {
+    String text =
+        svc("a", "172.30.0.41")
+            + "---\n".repeat(YamlDocuments.MAX_DOCUMENTS)
+            + svc("b", "172.30.0.42");
+    ManifestSet set =
+        assertTimeoutPreemptively(Duration.ofSeconds(20), () -> parser.parse("f.yaml", text));
+    assertThat(set.services()).extracting(Service::name).containsExactly("a");
+    assertThat(set.problems())
+        .extracting(ManifestProblem::toString)
+        .containsExactly(
+            "f.yaml: document "
+                + (YamlDocuments.MAX_DOCUMENTS + 1)
+                + ": not valid YAML/JSON: too many documents: only the first "
+                + YamlDocuments.MAX_DOCUMENTS
+                + " of a file are read");
+  }
 }
