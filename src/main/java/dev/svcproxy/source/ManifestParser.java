@@ -299,9 +299,9 @@ public final class ManifestParser {
         }
       }
       JsonNode c = e.path("conditions");
-      boolean ready = c.path("ready").asBoolean(true);
-      boolean serving = c.path("serving").asBoolean(true);
-      boolean terminating = c.path("terminating").asBoolean(false);
+      boolean ready = bool(c, "ready", f + ".conditions.ready", true);
+      boolean serving = bool(c, "serving", f + ".conditions.serving", true);
+      boolean terminating = bool(c, "terminating", f + ".conditions.terminating", false);
       String hostname = text(e, "hostname", f + ".hostname", "");
       if (!hostname.isEmpty()) {
         check(ApiValidation.dns1123Label(hostname), f + ".hostname", hostname);
@@ -464,6 +464,18 @@ public final class ManifestParser {
               + ": must be between 1 and 65535, inclusive");
     }
     return n.asInt();
+  }
+
+  /** A boolean field; {@code dflt} when absent or null (as upstream defaults conditions). */
+  private static boolean bool(JsonNode parent, String name, String field, boolean dflt) {
+    JsonNode n = parent.path(name);
+    if (n.isMissingNode() || n.isNull()) {
+      return dflt;
+    }
+    if (!n.isBoolean()) {
+      throw invalid(field, "must be a boolean, not " + Printable.quoted(n.toString()));
+    }
+    return n.booleanValue();
   }
 
   /** A string field; {@code dflt} when absent or null; anything but a string is an error. */

@@ -46,8 +46,9 @@ public final class Printable {
     return escape(s);
   }
 
-  /** {@link #shown} in double quotes, for values in messages. */
+  /** {@link #shown} in double quotes, with quotes and backslashes escaped, for values. */
   public static String quoted(String s) {
-    return "\"" + shown(s) + "\"";
+    String q = s == null ? null : s.replace("\\", "\\\\").replace("\"", "\\\"");
+    return "\"" + shown(q) + "\"";
   }
 }

@@ -67,8 +67,8 @@ final class YamlDocuments {
 
   private static final JsonNodeFactory F = JsonNodeFactory.instance;
   private static final Pattern NULL = Pattern.compile("~|null|Null|NULL|");
-  private static final Pattern TRUE = Pattern.compile("true|True|TRUE");
-  private static final Pattern FALSE = Pattern.compile("false|False|FALSE");
+  private static final Pattern TRUE = Pattern.compile("true|True|TRUE|yes|Yes|YES|on|On|ON");
+  private static final Pattern FALSE = Pattern.compile("false|False|FALSE|no|No|NO|off|Off|OFF");
   private static final Pattern DEC = Pattern.compile("[-+]?[0-9]+");
   private static final Pattern OCT = Pattern.compile("0o[0-7]+");
   private static final Pattern HEX = Pattern.compile("0x[0-9a-fA-F]+");
@@ -409,6 +409,7 @@ final class YamlDocuments {
       if (NULL.matcher(v).matches()) {
         return F.nullNode();
       }
+      // yes/no/on/off too: kubectl's YAML library (go-yaml v2) reads them as booleans.
       if (TRUE.matcher(v).matches()) {
         return F.booleanNode(true);
       }

@@ -263,4 +263,35 @@ class ManifestYamlTest {
                 + YamlDocuments.MAX_DOCUMENTS
                 + " of a file are read");
   }
+
+  @Test
+  void parse_conditionsAsYamlBooleans_readAsKubectlReadsThem() {
+    String text =
+        """
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSlice
+        metadata: {namespace: ns, name: a-1, labels: {kubernetes.io/service-name: a}}
+        addressType: IPv4
+        ports: [{name: p80, port: 80, protocol: TCP}]
+        endpoints:
+        - {addresses: [10.0.0.1], conditions: {ready: no, serving: yes, terminating: on}}
+        ---
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSlice
+        metadata: {namespace: ns, name: a-2, labels: {kubernetes.io/service-name: a}}
+        addressType: IPv4
+        ports: [{name: p80, port: 80, protocol: TCP}]
+        endpoints:
+        - {addresses: [10.0.0.2], conditions: {ready: "false"}}
+        """;
+    ManifestSet set = parser.parse("f.yaml", text);
+    assertThat(set.slices().get(0).endpoints())
+        .extracting(e -> e.ready() + " " + e.serving() + " " + e.terminating())
+        .containsExactly("false true true");
+    assertThat(set.problems())
+        .extracting(ManifestProblem::toString)
+        .containsExactly(
+            "f.yaml: document 2: EndpointSlice ns/a-2: endpoints[0].conditions.ready: must be a"
+                + " boolean, not \"\\\"false\\\"\"");
+  }
 }
