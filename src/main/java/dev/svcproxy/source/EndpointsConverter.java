@@ -19,12 +19,12 @@ final class EndpointsConverter {
     String ns = ManifestParser.namespace(meta);
     ManifestParser.labels(meta);
     List<EndpointSlice> out = new ArrayList<>();
-    JsonNode subsets = node.path("subsets");
+    JsonNode subsets = ManifestParser.list(node, "subsets", "subsets");
     for (int i = 0; i < subsets.size(); i++) {
       JsonNode subset = subsets.get(i);
       String f = "subsets[" + i + "]";
       List<EndpointSlice.Port> ports = new ArrayList<>();
-      JsonNode portList = subset.path("ports");
+      JsonNode portList = ManifestParser.list(subset, "ports", f + ".ports");
       for (int j = 0; j < portList.size(); j++) {
         JsonNode p = portList.get(j);
         String pf = f + ".ports[" + j + "]";
@@ -43,8 +43,13 @@ final class EndpointsConverter {
                 ManifestParser.protocol(p, pf + ".protocol")));
       }
       List<EndpointSlice.SliceEndpoint> eps = new ArrayList<>();
-      addAddresses(subset.path("addresses"), true, f + ".addresses", eps);
-      addAddresses(subset.path("notReadyAddresses"), false, f + ".notReadyAddresses", eps);
+      addAddresses(
+          ManifestParser.list(subset, "addresses", f + ".addresses"), true, f + ".addresses", eps);
+      addAddresses(
+          ManifestParser.list(subset, "notReadyAddresses", f + ".notReadyAddresses"),
+          false,
+          f + ".notReadyAddresses",
+          eps);
       out.add(new EndpointSlice(ns, name + "-" + i, name, "IPv4", ports, eps));
     }
     return out;

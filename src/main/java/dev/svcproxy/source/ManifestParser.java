@@ -57,7 +57,11 @@ public final class ManifestParser {
     String kind = node.path("kind").asText("");
     String apiVersion = node.path("apiVersion").asText("");
     JsonNode meta = node.path("metadata");
-    String ns = meta.path("namespace").asText("default");
+    JsonNode nsNode = meta.path("namespace");
+    String ns = nsNode.isTextual() ? nsNode.asText() : "?";
+    if (nsNode.isMissingNode() || nsNode.isNull() || ns.isEmpty()) {
+      ns = "default";
+    }
     String name = meta.path("name").asText("");
     try {
       switch (apiVersion + "/" + kind) {
@@ -76,7 +80,7 @@ public final class ManifestParser {
                 new ManifestSet.Item(
                     kind, ns, name, file, doc, List.of(), EndpointsConverter.toSlices(node)));
         case "v1/List" -> {
-          for (JsonNode item : node.path("items")) {
+          for (JsonNode item : list(node, "items", "items")) {
             collect(file, doc, item, items, problems);
           }
         }
@@ -85,11 +89,15 @@ public final class ManifestParser {
                 new ManifestProblem(
                     file, doc, "unsupported kind " + Printable.quoted(apiVersion + "/" + kind)));
       }
-    } catch (IllegalArgumentException e) {
+    } catch (RuntimeException e) {
       String who = Printable.shown(ns) + "/" + Printable.shown(name.isEmpty() ? "?" : name);
-      problems.add(
-          new ManifestProblem(
-              file, doc, Printable.shown(kind) + " " + who + ": " + e.getMessage()));
+      // Anything but our own IllegalArgumentException is a bug; still, one object must not stop
+      // the others from being read.
+      String why =
+          e instanceof IllegalArgumentException
+              ? e.getMessage()
+              : "cannot be read (" + e.getClass().getSimpleName() + ")";
+      problems.add(new ManifestProblem(file, doc, Printable.shown(kind) + " " + who + ": " + why));
     }
   }
 
@@ -115,7 +123,7 @@ public final class ManifestParser {
       throw invalid("spec.clusterIP", "clusterIP is missing");
     }
     String clusterIP = text(spec, "clusterIP", "spec.clusterIP", "");
-    JsonNode clusterIPs = spec.path("clusterIPs");
+    JsonNode clusterIPs = list(spec, "clusterIPs", "spec.clusterIPs");
     for (int i = 0; i < clusterIPs.size(); i++) {
       String ip = text(clusterIPs, i, "spec.clusterIPs[" + i + "]");
       if (!ip.equals("None")) {
@@ -131,7 +139,7 @@ public final class ManifestParser {
     clusterIP = ip(clusterIP, "spec.clusterIP");
     List<ServicePort> ports = new ArrayList<>();
     Set<String> seen = new HashSet<>();
-    JsonNode portList = spec.path("ports");
+    JsonNode portList = list(spec, "ports", "spec.ports");
     for (int i = 0; i < portList.size(); i++) {
       JsonNode p = portList.get(i);
       String f = "spec.ports[" + i + "]";
@@ -151,9 +159,11 @@ public final class ManifestParser {
       targetPort(p.path("targetPort"), f + ".targetPort");
       ports.add(new ServicePort(pname, port, proto, nodePort));
     }
-    List<String> externalIPs = ips(spec.path("externalIPs"), "spec.externalIPs");
+    List<String> externalIPs =
+        ips(list(spec, "externalIPs", "spec.externalIPs"), "spec.externalIPs");
     List<String> lbIPs = new ArrayList<>();
-    JsonNode ingress = node.path("status").path("loadBalancer").path("ingress");
+    JsonNode ingress =
+        list(node.path("status").path("loadBalancer"), "ingress", "status.loadBalancer.ingress");
     for (int i = 0; i < ingress.size(); i++) {
       JsonNode ing = ingress.get(i);
       String f = "status.loadBalancer.ingress[" + i + "]";
@@ -180,7 +190,7 @@ public final class ManifestParser {
       }
     }
     List<String> ranges = new ArrayList<>();
-    JsonNode rangeList = spec.path("loadBalancerSourceRanges");
+    JsonNode rangeList = list(spec, "loadBalancerSourceRanges", "spec.loadBalancerSourceRanges");
     for (int i = 0; i < rangeList.size(); i++) {
       String f = "spec.loadBalancerSourceRanges[" + i + "]";
       String r = text(rangeList, i, f);
@@ -251,7 +261,7 @@ public final class ManifestParser {
     }
     List<EndpointSlice.Port> ports = new ArrayList<>();
     Set<String> names = new HashSet<>();
-    JsonNode portList = node.path("ports");
+    JsonNode portList = list(node, "ports", "ports");
     for (int i = 0; i < portList.size(); i++) {
       JsonNode p = portList.get(i);
       String f = "ports[" + i + "]";
@@ -267,11 +277,11 @@ public final class ManifestParser {
       ports.add(new EndpointSlice.Port(pname, port, protocol(p, f + ".protocol")));
     }
     List<EndpointSlice.SliceEndpoint> eps = new ArrayList<>();
-    JsonNode epList = node.path("endpoints");
+    JsonNode epList = list(node, "endpoints", "endpoints");
     for (int j = 0; j < epList.size(); j++) {
       JsonNode e = epList.get(j);
       String f = "endpoints[" + j + "]";
-      JsonNode addrList = e.path("addresses");
+      JsonNode addrList = list(e, "addresses", f + ".addresses");
       if (addrList.size() == 0 || addrList.size() > 100) {
         throw invalid(f + ".addresses", "must contain at least 1 and at most 100 addresses");
       }
@@ -313,7 +323,7 @@ public final class ManifestParser {
       String zone = text(e, "zone", f + ".zone", "");
       check(ApiValidation.labelValue(zone), f + ".zone", zone);
       Set<String> zoneHints = new HashSet<>();
-      JsonNode forZones = e.path("hints").path("forZones");
+      JsonNode forZones = list(e.path("hints"), "forZones", f + ".hints.forZones");
       for (int k = 0; k < forZones.size(); k++) {
         String hf = f + ".hints.forZones[" + k + "].name";
         String z = text(forZones.get(k), "name", hf, "");
@@ -321,7 +331,7 @@ public final class ManifestParser {
         zoneHints.add(z);
       }
       Set<String> nodeHints = new HashSet<>();
-      JsonNode forNodes = e.path("hints").path("forNodes");
+      JsonNode forNodes = list(e.path("hints"), "forNodes", f + ".hints.forNodes");
       for (int k = 0; k < forNodes.size(); k++) {
         String hf = f + ".hints.forNodes[" + k + "].name";
         String n = text(forNodes.get(k), "name", hf, "");
@@ -347,7 +357,10 @@ public final class ManifestParser {
 
   /** metadata.namespace, "default" when absent, a DNS-1123 label. */
   static String namespace(JsonNode meta) {
-    String v = text(meta, "namespace", "metadata.namespace", "default");
+    String v = text(meta, "namespace", "metadata.namespace", "");
+    if (v.isEmpty()) {
+      v = "default"; // as kubectl fills in an empty namespace
+    }
     check(ApiValidation.dns1123Label(v), "metadata.namespace", v);
     return v;
   }
@@ -464,6 +477,18 @@ public final class ManifestParser {
               + ": must be between 1 and 65535, inclusive");
     }
     return n.asInt();
+  }
+
+  /** A list field: empty when absent or null; anything but a list is an error. */
+  static JsonNode list(JsonNode parent, String name, String field) {
+    JsonNode n = parent.path(name);
+    if (n.isMissingNode() || n.isNull()) {
+      return com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.arrayNode();
+    }
+    if (!n.isArray()) {
+      throw invalid(field, "must be a list");
+    }
+    return n;
   }
 
   /** A boolean field; {@code dflt} when absent or null (as upstream defaults conditions). */

@@ -135,6 +135,47 @@ class ManifestValidationTest {
                             + " \"v1/Con\\u001b[31mfig\\u2028Map\""));
   }
 
+  @Test
+  void parse_fieldsOfTheWrongShape_reportedPerObjectNeverThrown() {
+    String text =
+        """
+        apiVersion: v1
+        kind: Service
+        metadata: {namespace: ns, name: a}
+        spec: {clusterIP: 172.30.0.41, ports: {name: p80, port: 80}}
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {namespace: ns, name: b}
+        spec: {clusterIP: 172.30.0.42, ports: [80]}
+        ---
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSlice
+        metadata: {namespace: ns, name: c, labels: {kubernetes.io/service-name: c}}
+        endpoints: 5
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {namespace: [ns], name: {d: 1}}
+        spec: []
+        ---
+        apiVersion: v1
+        kind: List
+        items: [1]
+        """;
+    ManifestSet set = parser.parse("f.yaml", text);
+    assertThat(set.items()).isEmpty();
+    assertThat(set.problems())
+        .extracting(ManifestProblem::toString)
+        .containsExactly(
+            "f.yaml: document 1: Service ns/a: spec.ports: must be a list",
+            "f.yaml: document 2: Service ns/b: spec.ports[0].port: port is missing",
+            "f.yaml: document 3: EndpointSlice ns/c: endpoints: must be a list",
+            "f.yaml: document 4: Service ?/?: metadata.name: must be a string, not"
+                + " \"{\\\"d\\\":1}\"",
+            "f.yaml: document 5: not a Kubernetes object (a mapping)");
+  }
+
   // ---- tables ------------------------------------------------------------------------------
 
   private static final List<String> DNS1123_LABEL_GOOD =
