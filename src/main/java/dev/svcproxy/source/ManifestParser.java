@@ -1,10 +1,6 @@
 package dev.svcproxy.source;
 
-import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.MappingIterator;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.svcproxy.model.Cidr;
 import dev.svcproxy.model.EndpointSlice;
 import dev.svcproxy.model.Ip;
@@ -12,151 +8,223 @@ import dev.svcproxy.model.Protocol;
 import dev.svcproxy.model.Service;
 import dev.svcproxy.model.ServicePort;
 import dev.svcproxy.model.TrafficPolicy;
-import java.io.IOException;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
  * Reads Kubernetes manifests (YAML or JSON, several documents per file, v1 Lists) into Services and
- * EndpointSlices. A document that cannot be used is reported and skipped; the others still count.
+ * EndpointSlices. Nothing here went through an API server, so every field a proxy uses is checked
+ * as the API server checks it; a document or object that cannot be used is reported as "file:
+ * document N: Kind ns/name: field: reason" and skipped, and the others still count. IPv4 addresses
+ * and prefixes are read as upstream reads them (leading zeros allowed) and kept in canonical form.
  */
 public final class ManifestParser {
-  private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
 
   /** Parses the text of one file; {@code file} names it in problems. */
   public ManifestSet parse(String file, String text) {
-    List<Service> services = new ArrayList<>();
-    List<EndpointSlice> slices = new ArrayList<>();
+    List<ManifestSet.Item> items = new ArrayList<>();
     List<ManifestProblem> problems = new ArrayList<>();
-    int doc = 0;
-    try (JsonParser p = YAML.getFactory().createParser(text);
-        MappingIterator<JsonNode> it = YAML.readValues(p, JsonNode.class)) {
-      while (true) {
-        doc++;
-        JsonNode node;
-        try {
-          if (!it.hasNextValue()) {
-            break;
-          }
-          node = it.nextValue();
-        } catch (IOException | RuntimeException e) {
-          problems.add(new ManifestProblem(file, doc, "not valid YAML/JSON: " + firstLine(e)));
-          break;
-        }
-        if (node == null || node.isNull() || node.isMissingNode()) {
-          continue;
-        }
-        collect(file, doc, node, services, slices, problems);
+    boolean unreadable = false;
+    for (YamlDocuments.Document d : YamlDocuments.read(text)) {
+      if (d.error() != null) {
+        problems.add(new ManifestProblem(file, d.number(), "not valid YAML/JSON: " + d.error()));
+        unreadable = true;
+        continue;
       }
-    } catch (IOException e) {
-      problems.add(new ManifestProblem(file, doc, "not valid YAML/JSON: " + firstLine(e)));
+      d.warnings().forEach(w -> problems.add(new ManifestProblem(file, d.number(), w)));
+      JsonNode node = d.tree();
+      if (node == null || node.isNull() || node.isMissingNode()) {
+        continue;
+      }
+      collect(file, d.number(), node, items, problems);
     }
-    return new ManifestSet(services, slices, problems);
+    return new ManifestSet(ManifestSet.firstOfEach(items, problems), problems, unreadable);
   }
 
   private void collect(
       String file,
       int doc,
       JsonNode node,
-      List<Service> services,
-      List<EndpointSlice> slices,
+      List<ManifestSet.Item> items,
       List<ManifestProblem> problems) {
+    if (!node.isObject()) {
+      problems.add(new ManifestProblem(file, doc, "not a Kubernetes object (a mapping)"));
+      return;
+    }
     String kind = node.path("kind").asText("");
     String apiVersion = node.path("apiVersion").asText("");
+    JsonNode meta = node.path("metadata");
+    JsonNode nsNode = meta.path("namespace");
+    String ns = nsNode.isTextual() ? nsNode.asText() : "?";
+    if (nsNode.isMissingNode() || nsNode.isNull() || ns.isEmpty()) {
+      ns = "default";
+    }
+    String name = meta.path("name").asText("");
     try {
       switch (apiVersion + "/" + kind) {
         case "v1/Service" -> {
           Service s = service(node);
-          if (s != null) {
-            services.add(s);
-          }
+          items.add(
+              new ManifestSet.Item(
+                  kind, ns, name, file, doc, s == null ? List.of() : List.of(s), List.of()));
         }
-        case "discovery.k8s.io/v1/EndpointSlice" -> slices.add(endpointSlice(node));
-        case "v1/Endpoints" -> slices.addAll(EndpointsConverter.toSlices(node));
+        case "discovery.k8s.io/v1/EndpointSlice" ->
+            items.add(
+                new ManifestSet.Item(
+                    kind, ns, name, file, doc, List.of(), List.of(endpointSlice(node))));
+        case "v1/Endpoints" ->
+            items.add(
+                new ManifestSet.Item(
+                    kind, ns, name, file, doc, List.of(), EndpointsConverter.toSlices(node)));
         case "v1/List" -> {
-          for (JsonNode item : node.path("items")) {
-            collect(file, doc, item, services, slices, problems);
+          for (JsonNode item : list(node, "items", "items")) {
+            collect(file, doc, item, items, problems);
           }
         }
         default ->
             problems.add(
                 new ManifestProblem(
-                    file, doc, "unsupported kind \"" + apiVersion + "/" + kind + "\""));
+                    file, doc, "unsupported kind " + Printable.quoted(apiVersion + "/" + kind)));
       }
-    } catch (IllegalArgumentException e) {
-      String who = node.path("metadata").path("namespace").asText("default");
-      who += "/" + node.path("metadata").path("name").asText("?");
-      problems.add(new ManifestProblem(file, doc, kind + " " + who + ": " + e.getMessage()));
+    } catch (RuntimeException e) {
+      String who = Printable.shown(ns) + "/" + Printable.shown(name.isEmpty() ? "?" : name);
+      // Anything but our own IllegalArgumentException is a bug; still, one object must not stop
+      // the others from being read.
+      String why =
+          e instanceof IllegalArgumentException
+              ? e.getMessage()
+              : "cannot be read (" + e.getClass().getSimpleName() + ")";
+      problems.add(new ManifestProblem(file, doc, Printable.shown(kind) + " " + who + ": " + why));
     }
   }
 
   /** Converts a v1 Service; returns null for those a proxy skips (headless, ExternalName). */
   static Service service(JsonNode node) {
     JsonNode meta = node.path("metadata");
-    String name = require(meta, "name");
-    String ns = meta.path("namespace").asText("default");
+    String name = name(meta, ApiValidation::dns1035Label);
+    String ns = namespace(meta);
+    labels(meta);
     JsonNode spec = node.path("spec");
-    String type = spec.path("type").asText("ClusterIP");
+    String type = text(spec, "type", "spec.type", "ClusterIP");
+    if (!Set.of("ClusterIP", "NodePort", "LoadBalancer", "ExternalName").contains(type)) {
+      throw invalid(
+          "spec.type",
+          "unsupported value "
+              + Printable.quoted(type)
+              + ": supported values: \"ClusterIP\", \"ExternalName\", \"LoadBalancer\", \"NodePort\"");
+    }
     if (type.equals("ExternalName")) {
       return null;
     }
     if (!spec.has("clusterIP") && !spec.has("clusterIPs")) {
-      throw new IllegalArgumentException("spec.clusterIP is missing");
+      throw invalid("spec.clusterIP", "clusterIP is missing");
     }
-    String clusterIP = spec.path("clusterIP").asText("");
-    if (clusterIP.isEmpty() && spec.path("clusterIPs").size() > 0) {
-      clusterIP = spec.path("clusterIPs").get(0).asText("");
+    String clusterIP = text(spec, "clusterIP", "spec.clusterIP", "");
+    JsonNode clusterIPs = list(spec, "clusterIPs", "spec.clusterIPs");
+    for (int i = 0; i < clusterIPs.size(); i++) {
+      String ip = text(clusterIPs, i, "spec.clusterIPs[" + i + "]");
+      if (!ip.equals("None")) {
+        ip(ip, "spec.clusterIPs[" + i + "]");
+      }
+      if (i == 0 && clusterIP.isEmpty()) {
+        clusterIP = ip;
+      }
     }
     if (clusterIP.isEmpty() || clusterIP.equals("None")) {
       return null;
     }
-    if (!Ip.isIp(clusterIP)) {
-      throw new IllegalArgumentException("invalid spec.clusterIP \"" + clusterIP + "\"");
-    }
+    clusterIP = ip(clusterIP, "spec.clusterIP");
     List<ServicePort> ports = new ArrayList<>();
     Set<String> seen = new HashSet<>();
-    for (JsonNode p : spec.path("ports")) {
-      int port = port(p, "port", true);
-      int nodePort = port(p, "nodePort", false);
-      Protocol proto = Protocol.parse(p.path("protocol").asText(""));
-      String pname = p.path("name").asText("");
-      if (!seen.add(pname + "/" + proto)) {
-        throw new IllegalArgumentException("duplicate port name \"" + pname + "\"");
+    JsonNode portList = list(spec, "ports", "spec.ports");
+    for (int i = 0; i < portList.size(); i++) {
+      JsonNode p = portList.get(i);
+      String f = "spec.ports[" + i + "]";
+      String pname = text(p, "name", f + ".name", "");
+      if (pname.isEmpty() && portList.size() > 1) {
+        throw invalid(f + ".name", "name is required when a Service has more than one port");
       }
+      if (!pname.isEmpty()) {
+        check(ApiValidation.dns1123Label(pname), f + ".name", pname);
+      }
+      if (!seen.add(pname)) {
+        throw invalid(f + ".name", "duplicate port name " + Printable.quoted(pname));
+      }
+      int port = port(p, "port", f + ".port", true);
+      Protocol proto = protocol(p, f + ".protocol");
+      int nodePort = port(p, "nodePort", f + ".nodePort", false);
+      targetPort(p.path("targetPort"), f + ".targetPort");
       ports.add(new ServicePort(pname, port, proto, nodePort));
     }
-    List<String> externalIPs = ips(spec.path("externalIPs"), "spec.externalIPs");
+    List<String> externalIPs =
+        ips(list(spec, "externalIPs", "spec.externalIPs"), "spec.externalIPs");
     List<String> lbIPs = new ArrayList<>();
-    for (JsonNode ing : node.path("status").path("loadBalancer").path("ingress")) {
-      String ip = ing.path("ip").asText("");
+    JsonNode ingress =
+        list(node.path("status").path("loadBalancer"), "ingress", "status.loadBalancer.ingress");
+    for (int i = 0; i < ingress.size(); i++) {
+      JsonNode ing = ingress.get(i);
+      String f = "status.loadBalancer.ingress[" + i + "]";
+      String ip = text(ing, "ip", f + ".ip", "");
+      String mode = text(ing, "ipMode", f + ".ipMode", "VIP");
+      if (!mode.equals("VIP") && !mode.equals("Proxy")) {
+        throw invalid(
+            f + ".ipMode",
+            "unsupported value "
+                + Printable.quoted(mode)
+                + ": supported values: \"Proxy\", \"VIP\"");
+      }
+      String host = text(ing, "hostname", f + ".hostname", "");
+      if (!host.isEmpty()) {
+        check(ApiValidation.dns1123Subdomain(host), f + ".hostname", host);
+      }
       if (ip.isEmpty()) {
         continue;
       }
-      if (!Ip.isIp(ip)) {
-        throw new IllegalArgumentException("invalid status.loadBalancer.ingress ip \"" + ip + "\"");
-      }
+      ip = ip(ip, f + ".ip");
       // Proxy-mode ingress IPs are reached through the load balancer, not captured on the node.
-      if (!ing.path("ipMode").asText("VIP").equals("Proxy")) {
+      if (mode.equals("VIP")) {
         lbIPs.add(ip);
       }
     }
     List<String> ranges = new ArrayList<>();
-    for (JsonNode r : spec.path("loadBalancerSourceRanges")) {
+    JsonNode rangeList = list(spec, "loadBalancerSourceRanges", "spec.loadBalancerSourceRanges");
+    for (int i = 0; i < rangeList.size(); i++) {
+      String f = "spec.loadBalancerSourceRanges[" + i + "]";
+      String r = text(rangeList, i, f);
       try {
-        ranges.add(Cidr.parse(r.asText()).masked().toString());
+        ranges.add(Cidr.parseSloppy(r).toString());
       } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException("spec.loadBalancerSourceRanges: " + e.getMessage());
+        throw invalid(f, "invalid CIDR " + Printable.quoted(r));
       }
     }
-    boolean affinity = spec.path("sessionAffinity").asText("None").equals("ClientIP");
-    int timeout =
-        spec.path("sessionAffinityConfig")
-            .path("clientIP")
-            .path("timeoutSeconds")
-            .asInt(Service.DEFAULT_STICKY_SECONDS);
-    int hc = port(spec, "healthCheckNodePort", false);
+    String affinity = text(spec, "sessionAffinity", "spec.sessionAffinity", "None");
+    if (!affinity.equals("None") && !affinity.equals("ClientIP")) {
+      throw invalid(
+          "spec.sessionAffinity",
+          "unsupported value "
+              + Printable.quoted(affinity)
+              + ": supported values: \"ClientIP\", \"None\"");
+    }
+    JsonNode timeoutNode =
+        spec.path("sessionAffinityConfig").path("clientIP").path("timeoutSeconds");
+    int timeout = Service.DEFAULT_STICKY_SECONDS;
+    if (!timeoutNode.isMissingNode() && !timeoutNode.isNull()) {
+      if (!timeoutNode.isIntegralNumber()
+          || !timeoutNode.canConvertToInt()
+          || timeoutNode.asInt() < 1
+          || timeoutNode.asInt() > 86400) {
+        throw invalid(
+            "spec.sessionAffinityConfig.clientIP.timeoutSeconds",
+            "invalid value "
+                + Printable.quoted(timeoutNode.asText())
+                + ": must be greater than 0 and less than 86400");
+      }
+      timeout = timeoutNode.asInt();
+    }
+    int hc = port(spec, "healthCheckNodePort", "spec.healthCheckNodePort", false);
     return new Service(
         ns,
         name,
@@ -166,105 +234,302 @@ public final class ManifestParser {
         externalIPs,
         type.equals("LoadBalancer") ? lbIPs : List.of(),
         ranges,
-        TrafficPolicy.parse(spec.path("externalTrafficPolicy").asText("")),
-        TrafficPolicy.parse(spec.path("internalTrafficPolicy").asText("")),
+        policy(spec, "externalTrafficPolicy"),
+        policy(spec, "internalTrafficPolicy"),
         hc,
-        affinity,
+        affinity.equals("ClientIP"),
         timeout);
   }
 
   static EndpointSlice endpointSlice(JsonNode node) {
     JsonNode meta = node.path("metadata");
-    String name = require(meta, "name");
-    String ns = meta.path("namespace").asText("default");
+    String name = name(meta, ApiValidation::dns1123Subdomain);
+    String ns = namespace(meta);
+    labels(meta);
     String svc = meta.path("labels").path("kubernetes.io/service-name").asText("");
     if (svc.isEmpty()) {
-      throw new IllegalArgumentException("label kubernetes.io/service-name is missing");
+      throw invalid(
+          "metadata.labels", "label kubernetes.io/service-name is missing (the Service's name)");
     }
-    String addressType = node.path("addressType").asText("IPv4");
+    String addressType = text(node, "addressType", "addressType", "IPv4");
+    if (!Set.of("IPv4", "IPv6", "FQDN").contains(addressType)) {
+      throw invalid(
+          "addressType",
+          "unsupported value "
+              + Printable.quoted(addressType)
+              + ": supported values: \"FQDN\", \"IPv4\", \"IPv6\"");
+    }
     List<EndpointSlice.Port> ports = new ArrayList<>();
-    for (JsonNode p : node.path("ports")) {
-      Integer port = p.has("port") && !p.get("port").isNull() ? port(p, "port", true) : null;
-      ports.add(
-          new EndpointSlice.Port(
-              p.path("name").asText(""), port, Protocol.parse(p.path("protocol").asText(""))));
+    Set<String> names = new HashSet<>();
+    JsonNode portList = list(node, "ports", "ports");
+    for (int i = 0; i < portList.size(); i++) {
+      JsonNode p = portList.get(i);
+      String f = "ports[" + i + "]";
+      String pname = text(p, "name", f + ".name", "");
+      if (!pname.isEmpty()) {
+        check(ApiValidation.dns1123Label(pname), f + ".name", pname);
+      }
+      if (!names.add(pname)) {
+        throw invalid(f + ".name", "duplicate port name " + Printable.quoted(pname));
+      }
+      Integer port =
+          p.has("port") && !p.get("port").isNull() ? port(p, "port", f + ".port", true) : null;
+      ports.add(new EndpointSlice.Port(pname, port, protocol(p, f + ".protocol")));
     }
     List<EndpointSlice.SliceEndpoint> eps = new ArrayList<>();
-    for (JsonNode e : node.path("endpoints")) {
+    JsonNode epList = list(node, "endpoints", "endpoints");
+    for (int j = 0; j < epList.size(); j++) {
+      JsonNode e = epList.get(j);
+      String f = "endpoints[" + j + "]";
+      JsonNode addrList = list(e, "addresses", f + ".addresses");
+      if (addrList.size() == 0 || addrList.size() > 100) {
+        throw invalid(f + ".addresses", "must contain at least 1 and at most 100 addresses");
+      }
       List<String> addrs = new ArrayList<>();
-      for (JsonNode a : e.path("addresses")) {
-        String ip = a.asText();
-        if (!addressType.equals("FQDN") && !Ip.isIp(ip)) {
-          throw new IllegalArgumentException("invalid endpoint address \"" + ip + "\"");
+      for (int k = 0; k < addrList.size(); k++) {
+        String af = f + ".addresses[" + k + "]";
+        String a = text(addrList, k, af);
+        switch (addressType) {
+          case "IPv4" -> {
+            if (Ip.ipv4ToLongSloppy(a) < 0) {
+              throw invalid(af, "must be a valid IPv4 address, not " + Printable.quoted(a));
+            }
+            addrs.add(Ip.parseSloppy(a));
+          }
+          case "IPv6" -> {
+            if (!Ip.isIpv6(a)) {
+              throw invalid(af, "must be a valid IPv6 address, not " + Printable.quoted(a));
+            }
+            addrs.add(a);
+          }
+          default -> {
+            check(ApiValidation.dns1123Subdomain(a), af, a);
+            addrs.add(a);
+          }
         }
-        addrs.add(ip);
       }
       JsonNode c = e.path("conditions");
-      boolean ready = c.path("ready").asBoolean(true);
-      boolean serving = c.path("serving").asBoolean(true);
-      boolean terminating = c.path("terminating").asBoolean(false);
+      boolean ready = bool(c, "ready", f + ".conditions.ready", true);
+      boolean serving = bool(c, "serving", f + ".conditions.serving", true);
+      boolean terminating = bool(c, "terminating", f + ".conditions.terminating", false);
+      String hostname = text(e, "hostname", f + ".hostname", "");
+      if (!hostname.isEmpty()) {
+        check(ApiValidation.dns1123Label(hostname), f + ".hostname", hostname);
+      }
+      String nodeName = text(e, "nodeName", f + ".nodeName", "");
+      if (!nodeName.isEmpty()) {
+        check(ApiValidation.dns1123Subdomain(nodeName), f + ".nodeName", nodeName);
+      }
+      String zone = text(e, "zone", f + ".zone", "");
+      check(ApiValidation.labelValue(zone), f + ".zone", zone);
       Set<String> zoneHints = new HashSet<>();
-      for (JsonNode z : e.path("hints").path("forZones")) {
-        zoneHints.add(z.path("name").asText());
+      JsonNode forZones = list(e.path("hints"), "forZones", f + ".hints.forZones");
+      for (int k = 0; k < forZones.size(); k++) {
+        String hf = f + ".hints.forZones[" + k + "].name";
+        String z = text(forZones.get(k), "name", hf, "");
+        check(z.isEmpty() ? "must not be empty" : ApiValidation.labelValue(z), hf, z);
+        zoneHints.add(z);
       }
       Set<String> nodeHints = new HashSet<>();
-      for (JsonNode n : e.path("hints").path("forNodes")) {
-        nodeHints.add(n.path("name").asText());
+      JsonNode forNodes = list(e.path("hints"), "forNodes", f + ".hints.forNodes");
+      for (int k = 0; k < forNodes.size(); k++) {
+        String hf = f + ".hints.forNodes[" + k + "].name";
+        String n = text(forNodes.get(k), "name", hf, "");
+        check(ApiValidation.dns1123Subdomain(n), hf, n);
+        nodeHints.add(n);
       }
       eps.add(
           new EndpointSlice.SliceEndpoint(
-              addrs,
-              ready,
-              serving,
-              terminating,
-              e.path("nodeName").asText(""),
-              e.path("zone").asText(""),
-              zoneHints,
-              nodeHints));
+              addrs, ready, serving, terminating, nodeName, zone, zoneHints, nodeHints));
     }
     return new EndpointSlice(ns, name, svc, addressType, ports, eps);
   }
 
+  /** metadata.name, required and checked with {@code rule}. */
+  static String name(JsonNode meta, java.util.function.Function<String, String> rule) {
+    String v = text(meta, "name", "metadata.name", "");
+    if (v.isEmpty()) {
+      throw invalid("metadata.name", "metadata.name is missing");
+    }
+    check(rule.apply(v), "metadata.name", v);
+    return v;
+  }
+
+  /** metadata.namespace, "default" when absent, a DNS-1123 label. */
+  static String namespace(JsonNode meta) {
+    String v = text(meta, "namespace", "metadata.namespace", "");
+    if (v.isEmpty()) {
+      v = "default"; // as kubectl fills in an empty namespace
+    }
+    check(ApiValidation.dns1123Label(v), "metadata.namespace", v);
+    return v;
+  }
+
+  /** metadata.labels: qualified names mapped to label values, as ValidateLabels. */
+  static void labels(JsonNode meta) {
+    JsonNode labels = meta.path("labels");
+    if (labels.isMissingNode() || labels.isNull()) {
+      return;
+    }
+    if (!labels.isObject()) {
+      throw invalid("metadata.labels", "must be a map of strings");
+    }
+    for (Map.Entry<String, JsonNode> e : labels.properties()) {
+      check(ApiValidation.qualifiedName(e.getKey()), "metadata.labels", e.getKey());
+      if (!e.getValue().isValueNode() || e.getValue().isNull()) {
+        throw invalid("metadata.labels[" + Printable.shown(e.getKey()) + "]", "must be a string");
+      }
+      check(
+          ApiValidation.labelValue(e.getValue().asText()),
+          "metadata.labels[" + Printable.shown(e.getKey()) + "]",
+          e.getValue().asText());
+    }
+  }
+
+  private static TrafficPolicy policy(JsonNode spec, String field) {
+    String v = text(spec, field, "spec." + field, "");
+    try {
+      return TrafficPolicy.parse(v);
+    } catch (IllegalArgumentException e) {
+      throw invalid(
+          "spec." + field,
+          "unsupported value "
+              + Printable.quoted(v)
+              + ": supported values: \"Cluster\", \"Local\"");
+    }
+  }
+
+  /** spec.ports[].protocol: exactly TCP, UDP or SCTP (the API is case-sensitive); TCP if unset. */
+  static Protocol protocol(JsonNode parent, String field) {
+    String v = text(parent, "protocol", field, "");
+    if (v.isEmpty()) {
+      return Protocol.TCP;
+    }
+    if (!Set.of("TCP", "UDP", "SCTP").contains(v)) {
+      throw invalid(
+          field,
+          "unknown protocol "
+              + Printable.quoted(v)
+              + ": supported values: \"SCTP\", \"TCP\", \"UDP\"");
+    }
+    return Protocol.valueOf(v);
+  }
+
+  /** targetPort: a port number or an IANA service name (a container port's name). */
+  private static void targetPort(JsonNode n, String field) {
+    if (n.isMissingNode() || n.isNull()) {
+      return;
+    }
+    if (n.isTextual()) {
+      check(ApiValidation.ianaServiceName(n.asText()), field, n.asText());
+      return;
+    }
+    if (!n.isIntegralNumber() || !n.canConvertToInt() || n.asInt() < 1 || n.asInt() > 65535) {
+      throw invalid(
+          field,
+          "invalid port "
+              + Printable.quoted(n.asText())
+              + ": must be between 1 and 65535, inclusive");
+    }
+  }
+
   private static List<String> ips(JsonNode list, String field) {
     List<String> out = new ArrayList<>();
-    for (JsonNode n : list) {
-      String ip = n.asText();
-      if (!Ip.isIp(ip)) {
-        throw new IllegalArgumentException("invalid " + field + " entry \"" + ip + "\"");
-      }
-      out.add(ip);
+    for (int i = 0; i < list.size(); i++) {
+      String f = field + "[" + i + "]";
+      out.add(ip(text(list, i, f), f));
     }
     return out;
   }
 
-  static int port(JsonNode parent, String field, boolean required) {
-    JsonNode n = parent.path(field);
+  /** An IP literal read as ParseIPSloppy; returns its canonical form. */
+  static String ip(String v, String field) {
+    String canonical = Ip.parseSloppy(v);
+    if (canonical == null) {
+      throw invalid(field, "invalid IP address " + Printable.quoted(v));
+    }
+    return canonical;
+  }
+
+  /**
+   * A port number field: 1..65535 when set; an unset optional one is 0. {@code name} is the field's
+   * own name, kept in the message ("invalid port \"70000\"") as before.
+   */
+  static int port(JsonNode parent, String name, String field, boolean required) {
+    JsonNode n = parent.path(name);
     if (n.isMissingNode() || n.isNull()) {
       if (required) {
-        throw new IllegalArgumentException(field + " is missing");
+        throw invalid(field, name + " is missing");
       }
       return 0;
     }
-    if (!n.canConvertToInt() || !n.isIntegralNumber() || n.asInt() < 0 || n.asInt() > 65535) {
-      throw new IllegalArgumentException("invalid " + field + " \"" + n.asText() + "\"");
-    }
-    if (required && n.asInt() == 0) {
-      throw new IllegalArgumentException("invalid " + field + " \"0\"");
+    if (!n.isIntegralNumber()
+        || !n.canConvertToInt()
+        || n.asInt() < 0
+        || n.asInt() > 65535
+        || (required && n.asInt() == 0)) {
+      throw invalid(
+          field,
+          "invalid "
+              + name
+              + " "
+              + Printable.quoted(n.asText())
+              + ": must be between 1 and 65535, inclusive");
     }
     return n.asInt();
   }
 
-  private static String require(JsonNode meta, String field) {
-    String v = meta.path(field).asText("");
-    if (v.isEmpty()) {
-      throw new IllegalArgumentException("metadata." + field + " is missing");
+  /** A list field: empty when absent or null; anything but a list is an error. */
+  static JsonNode list(JsonNode parent, String name, String field) {
+    JsonNode n = parent.path(name);
+    if (n.isMissingNode() || n.isNull()) {
+      return com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.arrayNode();
     }
-    return v;
+    if (!n.isArray()) {
+      throw invalid(field, "must be a list");
+    }
+    return n;
   }
 
-  private static String firstLine(Exception e) {
-    String m = String.valueOf(e.getMessage());
-    int nl = m.indexOf('\n');
-    return nl < 0 ? m : m.substring(0, nl);
+  /** A boolean field; {@code dflt} when absent or null (as upstream defaults conditions). */
+  private static boolean bool(JsonNode parent, String name, String field, boolean dflt) {
+    JsonNode n = parent.path(name);
+    if (n.isMissingNode() || n.isNull()) {
+      return dflt;
+    }
+    if (!n.isBoolean()) {
+      throw invalid(field, "must be a boolean, not " + Printable.quoted(n.toString()));
+    }
+    return n.booleanValue();
+  }
+
+  /** A string field; {@code dflt} when absent or null; anything but a string is an error. */
+  static String text(JsonNode parent, String name, String field, String dflt) {
+    JsonNode n = parent.path(name);
+    if (n.isMissingNode() || n.isNull()) {
+      return dflt;
+    }
+    if (!n.isTextual()) {
+      throw invalid(field, "must be a string, not " + Printable.quoted(n.toString()));
+    }
+    return n.asText();
+  }
+
+  private static String text(JsonNode list, int i, String field) {
+    JsonNode n = list.get(i);
+    if (n == null || !n.isTextual()) {
+      throw invalid(field, "must be a string, not " + Printable.quoted(String.valueOf(n)));
+    }
+    return n.asText();
+  }
+
+  private static void check(String reason, String field, String value) {
+    if (reason != null) {
+      throw invalid(field, "invalid value " + Printable.quoted(value) + ": " + reason);
+    }
+  }
+
+  static IllegalArgumentException invalid(String field, String reason) {
+    return new IllegalArgumentException(field + ": " + reason);
   }
 }
