@@ -41,7 +41,8 @@ public final class Tracer {
   private final int maxOutcomes;
 
   /**
-   * How many statistic splits one trace follows (ten per allowed outcome): past that a split
+   * How many statistic splits one trace follows (four per allowed outcome, so that a service of up
+   * to that many endpoints is still enumerated in full before its outcomes fold): past that a split
    * follows its more probable side only, so that the enumeration itself stays bounded.
    */
   private final int maxSplits;
@@ -74,7 +75,7 @@ public final class Tracer {
       throw new IllegalArgumentException("maxOutcomes must be at least 1, not " + maxOutcomes);
     }
     this.maxOutcomes = maxOutcomes;
-    this.maxSplits = (int) Math.min(Integer.MAX_VALUE, 10L * maxOutcomes);
+    this.maxSplits = (int) Math.min(Integer.MAX_VALUE, 4L * maxOutcomes);
     this.node = node;
     List<String> notes = new ArrayList<>(node.notes());
     this.routing = new Routing(node, notes);
