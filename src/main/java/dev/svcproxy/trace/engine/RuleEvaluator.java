@@ -299,20 +299,20 @@ final class RuleEvaluator {
     return true;
   }
 
+  /** Whether {@code port} is in a port list; every part is checked, even after a hit. */
   static boolean inRange(String spec, int port) {
+    boolean in = false;
     for (String part : spec.split(",")) {
       int colon = part.indexOf(':');
       if (colon >= 0) {
         int lo = colon == 0 ? 0 : port(part.substring(0, colon));
         int hi = colon == part.length() - 1 ? 65535 : port(part.substring(colon + 1));
-        if (port >= lo && port <= hi) {
-          return true;
-        }
-      } else if (!part.isEmpty() && port(part) == port) {
-        return true;
+        in |= port >= lo && port <= hi;
+      } else {
+        in |= port(part) == port;
       }
     }
-    return false;
+    return in;
   }
 
   private static boolean multiport(ModuleUse u, Branch b) {
