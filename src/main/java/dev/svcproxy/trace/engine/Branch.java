@@ -20,6 +20,10 @@ final class Branch {
   String ctState = "NEW";
 
   boolean replyDirection;
+
+  /** Conntrack has looked the packet up (it carries an entry): a later NOTRACK does nothing. */
+  boolean tracked;
+
   boolean natDecided;
   boolean dnatDone;
   boolean snatDone;
@@ -60,6 +64,7 @@ final class Branch {
     b.ctMark = ctMark;
     b.ctState = ctState;
     b.replyDirection = replyDirection;
+    b.tracked = tracked;
     b.natDecided = natDecided;
     b.dnatDone = dnatDone;
     b.snatDone = snatDone;
@@ -88,6 +93,7 @@ final class Branch {
       long ctMark,
       String ctState,
       boolean replyDirection,
+      boolean tracked,
       boolean natDecided,
       boolean dnatDone,
       boolean snatDone,
@@ -107,6 +113,7 @@ final class Branch {
         ctMark,
         ctState,
         replyDirection,
+        tracked,
         natDecided,
         dnatDone,
         snatDone,

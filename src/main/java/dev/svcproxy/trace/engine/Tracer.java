@@ -364,6 +364,7 @@ public final class Tracer {
 
   /** Looks the packet up in the captured conntrack table; NAT then comes from the entry. */
   private void conntrack(Branch b) {
+    b.tracked = true;
     for (NodeState.ConntrackEntry e : node.conntrack()) {
       if (!e.proto().equals(b.proto)) {
         continue;
@@ -610,113 +611,111 @@ public final class Tracer {
       int depth,
       TreeMap<Integer, Map<Branch.State, Branch>> work,
       List<Res> out) {
-    {
-      boolean finished = false;
-      for (int i = from; i < rules.size() && !finished; i++) {
-        Rule rule = rules.get(i);
-        RuleEvaluator.Verdict verdict = eval.evaluate(rule, b);
-        if (verdict.unknown() != null) {
-          warnings.add(
-              "could not evaluate "
-                  + verdict.unknown()
-                  + ": "
-                  + verdict.reason()
-                  + ", assumed it does not match ("
-                  + v.backend()
-                  + v.table()
-                  + " "
-                  + chain
-                  + " rule "
-                  + (i + 1)
-                  + ")");
-          b.step(
-              new Step(
-                  hook,
-                  v.backend() + v.table(),
-                  chain,
-                  i + 1,
-                  rule.print(),
-                  "could not evaluate "
-                      + verdict.unknown()
-                      + " ("
-                      + verdict.reason()
-                      + "): assumed no match"));
-          continue;
-        }
-        double p = verdict.matchProbability();
-        if (p == 0) {
-          continue;
-        }
-        if (p < 1) {
-          Step at = new Step(hook, v.backend() + v.table(), chain, i + 1, rule.print(), "");
-          if (splits >= maxSplits) {
-            // Past the budget: follow the more probable side only, and account for the other.
-            boolean takeIt = p >= 0.5;
-            double lost = b.probability * (takeIt ? 1 - p : p);
-            cutProbability += lost;
-            if (cuts++ == 0) {
-              firstCut = v.backend() + v.table() + " " + chain + " rule " + (i + 1);
-            }
-            b.probability -= lost;
-            if (takeIt) {
-              b.step(
-                  Step.note(
-                      hook,
-                      String.format(
-                          Locale.ROOT,
-                          "%s rule %d not taken (p=%.4f): not followed, more than %d branches",
-                          chain,
-                          i + 1,
-                          1 - p,
-                          maxSplits)));
-            } else {
-              b.step(
-                  stepWith(
-                      at,
-                      String.format(
-                          Locale.ROOT,
-                          "not taken (p=%.4f); the taken side (p=%.4f) is not followed: more"
-                              + " than %d branches",
-                          1 - p,
-                          p,
-                          maxSplits)));
-              continue;
-            }
-          } else {
-            splits++;
-            Branch miss = b.copy();
-            miss.probability *= 1 - p;
-            miss.step(stepWith(at, String.format(Locale.ROOT, "not taken (p=%.4f)", 1 - p)));
-            push(work, miss, i + 1);
-            b.probability *= p;
-          }
-        }
-        List<Res> r = apply(rule, b, v, hook, chain, i + 1, depth, p < 1 ? p : 1.0);
-        for (Res x : r) {
-          if (x.kind() == null) {
-            // Non-terminal target: keep walking this chain.
-            push(work, x.branch(), i + 1);
-          } else if (x.kind() == Kind.RETURN && x.branch() != null && isJumpContinuation(rule)) {
-            push(work, x.branch(), i + 1);
-          } else {
-            out.add(x);
-          }
-        }
-        finished = true;
+    boolean finished = false;
+    for (int i = from; i < rules.size() && !finished; i++) {
+      Rule rule = rules.get(i);
+      RuleEvaluator.Verdict verdict = eval.evaluate(rule, b);
+      if (verdict.unknown() != null) {
+        warnings.add(
+            "could not evaluate "
+                + verdict.unknown()
+                + ": "
+                + verdict.reason()
+                + ", assumed it does not match ("
+                + v.backend()
+                + v.table()
+                + " "
+                + chain
+                + " rule "
+                + (i + 1)
+                + ")");
+        b.step(
+            new Step(
+                hook,
+                v.backend() + v.table(),
+                chain,
+                i + 1,
+                rule.print(),
+                "could not evaluate "
+                    + verdict.unknown()
+                    + " ("
+                    + verdict.reason()
+                    + "): assumed no match"));
+        continue;
       }
-      if (!finished) {
-        if (depth > 0) {
-          b.step(
-              new Step(
-                  hook,
-                  v.backend() + v.table(),
-                  chain,
-                  0,
-                  "end of " + chain,
-                  "no rule matched: return"));
-        }
-        out.add(new Res(b, Kind.RETURN));
+      double p = verdict.matchProbability();
+      if (p == 0) {
+        continue;
       }
+      if (p < 1) {
+        Step at = new Step(hook, v.backend() + v.table(), chain, i + 1, rule.print(), "");
+        if (splits >= maxSplits) {
+          // Past the budget: follow the more probable side only, and account for the other.
+          boolean takeIt = p >= 0.5;
+          double lost = b.probability * (takeIt ? 1 - p : p);
+          cutProbability += lost;
+          if (cuts++ == 0) {
+            firstCut = v.backend() + v.table() + " " + chain + " rule " + (i + 1);
+          }
+          b.probability -= lost;
+          if (takeIt) {
+            b.step(
+                Step.note(
+                    hook,
+                    String.format(
+                        Locale.ROOT,
+                        "%s rule %d not taken (p=%.4f): not followed, more than %d branches",
+                        chain,
+                        i + 1,
+                        1 - p,
+                        maxSplits)));
+          } else {
+            b.step(
+                stepWith(
+                    at,
+                    String.format(
+                        Locale.ROOT,
+                        "not taken (p=%.4f); the taken side (p=%.4f) is not followed: more"
+                            + " than %d branches",
+                        1 - p,
+                        p,
+                        maxSplits)));
+            continue;
+          }
+        } else {
+          splits++;
+          Branch miss = b.copy();
+          miss.probability *= 1 - p;
+          miss.step(stepWith(at, String.format(Locale.ROOT, "not taken (p=%.4f)", 1 - p)));
+          push(work, miss, i + 1);
+          b.probability *= p;
+        }
+      }
+      List<Res> r = apply(rule, b, v, hook, chain, i + 1, depth, p < 1 ? p : 1.0);
+      for (Res x : r) {
+        if (x.kind() == null) {
+          // Non-terminal target: keep walking this chain.
+          push(work, x.branch(), i + 1);
+        } else if (x.kind() == Kind.RETURN && x.branch() != null && isJumpContinuation(rule)) {
+          push(work, x.branch(), i + 1);
+        } else {
+          out.add(x);
+        }
+      }
+      finished = true;
+    }
+    if (!finished) {
+      if (depth > 0) {
+        b.step(
+            new Step(
+                hook,
+                v.backend() + v.table(),
+                chain,
+                0,
+                "end of " + chain,
+                "no rule matched: return"));
+      }
+      out.add(new Res(b, Kind.RETURN));
     }
   }
 
@@ -858,6 +857,11 @@ public final class Tracer {
       }
       case "NOTRACK", "CT" -> {
         if (target.equals("NOTRACK") || rule.option("--notrack").isPresent()) {
+          if (b.tracked) {
+            // xt_CT leaves a packet alone that already carries a conntrack entry (one looped back
+            // after OUTPUT, or a reply).
+            return at.result(b, "already tracked: NOTRACK has no effect", null);
+          }
           b.ctState = "UNTRACKED";
           b.natDecided = true;
           return at.result(b, "not tracked: nat is skipped", null);
@@ -1013,6 +1017,7 @@ public final class Tracer {
     r.ctState = "ESTABLISHED";
     r.replyDirection = true;
     r.natDecided = true;
+    r.tracked = true;
     r.probability = 1.0;
     r.step(
         Step.note(
