@@ -39,9 +39,19 @@ final class BenchCommand implements Runnable {
     @Option(names = "--iterations", defaultValue = "10")
     int iterations;
 
+    @Option(
+        names = "--statistic-chain",
+        defaultValue = "0",
+        description = "instead, time a trace through N chained 50% statistic rules (2^N paths)")
+    int statisticChain;
+
     @Override
     public Integer call() {
       PrintWriter out = spec.commandLine().getOut();
+      if (statisticChain > 0) {
+        TraceBenchmark.statisticChain(statisticChain, Math.max(1, iterations), Lines.to(out));
+        return 0;
+      }
       TraceBenchmark.run(services, endpoints, Math.max(1, iterations), Lines.to(out));
       return 0;
     }

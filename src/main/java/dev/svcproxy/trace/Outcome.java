@@ -9,6 +9,9 @@ import java.util.List;
  * @param delivery "local" (to a socket on the node), "forward" (routed on) or "output" (created
  *     here and sent out); "" when dropped before a decision
  * @param reply what happens to the reply, or null when there is none to trace
+ * @param folded 0 for one path; n > 0 for a summary of n outcomes that differed only in the
+ *     endpoint (or of n statistic branches that were not followed), folded past the tracer's
+ *     outcome limit
  */
 public record Outcome(
     double probability,
@@ -21,10 +24,39 @@ public record Outcome(
     String finalSource,
     String finalDestination,
     List<Step> steps,
-    Reply reply) {
+    Reply reply,
+    int folded) {
 
   public Outcome {
     steps = List.copyOf(steps);
+  }
+
+  /** One path (nothing folded). */
+  public Outcome(
+      double probability,
+      String verdict,
+      String dnat,
+      String snat,
+      boolean masquerade,
+      String delivery,
+      String outInterface,
+      String finalSource,
+      String finalDestination,
+      List<Step> steps,
+      Reply reply) {
+    this(
+        probability,
+        verdict,
+        dnat,
+        snat,
+        masquerade,
+        delivery,
+        outInterface,
+        finalSource,
+        finalDestination,
+        steps,
+        reply,
+        0);
   }
 
   /** The reply leg: whether it comes back through this node, and as what the client sees it. */

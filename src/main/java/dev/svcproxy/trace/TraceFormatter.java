@@ -28,11 +28,12 @@ public final class TraceFormatter {
       b.append(
           String.format(
               Locale.ROOT,
-              "%noutcome %d of %d: %s, probability %.4f%s%s%s%n",
+              "%noutcome %d of %d: %s, probability %.4f%s%s%s%s%n",
               n++,
               r.outcomes().size(),
               describe(o),
               o.probability(),
+              o.folded() > 0 ? ", summary of " + o.folded() + " outcomes" : "",
               o.dnat() != null ? ", DNAT to " + o.dnat() : "",
               o.snat() != null
                   ? (o.masquerade() ? ", masqueraded to " : ", SNAT to ") + o.snat()

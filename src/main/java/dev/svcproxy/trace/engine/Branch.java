@@ -20,6 +20,10 @@ final class Branch {
   String ctState = "NEW";
 
   boolean replyDirection;
+
+  /** Conntrack has looked the packet up (it carries an entry): a later NOTRACK does nothing. */
+  boolean tracked;
+
   boolean natDecided;
   boolean dnatDone;
   boolean snatDone;
@@ -34,6 +38,10 @@ final class Branch {
   String[] ctSource;
 
   double probability = 1.0;
+
+  /** How many other paths reached this branch's state and were merged into it. */
+  int merged;
+
   List<Step> steps = new ArrayList<>();
 
   Branch(String src, int sport, String dst, int dport, String proto, String inIface) {
@@ -56,6 +64,7 @@ final class Branch {
     b.ctMark = ctMark;
     b.ctState = ctState;
     b.replyDirection = replyDirection;
+    b.tracked = tracked;
     b.natDecided = natDecided;
     b.dnatDone = dnatDone;
     b.snatDone = snatDone;
@@ -67,8 +76,56 @@ final class Branch {
     b.origDport = origDport;
     b.ctSource = ctSource;
     b.probability = probability;
+    b.merged = merged;
     b.steps = new ArrayList<>(steps);
     return b;
+  }
+
+  /** Everything that decides the rest of the walk: branches with equal keys go on identically. */
+  record State(
+      String src,
+      int sport,
+      String dst,
+      int dport,
+      String inIface,
+      String outIface,
+      long mark,
+      long ctMark,
+      String ctState,
+      boolean replyDirection,
+      boolean tracked,
+      boolean natDecided,
+      boolean dnatDone,
+      boolean snatDone,
+      boolean masquerade,
+      boolean physdevBridged,
+      List<String> ctSource) {}
+
+  State state() {
+    return new State(
+        src,
+        sport,
+        dst,
+        dport,
+        inIface,
+        outIface,
+        mark,
+        ctMark,
+        ctState,
+        replyDirection,
+        tracked,
+        natDecided,
+        dnatDone,
+        snatDone,
+        masquerade,
+        physdevBridged,
+        ctSource == null ? null : List.of(ctSource));
+  }
+
+  /** Takes over a branch in the same state: its probability (and its paths) join this one. */
+  void absorb(Branch other) {
+    probability += other.probability;
+    merged += other.merged + 1;
   }
 
   void step(Step s) {

@@ -5,7 +5,9 @@ import dev.svcproxy.model.Ip;
 import dev.svcproxy.trace.NodeState;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -119,7 +121,14 @@ final class Routing {
     return r.not() != m;
   }
 
+  /** Longest-prefix results by table and destination: every branch of a trace asks again. */
+  private final Map<String, Optional<NodeState.Route>> bestCache = new HashMap<>();
+
   private Optional<NodeState.Route> best(String table, String dst) {
+    return bestCache.computeIfAbsent(table + " " + dst, k -> findBest(table, dst));
+  }
+
+  private Optional<NodeState.Route> findBest(String table, String dst) {
     NodeState.Route best = null;
     int bestLen = -1;
     for (NodeState.Route r : routes) {

@@ -18,10 +18,17 @@ import java.util.Set;
  * evaluate is assumed not to match, and says so.
  */
 final class RuleEvaluator {
-  /** The result of evaluating a rule's matches. */
-  record Verdict(double matchProbability, String unknown) {
-    static final Verdict YES = new Verdict(1.0, null);
-    static final Verdict NO = new Verdict(0.0, null);
+  /**
+   * The result of evaluating a rule's matches; {@code unknown} names a match that could not be
+   * evaluated (and {@code reason} says why), which the caller takes as "does not match".
+   */
+  record Verdict(double matchProbability, String unknown, String reason) {
+    static final Verdict YES = new Verdict(1.0, null, null);
+    static final Verdict NO = new Verdict(0.0, null, null);
+
+    static Verdict unknown(String match, String reason) {
+      return new Verdict(0.0, match, reason);
+    }
   }
 
   private final NodeState node;
@@ -42,7 +49,13 @@ final class RuleEvaluator {
     for (Arg a : rule.args()) {
       switch (a) {
         case Arg.Param p -> {
-          if (!param(p, b)) {
+          boolean m;
+          try {
+            m = param(p, b);
+          } catch (RuntimeException e) {
+            return Verdict.unknown(describe(p), reason(e));
+          }
+          if (!m) {
             return Verdict.NO;
           }
         }
@@ -69,7 +82,13 @@ final class RuleEvaluator {
     }
     double p = 1.0;
     for (ModuleUse u : modules) {
-      Verdict v = module(u, b);
+      Verdict v;
+      try {
+        v = module(u, b);
+      } catch (RuntimeException e) {
+        // A pasted rule's bad value ("--dport abc", "--mark 0xZZ") must not end the trace.
+        return Verdict.unknown(describe(u), reason(e));
+      }
       if (v.unknown() != null) {
         return v;
       }
@@ -78,7 +97,42 @@ final class RuleEvaluator {
         return Verdict.NO;
       }
     }
-    return new Verdict(p, null);
+    return new Verdict(p, null, null);
+  }
+
+  private static String describe(Arg.Param p) {
+    return (p.negated() ? "! " : "") + p.flag() + (p.value() == null ? "" : " " + p.value().text());
+  }
+
+  private static String describe(ModuleUse u) {
+    StringBuilder s = new StringBuilder("-m ").append(u.name());
+    for (Arg.Option o : u.options()) {
+      s.append(o.negated() ? " ! " : " ").append(o.flag());
+      if (!o.text().isEmpty()) {
+        s.append(' ').append(o.text());
+      }
+    }
+    return s.toString();
+  }
+
+  /** Why a value could not be used, in words (never a stack trace or a class name alone). */
+  static String reason(RuntimeException e) {
+    String m = e.getMessage();
+    if (e instanceof NumberFormatException) {
+      return m != null && m.startsWith("For input string: ")
+          ? "not a number: " + m.substring("For input string: ".length())
+          : "not a number" + (m == null ? "" : ": " + m);
+    }
+    return m == null || m.isBlank() ? e.getClass().getSimpleName() : m;
+  }
+
+  /** A port number, 0 to 65535. */
+  static int port(String s) {
+    String t = s.strip();
+    if (!t.matches("\\d{1,5}") || Integer.parseInt(t) > 65535) {
+      throw new IllegalArgumentException("not a port number: \"" + s + "\"");
+    }
+    return Integer.parseInt(t);
   }
 
   private boolean param(Arg.Param p, Branch b) {
@@ -199,7 +253,7 @@ final class RuleEvaluator {
         return bool(rpfilter(u, b));
       }
       default -> {
-        return new Verdict(0.0, "-m " + u.name());
+        return Verdict.unknown(describe(u), "the tracer does not know this match");
       }
     }
   }
@@ -245,20 +299,20 @@ final class RuleEvaluator {
     return true;
   }
 
+  /** Whether {@code port} is in a port list; every part is checked, even after a hit. */
   static boolean inRange(String spec, int port) {
+    boolean in = false;
     for (String part : spec.split(",")) {
       int colon = part.indexOf(':');
       if (colon >= 0) {
-        int lo = colon == 0 ? 0 : Integer.parseInt(part.substring(0, colon));
-        int hi = colon == part.length() - 1 ? 65535 : Integer.parseInt(part.substring(colon + 1));
-        if (port >= lo && port <= hi) {
-          return true;
-        }
-      } else if (!part.isEmpty() && Integer.parseInt(part) == port) {
-        return true;
+        int lo = colon == 0 ? 0 : port(part.substring(0, colon));
+        int hi = colon == part.length() - 1 ? 65535 : port(part.substring(colon + 1));
+        in |= port >= lo && port <= hi;
+      } else {
+        in |= port(part) == port;
       }
     }
-    return false;
+    return in;
   }
 
   private static boolean multiport(ModuleUse u, Branch b) {
@@ -288,7 +342,9 @@ final class RuleEvaluator {
                 switch (s) {
                   case "DNAT" -> b.dnatDone;
                   case "SNAT" -> b.snatDone;
-                  default -> s.equals(b.ctState);
+                  case "NEW", "ESTABLISHED", "RELATED", "INVALID", "UNTRACKED" ->
+                      s.equals(b.ctState);
+                  default -> throw new IllegalArgumentException("unknown conntrack state " + s);
                 };
           }
         }
@@ -299,7 +355,8 @@ final class RuleEvaluator {
                 switch (s) {
                   case "NONE" -> !b.ctState.equals("ESTABLISHED");
                   case "SEEN_REPLY", "ASSURED", "CONFIRMED" -> b.ctState.equals("ESTABLISHED");
-                  default -> false;
+                  case "EXPECTED" -> false;
+                  default -> throw new IllegalArgumentException("unknown conntrack status " + s);
                 };
           }
         }
@@ -333,9 +390,19 @@ final class RuleEvaluator {
     return true;
   }
 
+  /** A 32-bit mark value, decimal or 0x-hex, as iptables accepts it. */
   static long num(String s) {
     String t = s.strip().toLowerCase(Locale.ROOT);
-    return t.startsWith("0x") ? Long.parseLong(t.substring(2), 16) : Long.parseLong(t);
+    long v;
+    try {
+      v = t.startsWith("0x") ? Long.parseLong(t.substring(2), 16) : Long.parseLong(t);
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("not a number: \"" + s + "\"", e);
+    }
+    if (v < 0 || v > 0xFFFFFFFFL) {
+      throw new IllegalArgumentException("not a 32-bit value: \"" + s + "\"");
+    }
+    return v;
   }
 
   private boolean addrtype(ModuleUse u, Branch b) {
@@ -364,7 +431,13 @@ final class RuleEvaluator {
                 .orElse(false);
         type = onDev ? "LOCAL" : "UNICAST";
       }
-      boolean m = List.of(o.text().split(",")).contains(type);
+      List<String> want = List.of(o.text().split(","));
+      for (String t : want) {
+        if (!ADDR_TYPES.contains(t)) {
+          throw new IllegalArgumentException("unknown address type " + t);
+        }
+      }
+      boolean m = want.contains(type);
       if (o.negated() == m) {
         return false;
       }
@@ -372,31 +445,79 @@ final class RuleEvaluator {
     return true;
   }
 
+  private static final Set<String> ADDR_TYPES =
+      Set.of(
+          "UNSPEC",
+          "UNICAST",
+          "LOCAL",
+          "BROADCAST",
+          "ANYCAST",
+          "MULTICAST",
+          "BLACKHOLE",
+          "UNREACHABLE",
+          "PROHIBIT",
+          "THROW",
+          "NAT",
+          "XRESOLVE");
+
+  /**
+   * The kernel's match probability for {@code --probability text}: libxt_statistic stores lround(p
+   * * 2^31) in a u32 and xt_statistic matches when a 31-bit random number is below it, so the
+   * probability is that integer over 2^31 (iptables-save prints it back with %.11f: 1/3 as
+   * 0.33333333349).
+   */
+  static double kernelProbability(String text) {
+    double p;
+    try {
+      p = Double.parseDouble(text.strip());
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("not a probability: \"" + text + "\"", e);
+    }
+    if (!(p >= 0 && p <= 1)) {
+      throw new IllegalArgumentException("probability " + text + " is not between 0 and 1");
+    }
+    return Math.round(p * 2147483648.0) / 2147483648.0;
+  }
+
   private static Verdict statistic(ModuleUse u) {
     String mode = "random";
     double p = 1.0;
-    int every = 1;
+    long every = 1;
     boolean neg = false;
     for (Arg.Option o : u.options()) {
       switch (o.flag()) {
         case "--mode" -> mode = o.text();
         case "--probability" -> {
-          // The kernel keeps round(p * 2^31) and compares a 31-bit random number with it.
-          p = Math.round(Double.parseDouble(o.text()) * 2147483648.0) / 2147483648.0;
+          p = kernelProbability(o.text());
           neg = o.negated();
         }
         case "--every" -> {
-          every = Integer.parseInt(o.text());
+          every = Long.parseLong(o.text().strip());
+          if (every < 1 || every > 0xFFFFFFFFL) {
+            throw new IllegalArgumentException("--every " + o.text() + " is not a positive count");
+          }
           neg = o.negated();
+        }
+        case "--packet" -> {
+          long packet = Long.parseLong(o.text().strip());
+          if (packet < 0) {
+            throw new IllegalArgumentException("--packet " + o.text() + " is negative");
+          }
         }
         default -> {}
       }
     }
-    if (mode.equals("nth")) {
-      // The packet counter is unknown: every n-th packet matches, so 1 in n of them.
-      p = 1.0 / every;
+    switch (mode) {
+      case "random" -> {}
+      case "nth" -> {
+        // xt_statistic counts every packet that reaches the rule and matches when the counter
+        // (started at --packet) wraps at --every: one packet in every n. Which one this is depends
+        // on the counter, which no bundle holds, so the branch gets the long-run share 1/n.
+        p = 1.0 / every;
+      }
+      default -> throw new IllegalArgumentException("unknown statistic mode " + mode);
     }
-    return new Verdict(neg ? 1 - p : p, null);
+    return new Verdict(neg ? 1 - p : p, null, null);
   }
 
   private Verdict recent(ModuleUse u, Branch b) {
@@ -429,7 +550,8 @@ final class RuleEvaluator {
       String[] f = o.text().split("\\s+");
       NodeState.IpSet s = node.ipsets().get(f[0]);
       if (s == null) {
-        return new Verdict(0.0, "-m set --match-set " + f[0] + " (set not in the bundle)");
+        return Verdict.unknown(
+            "-m set --match-set " + o.text(), "set " + f[0] + " is not in the bundle");
       }
       String[] dirs = f.length > 1 ? f[1].split(",") : new String[] {"src"};
       boolean m = IpSets.contains(s, dirs, b, node.ipsets());
@@ -449,12 +571,20 @@ final class RuleEvaluator {
       }
       String[] f = o.text().split("-");
       long v = Ip.ipv4ToLong(ip);
-      boolean m = v >= Ip.ipv4ToLong(f[0]) && v <= Ip.ipv4ToLong(f.length > 1 ? f[1] : f[0]);
+      boolean m = v >= ipv4(f[0]) && v <= ipv4(f.length > 1 ? f[1] : f[0]);
       if (o.negated() == m) {
         return false;
       }
     }
     return true;
+  }
+
+  private static long ipv4(String s) {
+    long v = Ip.ipv4ToLong(s.strip());
+    if (v < 0) {
+      throw new IllegalArgumentException("not an IPv4 address: \"" + s + "\"");
+    }
+    return v;
   }
 
   private Verdict physdev(ModuleUse u, Branch b) {
@@ -465,7 +595,9 @@ final class RuleEvaluator {
         default -> {
           // Which bridge port a frame used is not in a bundle (it needs the FDB and the peer's
           // MAC).
-          return new Verdict(0.0, "-m physdev " + o.flag() + " " + o.text());
+          return Verdict.unknown(
+              "-m physdev " + o.flag() + " " + o.text(),
+              "which bridge port a frame used is not in a bundle");
         }
       }
       if (o.negated() == m) {
@@ -483,7 +615,7 @@ final class RuleEvaluator {
         return bool(o.negated() != m);
       }
     }
-    return new Verdict(0.0, "-m policy without --pol");
+    return Verdict.unknown("-m policy", "no --pol");
   }
 
   /** rpfilter: does the route back to the source leave by the interface the packet came in on. */

@@ -1,6 +1,7 @@
 package dev.svcproxy.trace.engine;
 
 import dev.svcproxy.model.Cidr;
+import dev.svcproxy.model.Ip;
 import dev.svcproxy.netfilter.Arg;
 import dev.svcproxy.netfilter.Line;
 import dev.svcproxy.netfilter.Rule;
@@ -11,14 +12,16 @@ import dev.svcproxy.trace.Outcome;
 import dev.svcproxy.trace.PacketSpec;
 import dev.svcproxy.trace.Step;
 import dev.svcproxy.trace.TraceResult;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Deque;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
+import java.util.TreeMap;
 
 /**
  * Walks one packet through a node as the kernel would: conntrack, the raw, mangle, nat and filter
@@ -28,6 +31,26 @@ import java.util.Set;
  */
 public final class Tracer {
   private static final int MAX_DEPTH = 64;
+
+  /** The default bound on the number of outcomes of one trace. */
+  public static final int DEFAULT_MAX_OUTCOMES = 1000;
+
+  /**
+   * How many outcomes may follow each other before outcomes that differ only in the endpoint fold.
+   */
+  private final int maxOutcomes;
+
+  /**
+   * How many statistic splits one trace follows (four per allowed outcome, so that a service of up
+   * to that many endpoints is still enumerated in full before its outcomes fold): past that a split
+   * follows its more probable side only, so that the enumeration itself stays bounded.
+   */
+  private final int maxSplits;
+
+  private int splits;
+  private double cutProbability;
+  private int cuts;
+  private String firstCut;
 
   private final NodeState node;
   private final Routing routing;
@@ -40,6 +63,19 @@ public final class Tracer {
       String backend, String table, Map<String, List<Rule>> chains, Map<String, String> policies) {}
 
   public Tracer(NodeState node) {
+    this(node, DEFAULT_MAX_OUTCOMES);
+  }
+
+  /**
+   * A tracer that summarises past {@code maxOutcomes} outcomes: outcomes that differ only in the
+   * endpoint fold into one per verdict and path shape.
+   */
+  public Tracer(NodeState node, int maxOutcomes) {
+    if (maxOutcomes < 1) {
+      throw new IllegalArgumentException("maxOutcomes must be at least 1, not " + maxOutcomes);
+    }
+    this.maxOutcomes = maxOutcomes;
+    this.maxSplits = (int) Math.min(Integer.MAX_VALUE, 4L * maxOutcomes);
     this.node = node;
     List<String> notes = new ArrayList<>(node.notes());
     this.routing = new Routing(node, notes);
@@ -61,6 +97,10 @@ public final class Tracer {
   public TraceResult trace(PacketSpec spec) {
     warnings.clear();
     ends.clear();
+    splits = 0;
+    cutProbability = 0;
+    cuts = 0;
+    firstCut = null;
     warnings.addAll(node.notes());
     boolean local = spec.src() == null || routing.isLocalAddress(spec.src());
     List<Branch> done = new ArrayList<>();
@@ -73,7 +113,11 @@ public final class Tracer {
     for (Branch b : done) {
       outcomes.add(outcome(b));
     }
-    return new TraceResult(spec, merge(outcomes), new ArrayList<>(warnings));
+    List<Outcome> merged = fold(merge(outcomes));
+    if (cuts > 0) {
+      merged.add(notFollowed());
+    }
+    return new TraceResult(spec, merged, new ArrayList<>(warnings));
   }
 
   private final Map<Branch, String[]> ends = new HashMap<>();
@@ -103,8 +147,12 @@ public final class Tracer {
       return;
     }
     b.outIface = d.local() ? "lo" : d.dev();
-    conntrack(b);
-    List<Branch> bs = hook(List.of(b), "OUTPUT", List.of("raw", "mangle", "nat", "filter"), done);
+    List<Branch> bs =
+        hook(
+            tracked(hook(List.of(b), "OUTPUT", List.of("raw"), done)),
+            "OUTPUT",
+            MANGLE_NAT_FILTER,
+            done);
     List<Branch> routed = new ArrayList<>();
     for (Branch x : bs) {
       if (!x.dst.equals(x.origDst) || x.mark != 0) {
@@ -164,9 +212,13 @@ public final class Tracer {
     Branch b = new Branch(spec.src(), sport(spec), spec.dst(), spec.dport(), spec.proto(), in);
     b.step(
         Step.note("PREROUTING", "packet " + b.tuple() + " " + spec.proto() + " arrives on " + in));
-    conntrack(b);
     boolean bridged = isBridged(b);
-    List<Branch> pre = hook(List.of(b), "PREROUTING", List.of("raw", "mangle", "nat"), done);
+    List<Branch> pre =
+        hook(
+            tracked(hook(List.of(b), "PREROUTING", List.of("raw"), done)),
+            "PREROUTING",
+            List.of("mangle", "nat"),
+            done);
     for (Branch x : pre) {
       Routing.Decision d = routing.lookup(x.dst, x.src, x.inIface, x.mark);
       x.step(Step.note("routing", "route to " + x.dst + ": " + d.describe()));
@@ -235,6 +287,17 @@ public final class Tracer {
         || node.sysctl("net.ipv4.conf." + dev + ".route_localnet", "0").equals("1");
   }
 
+  /** A numeric sysctl, 0 when absent or not a number (said in the warnings). */
+  private int sysctlInt(String key) {
+    String v = node.sysctl(key, "0").strip();
+    try {
+      return Integer.parseInt(v);
+    } catch (NumberFormatException e) {
+      warnings.add(key + " = " + v + " is not a number: assumed 0");
+      return 0;
+    }
+  }
+
   /** Input-route sanity: loopback destinations from outside, and reverse-path filtering. */
   private boolean martianCheck(Branch x, Routing.Decision d) {
     Cidr loop = Cidr.parse("127.0.0.0/8");
@@ -253,8 +316,8 @@ public final class Tracer {
     }
     int rp =
         Math.max(
-            Integer.parseInt(node.sysctl("net.ipv4.conf.all.rp_filter", "0")),
-            Integer.parseInt(node.sysctl("net.ipv4.conf." + x.inIface + ".rp_filter", "0")));
+            sysctlInt("net.ipv4.conf.all.rp_filter"),
+            sysctlInt("net.ipv4.conf." + x.inIface + ".rp_filter"));
     if (rp > 0 && !d.local()) {
       Routing.Decision back = routing.lookup(x.src, x.dst, "", x.mark);
       boolean ok = rp == 2 ? back.usable() : back.usable() && back.dev().equals(x.inIface);
@@ -277,8 +340,31 @@ public final class Tracer {
     return true;
   }
 
+  private static final List<String> MANGLE_NAT_FILTER = List.of("mangle", "nat", "filter");
+
+  /**
+   * The conntrack lookup, after the raw table (raw -300, conntrack -200): a packet raw marked
+   * NOTRACK skips it (nf_conntrack_in ignores a packet that already carries the untracked entry),
+   * so an existing entry's NAT does not apply to it, and the nat table never sees it either.
+   */
+  private List<Branch> tracked(List<Branch> afterRaw) {
+    for (Branch b : afterRaw) {
+      if (b.ctState.equals("UNTRACKED")) {
+        b.step(
+            Step.note(
+                "conntrack",
+                "untracked (NOTRACK in raw): no conntrack lookup, so no entry's NAT applies,"
+                    + " and nat chains are skipped"));
+      } else {
+        conntrack(b);
+      }
+    }
+    return afterRaw;
+  }
+
   /** Looks the packet up in the captured conntrack table; NAT then comes from the entry. */
   private void conntrack(Branch b) {
+    b.tracked = true;
     for (NodeState.ConntrackEntry e : node.conntrack()) {
       if (!e.proto().equals(b.proto)) {
         continue;
@@ -398,6 +484,7 @@ public final class Tracer {
       }
       out.addAll(cur);
     }
+    out = mergeStates(out);
     if (isSrcHook(hook)) {
       for (Branch b : out) {
         b.natDecided = true;
@@ -448,10 +535,49 @@ public final class Tracer {
         }
       }
     }
-    return out;
+    return mergeStates(out);
   }
 
-  private record Work(Branch branch, int index) {}
+  /** Branches in the same state go on identically: keep one, with their probabilities added. */
+  private static List<Branch> mergeStates(List<Branch> in) {
+    if (in.size() < 2) {
+      return in;
+    }
+    Map<Branch.State, Branch> byState = new LinkedHashMap<>();
+    for (Branch b : in) {
+      Branch prev = byState.putIfAbsent(b.state(), b);
+      if (prev != null) {
+        prev.absorb(b);
+      }
+    }
+    return new ArrayList<>(byState.values());
+  }
+
+  private record ResKey(Kind kind, Branch.State state) {}
+
+  private static List<Res> mergeResults(List<Res> in) {
+    if (in.size() < 2) {
+      return in;
+    }
+    Map<ResKey, Res> byState = new LinkedHashMap<>();
+    for (Res r : in) {
+      Res prev = byState.putIfAbsent(new ResKey(r.kind(), r.branch().state()), r);
+      if (prev != null) {
+        prev.branch().absorb(r.branch());
+      }
+    }
+    return new ArrayList<>(byState.values());
+  }
+
+  /**
+   * Queues {@code b} before rule {@code index}, merged with a branch already there in its state.
+   */
+  private static void push(TreeMap<Integer, Map<Branch.State, Branch>> work, Branch b, int index) {
+    Branch prev = work.computeIfAbsent(index, k -> new LinkedHashMap<>()).putIfAbsent(b.state(), b);
+    if (prev != null) {
+      prev.absorb(b);
+    }
+  }
 
   private List<Res> walk(Branch start, TableView v, String hook, String chain, int depth) {
     List<Res> out = new ArrayList<>();
@@ -461,82 +587,140 @@ public final class Tracer {
       return out;
     }
     List<Rule> rules = v.chains().getOrDefault(chain, List.of());
-    Deque<Work> work = new ArrayDeque<>();
-    work.push(new Work(start, 0));
+    // Branches are walked in rule order, so that paths which reach the same rule in the same state
+    // (a statistic rule whose target changed nothing, or set a mark already set) become one: the
+    // number of branches grows with the number of distinct states, not of paths.
+    TreeMap<Integer, Map<Branch.State, Branch>> work = new TreeMap<>();
+    push(work, start, 0);
     while (!work.isEmpty()) {
-      Work w = work.pop();
-      Branch b = w.branch();
-      boolean finished = false;
-      for (int i = w.index(); i < rules.size() && !finished; i++) {
-        Rule rule = rules.get(i);
-        RuleEvaluator.Verdict verdict = eval.evaluate(rule, b);
-        if (verdict.unknown() != null) {
-          warnings.add(
-              "could not evaluate "
-                  + verdict.unknown()
-                  + " in "
-                  + v.table()
-                  + " "
-                  + chain
-                  + " rule "
-                  + (i + 1)
-                  + "; assumed it does not match");
-          b.step(
-              new Step(
-                  hook,
-                  v.backend() + v.table(),
-                  chain,
-                  i + 1,
-                  rule.print(),
-                  "not evaluated (" + verdict.unknown() + "): assumed no match"));
-          continue;
-        }
-        double p = verdict.matchProbability();
-        if (p == 0) {
-          continue;
-        }
-        if (p < 1) {
-          Branch miss = b.copy();
-          miss.probability *= 1 - p;
-          miss.step(
-              new Step(
-                  hook,
-                  v.backend() + v.table(),
-                  chain,
-                  i + 1,
-                  rule.print(),
-                  String.format("not taken (p=%.4f)", 1 - p)));
-          work.push(new Work(miss, i + 1));
-          b.probability *= p;
-        }
-        List<Res> r = apply(rule, b, v, hook, chain, i + 1, depth, p < 1 ? p : 1.0);
-        for (Res x : r) {
-          if (x.kind() == null) {
-            // Non-terminal target: keep walking this chain.
-            work.push(new Work(x.branch(), i + 1));
-          } else if (x.kind() == Kind.RETURN && x.branch() != null && isJumpContinuation(rule)) {
-            work.push(new Work(x.branch(), i + 1));
-          } else {
-            out.add(x);
-          }
-        }
-        finished = true;
-      }
-      if (!finished) {
-        if (depth > 0) {
-          b.step(
-              new Step(
-                  hook,
-                  v.backend() + v.table(),
-                  chain,
-                  0,
-                  "end of " + chain,
-                  "no rule matched: return"));
-        }
-        out.add(new Res(b, Kind.RETURN));
+      Map.Entry<Integer, Map<Branch.State, Branch>> next = work.pollFirstEntry();
+      for (Branch b : next.getValue().values()) {
+        walkFrom(b, next.getKey(), rules, v, hook, chain, depth, work, out);
       }
     }
-    return out;
+    return mergeResults(out);
+  }
+
+  private void walkFrom(
+      Branch b,
+      int from,
+      List<Rule> rules,
+      TableView v,
+      String hook,
+      String chain,
+      int depth,
+      TreeMap<Integer, Map<Branch.State, Branch>> work,
+      List<Res> out) {
+    boolean finished = false;
+    for (int i = from; i < rules.size() && !finished; i++) {
+      Rule rule = rules.get(i);
+      RuleEvaluator.Verdict verdict = eval.evaluate(rule, b);
+      if (verdict.unknown() != null) {
+        warnings.add(
+            "could not evaluate "
+                + verdict.unknown()
+                + ": "
+                + verdict.reason()
+                + ", assumed it does not match ("
+                + v.backend()
+                + v.table()
+                + " "
+                + chain
+                + " rule "
+                + (i + 1)
+                + ")");
+        b.step(
+            new Step(
+                hook,
+                v.backend() + v.table(),
+                chain,
+                i + 1,
+                rule.print(),
+                "could not evaluate "
+                    + verdict.unknown()
+                    + " ("
+                    + verdict.reason()
+                    + "): assumed no match"));
+        continue;
+      }
+      double p = verdict.matchProbability();
+      if (p == 0) {
+        continue;
+      }
+      if (p < 1) {
+        Step at = new Step(hook, v.backend() + v.table(), chain, i + 1, rule.print(), "");
+        if (splits >= maxSplits) {
+          // Past the budget: follow the more probable side only, and account for the other.
+          boolean takeIt = p >= 0.5;
+          double lost = b.probability * (takeIt ? 1 - p : p);
+          cutProbability += lost;
+          if (cuts++ == 0) {
+            firstCut = v.backend() + v.table() + " " + chain + " rule " + (i + 1);
+          }
+          b.probability -= lost;
+          if (takeIt) {
+            b.step(
+                Step.note(
+                    hook,
+                    String.format(
+                        Locale.ROOT,
+                        "%s rule %d not taken (p=%.4f): not followed, more than %d branches",
+                        chain,
+                        i + 1,
+                        1 - p,
+                        maxSplits)));
+          } else {
+            b.step(
+                stepWith(
+                    at,
+                    String.format(
+                        Locale.ROOT,
+                        "not taken (p=%.4f); the taken side (p=%.4f) is not followed: more"
+                            + " than %d branches",
+                        1 - p,
+                        p,
+                        maxSplits)));
+            continue;
+          }
+        } else {
+          splits++;
+          Branch miss = b.copy();
+          miss.probability *= 1 - p;
+          miss.step(stepWith(at, String.format(Locale.ROOT, "not taken (p=%.4f)", 1 - p)));
+          push(work, miss, i + 1);
+          b.probability *= p;
+        }
+      }
+      List<Res> r = apply(rule, b, v, hook, chain, i + 1, depth, p < 1 ? p : 1.0);
+      for (Res x : r) {
+        if (x.kind() == null) {
+          // Non-terminal target: keep walking this chain.
+          push(work, x.branch(), i + 1);
+        } else if (x.kind() == Kind.RETURN && x.branch() != null && isJumpContinuation(rule)) {
+          push(work, x.branch(), i + 1);
+        } else {
+          out.add(x);
+        }
+      }
+      finished = true;
+    }
+    if (!finished) {
+      if (depth > 0) {
+        b.step(
+            new Step(
+                hook,
+                v.backend() + v.table(),
+                chain,
+                0,
+                "end of " + chain,
+                "no rule matched: return"));
+      }
+      out.add(new Res(b, Kind.RETURN));
+    }
+  }
+
+  private static Step stepWith(Step s, String effect) {
+    return new Step(s.hook(), s.table(), s.chain(), s.rule(), s.text(), effect);
   }
 
   private static boolean isJumpContinuation(Rule rule) {
@@ -557,6 +741,40 @@ public final class Tracer {
    * RETURN for a called chain that returned (continue after a jump) or for RETURN itself.
    */
   private List<Res> apply(
+      Rule rule, Branch b, TableView v, String hook, String chain, int n, int depth, double p) {
+    Branch before = b.copy();
+    try {
+      return applyTarget(rule, b, v, hook, chain, n, depth, p);
+    } catch (RuntimeException e) {
+      // A bad value in a pasted rule (a DNAT address that is not one, a mark "0xZZ"): the trace
+      // goes on from the state before the rule, and says what it assumed.
+      String reason = RuleEvaluator.reason(e);
+      warnings.add(
+          "could not apply -j "
+              + rule.target()
+              + ": "
+              + reason
+              + ", assumed it lets the packet continue unchanged ("
+              + v.backend()
+              + v.table()
+              + " "
+              + chain
+              + " rule "
+              + n
+              + ")");
+      before.step(
+          new Step(
+              hook,
+              v.backend() + v.table(),
+              chain,
+              n,
+              rule.print(),
+              "could not apply -j " + rule.target() + " (" + reason + "): assumed it continues"));
+      return List.of(new Res(before, null));
+    }
+  }
+
+  private List<Res> applyTarget(
       Rule rule, Branch b, TableView v, String hook, String chain, int n, int depth, double p) {
     String target = rule.target();
     Matched at =
@@ -584,17 +802,17 @@ public final class Tracer {
         return at.result(b, "RETURN", Kind.RETURN);
       }
       case "DNAT", "REDIRECT" -> {
-        String to = target.equals("DNAT") ? opt(rule, "--to-destination") : null;
-        if (to == null) {
+        if (target.equals("REDIRECT")) {
           // REDIRECT: the incoming interface's primary address (loopback for local packets).
+          String ports = opt(rule, "--to-ports");
+          int port = ports == null ? b.dport : RuleEvaluator.port(ports.split("[-:]")[0]);
           b.dst =
               b.inIface.isEmpty() || b.inIface.equals("lo")
                   ? "127.0.0.1"
                   : routing.deviceAddress(b.inIface, b.src);
-          String ports = opt(rule, "--to-ports");
-          b.dport = ports == null ? b.dport : Integer.parseInt(ports.split("[-:]")[0]);
+          b.dport = port;
         } else {
-          String[] hp = hostPort(to, b.dport);
+          String[] hp = hostPort(required(rule, "--to-destination"), b.dport);
           b.dst = hp[0];
           b.dport = Integer.parseInt(hp[1]);
         }
@@ -602,7 +820,7 @@ public final class Tracer {
         return at.result(b, target + " to " + b.dst + ":" + b.dport, Kind.ACCEPT);
       }
       case "SNAT" -> {
-        String[] hp = hostPort(opt(rule, "--to-source"), b.sport);
+        String[] hp = hostPort(required(rule, "--to-source"), b.sport);
         b.src = hp[0];
         b.sport = Integer.parseInt(hp[1]);
         b.snatDone = true;
@@ -639,6 +857,11 @@ public final class Tracer {
       }
       case "NOTRACK", "CT" -> {
         if (target.equals("NOTRACK") || rule.option("--notrack").isPresent()) {
+          if (b.tracked) {
+            // xt_CT leaves a packet alone that already carries a conntrack entry (one looped back
+            // after OUTPUT, or a reply).
+            return at.result(b, "already tracked: NOTRACK has no effect", null);
+          }
           b.ctState = "UNTRACKED";
           b.natDecided = true;
           return at.result(b, "not tracked: nat is skipped", null);
@@ -718,16 +941,30 @@ public final class Tracer {
     return rule.option(flag).map(Arg.Option::text).orElse(null);
   }
 
-  /** "ip[-ip2][:port[-port2]]" → first ip and port (keeping {@code dflt} when none). */
+  private static String required(Rule rule, String flag) {
+    String v = opt(rule, flag);
+    if (v == null) {
+      throw new IllegalArgumentException("no " + flag);
+    }
+    return v;
+  }
+
+  /**
+   * "ip[-ip2][:port[-port2]]" → first ip and port (keeping {@code dflt} when none); both checked,
+   * so that a bad value stops here rather than travelling on in the packet.
+   */
   private static String[] hostPort(String to, int dflt) {
     String ip = to;
     String port = Integer.toString(dflt);
     int colon = to.lastIndexOf(':');
     if (colon > 0) {
       ip = to.substring(0, colon);
-      port = to.substring(colon + 1).split("-")[0];
+      port = Integer.toString(RuleEvaluator.port(to.substring(colon + 1).split("-")[0]));
     }
     ip = ip.split("-")[0];
+    if (!Ip.isIpv4(ip)) {
+      throw new IllegalArgumentException("not an IPv4 address: " + ip);
+    }
     return new String[] {ip, port};
   }
 
@@ -744,6 +981,18 @@ public final class Tracer {
         reply = walkReply(b, delivery, reply);
       }
     }
+    List<Step> steps = b.steps;
+    if (b.merged > 0) {
+      steps = new ArrayList<>(steps);
+      steps.add(
+          Step.note(
+              "paths",
+              b.merged
+                  + " other path"
+                  + (b.merged == 1 ? "" : "s")
+                  + " reached the same packet state and went on identically: merged into this one,"
+                  + " probabilities added"));
+    }
     return new Outcome(
         b.probability,
         verdict,
@@ -754,7 +1003,7 @@ public final class Tracer {
         b.outIface,
         b.src,
         b.dst + portSuffix(b.dport),
-        b.steps,
+        steps,
         reply);
   }
 
@@ -768,6 +1017,7 @@ public final class Tracer {
     r.ctState = "ESTABLISHED";
     r.replyDirection = true;
     r.natDecided = true;
+    r.tracked = true;
     r.probability = 1.0;
     r.step(
         Step.note(
@@ -915,22 +1165,21 @@ public final class Tracer {
         true, seen, "forwarded unchanged; the reply follows the network's routes");
   }
 
+  private record OutcomeKey(
+      String verdict,
+      String dnat,
+      String snat,
+      String delivery,
+      String outInterface,
+      List<Step> steps) {}
+
   /** Outcomes that ended the same way are merged, summing probability, keeping the first path. */
   private static List<Outcome> merge(List<Outcome> in) {
-    Map<String, Outcome> out = new java.util.LinkedHashMap<>();
+    Map<OutcomeKey, Outcome> out = new LinkedHashMap<>();
     for (Outcome o : in) {
-      String key =
-          o.verdict()
-              + "|"
-              + o.dnat()
-              + "|"
-              + o.snat()
-              + "|"
-              + o.delivery()
-              + "|"
-              + o.outInterface()
-              + "|"
-              + o.steps();
+      OutcomeKey key =
+          new OutcomeKey(
+              o.verdict(), o.dnat(), o.snat(), o.delivery(), o.outInterface(), o.steps());
       Outcome prev = out.get(key);
       if (prev == null) {
         out.put(key, o);
@@ -952,5 +1201,134 @@ public final class Tracer {
       }
     }
     return new ArrayList<>(out.values());
+  }
+
+  /** What a summary keeps apart: the verdict and the shape of the path, not the endpoint. */
+  private record Shape(
+      String verdict,
+      String delivery,
+      String outInterface,
+      boolean dnat,
+      String snat,
+      boolean masquerade,
+      Boolean replyReturns) {}
+
+  /**
+   * Past the limit, outcomes that differ only in the endpoint become one summary per verdict and
+   * path shape: its total probability, how many outcomes it folds, and the most probable ones by
+   * name.
+   */
+  private List<Outcome> fold(List<Outcome> in) {
+    if (in.size() <= maxOutcomes) {
+      return in;
+    }
+    Map<Shape, List<Outcome>> groups = new LinkedHashMap<>();
+    for (Outcome o : in) {
+      Shape s =
+          new Shape(
+              o.verdict(),
+              o.delivery(),
+              o.outInterface(),
+              o.dnat() != null,
+              o.masquerade() ? "masquerade" : o.snat(),
+              o.masquerade(),
+              o.reply() == null ? null : o.reply().returnsHere());
+      groups.computeIfAbsent(s, k -> new ArrayList<>()).add(o);
+    }
+    List<Outcome> out = new ArrayList<>();
+    int folded = 0;
+    int summaries = 0;
+    for (List<Outcome> g : groups.values()) {
+      if (g.size() == 1) {
+        out.add(g.get(0));
+        continue;
+      }
+      folded += g.size();
+      summaries++;
+      out.add(summary(g));
+    }
+    warnings.add(
+        String.format(
+            Locale.ROOT,
+            "%d outcomes, more than the limit of %d: %d outcomes that differ only in the endpoint"
+                + " are summarised as %d (one per verdict and path shape, with their total"
+                + " probability)",
+            in.size(),
+            maxOutcomes,
+            folded,
+            summaries));
+    return out;
+  }
+
+  private static Outcome summary(List<Outcome> g) {
+    List<Outcome> byP = new ArrayList<>(g);
+    byP.sort((a, b) -> Double.compare(b.probability(), a.probability()));
+    double total = 0;
+    for (Outcome o : g) {
+      total += o.probability();
+    }
+    StringBuilder names = new StringBuilder();
+    for (int i = 0; i < Math.min(5, byP.size()); i++) {
+      Outcome o = byP.get(i);
+      names
+          .append(i == 0 ? "" : ", ")
+          .append(o.dnat() != null ? o.dnat() : o.finalDestination())
+          .append(String.format(Locale.ROOT, " (p=%.6f)", o.probability()));
+    }
+    Outcome first = byP.get(0);
+    List<Step> steps = new ArrayList<>(first.steps());
+    steps.add(
+        Step.note(
+            "summary",
+            String.format(
+                Locale.ROOT,
+                "%d outcomes like this one, differing only in the endpoint, folded into one with"
+                    + " total probability %.6f; the most probable: %s%s",
+                g.size(),
+                total,
+                names,
+                g.size() > 5 ? ", ..." : "")));
+    boolean sameSnat = g.stream().allMatch(o -> Objects.equals(o.snat(), first.snat()));
+    boolean sameSrc = g.stream().allMatch(o -> o.finalSource().equals(first.finalSource()));
+    return new Outcome(
+        total,
+        first.verdict(),
+        null,
+        sameSnat ? first.snat() : null,
+        first.masquerade(),
+        first.delivery(),
+        first.outInterface(),
+        sameSrc ? first.finalSource() : "",
+        "",
+        steps,
+        first.reply(),
+        g.size());
+  }
+
+  /** The statistic branches not followed past the split budget, as one outcome. */
+  private Outcome notFollowed() {
+    String text =
+        String.format(
+            Locale.ROOT,
+            "%d statistic branches (total probability %.6f) were not followed: more than %d"
+                + " splits; the first at %s",
+            cuts,
+            cutProbability,
+            maxSplits,
+            firstCut);
+    warnings.add(text);
+    return new Outcome(
+        cutProbability,
+        "UNKNOWN",
+        null,
+        null,
+        false,
+        "",
+        "",
+        "",
+        "",
+        List.of(Step.note("summary", text)),
+        null,
+        cuts);
   }
 }
