@@ -102,10 +102,14 @@ final class TraceCommand implements Callable<Integer> {
     if (!output.equals("text") && !output.equals("json")) {
       throw new IllegalArgumentException("-o: expected text or json, got \"" + output + "\"");
     }
+    if (netns != null && !source.live) {
+      throw new IllegalArgumentException("--netns: only with --live");
+    }
     NodeState node;
     if (source.live) {
       CommandRunner runner = new ProcessCommandRunner();
       if (netns != null) {
+        BundleCapture.requireNetns(runner, netns);
         runner = runner.inNetns(netns);
       }
       node = BundleReader.fromFiles(BundleCapture.capture(runner));

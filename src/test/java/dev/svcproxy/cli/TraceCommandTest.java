@@ -118,4 +118,26 @@ class TraceCommandTest {
   void missingBundle_exitsTwo() {
     assertThat(run("trace", "--bundle", "/nonexistent", "--dst", "10.0.0.1:80")).isEqualTo(2);
   }
+
+  @Test
+  void liveNetnsThatDoesNotExist_exitsTwoNamingIt() {
+    assertThat(
+            run("trace", "--live", "--netns", "svcproxy-no-such-netns-h3", "--dst", "10.0.0.1:80"))
+        .isEqualTo(2);
+    assertThat(err.toString()).contains("svcproxy-no-such-netns-h3");
+  }
+
+  @Test
+  void captureNetnsThatDoesNotExist_exitsTwoNamingIt(@TempDir Path dir) {
+    assertThat(
+            run(
+                "capture",
+                "--netns",
+                "svcproxy-no-such-netns-h3",
+                "--out",
+                dir.resolve("b").toString()))
+        .isEqualTo(2);
+    assertThat(err.toString()).contains("svcproxy-no-such-netns-h3");
+    assertThat(dir.resolve("b")).doesNotExist();
+  }
 }
