@@ -42,6 +42,7 @@ final class IptablesText {
     final int start;
     boolean save;
     boolean sawRuleOrNew;
+    boolean warnedNoIfaces;
 
     Block(String table, String reason, int start) {
       this.table = table;
@@ -70,6 +71,7 @@ final class IptablesText {
   private String listChain;
   private boolean listVerbose;
   private boolean listNumbers;
+  private boolean listColumns;
 
   private final Set<String> ipsets;
 
@@ -161,6 +163,14 @@ final class IptablesText {
       if (c.matches()) {
         listVerbose = c.group(2) != null;
         listNumbers = c.group(1) != null;
+        listColumns = true;
+        if (!listVerbose && cur != null && !cur.warnedNoIfaces) {
+          cur.warnedNoIfaces = true;
+          warn(
+              n,
+              "a listing without -v has no in/out columns: interface matches (-i/-o) are not"
+                  + " shown, so rules were read without them and may match more than they do");
+        }
         continue;
       }
       if (t.startsWith(":")) {
@@ -216,11 +226,13 @@ final class IptablesText {
   }
 
   private void chainHeader(Matcher h, int n) {
+    listColumns = false;
     String name = h.group(1);
     if (cur == null
         || cur.save
         || cur.decls.stream().anyMatch(d -> d.name().equals(name))
-        || cur.rules.stream().anyMatch(r -> r.rule().chain().equals(name))) {
+        || cur.rules.stream().anyMatch(r -> r.rule().chain().equals(name))
+        || builtinOutOfOrder(name)) {
       // A chain seen again starts the listing of another table.
       endBlock();
       cur = new Block(null, null, n);
@@ -237,6 +249,27 @@ final class IptablesText {
     }
     cur.decls.add(new Decl(name, policy, counters == null ? "[0:0]" : counters, n));
     listChain = name;
+  }
+
+  private static final List<String> HOOK_ORDER =
+      List.of("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING");
+
+  /**
+   * A listing names a table's built-in chains first, in hook order, then its own chains: a built-in
+   * chain after a user chain, or out of that order, starts the listing of another table.
+   */
+  private boolean builtinOutOfOrder(String name) {
+    int at = HOOK_ORDER.indexOf(name);
+    if (at < 0) {
+      return false;
+    }
+    for (Decl d : cur.decls) {
+      int k = HOOK_ORDER.indexOf(d.name());
+      if (k < 0 || k >= at) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private void listCommand(String t, int n) {
@@ -289,6 +322,16 @@ final class IptablesText {
   }
 
   private void listRule(String line, int n) {
+    if (!listColumns) {
+      // No column header pasted: count the leading numbers (num, pkts, bytes).
+      String[] f = line.strip().split("\\s+");
+      int k = 0;
+      while (k < f.length && k < 3 && f[k].matches("\\d+[KMGTP]?")) {
+        k++;
+      }
+      listNumbers = k == 1 || k == 3;
+      listVerbose = k >= 2;
+    }
     ListingRule.Converted c;
     try {
       c = ListingRule.convert(line, listChain, listVerbose, listNumbers);
