@@ -213,4 +213,28 @@ class BundleReaderTest {
         .anyMatch(w -> w.startsWith("ip-addr.json:3: ") && w.contains("not valid JSON"));
     assertThat(n.routes()).extracting(NodeState.Route::dst).containsExactly("10.0.0.0/8");
   }
+
+  @Test
+  void iptablesListingAndSOutput_underTheSaveName_areReadAsRules() throws Exception {
+    String listing;
+    try (var in = getClass().getResourceAsStream("/dumps/listing/nft-L-v.txt")) {
+      listing = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    }
+    NodeState n = BundleReader.fromFiles(Map.of("iptables-save.txt", listing));
+    // From the listing's own text: nat KUBE-SERVICES rule 1 sends 10.96.0.10:80 to KUBE-SVC-A.
+    assertThat(n.iptables().get(0).table("nat").orElseThrow().rules("KUBE-SERVICES").get(0).print())
+        .isEqualTo(
+            "-A KUBE-SERVICES -d 10.96.0.10/32 -p tcp -m comment --comment \"default/web:http"
+                + " cluster IP\" -m tcp --dport 80 -j KUBE-SVC-A");
+    assertThat(n.warnings()).isEmpty();
+
+    NodeState s =
+        BundleReader.fromFiles(
+            Map.of(
+                "iptables-save.txt",
+                "root@node1:/# iptables -t nat -S\n-P PREROUTING ACCEPT\n-N KUBE-SERVICES\n"
+                    + "-A PREROUTING -j KUBE-SERVICES\n"));
+    assertThat(s.iptables().get(0).table("nat").orElseThrow().rules()).hasSize(1);
+    assertThat(s.warnings()).isEmpty();
+  }
 }

@@ -197,7 +197,11 @@ final class IptablesText {
       warn(n, "not understood, skipped: " + t);
     }
     if (cur != null && cur.save) {
-      warn(lines.length, "table " + cur.table + " has no COMMIT (truncated?)");
+      int last = lines.length;
+      while (last > 1 && lines[last - 1].isBlank()) {
+        last--;
+      }
+      warn(last, "table " + cur.table + " has no COMMIT (truncated?)");
     }
   }
 
