@@ -39,6 +39,10 @@ final class IptablesText {
     final List<String> before = new ArrayList<>();
     final List<Decl> decls = new ArrayList<>();
     final List<Read> rules = new ArrayList<>();
+
+    /** Chains declared or appended to, to see a listing start over. */
+    final Set<String> chains = new java.util.HashSet<>();
+
     final int start;
     boolean save;
     boolean sawRuleOrNew;
@@ -232,11 +236,7 @@ final class IptablesText {
   private void chainHeader(Matcher h, int n) {
     listColumns = false;
     String name = h.group(1);
-    if (cur == null
-        || cur.save
-        || cur.decls.stream().anyMatch(d -> d.name().equals(name))
-        || cur.rules.stream().anyMatch(r -> r.rule().chain().equals(name))
-        || builtinOutOfOrder(name)) {
+    if (cur == null || cur.save || cur.chains.contains(name) || builtinOutOfOrder(name)) {
       // A chain seen again starts the listing of another table.
       endBlock();
       cur = new Block(null, null, n);
@@ -252,6 +252,7 @@ final class IptablesText {
       }
     }
     cur.decls.add(new Decl(name, policy, counters == null ? "[0:0]" : counters, n));
+    cur.chains.add(name);
     listChain = name;
   }
 
@@ -323,6 +324,7 @@ final class IptablesText {
     Block b = block(n);
     b.sawRuleOrNew = true;
     b.rules.add(new Read(checked(rule, n), n));
+    b.chains.add(rule.chain());
   }
 
   private void listRule(String line, int n) {
@@ -360,6 +362,7 @@ final class IptablesText {
       rule = RuleValues.unevaluable(rule, List.of(), "\"" + c.unread() + "\"");
     }
     cur.rules.add(new Read(checked(rule, n), n));
+    cur.chains.add(rule.chain());
   }
 
   private Rule checked(Rule rule, int n) {
@@ -566,10 +569,14 @@ final class IptablesText {
             .computeIfAbsent(t, k -> new ArrayList<>())
             .add(new Line.RuleLine(b.rules.get(i).rule()));
       }
+      Map<String, String> firstPlaced = new HashMap<>();
+      for (int i = 0; i < b.rules.size(); i++) {
+        firstPlaced.putIfAbsent(b.rules.get(i).rule().chain(), placed.get(i)[0]);
+      }
       for (Decl d : b.decls) {
         String t = b.table;
         if (t == null) {
-          t = tableOfChain(d.name(), b, placed);
+          t = tableOfChain(d.name(), firstPlaced);
         }
         tables.computeIfAbsent(t, k -> new ArrayList<>());
         decls
@@ -589,11 +596,10 @@ final class IptablesText {
     return new Ruleset(out);
   }
 
-  private static String tableOfChain(String chain, Block b, List<String[]> placed) {
-    for (int i = 0; i < b.rules.size(); i++) {
-      if (b.rules.get(i).rule().chain().equals(chain)) {
-        return placed.get(i)[0];
-      }
+  private static String tableOfChain(String chain, Map<String, String> firstPlaced) {
+    String t = firstPlaced.get(chain);
+    if (t != null) {
+      return t;
     }
     String k = knownChain(chain);
     return k != null ? k : "nat";
