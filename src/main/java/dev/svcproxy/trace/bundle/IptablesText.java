@@ -158,6 +158,10 @@ final class IptablesText {
         endBlock();
         continue;
       }
+      if (t.startsWith("-A ") || t.startsWith("--append ") || t.startsWith("[")) {
+        saveRule(t, n);
+        continue;
+      }
       Matcher h = CHAIN_HEADER.matcher(t);
       if (h.matches()) {
         chainHeader(h, n);
@@ -188,10 +192,6 @@ final class IptablesText {
       }
       if (t.startsWith("-P ") || t.startsWith("-N ")) {
         listCommand(t, n);
-        continue;
-      }
-      if (t.startsWith("-A ") || t.startsWith("--append ") || t.startsWith("[")) {
-        saveRule(t, n);
         continue;
       }
       if (listChain != null) {
@@ -306,7 +306,7 @@ final class IptablesText {
     String text = t;
     String counters = null;
     Matcher c = S_COUNTERS.matcher(text);
-    if (!text.startsWith("[") && c.find()) {
+    if (!text.startsWith("[") && text.contains(" -c ") && c.find()) {
       // `iptables -S -v` writes the counters inside the rule.
       counters = "[" + c.group(1) + ":" + c.group(2) + "]";
       text = text.substring(0, c.start()) + text.substring(c.end());

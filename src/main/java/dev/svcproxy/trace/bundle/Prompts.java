@@ -65,6 +65,15 @@ final class Prompts {
     if (t.isEmpty()) {
       return null;
     }
+    char c = t.charAt(0);
+    if (c == '-'
+        || c == ':'
+        || c == '*'
+        || c == ' '
+        || (c == '[' && t.length() > 1 && Character.isDigit(t.charAt(1)))) {
+      // Rules, chains, tables, counters and indented output: the bulk of a dump, never a prompt.
+      return null;
+    }
     Matcher h = HASH_COMMAND.matcher(t);
     if (h.matches() && !t.startsWith("#!")) {
       String word = h.group(1);

@@ -36,6 +36,9 @@ final class RuleValues {
           "THROW",
           "NAT",
           "XRESOLVE");
+  private static final java.util.regex.Pattern PROTOCOL =
+      java.util.regex.Pattern.compile("[a-z][a-z0-9-]*");
+  private static final java.util.regex.Pattern HEX = java.util.regex.Pattern.compile("[0-9a-f]+");
   private static final Set<String> TCP_FLAGS =
       Set.of("SYN", "ACK", "FIN", "RST", "URG", "PSH", "ALL", "NONE");
 
@@ -81,7 +84,7 @@ final class RuleValues {
     return switch (p.flag()) {
       case "-s", "--source", "--src", "-d", "--destination", "--dst" -> cidrs(v);
       case "-p", "--protocol" ->
-          v.toLowerCase(Locale.ROOT).matches("[a-z][a-z0-9-]*") || number(v, 0, 255)
+          PROTOCOL.matcher(v.toLowerCase(Locale.ROOT)).matches() || number(v, 0, 255)
               ? null
               : "not a protocol: " + v;
       case "-i", "--in-interface", "-o", "--out-interface" ->
@@ -272,8 +275,8 @@ final class RuleValues {
       String t = s.strip().toLowerCase(Locale.ROOT);
       boolean ok =
           t.startsWith("0x")
-              ? t.length() > 2 && t.length() <= 10 && t.substring(2).matches("[0-9a-f]+")
-              : t.matches("\\d{1,10}") && Long.parseLong(t) <= 0xFFFFFFFFL;
+              ? t.length() > 2 && t.length() <= 10 && HEX.matcher(t.substring(2)).matches()
+              : number(t, 0, 0xFFFFFFFFL);
       if (!ok) {
         return "not a mark: " + v;
       }
@@ -291,8 +294,13 @@ final class RuleValues {
   }
 
   static boolean number(String s, long lo, long hi) {
-    if (!s.matches("\\d{1,10}")) {
+    if (s.isEmpty() || s.length() > 10) {
       return false;
+    }
+    for (int i = 0; i < s.length(); i++) {
+      if (s.charAt(i) < '0' || s.charAt(i) > '9') {
+        return false;
+      }
     }
     long n = Long.parseLong(s);
     return n >= lo && n <= hi;
