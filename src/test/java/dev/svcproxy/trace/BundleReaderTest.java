@@ -237,4 +237,34 @@ class BundleReaderTest {
     assertThat(s.iptables().get(0).table("nat").orElseThrow().rules()).hasSize(1);
     assertThat(s.warnings()).isEmpty();
   }
+
+  @Test
+  void plainIpRuleUnderTxtName_andWindowsLineEnds_areRead() {
+    NodeState n =
+        BundleReader.fromFiles(
+            Map.of(
+                "ip-rule.txt",
+                "$ ip rule\r\n0:\tfrom all lookup local\r\n100:\tfrom all fwmark 0x200/0xf00 lookup 42\r\n"
+                    + "200:\tnot from 10.0.0.0/8 iif eth0 blackhole\r\n32766:\tfrom all lookup main\r\n"
+                    + "300:\tfrom all fwmark 0xZZ lookup 7\r\n"));
+    assertThat(n.rules())
+        .extracting(NodeState.RoutingRule::priority, NodeState.RoutingRule::table)
+        .containsExactly(
+            org.assertj.core.groups.Tuple.tuple(0, "local"),
+            org.assertj.core.groups.Tuple.tuple(100, "42"),
+            org.assertj.core.groups.Tuple.tuple(200, ""),
+            org.assertj.core.groups.Tuple.tuple(32766, "main"));
+    assertThat(n.rules().get(1).fwmark()).isEqualTo(0x200L);
+    assertThat(n.rules().get(1).fwmask()).isEqualTo(0xf00L);
+    assertThat(n.rules().get(2))
+        .extracting(
+            NodeState.RoutingRule::not,
+            NodeState.RoutingRule::from,
+            NodeState.RoutingRule::iif,
+            NodeState.RoutingRule::action)
+        .containsExactly(true, "10.0.0.0/8", "eth0", "blackhole");
+    assertThat(n.warnings())
+        .containsExactly(
+            "ip-rule.txt:6: not a mark: 0xZZ, rule skipped: 300:\tfrom all fwmark 0xZZ lookup 7");
+  }
 }

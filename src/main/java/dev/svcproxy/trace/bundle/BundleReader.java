@@ -103,6 +103,7 @@ public final class BundleReader {
           "ip-route.json",
           "ip-route.txt",
           "ip-rule.json",
+          "ip-rule.txt",
           "sysctl.txt");
 
   /** Files a bundle may hold that the tracer does not use (yet); they are not reported. */
@@ -158,10 +159,9 @@ public final class BundleReader {
     if (routes.isEmpty()) {
       notes.add("no ip-route.json: routes unknown; local addresses come from ip-addr.json");
     }
+    String ruleFile = pick(files, "ip-rule.json", "ip-rule.txt");
     List<NodeState.RoutingRule> rules =
-        files.containsKey("ip-rule.json")
-            ? rules("ip-rule.json", files.get("ip-rule.json"))
-            : List.of();
+        ruleFile != null ? rules(ruleFile, files.get(ruleFile)) : List.of();
     if (rules.isEmpty()) {
       notes.add("no ip-rule.json: assumed the default rules (local, main, default)");
       rules = List.of(rule(0, "local"), rule(32766, "main"), rule(32767, "default"));
@@ -459,7 +459,89 @@ public final class BundleReader {
     }
   }
 
+  private static final Pattern RULE_LINE = Pattern.compile("^(\\d+):\\s+(.*)$");
+
+  /** `ip rule` as people paste it: "32766:\tfrom all lookup main". */
+  private List<NodeState.RoutingRule> plainRules(String file, String text) {
+    List<NodeState.RoutingRule> out = new ArrayList<>();
+    int n = 0;
+    for (String raw : text.split("\n")) {
+      n++;
+      String line = raw.strip();
+      if (line.isEmpty()) {
+        continue;
+      }
+      Matcher m = RULE_LINE.matcher(line);
+      if (!m.matches() || !RuleValues.number(m.group(1), 0, Integer.MAX_VALUE)) {
+        warn(file, n, "not an ip rule, skipped: " + line);
+        continue;
+      }
+      String[] f = m.group(2).split("\\s+");
+      String from = "";
+      String to = "";
+      String iif = "";
+      String oif = "";
+      String table = "";
+      String action = "";
+      Long mark = null;
+      Long mask = null;
+      boolean not = false;
+      String bad = null;
+      for (int i = 0; i < f.length && bad == null; i++) {
+        String k = f[i];
+        String v = i + 1 < f.length ? f[i + 1] : null;
+        switch (k) {
+          case "not" -> not = true;
+          case "from", "to", "iif", "oif", "lookup", "table", "fwmark" -> {
+            if (v == null) {
+              bad = k + " without a value";
+              break;
+            }
+            i++;
+            switch (k) {
+              case "from" -> from = v.equals("all") ? "" : v;
+              case "to" -> to = v.equals("all") ? "" : v;
+              case "iif" -> iif = v;
+              case "oif" -> oif = v;
+              case "fwmark" -> {
+                String[] mv = v.split("/");
+                try {
+                  mark = parseNum(mv[0]);
+                  mask = mv.length > 1 ? parseNum(mv[1]) : null;
+                } catch (NumberFormatException e) {
+                  bad = "not a mark: " + v;
+                }
+              }
+              default -> table = v;
+            }
+          }
+          case "blackhole", "unreachable", "prohibit" -> action = k;
+          default -> {
+            // Other selectors (pref, proto, uidrange, [detached]...) do not change the lookup of
+            // a traced packet.
+          }
+        }
+      }
+      for (String prefix : new String[] {from, to}) {
+        if (bad == null && !prefix.isEmpty() && prefix(prefix) == null) {
+          bad = "not an IPv4 prefix: " + prefix;
+        }
+      }
+      if (bad != null) {
+        warn(file, n, bad + ", rule skipped: " + line);
+        continue;
+      }
+      out.add(
+          new NodeState.RoutingRule(
+              Integer.parseInt(m.group(1)), from, to, iif, oif, mark, mask, not, table, action));
+    }
+    return out;
+  }
+
   List<NodeState.RoutingRule> rules(String file, String text) {
+    if (!text.strip().startsWith("[")) {
+      return plainRules(file, text);
+    }
     List<NodeState.RoutingRule> out = new ArrayList<>();
     JsonNode root = json(file, text);
     if (root == null) {

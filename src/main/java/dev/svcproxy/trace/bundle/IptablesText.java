@@ -59,6 +59,7 @@ final class IptablesText {
     }
   }
 
+  private static final Set<String> TABLES = Set.of("filter", "nat", "mangle", "raw", "security");
   private static final Set<String> BUILTIN =
       Set.of("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING");
   private static final Pattern CHAIN_HEADER =
@@ -146,6 +147,11 @@ final class IptablesText {
         endBlock();
         cur = new Block(t.substring(1), null, n);
         cur.save = true;
+        if (!TABLES.contains(cur.table)) {
+          warn(
+              n,
+              "unknown table " + cur.table + " (filter, nat, mangle, raw, security): not traced");
+        }
         cur.before.addAll(pendingComments);
         pendingComments.clear();
         blocks.add(cur);

@@ -266,6 +266,14 @@ class IptablesTextTest {
   }
 
   @Test
+  void read_unknownTableName_isAWarning() {
+    IptablesText.Result r = read("*nta\n-A PREROUTING -j ACCEPT\nCOMMIT\n");
+    assertThat(r.warnings())
+        .containsExactly(
+            "iptables-save.txt:1: unknown table nta (filter, nat, mangle, raw, security): not traced");
+  }
+
+  @Test
   void read_truncatedTable_warnsAndKeepsItsRules() {
     IptablesText.Result r =
         read("*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j KUBE-SERVICES\n");
