@@ -61,7 +61,9 @@ class BundleReaderTest {
             "ipset-save.txt",
                 "create KUBE-CLUSTER-IP hash:ip,port family inet hashsize 1024 maxelem 65536\nadd KUBE-CLUSTER-IP 10.96.0.1,tcp:443\nadd KUBE-CLUSTER-IP 10.96.0.10,udp:53\n",
             "conntrack.txt",
-                "conntrack v1.4.7 (conntrack-tools): 2 flow entries have been shown.\nipv4     2 tcp      6 86398 ESTABLISHED src=10.244.1.3 dst=10.96.0.10 sport=5555 dport=80 src=10.244.2.2 dst=10.244.1.3 sport=8080 dport=5555 [ASSURED] mark=0 use=1\nudp      17 29 src=10.244.1.3 dst=10.96.0.10 sport=5353 dport=53 [UNREPLIED] src=10.244.2.9 dst=10.244.1.3 sport=53 dport=5353 mark=16384 use=1\n",
+                "conntrack v1.4.7 (conntrack-tools): 2 flow entries have been shown.\n"
+                    + "ipv4     2 unknown  2 599 src=10.244.1.1 dst=224.0.0.22 [UNREPLIED] src=224.0.0.22 dst=10.244.1.1 mark=0 use=1\n"
+                    + "ipv4     2 tcp      6 86398 ESTABLISHED src=10.244.1.3 dst=10.96.0.10 sport=5555 dport=80 src=10.244.2.2 dst=10.244.1.3 sport=8080 dport=5555 [ASSURED] mark=0 use=1\nudp      17 29 src=10.244.1.3 dst=10.96.0.10 sport=5353 dport=53 [UNREPLIED] src=10.244.2.9 dst=10.244.1.3 sport=53 dport=5353 mark=16384 use=1\n",
             "xt_recent/KUBE-SEP-ABC",
                 "src=10.244.1.3 ttl: 64 last_seen: 4295131519 oldest_pkt: 1 4295131519\n",
             "sysctl.txt", "net.ipv4.ip_forward = 1\nnet/ipv4/conf/all/rp_filter=2\n");
@@ -73,10 +75,13 @@ class BundleReaderTest {
     assertThat(n.rules().get(1).fwmask()).isEqualTo(0xf00L);
     assertThat(n.ipsets().get("KUBE-CLUSTER-IP").members())
         .containsExactly("10.96.0.1,tcp:443", "10.96.0.10,udp:53");
-    assertThat(n.conntrack()).hasSize(2);
-    assertThat(n.conntrack().get(0).reply().src()).isEqualTo("10.244.2.2");
-    assertThat(n.conntrack().get(1).seenReply()).isFalse();
-    assertThat(n.conntrack().get(1).mark()).isEqualTo(16384L);
+    assertThat(n.conntrack()).hasSize(3);
+    // An IGMP entry has no ports: its tuples still read, with port 0.
+    assertThat(n.conntrack().get(0).reply())
+        .isEqualTo(new NodeState.Tuple("224.0.0.22", "10.244.1.1", 0, 0));
+    assertThat(n.conntrack().get(1).reply().src()).isEqualTo("10.244.2.2");
+    assertThat(n.conntrack().get(2).seenReply()).isFalse();
+    assertThat(n.conntrack().get(2).mark()).isEqualTo(16384L);
     assertThat(n.recent().get("KUBE-SEP-ABC")).containsExactly("10.244.1.3");
     assertThat(n.sysctl("net.ipv4.conf.all.rp_filter", "0")).isEqualTo("2");
     assertThat(n.warnings()).isEmpty();

@@ -118,7 +118,7 @@ class ListingKernelTest {
       files.put("iptables-save.txt", listing.toString());
       NodeState fromListing = BundleReader.fromFiles(files);
 
-      assertThat(fromListing.warnings()).isEmpty();
+      assertThat(fromListing.warnings()).noneMatch(w -> w.startsWith("iptables-save.txt"));
       assertThat(shape(fromListing.iptables().get(0))).isEqualTo(shape(fromSave.iptables().get(0)));
       assertThat(shape(fromSave.iptables().get(0)).get("nat"))
           .anyMatch(r -> r.contains("KUBE-SVC-"))

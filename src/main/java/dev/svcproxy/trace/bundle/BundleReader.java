@@ -713,6 +713,10 @@ public final class BundleReader {
             if (!Ip.isIpv4(e[1])) {
               bad = e[0] + "=" + e[1] + " is not an IPv4 address";
             } else if (e[0].equals("src")) {
+              if (src != null && dst != null) {
+                // A protocol without ports (igmp, gre, "unknown"): the tuple ends at the next src.
+                tuples.add(new NodeState.Tuple(src, dst, 0, 0));
+              }
               src = e[1];
             } else {
               dst = e[1];
@@ -755,6 +759,9 @@ public final class BundleReader {
       if (bad != null) {
         warn(file, n, bad + ", entry skipped: " + t);
         continue;
+      }
+      if (src != null && dst != null && tuples.size() == 1) {
+        tuples.add(new NodeState.Tuple(src, dst, 0, 0));
       }
       if (tuples.size() < 2) {
         warn(file, n, "conntrack entry without both tuples: " + t);
