@@ -36,12 +36,30 @@ final class CaptureCommand implements Callable<Integer> {
   public Integer call() {
     CommandRunner runner = new ProcessCommandRunner();
     if (netns != null) {
+      BundleCapture.requireNetns(runner, netns);
       runner = runner.inNetns(netns);
     }
-    List<String> files = BundleCapture.captureTo(runner, out);
+    BundleCapture.Written w = BundleCapture.captureInto(runner, out);
+    List<String> files = w.written();
     spec.commandLine()
         .getOut()
         .println("wrote " + files.size() + " files to " + out + ": " + String.join(", ", files));
+    if (!w.removed().isEmpty()) {
+      spec.commandLine()
+          .getErr()
+          .println(
+              "svcproxy: removed bundle files of an earlier capture that this one did not write: "
+                  + String.join(", ", w.removed()));
+    }
+    if (!w.untouched().isEmpty()) {
+      spec.commandLine()
+          .getErr()
+          .println(
+              "svcproxy: warning: "
+                  + out
+                  + " also holds files that are not part of a bundle (left alone): "
+                  + String.join(", ", w.untouched()));
+    }
     return 0;
   }
 }

@@ -11,6 +11,7 @@ import dev.svcproxy.trace.bundle.BundleCapture;
 import dev.svcproxy.trace.bundle.BundleReader;
 import dev.svcproxy.trace.engine.Tracer;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
@@ -81,7 +82,7 @@ final class TraceCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     String p = proto.toLowerCase(Locale.ROOT);
-    if (!java.util.List.of("tcp", "udp", "sctp", "icmp").contains(p)) {
+    if (!List.of("tcp", "udp", "sctp", "icmp").contains(p)) {
       throw new IllegalArgumentException(
           "--proto: unknown protocol \"" + proto + "\" (tcp, udp, sctp, icmp)");
     }
@@ -102,17 +103,25 @@ final class TraceCommand implements Callable<Integer> {
     if (!output.equals("text") && !output.equals("json")) {
       throw new IllegalArgumentException("-o: expected text or json, got \"" + output + "\"");
     }
+    if (netns != null && !source.live) {
+      throw new IllegalArgumentException("--netns: only with --live");
+    }
     NodeState node;
     if (source.live) {
       CommandRunner runner = new ProcessCommandRunner();
       if (netns != null) {
+        BundleCapture.requireNetns(runner, netns);
         runner = runner.inNetns(netns);
       }
       node = BundleReader.fromFiles(BundleCapture.capture(runner));
     } else {
       node = BundleReader.read(source.bundle);
     }
-    TraceResult r = new Tracer(node).trace(new PacketSpec(src, sport, ip, port, p, inIface));
+    TraceResult traced = new Tracer(node).trace(new PacketSpec(src, sport, ip, port, p, inIface));
+    // What the bundle reader skipped or assumed comes first, then what the tracer assumed.
+    java.util.Set<String> warnings = new java.util.LinkedHashSet<>(node.warnings());
+    warnings.addAll(traced.warnings());
+    TraceResult r = new TraceResult(traced.packet(), traced.outcomes(), List.copyOf(warnings));
     spec.commandLine()
         .getOut()
         .print(output.equals("json") ? TraceFormatter.json(r) : TraceFormatter.text(r));

@@ -118,4 +118,63 @@ class TraceCommandTest {
   void missingBundle_exitsTwo() {
     assertThat(run("trace", "--bundle", "/nonexistent", "--dst", "10.0.0.1:80")).isEqualTo(2);
   }
+
+  @Test
+  void liveNetnsThatDoesNotExist_exitsTwoNamingIt() {
+    assertThat(
+            run("trace", "--live", "--netns", "svcproxy-no-such-netns-h3", "--dst", "10.0.0.1:80"))
+        .isEqualTo(2);
+    assertThat(err.toString()).contains("svcproxy-no-such-netns-h3");
+  }
+
+  @Test
+  void captureNetnsThatDoesNotExist_exitsTwoNamingIt(@TempDir Path dir) {
+    assertThat(
+            run(
+                "capture",
+                "--netns",
+                "svcproxy-no-such-netns-h3",
+                "--out",
+                dir.resolve("b").toString()))
+        .isEqualTo(2);
+    assertThat(err.toString()).contains("svcproxy-no-such-netns-h3");
+    assertThat(dir.resolve("b")).doesNotExist();
+  }
+
+  @Test
+  void parseWarnings_areInTheTextAndInTheJsonWarnings(@TempDir Path dir) throws Exception {
+    Files.writeString(
+        dir.resolve("iptables-save.txt"),
+        "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp -m tcp --dport abc -j DROP\n");
+    Files.writeString(dir.resolve("sysctl.txt"), "net.ipv4.conf.all.rp_filter = x\n");
+    Files.writeString(dir.resolve("ip-addr.json"), dev.svcproxy.trace.TracerTestAccess.ADDR);
+    String[] args = {
+      "trace", "--bundle", dir.toString(), "--src", "10.0.1.5", "--dst", "192.168.0.2:80"
+    };
+
+    assertThat(run(args)).isEqualTo(0);
+    assertThat(out.toString())
+        .contains("iptables-save.txt:3: not a port: abc")
+        .contains("iptables-save.txt:3: table filter has no COMMIT")
+        .contains("sysctl.txt:1: net.ipv4.conf.all.rp_filter = x");
+
+    out.getBuffer().setLength(0);
+    String[] json = java.util.Arrays.copyOf(args, args.length + 2);
+    json[args.length] = "-o";
+    json[args.length + 1] = "json";
+    assertThat(run(json)).isEqualTo(0);
+    JsonNode w = new ObjectMapper().readTree(out.toString()).path("warnings");
+    java.util.List<String> ws = new java.util.ArrayList<>();
+    w.forEach(n -> ws.add(n.asText()));
+    assertThat(ws)
+        .anyMatch(s -> s.startsWith("iptables-save.txt:3: not a port: abc"))
+        .anyMatch(s -> s.startsWith("iptables-save.txt:3: table filter has no COMMIT"))
+        .anyMatch(s -> s.startsWith("sysctl.txt:1: "));
+  }
+
+  @Test
+  void netnsWithoutLive_exitsTwo() {
+    assertThat(run("trace", "--bundle", bundle.toString(), "--netns", "x", "--dst", "10.0.0.1:80"))
+        .isEqualTo(2);
+  }
 }

@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
 
 /**
  * Captures a node bundle from a live node (or a network namespace, through a runner that enters
@@ -59,10 +60,56 @@ public final class BundleCapture {
     return files;
   }
 
+  /**
+   * Bundle files capture writes (or a person writes by hand under the same names). A capture into a
+   * folder removes those it did not write this time, so no stale file from an earlier capture is
+   * read as part of the new one; anything else in the folder belongs to the user and stays.
+   */
+  static final List<String> KNOWN_FILES =
+      List.of(
+          "iptables-save.txt",
+          "iptables-legacy-save.txt",
+          "ip6tables-save.txt",
+          "nft-ruleset.json",
+          "ipset-save.txt",
+          "ipvsadm-save.txt",
+          "ipvsadm-conns.txt",
+          "conntrack.txt",
+          "ip-addr.json",
+          "ip-addr.txt",
+          "ip-route.json",
+          "ip-route.txt",
+          "ip-rule.json",
+          "ip-rule.txt",
+          "bridge-link.json",
+          "sysctl.txt");
+
+  /** Bundle files only a person writes (design.md §4); a capture keeps them. */
+  private static final List<String> HAND_WRITTEN = List.of("node.yaml", "cluster.json");
+
+  /** What a capture into a folder did: files written, stale ones removed, the user's left alone. */
+  public record Written(List<String> written, List<String> removed, List<String> untouched) {
+    public Written {
+      written = List.copyOf(written);
+      removed = List.copyOf(removed);
+      untouched = List.copyOf(untouched);
+    }
+  }
+
   /** Captures into {@code dir}, creating it; returns the names of the files written. */
   public static List<String> captureTo(CommandRunner runner, Path dir) {
+    return captureInto(runner, dir).written();
+  }
+
+  /**
+   * Captures into {@code dir}, creating it. Bundle files of an earlier capture that this one did
+   * not write are removed; other files are left alone and listed.
+   */
+  public static Written captureInto(CommandRunner runner, Path dir) {
     Map<String, String> files = capture(runner);
     List<String> written = new ArrayList<>();
+    List<String> removed = new ArrayList<>();
+    List<String> untouched = new ArrayList<>();
     try {
       Files.createDirectories(dir);
       for (Map.Entry<String, String> e : files.entrySet()) {
@@ -71,10 +118,36 @@ public final class BundleCapture {
         Files.writeString(p, e.getValue());
         written.add(e.getKey());
       }
+      try (Stream<Path> s = Files.walk(dir, 2)) {
+        for (Path p : s.filter(Files::isRegularFile).sorted().toList()) {
+          String name = dir.relativize(p).toString().replace('\\', '/');
+          if (written.contains(name)) {
+            continue;
+          }
+          if (KNOWN_FILES.contains(name) || name.startsWith("xt_recent/")) {
+            Files.delete(p);
+            removed.add(name);
+          } else if (!HAND_WRITTEN.contains(name)) {
+            untouched.add(name);
+          }
+        }
+      }
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-    return written;
+    return new Written(written, removed, untouched);
+  }
+
+  /**
+   * Fails with an input error naming {@code netns} unless it exists: commands run in a missing
+   * namespace all fail, which would otherwise read as an empty node.
+   */
+  public static void requireNetns(CommandRunner runner, String netns) {
+    CommandResult r = runner.run("ip", "netns", "exec", netns, "true");
+    if (!r.ok()) {
+      throw new IllegalArgumentException(
+          "--netns " + netns + ": no such network namespace (" + r.firstErrorLine() + ")");
+    }
   }
 
   private static void put(

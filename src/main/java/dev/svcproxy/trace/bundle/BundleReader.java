@@ -1,15 +1,17 @@
 package dev.svcproxy.trace.bundle;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.svcproxy.model.Cidr;
 import dev.svcproxy.model.Ip;
-import dev.svcproxy.netfilter.IptablesCodec;
-import dev.svcproxy.netfilter.ParseWarning;
 import dev.svcproxy.netfilter.Ruleset;
 import dev.svcproxy.trace.NodeState;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -56,8 +58,9 @@ public final class BundleReader {
   private NodeState load(Path dir) {
     Map<String, String> files = new LinkedHashMap<>();
     try (Stream<Path> s = Files.walk(dir, 2)) {
-      for (Path p : s.filter(Files::isRegularFile).toList()) {
-        files.put(dir.relativize(p).toString(), Files.readString(p, StandardCharsets.UTF_8));
+      for (Path p : s.filter(Files::isRegularFile).sorted().toList()) {
+        String name = dir.relativize(p).toString().replace('\\', '/');
+        files.put(name, decode(name, Files.readAllBytes(p)));
       }
     } catch (IOException e) {
       throw new UncheckedIOException(e);
@@ -65,25 +68,100 @@ public final class BundleReader {
     return build(files);
   }
 
-  private NodeState build(Map<String, String> files) {
+  /** Decodes UTF-8 leniently: malformed bytes become U+FFFD and a warning names the line. */
+  private String decode(String file, byte[] bytes) {
+    try {
+      return StandardCharsets.UTF_8
+          .newDecoder()
+          .onMalformedInput(CodingErrorAction.REPORT)
+          .onUnmappableCharacter(CodingErrorAction.REPORT)
+          .decode(ByteBuffer.wrap(bytes))
+          .toString();
+    } catch (CharacterCodingException e) {
+      String text = new String(bytes, StandardCharsets.UTF_8);
+      int line = 1;
+      int bad = text.indexOf('\uFFFD');
+      for (int i = 0; i < bad; i++) {
+        if (text.charAt(i) == '\n') {
+          line++;
+        }
+      }
+      warn(file, line, "not valid UTF-8: malformed bytes replaced by U+FFFD");
+      return text;
+    }
+  }
+
+  /** Bundle files and the commands that make them; anything else in the folder is noted. */
+  private static final List<String> READ =
+      List.of(
+          "iptables-save.txt",
+          "iptables-legacy-save.txt",
+          "ipset-save.txt",
+          "conntrack.txt",
+          "ip-addr.json",
+          "ip-addr.txt",
+          "ip-route.json",
+          "ip-route.txt",
+          "ip-rule.json",
+          "ip-rule.txt",
+          "sysctl.txt");
+
+  /** Files a bundle may hold that the tracer does not use (yet); they are not reported. */
+  private static final List<String> KNOWN_UNUSED =
+      List.of(
+          "ip6tables-save.txt",
+          "nft-ruleset.json",
+          "ipvsadm-save.txt",
+          "ipvsadm-conns.txt",
+          "bridge-link.json",
+          "node.yaml",
+          "cluster.json");
+
+  /** Line number to the command run at a shell prompt on that line, per file. */
+  private final Map<String, Map<Integer, String>> prompts = new HashMap<>();
+
+  /** The text with shell prompt lines blanked (line numbers kept); their commands remembered. */
+  private String clean(String file, String text) {
+    String t = text.replace("\r\n", "\n").replace('\r', '\n');
+    if (t.startsWith("\uFEFF")) {
+      t = t.substring(1);
+    }
+    String[] lines = t.split("\n", -1);
+    Map<Integer, String> cmds = new HashMap<>();
+    for (int i = 0; i < lines.length; i++) {
+      String cmd = Prompts.command(lines[i]);
+      if (cmd != null) {
+        cmds.put(i + 1, cmd);
+        lines[i] = "";
+      }
+    }
+    prompts.put(file, cmds);
+    return String.join("\n", lines);
+  }
+
+  private NodeState build(Map<String, String> raw) {
+    Map<String, String> files = new LinkedHashMap<>();
+    raw.forEach((name, text) -> files.put(name, clean(name, text)));
+    for (String name : files.keySet()) {
+      if (!READ.contains(name) && !KNOWN_UNUSED.contains(name) && !name.startsWith("xt_recent/")) {
+        notes.add("not a bundle file, not read: " + name);
+      }
+    }
+    String addrFile = pick(files, "ip-addr.json", "ip-addr.txt");
     List<NodeState.Interface> ifaces =
-        files.containsKey("ip-addr.json")
-            ? addresses("ip-addr.json", files.get("ip-addr.json"))
-            : List.of();
+        addrFile != null ? addresses(addrFile, files.get(addrFile)) : List.of();
     if (ifaces.isEmpty()) {
       notes.add("no ip-addr.json: the node's addresses are unknown");
     }
+    String routeFile = pick(files, "ip-route.json", "ip-route.txt");
     List<NodeState.Route> routes =
-        files.containsKey("ip-route.json")
-            ? routes("ip-route.json", files.get("ip-route.json"))
-            : List.of();
+        routeFile != null ? routes(routeFile, files.get(routeFile)) : List.of();
     if (routes.isEmpty()) {
       notes.add("no ip-route.json: routes unknown; local addresses come from ip-addr.json");
     }
+    String ruleFile = pick(files, "ip-rule.json", "ip-rule.txt");
     List<NodeState.RoutingRule> rules =
-        files.containsKey("ip-rule.json")
-            ? rules("ip-rule.json", files.get("ip-rule.json"))
-            : List.of();
+        ruleFile != null ? rules(ruleFile, files.get(ruleFile)) : List.of();
     if (rules.isEmpty()) {
       notes.add("no ip-rule.json: assumed the default rules (local, main, default)");
       rules = List.of(rule(0, "local"), rule(32766, "main"), rule(32767, "default"));
@@ -93,21 +171,26 @@ public final class BundleReader {
     if (sysctls.isEmpty()) {
       notes.add("no sysctl.txt: assumed ip_forward=1, rp_filter=0, route_localnet=0");
     }
+    Map<String, NodeState.IpSet> ipsets =
+        files.containsKey("ipset-save.txt")
+            ? ipsets("ipset-save.txt", files.get("ipset-save.txt"))
+            : Map.of();
     List<Ruleset> iptables = new ArrayList<>();
     for (String f : List.of("iptables-save.txt", "iptables-legacy-save.txt")) {
       if (files.containsKey(f)) {
-        IptablesCodec.Result r = IptablesCodec.parse(files.get(f), f);
-        r.warnings().stream().map(ParseWarning::toString).forEach(warnings::add);
+        IptablesText.Result r =
+            IptablesText.read(
+                files.get(f),
+                f,
+                prompts.getOrDefault(f, Map.of()),
+                files.containsKey("ipset-save.txt") ? ipsets.keySet() : null);
+        warnings.addAll(r.warnings());
         iptables.add(r.ruleset());
       }
     }
     if (iptables.isEmpty()) {
       notes.add("no iptables-save.txt: no iptables rules (every chain accepts)");
     }
-    Map<String, NodeState.IpSet> ipsets =
-        files.containsKey("ipset-save.txt")
-            ? ipsets("ipset-save.txt", files.get("ipset-save.txt"))
-            : Map.of();
     List<NodeState.ConntrackEntry> ct =
         files.containsKey("conntrack.txt")
             ? conntrack("conntrack.txt", files.get("conntrack.txt"))
@@ -126,6 +209,17 @@ public final class BundleReader {
         ifaces, routes, rules, sysctls, iptables, ipsets, ct, recent, warnings, notes);
   }
 
+  /** The first of {@code names} the bundle has; a second one present is noted as unused. */
+  private String pick(Map<String, String> files, String json, String txt) {
+    if (files.containsKey(json)) {
+      if (files.containsKey(txt)) {
+        notes.add(txt + " not read: " + json + " is used");
+      }
+      return json;
+    }
+    return files.containsKey(txt) ? txt : null;
+  }
+
   private static NodeState.RoutingRule rule(int prio, String table) {
     return new NodeState.RoutingRule(prio, "", "", "", "", null, null, false, table, "");
   }
@@ -135,11 +229,23 @@ public final class BundleReader {
   }
 
   private JsonNode json(String file, String text) {
+    int start = text.indexOf('[');
+    int offsetLines = 0;
+    for (int i = 0; i < Math.max(start, 0); i++) {
+      if (text.charAt(i) == '\n') {
+        offsetLines++;
+      }
+    }
     try {
-      int start = text.indexOf('[');
-      return JSON.readTree(start < 0 ? text : text.substring(start));
-    } catch (IOException e) {
-      warn(file, 1, "not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
+      JsonNode root = JSON.readTree(start < 0 ? text : text.substring(start));
+      if (root == null || !root.isArray()) {
+        warn(file, offsetLines + 1, "not a JSON array, skipped");
+        return null;
+      }
+      return root;
+    } catch (JsonProcessingException e) {
+      int line = e.getLocation() == null ? 1 : e.getLocation().getLineNr() + offsetLines;
+      warn(file, line, "not valid JSON, file skipped: " + e.getOriginalMessage());
       return null;
     }
   }
@@ -157,6 +263,20 @@ public final class BundleReader {
       List<NodeState.Address> addrs = new ArrayList<>();
       for (JsonNode a : link.path("addr_info")) {
         if (!a.path("family").asText().equals("inet")) {
+          continue;
+        }
+        int len = a.path("prefixlen").asInt(32);
+        if (!Ip.isIpv4(a.path("local").asText()) || len < 0 || len > 32) {
+          warn(
+              file,
+              1,
+              "interface "
+                  + link.path("ifname").asText()
+                  + ": not an IPv4 address: "
+                  + a.path("local").asText()
+                  + "/"
+                  + a.path("prefixlen").asText()
+                  + ", skipped");
           continue;
         }
         addrs.add(
@@ -180,7 +300,7 @@ public final class BundleReader {
   private static final Pattern LINK =
       Pattern.compile("^\\d+:\\s+([^:@\\s]+)(?:@\\S+)?:\\s+<([^>]*)>(.*)$");
   private static final Pattern INET =
-      Pattern.compile("^\\s+inet\\s+(\\d+\\.\\d+\\.\\d+\\.\\d+)/(\\d+)(.*)$");
+      Pattern.compile("^\\s+inet\\s+(\\d+\\.\\d+\\.\\d+\\.\\d+)/(\\d{1,3})(.*)$");
 
   private List<NodeState.Interface> plainAddresses(String file, String text) {
     List<NodeState.Interface> out = new ArrayList<>();
@@ -202,6 +322,10 @@ public final class BundleReader {
         Matcher m = Pattern.compile("master (\\S+)").matcher(l.group(3));
         master = m.find() ? m.group(1) : "";
         addrs = new ArrayList<>();
+      } else if (a.matches()
+          && name != null
+          && (!Ip.isIpv4(a.group(1)) || Integer.parseInt(a.group(2)) > 32)) {
+        warn(file, n, "not an IPv4 address, skipped: " + line.strip());
       } else if (a.matches() && name != null) {
         String rest = a.group(3);
         Matcher sc = Pattern.compile("scope (\\S+)").matcher(rest);
@@ -231,9 +355,13 @@ public final class BundleReader {
       return out;
     }
     for (JsonNode r : root) {
-      String dst = prefix(r.path("dst").asText("default"));
+      String rawDst = r.path("dst").asText("default");
+      String dst = prefix(rawDst);
       if (dst == null) {
-        continue; // IPv6 or multicast families are outside an IPv4 trace.
+        if (!rawDst.contains(":")) {
+          warn(file, 1, "route to \"" + rawDst + "\": not an IPv4 destination, skipped");
+        }
+        continue; // IPv6 routes are outside an IPv4 trace.
       }
       out.add(
           new NodeState.Route(
@@ -295,6 +423,15 @@ public final class BundleReader {
           k++;
         }
       }
+      String metric = kv.getOrDefault("metric", "0");
+      if (!RuleValues.number(metric, 0, Integer.MAX_VALUE)) {
+        warn(file, n, "not a metric: " + metric + ", route skipped: " + line);
+        continue;
+      }
+      if (kv.containsKey("via") && !Ip.isIp(kv.get("via"))) {
+        warn(file, n, "not a gateway address: " + kv.get("via") + ", route skipped: " + line);
+        continue;
+      }
       out.add(
           new NodeState.Route(
               kv.getOrDefault("table", "main"),
@@ -303,7 +440,7 @@ public final class BundleReader {
               kv.getOrDefault("via", ""),
               kv.getOrDefault("dev", ""),
               kv.getOrDefault("src", ""),
-              Integer.parseInt(kv.getOrDefault("metric", "0")),
+              Integer.parseInt(metric),
               kv.getOrDefault("scope", "global")));
     }
     return out;
@@ -322,7 +459,89 @@ public final class BundleReader {
     }
   }
 
+  private static final Pattern RULE_LINE = Pattern.compile("^(\\d+):\\s+(.*)$");
+
+  /** `ip rule` as people paste it: "32766:\tfrom all lookup main". */
+  private List<NodeState.RoutingRule> plainRules(String file, String text) {
+    List<NodeState.RoutingRule> out = new ArrayList<>();
+    int n = 0;
+    for (String raw : text.split("\n")) {
+      n++;
+      String line = raw.strip();
+      if (line.isEmpty()) {
+        continue;
+      }
+      Matcher m = RULE_LINE.matcher(line);
+      if (!m.matches() || !RuleValues.number(m.group(1), 0, Integer.MAX_VALUE)) {
+        warn(file, n, "not an ip rule, skipped: " + line);
+        continue;
+      }
+      String[] f = m.group(2).split("\\s+");
+      String from = "";
+      String to = "";
+      String iif = "";
+      String oif = "";
+      String table = "";
+      String action = "";
+      Long mark = null;
+      Long mask = null;
+      boolean not = false;
+      String bad = null;
+      for (int i = 0; i < f.length && bad == null; i++) {
+        String k = f[i];
+        String v = i + 1 < f.length ? f[i + 1] : null;
+        switch (k) {
+          case "not" -> not = true;
+          case "from", "to", "iif", "oif", "lookup", "table", "fwmark" -> {
+            if (v == null) {
+              bad = k + " without a value";
+              break;
+            }
+            i++;
+            switch (k) {
+              case "from" -> from = v.equals("all") ? "" : v;
+              case "to" -> to = v.equals("all") ? "" : v;
+              case "iif" -> iif = v;
+              case "oif" -> oif = v;
+              case "fwmark" -> {
+                String[] mv = v.split("/");
+                try {
+                  mark = parseNum(mv[0]);
+                  mask = mv.length > 1 ? parseNum(mv[1]) : null;
+                } catch (NumberFormatException e) {
+                  bad = "not a mark: " + v;
+                }
+              }
+              default -> table = v;
+            }
+          }
+          case "blackhole", "unreachable", "prohibit" -> action = k;
+          default -> {
+            // Other selectors (pref, proto, uidrange, [detached]...) do not change the lookup of
+            // a traced packet.
+          }
+        }
+      }
+      for (String prefix : new String[] {from, to}) {
+        if (bad == null && !prefix.isEmpty() && prefix(prefix) == null) {
+          bad = "not an IPv4 prefix: " + prefix;
+        }
+      }
+      if (bad != null) {
+        warn(file, n, bad + ", rule skipped: " + line);
+        continue;
+      }
+      out.add(
+          new NodeState.RoutingRule(
+              Integer.parseInt(m.group(1)), from, to, iif, oif, mark, mask, not, table, action));
+    }
+    return out;
+  }
+
   List<NodeState.RoutingRule> rules(String file, String text) {
+    if (!text.strip().startsWith("[")) {
+      return plainRules(file, text);
+    }
     List<NodeState.RoutingRule> out = new ArrayList<>();
     JsonNode root = json(file, text);
     if (root == null) {
@@ -337,8 +556,24 @@ public final class BundleReader {
       if (!to.equals("all") && r.has("dstlen")) {
         to = to + "/" + r.path("dstlen").asInt();
       }
-      Long mark = r.has("fwmark") ? parseNum(r.path("fwmark").asText()) : null;
-      Long mask = r.has("fwmask") ? parseNum(r.path("fwmask").asText()) : null;
+      Long mark;
+      Long mask;
+      try {
+        mark = r.has("fwmark") ? parseNum(r.path("fwmark").asText()) : null;
+        mask = r.has("fwmask") ? parseNum(r.path("fwmask").asText()) : null;
+      } catch (NumberFormatException e) {
+        warn(
+            file,
+            1,
+            "rule "
+                + r.path("priority").asText()
+                + ": not a mark: "
+                + r.path("fwmark").asText()
+                + "/"
+                + r.path("fwmask").asText()
+                + ", skipped");
+        continue;
+      }
       out.add(
           new NodeState.RoutingRule(
               r.path("priority").asInt(),
@@ -373,9 +608,40 @@ public final class BundleReader {
         warn(file, n, "not a key = value line: " + t);
         continue;
       }
-      out.put(t.substring(0, eq).strip().replace('/', '.'), t.substring(eq + 1).strip());
+      String key = t.substring(0, eq).strip().replace('/', '.');
+      String value = t.substring(eq + 1).strip();
+      String allowed = allowedValues(key);
+      if (allowed != null && !value.matches(allowed)) {
+        warn(
+            file,
+            n,
+            key
+                + " = "
+                + value
+                + ": not a valid value ("
+                + allowed.replace("|", ", ")
+                + "); ignored, the default is assumed");
+        continue;
+      }
+      out.put(key, value);
     }
     return out;
+  }
+
+  /** The values the tracer reads for a sysctl it uses, as a regex; null for other keys. */
+  private static String allowedValues(String key) {
+    String leaf = key.substring(key.lastIndexOf('.') + 1);
+    return switch (leaf) {
+      case "rp_filter" -> "0|1|2";
+      case "ip_forward",
+          "route_localnet",
+          "bridge-nf-call-iptables",
+          "bridge-nf-call-ip6tables",
+          "tcp_be_liberal",
+          "conntrack" ->
+          "0|1";
+      default -> null;
+    };
   }
 
   Map<String, NodeState.IpSet> ipsets(String file, String text) {
@@ -440,14 +706,36 @@ public final class BundleReader {
       String dst = null;
       int sport = 0;
       long mark = 0;
+      String bad = null;
       for (String[] e : kv) {
         switch (e[0]) {
-          case "src" -> src = e[1];
-          case "dst" -> dst = e[1];
-          case "sport" -> sport = Integer.parseInt(e[1]);
+          case "src", "dst" -> {
+            if (!Ip.isIpv4(e[1])) {
+              bad = e[0] + "=" + e[1] + " is not an IPv4 address";
+            } else if (e[0].equals("src")) {
+              if (src != null && dst != null) {
+                // A protocol without ports (igmp, gre, "unknown"): the tuple ends at the next src.
+                tuples.add(new NodeState.Tuple(src, dst, 0, 0));
+              }
+              src = e[1];
+            } else {
+              dst = e[1];
+            }
+          }
+          case "sport" -> {
+            if (!RuleValues.number(e[1], 0, 65535)) {
+              bad = "sport=" + e[1] + " is not a port";
+            } else {
+              sport = Integer.parseInt(e[1]);
+            }
+          }
           case "dport" -> {
-            tuples.add(new NodeState.Tuple(src, dst, sport, Integer.parseInt(e[1])));
-            src = null;
+            if (!RuleValues.number(e[1], 0, 65535)) {
+              bad = "dport=" + e[1] + " is not a port";
+            } else {
+              tuples.add(new NodeState.Tuple(src, dst, sport, Integer.parseInt(e[1])));
+              src = null;
+            }
           }
           case "type", "code", "id" -> {
             if (e[0].equals("id") && src != null) {
@@ -455,9 +743,25 @@ public final class BundleReader {
               src = null;
             }
           }
-          case "mark" -> mark = Long.parseLong(e[1]);
+          case "mark" -> {
+            if (!RuleValues.number(e[1], 0, 0xFFFFFFFFL)) {
+              bad = "mark=" + e[1] + " is not a mark";
+            } else {
+              mark = Long.parseLong(e[1]);
+            }
+          }
           default -> {}
         }
+        if (bad != null) {
+          break;
+        }
+      }
+      if (bad != null) {
+        warn(file, n, bad + ", entry skipped: " + t);
+        continue;
+      }
+      if (src != null && dst != null && tuples.size() == 1) {
+        tuples.add(new NodeState.Tuple(src, dst, 0, 0));
       }
       if (tuples.size() < 2) {
         warn(file, n, "conntrack entry without both tuples: " + t);
