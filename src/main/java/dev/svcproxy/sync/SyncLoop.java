@@ -152,12 +152,14 @@ public final class SyncLoop implements AutoCloseable {
         lastSyncEnd = System.nanoTime();
         notifyAll();
       }
+      int excluded = proxier.excluded().size();
       LOG.info(
-          "synced iptables ({} sync, {} services, {} nat rules, {} stale chains deleted) in {} ms",
+          "synced iptables ({} sync, {} services, {} nat rules, {} stale chains deleted{}) in {} ms",
           full ? "full" : "partial",
           state.services().size(),
           rr.natRulesTotal(),
           rr.deletedChains(),
+          excluded == 0 ? "" : ", " + excluded + " service ports excluded",
           (System.nanoTime() - start) / 1_000_000);
     } catch (RuntimeException e) {
       synchronized (this) {
@@ -207,9 +209,14 @@ public final class SyncLoop implements AutoCloseable {
       return;
     }
     nextCanaryCheck = now + timing.syncPeriod().toNanos();
-    if (successes > 0 && !proxier.canaryPresent()) {
+    if (successes == 0) {
+      return;
+    }
+    List<String> missing = proxier.missing();
+    if (!missing.isEmpty()) {
       LOG.warn(
-          "iptables canary chain KUBE-PROXY-CANARY is gone: the tables were flushed; full resync");
+          "iptables rules were flushed or deleted outside svcproxy (missing: {}); full resync",
+          String.join("; ", missing));
       needFullSync = true;
       pending = true;
     }
