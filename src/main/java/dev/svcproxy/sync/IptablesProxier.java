@@ -222,6 +222,7 @@ public final class IptablesProxier {
       exclude(
           spn,
           "iptables-restore refused its rules (found by bisection; "
+              + a.lineOf(failed)
               + errorSummary(failed.result)
               + ")",
           keep);
@@ -354,6 +355,23 @@ public final class IptablesProxier {
     boolean sameAsKernel(ServicePortName spn) {
       return Objects.equals(inKernel.services().get(spn), desired.services().get(spn))
           && inKernel.endpointsOf(spn).equals(desired.endpointsOf(spn));
+    }
+
+    /** "line N `text`: " for the line iptables-restore names (a COMMIT on iptables-legacy). */
+    String lineOf(Attempt a) {
+      OptionalInt n = RestoreErrors.failedLine(a.result.stderr());
+      String[] lines = a.text.split("\\n", -1);
+      if (n.isEmpty() || n.getAsInt() < 1 || n.getAsInt() > lines.length) {
+        return "";
+      }
+      String table = "";
+      for (int i = n.getAsInt() - 1; i >= 0; i--) {
+        if (lines[i].startsWith("*")) {
+          table = " of table " + lines[i].substring(1);
+          break;
+        }
+      }
+      return "line " + n.getAsInt() + table + " `" + lines[n.getAsInt() - 1] + "`: ";
     }
 
     /** The service port whose rule is on the line iptables-restore names, if any. */
