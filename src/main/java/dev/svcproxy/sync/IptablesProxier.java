@@ -117,12 +117,14 @@ public final class IptablesProxier {
     Attempts a = new Attempts(state, full, changed, kernelNat);
     // Ports excluded earlier are retried when they change and on every full sync.
     Set<ServicePortName> held = new HashSet<>();
-    for (ServicePortName spn : excluded.keySet()) {
-      if (!full && !changed.contains(spn.namespacedName())) {
-        held.add(spn);
+    synchronized (this) {
+      for (ServicePortName spn : excluded.keySet()) {
+        if (!full && !changed.contains(spn.namespacedName())) {
+          held.add(spn);
+        }
       }
+      excluded.keySet().retainAll(held);
     }
-    excluded.keySet().retainAll(held);
     Set<ServicePortName> dropped = new HashSet<>();
     Attempt first = a.run(held, dropped);
     Attempt last = first;
@@ -239,7 +241,9 @@ public final class IptablesProxier {
 
   private void exclude(ServicePortName spn, String reason, boolean keptPrevious) {
     Exclusion e = new Exclusion(spn, reason, keptPrevious);
-    excluded.put(spn, e);
+    synchronized (this) {
+      excluded.put(spn, e);
+    }
     LOG.error(
         "service port {} excluded from the iptables sync, {}, until it changes or the next full"
             + " sync: {}",
@@ -264,7 +268,7 @@ public final class IptablesProxier {
   }
 
   /** Service ports the last syncs left out because the kernel refused their rules. */
-  public Map<ServicePortName, Exclusion> excluded() {
+  public synchronized Map<ServicePortName, Exclusion> excluded() {
     return Map.copyOf(excluded);
   }
 

@@ -212,7 +212,14 @@ public final class SyncLoop implements AutoCloseable {
     if (successes == 0) {
       return;
     }
-    List<String> missing = proxier.missing();
+    List<String> missing;
+    try {
+      missing = proxier.missing();
+    } catch (RuntimeException e) {
+      // A failed probe must not end the loop; the next check tries again.
+      LOG.warn("could not check for flushed iptables rules: {}", e.getMessage());
+      return;
+    }
     if (!missing.isEmpty()) {
       LOG.warn(
           "iptables rules were flushed or deleted outside svcproxy (missing: {}); full resync",
