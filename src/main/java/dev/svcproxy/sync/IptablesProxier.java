@@ -167,9 +167,12 @@ public final class IptablesProxier {
   }
 
   /**
-   * Finds the changed service ports the kernel refuses by trying halves as real transactions. Only
-   * changed ports are bisected: holding one back restores its previous rules, so no attempt takes a
-   * working service's rules off the node.
+   * Finds the changed service ports the kernel refuses by trying halves as real transactions
+   * (iptables-restore --test never asks the kernel, so it cannot find a rule the kernel refuses).
+   * Only changed ports are bisected and holding one back restores the rules it had, so no attempt
+   * takes a working service's rules off the node; the exception is the first sync after a start,
+   * when nothing is known of the kernel's rules and a port still under test has none for a moment.
+   * Costs about 2 log2(n) restores per refused port.
    */
   private Attempt bisect(
       Attempts a,
