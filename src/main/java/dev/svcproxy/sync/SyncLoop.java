@@ -78,6 +78,11 @@ public final class SyncLoop implements AutoCloseable {
     return lastError;
   }
 
+  /** Service ports left out of the kernel's rules because the kernel refused them. */
+  public Map<ServicePortName, IptablesProxier.Exclusion> excluded() {
+    return proxier.excluded();
+  }
+
   /** Waits until {@code state} is what the kernel holds, or the timeout passes. */
   public synchronized boolean awaitApplied(ProxyState state, Duration timeout)
       throws InterruptedException {

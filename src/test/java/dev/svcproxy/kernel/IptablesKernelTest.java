@@ -62,6 +62,10 @@ class IptablesKernelTest {
     return node.run("iptables-save", "-t", table).orThrow().stdout();
   }
 
+  private String save(String backend, String table) {
+    return node.run(backend + "-save", "-t", table).orThrow().stdout();
+  }
+
   @Test
   void restore_upstreamOverallRuleset_kernelAcceptsItAndSaveRoundTrips() {
     IptablesProxier proxier = new IptablesProxier(kernel, config());
@@ -167,11 +171,18 @@ class IptablesKernelTest {
     return dump.lines().filter(l -> l.startsWith("-A ")).toList();
   }
 
-  @ParameterizedTest(name = "iptables -t {0} {1}")
-  @CsvSource({"nat, -F", "nat, -F -X", "filter, -F", "filter, -F -X"})
-  void syncLoop_tableFlushedFromOutside_rulesBackWithinSyncPeriod(String table, String how)
-      throws Exception {
-    IptablesProxier proxier = new IptablesProxier(kernel, config());
+  @ParameterizedTest(name = "{0} -t {1} {2}")
+  @CsvSource({
+    "iptables-nft, nat, -F",
+    "iptables-nft, nat, -F -X",
+    "iptables-nft, filter, -F",
+    "iptables-nft, filter, -F -X",
+    "iptables-legacy, nat, -F",
+    "iptables-legacy, filter, -F -X"
+  })
+  void syncLoop_tableFlushedFromOutside_rulesBackWithinSyncPeriod(
+      String backend, String table, String how) throws Exception {
+    IptablesProxier proxier = new IptablesProxier(new IptablesKernel(node, backend), config());
     // A one-second check against an hourly full sync: only the check can repair the node in time.
     SyncLoop.Timing timing =
         new SyncLoop.Timing(Duration.ofMillis(50), Duration.ofSeconds(1), Duration.ofHours(1));
@@ -180,21 +191,21 @@ class IptablesKernelTest {
       loop.update(overall());
       loop.start();
       assertThat(loop.awaitApplied(overall(), Duration.ofSeconds(20))).isTrue();
-      String before = save(table);
+      String before = save(backend, table);
       assertThat(before).contains(jump);
       for (String op : how.split(" ")) {
-        node.run("iptables", "-t", table, op).orThrow();
+        node.run(backend, "-t", table, op).orThrow();
       }
-      String flushed = save(table);
+      String flushed = save(backend, table);
       assertThat(rules(flushed)).isEmpty();
       // -F leaves every chain, the canary too; only the missing jumps can tell.
       assertThat(flushed.contains(":KUBE-PROXY-CANARY")).isEqualTo(how.equals("-F"));
       // One sync period for the check, plus the full sync itself on a busy machine.
       long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-      while (System.nanoTime() < deadline && !rules(save(table)).equals(rules(before))) {
+      while (System.nanoTime() < deadline && !rules(save(backend, table)).equals(rules(before))) {
         Thread.sleep(100);
       }
-      String after = save(table);
+      String after = save(backend, table);
       assertThat(rules(after)).isEqualTo(rules(before));
       assertThat(after).contains(":KUBE-PROXY-CANARY");
     }
