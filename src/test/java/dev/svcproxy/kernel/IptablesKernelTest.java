@@ -305,4 +305,33 @@ class IptablesKernelTest {
         .contains("ns/np:p", "--to-destination 10.180.0.1:80", "--to-destination 10.180.0.2:80");
     assertThat(proxier.excluded()).isEmpty();
   }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"iptables-nft", "iptables-legacy"})
+  void partialSync_refusedChange_serviceKeepsItsPreviousRules(String backend) {
+    assumeTrue(node.run("nfacct", "list").ok(), "nfacct tool available");
+    IptablesProxier proxier =
+        new IptablesProxier(new IptablesKernel(counterVanished(node), backend), config());
+    String asClusterIP =
+        THREE_SERVICES.replace(
+            "spec: {type: NodePort, clusterIP: 172.30.0.1, ports: [{name: p, port: 80, nodePort:"
+                + " 30080}]}",
+            "spec: {clusterIP: 172.30.0.1, ports: [{name: p, port: 80}]}");
+    assertThat(asClusterIP).isNotEqualTo(THREE_SERVICES);
+    proxier.sync(States.fromYaml(asClusterIP), true, Set.of());
+    // np becomes a NodePort, whose localhost rule the kernel refuses; b moves in the same sync.
+    ProxyState next =
+        States.fromYaml(
+            THREE_SERVICES.replace("addresses: [10.180.0.2]", "addresses: [10.180.0.5]"));
+    proxier.sync(next, false, Set.of("ns/np", "ns/b"));
+    String nat = node.run(backend + "-save", "-t", "nat").orThrow().stdout();
+    assertThat(nat)
+        .contains("\"ns/np:p cluster IP\"", "--to-destination 10.180.0.1:80")
+        .doesNotContain("--dport 30080")
+        .contains("--to-destination 10.180.0.5:80")
+        .doesNotContain("10.180.0.2");
+    ServicePortName np = new ServicePortName("ns", "np", "p", Protocol.TCP);
+    assertThat(proxier.excluded()).containsOnlyKeys(np);
+    assertThat(proxier.excluded().get(np).keptPrevious()).isTrue();
+  }
 }
