@@ -54,6 +54,19 @@ public final class IptablesKernel {
     return iptables(List.of("-t", table, "-S", chain)).ok();
   }
 
+  /**
+   * The rules of one chain as `iptables -S` prints them ("-A CHAIN ..."), or empty when the chain
+   * does not exist. Listing one chain reads only that chain: on a built-in chain it stays cheap
+   * however many service chains the table holds.
+   */
+  public java.util.Optional<List<String>> listRules(String table, String chain) {
+    CommandResult r = iptables(List.of("-t", table, "-S", chain));
+    if (!r.ok()) {
+      return java.util.Optional.empty();
+    }
+    return java.util.Optional.of(r.stdout().lines().filter(l -> l.startsWith("-A ")).toList());
+  }
+
   /** Ensures {@code jump.args() -j to} is in {@code from}, inserting it first when missing. */
   public void ensureJump(JumpRule jump) {
     ensureChain(jump.table(), jump.to());

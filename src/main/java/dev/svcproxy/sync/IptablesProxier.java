@@ -12,8 +12,13 @@ import static dev.svcproxy.render.iptables.ChainNames.SERVICES;
 
 import dev.svcproxy.kernel.CommandResult;
 import dev.svcproxy.kernel.IptablesKernel;
+import dev.svcproxy.model.Endpoint;
 import dev.svcproxy.model.ProxyState;
+import dev.svcproxy.model.ServicePortInfo;
+import dev.svcproxy.model.ServicePortName;
+import dev.svcproxy.netfilter.IptablesCodec;
 import dev.svcproxy.netfilter.JumpRule;
+import dev.svcproxy.netfilter.RuleCanon;
 import dev.svcproxy.netfilter.Ruleset;
 import dev.svcproxy.netfilter.Table;
 import dev.svcproxy.render.iptables.ChainNames;
@@ -22,8 +27,18 @@ import dev.svcproxy.render.iptables.IptablesRenderer;
 import dev.svcproxy.render.iptables.JumpRules;
 import dev.svcproxy.render.iptables.RenderOptions;
 import dev.svcproxy.render.iptables.RenderResult;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.Set;
+import java.util.TreeMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -37,8 +52,16 @@ public final class IptablesProxier {
   /** kubelet's KUBE-FIREWALL jumps, which upstream also ensures (with no comment). */
   public static final List<JumpRule> KUBELET_JUMPS = JumpRules.KUBELET;
 
+  /** Restores one failed sync may spend finding the service ports the kernel refuses. */
+  static final int MAX_RESTORES = 64;
+
   private final IptablesKernel kernel;
   private IptablesConfig cfg;
+
+  /** What the last successful restore wrote, excluded ports at the version left in place. */
+  private ProxyState inKernel = ProxyState.empty();
+
+  private final Map<ServicePortName, Exclusion> excluded = new TreeMap<>();
 
   public IptablesProxier(IptablesKernel kernel, IptablesConfig cfg) {
     this.kernel = kernel;
@@ -64,8 +87,15 @@ public final class IptablesProxier {
   /**
    * One sync: on a full sync the jump rules, canaries and nfacct counters are ensured first; then
    * one iptables-restore writes the top-level chains and the chains of changed services, and
-   * deletes stale service chains. Throws SyncException when the kernel refuses the input; the
-   * kernel then still holds the previous rules, since the restore is one transaction.
+   * deletes stale service chains.
+   *
+   * <p>When iptables-restore refuses the input, the service ports whose rules it refused are found
+   * (from the line it names, else by bisecting the changed service ports with real restores),
+   * excluded, and the rest is applied: an excluded port keeps the rules it had in the kernel (or
+   * gets none), is reported by {@link #excluded()} and in the log, and is retried when it changes
+   * or at the next full sync. Throws SyncException only when the failure cannot be pinned on
+   * service ports; the kernel then still holds the previous nat rules, since each table is
+   * committed as one transaction.
    */
   public RenderResult sync(ProxyState state, boolean full, Set<String> changed) {
     if (full) {
@@ -84,23 +114,326 @@ public final class IptablesProxier {
               kernel.ensureNfacct("ct_state_invalid_dropped_pkts"));
     }
     Table kernelNat = kernel.save("nat").table("nat").orElse(new Table("nat", List.of()));
-    Set<String> existing = new java.util.HashSet<>(kernelNat.chains().keySet());
-    RenderResult rr =
-        new IptablesRenderer(cfg).render(state, new RenderOptions(full, changed, existing));
-    Ruleset input = rr.restoreInput();
-    if (full) {
-      input = UnchangedChains.drop(input, kernelNat);
+    Attempts a = new Attempts(state, full, changed, kernelNat);
+    // Ports excluded earlier are retried when they change and on every full sync.
+    Set<ServicePortName> held = new HashSet<>();
+    synchronized (this) {
+      for (ServicePortName spn : excluded.keySet()) {
+        if (!full && !changed.contains(spn.namespacedName())) {
+          held.add(spn);
+        }
+      }
+      excluded.keySet().retainAll(held);
     }
-    CommandResult r = kernel.restore(input.print());
-    if (!r.ok()) {
-      throw new SyncException("iptables-restore failed: " + r.stderr().strip());
+    Set<ServicePortName> dropped = new HashSet<>();
+    Attempt first = a.run(held, dropped);
+    Attempt last = first;
+    while (!last.result.ok()) {
+      if (a.count >= MAX_RESTORES) {
+        throw failure(first);
+      }
+      Optional<Blame> blame = a.blame(last);
+      if (blame.isPresent()) {
+        ServicePortName spn = blame.get().service();
+        boolean keep = false;
+        if (dropped.contains(spn)) {
+          throw failure(last); // Its rules are gone from the input, yet the line is blamed on it.
+        } else if (held.contains(spn)) {
+          // The version the kernel held is refused too (the kernel changed under it).
+          held.remove(spn);
+          dropped.add(spn);
+        } else if (a.hasOtherPrevious(spn)) {
+          held.add(spn);
+          keep = true;
+        } else {
+          dropped.add(spn);
+        }
+        exclude(
+            spn,
+            "iptables-restore refused line "
+                + blame.get().line()
+                + " `"
+                + blame.get().text()
+                + "`: "
+                + errorSummary(last.result),
+            keep);
+        last = a.run(held, dropped);
+      } else {
+        last = bisect(a, held, dropped, first, last);
+      }
     }
-    return rr;
+    inKernel = last.effective;
+    return last.render;
   }
 
-  /** True while the mangle canary exists; its absence means someone flushed the tables. */
-  public boolean canaryPresent() {
-    return kernel.chainExists("mangle", CANARY);
+  /**
+   * Finds the changed service ports the kernel refuses by trying halves as real transactions
+   * (iptables-restore --test never asks the kernel, so it cannot find a rule the kernel refuses).
+   * Only changed ports are bisected and holding one back restores the rules it had, so no attempt
+   * takes a working service's rules off the node; the exception is the first sync after a start,
+   * when nothing is known of the kernel's rules and a port still under test has none for a moment.
+   * Costs about 2 log2(n) restores per refused port.
+   */
+  private Attempt bisect(
+      Attempts a,
+      Set<ServicePortName> held,
+      Set<ServicePortName> dropped,
+      Attempt first,
+      Attempt failed) {
+    List<ServicePortName> suspects = new ArrayList<>();
+    for (ServicePortName spn : failed.effective.services().keySet()) {
+      if (!held.contains(spn) && !dropped.contains(spn) && !a.sameAsKernel(spn)) {
+        suspects.add(spn);
+      }
+    }
+    Set<ServicePortName> allHeld = new HashSet<>(held);
+    allHeld.addAll(suspects);
+    Attempt base = a.run(allHeld, dropped);
+    if (suspects.isEmpty() || !base.result.ok()) {
+      throw failure(first);
+    }
+    Set<ServicePortName> good = new HashSet<>();
+    Set<ServicePortName> bad = new HashSet<>();
+    Attempt lastOk = base;
+    ArrayDeque<List<ServicePortName>> work = new ArrayDeque<>();
+    // The whole set failed already; start from its halves.
+    work.push(suspects.subList(suspects.size() / 2, suspects.size()));
+    work.push(suspects.subList(0, suspects.size() / 2));
+    while (!work.isEmpty()) {
+      List<ServicePortName> part = work.pop();
+      if (part.isEmpty()) {
+        continue;
+      }
+      if (a.count >= MAX_RESTORES) {
+        throw failure(first);
+      }
+      Set<ServicePortName> hold = new HashSet<>(allHeld);
+      hold.removeAll(good);
+      hold.removeAll(part);
+      Attempt t = a.run(hold, dropped);
+      if (t.result.ok()) {
+        good.addAll(part);
+        lastOk = t;
+      } else if (part.size() == 1) {
+        bad.add(part.get(0));
+      } else {
+        work.push(part.subList(part.size() / 2, part.size()));
+        work.push(part.subList(0, part.size() / 2));
+      }
+    }
+    for (ServicePortName spn : bad) {
+      boolean keep = a.hasOtherPrevious(spn);
+      (keep ? held : dropped).add(spn);
+      exclude(
+          spn,
+          "iptables-restore refused its rules (found by bisection; "
+              + a.lineOf(failed)
+              + errorSummary(failed.result)
+              + ")",
+          keep);
+    }
+    Set<ServicePortName> finalHold = new HashSet<>(allHeld);
+    finalHold.removeAll(good);
+    // A port found bad with no previous rules gets none at all.
+    finalHold.removeAll(dropped);
+    if (lastOk.held.equals(finalHold) && lastOk.dropped.equals(dropped)) {
+      return lastOk;
+    }
+    return a.run(finalHold, dropped);
+  }
+
+  private void exclude(ServicePortName spn, String reason, boolean keptPrevious) {
+    Exclusion e = new Exclusion(spn, reason, keptPrevious);
+    synchronized (this) {
+      excluded.put(spn, e);
+    }
+    LOG.error(
+        "service port {} excluded from the iptables sync, {}, until it changes or the next full"
+            + " sync: {}",
+        spn,
+        keptPrevious ? "keeping its previous rules" : "it has no rules on the node",
+        reason);
+  }
+
+  private static SyncException failure(Attempt a) {
+    return new SyncException("iptables-restore failed: " + a.result.stderr().strip());
+  }
+
+  /** The lines of iptables-restore's complaint that say what went wrong, joined. */
+  private static String errorSummary(CommandResult r) {
+    return String.join(
+        " ",
+        r.stderr()
+            .lines()
+            .map(String::strip)
+            .filter(l -> !l.isEmpty() && !l.startsWith("Try `") && !l.startsWith("Ignoring "))
+            .toList());
+  }
+
+  /** Service ports the last syncs left out because the kernel refused their rules. */
+  public synchronized Map<ServicePortName, Exclusion> excluded() {
+    return Map.copyOf(excluded);
+  }
+
+  /**
+   * A service port left out of the kernel's rules.
+   *
+   * @param keptPrevious whether the node still has the rules the port had before
+   */
+  public record Exclusion(ServicePortName service, String reason, boolean keptPrevious) {}
+
+  /** A restore line and the service port its rule belongs to. */
+  record Blame(ServicePortName service, int line, String text) {}
+
+  /** One restore of the state with some service ports held back or dropped. */
+  private record Attempt(
+      ProxyState effective,
+      Set<ServicePortName> held,
+      Set<ServicePortName> dropped,
+      RenderResult render,
+      String text,
+      CommandResult result) {}
+
+  /** The restores of one sync, all built from the same desired state and kernel view. */
+  private final class Attempts {
+    private final ProxyState desired;
+    private final boolean full;
+    private final Set<String> changed;
+    private final Table kernelNat;
+    private final Set<String> existing;
+    private int count;
+
+    Attempts(ProxyState desired, boolean full, Set<String> changed, Table kernelNat) {
+      this.desired = desired;
+      this.full = full;
+      this.changed = changed;
+      this.kernelNat = kernelNat;
+      this.existing = new HashSet<>(kernelNat.chains().keySet());
+    }
+
+    /**
+     * Restores {@code desired} with the ports in {@code held} at the version the kernel holds
+     * (absent if none) and those in {@code dropped} left out. The kernel view from before the first
+     * attempt stays valid for every attempt: attempts only ever move a port from its previous
+     * version towards the desired one, so a chain equal to the saved one is still in the kernel as
+     * saved.
+     */
+    Attempt run(Set<ServicePortName> held, Set<ServicePortName> dropped) {
+      ProxyState eff = effective(held, dropped);
+      RenderResult rr =
+          new IptablesRenderer(cfg).render(eff, new RenderOptions(full, changed, existing));
+      Ruleset input = rr.restoreInput();
+      if (full) {
+        input = UnchangedChains.drop(input, kernelNat);
+      }
+      String text = input.print();
+      count++;
+      CommandResult r = kernel.restore(text);
+      return new Attempt(eff, Set.copyOf(held), Set.copyOf(dropped), rr, text, r);
+    }
+
+    private ProxyState effective(Set<ServicePortName> held, Set<ServicePortName> dropped) {
+      if (held.isEmpty() && dropped.isEmpty()) {
+        return desired;
+      }
+      Map<ServicePortName, ServicePortInfo> svcs = new TreeMap<>(desired.services());
+      Map<ServicePortName, List<Endpoint>> eps = new HashMap<>(desired.endpoints());
+      for (ServicePortName spn : held) {
+        svcs.remove(spn);
+        eps.remove(spn);
+        ServicePortInfo prev = inKernel.services().get(spn);
+        if (prev != null) {
+          svcs.put(spn, prev);
+          eps.put(spn, inKernel.endpointsOf(spn));
+        }
+      }
+      for (ServicePortName spn : dropped) {
+        svcs.remove(spn);
+        eps.remove(spn);
+      }
+      return new ProxyState(new TreeMap<>(svcs), eps);
+    }
+
+    /** True when the kernel holds a version of {@code spn} other than the desired one. */
+    boolean hasOtherPrevious(ServicePortName spn) {
+      return inKernel.services().containsKey(spn) && !sameAsKernel(spn);
+    }
+
+    boolean sameAsKernel(ServicePortName spn) {
+      return Objects.equals(inKernel.services().get(spn), desired.services().get(spn))
+          && inKernel.endpointsOf(spn).equals(desired.endpointsOf(spn));
+    }
+
+    /** "line N `text`: " for the line iptables-restore names (a COMMIT on iptables-legacy). */
+    String lineOf(Attempt a) {
+      OptionalInt n = RestoreErrors.failedLine(a.result.stderr());
+      String[] lines = a.text.split("\\n", -1);
+      if (n.isEmpty() || n.getAsInt() < 1 || n.getAsInt() > lines.length) {
+        return "";
+      }
+      String table = "";
+      for (int i = n.getAsInt() - 1; i >= 0; i--) {
+        if (lines[i].startsWith("*")) {
+          table = " of table " + lines[i].substring(1);
+          break;
+        }
+      }
+      return "line " + n.getAsInt() + table + " `" + lines[n.getAsInt() - 1] + "`: ";
+    }
+
+    /** The service port whose rule is on the line iptables-restore names, if any. */
+    Optional<Blame> blame(Attempt a) {
+      OptionalInt n = RestoreErrors.failedLine(a.result.stderr());
+      if (n.isEmpty()) {
+        return Optional.empty();
+      }
+      String[] lines = a.text.split("\n", -1);
+      if (n.getAsInt() < 1 || n.getAsInt() > lines.length) {
+        return Optional.empty();
+      }
+      String text = lines[n.getAsInt() - 1];
+      return RestoreErrors.owner(text, a.effective).map(spn -> new Blame(spn, n.getAsInt(), text));
+    }
+  }
+
+  /**
+   * What is missing of the state every sync relies on: the canary chain in mangle, nat and filter
+   * (gone after `iptables -t T -F -X`) and our jump rules in the built-in chains (gone after `-F`
+   * alone, which leaves every chain in place). Empty when all is there. Costs one `iptables -S` of
+   * each canary and of each built-in chain holding a jump; those chains stay short however many
+   * services there are, so the check never reads a whole table.
+   */
+  public List<String> missing() {
+    List<String> out = new ArrayList<>();
+    for (String table : List.of("mangle", "nat", "filter")) {
+      if (!kernel.chainExists(table, CANARY)) {
+        out.add(table + " " + CANARY);
+      }
+    }
+    Map<String, List<JumpRule>> byChain = new LinkedHashMap<>();
+    for (JumpRule j : JUMPS) {
+      byChain.computeIfAbsent(j.table() + " " + j.from(), k -> new ArrayList<>()).add(j);
+    }
+    for (JumpRule j : KUBELET_JUMPS) {
+      byChain.computeIfAbsent(j.table() + " " + j.from(), k -> new ArrayList<>()).add(j);
+    }
+    for (List<JumpRule> jumps : byChain.values()) {
+      JumpRule any = jumps.get(0);
+      Set<String> have = new HashSet<>();
+      for (String l : kernel.listRules(any.table(), any.from()).orElse(List.of())) {
+        try {
+          have.add(RuleCanon.key(IptablesCodec.parseRule(l)));
+        } catch (RuntimeException e) {
+          // Another tool's rule this codec cannot read; it is not one of ours.
+        }
+      }
+      for (JumpRule j : jumps) {
+        if (!have.contains(RuleCanon.key(IptablesCodec.parseRule(JumpRules.print(j))))) {
+          out.add(j.table() + " " + JumpRules.print(j));
+        }
+      }
+    }
+    return out;
   }
 
   /** Removes every jump rule and chain svcproxy installs. */

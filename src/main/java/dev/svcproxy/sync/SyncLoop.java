@@ -78,6 +78,11 @@ public final class SyncLoop implements AutoCloseable {
     return lastError;
   }
 
+  /** Service ports left out of the kernel's rules because the kernel refused them. */
+  public Map<ServicePortName, IptablesProxier.Exclusion> excluded() {
+    return proxier.excluded();
+  }
+
   /** Waits until {@code state} is what the kernel holds, or the timeout passes. */
   public synchronized boolean awaitApplied(ProxyState state, Duration timeout)
       throws InterruptedException {
@@ -152,12 +157,14 @@ public final class SyncLoop implements AutoCloseable {
         lastSyncEnd = System.nanoTime();
         notifyAll();
       }
+      int excluded = proxier.excluded().size();
       LOG.info(
-          "synced iptables ({} sync, {} services, {} nat rules, {} stale chains deleted) in {} ms",
+          "synced iptables ({} sync, {} services, {} nat rules, {} stale chains deleted{}) in {} ms",
           full ? "full" : "partial",
           state.services().size(),
           rr.natRulesTotal(),
           rr.deletedChains(),
+          excluded == 0 ? "" : ", " + excluded + " service ports excluded",
           (System.nanoTime() - start) / 1_000_000);
     } catch (RuntimeException e) {
       synchronized (this) {
@@ -207,9 +214,21 @@ public final class SyncLoop implements AutoCloseable {
       return;
     }
     nextCanaryCheck = now + timing.syncPeriod().toNanos();
-    if (successes > 0 && !proxier.canaryPresent()) {
+    if (successes == 0) {
+      return;
+    }
+    List<String> missing;
+    try {
+      missing = proxier.missing();
+    } catch (RuntimeException e) {
+      // A failed probe must not end the loop; the next check tries again.
+      LOG.warn("could not check for flushed iptables rules: {}", e.getMessage());
+      return;
+    }
+    if (!missing.isEmpty()) {
       LOG.warn(
-          "iptables canary chain KUBE-PROXY-CANARY is gone: the tables were flushed; full resync");
+          "iptables rules were flushed or deleted outside svcproxy (missing: {}); full resync",
+          String.join("; ", missing));
       needFullSync = true;
       pending = true;
     }

@@ -4,7 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.svcproxy.lab.Lab;
+import dev.svcproxy.model.Protocol;
 import dev.svcproxy.model.ProxyState;
+import dev.svcproxy.model.ServicePortName;
 import dev.svcproxy.netfilter.IptablesCodec;
 import dev.svcproxy.netfilter.Ruleset;
 import dev.svcproxy.netfilter.Table;
@@ -16,11 +18,15 @@ import dev.svcproxy.sync.SyncLoop;
 import dev.svcproxy.testutil.Root;
 import dev.svcproxy.testutil.States;
 import java.time.Duration;
+import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** The applier against the real kernel, inside a throw-away node namespace. */
 class IptablesKernelTest {
@@ -54,6 +60,10 @@ class IptablesKernelTest {
 
   private String save(String table) {
     return node.run("iptables-save", "-t", table).orThrow().stdout();
+  }
+
+  private String save(String backend, String table) {
+    return node.run(backend + "-save", "-t", table).orThrow().stdout();
   }
 
   @Test
@@ -148,5 +158,180 @@ class IptablesKernelTest {
             "-m nfacct --nfacct-name localhost_nps_accepted_pkts -j KUBE-EXT-GNZBNJ2PO5MGZ6GT");
     assertThat(save("filter").replace("  ", " "))
         .contains("-m nfacct --nfacct-name ct_state_invalid_dropped_pkts -j DROP");
+  }
+
+  private static final String NAT_JUMP =
+      "-A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES";
+  private static final String FILTER_JUMP =
+      "-A INPUT -m conntrack --ctstate NEW -m comment --comment"
+          + " \"kubernetes externally-visible service portals\" -j KUBE-EXTERNAL-SERVICES";
+
+  /** The rule lines of a dump, in order. */
+  private static List<String> rules(String dump) {
+    return dump.lines().filter(l -> l.startsWith("-A ")).toList();
+  }
+
+  @ParameterizedTest(name = "{0} -t {1} {2}")
+  @CsvSource({
+    "iptables-nft, nat, -F",
+    "iptables-nft, nat, -F -X",
+    "iptables-nft, filter, -F",
+    "iptables-nft, filter, -F -X",
+    "iptables-legacy, nat, -F",
+    "iptables-legacy, filter, -F -X"
+  })
+  void syncLoop_tableFlushedFromOutside_rulesBackWithinSyncPeriod(
+      String backend, String table, String how) throws Exception {
+    IptablesProxier proxier = new IptablesProxier(new IptablesKernel(node, backend), config());
+    // A one-second check against an hourly full sync: only the check can repair the node in time.
+    SyncLoop.Timing timing =
+        new SyncLoop.Timing(Duration.ofMillis(50), Duration.ofSeconds(1), Duration.ofHours(1));
+    String jump = table.equals("nat") ? NAT_JUMP : FILTER_JUMP;
+    try (SyncLoop loop = new SyncLoop(proxier, timing)) {
+      loop.update(overall());
+      loop.start();
+      assertThat(loop.awaitApplied(overall(), Duration.ofSeconds(20))).isTrue();
+      String before = save(backend, table);
+      assertThat(before).contains(jump);
+      for (String op : how.split(" ")) {
+        node.run(backend, "-t", table, op).orThrow();
+      }
+      String flushed = save(backend, table);
+      assertThat(rules(flushed)).isEmpty();
+      // -F leaves every chain, the canary too; only the missing jumps can tell.
+      assertThat(flushed.contains(":KUBE-PROXY-CANARY")).isEqualTo(how.equals("-F"));
+      // One sync period for the check, plus the full sync itself on a busy machine.
+      long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+      while (System.nanoTime() < deadline && !rules(save(backend, table)).equals(rules(before))) {
+        Thread.sleep(100);
+      }
+      String after = save(backend, table);
+      assertThat(rules(after)).isEqualTo(rules(before));
+      assertThat(after).contains(":KUBE-PROXY-CANARY");
+    }
+  }
+
+  /**
+   * A runner in which `nfacct get` reports the localhost NodePort counter present while the kernel
+   * has none, as when `nfacct flush` runs between the proxier's check and its restore: the kernel
+   * then refuses the NodePort service's localhost rule, and only that rule.
+   */
+  private CommandRunner counterVanished(CommandRunner inner) {
+    return new CommandRunner() {
+      @Override
+      public CommandResult run(List<String> argv, String stdin, Duration timeout) {
+        if (argv.equals(List.of("nfacct", "get", "localhost_nps_accepted_pkts"))) {
+          return new CommandResult(argv, 0, "", "");
+        }
+        return inner.run(argv, stdin, timeout);
+      }
+
+      @Override
+      public Spawned spawn(List<String> argv, java.nio.file.Path log) {
+        return inner.spawn(argv, log);
+      }
+    };
+  }
+
+  private static final String THREE_SERVICES =
+      """
+      apiVersion: v1
+      kind: Service
+      metadata: {namespace: ns, name: np}
+      spec: {type: NodePort, clusterIP: 172.30.0.1, ports: [{name: p, port: 80, nodePort: 30080}]}
+      ---
+      apiVersion: v1
+      kind: Service
+      metadata: {namespace: ns, name: b}
+      spec: {clusterIP: 172.30.0.2, ports: [{name: p, port: 80}]}
+      ---
+      apiVersion: v1
+      kind: Service
+      metadata: {namespace: ns, name: c}
+      spec: {clusterIP: 172.30.0.3, ports: [{name: p, port: 80}]}
+      ---
+      apiVersion: discovery.k8s.io/v1
+      kind: EndpointSlice
+      metadata: {namespace: ns, name: np-1, labels: {kubernetes.io/service-name: np}}
+      addressType: IPv4
+      ports: [{name: p, port: 80}]
+      endpoints: [{addresses: [10.180.0.1]}]
+      ---
+      apiVersion: discovery.k8s.io/v1
+      kind: EndpointSlice
+      metadata: {namespace: ns, name: b-1, labels: {kubernetes.io/service-name: b}}
+      addressType: IPv4
+      ports: [{name: p, port: 80}]
+      endpoints: [{addresses: [10.180.0.2]}]
+      ---
+      apiVersion: discovery.k8s.io/v1
+      kind: EndpointSlice
+      metadata: {namespace: ns, name: c-1, labels: {kubernetes.io/service-name: c}}
+      addressType: IPv4
+      ports: [{name: p, port: 80}]
+      endpoints: [{addresses: [10.180.0.3]}]
+      """;
+
+  @ParameterizedTest
+  @ValueSource(strings = {"iptables-nft", "iptables-legacy"})
+  void sync_kernelRefusesOneServicesRule_otherServicesLandAndItIsRetried(String backend) {
+    assumeTrue(node.run("nfacct", "list").ok(), "nfacct tool available");
+    ProxyState state = States.fromYaml(THREE_SERVICES);
+    IptablesProxier proxier =
+        new IptablesProxier(new IptablesKernel(counterVanished(node), backend), config());
+    proxier.sync(state, true, Set.of());
+    String nat = node.run(backend + "-save", "-t", "nat").orThrow().stdout();
+    assertThat(nat)
+        .contains("\"ns/b:p cluster IP\"", "--to-destination 10.180.0.2:80")
+        .contains("\"ns/c:p cluster IP\"", "--to-destination 10.180.0.3:80")
+        .doesNotContain("ns/np:p")
+        .doesNotContain("10.180.0.1");
+    ServicePortName np = new ServicePortName("ns", "np", "p", Protocol.TCP);
+    assertThat(proxier.excluded()).containsOnlyKeys(np);
+    if (backend.equals("iptables-nft")) {
+      // iptables-nft names the refused rule's line.
+      assertThat(proxier.excluded().get(np).reason())
+          .contains("--nfacct-name localhost_nps_accepted_pkts")
+          .contains("RULE_APPEND failed");
+    } else {
+      // iptables-legacy names the table's COMMIT; bisection found the service.
+      assertThat(proxier.excluded().get(np).reason()).contains("bisection", "line");
+    }
+
+    // Once the counter exists again, the next full sync brings the service in.
+    node.run("nfacct", "add", "localhost_nps_accepted_pkts").orThrow();
+    proxier.sync(state, true, Set.of());
+    assertThat(node.run(backend + "-save", "-t", "nat").orThrow().stdout())
+        .contains("ns/np:p", "--to-destination 10.180.0.1:80", "--to-destination 10.180.0.2:80");
+    assertThat(proxier.excluded()).isEmpty();
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"iptables-nft", "iptables-legacy"})
+  void partialSync_refusedChange_serviceKeepsItsPreviousRules(String backend) {
+    assumeTrue(node.run("nfacct", "list").ok(), "nfacct tool available");
+    IptablesProxier proxier =
+        new IptablesProxier(new IptablesKernel(counterVanished(node), backend), config());
+    String asClusterIP =
+        THREE_SERVICES.replace(
+            "spec: {type: NodePort, clusterIP: 172.30.0.1, ports: [{name: p, port: 80, nodePort:"
+                + " 30080}]}",
+            "spec: {clusterIP: 172.30.0.1, ports: [{name: p, port: 80}]}");
+    assertThat(asClusterIP).isNotEqualTo(THREE_SERVICES);
+    proxier.sync(States.fromYaml(asClusterIP), true, Set.of());
+    // np becomes a NodePort, whose localhost rule the kernel refuses; b moves in the same sync.
+    ProxyState next =
+        States.fromYaml(
+            THREE_SERVICES.replace("addresses: [10.180.0.2]", "addresses: [10.180.0.5]"));
+    proxier.sync(next, false, Set.of("ns/np", "ns/b"));
+    String nat = node.run(backend + "-save", "-t", "nat").orThrow().stdout();
+    assertThat(nat)
+        .contains("\"ns/np:p cluster IP\"", "--to-destination 10.180.0.1:80")
+        .doesNotContain("--dport 30080")
+        .contains("--to-destination 10.180.0.5:80")
+        .doesNotContain("10.180.0.2");
+    ServicePortName np = new ServicePortName("ns", "np", "p", Protocol.TCP);
+    assertThat(proxier.excluded()).containsOnlyKeys(np);
+    assertThat(proxier.excluded().get(np).keptPrevious()).isTrue();
   }
 }

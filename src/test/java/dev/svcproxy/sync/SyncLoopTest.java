@@ -10,8 +10,13 @@ import dev.svcproxy.render.iptables.IptablesConfig;
 import dev.svcproxy.testutil.States;
 import java.time.Duration;
 import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 class SyncLoopTest {
   private static final String SVC =
@@ -37,22 +42,75 @@ class SyncLoopTest {
   }
 
   private final AtomicBoolean failRestore = new AtomicBoolean();
-  private final AtomicBoolean canaryGone = new AtomicBoolean();
-  private final RecordingCommandRunner runner =
-      new RecordingCommandRunner(
-          c -> {
-            String l = c.line();
-            if (l.contains(" -C ")) {
-              return new CommandResult(c.argv(), 1, "", "iptables: Bad rule");
-            }
-            if (l.startsWith("iptables-restore") && failRestore.get()) {
-              return new CommandResult(c.argv(), 1, "", "iptables-restore: line 7 failed");
-            }
-            if (l.contains("-S KUBE-PROXY-CANARY") && canaryGone.get()) {
-              return new CommandResult(c.argv(), 1, "", "No chain/target/match by that name.");
-            }
-            return new CommandResult(c.argv(), 0, "", "");
-          });
+
+  /**
+   * The fake node's chains ("table chain") and the rules of its built-in chains ("table -A ..."),
+   * kept as iptables -N, -I, -C and -S would: enough for the flush check to look at.
+   */
+  private final Set<String> chains = ConcurrentHashMap.newKeySet();
+
+  private final Set<String> builtinRules = ConcurrentHashMap.newKeySet();
+
+  private final RecordingCommandRunner runner = new RecordingCommandRunner(this::answer);
+
+  private CommandResult answer(RecordingCommandRunner.Call c) {
+    List<String> a = c.argv();
+    String l = c.line();
+    if (l.startsWith("iptables-restore")) {
+      return failRestore.get()
+          ? new CommandResult(a, 1, "", "iptables-restore: line 7 failed")
+          : new CommandResult(a, 0, "", "");
+    }
+    if (!a.get(0).equals("iptables")) {
+      return new CommandResult(a, 0, "", "");
+    }
+    int t = a.indexOf("-t");
+    String table = a.get(t + 1);
+    String op = a.get(t + 2);
+    String chain = a.get(t + 3);
+    String rule = table + " -A " + chain + rest(a.subList(t + 4, a.size()));
+    return switch (op) {
+      case "-N" -> {
+        chains.add(table + " " + chain);
+        yield new CommandResult(a, 0, "", "");
+      }
+      case "-C" ->
+          builtinRules.contains(rule)
+              ? new CommandResult(a, 0, "", "")
+              : new CommandResult(a, 1, "", "iptables: Bad rule");
+      case "-I" -> {
+        builtinRules.add(rule);
+        yield new CommandResult(a, 0, "", "");
+      }
+      case "-S" -> {
+        String prefix = table + " -A " + chain + " ";
+        List<String> out =
+            builtinRules.stream()
+                .filter(r -> r.startsWith(prefix))
+                .map(r -> r.substring(table.length() + 1))
+                .toList();
+        boolean exists = chain.toUpperCase(Locale.ROOT).equals(chain) && !chain.startsWith("KUBE-");
+        yield exists || chains.contains(table + " " + chain)
+            ? new CommandResult(a, 0, String.join("\n", out) + "\n", "")
+            : new CommandResult(a, 1, "", "iptables: No chain/target/match by that name.");
+      }
+      default -> new CommandResult(a, 0, "", "");
+    };
+  }
+
+  /** The args as iptables -S prints them, quoting the ones with spaces. */
+  private static String rest(List<String> args) {
+    StringBuilder b = new StringBuilder();
+    for (String x : args) {
+      b.append(' ').append(x.contains(" ") ? "\"" + x + "\"" : x);
+    }
+    return b.toString();
+  }
+
+  /** What `iptables -t table -F` does to the fake node: every rule goes, the chains stay. */
+  private void flush(String table) {
+    builtinRules.removeIf(r -> r.startsWith(table + " "));
+  }
 
   private IptablesProxier proxier() {
     return new IptablesProxier(
@@ -141,11 +199,69 @@ class SyncLoopTest {
       assertThat(loop.awaitApplied(state("10.0.1.1"), Duration.ofSeconds(5))).isTrue();
       runner.clear();
       int before = loop.successes();
-      canaryGone.set(true);
+      chains.remove("mangle KUBE-PROXY-CANARY");
       assertThat(loop.awaitSuccesses(before + 1, Duration.ofSeconds(5))).isTrue();
     }
-    assertThat(runner.calls()).anyMatch(c -> c.line().contains(" -I PREROUTING "));
+    assertThat(runner.calls()).anyMatch(c -> c.line().contains(" -t mangle -N KUBE-PROXY-CANARY"));
     assertThat(restores().getLast()).contains("10.0.1.1:80", "10.0.2.1:80");
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"nat", "filter"})
+  void vanishedCanaryInNatOrFilter_triggersFullResync(String table) throws Exception {
+    try (SyncLoop loop = new SyncLoop(proxier(), fast())) {
+      loop.update(state("10.0.1.1"));
+      loop.start();
+      assertThat(loop.awaitApplied(state("10.0.1.1"), Duration.ofSeconds(5))).isTrue();
+      runner.clear();
+      int before = loop.successes();
+      // iptables -t T -X alone deletes the chains no rule jumps to: the canary, not the jumps.
+      chains.remove(table + " KUBE-PROXY-CANARY");
+      assertThat(loop.awaitSuccesses(before + 1, Duration.ofSeconds(5))).isTrue();
+    }
+    assertThat(runner.calls())
+        .anyMatch(c -> c.line().endsWith("-t " + table + " -N KUBE-PROXY-CANARY"));
+    assertThat(restores().getLast()).contains("10.0.1.1:80", "10.0.2.1:80");
+  }
+
+  @Test
+  void flushedNatWithCanaryLeft_missingJumpTriggersFullResync() throws Exception {
+    try (SyncLoop loop = new SyncLoop(proxier(), fast())) {
+      loop.update(state("10.0.1.1"));
+      loop.start();
+      assertThat(loop.awaitApplied(state("10.0.1.1"), Duration.ofSeconds(5))).isTrue();
+      runner.clear();
+      int before = loop.successes();
+      // iptables -t nat -F alone: every chain, the canary too, is still there.
+      flush("nat");
+      assertThat(loop.awaitSuccesses(before + 1, Duration.ofSeconds(5))).isTrue();
+    }
+    assertThat(runner.calls())
+        .anyMatch(c -> c.line().contains(" -t nat -I PREROUTING "))
+        .anyMatch(c -> c.line().contains(" -t nat -I POSTROUTING "));
+    assertThat(restores().getLast()).contains("10.0.1.1:80", "10.0.2.1:80");
+  }
+
+  @Test
+  void intactRules_noResyncAfterManyChecks() throws Exception {
+    try (SyncLoop loop = new SyncLoop(proxier(), fast())) {
+      loop.update(state("10.0.1.1"));
+      loop.start();
+      assertThat(loop.awaitApplied(state("10.0.1.1"), Duration.ofSeconds(5))).isTrue();
+      int before = loop.successes();
+      runner.clear();
+      // Wait for three checks of the flush watch, counted by the mangle canary probes.
+      long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+      while (System.nanoTime() < deadline
+          && runner.calls().stream()
+                  .filter(c -> c.line().endsWith("-t mangle -S KUBE-PROXY-CANARY"))
+                  .count()
+              < 3) {
+        Thread.sleep(10);
+      }
+      assertThat(loop.successes()).isEqualTo(before);
+    }
+    assertThat(restores()).isEmpty();
   }
 
   @Test

@@ -1,0 +1,232 @@
+package dev.svcproxy.sync;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.svcproxy.kernel.CommandResult;
+import dev.svcproxy.kernel.IptablesKernel;
+import dev.svcproxy.kernel.RecordingCommandRunner;
+import dev.svcproxy.model.LocalTrafficDetector;
+import dev.svcproxy.model.Protocol;
+import dev.svcproxy.model.ProxyState;
+import dev.svcproxy.model.ServicePortName;
+import dev.svcproxy.render.iptables.IptablesConfig;
+import dev.svcproxy.testutil.States;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The proxier against a recording runner whose iptables-restore refuses, as a kernel would, every
+ * input holding a DNAT to a poisoned address, and reports it as one of the real tools does
+ * (messages copied from iptables 1.8.9).
+ */
+class IptablesProxierTest {
+  private static final String SVC =
+      """
+      apiVersion: v1
+      kind: Service
+      metadata: {namespace: ns, name: %s}
+      spec: {clusterIP: %s, ports: [{name: p, port: 80}]}
+      ---
+      apiVersion: discovery.k8s.io/v1
+      kind: EndpointSlice
+      metadata: {namespace: ns, name: %s-1, labels: {kubernetes.io/service-name: %s}}
+      addressType: IPv4
+      ports: [{name: p, port: 80}]
+      endpoints: [{addresses: [%s]}]
+      ---
+      """;
+
+  private static final ServicePortName A = new ServicePortName("ns", "a", "p", Protocol.TCP);
+  private static final String POISON = "10.0.9.9";
+
+  /** How the fake iptables-restore reports a refused rule. */
+  enum Style {
+    /** iptables-nft: the kernel refused the rule on line N. */
+    NFT,
+    /** iptables-legacy: the kernel refused the table; line N is its COMMIT. */
+    LEGACY,
+    /** A restore that names no line at all. */
+    NONE
+  }
+
+  private final AtomicReference<Style> style = new AtomicReference<>(Style.NFT);
+
+  /** What the fake kernel refuses: any rule line containing this. */
+  private final AtomicReference<String> poison =
+      new AtomicReference<>("--to-destination " + POISON);
+
+  private final RecordingCommandRunner runner = new RecordingCommandRunner(this::answer);
+
+  private CommandResult answer(RecordingCommandRunner.Call c) {
+    if (!c.argv().get(0).equals("iptables-restore") || poison.get() == null) {
+      return new CommandResult(c.argv(), 0, "", "");
+    }
+    List<String> lines = c.stdin().lines().toList();
+    for (int i = 0; i < lines.size(); i++) {
+      if (lines.get(i).startsWith("-A ") && lines.get(i).contains(poison.get())) {
+        String chain = lines.get(i).split(" ")[1];
+        String err =
+            switch (style.get()) {
+              case NFT ->
+                  "iptables-nft-restore v1.8.9 (nf_tables): \nline "
+                      + (i + 1)
+                      + ": RULE_APPEND failed (Invalid argument): rule in chain "
+                      + chain
+                      + "\n";
+              case LEGACY -> {
+                int commit = i;
+                while (!lines.get(commit).equals("COMMIT")) {
+                  commit++;
+                }
+                yield "Ignoring deprecated --wait-interval option.\niptables-restore: line "
+                    + (commit + 1)
+                    + " failed\n";
+              }
+              case NONE -> "iptables-restore: unable to initialize table 'nat'\n";
+            };
+        return new CommandResult(c.argv(), style.get() == Style.NFT ? 4 : 1, "", err);
+      }
+    }
+    return new CommandResult(c.argv(), 0, "", "");
+  }
+
+  private static ProxyState state(String a, String b, String c) {
+    return States.fromYaml(
+        SVC.formatted("a", "172.30.0.1", "a", "a", a)
+            + SVC.formatted("b", "172.30.0.2", "b", "b", b)
+            + SVC.formatted("c", "172.30.0.3", "c", "c", c));
+  }
+
+  private IptablesProxier proxier() {
+    return new IptablesProxier(
+        new IptablesKernel(runner),
+        IptablesConfig.defaults("n1", "192.168.0.2", LocalTrafficDetector.none()));
+  }
+
+  private List<RecordingCommandRunner.Call> restores() {
+    return runner.calls().stream().filter(c -> c.argv().get(0).equals("iptables-restore")).toList();
+  }
+
+  /** The input of the last restore the fake kernel accepted: what the node now holds. */
+  private String lastAccepted() {
+    List<RecordingCommandRunner.Call> ok =
+        restores().stream().filter(c -> !c.stdin().contains(POISON)).toList();
+    assertThat(ok).isNotEmpty();
+    assertThat(restores().getLast()).isEqualTo(ok.getLast());
+    return ok.getLast().stdin();
+  }
+
+  @Test
+  void sync_kernelRefusesOneServiceNamingTheLine_othersApplyAndItIsExcluded() {
+    IptablesProxier p = proxier();
+    p.sync(state(POISON, "10.0.2.1", "10.0.3.1"), true, Set.of());
+    String node = lastAccepted();
+    assertThat(node).contains("10.0.2.1:80", "10.0.3.1:80", "ns/b:p cluster IP", "ns/c:p");
+    assertThat(node).doesNotContain("ns/a:p");
+    assertThat(p.excluded()).containsOnlyKeys(A);
+    assertThat(p.excluded().get(A).reason())
+        .contains("-A KUBE-SEP-")
+        .contains("--to-destination " + POISON + ":80")
+        .contains("RULE_APPEND failed");
+    assertThat(p.excluded().get(A).keptPrevious()).isFalse();
+    // The line pinned it at once: one refused restore, one accepted.
+    assertThat(restores()).hasSize(2);
+  }
+
+  @Test
+  void sync_legacyRefusesTableAtCommit_bisectionFindsTheService() {
+    style.set(Style.LEGACY);
+    IptablesProxier p = proxier();
+    p.sync(state("10.0.1.1", POISON, "10.0.3.1"), true, Set.of());
+    String node = lastAccepted();
+    assertThat(node).contains("10.0.1.1:80", "10.0.3.1:80").doesNotContain("ns/b:p");
+    assertThat(p.excluded()).containsOnlyKeys(new ServicePortName("ns", "b", "p", Protocol.TCP));
+    assertThat(p.excluded().values().iterator().next().reason()).contains("line", "failed");
+  }
+
+  @Test
+  void sync_noLineNamed_bisectionFindsTheService() {
+    style.set(Style.NONE);
+    IptablesProxier p = proxier();
+    p.sync(state("10.0.1.1", "10.0.2.1", POISON), true, Set.of());
+    assertThat(lastAccepted()).contains("10.0.1.1:80", "10.0.2.1:80").doesNotContain("ns/c:p");
+    assertThat(p.excluded()).containsOnlyKeys(new ServicePortName("ns", "c", "p", Protocol.TCP));
+  }
+
+  @Test
+  void sync_refusedChangeOfAppliedService_keepsItsPreviousRules() {
+    IptablesProxier p = proxier();
+    p.sync(state("10.0.1.1", "10.0.2.1", "10.0.3.1"), true, Set.of());
+    runner.clear();
+    // a moves to an endpoint the kernel refuses while b changes too, in one partial sync.
+    p.sync(state(POISON, "10.0.2.2", "10.0.3.1"), false, Set.of("ns/a", "ns/b"));
+    String node = lastAccepted();
+    assertThat(node).contains("10.0.1.1:80", "10.0.2.2:80", "ns/a:p cluster IP");
+    assertThat(p.excluded().get(A).keptPrevious()).isTrue();
+
+    // A partial sync that does not touch a keeps it as it was, without trying it again.
+    runner.clear();
+    p.sync(state(POISON, "10.0.2.3", "10.0.3.1"), false, Set.of("ns/b"));
+    assertThat(restores()).hasSize(1);
+    assertThat(lastAccepted()).contains("ns/a:p cluster IP", "10.0.2.3:80");
+    assertThat(p.excluded()).containsOnlyKeys(A);
+
+    // The next full sync retries it; once the kernel takes it, it is no longer excluded.
+    poison.set(null);
+    runner.clear();
+    p.sync(state(POISON, "10.0.2.3", "10.0.3.1"), true, Set.of());
+    assertThat(restores().getLast().stdin()).contains(POISON + ":80");
+    assertThat(p.excluded()).isEmpty();
+  }
+
+  @Test
+  void sync_failureNotPinnedOnAService_throwsAndKeepsNothingExcluded() {
+    // The fixed rules themselves are refused: no service is to blame.
+    poison.set("-A KUBE-MARK-MASQ -j MARK");
+    IptablesProxier p = proxier();
+    assertThatThrownBy(() -> p.sync(state("10.0.1.1", "10.0.2.1", "10.0.3.1"), true, Set.of()))
+        .isInstanceOf(SyncException.class)
+        .hasMessageContaining("RULE_APPEND failed");
+    assertThat(p.excluded()).isEmpty();
+  }
+
+  @Test
+  void failedLine_realMessages_giveTheLineNumber() {
+    assertThat(
+            RestoreErrors.failedLine(
+                "iptables-nft-restore v1.8.9 (nf_tables): \n"
+                    + "line 6: RULE_APPEND failed (No such file or directory): rule in chain KUBE-B"))
+        .hasValue(6);
+    assertThat(RestoreErrors.failedLine("iptables-restore: line 11 failed")).hasValue(11);
+    assertThat(
+            RestoreErrors.failedLine(
+                "iptables-restore v1.8.9 (legacy): recent: bad value for option \"--seconds\", or"
+                    + " out of range (1-4294967295).\n\nError occurred at line: 6\n"))
+        .hasValue(6);
+    assertThat(RestoreErrors.failedLine("iptables-restore: unable to initialize table 'nat'"))
+        .isEmpty();
+  }
+
+  @Test
+  void owner_ruleLines_attributedToTheirServicePort() {
+    ProxyState s = state("10.0.1.1", "10.0.2.1", "10.0.3.1");
+    ServicePortName b = new ServicePortName("ns", "b", "p", Protocol.TCP);
+    String top =
+        "-A KUBE-SERVICES -m comment --comment \"ns/b:p cluster IP\" -m tcp -p tcp -d 172.30.0.2"
+            + " --dport 80 -j "
+            + dev.svcproxy.render.iptables.ChainNames.svc("ns/b:p", "tcp");
+    assertThat(RestoreErrors.owner(top, s)).hasValue(b);
+    String sep = dev.svcproxy.render.iptables.ChainNames.sep("ns/b:p", "tcp", "10.0.2.1:80");
+    assertThat(RestoreErrors.owner("-A " + sep + " -s 10.0.2.1 -j KUBE-MARK-MASQ", s)).hasValue(b);
+    assertThat(RestoreErrors.owner(":" + sep + " - [0:0]", s)).hasValue(b);
+    assertThat(
+            RestoreErrors.owner(
+                "-A KUBE-SERVICES -m comment --comment \"ns/b:p has no endpoints\" -j REJECT", s))
+        .hasValue(b);
+    assertThat(RestoreErrors.owner("-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000", s)).isEmpty();
+    assertThat(RestoreErrors.owner("COMMIT", s)).isEmpty();
+  }
+}
