@@ -61,8 +61,7 @@ class MainTest {
         "render --manifests X --node-name n --mode ipvs",
         "render --manifests /nonexistent/dir --node-name n",
         "render --manifests X",
-        "render --manifests X --node-name n --bogus-flag",
-        "run --manifests X --node-name n --iptables-min-sync-period soon"
+        "render --manifests X --node-name n --bogus-flag"
       })
   void badInput_exitsTwoWithOneLine(String line) throws Exception {
     String[] args = line.replace("X", overallInput()).split(" ");

@@ -2,13 +2,9 @@ package dev.svcproxy.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.svcproxy.kernel.CommandResult;
-import dev.svcproxy.kernel.CommandRunner;
-import dev.svcproxy.kernel.Spawned;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -25,23 +21,8 @@ class RunCommandTest {
   @TempDir Path lockDir;
   private final StringWriter out = new StringWriter();
   private final StringWriter err = new StringWriter();
-  private final List<List<String>> commands = new ArrayList<>();
-
-  /** Records and refuses: a run that got this far would have programmed the node. */
-  private final CommandRunner refusing =
-      new CommandRunner() {
-        @Override
-        public CommandResult run(List<String> argv, String stdin, Duration timeout) {
-          commands.add(argv);
-          throw new IllegalStateException("test: run touched the node with " + argv);
-        }
-
-        @Override
-        public Spawned spawn(List<String> argv, Path log) {
-          commands.add(argv);
-          throw new IllegalStateException("test: run touched the node with " + argv);
-        }
-      };
+  private final RefusingRunner refusing = new RefusingRunner();
+  private final List<List<String>> commands = refusing.commands;
 
   private int run(String line) {
     return run(line.isEmpty() ? List.of() : List.of(line.split(" ")));
@@ -52,15 +33,7 @@ class RunCommandTest {
   }
 
   private int run(List<String> extra, String nodeName) {
-    CommandLine.IFactory factory =
-        new CommandLine.IFactory() {
-          @Override
-          public <K> K create(Class<K> cls) throws Exception {
-            return cls == RunCommand.class
-                ? cls.cast(new RunCommand(refusing))
-                : CommandLine.defaultFactory().create(cls);
-          }
-        };
+    CommandLine.IFactory factory = refusing.factory();
     String manifests = SvcproxyProcess.resource("/golden/overall/input.yaml").toString();
     List<String> args =
         new ArrayList<>(List.of("run", "--manifests", manifests, "--node-name", nodeName));

@@ -88,14 +88,17 @@ class RunLockTest {
       StringWriter out = new StringWriter();
       StringWriter err = new StringWriter();
       String manifests = SvcproxyProcess.resource("/golden/overall/input.yaml").toString();
+      RefusingRunner refusing = new RefusingRunner();
       int code =
           Main.execute(
+              Main.commandLine(refusing.factory()),
               new String[] {
                 "run", "--manifests", manifests, "--node-name", "n", "--lock-dir", dir.toString()
               },
               new PrintWriter(out, true),
               new PrintWriter(err, true));
-      assertThat(code).isEqualTo(2);
+      assertThat(code).as(err.toString()).isEqualTo(2);
+      assertThat(refusing.commands).isEmpty();
       assertThat(err.toString().strip().lines()).hasSize(1);
       assertThat(err.toString())
           .startsWith("svcproxy: another svcproxy run (pid " + p.pid() + ")")
