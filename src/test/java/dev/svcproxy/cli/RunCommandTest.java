@@ -51,6 +51,7 @@ class RunCommandTest {
       delimiter = '|',
       value = {
         "--iptables-sync-period 0s | --iptables-sync-period",
+        "--iptables-min-sync-period 0s --iptables-sync-period 0s | --iptables-sync-period",
         "--iptables-sync-period 0 | --iptables-sync-period",
         "--iptables-sync-period -30s | --iptables-sync-period",
         "--iptables-sync-period 30 | --iptables-sync-period",
