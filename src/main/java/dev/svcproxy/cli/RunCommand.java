@@ -98,9 +98,6 @@ final class RunCommand implements Callable<Integer> {
   }
 
   private int runLocked(ManifestSource source, SyncLoop.Timing timing) throws InterruptedException {
-    IptablesConfig cfg = options.iptablesConfig(runner);
-    IptablesProxier proxier = new IptablesProxier(new IptablesKernel(runner), cfg);
-    proxier.probe();
     CountDownLatch stop = new CountDownLatch(1);
     CountDownLatch stopped = new CountDownLatch(1);
     // Set when call() ends by itself: an exit it asks for keeps its own code.
@@ -124,17 +121,35 @@ final class RunCommand implements Callable<Integer> {
               Runtime.getRuntime().halt(ExitCodes.OK);
             },
             "svcproxy-sigterm");
+    // Before the first kernel command, so that a signal at any point from here exits 0.
     Runtime.getRuntime().addShutdownHook(hook);
-    try (SyncLoop loop = new SyncLoop(proxier, timing)) {
-      loop.update(source.load().state());
-      loop.start();
-      source.watch(loop::update);
-      LOG.info("svcproxy running in iptables mode on node {}", options.nodeName);
-      stop.await();
+    try {
+      IptablesConfig cfg = options.iptablesConfig(runner);
+      IptablesProxier proxier = new IptablesProxier(new IptablesKernel(runner), cfg);
+      proxier.probe();
+      try (SyncLoop loop = new SyncLoop(proxier, timing)) {
+        loop.update(source.load().state());
+        loop.start();
+        source.watch(loop::update);
+        LOG.info("svcproxy running in iptables mode on node {}", options.nodeName);
+        stop.await();
+      }
     } finally {
       ending.set(!stop.await(0, TimeUnit.MILLISECONDS));
       stopped.countDown();
+      if (ending.get()) {
+        removeHook(hook);
+      }
     }
     return ExitCodes.OK;
+  }
+
+  /** In-process callers (tests) outlive a failed run: its hook must not fire at their exit. */
+  private static void removeHook(Thread hook) {
+    try {
+      Runtime.getRuntime().removeShutdownHook(hook);
+    } catch (IllegalStateException e) {
+      // The JVM is already shutting down; the hook sees `ending` and does nothing.
+    }
   }
 }
