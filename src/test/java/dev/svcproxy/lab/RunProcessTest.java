@@ -29,6 +29,7 @@ class RunProcessTest {
   private Lab lab;
   private Lab.Node node;
   private Path manifests;
+  private Path lockFile;
   private final List<Run> runs = new ArrayList<>();
 
   /** One started run: its process and its two output files. */
@@ -75,6 +76,12 @@ class RunProcessTest {
     node = lab.node("node1");
     manifests = Files.createDirectories(lab.workDir().resolve("run-process-manifests"));
     Files.copy(resource("/golden/overall/input.yaml"), manifests.resolve("overall.yaml"));
+    String inode =
+        lab.in(node.netns(), "readlink", "/proc/self/ns/net")
+            .orThrow()
+            .stdout()
+            .replaceAll("\\D", "");
+    lockFile = Path.of("/run/svcproxy", "net-" + inode + ".lock");
   }
 
   @AfterEach
@@ -89,7 +96,11 @@ class RunProcessTest {
   }
 
   @AfterAll
-  void stop() {
+  void stop() throws IOException {
+    if (lockFile != null) {
+      // Every run here is dead by now; the namespace goes next, so its lock file goes too.
+      Files.deleteIfExists(lockFile);
+    }
     if (lab != null) {
       lab.close();
     }
@@ -175,16 +186,9 @@ class RunProcessTest {
   @Test
   void runKilledWithSigkill_leavesALockFileThatDoesNotBlockTheNextRun() throws Exception {
     Run killed = startSynced();
-    String netnsKey =
-        "net-"
-            + lab.in(node.netns(), "readlink", "/proc/self/ns/net")
-                .orThrow()
-                .stdout()
-                .replaceAll("\\D", "");
     killed.process().destroyForcibly();
     assertThat(killed.process().waitFor(10, TimeUnit.SECONDS)).isTrue();
-    assertThat(Files.readString(Path.of("/run/svcproxy", netnsKey + ".lock")).strip())
-        .isEqualTo(Long.toString(killed.process().pid()));
+    assertThat(Files.readString(lockFile).strip()).isEqualTo(Long.toString(killed.process().pid()));
     Run next = startSynced();
     sigterm(next);
     assertThat(next.process().waitFor(2, TimeUnit.SECONDS)).isTrue();
