@@ -101,24 +101,76 @@ public final class ProxyOptions {
       description = "This node's topology.kubernetes.io/zone, for topology hints.")
   String zone;
 
-  /** Builds the renderer configuration, reading node addresses through {@code runner}. */
-  IptablesConfig iptablesConfig(CommandRunner runner) {
+  /**
+   * Rejects nonsense flags before anything touches the node, as upstream's
+   * pkg/proxy/apis/config/validation does; each message names the flag.
+   */
+  void validate() {
     if (!mode.equals("iptables")) {
       throw new IllegalArgumentException(
           "--mode " + mode + " is not supported yet (supported: iptables)");
     }
+    if (nodeName.isBlank()) {
+      throw new IllegalArgumentException("--node-name must not be empty");
+    }
     if (masqueradeBit < 0 || masqueradeBit > 31) {
       throw new IllegalArgumentException(
-          "--masquerade-bit must be within 0-31, got " + masqueradeBit);
+          "--masquerade-bit must be within the range [0, 31], got " + masqueradeBit);
     }
+    if (nodeIP != null && !dev.svcproxy.model.Ip.isIpv4(nodeIP)) {
+      throw new IllegalArgumentException("--node-ip: invalid IPv4 address \"" + nodeIP + "\"");
+    }
+    checkClusterCidrs(clusterCidrs);
+    checkNodePortAddresses(nodePortAddresses);
+    switch (LocalTrafficDetector.Mode.parse(detectLocalMode)) {
+      case CLUSTER_CIDR -> {}
+      case NODE_CIDR -> checkCidr(require(nodePodCidr, "--node-pod-cidr"), "--node-pod-cidr");
+      case BRIDGE_INTERFACE -> require(podBridgeInterface, "--pod-bridge-interface");
+      case INTERFACE_NAME_PREFIX -> require(podInterfaceNamePrefix, "--pod-interface-name-prefix");
+    }
+  }
+
+  /** One CIDR, or a dual-stack pair (one IPv4, one IPv6), as upstream allows. */
+  private static void checkClusterCidrs(List<String> cidrs) {
+    if (cidrs.size() > 2) {
+      throw new IllegalArgumentException(
+          "--cluster-cidr: must be a single CIDR or a dual-stack pair, got " + cidrs.size());
+    }
+    List<Cidr> parsed = new ArrayList<>();
+    for (String c : cidrs) {
+      parsed.add(parseCidr(c, "--cluster-cidr"));
+    }
+    if (parsed.size() == 2 && parsed.get(0).ipv6() == parsed.get(1).ipv6()) {
+      throw new IllegalArgumentException(
+          "--cluster-cidr: two CIDRs must be a dual-stack pair (one IPv4, one IPv6), got "
+              + String.join(",", cidrs));
+    }
+  }
+
+  /** CIDRs, or "primary" alone. */
+  private static void checkNodePortAddresses(List<String> values) {
+    for (String s : values) {
+      if (s.equals("primary")) {
+        if (values.size() != 1) {
+          throw new IllegalArgumentException(
+              "--nodeport-addresses: can't use both 'primary' and CIDRs");
+        }
+      } else {
+        parseCidr(s, "--nodeport-addresses");
+      }
+    }
+  }
+
+  /** Builds the renderer configuration, reading node addresses through {@code runner}. */
+  IptablesConfig iptablesConfig(CommandRunner runner) {
+    validate();
     LocalTrafficDetector.Mode m = LocalTrafficDetector.Mode.parse(detectLocalMode);
     String value =
         switch (m) {
           case CLUSTER_CIDR -> firstIpv4Cidr(clusterCidrs);
-          case NODE_CIDR -> nodePodCidr == null ? "" : checkCidr(nodePodCidr, "--node-pod-cidr");
-          case BRIDGE_INTERFACE -> require(podBridgeInterface, "--pod-bridge-interface");
-          case INTERFACE_NAME_PREFIX ->
-              require(podInterfaceNamePrefix, "--pod-interface-name-prefix");
+          case NODE_CIDR -> checkCidr(nodePodCidr, "--node-pod-cidr");
+          case BRIDGE_INTERFACE -> podBridgeInterface;
+          case INTERFACE_NAME_PREFIX -> podInterfaceNamePrefix;
         };
     List<String> addrs = NodeAddresses.ipv4(runner);
     String ip = nodeIP != null ? nodeIP : NodeAddresses.primary(addrs);
@@ -129,9 +181,6 @@ public final class ProxyOptions {
           s.equals("primary") && !ip.isEmpty()
               ? Cidr.parse(ip)
               : parseCidr(s, "--nodeport-addresses"));
-    }
-    if (nodeIP != null && !dev.svcproxy.model.Ip.isIpv4(nodeIP)) {
-      throw new IllegalArgumentException("--node-ip: invalid IPv4 address \"" + nodeIP + "\"");
     }
     List<String> nodeIPs = addrs.isEmpty() && !ip.isEmpty() ? List.of(ip) : addrs;
     return new IptablesConfig(
@@ -173,7 +222,7 @@ public final class ProxyOptions {
   }
 
   private static String require(String v, String flag) {
-    if (v == null || v.isEmpty()) {
+    if (v == null || v.isBlank()) {
       throw new IllegalArgumentException(flag + " is required by this --detect-local-mode");
     }
     return v;

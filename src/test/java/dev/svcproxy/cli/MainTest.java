@@ -61,8 +61,7 @@ class MainTest {
         "render --manifests X --node-name n --mode ipvs",
         "render --manifests /nonexistent/dir --node-name n",
         "render --manifests X",
-        "render --manifests X --node-name n --bogus-flag",
-        "run --manifests X --node-name n --iptables-min-sync-period soon"
+        "render --manifests X --node-name n --bogus-flag"
       })
   void badInput_exitsTwoWithOneLine(String line) throws Exception {
     String[] args = line.replace("X", overallInput()).split(" ");
@@ -93,5 +92,30 @@ class MainTest {
   void version_printsName() {
     assertThat(run("--version")).isEqualTo(0);
     assertThat(out.toString()).startsWith("svcproxy ");
+  }
+
+  @Test
+  void debug_turnsDebugLoggingOn_andItsAbsenceOff() {
+    org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(MainTest.class);
+    run("--debug", "--version");
+    assertThat(log.isDebugEnabled()).isTrue();
+    run("--version");
+    assertThat(log.isDebugEnabled()).isFalse();
+    assertThat(log.isInfoEnabled()).isTrue();
+  }
+
+  @Test
+  void logging_goesToStderrOnly() {
+    ch.qos.logback.classic.Logger root =
+        (ch.qos.logback.classic.Logger)
+            org.slf4j.LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
+    java.util.List<String> targets = new java.util.ArrayList<>();
+    root.iteratorForAppenders()
+        .forEachRemaining(
+            a -> {
+              assertThat(a).isInstanceOf(ch.qos.logback.core.ConsoleAppender.class);
+              targets.add(((ch.qos.logback.core.ConsoleAppender<?>) a).getTarget());
+            });
+    assertThat(targets).containsExactly("System.err");
   }
 }

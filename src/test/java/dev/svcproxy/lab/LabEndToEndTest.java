@@ -205,15 +205,4 @@ class LabEndToEndTest {
         .extracting(Connection::backend)
         .containsOnly("web-a");
   }
-
-  @Test
-  @Order(4)
-  void sigterm_exitsAndLeavesRulesInPlace() {
-    cluster.proxy(2).stop();
-    assertThat(cluster.proxy(2).isAlive()).isFalse();
-    Lab.Node n2 = lab.node("node2");
-    assertThat(natRules(n2)).contains("KUBE-SERVICES");
-    Connection c = lab.connect(lab.client("ext").netns(), n2.ip(), DemoCluster.WEB_LOCAL_NODEPORT);
-    assertThat(c.outcome()).isEqualTo(Outcome.REPLIED);
-  }
 }
