@@ -1,12 +1,11 @@
 package dev.svcproxy.trace;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.svcproxy.kernel.ProcessCommandRunner;
 import dev.svcproxy.lab.DemoCluster;
 import dev.svcproxy.lab.Differential;
-import dev.svcproxy.testutil.Root;
+import dev.svcproxy.testutil.KernelTests;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -16,7 +15,7 @@ class DifferentialTest {
 
   @Test
   void tracer_agreesWithTheKernel_onEveryCase() throws Exception {
-    assumeTrue(Root.available(), "lab tests need root");
+    KernelTests.require("lab tests");
     List<Differential.Result> results = new ArrayList<>();
     List<String> disagreements = new ArrayList<>();
     try (DemoCluster cluster = DemoCluster.start(new ProcessCommandRunner())) {
