@@ -194,6 +194,7 @@ class GoldenCasesTest {
         Map<String, Double> share = new TreeMap<>();
         for (Outcome o : os) {
           assertThat(o.verdict()).as("verdict of " + o.dnat()).isEqualTo("ACCEPT");
+          assertThat(o.dnat()).as("rewritten to an endpoint").isNotNull();
           share.merge(o.dnat(), o.probability(), Double::sum);
           boolean masq =
               s.masq().equals("all") || !s.masq().equals("none") && s.masq().contains(o.dnat());
