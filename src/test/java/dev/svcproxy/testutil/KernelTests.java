@@ -3,9 +3,9 @@ package dev.svcproxy.testutil;
 import dev.svcproxy.kernel.CommandResult;
 import dev.svcproxy.kernel.CommandRunner;
 import dev.svcproxy.kernel.ProcessCommandRunner;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.Assumptions;
 
@@ -57,7 +57,9 @@ public final class KernelTests {
     runner.run("ip", "netns", "del", probe);
     List<String> missing = new ArrayList<>();
     for (String tool : TOOLS) {
-      if (!runner.run(List.of("sh", "-c", "command -v \"$0\"", tool), null, timeout()).ok()) {
+      if (!runner
+          .run(List.of("sh", "-c", "command -v \"$0\"", tool), null, Duration.ofSeconds(10))
+          .ok()) {
         missing.add(tool);
       }
     }
@@ -68,14 +70,5 @@ public final class KernelTests {
           + hint;
     }
     return null;
-  }
-
-  private static java.time.Duration timeout() {
-    return java.time.Duration.ofSeconds(10);
-  }
-
-  /** Environment variable run-tests sets, so tests know they run under the project's CI entry. */
-  public static boolean underRunTests(Map<String, String> env) {
-    return env.containsKey("SVCPROXY_RUN_TESTS");
   }
 }
