@@ -1,6 +1,5 @@
 package dev.svcproxy.lab;
 
-import dev.svcproxy.kernel.CommandResult;
 import dev.svcproxy.kernel.CommandRunner;
 import dev.svcproxy.kernel.IptablesKernel;
 import dev.svcproxy.trace.NodeState;
@@ -13,8 +12,13 @@ import dev.svcproxy.trace.engine.Tracer;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.function.Consumer;
 
 /**
@@ -37,21 +41,55 @@ public final class Differential {
     }
   }
 
-  /** The comparison of one case. */
+  /**
+   * The comparison of one case.
+   *
+   * @param outcomes how many ways the trace says the connection can end (paths across nodes)
+   * @param connections how many connections were sent: one where the kernel has no choice, {@link
+   *     #SAMPLES} where a statistic rule chooses
+   */
   public record Result(
       Case c,
       Connection real,
       List<NodeState.ConntrackEntry> ct,
       TraceResult trace,
+      int outcomes,
+      int connections,
       boolean agree,
-      String why) {}
+      String why) {
+    public boolean branched() {
+      return outcomes > 1;
+    }
+  }
 
-  /** A path across nodes: the outcome on the entry node and on the last node it reached. */
-  record Path(double probability, Outcome first, Outcome last) {}
+  /**
+   * A path across nodes: the outcome on the entry node and on the last node it reached; whether a
+   * statistic rule chose along the way, and whether an affinity rule (recent --set) remembers it.
+   */
+  record Path(double probability, Outcome first, Outcome last, boolean random, boolean affinity) {}
+
+  /**
+   * Connections per branching case. With 50, an outcome of probability 1/4 is missed with
+   * probability 0.75^50 = 5.6e-7, below the tail bound: "every outcome with p >= 0.25 is observed"
+   * is as strict as the frequency test and as unlikely to fail by chance.
+   */
+  public static final int SAMPLES = 50;
+
+  /** Connections after the first to a ClientIP-affinity service: all must follow the first. */
+  public static final int AFFINITY_SAMPLES = 10;
+
+  /** A frequency whose binomial tail is below this fails: about one false alarm per 10^6. */
+  public static final double TAIL = 1e-6;
+
+  /**
+   * Connections in flight at once: below the backends' listen backlog (socat's default is 5), since
+   * a full accept queue drops the SYN and a correct connection would look like a timeout.
+   */
+  private static final int PARALLEL = 4;
 
   private final DemoCluster cluster;
   private final Lab lab;
-  private int nextSport = 21000;
+  private int nextSport = 10000;
 
   public Differential(DemoCluster cluster) {
     this.cluster = cluster;
@@ -173,34 +211,185 @@ public final class Differential {
     return out;
   }
 
-  /** Runs the cases, logging each disagreement; returns every result. */
+  /**
+   * Runs the cases, logging each disagreement and, last, how many cases branched; returns every
+   * result.
+   */
   public List<Result> run(List<Case> cases, Map<String, NodeState> bundles, Consumer<String> log) {
     List<Result> out = new ArrayList<>();
     current = bundles;
-    for (Case c : cases) {
-      Result r = runOne(c, bundles.get(c.traceNode()));
-      if (!r.agree()) {
-        log.accept("DISAGREE " + c.name() + ": " + r.why());
+    try (ExecutorService pool = Executors.newFixedThreadPool(PARALLEL)) {
+      for (Case c : cases) {
+        Result r = runOne(c, bundles.get(c.traceNode()), pool);
+        if (!r.agree()) {
+          log.accept("DISAGREE " + c.name() + ": " + r.why());
+        }
+        out.add(r);
       }
-      out.add(r);
     }
+    log.accept(summaryLine(out));
     return out;
+  }
+
+  /** "N cases, M with more than one outcome (C connections)": how much the run tested branching. */
+  public static String summaryLine(List<Result> results) {
+    long branched = results.stream().filter(Result::branched).count();
+    long agree = results.stream().filter(Result::agree).count();
+    int connections = results.stream().mapToInt(Result::connections).sum();
+    return String.format(
+        "differential: %d of %d cases agree; %d cases had more than one outcome; %d connections",
+        agree, results.size(), branched, connections);
   }
 
   private Map<String, NodeState> current = Map.of();
 
-  private Result runOne(Case c, NodeState node) {
-    Connection real = lab.connect(c.netns(), c.dst(), c.dport(), c.sport(), TIMEOUT);
-    CommandRunner traceNode = lab.runner().inNetns(lab.node(c.traceNode()).netns());
-    CommandResult ctOut =
-        traceNode.run(
-            "conntrack", "-L", "-p", "tcp", "--orig-port-src", Integer.toString(c.sport()));
-    List<NodeState.ConntrackEntry> ct = BundleReader.parseConntrack(ctOut.stdout());
+  private Result runOne(Case c, NodeState node, ExecutorService pool) {
     TraceResult trace =
         new Tracer(node)
             .trace(new PacketSpec(c.srcIp(), c.sport(), c.dst(), c.dport(), "tcp", null));
-    String why = compare(real, ct, paths(trace, c.traceNode(), c.sport(), 0));
-    return new Result(c, real, ct, trace, why == null, why);
+    List<Path> paths = paths(trace, c.traceNode(), c.sport(), 0);
+    boolean random = paths.stream().anyMatch(Path::random);
+    boolean affinity = paths.stream().anyMatch(Path::affinity);
+    if (!random) {
+      // No statistic rule on any path: the kernel has exactly one way to go, so must the trace.
+      Sample s = connect(c, List.of(c.sport()), paths, pool).get(0);
+      String why =
+          paths.size() != 1
+              ? "no statistic rule on the way, so the kernel has no choice, but the trace has "
+                  + paths.size()
+                  + " outcomes: "
+                  + summary(paths)
+                  + "; kernel: "
+                  + s.real()
+              : s.match() == null ? disagreement(s, paths) : null;
+      return new Result(c, s.real(), s.ct(), trace, paths.size(), 1, why == null, why);
+    }
+    if (affinity) {
+      return affinityCase(c, trace, paths, pool);
+    }
+    List<Integer> sports = new ArrayList<>();
+    sports.add(c.sport());
+    for (int i = 1; i < SAMPLES; i++) {
+      sports.add(nextSport++);
+    }
+    List<Sample> samples = connect(c, sports, paths, pool);
+    String why = frequencies(paths, samples);
+    Sample first = samples.get(0);
+    return new Result(
+        c, first.real(), first.ct(), trace, paths.size(), samples.size(), why == null, why);
+  }
+
+  /**
+   * ClientIP affinity: the first connection is the statistic's choice (one of the traced outcomes);
+   * every later one from the same client follows it, as Kubernetes promises.
+   */
+  private Result affinityCase(Case c, TraceResult trace, List<Path> paths, ExecutorService pool) {
+    Sample first = connect(c, List.of(c.sport()), paths, pool).get(0);
+    String why = first.match() == null ? disagreement(first, paths) : null;
+    int n = 1;
+    if (why == null) {
+      List<Integer> sports = new ArrayList<>();
+      for (int i = 0; i < AFFINITY_SAMPLES; i++) {
+        sports.add(nextSport++);
+      }
+      n += sports.size();
+      for (Sample s : connect(c, sports, paths, pool)) {
+        if (s.match() == null || !key(s.match()).equals(key(first.match()))) {
+          why =
+              "ClientIP affinity: the first connection "
+                  + key(first.match())
+                  + ", a later one from the same client: "
+                  + s.real();
+          break;
+        }
+      }
+    }
+    return new Result(c, first.real(), first.ct(), trace, paths.size(), n, why == null, why);
+  }
+
+  /** One connection the kernel handled: what the client saw, its conntrack entry, the path. */
+  private record Sample(Connection real, List<NodeState.ConntrackEntry> ct, Path match) {}
+
+  /**
+   * Sends one connection per source port, {@link #PARALLEL} at a time, then reads the entry node's
+   * conntrack table once and matches each connection with a traced path.
+   */
+  private List<Sample> connect(
+      Case c, List<Integer> sports, List<Path> paths, ExecutorService pool) {
+    List<Future<Connection>> fs = new ArrayList<>();
+    for (int sport : sports) {
+      fs.add(pool.submit(() -> lab.connect(c.netns(), c.dst(), c.dport(), sport, TIMEOUT)));
+    }
+    List<Connection> reals = new ArrayList<>();
+    for (Future<Connection> f : fs) {
+      try {
+        reals.add(f.get());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException("interrupted", e);
+      } catch (ExecutionException e) {
+        throw new IllegalStateException(e.getCause());
+      }
+    }
+    CommandRunner traceNode = lab.runner().inNetns(lab.node(c.traceNode()).netns());
+    List<NodeState.ConntrackEntry> all =
+        BundleReader.parseConntrack(traceNode.run("conntrack", "-L", "-p", "tcp").stdout());
+    List<Sample> out = new ArrayList<>();
+    for (int i = 0; i < sports.size(); i++) {
+      int sport = sports.get(i);
+      List<NodeState.ConntrackEntry> ct =
+          all.stream()
+              .filter(
+                  e ->
+                      e.original().sport() == sport
+                          && e.original().dport() == c.dport()
+                          && e.original().dst().equals(c.dst()))
+              .toList();
+      out.add(new Sample(reals.get(i), ct, match(reals.get(i), ct, paths)));
+    }
+    return out;
+  }
+
+  /**
+   * The frequency test of a branching case: every connection took a traced path, every outcome of
+   * probability >= 1/4 was seen, and each outcome's count is within the binomial bound of its
+   * probability (both tails above {@link #TAIL}).
+   */
+  private static String frequencies(List<Path> paths, List<Sample> samples) {
+    Map<String, Double> expected = new LinkedHashMap<>();
+    for (Path p : paths) {
+      expected.merge(key(p), p.probability(), Double::sum);
+    }
+    Map<String, Integer> seen = new LinkedHashMap<>();
+    for (Sample s : samples) {
+      if (s.match() == null) {
+        return "a connection the trace does not allow: " + disagreement(s, paths);
+      }
+      seen.merge(key(s.match()), 1, Integer::sum);
+    }
+    int n = samples.size();
+    List<String> problems = new ArrayList<>();
+    for (Map.Entry<String, Double> e : expected.entrySet()) {
+      int k = seen.getOrDefault(e.getKey(), 0);
+      double p = e.getValue();
+      double tail = Binomial.tail(n, p, k);
+      if (p >= 0.25 && k == 0) {
+        problems.add(String.format("never observed, traced p=%.4f: %s", p, e.getKey()));
+      } else if (tail < TAIL) {
+        problems.add(
+            String.format(
+                "%d of %d, traced p=%.4f (binomial tail %.1e): %s", k, n, p, tail, e.getKey()));
+      }
+    }
+    return problems.isEmpty() ? null : String.join("; ", problems) + "; trace: " + summary(paths);
+  }
+
+  private static String disagreement(Sample s, List<Path> paths) {
+    return "kernel: "
+        + s.real()
+        + (s.ct().isEmpty() ? "" : " conntrack " + s.ct().get(0))
+        + "; trace: "
+        + summary(paths);
   }
 
   /**
@@ -210,9 +399,11 @@ public final class Differential {
   private List<Path> paths(TraceResult first, String nodeName, int sport, int depth) {
     List<Path> out = new ArrayList<>();
     for (Outcome o : first.outcomes()) {
+      boolean random = chose(o);
+      boolean affinity = remembers(o);
       String next = nextNode(o, nodeName);
       if (next == null || depth > 2) {
-        out.add(new Path(o.probability(), o, o));
+        out.add(new Path(o.probability(), o, o, random, affinity));
         continue;
       }
       String[] dst = o.finalDestination().split(":");
@@ -223,10 +414,28 @@ public final class Differential {
                   new PacketSpec(
                       o.finalSource(), port, dst[0], Integer.parseInt(dst[1]), "tcp", "eth0"));
       for (Path p : paths(second, next, port, depth + 1)) {
-        out.add(new Path(o.probability() * p.probability(), o, p.last()));
+        out.add(
+            new Path(
+                o.probability() * p.probability(),
+                o,
+                p.last(),
+                random || p.random(),
+                affinity || p.affinity()));
       }
     }
     return out;
+  }
+
+  /** Whether the path met a statistic rule: the only place the kernel chooses at random. */
+  private static boolean chose(Outcome o) {
+    return o.steps().stream().anyMatch(s -> s.text() != null && s.text().contains("-m statistic"));
+  }
+
+  /** Whether the path went through a rule that remembers the client for ClientIP affinity. */
+  private static boolean remembers(Outcome o) {
+    return o.steps().stream()
+        .anyMatch(
+            s -> s.text() != null && s.text().contains("-m recent") && s.text().contains("--set"));
   }
 
   private String nextNode(Outcome o, String from) {
@@ -257,67 +466,59 @@ public final class Differential {
     return o.reply() != null && !o.reply().returnsHere();
   }
 
-  private String compare(Connection real, List<NodeState.ConntrackEntry> ct, List<Path> paths) {
-    String summary = summary(paths);
-    switch (real.outcome()) {
-      case REPLIED -> {
-        String backendIp = backendIp(real.backend());
-        for (Path p : paths) {
-          Outcome o = p.last();
-          if (!p.first().verdict().equals("ACCEPT")
-              || !o.verdict().equals("ACCEPT")
-              || stranded(o)) {
-            continue;
-          }
-          if (!o.finalDestination().split(":")[0].equals(backendIp)
-              || !o.finalSource().equals(real.peer())) {
-            continue;
-          }
-          if (!ct.isEmpty()) {
-            NodeState.ConntrackEntry e = ct.get(0);
-            Outcome f = p.first();
-            String kernelDst = e.reply().src() + ":" + e.reply().sport();
-            if (!f.finalDestination().equals(kernelDst)
-                || !f.finalSource().equals(e.reply().dst())) {
-              continue;
-            }
-          }
-          return null;
-        }
-        return "kernel: "
-            + real
-            + (ct.isEmpty() ? "" : " conntrack " + ct.get(0))
-            + "; trace: "
-            + summary;
+  /**
+   * What a path predicts the client sees: the backend it reaches and the address that backend sees,
+   * a refusal, or a timeout. Paths with the same prediction are one outcome for the kernel.
+   */
+  private static String key(Path p) {
+    Outcome o = p.last();
+    String v = o.verdict();
+    if (v.equals("ACCEPT") && p.first().verdict().equals("ACCEPT") && !stranded(o)) {
+      if (o.delivery().equals("local")) {
+        return "refused"; // Nothing on the nodes listens on the lab's ports.
       }
-      case REFUSED -> {
-        boolean ok =
-            paths.stream()
-                .map(Path::last)
-                .anyMatch(
-                    o ->
-                        o.verdict().equals("REJECT")
-                            || o.verdict().equals("ACCEPT") && o.delivery().equals("local"));
-        return ok ? null : "kernel: refused; trace: " + summary;
-      }
-      case TIMED_OUT -> {
-        boolean ok =
-            paths.stream()
-                .map(Path::last)
-                .anyMatch(
-                    o ->
-                        o.verdict().equals("DROP")
-                            || o.verdict().equals("ACCEPT")
-                                && !o.delivery().equals("local")
-                                && !labEndpoint(o.finalDestination())
-                            || o.verdict().equals("ACCEPT") && stranded(o));
-        return ok ? null : "kernel: timed out; trace: " + summary;
-      }
-      default -> {
-        boolean ok = paths.stream().map(Path::last).anyMatch(o -> !o.verdict().equals("ACCEPT"));
-        return ok ? null : "kernel: " + real + "; trace: " + summary;
+      return "reaches " + o.finalDestination().split(":")[0] + " as " + o.finalSource();
+    }
+    if (v.equals("REJECT")) {
+      return "refused";
+    }
+    if (v.equals("DROP") || v.equals("ACCEPT")) {
+      return "timed out";
+    }
+    return "fails (" + v + ")";
+  }
+
+  /** The traced path this connection took, or null when the kernel did what no path predicts. */
+  private Path match(Connection real, List<NodeState.ConntrackEntry> ct, List<Path> paths) {
+    for (Path p : paths) {
+      String k = key(p);
+      boolean ok =
+          switch (real.outcome()) {
+            case REPLIED ->
+                k.equals("reaches " + backendIp(real.backend()) + " as " + real.peer())
+                    && labEndpoint(p.last().finalDestination())
+                    && conntrackAgrees(p.first(), ct);
+            case REFUSED -> k.equals("refused");
+            case TIMED_OUT ->
+                k.equals("timed out")
+                    || k.startsWith("reaches ") && !labEndpoint(p.last().finalDestination());
+            case FAILED -> !p.last().verdict().equals("ACCEPT");
+          };
+      if (ok) {
+        return p;
       }
     }
+    return null;
+  }
+
+  /** The NAT the entry node's conntrack recorded is the one the trace applied there. */
+  private static boolean conntrackAgrees(Outcome f, List<NodeState.ConntrackEntry> ct) {
+    if (ct.isEmpty()) {
+      return true;
+    }
+    NodeState.ConntrackEntry e = ct.get(0);
+    String kernelDst = e.reply().src() + ":" + e.reply().sport();
+    return f.finalDestination().equals(kernelDst) && f.finalSource().equals(e.reply().dst());
   }
 
   private String backendIp(String name) {
@@ -333,7 +534,7 @@ public final class Differential {
       Outcome o = p.last();
       b.append(
           String.format(
-              "[p=%.2f %s dst=%s src=%s %s%s%s] ",
+              "[p=%.4f %s dst=%s src=%s %s%s%s] ",
               p.probability(),
               o.verdict(),
               o.finalDestination(),

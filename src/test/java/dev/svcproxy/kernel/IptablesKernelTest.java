@@ -1,7 +1,6 @@
 package dev.svcproxy.kernel;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.svcproxy.lab.Lab;
 import dev.svcproxy.model.Protocol;
@@ -15,7 +14,7 @@ import dev.svcproxy.render.iptables.IptablesRenderer;
 import dev.svcproxy.render.iptables.OverallRulesTestAccess;
 import dev.svcproxy.sync.IptablesProxier;
 import dev.svcproxy.sync.SyncLoop;
-import dev.svcproxy.testutil.Root;
+import dev.svcproxy.testutil.KernelTests;
 import dev.svcproxy.testutil.States;
 import java.time.Duration;
 import java.util.List;
@@ -36,7 +35,7 @@ class IptablesKernelTest {
 
   @BeforeEach
   void setUp() {
-    assumeTrue(Root.available(), "kernel tests need root");
+    KernelTests.require("kernel tests");
     lab = Lab.create(new ProcessCommandRunner(), 1);
     node = lab.runner().inNetns(lab.node("node1").netns());
     kernel = new IptablesKernel(node);
@@ -144,7 +143,9 @@ class IptablesKernelTest {
 
   @Test
   void fullSync_withNfacctCounters_kernelAcceptsUpstreamsExactRules() {
-    assumeTrue(node.run("nfacct", "list").ok(), "nfacct tool available");
+    assertThat(node.run("nfacct", "list").ok())
+        .as("nfacct works (scripts/install-test-deps installs it)")
+        .isTrue();
     // The proxier creates the counters, so upstream's expected rules (nfacct matches included) load
     // as they are.
     IptablesProxier proxier = new IptablesProxier(kernel, OverallRulesTestAccess.config());

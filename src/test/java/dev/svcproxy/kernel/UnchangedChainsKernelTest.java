@@ -1,7 +1,6 @@
 package dev.svcproxy.kernel;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.svcproxy.lab.Lab;
 import dev.svcproxy.model.ProxyState;
@@ -14,7 +13,7 @@ import dev.svcproxy.render.iptables.IptablesRenderer;
 import dev.svcproxy.render.iptables.OverallRulesTestAccess;
 import dev.svcproxy.sync.IptablesProxier;
 import dev.svcproxy.sync.UnchangedChains;
-import dev.svcproxy.testutil.Root;
+import dev.svcproxy.testutil.KernelTests;
 import dev.svcproxy.testutil.States;
 import java.util.Set;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -33,7 +32,7 @@ class UnchangedChainsKernelTest {
   @ParameterizedTest
   @ValueSource(strings = {"iptables-nft", "iptables-legacy"})
   void fullResync_unchangedKernel_writesNoServiceChain(String backend) {
-    assumeTrue(Root.available(), "kernel tests need root");
+    KernelTests.require("kernel tests");
     try (Lab lab = Lab.create(new ProcessCommandRunner(), 1)) {
       CommandRunner node = lab.runner().inNetns(lab.node("node1").netns());
       IptablesKernel kernel = new IptablesKernel(node, backend);

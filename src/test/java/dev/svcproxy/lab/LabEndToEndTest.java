@@ -1,12 +1,11 @@
 package dev.svcproxy.lab;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.svcproxy.kernel.CommandRunner;
 import dev.svcproxy.kernel.ProcessCommandRunner;
 import dev.svcproxy.lab.Connection.Outcome;
-import dev.svcproxy.testutil.Root;
+import dev.svcproxy.testutil.KernelTests;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -32,7 +31,7 @@ class LabEndToEndTest {
 
   @BeforeAll
   void start() {
-    assumeTrue(Root.available(), "lab tests need root");
+    KernelTests.require("lab tests");
     CommandRunner runner = new ProcessCommandRunner();
     Lab.removeStale(runner);
     cluster = DemoCluster.start(runner);

@@ -2,10 +2,9 @@ package dev.svcproxy.lab;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.svcproxy.kernel.ProcessCommandRunner;
-import dev.svcproxy.testutil.Root;
+import dev.svcproxy.testutil.KernelTests;
 import org.junit.jupiter.api.Test;
 
 /** The lab leaves nothing behind: not after close, not after a failure, not after a dead run. */
@@ -18,7 +17,7 @@ class LabTest {
 
   @Test
   void close_removesEveryNamespace_andNewLabsRemoveLeftoversOfDeadRuns() {
-    assumeTrue(Root.available(), "lab tests need root");
+    KernelTests.require("lab tests");
     // A namespace left by a run whose process (pid 999999999) is gone.
     runner.run("ip", "netns", "add", "svp999999999zz-fabric").orThrow();
     String prefix;
@@ -34,7 +33,7 @@ class LabTest {
 
   @Test
   void failureWhileBuilding_leavesNothing() {
-    assumeTrue(Root.available(), "lab tests need root");
+    KernelTests.require("lab tests");
     Lab lab = Lab.create(runner, 1);
     String prefix = lab.prefix();
     try {

@@ -1,13 +1,12 @@
 package dev.svcproxy.trace;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.svcproxy.kernel.ProcessCommandRunner;
 import dev.svcproxy.lab.Connection;
 import dev.svcproxy.lab.DemoCluster;
 import dev.svcproxy.lab.Lab;
-import dev.svcproxy.testutil.Root;
+import dev.svcproxy.testutil.KernelTests;
 import dev.svcproxy.trace.bundle.BundleCapture;
 import dev.svcproxy.trace.bundle.BundleReader;
 import dev.svcproxy.trace.engine.Tracer;
@@ -30,7 +29,7 @@ class Seed002TraceTest {
 
   @BeforeAll
   void start() {
-    assumeTrue(Root.available(), "lab tests need root");
+    KernelTests.require("lab tests");
     cluster = DemoCluster.start(new ProcessCommandRunner());
     lab = cluster.lab();
     node1 =
