@@ -1,7 +1,6 @@
 package dev.svcproxy.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.svcproxy.kernel.CommandResult;
 import dev.svcproxy.kernel.ProcessCommandRunner;
@@ -9,7 +8,7 @@ import dev.svcproxy.lab.Lab;
 import dev.svcproxy.render.iptables.IptablesRenderer;
 import dev.svcproxy.render.iptables.JumpRules;
 import dev.svcproxy.render.iptables.OverallRulesTestAccess;
-import dev.svcproxy.testutil.Root;
+import dev.svcproxy.testutil.KernelTests;
 import dev.svcproxy.testutil.States;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -44,7 +43,7 @@ class OutputStreamsTest {
 
   @BeforeAll
   void start() {
-    assumeTrue(Root.available(), "these tests run commands in a network namespace as root");
+    KernelTests.require("kernel tests");
     lab = Lab.create(new ProcessCommandRunner(), 1);
     netns = lab.node("node1").netns();
   }

@@ -276,7 +276,9 @@ class IptablesKernelTest {
   @ParameterizedTest
   @ValueSource(strings = {"iptables-nft", "iptables-legacy"})
   void sync_kernelRefusesOneServicesRule_otherServicesLandAndItIsRetried(String backend) {
-    assumeTrue(node.run("nfacct", "list").ok(), "nfacct tool available");
+    assertThat(node.run("nfacct", "list").ok())
+        .as("nfacct works (scripts/install-test-deps installs it)")
+        .isTrue();
     ProxyState state = States.fromYaml(THREE_SERVICES);
     IptablesProxier proxier =
         new IptablesProxier(new IptablesKernel(counterVanished(node), backend), config());
@@ -310,7 +312,9 @@ class IptablesKernelTest {
   @ParameterizedTest
   @ValueSource(strings = {"iptables-nft", "iptables-legacy"})
   void partialSync_refusedChange_serviceKeepsItsPreviousRules(String backend) {
-    assumeTrue(node.run("nfacct", "list").ok(), "nfacct tool available");
+    assertThat(node.run("nfacct", "list").ok())
+        .as("nfacct works (scripts/install-test-deps installs it)")
+        .isTrue();
     IptablesProxier proxier =
         new IptablesProxier(new IptablesKernel(counterVanished(node), backend), config());
     String asClusterIP =

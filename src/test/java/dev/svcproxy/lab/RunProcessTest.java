@@ -1,10 +1,9 @@
 package dev.svcproxy.lab;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.svcproxy.kernel.ProcessCommandRunner;
-import dev.svcproxy.testutil.Root;
+import dev.svcproxy.testutil.KernelTests;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URISyntaxException;
@@ -71,7 +70,7 @@ class RunProcessTest {
 
   @BeforeAll
   void start() throws Exception {
-    assumeTrue(Root.available(), "lab tests need root");
+    KernelTests.require("lab tests");
     lab = Lab.create(new ProcessCommandRunner(), 1);
     node = lab.node("node1");
     manifests = Files.createDirectories(lab.workDir().resolve("run-process-manifests"));

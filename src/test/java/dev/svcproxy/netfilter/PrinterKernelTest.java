@@ -2,13 +2,12 @@ package dev.svcproxy.netfilter;
 
 import static dev.svcproxy.netfilter.RuleGenerator.typed;
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.svcproxy.kernel.CommandResult;
 import dev.svcproxy.kernel.CommandRunner;
 import dev.svcproxy.kernel.ProcessCommandRunner;
 import dev.svcproxy.lab.Lab;
-import dev.svcproxy.testutil.Root;
+import dev.svcproxy.testutil.KernelTests;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -26,7 +25,7 @@ class PrinterKernelTest {
 
   @BeforeAll
   static void setUp() {
-    assumeTrue(Root.available(), "kernel tests need root");
+    KernelTests.require("kernel tests");
     lab = Lab.create(new ProcessCommandRunner(), 1);
     node = lab.runner().inNetns(lab.node("node1").netns());
   }

@@ -1,7 +1,6 @@
 package dev.svcproxy.trace;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.svcproxy.kernel.CommandRunner;
 import dev.svcproxy.kernel.ProcessCommandRunner;
@@ -12,7 +11,7 @@ import dev.svcproxy.netfilter.Table;
 import dev.svcproxy.render.iptables.IptablesRenderer;
 import dev.svcproxy.render.iptables.JumpRules;
 import dev.svcproxy.render.iptables.OverallRulesTestAccess;
-import dev.svcproxy.testutil.Root;
+import dev.svcproxy.testutil.KernelTests;
 import dev.svcproxy.testutil.States;
 import dev.svcproxy.trace.bundle.BundleCapture;
 import dev.svcproxy.trace.bundle.BundleReader;
@@ -79,7 +78,7 @@ class ListingKernelTest {
   @ParameterizedTest
   @ValueSource(strings = {"nft", "legacy"})
   void listing_readsAsTheSaveOfTheSameNamespace_sameRulesAndVerdicts(String backend) {
-    assumeTrue(Root.available(), "kernel tests need root");
+    KernelTests.require("kernel tests");
     try (Lab lab = Lab.create(new ProcessCommandRunner(), 1)) {
       Lab.Node node = lab.node("node1");
       CommandRunner in = lab.runner().inNetns(node.netns());
