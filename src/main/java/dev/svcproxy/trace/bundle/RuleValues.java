@@ -4,6 +4,7 @@ import dev.svcproxy.model.Cidr;
 import dev.svcproxy.model.Ip;
 import dev.svcproxy.netfilter.Arg;
 import dev.svcproxy.netfilter.Rule;
+import dev.svcproxy.netfilter.Value;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -42,6 +43,9 @@ final class RuleValues {
   private static final Set<String> TCP_FLAGS =
       Set.of("SYN", "ACK", "FIN", "RST", "URG", "PSH", "ALL", "NONE");
 
+  /** The module name that marks a rule whose values could not be read. */
+  static final String UNREADABLE = "unreadable";
+
   private RuleValues() {}
 
   static List<Problem> check(Rule rule) {
@@ -67,7 +71,9 @@ final class RuleValues {
    */
   static Rule unevaluable(Rule rule, List<Arg> bad, String what) {
     List<Arg> args = new ArrayList<>();
-    args.add(new Arg.Module("(unreadable: " + what + ")"));
+    // A module no kernel has: the tracer cannot evaluate it, and its one option says what was bad.
+    args.add(new Arg.Module(UNREADABLE));
+    args.add(new Arg.Option(UNREADABLE, false, "--value", List.of(Value.of(what)), false));
     for (Arg a : rule.args()) {
       if (!bad.contains(a)) {
         args.add(a);
