@@ -343,11 +343,25 @@ public final class Differential {
                   e ->
                       e.original().sport() == sport
                           && e.original().dport() == c.dport()
-                          && e.original().dst().equals(c.dst()))
+                          && e.original().dst().equals(c.dst())
+                          && sentBy(c, e.original().src()))
               .toList();
       out.add(new Sample(reals.get(i), ct, match(reals.get(i), ct, paths)));
     }
     return out;
+  }
+
+  /**
+   * Whether a conntrack entry's original source is this case's client: another client's connection
+   * can carry the same source port (a remote node's MASQUERADE --random-fully picks ports at
+   * random, and entries linger in TIME_WAIT), so the port alone does not identify the connection.
+   */
+  private boolean sentBy(Case c, String src) {
+    if (c.srcIp() != null) {
+      return src.equals(c.srcIp());
+    }
+    Lab.Node n = lab.node(c.traceNode());
+    return src.equals(n.ip()) || src.equals(n.bridgeIp());
   }
 
   /**
