@@ -25,7 +25,7 @@ final class RenderCommand implements Callable<Integer> {
     CommandRunner runner = new ProcessCommandRunner();
     IptablesConfig cfg = options.iptablesConfig(runner);
     ManifestSource.Snapshot snap = new ManifestSource(options.manifests).load();
-    snap.problems().forEach(p -> spec.commandLine().getErr().println("warning: skipped " + p));
+    // ManifestSource has logged each problem (stderr) already; stdout is restore text only.
     spec.commandLine().getOut().print(new IptablesRenderer(cfg).render(snap.state()).text());
     spec.commandLine().getOut().flush();
     return 0;

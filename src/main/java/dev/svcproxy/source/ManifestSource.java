@@ -98,7 +98,7 @@ public final class ManifestSource implements AutoCloseable {
     }
     List<ManifestSet.Item> used = ManifestSet.firstOfEach(items, problems);
     if (!problems.equals(lastProblems)) {
-      problems.forEach(p -> LOG.warn("skipped manifest document: {}", p));
+      problems.forEach(p -> LOG.warn("manifest problem: {}", p));
       lastProblems = List.copyOf(problems);
     }
     ManifestSet all = new ManifestSet(used, List.of(), false);

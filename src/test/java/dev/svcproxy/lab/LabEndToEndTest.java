@@ -171,11 +171,11 @@ class LabEndToEndTest {
   void malformedManifest_leavesWorkingRulesUntouched() throws Exception {
     Lab.Node n1 = lab.node("node1");
     String before = natRules(n1);
-    int warned = cluster.proxy(1).count("skipped manifest document");
+    int warned = cluster.proxy(1).count("manifest problem");
     cluster.writeManifest(
         "broken.yaml",
         "apiVersion: v1\nkind: Service\nmetadata: {name: bad}\nspec: {clusterIP: 10.96.0.999, ports: [{port: 80}]}\n---\nkind: [unclosed\n");
-    cluster.proxy(1).awaitLog("skipped manifest document", warned + 1, Duration.ofSeconds(5));
+    cluster.proxy(1).awaitLog("manifest problem", warned + 1, Duration.ofSeconds(5));
     assertThat(cluster.proxy(1).log()).contains("broken.yaml: document 1:").contains("10.96.0.999");
     Thread.sleep(1500);
     assertThat(natRules(n1)).isEqualTo(before);
