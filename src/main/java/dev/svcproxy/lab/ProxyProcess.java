@@ -36,7 +36,10 @@ public final class ProxyProcess {
             "--node-ip",
             node.ip(),
             "--cluster-cidr",
-            Lab.CLUSTER_CIDR));
+            Lab.CLUSTER_CIDR,
+            // The run lock lives with the lab, so it goes when the lab does.
+            "--lock-dir",
+            lab.workDir().toString()));
     argv.addAll(flags);
     // The log is appended to across restarts: wait for this process's own first sync.
     int before = new ProxyProcess(null, log).count("synced iptables");
