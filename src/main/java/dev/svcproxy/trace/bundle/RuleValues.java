@@ -2,6 +2,7 @@ package dev.svcproxy.trace.bundle;
 
 import dev.svcproxy.model.Cidr;
 import dev.svcproxy.model.Ip;
+import dev.svcproxy.netfilter.AddrTypes;
 import dev.svcproxy.netfilter.Arg;
 import dev.svcproxy.netfilter.Rule;
 import dev.svcproxy.netfilter.Value;
@@ -23,20 +24,6 @@ final class RuleValues {
       Set.of("INVALID", "NEW", "ESTABLISHED", "RELATED", "UNTRACKED", "SNAT", "DNAT");
   private static final Set<String> CT_STATUS =
       Set.of("NONE", "EXPECTED", "SEEN_REPLY", "ASSURED", "CONFIRMED");
-  private static final Set<String> ADDR_TYPES =
-      Set.of(
-          "UNSPEC",
-          "UNICAST",
-          "LOCAL",
-          "BROADCAST",
-          "ANYCAST",
-          "MULTICAST",
-          "BLACKHOLE",
-          "UNREACHABLE",
-          "PROHIBIT",
-          "THROW",
-          "NAT",
-          "XRESOLVE");
   private static final java.util.regex.Pattern PROTOCOL =
       java.util.regex.Pattern.compile("[a-z][a-z0-9-]*");
   private static final java.util.regex.Pattern HEX = java.util.regex.Pattern.compile("[0-9a-f]+");
@@ -166,7 +153,7 @@ final class RuleValues {
         return v.equals("ORIGINAL") || v.equals("REPLY") ? null : "--ctdir is ORIGINAL or REPLY";
       }
       case "--src-type", "--dst-type" -> {
-        return names(v, ADDR_TYPES, "address type");
+        return names(v, AddrTypes.ALL, "address type");
       }
       case "--match-set" -> {
         String[] f = v.split("\\s+");

@@ -2,6 +2,7 @@ package dev.svcproxy.trace.engine;
 
 import dev.svcproxy.model.Cidr;
 import dev.svcproxy.model.Ip;
+import dev.svcproxy.netfilter.AddrTypes;
 import dev.svcproxy.netfilter.Arg;
 import dev.svcproxy.netfilter.Rule;
 import dev.svcproxy.trace.NodeState;
@@ -433,7 +434,7 @@ final class RuleEvaluator {
       }
       List<String> want = List.of(o.text().split(","));
       for (String t : want) {
-        if (!ADDR_TYPES.contains(t)) {
+        if (!AddrTypes.ALL.contains(t)) {
           throw new IllegalArgumentException("unknown address type " + t);
         }
       }
@@ -444,21 +445,6 @@ final class RuleEvaluator {
     }
     return true;
   }
-
-  private static final Set<String> ADDR_TYPES =
-      Set.of(
-          "UNSPEC",
-          "UNICAST",
-          "LOCAL",
-          "BROADCAST",
-          "ANYCAST",
-          "MULTICAST",
-          "BLACKHOLE",
-          "UNREACHABLE",
-          "PROHIBIT",
-          "THROW",
-          "NAT",
-          "XRESOLVE");
 
   /**
    * The kernel's match probability for {@code --probability text}: libxt_statistic stores lround(p
