@@ -11,11 +11,12 @@ import dev.svcproxy.model.ProxyState;
 import dev.svcproxy.model.ServicePortInfo;
 import dev.svcproxy.model.ServicePortName;
 import dev.svcproxy.model.TrafficPolicy;
+import dev.svcproxy.netfilter.Line;
 import dev.svcproxy.netfilter.Ruleset;
 import dev.svcproxy.netfilter.Table;
+import dev.svcproxy.render.iptables.ChainNames;
 import dev.svcproxy.render.iptables.IptablesConfig;
 import dev.svcproxy.render.iptables.IptablesRenderer;
-import dev.svcproxy.render.iptables.RenderOptions;
 import dev.svcproxy.sync.IptablesProxier;
 import dev.svcproxy.sync.UnchangedChains;
 import java.util.ArrayList;
@@ -114,17 +115,7 @@ public final class ResyncBenchmark {
       ProxyState state = services(n, e);
       List<ServicePortName> names = new ArrayList<>(state.services().keySet());
       long t0 = System.nanoTime();
-      for (int i = 0; i < names.size(); i += 100) {
-        TreeMap<ServicePortName, ServicePortInfo> part = new TreeMap<>();
-        Map<ServicePortName, List<Endpoint>> eps = new HashMap<>();
-        for (ServicePortName spn : names.subList(i, Math.min(names.size(), i + 100))) {
-          part.put(spn, state.services().get(spn));
-          eps.put(spn, state.endpointsOf(spn));
-        }
-        String text =
-            new IptablesRenderer(cfg)
-                .render(new ProxyState(part, eps), new RenderOptions(true, Set.of(), null))
-                .text();
+      for (String text : serviceBatches(cfg, state, 100)) {
         kernel.restore(text).orThrow();
       }
       out.accept(
@@ -153,6 +144,49 @@ public final class ResyncBenchmark {
                 r + 1, (System.nanoTime() - t0) / 1_000_000));
       }
     }
+  }
+
+  /**
+   * The per-service nat chains of the full render, {@code perBatch} services to a restore input.
+   * Cut from one render of the whole state so that each chain is exactly what a full sync writes (a
+   * render of 100 services alone would not be in large-cluster mode).
+   */
+  static List<String> serviceBatches(IptablesConfig cfg, ProxyState state, int perBatch) {
+    Map<String, Integer> batchOf = new HashMap<>();
+    int i = 0;
+    for (ServicePortInfo svc : state.services().values()) {
+      String name = svc.name().toString();
+      String proto = svc.protocol().lower();
+      batchOf.put(ChainNames.svc(name, proto), i / perBatch);
+      for (Endpoint ep : state.endpointsOf(svc.name())) {
+        batchOf.put(ChainNames.sep(name, proto, ep.address()), i / perBatch);
+      }
+      i++;
+    }
+    int batches = (i + perBatch - 1) / perBatch;
+    List<List<Line>> decls = new ArrayList<>();
+    List<List<Line>> rules = new ArrayList<>();
+    for (int b = 0; b < batches; b++) {
+      decls.add(new ArrayList<>());
+      rules.add(new ArrayList<>());
+    }
+    Table nat = new IptablesRenderer(cfg).render(state).restoreInput().table("nat").orElseThrow();
+    for (Line l : nat.lines()) {
+      if (l instanceof Line.ChainDecl c && batchOf.containsKey(c.name())) {
+        decls.get(batchOf.get(c.name())).add(l);
+      } else if (l instanceof Line.RuleLine r && batchOf.containsKey(r.rule().chain())) {
+        rules.get(batchOf.get(r.rule().chain())).add(l);
+      }
+    }
+    List<String> out = new ArrayList<>();
+    for (int b = 0; b < batches; b++) {
+      List<Line> lines = new ArrayList<>(decls.get(b));
+      lines.addAll(rules.get(b));
+      // KUBE-MARK-MASQ is declared so the batch's jumps to it resolve on an empty kernel.
+      lines.add(0, new Line.ChainDecl(ChainNames.MARK_MASQ, "-", "[0:0]"));
+      out.add(new Ruleset(List.of(new Table("nat", lines))).print());
+    }
+    return out;
   }
 
   private static long timeRestore(IptablesKernel kernel, String input) {
