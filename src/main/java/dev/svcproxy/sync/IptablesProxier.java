@@ -95,7 +95,10 @@ public final class IptablesProxier {
   /**
    * One sync: on a full sync the jump rules, canaries and nfacct counters are ensured first; then
    * one iptables-restore writes the top-level chains and the chains of changed services, and
-   * deletes stale service chains.
+   * deletes stale service chains. A full sync finds the stale chains with iptables-save (and skips
+   * the chains the kernel already holds as rendered); a partial one never reads the kernel and
+   * takes them from the record of what the last sync left. Until a sync succeeds after a failed one
+   * (or after {@link #cleanup()}), every sync is full, whatever {@code full} says.
    *
    * <p>When iptables-restore refuses the input, the service ports whose rules it refused are found
    * (from the line it names, else by bisecting the changed service ports with real restores),
