@@ -42,9 +42,20 @@ final class LabCommand implements Runnable {
     @picocli.CommandLine.Option(names = "--endpoints", defaultValue = "10")
     int endpoints;
 
+    @picocli.CommandLine.Option(
+        names = "--partial-rounds",
+        defaultValue = "0",
+        description = "Instead, time this many partial syncs of one changed endpoint.")
+    int partialRounds;
+
     @Override
     public Integer call() {
       PrintWriter out = spec.commandLine().getOut();
+      if (partialRounds > 0) {
+        dev.svcproxy.bench.ResyncBenchmark.runPartial(
+            new ProcessCommandRunner(), services, endpoints, partialRounds, Lines.to(out));
+        return 0;
+      }
       dev.svcproxy.bench.ResyncBenchmark.run(
           new ProcessCommandRunner(), services, endpoints, Lines.to(out));
       return 0;

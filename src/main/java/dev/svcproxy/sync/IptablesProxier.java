@@ -61,6 +61,14 @@ public final class IptablesProxier {
   /** What the last successful restore wrote, excluded ports at the version left in place. */
   private ProxyState inKernel = ProxyState.empty();
 
+  /**
+   * The per-service nat chains the kernel holds after the last successful sync: the chains of
+   * {@link #inKernel}, which a partial sync trusts instead of reading the kernel (the canary check
+   * forces a full sync when the rules were touched from outside). Null when unknown (before the
+   * first sync, after a failed one, after cleanup): the next sync is then full.
+   */
+  private Set<String> kernelChains;
+
   private final Map<ServicePortName, Exclusion> excluded = new TreeMap<>();
 
   public IptablesProxier(IptablesKernel kernel, IptablesConfig cfg) {
@@ -87,7 +95,10 @@ public final class IptablesProxier {
   /**
    * One sync: on a full sync the jump rules, canaries and nfacct counters are ensured first; then
    * one iptables-restore writes the top-level chains and the chains of changed services, and
-   * deletes stale service chains.
+   * deletes stale service chains. A full sync finds the stale chains with iptables-save (and skips
+   * the chains the kernel already holds as rendered); a partial one never reads the kernel and
+   * takes them from the record of what the last sync left. Until a sync succeeds after a failed one
+   * (or after {@link #cleanup()}), every sync is full, whatever {@code full} says.
    *
    * <p>When iptables-restore refuses the input, the service ports whose rules it refused are found
    * (from the line it names, else by bisecting the changed service ports with real restores),
@@ -98,6 +109,12 @@ public final class IptablesProxier {
    * committed as one transaction.
    */
   public RenderResult sync(ProxyState state, boolean full, Set<String> changed) {
+    Set<String> known = kernelChains;
+    // Whatever happens from here on, until a restore succeeds the kernel's chains are unknown.
+    kernelChains = null;
+    if (known == null) {
+      full = true;
+    }
     if (full) {
       for (JumpRule j : JUMPS) {
         kernel.ensureJump(j);
@@ -113,8 +130,13 @@ public final class IptablesProxier {
               kernel.ensureNfacct("localhost_nps_accepted_pkts"),
               kernel.ensureNfacct("ct_state_invalid_dropped_pkts"));
     }
-    Table kernelNat = kernel.save("nat").table("nat").orElse(new Table("nat", List.of()));
-    Attempts a = new Attempts(state, full, changed, kernelNat);
+    // Upstream reads the kernel (iptables-save, seconds at 10k services) only on full syncs; a
+    // partial sync deletes stale chains from the record of what the last sync left.
+    Table kernelNat =
+        full
+            ? kernel.save("nat").table("nat").orElse(new Table("nat", List.of()))
+            : new Table("nat", List.of());
+    Attempts a = new Attempts(state, full, changed, kernelNat, full ? null : known);
     // Ports excluded earlier are retried when they change and on every full sync.
     Set<ServicePortName> held = new HashSet<>();
     synchronized (this) {
@@ -163,6 +185,7 @@ public final class IptablesProxier {
       }
     }
     inKernel = last.effective;
+    kernelChains = last.render.activeNatChains();
     return last.render;
   }
 
@@ -300,14 +323,26 @@ public final class IptablesProxier {
     private final boolean full;
     private final Set<String> changed;
     private final Table kernelNat;
+
+    /**
+     * The service chains the kernel holds, as far as they matter to this sync: on a full sync every
+     * chain iptables-save listed; on a partial one only the recorded chains of the service ports it
+     * may touch, since only those can go stale.
+     */
     private final Set<String> existing;
+
+    /** On a partial sync, the service chains the kernel held before it (not to be modified). */
+    private final Set<String> known;
+
     private int count;
 
-    Attempts(ProxyState desired, boolean full, Set<String> changed, Table kernelNat) {
+    Attempts(
+        ProxyState desired, boolean full, Set<String> changed, Table kernelNat, Set<String> known) {
       this.desired = desired;
       this.full = full;
       this.changed = changed;
       this.kernelNat = kernelNat;
+      this.known = known;
       this.existing = new HashSet<>(kernelNat.chains().keySet());
     }
 
@@ -320,6 +355,9 @@ public final class IptablesProxier {
      */
     Attempt run(Set<ServicePortName> held, Set<ServicePortName> dropped) {
       ProxyState eff = effective(held, dropped);
+      if (!full) {
+        existing.addAll(touchedChains(held, dropped));
+      }
       RenderResult rr =
           new IptablesRenderer(cfg).render(eff, new RenderOptions(full, changed, existing));
       Ruleset input = rr.restoreInput();
@@ -329,7 +367,66 @@ public final class IptablesProxier {
       String text = input.print();
       count++;
       CommandResult r = kernel.restore(text);
+      if (r.ok()) {
+        // A chain an earlier attempt of this sync created is in the kernel too, even if this
+        // sync's record never held it.
+        Set<String> made = rr.activeNatChains();
+        if (full) {
+          existing.addAll(made);
+        } else {
+          for (String c : touchedNames(held, dropped)) {
+            if (made.contains(c)) {
+              existing.add(c);
+            }
+          }
+        }
+      }
       return new Attempt(eff, Set.copyOf(held), Set.copyOf(dropped), rr, text, r);
+    }
+
+    /** The recorded chains of the service ports a partial sync may touch. */
+    private Set<String> touchedChains(Set<ServicePortName> held, Set<ServicePortName> dropped) {
+      Set<String> out = new HashSet<>();
+      for (String c : touchedNames(held, dropped)) {
+        if (known.contains(c)) {
+          out.add(c);
+        }
+      }
+      return out;
+    }
+
+    /**
+     * Every chain name the touched service ports may have, at the version the kernel holds and at
+     * the desired one: the ports of changed services, those held back or dropped, and any the
+     * kernel holds that the desired state no longer has.
+     */
+    private Set<String> touchedNames(Set<ServicePortName> held, Set<ServicePortName> dropped) {
+      Map<ServicePortName, ServicePortInfo> old = new TreeMap<>();
+      Map<ServicePortName, List<Endpoint>> oldEps = new HashMap<>();
+      Map<ServicePortName, ServicePortInfo> now = new TreeMap<>();
+      Map<ServicePortName, List<Endpoint>> nowEps = new HashMap<>();
+      for (ServicePortInfo svc : inKernel.services().values()) {
+        ServicePortName spn = svc.name();
+        if (touched(spn, held, dropped) || !desired.services().containsKey(spn)) {
+          old.put(spn, svc);
+          oldEps.put(spn, inKernel.endpointsOf(spn));
+        }
+      }
+      for (ServicePortInfo svc : desired.services().values()) {
+        if (touched(svc.name(), held, dropped)) {
+          now.put(svc.name(), svc);
+          nowEps.put(svc.name(), desired.endpointsOf(svc.name()));
+        }
+      }
+      Set<String> out = new HashSet<>();
+      out.addAll(RestoreErrors.chainOwners(new ProxyState(new TreeMap<>(old), oldEps)).keySet());
+      out.addAll(RestoreErrors.chainOwners(new ProxyState(new TreeMap<>(now), nowEps)).keySet());
+      return out;
+    }
+
+    private boolean touched(
+        ServicePortName spn, Set<ServicePortName> held, Set<ServicePortName> dropped) {
+      return changed.contains(spn.namespacedName()) || held.contains(spn) || dropped.contains(spn);
     }
 
     private ProxyState effective(Set<ServicePortName> held, Set<ServicePortName> dropped) {
@@ -438,6 +535,7 @@ public final class IptablesProxier {
 
   /** Removes every jump rule and chain svcproxy installs. */
   public void cleanup() {
+    kernelChains = null;
     for (JumpRule j : JUMPS) {
       kernel.deleteJump(j);
     }

@@ -14,6 +14,7 @@ import dev.svcproxy.render.iptables.IptablesConfig;
 import dev.svcproxy.testutil.States;
 import java.util.List;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
@@ -60,8 +61,39 @@ class IptablesProxierTest {
 
   private final RecordingCommandRunner runner = new RecordingCommandRunner(this::answer);
 
+  /**
+   * The nat chains of the fake node: a restore it accepts creates the chains it declares and
+   * deletes those it names with -X; iptables-save lists them (without rules).
+   */
+  private final Set<String> natChains = new TreeSet<>();
+
   private CommandResult answer(RecordingCommandRunner.Call c) {
-    if (!c.argv().get(0).equals("iptables-restore") || poison.get() == null) {
+    if (c.argv().get(0).equals("iptables-save")) {
+      StringBuilder b = new StringBuilder("*nat\n");
+      natChains.forEach(n -> b.append(':').append(n).append(" - [0:0]\n"));
+      return new CommandResult(c.argv(), 0, b.append("COMMIT\n").toString(), "");
+    }
+    if (!c.argv().get(0).equals("iptables-restore")) {
+      return new CommandResult(c.argv(), 0, "", "");
+    }
+    CommandResult refused = refusal(c);
+    if (refused.ok()) {
+      boolean nat = false;
+      for (String l : c.stdin().lines().toList()) {
+        if (l.startsWith("*")) {
+          nat = l.equals("*nat");
+        } else if (nat && l.startsWith(":")) {
+          natChains.add(l.substring(1).split(" ")[0]);
+        } else if (nat && l.startsWith("-X ")) {
+          natChains.remove(l.substring(3).strip());
+        }
+      }
+    }
+    return refused;
+  }
+
+  private CommandResult refusal(RecordingCommandRunner.Call c) {
+    if (poison.get() == null) {
       return new CommandResult(c.argv(), 0, "", "");
     }
     List<String> lines = c.stdin().lines().toList();
@@ -108,6 +140,105 @@ class IptablesProxierTest {
 
   private List<RecordingCommandRunner.Call> restores() {
     return runner.calls().stream().filter(c -> c.argv().get(0).equals("iptables-restore")).toList();
+  }
+
+  private List<RecordingCommandRunner.Call> saves() {
+    return runner.calls().stream().filter(c -> c.argv().get(0).equals("iptables-save")).toList();
+  }
+
+  /** The per-service chains (upstream's five prefixes) whose rules in an input mention text. */
+  private static Set<String> chainsMentioning(String input, String text) {
+    Set<String> out = new TreeSet<>();
+    for (String l : input.lines().toList()) {
+      String chain = l.startsWith("-A ") ? l.split(" ")[1] : "";
+      if (chain.matches("KUBE-(SVC|SVL|EXT|FW|SEP)-.*") && l.contains(text)) {
+        out.add(chain);
+      }
+    }
+    return out;
+  }
+
+  /** The chains a restore input deletes. */
+  private static Set<String> deletedIn(String input) {
+    Set<String> out = new TreeSet<>();
+    input.lines().filter(l -> l.startsWith("-X ")).forEach(l -> out.add(l.substring(3).strip()));
+    return out;
+  }
+
+  @Test
+  void sync_partialAfterFull_issuesNoIptablesSave() {
+    IptablesProxier p = proxier();
+    p.sync(state("10.0.1.1", "10.0.2.1", "10.0.3.1"), true, Set.of());
+    assertThat(saves()).hasSize(1);
+    runner.clear();
+    p.sync(state("10.0.1.2", "10.0.2.1", "10.0.3.1"), false, Set.of("ns/a"));
+    assertThat(saves()).isEmpty();
+    // Only the changed service's chains and the top-level chains are written.
+    assertThat(restores())
+        .singleElement()
+        .satisfies(
+            c ->
+                assertThat(c.stdin())
+                    .contains("--to-destination 10.0.1.2:80", "ns/b:p cluster IP")
+                    .doesNotContain("10.0.2.1:80", "10.0.3.1:80"));
+  }
+
+  @Test
+  void sync_serviceRemovedBetweenPartialSyncs_itsChainsDeletedWithoutSave() {
+    IptablesProxier p = proxier();
+    p.sync(state("10.0.1.1", "10.0.2.1", "10.0.3.1"), true, Set.of());
+    String fullInput = restores().getLast().stdin();
+    // c's chains as the full sync created them: its SVC chain (comment "ns/c:p ...") and SEP.
+    Set<String> cChains = chainsMentioning(fullInput, "ns/c:p");
+    assertThat(cChains).hasSize(2);
+    assertThat(natChains).containsAll(cChains);
+    // b's old endpoint chain: the chain whose rule DNATs to 10.0.2.1.
+    Set<String> bOldSep = chainsMentioning(fullInput, "--to-destination 10.0.2.1:80");
+    assertThat(bOldSep).hasSize(1);
+    runner.clear();
+
+    p.sync(state("10.0.1.1", "10.0.2.2", "10.0.3.1"), false, Set.of("ns/b"));
+    assertThat(deletedIn(restores().getLast().stdin())).isEqualTo(bOldSep);
+
+    ProxyState withoutC =
+        States.fromYaml(
+            SVC.formatted("a", "172.30.0.1", "a", "a", "10.0.1.1")
+                + SVC.formatted("b", "172.30.0.2", "b", "b", "10.0.2.2"));
+    p.sync(withoutC, false, Set.of("ns/c"));
+    String partial = restores().getLast().stdin();
+    assertThat(deletedIn(partial)).isEqualTo(cChains);
+    for (String ch : cChains) {
+      assertThat(partial).contains(":" + ch + " - [0:0]");
+    }
+    assertThat(saves()).isEmpty();
+    assertThat(natChains).doesNotContainAnyElementsOf(cChains).doesNotContainAnyElementsOf(bOldSep);
+    assertThat(natChains)
+        .containsAll(chainsMentioning(fullInput, "ns/a:p"))
+        .containsAll(chainsMentioning(partial, "ns/b:p"));
+  }
+
+  @Test
+  void sync_afterFailedSync_nextSyncIsFullAndReadsTheKernel() {
+    IptablesProxier p = proxier();
+    p.sync(state("10.0.1.1", "10.0.2.1", "10.0.3.1"), true, Set.of());
+    // A failure pinned on no service: the sync throws, the kernel keeps what it had.
+    poison.set("-A KUBE-MARK-MASQ -j MARK");
+    assertThatThrownBy(
+            () -> p.sync(state("10.0.1.2", "10.0.2.1", "10.0.3.1"), false, Set.of("ns/a")))
+        .isInstanceOf(SyncException.class);
+    poison.set(null);
+    runner.clear();
+
+    // Asked for a partial sync of b only, the proxier no longer trusts its record.
+    p.sync(state("10.0.1.2", "10.0.2.2", "10.0.3.1"), false, Set.of("ns/b"));
+    assertThat(saves()).hasSize(1);
+    assertThat(runner.calls()).anyMatch(c -> c.line().endsWith("-t nat -N KUBE-PROXY-CANARY"));
+    assertThat(restores().getLast().stdin()).contains("10.0.1.2:80", "10.0.2.2:80", "10.0.3.1:80");
+
+    // With the record rebuilt, the next partial sync trusts it again.
+    runner.clear();
+    p.sync(state("10.0.1.2", "10.0.2.3", "10.0.3.1"), false, Set.of("ns/b"));
+    assertThat(saves()).isEmpty();
   }
 
   /** The input of the last restore the fake kernel accepted: what the node now holds. */

@@ -1,0 +1,143 @@
+package dev.svcproxy.kernel;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.svcproxy.lab.Lab;
+import dev.svcproxy.model.ProxyState;
+import dev.svcproxy.render.iptables.IptablesConfig;
+import dev.svcproxy.render.iptables.OverallRulesTestAccess;
+import dev.svcproxy.sync.IptablesProxier;
+import dev.svcproxy.testutil.KernelTests;
+import dev.svcproxy.testutil.States;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Partial syncs, which trust svcproxy's record of what it applied instead of reading the kernel,
+ * leave the kernel exactly as one full sync of the final state into an empty node does.
+ */
+class PartialSyncKernelTest {
+
+  private static final String ADDED =
+      """
+      apiVersion: v1
+      kind: Service
+      metadata: {namespace: ns9, name: added}
+      spec: {clusterIP: 172.30.0.49, ports: [{name: p, port: 80}]}
+      ---
+      apiVersion: discovery.k8s.io/v1
+      kind: EndpointSlice
+      metadata: {namespace: ns9, name: added-1, labels: {kubernetes.io/service-name: added}}
+      addressType: IPv4
+      ports: [{name: p, port: 80}]
+      endpoints: [{addresses: [10.180.9.1]}, {addresses: [10.180.9.2]}]
+      """;
+
+  private static IptablesConfig config() {
+    return OverallRulesTestAccess.config().withNfacct(false, false).withRandomFully(true);
+  }
+
+  /** A runner that counts the iptables-save calls it passes on. */
+  private static final class Counting implements CommandRunner {
+    private final CommandRunner inner;
+    private int saves;
+
+    Counting(CommandRunner inner) {
+      this.inner = inner;
+    }
+
+    @Override
+    public CommandResult run(List<String> argv, String stdin, Duration timeout) {
+      if (argv.get(0).endsWith("-save")) {
+        saves++;
+      }
+      return inner.run(argv, stdin, timeout);
+    }
+
+    @Override
+    public Spawned spawn(List<String> argv, Path log) {
+      return inner.spawn(argv, log);
+    }
+  }
+
+  /**
+   * iptables-save of one table in a form independent of creation order: each chain with its policy
+   * and its rules in order (as the tool prints them), counters and comment lines dropped.
+   */
+  private static Map<String, List<String>> canonical(CommandRunner node, String backend, String t) {
+    String saved = node.run(backend + "-save", "-t", t).orThrow().stdout();
+    Map<String, List<String>> out = new TreeMap<>();
+    for (String l : saved.lines().toList()) {
+      if (l.startsWith(":")) {
+        String[] f = l.substring(1).split(" ");
+        out.computeIfAbsent(f[0], k -> new ArrayList<>()).add(0, "policy " + f[1]);
+      } else if (l.startsWith("-A ")) {
+        out.computeIfAbsent(l.split(" ")[1], k -> new ArrayList<>()).add(l);
+      }
+    }
+    return out;
+  }
+
+  private static String without(String yaml, String namespace) {
+    return String.join(
+        "\n---\n",
+        Arrays.stream(yaml.split("\n---\n"))
+            .filter(d -> !d.contains("namespace: " + namespace + ","))
+            .toList());
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"iptables-nft", "iptables-legacy"})
+  void partialSyncs_addChangeDelete_kernelEqualsFreshFullSync(String backend) {
+    KernelTests.require("kernel tests");
+    String base = States.resource("/golden/overall/input.yaml");
+    // Step 1: a service is added.
+    String added = base + "\n---\n" + ADDED;
+    // Step 2: ns1/svc1's endpoint moves and ns4/svc4 loses one of its two.
+    String moved =
+        added
+            .replace(
+                "endpoints: [{addresses: [10.180.0.1]}]", "endpoints: [{addresses: [10.180.0.9]}]")
+            .replace("- addresses: [10.180.0.5]\n  nodeName: test-node\n", "");
+    // Step 3: ns5/svc5 (firewall, external and affinity chains) and ns3/svc3 are deleted.
+    String deleted = without(without(moved, "ns5"), "ns3");
+    assertThat(moved).doesNotContain("10.180.0.1]", "10.180.0.5]");
+    assertThat(deleted).doesNotContain("ns5", "ns3").contains("ns9", "ns4", "10.180.0.9");
+
+    try (Lab lab = Lab.create(new ProcessCommandRunner(), 2)) {
+      Counting node = new Counting(lab.runner().inNetns(lab.node("node1").netns()));
+      IptablesProxier proxier = new IptablesProxier(new IptablesKernel(node, backend), config());
+      proxier.sync(States.fromYaml(base), true, Set.of());
+      int savesAfterFull = node.saves;
+      proxier.sync(States.fromYaml(added), false, Set.of("ns9/added"));
+      proxier.sync(States.fromYaml(moved), false, Set.of("ns1/svc1", "ns4/svc4"));
+      ProxyState last = States.fromYaml(deleted);
+      proxier.sync(last, false, Set.of("ns5/svc5", "ns3/svc3"));
+      assertThat(node.saves)
+          .as("iptables-save runs during partial syncs")
+          .isEqualTo(savesAfterFull);
+      assertThat(proxier.excluded()).isEmpty();
+
+      CommandRunner fresh = lab.runner().inNetns(lab.node("node2").netns());
+      new IptablesProxier(new IptablesKernel(fresh, backend), config()).sync(last, true, Set.of());
+
+      for (String table : List.of("nat", "filter")) {
+        Map<String, List<String>> want = canonical(fresh, backend, table);
+        assertThat(canonical(node, backend, table)).as(table).isEqualTo(want);
+      }
+      Map<String, List<String>> nat = canonical(node, backend, "nat");
+      // The oracle is not vacuous: the final state's chains are there, the deleted ones are not.
+      assertThat(nat.toString())
+          .contains("ns9/added:p", "10.180.0.9:80", "10.180.9.2:80")
+          .doesNotContain("ns5/svc5", "ns3/svc3", "10.180.0.5:80", "10.180.0.1:80");
+    }
+  }
+}
