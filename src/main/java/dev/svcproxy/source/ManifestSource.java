@@ -368,6 +368,10 @@ public final class ManifestSource implements AutoCloseable {
    * the thread blocks on the event queue; it wakes for events and for the fallback scan.
    */
   public void watch(Consumer<ProxyState> sink) {
+    // Watches are in place when this returns: a later change is never missed.
+    synchronized (this) {
+      startWatching();
+    }
     thread = new Thread(() -> watchLoop(sink), "manifest-watch");
     thread.setDaemon(true);
     thread.start();
@@ -380,18 +384,15 @@ public final class ManifestSource implements AutoCloseable {
 
   private void watchLoop(Consumer<ProxyState> sink) {
     try {
-      synchronized (this) {
-        startWatching();
-      }
       // What changed between load() and the watches being in place is found by this scan.
-      deliver(sink, true, Map.of());
+      deliver(sink, Scan.PLAIN, Map.of());
       long nextScan = System.nanoTime() + period().toNanos();
       while (!closed) {
         long wait = Math.max(0, nextScan - System.nanoTime());
         WatchKey key =
             watcher == null ? sleepThenNothing(wait) : watcher.poll(wait, TimeUnit.NANOSECONDS);
         if (key == null) {
-          deliver(sink, true, Map.of());
+          deliver(sink, Scan.REREGISTER, Map.of());
           nextScan = System.nanoTime() + period().toNanos();
           continue;
         }
@@ -399,7 +400,7 @@ public final class ManifestSource implements AutoCloseable {
         for (WatchKey k = key; k != null; k = watcher.poll()) {
           take(k, events);
         }
-        boolean full = deliver(sink, false, events);
+        boolean full = deliver(sink, Scan.NONE, events);
         if (full) {
           nextScan = System.nanoTime() + period().toNanos();
         }
@@ -430,15 +431,26 @@ public final class ManifestSource implements AutoCloseable {
     }
   }
 
-  /** Handles one batch (or a scan when {@code scan}) and hands a changed state on. */
+  /** Whether a batch is a full scan, and whether that scan registers directories again. */
+  private enum Scan {
+    NONE,
+    PLAIN,
+    REREGISTER
+  }
+
+  /** Handles one batch of events (or a scan) and hands a changed state on; true after a scan. */
   private boolean deliver(
-      Consumer<ProxyState> sink, boolean scan, Map<Path, List<WatchEvent<?>>> events) {
+      Consumer<ProxyState> sink, Scan scan, Map<Path, List<WatchEvent<?>>> events) {
     try {
       Optional<Snapshot> s;
       boolean full;
       synchronized (this) {
-        full = scan || overflowed(events);
-        s = full ? rescanNow() : changed(events);
+        full = scan != Scan.NONE || overflowed(events);
+        if (scan == Scan.PLAIN) {
+          s = scan() ? Optional.of(snapshot()) : Optional.empty();
+        } else {
+          s = full ? rescanNow() : changed(events);
+        }
       }
       s.ifPresent(snap -> sink.accept(snap.state()));
       return full;
@@ -455,8 +467,9 @@ public final class ManifestSource implements AutoCloseable {
   }
 
   /**
-   * A full scan, as after lost events: every directory is (re)registered, since a directory created
-   * while events were lost has no watch yet. Empty when nothing changed.
+   * A full scan, as after lost events: every directory is registered again, since a directory
+   * created while events were lost, or one that could not be watched, has no watch yet. Empty when
+   * nothing changed.
    */
   synchronized Optional<Snapshot> rescanNow() {
     if (watcher != null) {
