@@ -199,6 +199,56 @@ class ManifestWatchTest {
         .containsExactly("ns/a2:p80");
   }
 
+  private static String slice(String service, String slice, String... ips) {
+    return "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {namespace: ns, name: "
+        + slice
+        + ", labels: {kubernetes.io/service-name: "
+        + service
+        + "}}\naddressType: IPv4\nendpoints: ["
+        + java.util.Arrays.stream(ips)
+            .map(ip -> "{addresses: [" + ip + "]}")
+            .collect(java.util.stream.Collectors.joining(", "))
+        + "]\nports: [{name: p80, port: 8080, protocol: TCP}]\n";
+  }
+
+  @Test
+  void changed_randomEditsAcrossFiles_stateEqualsAFullBuildOfTheSameFiles() throws IOException {
+    // Services, their slices in other files, duplicates across files, files coming and going: the
+    // state after each change must equal what a fresh source builds from all files at once.
+    java.util.Random rnd = new java.util.Random(7);
+    String[] names = {"s0", "s1", "s2", "s3"};
+    String[] files = {"a.yaml", "b.yaml", "sub/c.yaml", "sub/d.yaml"};
+    open(dir).load();
+    for (int step = 0; step < 200; step++) {
+      String file = files[rnd.nextInt(files.length)];
+      Path p = dir.resolve(file);
+      if (rnd.nextInt(5) == 0) {
+        Files.deleteIfExists(p);
+      } else {
+        StringBuilder text = new StringBuilder();
+        // Never empty: an emptied file keeps its last good contents, by design.
+        int docs = 1 + rnd.nextInt(3);
+        for (int d = 0; d < docs; d++) {
+          String n = names[rnd.nextInt(names.length)];
+          text.append("---\n");
+          if (rnd.nextBoolean()) {
+            text.append(svc(n, "172.30.0." + (10 + rnd.nextInt(5))));
+          } else {
+            text.append(
+                slice(n, n + "-" + rnd.nextInt(2), "10.0.0." + (1 + rnd.nextInt(3)), "10.0.1.1"));
+          }
+        }
+        write(p, text.toString());
+      }
+      Path parent = p.getParent();
+      source.changed(
+          event(parent, StandardWatchEventKinds.ENTRY_MODIFY, p.getFileName().toString()));
+      ManifestSource fresh =
+          new ManifestSource(dir, Clock.systemUTC(), d -> {}, Files::readAllBytes, Duration.ZERO);
+      assertThat(source.load().state()).as("step %d", step).isEqualTo(fresh.load().state());
+    }
+  }
+
   // The watcher on the real file system. Waits are for arrival only, with a generous bound.
 
   private final BlockingQueue<ProxyState> states = new LinkedBlockingQueue<>();
