@@ -221,6 +221,8 @@ public final class ManifestSource implements AutoCloseable {
       boolean[] retry = {false};
       ManifestSet used = readFile(f, problems, retry);
       Entry before = entries.put(f, new Entry(st, used, List.copyOf(problems), retry[0]));
+      // New problems alone count as a change too: they are logged when the state is made.
+      changed |= before != null && !before.problems().equals(problems);
       if (before == null || !before.used().equals(used)) {
         changed = true;
         touch(used);
@@ -489,11 +491,6 @@ public final class ManifestSource implements AutoCloseable {
     thread.start();
   }
 
-  /** The watch thread, for measuring its CPU time. */
-  Thread watchThread() {
-    return thread;
-  }
-
   private void watchLoop(Consumer<ProxyState> sink) {
     try {
       // What changed between load() and the watches being in place is found by this scan.
@@ -556,7 +553,9 @@ public final class ManifestSource implements AutoCloseable {
     try {
       Optional<Snapshot> s;
       boolean full;
+      ProxyState before;
       synchronized (this) {
+        before = built;
         full = scan != Scan.NONE || overflowed(events);
         if (scan == Scan.PLAIN) {
           s = scan() ? Optional.of(snapshot()) : Optional.empty();
@@ -564,7 +563,8 @@ public final class ManifestSource implements AutoCloseable {
           s = full ? rescanNow() : changed(events);
         }
       }
-      s.ifPresent(snap -> sink.accept(snap.state()));
+      // The same state object comes back when only problems changed: nothing to hand on.
+      s.filter(snap -> snap.state() != before).ifPresent(snap -> sink.accept(snap.state()));
       return full;
     } catch (RuntimeException e) {
       LOG.error("cannot load manifests: {}", Printable.escape(e.getMessage()));
@@ -593,7 +593,7 @@ public final class ManifestSource implements AutoCloseable {
   /**
    * Applies watch events, keyed by the directory they were reported on: only the files they name
    * are read again (and everything inside a new directory); an overflow means a full scan. Empty
-   * when nothing changed.
+   * when neither the contents in force nor the problems changed.
    */
   synchronized Optional<Snapshot> changed(Map<Path, List<WatchEvent<?>>> byDir) {
     if (overflowed(byDir)) {

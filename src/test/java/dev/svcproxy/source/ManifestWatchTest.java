@@ -168,6 +168,20 @@ class ManifestWatchTest {
   }
 
   @Test
+  void changed_fileBroken_problemReportedAndLastGoodKept() throws IOException {
+    Path a = write(dir.resolve("a.yaml"), svc("a", "172.30.0.41"));
+    open(dir).load();
+    write(a, "apiVersion: v1\nkind: [");
+
+    Optional<ManifestSource.Snapshot> s =
+        source.changed(event(dir, StandardWatchEventKinds.ENTRY_MODIFY, "a.yaml"));
+
+    assertThat(services(s)).containsExactly("ns/a:p80");
+    assertThat(s.orElseThrow().problems())
+        .anySatisfy(p -> assertThat(p.toString()).contains("keeping its last good contents"));
+  }
+
+  @Test
   void changed_hiddenOrOtherFile_readsNothingAndReportsNoChange() throws IOException {
     write(dir.resolve("a.yaml"), svc("a", "172.30.0.41"));
     open(dir).load();
