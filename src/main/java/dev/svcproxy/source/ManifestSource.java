@@ -18,6 +18,7 @@ import java.nio.file.ClosedWatchServiceException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
+import java.nio.file.NotDirectoryException;
 import java.nio.file.Path;
 import java.nio.file.StandardWatchEventKinds;
 import java.nio.file.WatchEvent;
@@ -178,9 +179,14 @@ public final class ManifestSource implements AutoCloseable {
    */
   private boolean refresh(Set<Path> paths) {
     boolean changed = false;
+    boolean scan = false;
     Set<Path> toRead = new TreeSet<>();
     for (Path p : paths) {
-      if (Files.isDirectory(p) && !single) {
+      if (!single && Files.isSymbolicLink(p) && Files.isDirectory(p)) {
+        // A swapped directory link (a mounted ConfigMap's ..data) changes what file links
+        // elsewhere point at, with no event on their names: only a scan finds them.
+        scan = true;
+      } else if (Files.isDirectory(p) && !single) {
         register(p);
         List<Path> inside = walk(p, true);
         changed |= withdraw(p, new HashSet<>(inside));
@@ -191,7 +197,8 @@ public final class ManifestSource implements AutoCloseable {
         changed |= withdraw(p, Set.of());
       }
     }
-    return reread(new ArrayList<>(toRead)) | changed;
+    changed |= reread(new ArrayList<>(toRead));
+    return scan ? scan() | changed : changed;
   }
 
   /** Drops the files at or under {@code p} except {@code keep}. */
@@ -643,43 +650,49 @@ public final class ManifestSource implements AutoCloseable {
     register(root);
   }
 
-  /** Watches {@code dir} and every directory under it. */
+  /**
+   * Watches {@code dir} and every directory under it, each before listing it: a directory created
+   * meanwhile is then either listed here or reported by an event.
+   */
   private void register(Path dir) {
-    if (watcher == null) {
+    if (watcher == null || !watchOne(dir) || single) {
       return;
     }
-    List<Path> dirs;
-    if (single) {
-      dirs = List.of(dir);
-    } else {
-      try (Stream<Path> s = Files.walk(dir)) {
-        dirs = s.filter(p -> Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)).toList();
-      } catch (IOException | UncheckedIOException e) {
-        // Vanished while walking: its deletion event withdraws what it held.
-        return;
-      }
+    List<Path> children;
+    try (Stream<Path> s = Files.list(dir)) {
+      children = s.filter(p -> Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)).toList();
+    } catch (IOException | UncheckedIOException e) {
+      // Vanished meanwhile: its deletion event withdraws what it held.
+      return;
     }
-    for (Path d : dirs) {
-      try {
-        watched.put(
-            d.register(
-                watcher,
-                StandardWatchEventKinds.ENTRY_CREATE,
-                StandardWatchEventKinds.ENTRY_DELETE,
-                StandardWatchEventKinds.ENTRY_MODIFY),
-            d);
-      } catch (NoSuchFileException e) {
-        // Deleted since the walk.
-      } catch (IOException e) {
-        if (!degraded) {
-          LOG.warn(
-              "cannot watch {} for changes ({}); scanning every {} s instead",
-              Printable.escape(d.toString()),
-              Printable.escape(String.valueOf(e.getMessage())),
-              DEGRADED_RESCAN.toSeconds());
-        }
-        degraded = true;
+    for (Path c : children) {
+      register(c);
+    }
+  }
+
+  /** False when {@code dir} is gone. */
+  private boolean watchOne(Path dir) {
+    try {
+      watched.put(
+          dir.register(
+              watcher,
+              StandardWatchEventKinds.ENTRY_CREATE,
+              StandardWatchEventKinds.ENTRY_DELETE,
+              StandardWatchEventKinds.ENTRY_MODIFY),
+          dir);
+      return true;
+    } catch (NoSuchFileException | NotDirectoryException e) {
+      return false;
+    } catch (IOException e) {
+      if (!degraded) {
+        LOG.warn(
+            "cannot watch {} for changes ({}); scanning every {} s instead",
+            Printable.escape(dir.toString()),
+            Printable.escape(String.valueOf(e.getMessage())),
+            DEGRADED_RESCAN.toSeconds());
       }
+      degraded = true;
+      return true;
     }
   }
 

@@ -182,6 +182,33 @@ class ManifestWatchTest {
   }
 
   @Test
+  void changed_configMapStyleLinkSwap_filesLinkedThroughItAreReadAgain() throws IOException {
+    // The layout of a mounted ConfigMap: a.yaml -> ..data/a.yaml, ..data -> ..v1, and an update
+    // writes ..v2, points ..data at it by a rename, and removes ..v1.
+    write(dir.resolve("..v1/a.yaml"), svc("a", "172.30.0.41"));
+    Files.createSymbolicLink(dir.resolve("..data"), Path.of("..v1"));
+    Files.createSymbolicLink(dir.resolve("a.yaml"), Path.of("..data/a.yaml"));
+    assertThat(services(open(dir).load().state())).containsExactly("ns/a:p80");
+
+    write(dir.resolve("..v2/a.yaml"), svc("a2", "172.30.0.42"));
+    Files.createSymbolicLink(dir.resolve("..data_tmp"), Path.of("..v2"));
+    Files.move(dir.resolve("..data_tmp"), dir.resolve("..data"), StandardCopyOption.ATOMIC_MOVE);
+    Files.delete(dir.resolve("..v1/a.yaml"));
+    Files.delete(dir.resolve("..v1"));
+    Map<Path, List<WatchEvent<?>>> events =
+        Map.of(
+            dir,
+            List.of(
+                new Event(StandardWatchEventKinds.ENTRY_CREATE, Path.of("..v2")),
+                new Event(StandardWatchEventKinds.ENTRY_CREATE, Path.of("..data_tmp")),
+                new Event(StandardWatchEventKinds.ENTRY_DELETE, Path.of("..data_tmp")),
+                new Event(StandardWatchEventKinds.ENTRY_CREATE, Path.of("..data")),
+                new Event(StandardWatchEventKinds.ENTRY_DELETE, Path.of("..v1"))));
+
+    assertThat(services(source.changed(events))).containsExactly("ns/a2:p80");
+  }
+
+  @Test
   void changed_hiddenOrOtherFile_readsNothingAndReportsNoChange() throws IOException {
     write(dir.resolve("a.yaml"), svc("a", "172.30.0.41"));
     open(dir).load();
