@@ -34,6 +34,7 @@ class ManifestSourceTest {
   private Instant now = Instant.parse("2026-01-01T00:00:00Z");
   private final List<Duration> sleeps = new ArrayList<>();
   private final Set<Path> unreadable = new HashSet<>();
+  private final List<Path> reads = new ArrayList<>();
   private Runnable onSleep = () -> {};
 
   private final Clock clock =
@@ -68,6 +69,7 @@ class ManifestSourceTest {
               onSleep.run();
             },
             p -> {
+              reads.add(p);
               if (unreadable.contains(p)) {
                 throw new AccessDeniedException(p.toString());
               }
@@ -207,5 +209,75 @@ class ManifestSourceTest {
                 + ": document 2: Service ns/x: duplicate of the one at "
                 + a
                 + ": document 1, which is used; this one is ignored");
+  }
+
+  @Test
+  void load_oneOfThreeFilesChanged_rereadsOnlyThatFile() throws IOException {
+    write("a.yaml", svc("a", "172.30.0.41"));
+    Path b = write("b.yaml", svc("b", "172.30.0.42"));
+    write("c.yaml", svc("c", "172.30.0.43"));
+    assertThat(services(source.load())).containsExactly("ns/a:p80", "ns/b:p80", "ns/c:p80");
+    reads.clear();
+
+    write("b.yaml", svc("b2", "172.30.0.52"));
+    ManifestSource.Snapshot s = source.load();
+
+    assertThat(reads).containsExactly(b);
+    // The unchanged files' contents stay in force beside the changed one.
+    assertThat(services(s)).containsExactly("ns/a:p80", "ns/b2:p80", "ns/c:p80");
+  }
+
+  @Test
+  void load_nothingChanged_readsNothing() throws IOException {
+    write("a.yaml", svc("a", "172.30.0.41"));
+    write("b.yaml", svc("b", "172.30.0.42"));
+    source.load();
+    reads.clear();
+
+    assertThat(services(source.load())).containsExactly("ns/a:p80", "ns/b:p80");
+    assertThat(reads).isEmpty();
+  }
+
+  @Test
+  void load_fileReplacedByRenameWithSameSizeAndTime_isReadAgain() throws IOException {
+    Path a = write("a.yaml", svc("a", "172.30.0.41"));
+    source.load();
+    // Same length and modification time, another inode: what an atomic rename-over leaves.
+    Path tmp = write(".a.yaml.tmp", svc("z", "172.30.0.41"));
+    Files.move(tmp, a, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+
+    assertThat(services(source.load())).containsExactly("ns/z:p80");
+  }
+
+  @Test
+  void load_duplicateInAnUnchangedEarlierFile_stillWinsAfterTheLaterFileChanges()
+      throws IOException {
+    Path a = write("a.yaml", svc("x", "172.30.0.41"));
+    write("b.yaml", svc("y", "172.30.0.50"));
+    source.load();
+
+    Path b = write("b.yaml", svc("x", "172.30.0.42") + "---\n" + svc("y", "172.30.0.50"));
+    ManifestSource.Snapshot s = source.load();
+
+    assertThat(s.state().services().get(new ServicePortName("ns", "x", "p80", Protocol.TCP)))
+        .satisfies(i -> assertThat(i.clusterIP()).isEqualTo("172.30.0.41"));
+    assertThat(s.problems())
+        .extracting(ManifestProblem::toString)
+        .containsExactly(
+            b
+                + ": document 1: Service ns/x: duplicate of the one at "
+                + a
+                + ": document 1, which is used; this one is ignored");
+  }
+
+  @Test
+  void load_unreadableFileMadeReadableWithoutOtherChange_isReadAgain() throws IOException {
+    Path a = write("a.yaml", svc("a", "172.30.0.41"));
+    unreadable.add(a);
+    assertThat(services(source.load())).isEmpty();
+
+    // chmod changes neither size nor modification time.
+    unreadable.clear();
+    assertThat(services(source.load())).containsExactly("ns/a:p80");
   }
 }
