@@ -36,20 +36,7 @@ public final class TraceBenchmark {
     long rules = dump.lines().filter(l -> l.startsWith("-A ")).count();
     Map<String, String> files = new LinkedHashMap<>();
     files.put("iptables-save.txt", dump);
-    files.put(
-        "ip-addr.json",
-        "[{\"ifname\":\"lo\",\"flags\":[\"UP\"],\"addr_info\":[{\"family\":\"inet\",\"local\":\"127.0.0.1\",\"prefixlen\":8,\"scope\":\"host\"}]},"
-            + "{\"ifname\":\"eth0\",\"flags\":[\"UP\"],\"addr_info\":[{\"family\":\"inet\",\"local\":\"192.168.77.11\",\"prefixlen\":24}]},"
-            + "{\"ifname\":\"cni0\",\"flags\":[\"UP\"],\"addr_info\":[{\"family\":\"inet\",\"local\":\"10.244.1.1\",\"prefixlen\":24}]}]");
-    files.put("sysctl.txt", "net.ipv4.ip_forward = 1\n");
-    files.put(
-        "ip-route.json",
-        "[{\"dst\":\"default\",\"gateway\":\"192.168.77.1\",\"dev\":\"eth0\"},"
-            + "{\"dst\":\"192.168.77.0/24\",\"dev\":\"eth0\",\"prefsrc\":\"192.168.77.11\"},"
-            + "{\"dst\":\"10.244.1.0/24\",\"dev\":\"cni0\",\"prefsrc\":\"10.244.1.1\"},"
-            + "{\"type\":\"local\",\"dst\":\"192.168.77.11\",\"dev\":\"eth0\",\"table\":\"local\"},"
-            + "{\"type\":\"local\",\"dst\":\"10.244.1.1\",\"dev\":\"cni0\",\"table\":\"local\"},"
-            + "{\"type\":\"local\",\"dst\":\"127.0.0.0/8\",\"dev\":\"lo\",\"table\":\"local\"}]");
+    files.putAll(nodeFiles());
     String last = state.services().lastEntry().getValue().clusterIP();
     PacketSpec packet = new PacketSpec("10.244.1.5", 40000, last, 80, "tcp", "cni0");
     out.accept(
