@@ -24,22 +24,6 @@ import org.junit.jupiter.api.Test;
  * (messages copied from iptables 1.8.9).
  */
 class IptablesProxierTest {
-  private static final String SVC =
-      """
-      apiVersion: v1
-      kind: Service
-      metadata: {namespace: ns, name: %s}
-      spec: {clusterIP: %s, ports: [{name: p, port: 80}]}
-      ---
-      apiVersion: discovery.k8s.io/v1
-      kind: EndpointSlice
-      metadata: {namespace: ns, name: %s-1, labels: {kubernetes.io/service-name: %s}}
-      addressType: IPv4
-      ports: [{name: p, port: 80}]
-      endpoints: [{addresses: [%s]}]
-      ---
-      """;
-
   private static final ServicePortName A = new ServicePortName("ns", "a", "p", Protocol.TCP);
   private static final String POISON = "10.0.9.9";
 
@@ -127,9 +111,9 @@ class IptablesProxierTest {
 
   private static ProxyState state(String a, String b, String c) {
     return States.fromYaml(
-        SVC.formatted("a", "172.30.0.1", "a", "a", a)
-            + SVC.formatted("b", "172.30.0.2", "b", "b", b)
-            + SVC.formatted("c", "172.30.0.3", "c", "c", c));
+        States.oneEndpointService("a", "172.30.0.1", a)
+            + States.oneEndpointService("b", "172.30.0.2", b)
+            + States.oneEndpointService("c", "172.30.0.3", c));
   }
 
   private IptablesProxier proxier() {
@@ -202,8 +186,8 @@ class IptablesProxierTest {
 
     ProxyState withoutC =
         States.fromYaml(
-            SVC.formatted("a", "172.30.0.1", "a", "a", "10.0.1.1")
-                + SVC.formatted("b", "172.30.0.2", "b", "b", "10.0.2.2"));
+            States.oneEndpointService("a", "172.30.0.1", "10.0.1.1")
+                + States.oneEndpointService("b", "172.30.0.2", "10.0.2.2"));
     p.sync(withoutC, false, Set.of("ns/c"));
     String partial = restores().getLast().stdin();
     assertThat(deletedIn(partial)).isEqualTo(cChains);

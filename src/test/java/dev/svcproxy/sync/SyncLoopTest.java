@@ -19,26 +19,10 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 class SyncLoopTest {
-  private static final String SVC =
-      """
-      apiVersion: v1
-      kind: Service
-      metadata: {namespace: ns, name: %s}
-      spec: {clusterIP: %s, ports: [{name: p, port: 80}]}
-      ---
-      apiVersion: discovery.k8s.io/v1
-      kind: EndpointSlice
-      metadata: {namespace: ns, name: %s-1, labels: {kubernetes.io/service-name: %s}}
-      addressType: IPv4
-      ports: [{name: p, port: 80}]
-      endpoints: [{addresses: [%s]}]
-      ---
-      """;
-
   private static ProxyState state(String aEndpoint) {
     return States.fromYaml(
-        SVC.formatted("a", "172.30.0.1", "a", "a", aEndpoint)
-            + SVC.formatted("b", "172.30.0.2", "b", "b", "10.0.2.1"));
+        States.oneEndpointService("a", "172.30.0.1", aEndpoint)
+            + States.oneEndpointService("b", "172.30.0.2", "10.0.2.1"));
   }
 
   private final AtomicBoolean failRestore = new AtomicBoolean();
