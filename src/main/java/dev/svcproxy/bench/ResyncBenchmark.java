@@ -3,10 +3,12 @@ package dev.svcproxy.bench;
 import dev.svcproxy.kernel.CommandResult;
 import dev.svcproxy.kernel.CommandRunner;
 import dev.svcproxy.kernel.IptablesKernel;
+import dev.svcproxy.kernel.KernelCapabilities;
 import dev.svcproxy.lab.Lab;
 import dev.svcproxy.model.Endpoint;
 import dev.svcproxy.model.LocalTrafficDetector;
 import dev.svcproxy.model.Protocol;
+import dev.svcproxy.model.ProxyConfig;
 import dev.svcproxy.model.ProxyState;
 import dev.svcproxy.model.ServicePortInfo;
 import dev.svcproxy.model.ServicePortName;
@@ -15,7 +17,7 @@ import dev.svcproxy.netfilter.Line;
 import dev.svcproxy.netfilter.Ruleset;
 import dev.svcproxy.netfilter.Table;
 import dev.svcproxy.render.iptables.ChainNames;
-import dev.svcproxy.render.iptables.IptablesConfig;
+import dev.svcproxy.render.iptables.IptablesOptions;
 import dev.svcproxy.render.iptables.IptablesRenderer;
 import dev.svcproxy.render.iptables.RenderOptions;
 import dev.svcproxy.sync.IptablesProxier;
@@ -72,14 +74,17 @@ public final class ResyncBenchmark {
     try (Lab lab = Lab.create(root, 1)) {
       CommandRunner node = root.inNetns(lab.node("node1").netns());
       IptablesKernel kernel = new IptablesKernel(node);
-      IptablesConfig cfg =
-          IptablesConfig.defaults(
+      ProxyConfig cfg =
+          ProxyConfig.defaults(
               "n",
               "192.168.77.11",
               new LocalTrafficDetector(LocalTrafficDetector.Mode.CLUSTER_CIDR, "10.244.0.0/16"));
       ProxyState state = services(n, e);
       long t0 = System.nanoTime();
-      Ruleset full = new IptablesRenderer(cfg).render(state).restoreInput();
+      Ruleset full =
+          new IptablesRenderer(cfg, IptablesOptions.defaults(), KernelCapabilities.none())
+              .render(state)
+              .restoreInput();
       long renderMs = (System.nanoTime() - t0) / 1_000_000;
       out.accept(String.format("render of %d services x %d endpoints: %d ms", n, e, renderMs));
       out.accept(String.format("load into empty tables: %d ms", timeRestore(kernel, full.print())));
@@ -108,8 +113,8 @@ public final class ResyncBenchmark {
     try (Lab lab = Lab.create(root, 1)) {
       CommandRunner node = root.inNetns(lab.node("node1").netns());
       IptablesKernel kernel = new IptablesKernel(node);
-      IptablesConfig cfg =
-          IptablesConfig.defaults(
+      ProxyConfig cfg =
+          ProxyConfig.defaults(
               "n",
               "192.168.77.11",
               new LocalTrafficDetector(LocalTrafficDetector.Mode.CLUSTER_CIDR, "10.244.0.0/16"));
@@ -123,7 +128,7 @@ public final class ResyncBenchmark {
           String.format(
               "setup: %d services x %d endpoints loaded 100 per restore: %d ms",
               n, e, (System.nanoTime() - t0) / 1_000_000));
-      IptablesProxier proxier = new IptablesProxier(kernel, cfg);
+      IptablesProxier proxier = new IptablesProxier(kernel, cfg, IptablesOptions.defaults());
       proxier.probe();
       t0 = System.nanoTime();
       proxier.sync(state, true, Set.of());
@@ -143,7 +148,7 @@ public final class ResyncBenchmark {
         long syncMs = (System.nanoTime() - t0) / 1_000_000;
         String written = writtenRules.print();
         t0 = System.nanoTime();
-        new IptablesRenderer(proxier.config())
+        new IptablesRenderer(cfg, IptablesOptions.defaults(), proxier.capabilities())
             .render(state, new RenderOptions(false, changed, Set.of()));
         long renderMs = (System.nanoTime() - t0) / 1_000_000;
         // The floor: the same input once more through a bare iptables-restore.
@@ -172,7 +177,7 @@ public final class ResyncBenchmark {
    * Cut from one render of the whole state so that each chain is exactly what a full sync writes (a
    * render of 100 services alone would not be in large-cluster mode).
    */
-  static List<String> serviceBatches(IptablesConfig cfg, ProxyState state, int perBatch) {
+  static List<String> serviceBatches(ProxyConfig cfg, ProxyState state, int perBatch) {
     Map<String, Integer> batchOf = new HashMap<>();
     int i = 0;
     for (ServicePortInfo svc : state.services().values()) {
@@ -191,7 +196,12 @@ public final class ResyncBenchmark {
       decls.add(new ArrayList<>());
       rules.add(new ArrayList<>());
     }
-    Table nat = new IptablesRenderer(cfg).render(state).restoreInput().table("nat").orElseThrow();
+    Table nat =
+        new IptablesRenderer(cfg, IptablesOptions.defaults(), KernelCapabilities.none())
+            .render(state)
+            .restoreInput()
+            .table("nat")
+            .orElseThrow();
     for (Line l : nat.lines()) {
       if (l instanceof Line.ChainDecl c && batchOf.containsKey(c.name())) {
         decls.get(batchOf.get(c.name())).add(l);

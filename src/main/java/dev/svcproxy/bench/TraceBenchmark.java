@@ -1,8 +1,10 @@
 package dev.svcproxy.bench;
 
+import dev.svcproxy.kernel.KernelCapabilities;
 import dev.svcproxy.model.LocalTrafficDetector;
+import dev.svcproxy.model.ProxyConfig;
 import dev.svcproxy.model.ProxyState;
-import dev.svcproxy.render.iptables.IptablesConfig;
+import dev.svcproxy.render.iptables.IptablesOptions;
 import dev.svcproxy.render.iptables.IptablesRenderer;
 import dev.svcproxy.trace.NodeState;
 import dev.svcproxy.trace.PacketSpec;
@@ -24,14 +26,16 @@ public final class TraceBenchmark {
 
   public static void run(int services, int endpoints, int iterations, Consumer<String> out) {
     ProxyState state = ResyncBenchmark.services(services, endpoints);
-    IptablesConfig cfg =
-        IptablesConfig.defaults(
+    ProxyConfig cfg =
+        ProxyConfig.defaults(
             "n",
             "192.168.77.11",
             new LocalTrafficDetector(LocalTrafficDetector.Mode.CLUSTER_CIDR, "10.244.0.0/16"));
     String dump =
         dev.svcproxy.render.iptables.JumpRules.onNode(
-                new IptablesRenderer(cfg).render(state).restoreInput())
+                new IptablesRenderer(cfg, IptablesOptions.defaults(), KernelCapabilities.none())
+                    .render(state)
+                    .restoreInput())
             .print();
     long rules = dump.lines().filter(l -> l.startsWith("-A ")).count();
     Map<String, String> files = new LinkedHashMap<>();

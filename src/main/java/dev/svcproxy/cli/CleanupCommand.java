@@ -3,7 +3,8 @@ package dev.svcproxy.cli;
 import dev.svcproxy.kernel.IptablesKernel;
 import dev.svcproxy.kernel.ProcessCommandRunner;
 import dev.svcproxy.model.LocalTrafficDetector;
-import dev.svcproxy.render.iptables.IptablesConfig;
+import dev.svcproxy.model.ProxyConfig;
+import dev.svcproxy.render.iptables.IptablesOptions;
 import dev.svcproxy.sync.IptablesProxier;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -18,7 +19,8 @@ final class CleanupCommand implements Callable<Integer> {
   public Integer call() {
     new IptablesProxier(
             new IptablesKernel(new ProcessCommandRunner()),
-            IptablesConfig.defaults("", "", LocalTrafficDetector.none()))
+            ProxyConfig.defaults("", "", LocalTrafficDetector.none()),
+            IptablesOptions.defaults())
         .cleanup();
     return 0;
   }

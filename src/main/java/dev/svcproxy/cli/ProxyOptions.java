@@ -4,7 +4,8 @@ import dev.svcproxy.kernel.CommandRunner;
 import dev.svcproxy.kernel.NodeAddresses;
 import dev.svcproxy.model.Cidr;
 import dev.svcproxy.model.LocalTrafficDetector;
-import dev.svcproxy.render.iptables.IptablesConfig;
+import dev.svcproxy.model.ProxyConfig;
+import dev.svcproxy.render.iptables.IptablesOptions;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -161,8 +162,8 @@ public final class ProxyOptions {
     }
   }
 
-  /** Builds the renderer configuration, reading node addresses through {@code runner}. */
-  IptablesConfig iptablesConfig(CommandRunner runner) {
+  /** Builds the mode-independent configuration, reading node addresses through {@code runner}. */
+  ProxyConfig proxyConfig(CommandRunner runner) {
     validate();
     LocalTrafficDetector.Mode m = LocalTrafficDetector.Mode.parse(detectLocalMode);
     String value =
@@ -182,21 +183,26 @@ public final class ProxyOptions {
               ? Cidr.parse(ip)
               : parseCidr(s, "--nodeport-addresses"));
     }
+    List<Cidr> cidrs = new ArrayList<>();
+    for (String c : clusterCidrs) {
+      cidrs.add(parseCidr(c, "--cluster-cidr"));
+    }
     List<String> nodeIPs = addrs.isEmpty() && !ip.isEmpty() ? List.of(ip) : addrs;
-    return new IptablesConfig(
+    return new ProxyConfig(
         nodeName,
         ip,
-        zone,
-        new LocalTrafficDetector(m, value),
-        masqueradeAll,
-        masqueradeBit,
-        localhostNodePorts,
-        npa,
         nodeIPs,
-        false,
-        false,
-        false,
-        false);
+        zone,
+        cidrs,
+        new LocalTrafficDetector(m, value),
+        masqueradeBit,
+        masqueradeAll,
+        npa);
+  }
+
+  /** The iptables mode's own options. */
+  IptablesOptions iptablesOptions() {
+    return IptablesOptions.defaults().withLocalhostNodePorts(localhostNodePorts);
   }
 
   private static String firstIpv4Cidr(List<String> cidrs) {

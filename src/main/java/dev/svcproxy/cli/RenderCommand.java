@@ -1,8 +1,9 @@
 package dev.svcproxy.cli;
 
 import dev.svcproxy.kernel.CommandRunner;
+import dev.svcproxy.kernel.KernelCapabilities;
 import dev.svcproxy.kernel.ProcessCommandRunner;
-import dev.svcproxy.render.iptables.IptablesConfig;
+import dev.svcproxy.model.ProxyConfig;
 import dev.svcproxy.render.iptables.IptablesRenderer;
 import dev.svcproxy.source.ManifestSource;
 import java.util.concurrent.Callable;
@@ -23,10 +24,15 @@ final class RenderCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     CommandRunner runner = new ProcessCommandRunner();
-    IptablesConfig cfg = options.iptablesConfig(runner);
+    ProxyConfig cfg = options.proxyConfig(runner);
     ManifestSource.Snapshot snap = new ManifestSource(options.manifests).load();
     // ManifestSource has logged each problem (stderr) already; stdout is restore text only.
-    spec.commandLine().getOut().print(new IptablesRenderer(cfg).render(snap.state()).text());
+    spec.commandLine()
+        .getOut()
+        .print(
+            new IptablesRenderer(cfg, options.iptablesOptions(), KernelCapabilities.none())
+                .render(snap.state())
+                .text());
     spec.commandLine().getOut().flush();
     return 0;
   }

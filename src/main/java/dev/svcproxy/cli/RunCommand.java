@@ -3,7 +3,6 @@ package dev.svcproxy.cli;
 import dev.svcproxy.kernel.CommandRunner;
 import dev.svcproxy.kernel.IptablesKernel;
 import dev.svcproxy.kernel.ProcessCommandRunner;
-import dev.svcproxy.render.iptables.IptablesConfig;
 import dev.svcproxy.source.ManifestSource;
 import dev.svcproxy.sync.IptablesProxier;
 import dev.svcproxy.sync.SyncLoop;
@@ -124,8 +123,9 @@ final class RunCommand implements Callable<Integer> {
     // Before the first kernel command, so that a signal at any point from here exits 0.
     Runtime.getRuntime().addShutdownHook(hook);
     try {
-      IptablesConfig cfg = options.iptablesConfig(runner);
-      IptablesProxier proxier = new IptablesProxier(new IptablesKernel(runner), cfg);
+      IptablesProxier proxier =
+          new IptablesProxier(
+              new IptablesKernel(runner), options.proxyConfig(runner), options.iptablesOptions());
       proxier.probe();
       try (SyncLoop loop = new SyncLoop(proxier, timing)) {
         loop.update(source.load().state());

@@ -156,6 +156,13 @@ public final class IptablesKernel {
     return runner.run("nfacct", "add", name).ok();
   }
 
+  /** Runs `nfacct ARGS`, for read-only probes ("get NAME", "list"). */
+  public CommandResult nfacct(String... args) {
+    List<String> argv = new ArrayList<>(List.of("nfacct"));
+    argv.addAll(List.of(args));
+    return runner.run(argv);
+  }
+
   /** Reads a sysctl ("net.ipv4.ip_forward"); null when it cannot be read. */
   public String sysctl(String key) {
     CommandResult r = runner.run("sysctl", "-n", key);

@@ -10,9 +10,12 @@ import static dev.svcproxy.render.iptables.ChainNames.POSTROUTING;
 import static dev.svcproxy.render.iptables.ChainNames.PROXY_FIREWALL;
 import static dev.svcproxy.render.iptables.ChainNames.SERVICES;
 
+import dev.svcproxy.kernel.CapabilityProbe;
 import dev.svcproxy.kernel.CommandResult;
 import dev.svcproxy.kernel.IptablesKernel;
+import dev.svcproxy.kernel.KernelCapabilities;
 import dev.svcproxy.model.Endpoint;
+import dev.svcproxy.model.ProxyConfig;
 import dev.svcproxy.model.ProxyState;
 import dev.svcproxy.model.ServicePortInfo;
 import dev.svcproxy.model.ServicePortName;
@@ -22,7 +25,7 @@ import dev.svcproxy.netfilter.RuleCanon;
 import dev.svcproxy.netfilter.Ruleset;
 import dev.svcproxy.netfilter.Table;
 import dev.svcproxy.render.iptables.ChainNames;
-import dev.svcproxy.render.iptables.IptablesConfig;
+import dev.svcproxy.render.iptables.IptablesOptions;
 import dev.svcproxy.render.iptables.IptablesRenderer;
 import dev.svcproxy.render.iptables.JumpRules;
 import dev.svcproxy.render.iptables.RenderOptions;
@@ -56,7 +59,9 @@ public final class IptablesProxier {
   static final int MAX_RESTORES = 64;
 
   private final IptablesKernel kernel;
-  private IptablesConfig cfg;
+  private final ProxyConfig cfg;
+  private final IptablesOptions options;
+  private KernelCapabilities caps;
 
   /** What the last successful restore wrote, excluded ports at the version left in place. */
   private ProxyState inKernel = ProxyState.empty();
@@ -71,25 +76,32 @@ public final class IptablesProxier {
 
   private final Map<ServicePortName, Exclusion> excluded = new TreeMap<>();
 
-  public IptablesProxier(IptablesKernel kernel, IptablesConfig cfg) {
+  public IptablesProxier(IptablesKernel kernel, ProxyConfig cfg, IptablesOptions options) {
+    this(kernel, cfg, options, KernelCapabilities.none());
+  }
+
+  /** A proxier that assumes {@code caps} until {@link #probe()} and full syncs probe them. */
+  public IptablesProxier(
+      IptablesKernel kernel, ProxyConfig cfg, IptablesOptions options, KernelCapabilities caps) {
     this.kernel = kernel;
     this.cfg = cfg;
+    this.options = options;
+    this.caps = caps;
   }
 
   /** Probes the node as upstream does at start: route_localnet, be_liberal, --random-fully. */
-  public IptablesConfig probe() {
-    if (cfg.localhostNodePorts()) {
+  public KernelCapabilities probe() {
+    if (options.localhostNodePorts(cfg)) {
       LOG.info("setting route_localnet=1 to allow NodePorts on localhost");
       kernel.setSysctl("net.ipv4.conf.all.route_localnet", "1");
     }
-    String liberal = kernel.sysctl("net.netfilter.nf_conntrack_tcp_be_liberal");
-    boolean beLiberal = liberal != null && !liberal.equals("0");
-    cfg = cfg.withRandomFully(kernel.supportsRandomFully()).withConntrackTcpBeLiberal(beLiberal);
-    return cfg;
+    caps = CapabilityProbe.startup(kernel, caps);
+    return caps;
   }
 
-  public IptablesConfig config() {
-    return cfg;
+  /** The kernel capabilities the renders of this proxier assume (as last probed). */
+  public KernelCapabilities capabilities() {
+    return caps;
   }
 
   /**
@@ -125,10 +137,7 @@ public final class IptablesProxier {
       for (String table : List.of("mangle", "nat", "filter")) {
         kernel.ensureChain(table, CANARY);
       }
-      cfg =
-          cfg.withNfacct(
-              kernel.ensureNfacct("localhost_nps_accepted_pkts"),
-              kernel.ensureNfacct("ct_state_invalid_dropped_pkts"));
+      caps = CapabilityProbe.ensureCounters(kernel, caps);
     }
     // Upstream reads the kernel (iptables-save, seconds at 10k services) only on full syncs; a
     // partial sync deletes stale chains from the record of what the last sync left.
@@ -359,7 +368,8 @@ public final class IptablesProxier {
         existing.addAll(touchedChains(held, dropped));
       }
       RenderResult rr =
-          new IptablesRenderer(cfg).render(eff, new RenderOptions(full, changed, existing));
+          new IptablesRenderer(cfg, options, caps)
+              .render(eff, new RenderOptions(full, changed, existing));
       Ruleset input = rr.restoreInput();
       if (full) {
         input = UnchangedChains.drop(input, kernelNat);

@@ -2,7 +2,6 @@ package dev.svcproxy.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.svcproxy.render.iptables.IptablesRenderer;
 import dev.svcproxy.render.iptables.JumpRules;
 import dev.svcproxy.render.iptables.OverallRulesTestAccess;
 import dev.svcproxy.testutil.States;
@@ -30,7 +29,7 @@ class ExitCodesTest {
   @BeforeAll
   static void writeBundle() throws Exception {
     var rendered =
-        new IptablesRenderer(OverallRulesTestAccess.config())
+        OverallRulesTestAccess.renderer()
             .render(States.fromYaml(States.resource("/golden/overall/input.yaml")))
             .restoreInput();
     Files.writeString(bundle.resolve("iptables-save.txt"), JumpRules.onNode(rendered).print());

@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.svcproxy.kernel.CommandResult;
 import dev.svcproxy.kernel.ProcessCommandRunner;
 import dev.svcproxy.lab.Lab;
-import dev.svcproxy.render.iptables.IptablesRenderer;
 import dev.svcproxy.render.iptables.JumpRules;
 import dev.svcproxy.render.iptables.OverallRulesTestAccess;
 import dev.svcproxy.testutil.KernelTests;
@@ -109,7 +108,7 @@ class OutputStreamsTest {
   void trace_stdoutIsTheTraceOnly() throws Exception {
     Path bundle = Files.createDirectories(tmp.resolve("bundle"));
     var rendered =
-        new IptablesRenderer(OverallRulesTestAccess.config())
+        OverallRulesTestAccess.renderer()
             .render(States.fromYaml(States.resource("/golden/overall/input.yaml")))
             .restoreInput();
     Files.writeString(bundle.resolve("iptables-save.txt"), JumpRules.onNode(rendered).print());

@@ -1,7 +1,9 @@
 package dev.svcproxy.cli;
 
 import dev.svcproxy.kernel.CommandRunner;
-import dev.svcproxy.render.iptables.IptablesConfig;
+import dev.svcproxy.kernel.KernelCapabilities;
+import dev.svcproxy.model.ProxyConfig;
+import dev.svcproxy.render.iptables.IptablesRenderer;
 import java.util.List;
 import picocli.CommandLine;
 
@@ -9,8 +11,18 @@ import picocli.CommandLine;
 public final class ProxyOptionsAccess {
   private ProxyOptionsAccess() {}
 
-  public static IptablesConfig config(List<String> flags, CommandRunner runner) {
-    ProxyOptions o = CommandLine.populateCommand(new ProxyOptions(), flags.toArray(String[]::new));
-    return o.iptablesConfig(runner);
+  public static ProxyConfig config(List<String> flags, CommandRunner runner) {
+    return options(flags).proxyConfig(runner);
+  }
+
+  /** The renderer render builds from {@code flags}, with the capabilities stated. */
+  public static IptablesRenderer renderer(
+      List<String> flags, CommandRunner runner, KernelCapabilities caps) {
+    ProxyOptions o = options(flags);
+    return new IptablesRenderer(o.proxyConfig(runner), o.iptablesOptions(), caps);
+  }
+
+  private static ProxyOptions options(List<String> flags) {
+    return CommandLine.populateCommand(new ProxyOptions(), flags.toArray(String[]::new));
   }
 }

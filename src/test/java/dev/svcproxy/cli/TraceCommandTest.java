@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.svcproxy.render.iptables.IptablesRenderer;
 import dev.svcproxy.render.iptables.JumpRules;
 import dev.svcproxy.render.iptables.OverallRulesTestAccess;
 import dev.svcproxy.testutil.States;
@@ -26,7 +25,7 @@ class TraceCommandTest {
   @BeforeAll
   static void writeBundle() throws Exception {
     var rendered =
-        new IptablesRenderer(OverallRulesTestAccess.config())
+        OverallRulesTestAccess.renderer()
             .render(States.fromYaml(States.resource("/golden/overall/input.yaml")))
             .restoreInput();
     Files.writeString(bundle.resolve("iptables-save.txt"), JumpRules.onNode(rendered).print());

@@ -9,8 +9,6 @@ import dev.svcproxy.model.ServicePortName;
 import dev.svcproxy.netfilter.IptablesCodec;
 import dev.svcproxy.netfilter.Ruleset;
 import dev.svcproxy.netfilter.Table;
-import dev.svcproxy.render.iptables.IptablesConfig;
-import dev.svcproxy.render.iptables.IptablesRenderer;
 import dev.svcproxy.render.iptables.OverallRulesTestAccess;
 import dev.svcproxy.sync.IptablesProxier;
 import dev.svcproxy.sync.SyncLoop;
@@ -52,9 +50,9 @@ class IptablesKernelTest {
     return States.fromYaml(States.resource("/golden/overall/input.yaml"));
   }
 
-  private static IptablesConfig config() {
+  private static KernelCapabilities caps() {
     // No nfacct objects exist in a fresh namespace, so render as a node without them.
-    return dev.svcproxy.render.iptables.OverallRulesTestAccess.config().withNfacct(false, false);
+    return OverallRulesTestAccess.capabilities().withNfacct(false, false);
   }
 
   private String save(String table) {
@@ -67,7 +65,9 @@ class IptablesKernelTest {
 
   @Test
   void restore_upstreamOverallRuleset_kernelAcceptsItAndSaveRoundTrips() {
-    IptablesProxier proxier = new IptablesProxier(kernel, config());
+    IptablesProxier proxier =
+        new IptablesProxier(
+            kernel, OverallRulesTestAccess.config(), OverallRulesTestAccess.options(), caps());
     proxier.sync(overall(), true, Set.of());
     String nat = save("nat");
     Ruleset parsed = IptablesCodec.parseStrict(nat, "iptables-save -t nat");
@@ -75,7 +75,7 @@ class IptablesKernelTest {
     Set<String> rendered = new TreeSet<>();
     // The proxier's effective configuration: nfacct matches appear when it could create counters.
     Table want =
-        new IptablesRenderer(proxier.config())
+        OverallRulesTestAccess.renderer(proxier.capabilities())
             .render(overall())
             .restoreInput()
             .table("nat")
@@ -92,11 +92,13 @@ class IptablesKernelTest {
 
   @Test
   void restore_rejectedInput_leavesPreviousRulesInPlace() {
-    IptablesProxier proxier = new IptablesProxier(kernel, config());
+    IptablesProxier proxier =
+        new IptablesProxier(
+            kernel, OverallRulesTestAccess.config(), OverallRulesTestAccess.options(), caps());
     proxier.sync(overall(), true, Set.of());
     String before = save("nat").replaceAll("(?m)^#.*\n", "");
     // A port beyond 65535: iptables-restore refuses the whole input.
-    String good = new IptablesRenderer(config()).render(ProxyState.empty()).text();
+    String good = OverallRulesTestAccess.renderer(caps()).render(ProxyState.empty()).text();
     int last = good.lastIndexOf("COMMIT");
     String bad =
         good.substring(0, last)
@@ -109,7 +111,9 @@ class IptablesKernelTest {
 
   @Test
   void cleanup_afterSync_removesEveryChainAndJump() {
-    IptablesProxier proxier = new IptablesProxier(kernel, config());
+    IptablesProxier proxier =
+        new IptablesProxier(
+            kernel, OverallRulesTestAccess.config(), OverallRulesTestAccess.options(), caps());
     proxier.sync(overall(), true, Set.of());
     assertThat(save("nat")).contains("KUBE-SERVICES");
     proxier.cleanup();
@@ -120,7 +124,9 @@ class IptablesKernelTest {
 
   @Test
   void syncLoop_flushedTables_restoredAfterCanaryCheck() throws Exception {
-    IptablesProxier proxier = new IptablesProxier(kernel, config());
+    IptablesProxier proxier =
+        new IptablesProxier(
+            kernel, OverallRulesTestAccess.config(), OverallRulesTestAccess.options(), caps());
     SyncLoop.Timing timing =
         new SyncLoop.Timing(Duration.ofMillis(50), Duration.ofMillis(300), Duration.ofHours(1));
     try (SyncLoop loop = new SyncLoop(proxier, timing)) {
@@ -148,7 +154,12 @@ class IptablesKernelTest {
         .isTrue();
     // The proxier creates the counters, so upstream's expected rules (nfacct matches included) load
     // as they are.
-    IptablesProxier proxier = new IptablesProxier(kernel, OverallRulesTestAccess.config());
+    IptablesProxier proxier =
+        new IptablesProxier(
+            kernel,
+            OverallRulesTestAccess.config(),
+            OverallRulesTestAccess.options(),
+            OverallRulesTestAccess.capabilities());
     proxier.sync(overall(), true, Set.of());
     assertThat(node.run("nfacct", "list").stdout())
         .contains("localhost_nps_accepted_pkts")
@@ -183,7 +194,12 @@ class IptablesKernelTest {
   })
   void syncLoop_tableFlushedFromOutside_rulesBackWithinSyncPeriod(
       String backend, String table, String how) throws Exception {
-    IptablesProxier proxier = new IptablesProxier(new IptablesKernel(node, backend), config());
+    IptablesProxier proxier =
+        new IptablesProxier(
+            new IptablesKernel(node, backend),
+            OverallRulesTestAccess.config(),
+            OverallRulesTestAccess.options(),
+            caps());
     // A one-second check against an hourly full sync: only the check can repair the node in time.
     SyncLoop.Timing timing =
         new SyncLoop.Timing(Duration.ofMillis(50), Duration.ofSeconds(1), Duration.ofHours(1));
@@ -281,7 +297,11 @@ class IptablesKernelTest {
         .isTrue();
     ProxyState state = States.fromYaml(THREE_SERVICES);
     IptablesProxier proxier =
-        new IptablesProxier(new IptablesKernel(counterVanished(node), backend), config());
+        new IptablesProxier(
+            new IptablesKernel(counterVanished(node), backend),
+            OverallRulesTestAccess.config(),
+            OverallRulesTestAccess.options(),
+            caps());
     proxier.sync(state, true, Set.of());
     String nat = node.run(backend + "-save", "-t", "nat").orThrow().stdout();
     assertThat(nat)
@@ -316,7 +336,11 @@ class IptablesKernelTest {
         .as("nfacct works (scripts/install-test-deps installs it)")
         .isTrue();
     IptablesProxier proxier =
-        new IptablesProxier(new IptablesKernel(counterVanished(node), backend), config());
+        new IptablesProxier(
+            new IptablesKernel(counterVanished(node), backend),
+            OverallRulesTestAccess.config(),
+            OverallRulesTestAccess.options(),
+            caps());
     String asClusterIP =
         THREE_SERVICES.replace(
             "spec: {type: NodePort, clusterIP: 172.30.0.1, ports: [{name: p, port: 80, nodePort:"

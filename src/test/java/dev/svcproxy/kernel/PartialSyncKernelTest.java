@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.svcproxy.lab.Lab;
 import dev.svcproxy.model.ProxyState;
-import dev.svcproxy.render.iptables.IptablesConfig;
 import dev.svcproxy.render.iptables.OverallRulesTestAccess;
 import dev.svcproxy.sync.IptablesProxier;
 import dev.svcproxy.testutil.KernelTests;
@@ -41,8 +40,8 @@ class PartialSyncKernelTest {
       endpoints: [{addresses: [10.180.9.1]}, {addresses: [10.180.9.2]}]
       """;
 
-  private static IptablesConfig config() {
-    return OverallRulesTestAccess.config().withNfacct(false, false).withRandomFully(true);
+  private static KernelCapabilities caps() {
+    return OverallRulesTestAccess.capabilities().withNfacct(false, false).withRandomFully(true);
   }
 
   /** A runner that counts the iptables-save calls it passes on. */
@@ -114,7 +113,12 @@ class PartialSyncKernelTest {
 
     try (Lab lab = Lab.create(new ProcessCommandRunner(), 2)) {
       Counting node = new Counting(lab.runner().inNetns(lab.node("node1").netns()));
-      IptablesProxier proxier = new IptablesProxier(new IptablesKernel(node, backend), config());
+      IptablesProxier proxier =
+          new IptablesProxier(
+              new IptablesKernel(node, backend),
+              OverallRulesTestAccess.config(),
+              OverallRulesTestAccess.options(),
+              caps());
       proxier.sync(States.fromYaml(base), true, Set.of());
       int savesAfterFull = node.saves;
       proxier.sync(States.fromYaml(added), false, Set.of("ns9/added"));
@@ -127,7 +131,12 @@ class PartialSyncKernelTest {
       assertThat(proxier.excluded()).isEmpty();
 
       CommandRunner fresh = lab.runner().inNetns(lab.node("node2").netns());
-      new IptablesProxier(new IptablesKernel(fresh, backend), config()).sync(last, true, Set.of());
+      new IptablesProxier(
+              new IptablesKernel(fresh, backend),
+              OverallRulesTestAccess.config(),
+              OverallRulesTestAccess.options(),
+              caps())
+          .sync(last, true, Set.of());
 
       for (String table : List.of("nat", "filter")) {
         Map<String, List<String>> want = canonical(fresh, backend, table);

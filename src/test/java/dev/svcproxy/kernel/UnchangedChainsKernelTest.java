@@ -8,8 +8,6 @@ import dev.svcproxy.netfilter.IptablesCodec;
 import dev.svcproxy.netfilter.Line;
 import dev.svcproxy.netfilter.Ruleset;
 import dev.svcproxy.netfilter.Table;
-import dev.svcproxy.render.iptables.IptablesConfig;
-import dev.svcproxy.render.iptables.IptablesRenderer;
 import dev.svcproxy.render.iptables.OverallRulesTestAccess;
 import dev.svcproxy.sync.IptablesProxier;
 import dev.svcproxy.sync.UnchangedChains;
@@ -25,8 +23,8 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class UnchangedChainsKernelTest {
 
-  private static IptablesConfig config() {
-    return OverallRulesTestAccess.config().withNfacct(false, false).withRandomFully(true);
+  private static KernelCapabilities caps() {
+    return OverallRulesTestAccess.capabilities().withNfacct(false, false).withRandomFully(true);
   }
 
   @ParameterizedTest
@@ -37,14 +35,16 @@ class UnchangedChainsKernelTest {
       CommandRunner node = lab.runner().inNetns(lab.node("node1").netns());
       IptablesKernel kernel = new IptablesKernel(node, backend);
       ProxyState state = States.fromYaml(States.resource("/golden/overall/input.yaml"));
-      new IptablesProxier(kernel, config()).sync(state, true, Set.of());
+      new IptablesProxier(
+              kernel, OverallRulesTestAccess.config(), OverallRulesTestAccess.options(), caps())
+          .sync(state, true, Set.of());
 
       String saved = node.run(backend + "-save", "-t", "nat").orThrow().stdout();
       Ruleset parsed = IptablesCodec.parseStrict(saved, backend + "-save");
       assertThat(parsed.print()).isEqualTo(saved);
 
       Table kernelNat = parsed.table("nat").orElseThrow();
-      Ruleset full = new IptablesRenderer(config()).render(state).restoreInput();
+      Ruleset full = OverallRulesTestAccess.renderer(caps()).render(state).restoreInput();
       Table left = UnchangedChains.drop(full, kernelNat).table("nat").orElseThrow();
       assertThat(left.chainDecls())
           .extracting(Line.ChainDecl::name)
@@ -55,7 +55,7 @@ class UnchangedChainsKernelTest {
       ProxyState moved =
           States.fromYaml(
               States.resource("/golden/overall/input.yaml").replace("10.180.0.1]", "10.180.0.9]"));
-      Ruleset changed = new IptablesRenderer(config()).render(moved).restoreInput();
+      Ruleset changed = OverallRulesTestAccess.renderer(caps()).render(moved).restoreInput();
       Table left2 = UnchangedChains.drop(changed, kernelNat).table("nat").orElseThrow();
       assertThat(left2.chainDecls())
           .extracting(Line.ChainDecl::name)

@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.svcproxy.model.Cidr;
 import dev.svcproxy.model.Ip;
-import dev.svcproxy.render.iptables.IptablesRenderer;
 import dev.svcproxy.render.iptables.OverallRulesTestAccess;
 import dev.svcproxy.testutil.States;
 import dev.svcproxy.testutil.UpstreamOrder;
@@ -22,7 +21,7 @@ class BadIpsTest {
   @Test
   void render_upstreamBadIpsInputs_equalsUpstreamExpectedText() {
     String rendered =
-        new IptablesRenderer(OverallRulesTestAccess.config())
+        OverallRulesTestAccess.renderer()
             .render(States.fromYaml(States.resource("/manifests/bad-ips/input.yaml")))
             .text();
     assertThat(UpstreamOrder.sort(rendered))

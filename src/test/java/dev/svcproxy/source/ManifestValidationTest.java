@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.svcproxy.render.iptables.IptablesRenderer;
 import dev.svcproxy.render.iptables.OverallRulesTestAccess;
 import dev.svcproxy.snapshot.ProxyStateBuilder;
 import java.util.ArrayList;
@@ -45,7 +44,7 @@ class ManifestValidationTest {
 
   private String render(String yaml) {
     ManifestSet set = parser.parse("svc.yaml", yaml);
-    return new IptablesRenderer(OverallRulesTestAccess.config())
+    return OverallRulesTestAccess.renderer()
         .render(ProxyStateBuilder.build(set.services(), set.slices()))
         .text();
   }

@@ -8,9 +8,10 @@ import dev.svcproxy.kernel.IptablesKernel;
 import dev.svcproxy.kernel.RecordingCommandRunner;
 import dev.svcproxy.model.LocalTrafficDetector;
 import dev.svcproxy.model.Protocol;
+import dev.svcproxy.model.ProxyConfig;
 import dev.svcproxy.model.ProxyState;
 import dev.svcproxy.model.ServicePortName;
-import dev.svcproxy.render.iptables.IptablesConfig;
+import dev.svcproxy.render.iptables.IptablesOptions;
 import dev.svcproxy.testutil.States;
 import java.util.List;
 import java.util.Set;
@@ -119,7 +120,8 @@ class IptablesProxierTest {
   private IptablesProxier proxier() {
     return new IptablesProxier(
         new IptablesKernel(runner),
-        IptablesConfig.defaults("n1", "192.168.0.2", LocalTrafficDetector.none()));
+        ProxyConfig.defaults("n1", "192.168.0.2", LocalTrafficDetector.none()),
+        IptablesOptions.defaults());
   }
 
   private List<RecordingCommandRunner.Call> restores() {

@@ -5,8 +5,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.svcproxy.kernel.CommandResult;
 import dev.svcproxy.kernel.IptablesKernel;
 import dev.svcproxy.kernel.RecordingCommandRunner;
+import dev.svcproxy.model.ProxyConfig;
 import dev.svcproxy.model.ProxyState;
-import dev.svcproxy.render.iptables.IptablesConfig;
+import dev.svcproxy.render.iptables.IptablesOptions;
 import dev.svcproxy.testutil.States;
 import java.time.Duration;
 import java.util.List;
@@ -99,8 +100,8 @@ class SyncLoopTest {
   private IptablesProxier proxier() {
     return new IptablesProxier(
         new IptablesKernel(runner),
-        IptablesConfig.defaults(
-            "n1", "192.168.0.2", dev.svcproxy.model.LocalTrafficDetector.none()));
+        ProxyConfig.defaults("n1", "192.168.0.2", dev.svcproxy.model.LocalTrafficDetector.none()),
+        IptablesOptions.defaults());
   }
 
   private List<String> restores() {

@@ -8,7 +8,6 @@ import dev.svcproxy.lab.Lab;
 import dev.svcproxy.netfilter.Rule;
 import dev.svcproxy.netfilter.Ruleset;
 import dev.svcproxy.netfilter.Table;
-import dev.svcproxy.render.iptables.IptablesRenderer;
 import dev.svcproxy.render.iptables.JumpRules;
 import dev.svcproxy.render.iptables.OverallRulesTestAccess;
 import dev.svcproxy.testutil.KernelTests;
@@ -84,7 +83,8 @@ class ListingKernelTest {
       CommandRunner in = lab.runner().inNetns(node.netns());
       Ruleset rendered =
           JumpRules.onNode(
-              new IptablesRenderer(OverallRulesTestAccess.config().withNfacct(false, false))
+              OverallRulesTestAccess.renderer(
+                      OverallRulesTestAccess.capabilities().withNfacct(false, false))
                   .render(States.fromYaml(States.resource("/golden/overall/input.yaml")))
                   .restoreInput());
       in.run(

@@ -3,7 +3,6 @@ package dev.svcproxy.trace;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
-import dev.svcproxy.render.iptables.IptablesRenderer;
 import dev.svcproxy.render.iptables.JumpRules;
 import dev.svcproxy.render.iptables.OverallRulesTestAccess;
 import dev.svcproxy.testutil.States;
@@ -70,9 +69,7 @@ class TracerProbabilityTest {
 
   private static String rendered(int n) {
     return JumpRules.onNode(
-            new IptablesRenderer(OverallRulesTestAccess.config())
-                .render(States.fromYaml(yaml(n)))
-                .restoreInput())
+            OverallRulesTestAccess.renderer().render(States.fromYaml(yaml(n))).restoreInput())
         .print();
   }
 

@@ -3,7 +3,6 @@ package dev.svcproxy.trace;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
-import dev.svcproxy.render.iptables.IptablesRenderer;
 import dev.svcproxy.render.iptables.JumpRules;
 import dev.svcproxy.render.iptables.OverallRulesTestAccess;
 import dev.svcproxy.testutil.States;
@@ -49,7 +48,7 @@ class TracerTest {
 
   private static NodeState overall() {
     var rendered =
-        new IptablesRenderer(OverallRulesTestAccess.config())
+        OverallRulesTestAccess.renderer()
             .render(States.fromYaml(States.resource("/golden/overall/input.yaml")))
             .restoreInput();
     return node(JumpRules.onNode(rendered).print(), Map.of());

@@ -2,7 +2,6 @@ package dev.svcproxy.trace;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.svcproxy.render.iptables.IptablesRenderer;
 import dev.svcproxy.render.iptables.JumpRules;
 import dev.svcproxy.render.iptables.OverallRulesTestAccess;
 import dev.svcproxy.testutil.States;
@@ -25,7 +24,7 @@ class UpstreamPacketFlowTest {
           Map.of(
               "iptables-save.txt",
               JumpRules.onNode(
-                      new IptablesRenderer(OverallRulesTestAccess.config())
+                      OverallRulesTestAccess.renderer()
                           .render(States.fromYaml(States.resource("/golden/overall/input.yaml")))
                           .restoreInput())
                   .print(),

@@ -9,10 +9,12 @@ import static dev.svcproxy.render.iptables.ChainNames.POSTROUTING;
 import static dev.svcproxy.render.iptables.ChainNames.PROXY_FIREWALL;
 import static dev.svcproxy.render.iptables.ChainNames.SERVICES;
 
+import dev.svcproxy.kernel.KernelCapabilities;
 import dev.svcproxy.model.Cidr;
 import dev.svcproxy.model.Endpoint;
 import dev.svcproxy.model.EndpointCategorizer;
 import dev.svcproxy.model.LocalTrafficDetector;
+import dev.svcproxy.model.ProxyConfig;
 import dev.svcproxy.model.ProxyState;
 import dev.svcproxy.model.ServicePortInfo;
 import dev.svcproxy.model.ServicePortName;
@@ -35,18 +37,18 @@ import java.util.TreeSet;
  * (filter and nat tables, chain for chain and rule for rule). A pure function.
  */
 public final class IptablesRenderer {
-  /** Above this many endpoints, comments are left off per-endpoint rules, as upstream. */
-  public static final int LARGE_CLUSTER_ENDPOINTS = 1000;
-
-  private static final String LOCALHOST_NPS_COUNTER = "localhost_nps_accepted_pkts";
-  private static final String INVALID_DROPPED_COUNTER = "ct_state_invalid_dropped_pkts";
-
-  private final IptablesConfig cfg;
+  private final ProxyConfig cfg;
+  private final IptablesOptions options;
+  private final KernelCapabilities caps;
   private final String mark;
+  private final boolean localhostNodePorts;
 
-  public IptablesRenderer(IptablesConfig cfg) {
+  public IptablesRenderer(ProxyConfig cfg, IptablesOptions opts, KernelCapabilities caps) {
     this.cfg = cfg;
+    this.options = opts;
+    this.caps = caps;
     this.mark = cfg.masqueradeMark();
+    this.localhostNodePorts = opts.localhostNodePorts(cfg);
   }
 
   /** Renders the whole ruleset, as a full sync writes it. */
@@ -78,13 +80,13 @@ public final class IptablesRenderer {
         Rule.in(POSTROUTING)
             .comment("kubernetes service traffic requiring SNAT")
             .jump("MASQUERADE");
-    if (cfg.randomFully()) {
+    if (caps.randomFully()) {
       masq.targetOption("--random-fully");
     }
     add(natRules, masq);
     add(natRules, Rule.in(MARK_MASQ).jump("MARK").targetOption("--or-mark", mark));
 
-    if (cfg.localhostNodePorts()) {
+    if (localhostNodePorts) {
       filterChains.add(decl(FIREWALL));
       add(
           filterRules,
@@ -98,7 +100,7 @@ public final class IptablesRenderer {
     }
 
     Set<String> active = new HashSet<>();
-    boolean large = state.totalEndpoints() > LARGE_CLUSTER_ENDPOINTS;
+    boolean large = state.totalEndpoints() > options.largeClusterEndpoints();
     for (ServicePortInfo svc : state.services().values()) {
       boolean write = opts.fullSync() || opts.changed().contains(svc.name().namespacedName());
       renderService(
@@ -129,23 +131,23 @@ public final class IptablesRenderer {
     if (cfg.nodePortsMatchAll()) {
       RuleBuilder b = Rule.in(SERVICES).comment(lastComment).module("addrtype");
       b.option("--dst-type", "LOCAL");
-      if (!cfg.localhostNodePorts()) {
+      if (!localhostNodePorts) {
         b.param(true, "-d", "127.0.0.0/8");
       }
       add(natRules, b.jump(NODEPORTS));
     } else {
       for (String ip : nodePortIPs()) {
-        if (ip.startsWith("127.") && !cfg.localhostNodePorts()) {
+        if (ip.startsWith("127.") && !localhostNodePorts) {
           continue;
         }
         add(natRules, Rule.in(SERVICES).comment(lastComment).param("-d", ip).jump(NODEPORTS));
       }
     }
 
-    if (!cfg.conntrackTcpBeLiberal()) {
+    if (!caps.conntrackTcpBeLiberal()) {
       RuleBuilder b = Rule.in(FORWARD).module("conntrack").option("--ctstate", "INVALID");
-      if (cfg.nfacctInvalidDropped()) {
-        b.module("nfacct").option("--nfacct-name", INVALID_DROPPED_COUNTER);
+      if (caps.nfacctInvalidDropped()) {
+        b.module("nfacct").option("--nfacct-name", KernelCapabilities.INVALID_DROPPED_COUNTER);
       }
       add(filterRules, b.jump("DROP"));
     }
@@ -305,7 +307,7 @@ public final class IptablesRenderer {
     if (svc.nodePort() != 0) {
       String np = Integer.toString(svc.nodePort());
       if (hasEndpoints) {
-        if (cfg.localhostNodePorts() && cfg.nfacctLocalhostNodePorts()) {
+        if (localhostNodePorts && caps.nfacctLocalhostNodePorts()) {
           add(
               topNatRules,
               Rule.in(NODEPORTS)
@@ -314,7 +316,7 @@ public final class IptablesRenderer {
                   .param("-d", "127.0.0.0/8")
                   .option("--dport", np)
                   .module("nfacct")
-                  .option("--nfacct-name", LOCALHOST_NPS_COUNTER)
+                  .option("--nfacct-name", KernelCapabilities.LOCALHOST_NPS_COUNTER)
                   .jump(extChain));
         }
         add(

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
 import dev.svcproxy.cli.ProxyOptionsAccess;
+import dev.svcproxy.kernel.KernelCapabilities;
 import dev.svcproxy.model.ProxyState;
 import dev.svcproxy.testutil.FakeNode;
 import dev.svcproxy.testutil.GoldenUpdate;
@@ -49,9 +50,10 @@ class GoldenCasesTest {
     if (!extra.isEmpty()) {
       flags.addAll(Arrays.asList(extra.split("\\s+")));
     }
-    IptablesConfig cfg = ProxyOptionsAccess.config(flags, FakeNode.runner());
+    IptablesRenderer renderer =
+        ProxyOptionsAccess.renderer(flags, FakeNode.runner(), KernelCapabilities.none());
     ProxyState state = States.fromYaml(Files.readString(dir.resolve("input.yaml")));
-    return new IptablesRenderer(cfg).render(state);
+    return renderer.render(state);
   }
 
   @ParameterizedTest

@@ -3,10 +3,12 @@ package dev.svcproxy.render.iptables;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.svcproxy.kernel.KernelCapabilities;
 import dev.svcproxy.model.Cidr;
 import dev.svcproxy.model.Endpoint;
 import dev.svcproxy.model.LocalTrafficDetector;
 import dev.svcproxy.model.Protocol;
+import dev.svcproxy.model.ProxyConfig;
 import dev.svcproxy.model.ProxyState;
 import dev.svcproxy.model.ServicePortInfo;
 import dev.svcproxy.model.ServicePortName;
@@ -54,7 +56,7 @@ class InjectionRenderTest {
     }
   }
 
-  private record Input(ProxyState state, IptablesConfig cfg) {}
+  private record Input(ProxyState state, IptablesRenderer renderer) {}
 
   private static Input input(Field f, char c) {
     String bad = String.valueOf(c);
@@ -107,22 +109,11 @@ class InjectionRenderTest {
         f == Field.NODE_IP_FOR_NODEPORT_ADDRESSES ? List.of("192.168.0.2" + bad) : List.of();
     // No node IP: the renderer would otherwise parse the source ranges itself before writing
     // them, and this test is about what reaches the printer.
-    IptablesConfig cfg =
-        new IptablesConfig(
-            nodeName,
-            null,
-            zone,
-            detector,
-            false,
-            14,
-            true,
-            nodePortAddresses,
-            nodeIps,
-            false,
-            false,
-            true,
-            false);
-    return new Input(state, cfg);
+    ProxyConfig cfg =
+        new ProxyConfig(
+            nodeName, null, nodeIps, zone, List.of(), detector, 14, false, nodePortAddresses);
+    KernelCapabilities caps = KernelCapabilities.none().withRandomFully(true);
+    return new Input(state, new IptablesRenderer(cfg, IptablesOptions.defaults(), caps));
   }
 
   static Stream<Arguments> cases() {
@@ -139,7 +130,7 @@ class InjectionRenderTest {
   @MethodSource("cases")
   void render_controlCharacterInAnInputString_throwsOrNeverWritesIt(Field f, String code, char c) {
     Input in = input(f, c);
-    IptablesRenderer r = new IptablesRenderer(in.cfg());
+    IptablesRenderer r = in.renderer();
     if (f.written()) {
       assertThatThrownBy(() -> r.render(in.state()).text())
           .isInstanceOf(UnsafeTextException.class)
@@ -151,7 +142,7 @@ class InjectionRenderTest {
       // The same text as with an ordinary unknown character in its place.
       Input plain = input(f, 'Q');
       assertThat(r.render(in.state()).text())
-          .isEqualTo(new IptablesRenderer(plain.cfg()).render(plain.state()).text());
+          .isEqualTo(plain.renderer().render(plain.state()).text());
     }
   }
 
@@ -160,7 +151,7 @@ class InjectionRenderTest {
     // Each field above reaches the text when it is clean, so each refusal is about the character.
     for (Field f : Field.values()) {
       Input in = input(f, 'Q');
-      String text = new IptablesRenderer(in.cfg()).render(in.state()).text();
+      String text = in.renderer().render(in.state()).text();
       assertThat(text).as(f.name()).contains("KUBE-SVC-");
       String expected =
           switch (f) {

@@ -2,6 +2,7 @@ package dev.svcproxy.render.iptables;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.svcproxy.kernel.KernelCapabilities;
 import dev.svcproxy.model.ProxyState;
 import dev.svcproxy.netfilter.Rule;
 import dev.svcproxy.netfilter.Table;
@@ -10,7 +11,7 @@ import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 class RendererBehaviourTest {
-  private static final IptablesConfig CFG = OverallRulesTest.upstreamTestConfig();
+  private static final IptablesRenderer RENDERER = OverallRulesTest.upstreamTestRenderer();
 
   private static String manyEndpoints(int services, int perService) {
     StringBuilder b = new StringBuilder();
@@ -45,7 +46,7 @@ class RendererBehaviourTest {
   @Test
   void render_moreThan1000Endpoints_dropsEndpointComments() {
     ProxyState state = States.fromYaml(manyEndpoints(101, 10));
-    RenderResult r = new IptablesRenderer(CFG).render(state);
+    RenderResult r = RENDERER.render(state);
     assertThat(r.largeClusterMode()).isTrue();
     Table nat = r.restoreInput().table("nat").orElseThrow();
     assertThat(nat.rules())
@@ -57,7 +58,7 @@ class RendererBehaviourTest {
 
   @Test
   void render_exactly1000Endpoints_keepsComments() {
-    RenderResult r = new IptablesRenderer(CFG).render(States.fromYaml(manyEndpoints(100, 10)));
+    RenderResult r = RENDERER.render(States.fromYaml(manyEndpoints(100, 10)));
     assertThat(r.largeClusterMode()).isFalse();
     assertThat(r.restoreInput().table("nat").orElseThrow().rules())
         .filteredOn(x -> x.chain().startsWith("KUBE-SEP-"))
@@ -67,8 +68,7 @@ class RendererBehaviourTest {
   @Test
   void render_partialSync_writesOnlyChangedServicesChainsButAllTopLevelRules() {
     ProxyState state = States.fromYaml(States.resource("/golden/overall/input.yaml"));
-    RenderResult r =
-        new IptablesRenderer(CFG).render(state, new RenderOptions(false, Set.of("ns1/svc1"), null));
+    RenderResult r = RENDERER.render(state, new RenderOptions(false, Set.of("ns1/svc1"), null));
     Table nat = r.restoreInput().table("nat").orElseThrow();
     assertThat(nat.chainDecls())
         .extracting(c -> c.name())
@@ -78,8 +78,7 @@ class RendererBehaviourTest {
     assertThat(nat.rules("KUBE-NODEPORTS")).hasSize(6);
     // Skipped chains still count as active, so they are not deleted as stale.
     assertThat(r.activeNatChains()).contains("KUBE-SVC-X27LE4BHSL4DOUIK");
-    assertThat(r.natRulesTotal())
-        .isEqualTo(new IptablesRenderer(CFG).render(state).natRulesTotal());
+    assertThat(r.natRulesTotal()).isEqualTo(RENDERER.render(state).natRulesTotal());
   }
 
   @Test
@@ -92,8 +91,7 @@ class RendererBehaviourTest {
             "KUBE-SEP-OLDOLDOLDOLDOLD1",
             "DOCKER",
             "KUBE-MARK-DROP");
-    RenderResult r =
-        new IptablesRenderer(CFG).render(state, new RenderOptions(true, Set.of(), existing));
+    RenderResult r = RENDERER.render(state, new RenderOptions(true, Set.of(), existing));
     String text = r.text();
     assertThat(text)
         .contains(":KUBE-SVC-GONEGONEGONEGONE - [0:0]\n")
@@ -111,8 +109,9 @@ class RendererBehaviourTest {
 
   @Test
   void render_randomFullyAndNoNfacct_asProbed() {
-    IptablesConfig cfg = CFG.withNfacct(false, false).withRandomFully(true);
-    String text = new IptablesRenderer(cfg).render(ProxyState.empty()).text();
+    KernelCapabilities caps =
+        OverallRulesTest.upstreamTestCapabilities().withNfacct(false, false).withRandomFully(true);
+    String text = OverallRulesTestAccess.renderer(caps).render(ProxyState.empty()).text();
     assertThat(text).contains("-j MASQUERADE --random-fully\n").doesNotContain("nfacct");
     assertThat(text).contains("-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP\n");
   }
