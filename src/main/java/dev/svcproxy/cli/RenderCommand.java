@@ -1,39 +1,146 @@
 package dev.svcproxy.cli;
 
+import dev.svcproxy.kernel.CapabilityProbe;
 import dev.svcproxy.kernel.CommandRunner;
+import dev.svcproxy.kernel.IptablesKernel;
 import dev.svcproxy.kernel.KernelCapabilities;
+import dev.svcproxy.kernel.KernelCapabilities.Capability;
 import dev.svcproxy.kernel.ProcessCommandRunner;
 import dev.svcproxy.model.ProxyConfig;
+import dev.svcproxy.model.ProxyState;
+import dev.svcproxy.render.iptables.IptablesOptions;
 import dev.svcproxy.render.iptables.IptablesRenderer;
 import dev.svcproxy.source.ManifestSource;
+import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-/** Prints the iptables-restore input run would apply; changes nothing. */
+/**
+ * Prints the iptables-restore input run would apply; changes nothing. The kernel capabilities that
+ * change rules (nfacct counters, --random-fully, tcp_be_liberal) are probed read-only, as run
+ * probes them, or stated with --kernel-capabilities; what the probe cannot tell is named on stderr
+ * with the rule lines that would differ.
+ */
 @Command(
     name = "render",
     mixinStandardHelpOptions = true,
-    description =
-        "Print the iptables-restore input `run` would apply, without touching the kernel.")
+    description = {
+      "Print the iptables-restore input `run` would apply, without touching the kernel.",
+      "It equals what run's first full sync restores into tables without our chains; over"
+          + " tables that hold them, run leaves out chains the kernel holds as rendered, and it"
+          + " adds the jump rules and canary chains with single iptables commands."
+    })
 final class RenderCommand implements Callable<Integer> {
+  private final CommandRunner runner;
+
   @Mixin ProxyOptions options;
+
+  @Option(
+      names = "--kernel-capabilities",
+      defaultValue = "probe",
+      paramLabel = "CAPS",
+      description =
+          "probe (default: ask this node read-only, as run would), none, or a comma list of"
+              + " nfacct-localhost-nodeports, nfacct-invalid-dropped, random-fully,"
+              + " tcp-be-liberal: the capabilities of the node run will run on.")
+  String kernelCapabilities;
+
   @Spec picocli.CommandLine.Model.CommandSpec spec;
+
+  RenderCommand() {
+    this(new ProcessCommandRunner());
+  }
+
+  /** A render that probes the node only through {@code runner}. */
+  RenderCommand(CommandRunner runner) {
+    this.runner = runner;
+  }
 
   @Override
   public Integer call() {
-    CommandRunner runner = new ProcessCommandRunner();
+    CapabilityProbe.Prediction stated = parseCapabilities(kernelCapabilities);
     ProxyConfig cfg = options.proxyConfig(runner);
+    IptablesOptions opts = options.iptablesOptions();
     ManifestSource.Snapshot snap = new ManifestSource(options.manifests).load();
+    CapabilityProbe.Prediction p =
+        stated != null ? stated : CapabilityProbe.predict(new IptablesKernel(runner));
+    String text = new IptablesRenderer(cfg, opts, p.capabilities()).render(snap.state()).text();
     // ManifestSource has logged each problem (stderr) already; stdout is restore text only.
-    spec.commandLine()
-        .getOut()
-        .print(
-            new IptablesRenderer(cfg, options.iptablesOptions(), KernelCapabilities.none())
-                .render(snap.state())
-                .text());
+    spec.commandLine().getOut().print(text);
     spec.commandLine().getOut().flush();
+    PrintWriter err = spec.commandLine().getErr();
+    for (Map.Entry<Capability, String> u : p.unknown().entrySet()) {
+      err.println(
+          differs(cfg, opts, p.capabilities(), snap.state(), text, u.getKey(), u.getValue()));
+    }
+    err.flush();
     return 0;
+  }
+
+  /**
+   * What run would write differently if {@code c}, which the probe could not tell, were present:
+   * the rule lines of this render it would not write ("-") and those it would write instead ("+").
+   */
+  private static String differs(
+      ProxyConfig cfg,
+      IptablesOptions opts,
+      KernelCapabilities caps,
+      ProxyState state,
+      String text,
+      Capability c,
+      String why) {
+    String other = new IptablesRenderer(cfg, opts, caps.with(c, true)).render(state).text();
+    Set<String> mine = new LinkedHashSet<>(text.lines().toList());
+    Set<String> theirs = new LinkedHashSet<>(other.lines().toList());
+    List<String> out = new ArrayList<>();
+    out.add(
+        "svcproxy render: could not tell whether run would have "
+            + c.flagName()
+            + " ("
+            + why
+            + "); rendered without it. "
+            + (mine.equals(theirs)
+                ? "No rule depends on it here."
+                : "With it, run would write these lines differently (or state"
+                    + " --kernel-capabilities):"));
+    for (String l : mine) {
+      if (!theirs.contains(l)) {
+        out.add("  - " + l);
+      }
+    }
+    for (String l : theirs) {
+      if (!mine.contains(l)) {
+        out.add("  + " + l);
+      }
+    }
+    return String.join("\n", out);
+  }
+
+  /** The stated capabilities, or null for "probe". */
+  private static CapabilityProbe.Prediction parseCapabilities(String s) {
+    String v = s.strip();
+    if (v.equals("probe")) {
+      return null;
+    }
+    Set<Capability> caps = EnumSet.noneOf(Capability.class);
+    if (!v.equals("none")) {
+      for (String part : v.split(",")) {
+        try {
+          caps.add(Capability.parse(part));
+        } catch (IllegalArgumentException e) {
+          throw new IllegalArgumentException("--kernel-capabilities: " + e.getMessage());
+        }
+      }
+    }
+    return CapabilityProbe.Prediction.stated(KernelCapabilities.of(caps));
   }
 }

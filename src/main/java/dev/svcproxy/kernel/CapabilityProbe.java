@@ -25,7 +25,9 @@ public final class CapabilityProbe {
    */
   public record Prediction(KernelCapabilities capabilities, Map<Capability, String> unknown) {
     public Prediction {
-      unknown = Collections.unmodifiableMap(new EnumMap<>(unknown));
+      Map<Capability, String> copy = new EnumMap<>(Capability.class);
+      copy.putAll(unknown);
+      unknown = Collections.unmodifiableMap(copy);
     }
 
     /** An exact statement, nothing probed. */
