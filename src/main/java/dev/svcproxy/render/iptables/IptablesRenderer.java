@@ -12,7 +12,6 @@ import static dev.svcproxy.render.iptables.ChainNames.SERVICES;
 import dev.svcproxy.kernel.KernelCapabilities;
 import dev.svcproxy.model.Cidr;
 import dev.svcproxy.model.Endpoint;
-import dev.svcproxy.model.EndpointCategorizer;
 import dev.svcproxy.model.LocalTrafficDetector;
 import dev.svcproxy.model.ProxyConfig;
 import dev.svcproxy.model.ProxyState;
@@ -25,7 +24,10 @@ import dev.svcproxy.netfilter.RuleBuilder;
 import dev.svcproxy.netfilter.Ruleset;
 import dev.svcproxy.netfilter.Table;
 import dev.svcproxy.netfilter.Value;
+import dev.svcproxy.plan.ServicePlanner;
+import dev.svcproxy.plan.ServicePortPlan;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
@@ -42,6 +44,7 @@ public final class IptablesRenderer {
   private final KernelCapabilities caps;
   private final String mark;
   private final boolean localhostNodePorts;
+  private final ServicePlanner planner;
 
   public IptablesRenderer(ProxyConfig cfg, IptablesOptions opts, KernelCapabilities caps) {
     this.cfg = cfg;
@@ -49,6 +52,7 @@ public final class IptablesRenderer {
     this.caps = caps;
     this.mark = cfg.masqueradeMark();
     this.localhostNodePorts = opts.localhostNodePorts(cfg);
+    this.planner = new ServicePlanner(cfg);
   }
 
   /** Renders the whole ruleset, as a full sync writes it. */
@@ -61,7 +65,6 @@ public final class IptablesRenderer {
     List<Line> filterRules = new ArrayList<>();
     List<Line> natChains = new ArrayList<>();
     List<Line> natRules = new ArrayList<>();
-    List<Line> skipped = new ArrayList<>();
 
     for (String c : List.of(SERVICES, EXTERNAL_SERVICES, FORWARD, NODEPORTS, PROXY_FIREWALL)) {
       filterChains.add(decl(c));
@@ -100,20 +103,21 @@ public final class IptablesRenderer {
     }
 
     Set<String> active = new HashSet<>();
-    boolean large = state.totalEndpoints() > options.largeClusterEndpoints();
-    for (ServicePortInfo svc : state.services().values()) {
-      boolean write = opts.fullSync() || opts.changed().contains(svc.name().namespacedName());
-      renderService(
-          state,
-          svc,
-          large,
-          filterRules,
-          natRules,
-          write ? natChains : skipped,
-          write ? natRules : skipped,
-          active);
+    boolean large = largeClusterMode(state);
+    int skippedRules = 0;
+    for (ServicePortPlan plan : planner.plan(state).values()) {
+      ServicePortRules port = renderServicePort(plan, large);
+      boolean write = opts.fullSync() || opts.changed().contains(port.name().namespacedName());
+      port.sharedFilterRules().forEach(r -> filterRules.add(new Line.RuleLine(r)));
+      port.sharedNatRules().forEach(r -> natRules.add(new Line.RuleLine(r)));
+      active.addAll(port.chains());
+      if (write) {
+        port.chains().forEach(c -> natChains.add(decl(c)));
+        port.chainRules().forEach(r -> natRules.add(new Line.RuleLine(r)));
+      } else {
+        skippedRules += port.chainRules().size();
+      }
     }
-    int skippedRules = (int) skipped.stream().filter(l -> l instanceof Line.RuleLine).count();
 
     int deleted = 0;
     if (opts.existingNatChains() != null) {
@@ -197,69 +201,48 @@ public final class IptablesRenderer {
     return out;
   }
 
-  private void renderService(
-      ProxyState state,
-      ServicePortInfo svc,
-      boolean large,
-      List<Line> filterRules,
-      List<Line> topNatRules,
-      List<Line> natChains,
-      List<Line> natRules,
-      Set<String> active) {
+  /**
+   * Whether per-endpoint rules go without comments: upstream's large-cluster mode, decided by the
+   * endpoints of the whole state, so a change of mode changes every port's rules.
+   */
+  public boolean largeClusterMode(ProxyState state) {
+    return state.totalEndpoints() > options.largeClusterEndpoints();
+  }
+
+  /**
+   * One service port's rules, as the full render writes them. Pure and cheap: a partial sync can
+   * re-render only the ports that changed and reuse the others ({@code large} from {@link
+   * #largeClusterMode} of the whole state).
+   */
+  public ServicePortRules renderServicePort(ServicePortPlan plan, boolean large) {
+    List<Rule> filterRules = new ArrayList<>();
+    List<Rule> topNatRules = new ArrayList<>();
+    List<String> natChains = new ArrayList<>();
+    List<Rule> natRules = new ArrayList<>();
+    ServicePortInfo svc = plan.service();
     ServicePortName spn = svc.name();
     String name = spn.toString();
     String proto = svc.protocol().lower();
     String port = Integer.toString(svc.port());
 
-    EndpointCategorizer.Categories cat =
-        EndpointCategorizer.categorize(state.endpointsOf(spn), svc, cfg.nodeName(), cfg.zone());
-    boolean hasEndpoints = cat.hasAny();
-
+    boolean hasEndpoints = plan.hasEndpoints();
     String clusterChain = ChainNames.svc(name, proto);
-    boolean usesClusterChain = !cat.cluster().isEmpty() && svc.usesClusterEndpoints();
     String localChain = ChainNames.svl(name, proto);
-    boolean usesLocalChain = !cat.local().isEmpty() && svc.usesLocalEndpoints();
-
-    String internalChain = clusterChain;
-    boolean hasInternal = hasEndpoints;
-    if (svc.internalPolicyLocal()) {
-      internalChain = localChain;
-      hasInternal = hasInternal && !cat.local().isEmpty();
-    }
-    String externalPolicyChain = clusterChain;
-    boolean hasExternal = hasEndpoints;
-    if (svc.externalPolicyLocal()) {
-      externalPolicyChain = localChain;
-      hasExternal = hasExternal && !cat.local().isEmpty();
-    }
+    String internalChain =
+        plan.internalPolicy() == ServicePortPlan.Policy.LOCAL ? localChain : clusterChain;
+    boolean hasInternal = plan.hasInternalEndpoints();
+    String externalPolicyChain =
+        plan.externalPolicy() == ServicePortPlan.Policy.LOCAL ? localChain : clusterChain;
+    boolean hasExternal = plan.hasExternalEndpoints();
     String extChain = ChainNames.ext(name, proto);
-    boolean usesExtChain = hasEndpoints && svc.externallyAccessible();
     String fwChain = ChainNames.fw(name, proto);
-    boolean usesFw =
-        hasEndpoints
-            && !svc.loadBalancerVIPs().isEmpty()
-            && !svc.loadBalancerSourceRanges().isEmpty();
+    boolean usesFw = plan.usesFirewall();
     String lbChain = usesFw ? fwChain : extChain;
 
-    String internalFilterTarget = "";
-    String internalFilterComment = "";
-    String externalFilterTarget = "";
-    String externalFilterComment = "";
-    if (!hasEndpoints) {
-      internalFilterTarget = "REJECT";
-      internalFilterComment = name + " has no endpoints";
-      externalFilterTarget = "REJECT";
-      externalFilterComment = internalFilterComment;
-    } else {
-      if (!hasInternal) {
-        internalFilterTarget = "DROP";
-        internalFilterComment = name + " has no local endpoints";
-      }
-      if (!hasExternal) {
-        externalFilterTarget = "DROP";
-        externalFilterComment = name + " has no local endpoints";
-      }
-    }
+    String internalFilterTarget = target(plan.internalUnreachable());
+    String internalFilterComment = name + " " + plan.internalUnreachable().reason();
+    String externalFilterTarget = target(plan.externalUnreachable());
+    String externalFilterComment = name + " " + plan.externalUnreachable().reason();
 
     if (hasInternal) {
       add(
@@ -348,24 +331,23 @@ public final class IptablesRenderer {
 
     if (hasInternal) {
       RuleBuilder b = toVip(internalChain, name + " cluster IP", proto, svc.clusterIP(), port);
-      if (cfg.masqueradeAll()) {
-        add(natRules, b.jump(MARK_MASQ));
-      } else if (cfg.localDetector().isImplemented()) {
-        add(natRules, b.args(ifLocal(false)).jump(MARK_MASQ));
+      switch (plan.clusterIpMasquerade()) {
+        case ALL -> add(natRules, b.jump(MARK_MASQ));
+        case NON_POD_SOURCES -> add(natRules, b.args(ifLocal(false)).jump(MARK_MASQ));
+        case NONE -> {}
       }
     }
 
-    if (usesExtChain) {
-      natChains.add(decl(extChain));
-      active.add(extChain);
-      if (!svc.externalPolicyLocal()) {
+    if (plan.usesExternalChain()) {
+      natChains.add(extChain);
+      if (plan.externalMasquerade() == ServicePortPlan.ExternalMasquerade.ALL) {
         add(
             natRules,
             Rule.in(extChain)
                 .comment("masquerade traffic for " + name + " external destinations")
                 .jump(MARK_MASQ));
       } else {
-        if (cfg.localDetector().isImplemented()) {
+        if (plan.shortCircuitPods()) {
           add(
               natRules,
               Rule.in(extChain)
@@ -394,18 +376,13 @@ public final class IptablesRenderer {
     }
 
     if (usesFw) {
-      natChains.add(decl(fwChain));
-      active.add(fwChain);
-      boolean allowFromNode = false;
-      for (String cidr : svc.loadBalancerSourceRanges()) {
+      natChains.add(fwChain);
+      for (String cidr : plan.firewall().sourceRanges()) {
         add(
             natRules,
             Rule.in(fwChain).comment(name + " loadbalancer IP").param("-s", cidr).jump(extChain));
-        if (cfg.nodeIP() != null && Cidr.parse(cidr).contains(cfg.nodeIP())) {
-          allowFromNode = true;
-        }
       }
-      if (allowFromNode) {
+      if (plan.firewall().allowLoadBalancerIpSources()) {
         for (String ip : svc.loadBalancerVIPs()) {
           add(
               natRules,
@@ -418,21 +395,18 @@ public final class IptablesRenderer {
               .comment("other traffic to " + name + " will be dropped by KUBE-PROXY-FIREWALL"));
     }
 
-    if (usesClusterChain) {
-      natChains.add(decl(clusterChain));
-      active.add(clusterChain);
-      writeServiceToEndpoints(natRules, svc, clusterChain, cat.cluster(), large);
+    if (plan.usesClusterChain()) {
+      natChains.add(clusterChain);
+      writeServiceToEndpoints(natRules, plan, clusterChain, plan.clusterEndpoints(), large);
     }
-    if (usesLocalChain) {
-      natChains.add(decl(localChain));
-      active.add(localChain);
-      writeServiceToEndpoints(natRules, svc, localChain, cat.local(), large);
+    if (plan.usesLocalChain()) {
+      natChains.add(localChain);
+      writeServiceToEndpoints(natRules, plan, localChain, plan.localEndpoints(), large);
     }
 
-    for (Endpoint ep : cat.allReachable()) {
+    for (Endpoint ep : plan.reachableEndpoints()) {
       String sep = ChainNames.sep(name, proto, ep.address());
-      natChains.add(decl(sep));
-      active.add(sep);
+      natChains.add(sep);
       RuleBuilder hairpin = Rule.in(sep);
       if (!large) {
         hairpin.comment(name);
@@ -442,20 +416,31 @@ public final class IptablesRenderer {
       if (!large) {
         dnat.comment(name);
       }
-      if (svc.sessionAffinityClientIP()) {
+      if (plan.affinitySeconds() > 0) {
         dnat.module("recent").option("--name", sep).option("--set");
       }
       add(
           natRules,
           dnat.protocol(proto).jump("DNAT").targetOption("--to-destination", ep.address()));
     }
+    return new ServicePortRules(spn, filterRules, topNatRules, natChains, natRules);
   }
 
-  private void writeServiceToEndpoints(
-      List<Line> natRules, ServicePortInfo svc, String chain, List<Endpoint> eps, boolean large) {
+  /** The filter verdict for traffic with no endpoint ("" when it has one). */
+  private static String target(ServicePortPlan.Unreachable u) {
+    return switch (u) {
+      case NONE -> "";
+      case REJECT_NO_ENDPOINTS -> "REJECT";
+      case DROP_NO_LOCAL_ENDPOINTS -> "DROP";
+    };
+  }
+
+  private static void writeServiceToEndpoints(
+      List<Rule> natRules, ServicePortPlan plan, String chain, List<Endpoint> eps, boolean large) {
+    ServicePortInfo svc = plan.service();
     String name = svc.name().toString();
     String proto = svc.protocol().lower();
-    if (svc.sessionAffinityClientIP()) {
+    if (plan.affinitySeconds() > 0) {
       for (Endpoint ep : eps) {
         String sep = ChainNames.sep(name, proto, ep.address());
         RuleBuilder b = Rule.in(chain);
@@ -467,7 +452,7 @@ public final class IptablesRenderer {
             b.module("recent")
                 .option("--name", sep)
                 .option("--rcheck")
-                .option("--seconds", Integer.toString(svc.stickyMaxAgeSeconds()))
+                .option("--seconds", Integer.toString(plan.affinitySeconds()))
                 .option("--reap")
                 .jump(sep));
       }
@@ -514,5 +499,9 @@ public final class IptablesRenderer {
 
   private static void add(List<Line> lines, RuleBuilder b) {
     lines.add(new Line.RuleLine(b.build()));
+  }
+
+  private static void add(Collection<Rule> rules, RuleBuilder b) {
+    rules.add(b.build());
   }
 }
