@@ -55,12 +55,36 @@ public final class IptablesRenderer {
     this.planner = new ServicePlanner(cfg);
   }
 
+  /** The planner of this renderer's configuration, for callers that render port by port. */
+  public ServicePlanner planner() {
+    return planner;
+  }
+
   /** Renders the whole ruleset, as a full sync writes it. */
   public RenderResult render(ProxyState state) {
     return render(state, RenderOptions.full());
   }
 
+  /**
+   * Renders what a sync writes: every port's rules, its own chains only where {@code opts} says.
+   */
   public RenderResult render(ProxyState state, RenderOptions opts) {
+    boolean large = largeClusterMode(state);
+    List<ServicePortRules> ports = new ArrayList<>();
+    for (ServicePortPlan plan : planner.plan(state).values()) {
+      ports.add(renderServicePort(plan, large));
+    }
+    return assemble(ports, large, opts);
+  }
+
+  /**
+   * The restore input made of per-port rules already rendered, given in service-port order: the
+   * fixed chains around them, each port's rules in the shared chains, and the own chains of the
+   * ports {@code opts} writes. A partial sync can keep the rules of unchanged ports from earlier
+   * syncs and render only the changed ones, as long as {@code large} is unchanged.
+   */
+  public RenderResult assemble(
+      Collection<ServicePortRules> ports, boolean large, RenderOptions opts) {
     List<Line> filterChains = new ArrayList<>();
     List<Line> filterRules = new ArrayList<>();
     List<Line> natChains = new ArrayList<>();
@@ -103,10 +127,8 @@ public final class IptablesRenderer {
     }
 
     Set<String> active = new HashSet<>();
-    boolean large = largeClusterMode(state);
     int skippedRules = 0;
-    for (ServicePortPlan plan : planner.plan(state).values()) {
-      ServicePortRules port = renderServicePort(plan, large);
+    for (ServicePortRules port : ports) {
       boolean write = opts.fullSync() || opts.changed().contains(port.name().namespacedName());
       port.sharedFilterRules().forEach(r -> filterRules.add(new Line.RuleLine(r)));
       port.sharedNatRules().forEach(r -> natRules.add(new Line.RuleLine(r)));

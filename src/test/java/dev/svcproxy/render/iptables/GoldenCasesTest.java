@@ -42,6 +42,21 @@ class GoldenCasesTest {
   }
 
   private static RenderResult render(String name) throws IOException {
+    return renderer(name).render(state(name));
+  }
+
+  /** The case's manifests as a snapshot. */
+  static ProxyState state(String name) throws IOException {
+    return States.fromYaml(Files.readString(DIR.resolve(name).resolve("input.yaml")));
+  }
+
+  /** The case's expected restore text. */
+  static String expected(String name) throws IOException {
+    return Files.readString(DIR.resolve(name).resolve("expected.txt"));
+  }
+
+  /** The renderer of a case, configured from its flags as render would. */
+  static IptablesRenderer renderer(String name) throws IOException {
     Path dir = DIR.resolve(name);
     List<String> flags =
         new ArrayList<>(List.of("--manifests", dir.resolve("input.yaml").toString()));
@@ -50,10 +65,7 @@ class GoldenCasesTest {
     if (!extra.isEmpty()) {
       flags.addAll(Arrays.asList(extra.split("\\s+")));
     }
-    IptablesRenderer renderer =
-        ProxyOptionsAccess.renderer(flags, FakeNode.runner(), KernelCapabilities.none());
-    ProxyState state = States.fromYaml(Files.readString(dir.resolve("input.yaml")));
-    return renderer.render(state);
+    return ProxyOptionsAccess.renderer(flags, FakeNode.runner(), KernelCapabilities.none());
   }
 
   @ParameterizedTest
