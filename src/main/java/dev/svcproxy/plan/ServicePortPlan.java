@@ -129,6 +129,28 @@ public record ServicePortPlan(
     return service.name();
   }
 
+  public String clusterIP() {
+    return service.clusterIP();
+  }
+
+  /** The NodePort, 0 when none. */
+  public int nodePort() {
+    return service.nodePort();
+  }
+
+  public List<String> externalIPs() {
+    return service.externalIPs();
+  }
+
+  public List<String> loadBalancerIPs() {
+    return service.loadBalancerVIPs();
+  }
+
+  /** The eTP=Local health-check NodePort, 0 when none. */
+  public int healthCheckNodePort() {
+    return service.healthCheckNodePort();
+  }
+
   /** Whether traffic to the cluster IP has an endpoint to go to. */
   public boolean hasInternalEndpoints() {
     return internalUnreachable.reachable();
