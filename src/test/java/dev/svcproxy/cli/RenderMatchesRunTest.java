@@ -51,7 +51,9 @@ class RenderMatchesRunTest {
       }
       if (a.get(0).equals("nfacct")) {
         if (nfacctError != null) {
-          return new CommandResult(a, 1, "", "nfacct v1.0.2: error: " + nfacctError + "\n");
+          return nfacctError.startsWith("cannot run")
+              ? new CommandResult(a, 127, "", nfacctError)
+              : new CommandResult(a, 1, "", "nfacct v1.0.2: error: " + nfacctError + "\n");
         }
         return switch (a.get(1)) {
           case "get" ->
@@ -144,6 +146,16 @@ class RenderMatchesRunTest {
     assertThat(fresh.runner.calls())
         .as("render changes nothing")
         .noneMatch(c -> c.line().startsWith("nfacct add") || c.line().startsWith("sysctl -w"));
+  }
+
+  @Test
+  void render_noNfacctTool_printsWhatRunRestoresWithoutCountersAndSaysNothing() {
+    // run's `nfacct add` fails too, so run writes no nfacct match: nothing is in doubt.
+    String missing = "cannot run nfacct: error=2, No such file or directory";
+    String applied = runRestore(new Node(missing), flags());
+    assertThat(render(new Node(missing).runner, flags())).isEqualTo(0);
+    assertThat(out.toString()).isEqualTo(applied).doesNotContain("nfacct");
+    assertThat(err.toString()).isEmpty();
   }
 
   @Test
