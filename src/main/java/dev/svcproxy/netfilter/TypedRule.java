@@ -183,10 +183,25 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
   private static List<Cidr> networks(String list) {
     List<Cidr> out = new ArrayList<>();
     for (String s : list.split(",", -1)) {
-      Cidr c = Cidr.parse(s);
-      out.add(c.ipv6() ? c : c.masked());
+      out.add(network(s));
     }
     return out;
+  }
+
+  /** A network with host bits cleared; IPv4 read here directly, as it is on every rule. */
+  private static Cidr network(String s) {
+    int slash = s.indexOf('/');
+    if (s.indexOf(':') < 0 && (slash < 0 || digits(s.substring(slash + 1), 2))) {
+      String addr = slash < 0 ? s : s.substring(0, slash);
+      int len = slash < 0 ? 32 : Integer.parseInt(s.substring(slash + 1));
+      long v = Ip.ipv4ToLong(addr);
+      if (v >= 0 && len <= 32) {
+        long mask = len == 0 ? 0 : (0xFFFFFFFFL << (32 - len)) & 0xFFFFFFFFL;
+        return new Cidr((v & mask) == v ? addr : Ip.longToIpv4(v & mask), len, false);
+      }
+    }
+    Cidr c = Cidr.parse(s);
+    return c.ipv6() ? c : c.masked();
   }
 
   // ---- modules
@@ -233,10 +248,12 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
   }
 
   private static Arg.Option required(List<Arg.Option> opts, String flag) {
-    return opts.stream()
-        .filter(o -> o.flag().equals(flag))
-        .findFirst()
-        .orElseThrow(() -> new IllegalArgumentException("no " + flag));
+    for (Arg.Option o : opts) {
+      if (o.flag().equals(flag)) {
+        return o;
+      }
+    }
+    throw new IllegalArgumentException("no " + flag);
   }
 
   private static Match ports(String proto, List<Arg.Option> opts) {
@@ -417,7 +434,7 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
   }
 
   private static long count(String s) {
-    if (!s.strip().matches("\\d{1,10}") || Long.parseLong(s.strip()) > U32) {
+    if (!digits(s.strip(), 10) || Long.parseLong(s.strip()) > U32) {
       throw new IllegalArgumentException("not a count: \"" + s + "\"");
     }
     return Long.parseLong(s.strip());
@@ -619,10 +636,26 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
   /** A port number, 0 to 65535, in decimal. */
   public static int port(String s) {
     String t = s.strip();
-    if (!t.matches("\\d{1,5}") || Integer.parseInt(t) > 65535) {
+    if (!digits(t, 5) || Integer.parseInt(t) > 65535) {
       throw new IllegalArgumentException("not a port number: \"" + s + "\"");
     }
     return Integer.parseInt(t);
+  }
+
+  /**
+   * 1 to {@code max} ASCII digits (a regex here would be compiled for every port of every rule).
+   */
+  private static boolean digits(String t, int max) {
+    if (t.isEmpty() || t.length() > max) {
+      return false;
+    }
+    for (int i = 0; i < t.length(); i++) {
+      char c = t.charAt(i);
+      if (c < '0' || c > '9') {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** "80", "80:90", ":90" (from 0), "80:" (to 65535), as libxt_tcp and multiport read them. */
