@@ -103,11 +103,58 @@ class MarkKernelTest {
             "x\n",
             Duration.ofSeconds(10))
         .orThrow();
-    List<Rule> rules = saved("mangle", "OUTPUT");
+    List<Rule> rules =
+        saved("mangle", "OUTPUT").stream().filter(r -> r.print().contains("9777")).toList();
     assertThat(rules).hasSize(3);
     assertThat(rules.get(1).counters()).startsWith("[1:");
     assertThat(rules.get(2).counters())
         .as("mark 0x" + Long.toHexString(expected))
+        .startsWith("[1:");
+  }
+
+  @Test
+  void apply_connmarkSaveAndRestore_markMatchSeesTheValueWeCompute() {
+    // A new connection's ctmark is 0: save with masks, then clear the mark and restore it.
+    String m = "-p udp -d 127.0.0.1 --dport 9778";
+    List<String> ops =
+        List.of(
+            "-j MARK --set-xmark 0xabcd/0xffffffff",
+            "-j CONNMARK --save-mark --nfmask 0xff --ctmask 0xf0f",
+            "-j CONNMARK --set-xmark 0x3000/0x3000",
+            "-j MARK --set-xmark 0x11110000/0xffffffff",
+            "-j CONNMARK --restore-mark --nfmask 0xffff --ctmask 0xff0f");
+    long ct = 0;
+    long mark = 0;
+    StringBuilder in = new StringBuilder("*mangle\n");
+    for (String op : ops) {
+      in.append("-A OUTPUT ").append(m).append(' ').append(op).append('\n');
+      Target t = TypedRule.parse(IptablesCodec.parseRule("-A X " + op)).target();
+      if (t instanceof Target.Mark x) {
+        mark = x.apply(mark);
+      } else {
+        long[] r = ((Target.ConnMark) t).apply(ct, mark);
+        ct = r[0];
+        mark = r[1];
+      }
+    }
+    in.append("-A OUTPUT ")
+        .append(m)
+        .append(" -m mark --mark 0x")
+        .append(Long.toHexString(mark))
+        .append(" -m connmark --mark 0x")
+        .append(Long.toHexString(ct))
+        .append(" -j ACCEPT\nCOMMIT\n");
+    restore(in.toString());
+    node.run(
+            List.of("socat", "-u", "-", "UDP4-SENDTO:127.0.0.1:9778"),
+            "x\n",
+            Duration.ofSeconds(10))
+        .orThrow();
+    List<Rule> rules = saved("mangle", "OUTPUT");
+    Rule check = rules.get(rules.size() - 1);
+    assertThat(check.print()).contains("--mark 0x" + Long.toHexString(mark));
+    assertThat(check.counters())
+        .as("mark 0x%s ctmark 0x%s", Long.toHexString(mark), Long.toHexString(ct))
         .startsWith("[1:");
   }
 }
