@@ -210,6 +210,17 @@ class TypedRuleTest {
   }
 
   @Test
+  void parse_unknownTarget_keptAndPrintsBack() {
+    Rule r =
+        IptablesCodec.parseRule(
+            "-A FORWARD -p tcp -m tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu");
+    Target.Unknown u = (Target.Unknown) TypedRule.parse(r).target();
+    Rule back = Rule.in("FORWARD").args(r.args().subList(0, 3)).args(u.args()).build();
+    assertThat(back.print()).isEqualTo(r.print());
+    assertThat(RuleCanon.key(back)).isEqualTo(RuleCanon.key(r));
+  }
+
+  @Test
   void parse_markTargets_everySpellingAsOneXmark() {
     // libxt_MARK: --set-mark v/m is xmark v/(v|m); --or-mark v is v/v; --and-mark v is 0/~v;
     // --xor-mark v is v/0.
