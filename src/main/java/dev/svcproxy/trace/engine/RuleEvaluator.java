@@ -4,6 +4,7 @@ import dev.svcproxy.model.Ip;
 import dev.svcproxy.netfilter.Rule;
 import dev.svcproxy.netfilter.TypedRule;
 import dev.svcproxy.netfilter.match.Match;
+import dev.svcproxy.netfilter.target.Target;
 import dev.svcproxy.trace.NodeState;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -41,6 +42,19 @@ final class RuleEvaluator {
   /** The rule's typed form, parsed once per rule for this evaluator. */
   TypedRule typed(Rule rule) {
     return typed.computeIfAbsent(rule, TypedRule::lenient);
+  }
+
+  /**
+   * The rule's typed target, for applying it (mark arithmetic: {@link Target.Mark#apply}, {@link
+   * Target.ConnMark#apply}; NAT ranges); a target with a bad value is an exception whose message
+   * says what is wrong, as the caller reports a rule it could not apply.
+   */
+  Target target(Rule rule) {
+    Target t = typed(rule).target();
+    if (t instanceof Target.Invalid i) {
+      throw new IllegalArgumentException(i.reason());
+    }
+    return t;
   }
 
   Verdict evaluate(Rule rule, Branch b) {
