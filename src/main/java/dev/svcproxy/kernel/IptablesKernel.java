@@ -1,10 +1,10 @@
 package dev.svcproxy.kernel;
 
 import dev.svcproxy.netfilter.IptablesCodec;
-import dev.svcproxy.netfilter.JumpRule;
 import dev.svcproxy.netfilter.Line;
 import dev.svcproxy.netfilter.Ruleset;
 import dev.svcproxy.netfilter.Table;
+import dev.svcproxy.netfilter.TableRule;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -67,29 +67,18 @@ public final class IptablesKernel {
     return java.util.Optional.of(r.stdout().lines().filter(l -> l.startsWith("-A ")).toList());
   }
 
-  /** Ensures {@code jump.args() -j to} is in {@code from}, inserting it first when missing. */
-  public void ensureJump(JumpRule jump) {
-    ensureChain(jump.table(), jump.to());
-    List<String> rule = new ArrayList<>(jump.args());
-    rule.add("-j");
-    rule.add(jump.to());
-    List<String> check = new ArrayList<>(List.of("-t", jump.table(), "-C", jump.from()));
-    check.addAll(rule);
-    if (iptables(check).ok()) {
+  /** Ensures the jump rule is in its chain, inserting it first when missing. */
+  public void ensureJump(TableRule jump) {
+    ensureChain(jump.table(), jump.rule().target());
+    if (iptables(jump.argv("-C")).ok()) {
       return;
     }
-    List<String> insert = new ArrayList<>(List.of("-t", jump.table(), "-I", jump.from()));
-    insert.addAll(rule);
-    iptables(insert).orThrow();
+    iptables(jump.argv("-I")).orThrow();
   }
 
   /** Deletes a jump rule; absent rules are fine. */
-  public void deleteJump(JumpRule jump) {
-    List<String> del = new ArrayList<>(List.of("-t", jump.table(), "-D", jump.from()));
-    del.addAll(jump.args());
-    del.add("-j");
-    del.add(jump.to());
-    iptables(del);
+  public void deleteJump(TableRule jump) {
+    iptables(jump.argv("-D"));
   }
 
   /** iptables-restore --noflush --counters of the given input. */

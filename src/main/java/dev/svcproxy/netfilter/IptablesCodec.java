@@ -271,6 +271,39 @@ public final class IptablesCodec {
     return args;
   }
 
+  /**
+   * A rule's elements as an argv (without "-A CHAIN"): each value one argument, unquoted, as
+   * iptables-restore would pass them after reading the printed line.
+   */
+  public static List<String> argv(Rule rule) {
+    List<String> out = new ArrayList<>();
+    for (Arg a : rule.args()) {
+      switch (a) {
+        case Arg.Param p -> {
+          if (p.negated()) {
+            out.add("!");
+          }
+          out.add(p.flag());
+          if (p.value() != null) {
+            out.add(p.value().check("value of " + p.flag()).text());
+          }
+        }
+        case Arg.Module m -> out.addAll(List.of("-m", m.name()));
+        case Arg.Option o -> {
+          if (o.negated()) {
+            out.add("!");
+          }
+          out.add(o.flag());
+          for (Value v : o.values()) {
+            out.add(v.check("value of " + o.flag()).text());
+          }
+        }
+        case Arg.Jump j -> out.addAll(List.of(j.isGoto() ? "-g" : "-j", j.target()));
+      }
+    }
+    return out;
+  }
+
   /** True for a bare token a parser reads as a flag ("-j", "--dport"), not a value ("-1"). */
   static boolean looksLikeFlag(String s) {
     return s.startsWith("-") && s.length() > 1 && !(s.charAt(1) >= '0' && s.charAt(1) <= '9');

@@ -20,10 +20,10 @@ import dev.svcproxy.model.ProxyState;
 import dev.svcproxy.model.ServicePortInfo;
 import dev.svcproxy.model.ServicePortName;
 import dev.svcproxy.netfilter.IptablesCodec;
-import dev.svcproxy.netfilter.JumpRule;
 import dev.svcproxy.netfilter.RuleCanon;
 import dev.svcproxy.netfilter.Ruleset;
 import dev.svcproxy.netfilter.Table;
+import dev.svcproxy.netfilter.TableRule;
 import dev.svcproxy.render.iptables.ChainNames;
 import dev.svcproxy.render.iptables.IptablesOptions;
 import dev.svcproxy.render.iptables.IptablesRenderer;
@@ -50,10 +50,10 @@ public final class IptablesProxier {
   private static final Logger LOG = LoggerFactory.getLogger(IptablesProxier.class);
 
   /** Jump rules from the built-in chains, in upstream's order (each is inserted first). */
-  public static final List<JumpRule> JUMPS = JumpRules.KUBE_PROXY;
+  public static final List<TableRule> JUMPS = JumpRules.KUBE_PROXY;
 
   /** kubelet's KUBE-FIREWALL jumps, which upstream also ensures (with no comment). */
-  public static final List<JumpRule> KUBELET_JUMPS = JumpRules.KUBELET;
+  public static final List<TableRule> KUBELET_JUMPS = JumpRules.KUBELET;
 
   /** Restores one failed sync may spend finding the service ports the kernel refuses. */
   static final int MAX_RESTORES = 64;
@@ -128,10 +128,10 @@ public final class IptablesProxier {
       full = true;
     }
     if (full) {
-      for (JumpRule j : JUMPS) {
+      for (TableRule j : JUMPS) {
         kernel.ensureJump(j);
       }
-      for (JumpRule j : KUBELET_JUMPS) {
+      for (TableRule j : KUBELET_JUMPS) {
         kernel.ensureJump(j);
       }
       for (String table : List.of("mangle", "nat", "filter")) {
@@ -517,26 +517,26 @@ public final class IptablesProxier {
         out.add(table + " " + CANARY);
       }
     }
-    Map<String, List<JumpRule>> byChain = new LinkedHashMap<>();
-    for (JumpRule j : JUMPS) {
-      byChain.computeIfAbsent(j.table() + " " + j.from(), k -> new ArrayList<>()).add(j);
+    Map<String, List<TableRule>> byChain = new LinkedHashMap<>();
+    for (TableRule j : JUMPS) {
+      byChain.computeIfAbsent(j.table() + " " + j.rule().chain(), k -> new ArrayList<>()).add(j);
     }
-    for (JumpRule j : KUBELET_JUMPS) {
-      byChain.computeIfAbsent(j.table() + " " + j.from(), k -> new ArrayList<>()).add(j);
+    for (TableRule j : KUBELET_JUMPS) {
+      byChain.computeIfAbsent(j.table() + " " + j.rule().chain(), k -> new ArrayList<>()).add(j);
     }
-    for (List<JumpRule> jumps : byChain.values()) {
-      JumpRule any = jumps.get(0);
+    for (List<TableRule> jumps : byChain.values()) {
+      TableRule any = jumps.get(0);
       Set<String> have = new HashSet<>();
-      for (String l : kernel.listRules(any.table(), any.from()).orElse(List.of())) {
+      for (String l : kernel.listRules(any.table(), any.rule().chain()).orElse(List.of())) {
         try {
           have.add(RuleCanon.key(IptablesCodec.parseRule(l)));
         } catch (RuntimeException e) {
           // Another tool's rule this codec cannot read; it is not one of ours.
         }
       }
-      for (JumpRule j : jumps) {
-        if (!have.contains(RuleCanon.key(IptablesCodec.parseRule(JumpRules.print(j))))) {
-          out.add(j.table() + " " + JumpRules.print(j));
+      for (TableRule j : jumps) {
+        if (!have.contains(RuleCanon.key(j.rule()))) {
+          out.add(j.toString());
         }
       }
     }
@@ -546,10 +546,10 @@ public final class IptablesProxier {
   /** Removes every jump rule and chain svcproxy installs. */
   public void cleanup() {
     kernelChains = null;
-    for (JumpRule j : JUMPS) {
+    for (TableRule j : JUMPS) {
       kernel.deleteJump(j);
     }
-    for (JumpRule j : KUBELET_JUMPS) {
+    for (TableRule j : KUBELET_JUMPS) {
       kernel.deleteJump(j);
     }
     kernel.deleteChains(

@@ -144,16 +144,10 @@ class InjectionPrinterTest {
         new Field("Value.text", "value", false, v -> Value.of(v).print()),
         new Field("Value.raw", "value as written", false, v -> new Value("a", v).print()),
         new Field(
-            "JumpRule.table", "table name", false, v -> new JumpRule(v, "INPUT", "X", List.of())),
-        new Field(
-            "JumpRule.from", "chain name", false, v -> new JumpRule("nat", v, "X", List.of())),
-        new Field(
-            "JumpRule.to", "chain name", false, v -> new JumpRule("nat", "INPUT", v, List.of())),
-        new Field(
-            "JumpRule.args",
-            "argument of the jump from INPUT to X",
+            "TableRule.table",
+            "table name",
             false,
-            v -> new JumpRule("nat", "INPUT", "X", List.of("-m", "comment", "--comment", v))));
+            v -> new TableRule(v, Rule.in("INPUT").jump("X").build())));
   }
 
   /** A plausible value for the field, with the control character in the middle. */
@@ -247,7 +241,7 @@ class InjectionPrinterTest {
             Arg.Option.class,
             Arg.Jump.class,
             Value.class,
-            JumpRule.class)) {
+            TableRule.class)) {
       for (RecordComponent rc : k.getRecordComponents()) {
         if (holdsText(rc.getGenericType())) {
           strings.add(k.getName().replaceFirst(".*\\.", "").replace('$', '.') + "." + rc.getName());

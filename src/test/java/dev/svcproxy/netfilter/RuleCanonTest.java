@@ -32,6 +32,15 @@ class RuleCanonTest {
   }
 
   @Test
+  void key_setMarkWithMask_equalsTheXmarkIptablesSavesForIt() {
+    // libxt_MARK stores --set-mark v/m as --set-xmark v/(v|m); iptables-save prints the latter.
+    assertThat(key("-A X -j MARK --set-mark 0x5/0xf0"))
+        .isEqualTo(key("-A X -j MARK --set-xmark 0x5/0xf5"));
+    assertThat(key("-A X -j CONNMARK --set-mark 0x3/0xc"))
+        .isEqualTo(key("-A X -j CONNMARK --set-xmark 0x3/0xf"));
+  }
+
+  @Test
   void key_differentMeaning_differs() {
     assertThat(key("-A S -s 10.0.0.1 -j X")).isNotEqualTo(key("-A S ! -s 10.0.0.1 -j X"));
     assertThat(key("-A S -m statistic --mode random --probability 0.5 -j X"))

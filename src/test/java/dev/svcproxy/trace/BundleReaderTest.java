@@ -88,6 +88,31 @@ class BundleReaderTest {
   }
 
   @Test
+  void ipsetListForm_readLikeTheSaveForm() {
+    // A person may capture `ipset list` instead of `ipset save`: the same sets and members.
+    Map<String, String> f =
+        Map.of(
+            "ipset-save.txt",
+            """
+            Name: KUBE-CLUSTER-IP
+            Type: hash:ip,port
+            Revision: 6
+            Header: family inet hashsize 1024 maxelem 65536 bucketsize 12 initval 0x5c3cac37
+            Size in memory: 422
+            References: 1
+            Number of entries: 2
+            Members:
+            10.96.0.1,tcp:443
+            10.96.0.10,udp:53
+            """);
+    NodeState n = BundleReader.fromFiles(f);
+    assertThat(n.ipsets().get("KUBE-CLUSTER-IP").type()).isEqualTo("hash:ip,port");
+    assertThat(n.ipsets().get("KUBE-CLUSTER-IP").members())
+        .containsExactly("10.96.0.1,tcp:443", "10.96.0.10,udp:53");
+    assertThat(n.warnings()).isEmpty();
+  }
+
+  @Test
   void badLines_becomeWarningsNamingFileAndLine_andMissingFilesAreNoted() {
     Map<String, String> f =
         Map.of(

@@ -8,11 +8,12 @@ import static dev.svcproxy.render.iptables.ChainNames.POSTROUTING;
 import static dev.svcproxy.render.iptables.ChainNames.PROXY_FIREWALL;
 import static dev.svcproxy.render.iptables.ChainNames.SERVICES;
 
-import dev.svcproxy.netfilter.IptablesCodec;
-import dev.svcproxy.netfilter.JumpRule;
 import dev.svcproxy.netfilter.Line;
+import dev.svcproxy.netfilter.Rule;
+import dev.svcproxy.netfilter.RuleBuilder;
 import dev.svcproxy.netfilter.Ruleset;
 import dev.svcproxy.netfilter.Table;
+import dev.svcproxy.netfilter.TableRule;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -21,39 +22,38 @@ import java.util.List;
  * (each inserted first), and the whole-table view a node shows once they are in place.
  */
 public final class JumpRules {
-  private static final List<String> NEW = List.of("-m", "conntrack", "--ctstate", "NEW");
 
   /** kube-proxy's jumps, in the order upstream ensures them. */
-  public static final List<JumpRule> KUBE_PROXY =
+  public static final List<TableRule> KUBE_PROXY =
       List.of(
           jump(
               "filter",
               "INPUT",
               EXTERNAL_SERVICES,
-              NEW,
+              true,
               "kubernetes externally-visible service portals"),
           jump(
               "filter",
               "FORWARD",
               EXTERNAL_SERVICES,
-              NEW,
+              true,
               "kubernetes externally-visible service portals"),
-          jump("filter", "INPUT", NODEPORTS, List.of(), "kubernetes health check service ports"),
-          jump("filter", "FORWARD", SERVICES, NEW, "kubernetes service portals"),
-          jump("filter", "OUTPUT", SERVICES, NEW, "kubernetes service portals"),
-          jump("filter", "FORWARD", FORWARD, List.of(), "kubernetes forwarding rules"),
-          jump("filter", "INPUT", PROXY_FIREWALL, NEW, "kubernetes load balancer firewall"),
-          jump("filter", "OUTPUT", PROXY_FIREWALL, NEW, "kubernetes load balancer firewall"),
-          jump("filter", "FORWARD", PROXY_FIREWALL, NEW, "kubernetes load balancer firewall"),
-          jump("nat", "OUTPUT", SERVICES, List.of(), "kubernetes service portals"),
-          jump("nat", "PREROUTING", SERVICES, List.of(), "kubernetes service portals"),
-          jump("nat", "POSTROUTING", POSTROUTING, List.of(), "kubernetes postrouting rules"));
+          jump("filter", "INPUT", NODEPORTS, false, "kubernetes health check service ports"),
+          jump("filter", "FORWARD", SERVICES, true, "kubernetes service portals"),
+          jump("filter", "OUTPUT", SERVICES, true, "kubernetes service portals"),
+          jump("filter", "FORWARD", FORWARD, false, "kubernetes forwarding rules"),
+          jump("filter", "INPUT", PROXY_FIREWALL, true, "kubernetes load balancer firewall"),
+          jump("filter", "OUTPUT", PROXY_FIREWALL, true, "kubernetes load balancer firewall"),
+          jump("filter", "FORWARD", PROXY_FIREWALL, true, "kubernetes load balancer firewall"),
+          jump("nat", "OUTPUT", SERVICES, false, "kubernetes service portals"),
+          jump("nat", "PREROUTING", SERVICES, false, "kubernetes service portals"),
+          jump("nat", "POSTROUTING", POSTROUTING, false, "kubernetes postrouting rules"));
 
   /** kubelet's KUBE-FIREWALL jumps, which upstream also ensures (with no comment). */
-  public static final List<JumpRule> KUBELET =
+  public static final List<TableRule> KUBELET =
       List.of(
-          new JumpRule("filter", "INPUT", FIREWALL, List.of()),
-          new JumpRule("filter", "OUTPUT", FIREWALL, List.of()));
+          new TableRule("filter", Rule.in("INPUT").jump(FIREWALL).build()),
+          new TableRule("filter", Rule.in("OUTPUT").jump(FIREWALL).build()));
 
   private static final List<String> FILTER_BUILTINS = List.of("INPUT", "FORWARD", "OUTPUT");
   private static final List<String> NAT_BUILTINS =
@@ -61,19 +61,13 @@ public final class JumpRules {
 
   private JumpRules() {}
 
-  private static JumpRule jump(String table, String from, String to, List<String> extra, String c) {
-    List<String> args = new ArrayList<>(extra);
-    args.addAll(List.of("-m", "comment", "--comment", c));
-    return new JumpRule(table, from, to, args);
-  }
-
-  /** The rule as "-A FROM ... -j TO", quoting as iptables-restore reads it. */
-  public static String print(JumpRule j) {
-    StringBuilder b = new StringBuilder("-A ").append(j.from());
-    for (String a : j.args()) {
-      b.append(' ').append(a.contains(" ") ? "\"" + a + "\"" : a);
+  /** "-A FROM [-m conntrack --ctstate NEW] -m comment --comment C -j TO", as upstream writes it. */
+  private static TableRule jump(String table, String from, String to, boolean onlyNew, String c) {
+    RuleBuilder r = Rule.in(from);
+    if (onlyNew) {
+      r.module("conntrack").option("--ctstate", "NEW");
     }
-    return b.append(" -j ").append(j.to()).toString();
+    return new TableRule(table, r.comment(c).jump(to).build());
   }
 
   /**
@@ -90,11 +84,11 @@ public final class JumpRules {
         lines.add(new Line.ChainDecl(b, "ACCEPT", "[0:0]"));
       }
       List<Line> jumps = new ArrayList<>();
-      List<JumpRule> all = new ArrayList<>(KUBE_PROXY);
+      List<TableRule> all = new ArrayList<>(KUBE_PROXY);
       all.addAll(KUBELET);
-      for (JumpRule j : all) {
+      for (TableRule j : all) {
         if (j.table().equals(t.name())) {
-          jumps.add(0, new Line.RuleLine(IptablesCodec.parseRule(print(j))));
+          jumps.add(0, new Line.RuleLine(j.rule()));
         }
       }
       for (Line l : t.lines()) {

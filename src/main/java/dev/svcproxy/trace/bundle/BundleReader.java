@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.svcproxy.model.Cidr;
 import dev.svcproxy.model.Ip;
+import dev.svcproxy.netfilter.ConntrackCodec;
+import dev.svcproxy.netfilter.IpsetCodec;
 import dev.svcproxy.netfilter.Ruleset;
 import dev.svcproxy.trace.NodeState;
 import java.io.IOException;
@@ -645,31 +647,14 @@ public final class BundleReader {
   }
 
   Map<String, NodeState.IpSet> ipsets(String file, String text) {
-    Map<String, String> types = new LinkedHashMap<>();
-    Map<String, List<String>> members = new HashMap<>();
-    int n = 0;
-    for (String line : text.split("\n")) {
-      n++;
-      String[] f = line.strip().split("\\s+");
-      if (f.length >= 3 && f[0].equals("create")) {
-        types.put(f[1], f[2]);
-        members.putIfAbsent(f[1], new ArrayList<>());
-      } else if (f.length >= 3 && f[0].equals("add")) {
-        if (!types.containsKey(f[1])) {
-          warn(file, n, "member of an undeclared set " + f[1]);
-        }
-        members.computeIfAbsent(f[1], k -> new ArrayList<>()).add(f[2]);
-      } else if (!line.isBlank()) {
-        warn(file, n, "not understood: " + line.strip());
-      }
-    }
+    IpsetCodec.Result r = IpsetCodec.parse(text, file);
+    r.warnings().forEach(w -> warn(file, w.line(), w.reason()));
     Map<String, NodeState.IpSet> out = new LinkedHashMap<>();
-    types.forEach(
-        (name, type) -> out.put(name, new NodeState.IpSet(name, type, members.get(name))));
+    for (IpsetCodec.IpSet s : r.sets()) {
+      out.put(s.name(), new NodeState.IpSet(s.name(), s.type(), s.members()));
+    }
     return out;
   }
-
-  private static final Pattern KV = Pattern.compile("(\\w+)=(\\S+)");
 
   List<NodeState.ConntrackEntry> conntrack(String file, String text) {
     List<NodeState.ConntrackEntry> out = new ArrayList<>();
@@ -677,101 +662,51 @@ public final class BundleReader {
     for (String line : text.split("\n")) {
       n++;
       String t = line.strip();
-      if (t.isEmpty()
-          || t.startsWith("conntrack v")
-          || t.contains("flow entries have been shown")) {
+      if (ConntrackCodec.isSummary(t)) {
         continue;
       }
-      String[] f = t.split("\\s+");
-      int p = 0;
-      if (f[0].equals("ipv4") || f[0].equals("ipv6")) {
-        if (f[0].equals("ipv6")) {
-          continue;
-        }
-        p = 2;
-      }
-      if (f.length < p + 3) {
-        warn(file, n, "not a conntrack entry: " + t);
+      ConntrackCodec.Entry e;
+      try {
+        e = ConntrackCodec.parseLine(t);
+      } catch (IllegalArgumentException ex) {
+        warn(file, n, ex.getMessage() + ", entry skipped: " + t);
         continue;
       }
-      String proto = f[p];
-      String state = f.length > p + 3 && f[p + 3].matches("[A-Z_]+") ? f[p + 3] : "";
-      List<String[]> kv = new ArrayList<>();
-      Matcher m = KV.matcher(t);
-      while (m.find()) {
-        kv.add(new String[] {m.group(1), m.group(2)});
-      }
-      List<NodeState.Tuple> tuples = new ArrayList<>();
-      String src = null;
-      String dst = null;
-      int sport = 0;
-      long mark = 0;
-      String bad = null;
-      for (String[] e : kv) {
-        switch (e[0]) {
-          case "src", "dst" -> {
-            if (!Ip.isIpv4(e[1])) {
-              bad = e[0] + "=" + e[1] + " is not an IPv4 address";
-            } else if (e[0].equals("src")) {
-              if (src != null && dst != null) {
-                // A protocol without ports (igmp, gre, "unknown"): the tuple ends at the next src.
-                tuples.add(new NodeState.Tuple(src, dst, 0, 0));
-              }
-              src = e[1];
-            } else {
-              dst = e[1];
-            }
-          }
-          case "sport" -> {
-            if (!RuleValues.number(e[1], 0, 65535)) {
-              bad = "sport=" + e[1] + " is not a port";
-            } else {
-              sport = Integer.parseInt(e[1]);
-            }
-          }
-          case "dport" -> {
-            if (!RuleValues.number(e[1], 0, 65535)) {
-              bad = "dport=" + e[1] + " is not a port";
-            } else {
-              tuples.add(new NodeState.Tuple(src, dst, sport, Integer.parseInt(e[1])));
-              src = null;
-            }
-          }
-          case "type", "code", "id" -> {
-            if (e[0].equals("id") && src != null) {
-              tuples.add(new NodeState.Tuple(src, dst, 0, 0));
-              src = null;
-            }
-          }
-          case "mark" -> {
-            if (!RuleValues.number(e[1], 0, 0xFFFFFFFFL)) {
-              bad = "mark=" + e[1] + " is not a mark";
-            } else {
-              mark = Long.parseLong(e[1]);
-            }
-          }
-          default -> {}
-        }
-        if (bad != null) {
-          break;
-        }
-      }
-      if (bad != null) {
-        warn(file, n, bad + ", entry skipped: " + t);
+      if ("ipv6".equals(e.family())) {
         continue;
       }
-      if (src != null && dst != null && tuples.size() == 1) {
-        tuples.add(new NodeState.Tuple(src, dst, 0, 0));
-      }
-      if (tuples.size() < 2) {
-        warn(file, n, "conntrack entry without both tuples: " + t);
+      String notV4 = notIpv4(e.original(), e.reply());
+      if (notV4 != null) {
+        warn(file, n, notV4 + " is not an IPv4 address, entry skipped: " + t);
         continue;
       }
       out.add(
           new NodeState.ConntrackEntry(
-              proto, state, tuples.get(0), tuples.get(1), !t.contains("[UNREPLIED]"), mark));
+              e.protocol(),
+              e.state() == null ? "" : e.state(),
+              tuple(e.original()),
+              tuple(e.reply()),
+              !e.unreplied(),
+              e.mark()));
     }
     return out;
+  }
+
+  private static String notIpv4(ConntrackCodec.Tuple... tuples) {
+    for (ConntrackCodec.Tuple t : tuples) {
+      if (!Ip.isIpv4(t.src())) {
+        return "src=" + t.src();
+      }
+      if (!Ip.isIpv4(t.dst())) {
+        return "dst=" + t.dst();
+      }
+    }
+    return null;
+  }
+
+  private static NodeState.Tuple tuple(ConntrackCodec.Tuple t) {
+    return new NodeState.Tuple(
+        t.src(), t.dst(), t.sport() == null ? 0 : t.sport(), t.dport() == null ? 0 : t.dport());
   }
 
   List<String> recent(String file, String text) {

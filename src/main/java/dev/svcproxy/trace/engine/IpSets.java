@@ -1,7 +1,10 @@
 package dev.svcproxy.trace.engine;
 
 import dev.svcproxy.model.Cidr;
+import dev.svcproxy.netfilter.IpsetCodec;
+import dev.svcproxy.netfilter.TypedRule;
 import dev.svcproxy.trace.NodeState;
+import java.util.List;
 
 /** ipset membership for every set type kube-proxy, Calico and friends use. */
 final class IpSets {
@@ -13,17 +16,14 @@ final class IpSets {
     if (set.type().startsWith("list:")) {
       // A list:set matches when any member set does.
       for (String member : set.members()) {
-        NodeState.IpSet inner = all.get(member.split(",")[0]);
+        NodeState.IpSet inner = all.get(IpsetCodec.parts(member).get(0));
         if (inner != null && inner != set && contains(inner, dirs, b, all)) {
           return true;
         }
       }
       return false;
     }
-    String[] dims =
-        set.type().contains(":")
-            ? set.type().substring(set.type().indexOf(':') + 1).split(",")
-            : new String[] {"ip"};
+    List<String> dims = IpsetCodec.dimensions(set.type());
     for (String member : set.members()) {
       if (memberMatches(member, dims, dirs, b)) {
         return true;
@@ -32,22 +32,22 @@ final class IpSets {
     return false;
   }
 
-  private static boolean memberMatches(String member, String[] dims, String[] dirs, Branch b) {
-    String[] parts = member.split(",");
-    if (parts.length < dims.length) {
+  private static boolean memberMatches(String member, List<String> dims, String[] dirs, Branch b) {
+    List<String> parts = IpsetCodec.parts(member);
+    if (parts.size() < dims.size()) {
       return false;
     }
-    for (int i = 0; i < dims.length; i++) {
+    for (int i = 0; i < dims.size(); i++) {
       boolean src = i < dirs.length ? dirs[i].equals("src") : dirs[dirs.length - 1].equals("src");
       String ip = src ? b.src : b.dst;
       int port = src ? b.sport : b.dport;
-      String value = parts[i];
+      String value = parts.get(i);
       boolean ok =
-          switch (dims[i]) {
+          switch (dims.get(i)) {
             case "ip", "net" -> Cidr.parse(value).contains(ip);
             case "port" -> portMatches(value, port, b.proto);
             case "iface" -> RuleEvaluator.iface(value, src ? b.inIface : b.outIface);
-            case "mark" -> RuleEvaluator.num(value) == b.mark;
+            case "mark" -> TypedRule.u32(value) == b.mark;
             default -> false;
           };
       if (!ok) {
@@ -71,9 +71,9 @@ final class IpSets {
     }
     int dash = v.indexOf('-');
     if (dash > 0) {
-      return port >= Integer.parseInt(v.substring(0, dash))
-          && port <= Integer.parseInt(v.substring(dash + 1));
+      return port >= TypedRule.port(v.substring(0, dash))
+          && port <= TypedRule.port(v.substring(dash + 1));
     }
-    return Integer.parseInt(v) == port;
+    return TypedRule.port(v) == port;
   }
 }

@@ -1,0 +1,308 @@
+package dev.svcproxy.netfilter;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Reads `ipset save` and `ipset list` output into sets with their options and entries, and prints
+ * `ipset restore` input; a saved dump prints back exactly as it was read.
+ */
+public final class IpsetCodec {
+
+  /**
+   * One option of a set header or an entry, in written order: a keyword with its value ("hashsize
+   * 1024", "comment \"x\"") or a flag alone ("counters", "nomatch"; value null).
+   */
+  public record Option(String key, String value) {
+    public Option {
+      SafeText.name("ipset option", key);
+      if (value != null) {
+        SafeText.value("value of ipset option " + key, value);
+      }
+    }
+
+    String print() {
+      if (value == null) {
+        return key;
+      }
+      if (key.equals("comment")) {
+        if (value.contains("\"")) {
+          // ipset reads a comment up to the next quote and has no escape for one.
+          throw new UnsafeTextException("ipset comment", value, "holds a double quote");
+        }
+        return key + " \"" + value + "\"";
+      }
+      return key + " " + SafeText.name("value of ipset option " + key, value);
+    }
+  }
+
+  /** One member: the element ("10.0.0.1,tcp:80") and its options (timeout, comment, ...). */
+  public record Entry(String element, List<Option> options) {
+    public Entry {
+      SafeText.name("ipset element", element);
+      options = List.copyOf(options);
+    }
+
+    public Optional<String> option(String key) {
+      return options.stream().filter(o -> o.key().equals(key)).map(Option::value).findFirst();
+    }
+
+    public Optional<String> comment() {
+      return option("comment");
+    }
+
+    /** Seconds left, when the set has timeouts (0 = permanent). */
+    public Optional<Long> timeout() {
+      return option("timeout").map(Long::parseLong);
+    }
+  }
+
+  /** One set: name, type ("hash:ip,port"), header options in written order, entries. */
+  public record IpSet(String name, String type, List<Option> options, List<Entry> entries) {
+    public IpSet {
+      SafeText.name("ipset name", name);
+      SafeText.name("ipset type of " + name, type);
+      options = List.copyOf(options);
+      entries = List.copyOf(entries);
+    }
+
+    public Optional<String> option(String key) {
+      return options.stream().filter(o -> o.key().equals(key)).map(Option::value).findFirst();
+    }
+
+    /** "inet" or "inet6" for the hash types (inet when not said); empty for bitmap and list. */
+    public Optional<String> family() {
+      return option("family")
+          .or(() -> type.startsWith("hash:") ? Optional.of("inet") : Optional.empty());
+    }
+
+    public Optional<Long> hashsize() {
+      return option("hashsize").map(Long::parseLong);
+    }
+
+    public Optional<Long> maxelem() {
+      return option("maxelem").map(Long::parseLong);
+    }
+
+    /** The default timeout of entries, when the set was created with timeouts. */
+    public Optional<Long> timeout() {
+      return option("timeout").map(Long::parseLong);
+    }
+
+    /** Whether entries may carry comments. */
+    public boolean comments() {
+      return options.stream().anyMatch(o -> o.key().equals("comment"));
+    }
+
+    /** The elements alone, in order. */
+    public List<String> members() {
+      return entries.stream().map(Entry::element).toList();
+    }
+  }
+
+  /** The sets read and the lines that were skipped. */
+  public record Result(List<IpSet> sets, List<ParseWarning> warnings) {
+    public Result {
+      sets = List.copyOf(sets);
+      warnings = List.copyOf(warnings);
+    }
+  }
+
+  /** Keywords that stand alone in a header or an entry; every other keyword takes a value. */
+  private static final Set<String> FLAGS =
+      Set.of("counters", "comment", "skbinfo", "forceadd", "nomatch");
+
+  private IpsetCodec() {}
+
+  /**
+   * Parses `ipset save` or `ipset list` output leniently: lines that cannot be understood, and
+   * members of sets never created, become warnings naming {@code source} and the line.
+   */
+  public static Result parse(String text, String source) {
+    Map<String, Builder> sets = new LinkedHashMap<>();
+    List<ParseWarning> warnings = new ArrayList<>();
+    String[] lines = text.split("\n", -1);
+    Builder listing = null;
+    boolean members = false;
+    for (int i = 0; i < lines.length; i++) {
+      int n = i + 1;
+      String line =
+          lines[i].endsWith("\r") ? lines[i].substring(0, lines[i].length() - 1) : lines[i];
+      String t = line.strip();
+      try {
+        if (t.startsWith("Name: ")) {
+          listing = new Builder(t.substring(6).strip());
+          members = false;
+          sets.put(listing.name, listing);
+          continue;
+        }
+        if (listing != null && !members) {
+          if (t.startsWith("Type: ")) {
+            listing.type = t.substring(6).strip();
+          } else if (t.startsWith("Header:")) {
+            listing.options.addAll(options(tokens(t.substring(7)), 0, "Header"));
+          } else if (t.equals("Members:")) {
+            members = true;
+          } else if (!t.matches("(Revision|Size in memory|References|Number of entries): .*")) {
+            throw new IllegalArgumentException("not an ipset list line: " + SafeText.quote(t));
+          }
+          continue;
+        }
+        if (listing != null) {
+          if (t.isEmpty()) {
+            listing = null;
+            continue;
+          }
+          List<String> tok = tokens(t);
+          listing.entries.add(new Entry(tok.get(0), options(tok, 1, tok.get(0))));
+          continue;
+        }
+        if (t.isEmpty()) {
+          continue;
+        }
+        List<String> tok = tokens(t);
+        String cmd = tok.get(0);
+        if ((cmd.equals("create") || cmd.equals("-N")) && tok.size() >= 3) {
+          Builder b = new Builder(tok.get(1));
+          b.type = tok.get(2);
+          b.options.addAll(options(tok, 3, "create " + b.name));
+          if (sets.containsKey(b.name)) {
+            throw new IllegalArgumentException("set " + b.name + " created twice");
+          }
+          sets.put(b.name, b);
+        } else if ((cmd.equals("add") || cmd.equals("-A")) && tok.size() >= 3) {
+          Builder b = sets.get(tok.get(1));
+          if (b == null) {
+            throw new IllegalArgumentException("member of an undeclared set " + tok.get(1));
+          }
+          b.entries.add(new Entry(tok.get(2), options(tok, 3, tok.get(2))));
+        } else {
+          throw new IllegalArgumentException("not understood: " + SafeText.quote(t));
+        }
+      } catch (IllegalArgumentException e) {
+        warnings.add(new ParseWarning(source, n, e.getMessage()));
+      }
+    }
+    List<IpSet> out = new ArrayList<>();
+    for (Builder b : sets.values()) {
+      if (b.type == null) {
+        warnings.add(new ParseWarning(source, lines.length, "set " + b.name + " has no Type"));
+        continue;
+      }
+      out.add(new IpSet(b.name, b.type, b.options, b.entries));
+    }
+    return new Result(out, warnings);
+  }
+
+  /** Parses strictly: the first line that cannot be understood is an error naming it. */
+  public static List<IpSet> parseStrict(String text, String source) {
+    Result r = parse(text, source);
+    if (!r.warnings().isEmpty()) {
+      throw new IllegalArgumentException(r.warnings().get(0).toString());
+    }
+    return r.sets();
+  }
+
+  /** `ipset restore` input: each set's create line, then its add lines, as `ipset save` writes. */
+  public static String print(List<IpSet> sets) {
+    StringBuilder b = new StringBuilder();
+    for (IpSet s : sets) {
+      b.append("create ").append(s.name()).append(' ').append(s.type());
+      for (Option o : s.options()) {
+        b.append(' ').append(o.print());
+      }
+      b.append('\n');
+      for (Entry e : s.entries()) {
+        b.append("add ").append(s.name()).append(' ').append(e.element());
+        for (Option o : e.options()) {
+          b.append(' ').append(o.print());
+        }
+        b.append('\n');
+      }
+    }
+    return b.toString();
+  }
+
+  /**
+   * The dimensions of a set type, in element order: "hash:ip,port" is [ip, port]; a list:set has
+   * one, "set".
+   */
+  public static List<String> dimensions(String type) {
+    int colon = type.indexOf(':');
+    return colon < 0 ? List.of("ip") : List.of(type.substring(colon + 1).split(","));
+  }
+
+  /** An element split into its parts, one per dimension ("10.0.0.1,tcp:80" is two). */
+  public static List<String> parts(String element) {
+    return List.of(element.split(",", -1));
+  }
+
+  private static final class Builder {
+    final String name;
+    String type;
+    final List<Option> options = new ArrayList<>();
+    final List<Entry> entries = new ArrayList<>();
+
+    Builder(String name) {
+      this.name = SafeText.name("ipset name", name);
+    }
+  }
+
+  /**
+   * Keyword options from {@code from} on. "comment" is a flag in a header and takes a value in an
+   * entry: a header is named "create ..." or "Header".
+   */
+  private static List<Option> options(List<String> tok, int from, String where) {
+    boolean header = where.startsWith("create ") || where.equals("Header");
+    List<Option> out = new ArrayList<>();
+    for (int i = from; i < tok.size(); i++) {
+      String k = tok.get(i);
+      boolean flag = FLAGS.contains(k) && !(k.equals("comment") && !header);
+      if (flag) {
+        out.add(new Option(k, null));
+      } else if (i + 1 < tok.size()) {
+        out.add(new Option(k, tok.get(++i)));
+      } else {
+        throw new IllegalArgumentException(k + " needs a value (" + where + ")");
+      }
+    }
+    return out;
+  }
+
+  /** Splits at spaces outside double quotes; quotes are removed (ipset has no escapes). */
+  private static List<String> tokens(String s) {
+    List<String> out = new ArrayList<>();
+    StringBuilder cur = new StringBuilder();
+    boolean quoted = false;
+    boolean any = false;
+    for (char c : s.toCharArray()) {
+      if (c == '"') {
+        quoted = !quoted;
+        any = true;
+      } else if (!quoted && (c == ' ' || c == '\t')) {
+        if (any) {
+          out.add(cur.toString());
+          cur.setLength(0);
+          any = false;
+        }
+      } else {
+        cur.append(c);
+        any = true;
+      }
+    }
+    if (quoted) {
+      throw new IllegalArgumentException("unterminated quote in " + SafeText.quote(s));
+    }
+    if (any) {
+      out.add(cur.toString());
+    }
+    if (out.isEmpty()) {
+      throw new IllegalArgumentException("empty line");
+    }
+    return out;
+  }
+}
