@@ -1,6 +1,8 @@
 package dev.svcproxy.trace.engine;
 
+import dev.svcproxy.trace.ReasonCode;
 import dev.svcproxy.trace.Step;
+import dev.svcproxy.trace.Verdict;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -47,10 +49,12 @@ final class Branch {
 
   List<Step> steps = new ArrayList<>();
 
-  /** How the path ended (set once, when it leaves the walk): verdict and delivery. */
-  String endVerdict;
+  /** How the path ended (set once, when it leaves the walk): verdict, delivery and why. */
+  Verdict endVerdict;
 
   String endDelivery = "";
+
+  ReasonCode endReason;
 
   Branch(String src, int sport, String dst, int dport, String proto, String inIface) {
     this.src = src;

@@ -1,7 +1,10 @@
 package dev.svcproxy.trace.engine;
 
 import dev.svcproxy.netfilter.Rule;
+import dev.svcproxy.trace.ReasonCode;
 import dev.svcproxy.trace.Step;
+import dev.svcproxy.trace.StepKind;
+import dev.svcproxy.trace.Verdict;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -42,19 +45,37 @@ final class ChainWalker {
           String policy = v.policies().getOrDefault(h, "ACCEPT");
           if (!policy.equals("ACCEPT")) {
             r.branch()
-                .step(new Step(h, v.label(), h, 0, ":" + h + " " + policy, "policy " + policy));
+                .step(
+                    new Step(
+                        StepKind.POLICY,
+                        h,
+                        v.label(),
+                        h,
+                        0,
+                        ":" + h + " " + policy,
+                        "policy " + policy,
+                        policy.equals("DROP") ? ReasonCode.POLICY_DROP : null));
           }
           k = policy.equals("DROP") ? Kind.DROP : Kind.ACCEPT;
         }
         switch (k) {
           case ACCEPT -> out.add(r.branch());
-          case DROP -> run.end(r.branch(), "DROP", "", done);
-          case REJECT -> run.end(r.branch(), "REJECT", "", done);
+          case DROP ->
+              run.end(
+                  r.branch(), Verdict.DROP, reason(r.branch(), ReasonCode.DROPPED_BY_RULE), done);
+          case REJECT ->
+              run.end(r.branch(), Verdict.REJECT, reason(r.branch(), ReasonCode.REJECTED), done);
           default -> {}
         }
       }
     }
     return mergeStates(out);
+  }
+
+  /** The reason code of the step that ended the path (its last), or {@code dflt}. */
+  private static ReasonCode reason(Branch b, ReasonCode dflt) {
+    ReasonCode last = b.steps.isEmpty() ? null : b.steps.get(b.steps.size() - 1).reasonCode();
+    return last != null ? last : dflt;
   }
 
   /** Branches in the same state go on identically: keep one, with their probabilities added. */
@@ -152,6 +173,7 @@ final class ChainWalker {
                 + ")");
         b.step(
             new Step(
+                StepKind.UNEVALUATED,
                 hook,
                 v.label(),
                 chain,
@@ -169,7 +191,8 @@ final class ChainWalker {
         continue;
       }
       if (p < 1) {
-        Step at = new Step(hook, v.label(), chain, i + 1, rule.print(), "");
+        Step at =
+            new Step(StepKind.BRANCH_NOT_TAKEN, hook, v.label(), chain, i + 1, rule.print(), "");
         if (run.splits >= run.maxSplits) {
           // Past the budget: follow the more probable side only, and account for the other.
           boolean takeIt = p >= 0.5;
@@ -182,6 +205,7 @@ final class ChainWalker {
           if (takeIt) {
             b.step(
                 Step.note(
+                    StepKind.BRANCH_NOT_TAKEN,
                     hook,
                     String.format(
                         Locale.ROOT,
@@ -227,14 +251,22 @@ final class ChainWalker {
     }
     if (!finished) {
       if (depth > 0) {
-        b.step(new Step(hook, v.label(), chain, 0, "end of " + chain, "no rule matched: return"));
+        b.step(
+            new Step(
+                StepKind.CHAIN_RETURN,
+                hook,
+                v.label(),
+                chain,
+                0,
+                "end of " + chain,
+                "no rule matched: return"));
       }
       out.add(new Res(b, Kind.RETURN));
     }
   }
 
   private static Step stepWith(Step s, String effect) {
-    return new Step(s.hook(), s.table(), s.chain(), s.rule(), s.text(), effect);
+    return s.with(s.kind(), effect, null);
   }
 
   private static boolean isJumpContinuation(Rule rule) {

@@ -2,6 +2,7 @@ package dev.svcproxy.trace.engine;
 
 import dev.svcproxy.trace.NodeState;
 import dev.svcproxy.trace.Step;
+import dev.svcproxy.trace.StepKind;
 import java.util.List;
 
 /**
@@ -52,6 +53,7 @@ final class Conntrack implements HookParticipant {
       if (b.ctState.equals("UNTRACKED")) {
         b.step(
             Step.note(
+                StepKind.CONNTRACK,
                 "conntrack",
                 "untracked (NOTRACK in raw): no conntrack lookup, so no entry's NAT applies,"
                     + " and nat chains are skipped"));
@@ -80,6 +82,7 @@ final class Conntrack implements HookParticipant {
         b.ctMark = e.mark();
         b.step(
             Step.note(
+                StepKind.CONNTRACK,
                 "conntrack",
                 "existing connection ("
                     + (e.seenReply() ? "ESTABLISHED" : "UNREPLIED")
@@ -112,6 +115,7 @@ final class Conntrack implements HookParticipant {
         b.natDecided = true;
         b.step(
             Step.note(
+                StepKind.CONNTRACK,
                 "conntrack",
                 "reply of connection "
                     + o.src()
@@ -135,7 +139,7 @@ final class Conntrack implements HookParticipant {
         return;
       }
     }
-    b.step(Step.note("conntrack", "no conntrack entry: state NEW"));
+    b.step(Step.note(StepKind.CONNTRACK, "conntrack", "no conntrack entry: state NEW"));
   }
 
   /**
@@ -145,7 +149,11 @@ final class Conntrack implements HookParticipant {
   static void applySourceBinding(Branch b, Hook hook) {
     String[] s = b.ctSource;
     if (s != null && !b.replyDirection && (!s[0].equals(b.src))) {
-      b.step(Step.note(hook.name(), "conntrack: source rewritten to " + s[0] + ":" + s[1]));
+      b.step(
+          Step.note(
+              StepKind.CONNTRACK,
+              hook.name(),
+              "conntrack: source rewritten to " + s[0] + ":" + s[1]));
       b.src = s[0];
       b.sport = Integer.parseInt(s[1]);
     } else if (s != null && b.replyDirection) {
@@ -182,6 +190,7 @@ final class Conntrack implements HookParticipant {
       reply.dport = request.origSport;
       reply.step(
           Step.note(
+              StepKind.CONNTRACK,
               "conntrack",
               "reply de-SNATed: destination back to "
                   + reply.dst
@@ -196,6 +205,7 @@ final class Conntrack implements HookParticipant {
       reply.sport = request.origDport;
       reply.step(
           Step.note(
+              StepKind.CONNTRACK,
               "conntrack",
               "reply de-DNATed: source back to " + reply.src + Tracer.portSuffix(reply.sport)));
     }

@@ -1,7 +1,10 @@
 package dev.svcproxy.trace.engine;
 
 import dev.svcproxy.trace.Outcome;
+import dev.svcproxy.trace.ReasonCode;
 import dev.svcproxy.trace.Step;
+import dev.svcproxy.trace.StepKind;
+import dev.svcproxy.trace.Verdict;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -27,12 +30,12 @@ final class Outcomes {
   }
 
   private static Outcome outcome(Branch b, TraceRun run) {
-    String verdict = b.endVerdict;
+    Verdict verdict = b.endVerdict;
     String delivery = b.endDelivery;
     String dnat = b.dnatDone ? b.dst + ":" + b.dport : null;
     String snat = b.snatDone ? b.src + ":" + b.sport : null;
     Outcome.Reply reply = null;
-    if (verdict.equals("ACCEPT")) {
+    if (verdict == Verdict.ACCEPT) {
       reply = ReplyAnalysis.of(b, delivery, run);
     }
     List<Step> steps = b.steps;
@@ -40,6 +43,7 @@ final class Outcomes {
       steps = new ArrayList<>(steps);
       steps.add(
           Step.note(
+              StepKind.SUMMARY,
               "paths",
               b.merged
                   + " other path"
@@ -50,6 +54,7 @@ final class Outcomes {
     return new Outcome(
         b.probability,
         verdict,
+        b.endReason,
         dnat,
         snat,
         b.masquerade,
@@ -62,7 +67,7 @@ final class Outcomes {
   }
 
   private record OutcomeKey(
-      String verdict,
+      Verdict verdict,
       String dnat,
       String snat,
       String delivery,
@@ -85,6 +90,7 @@ final class Outcomes {
             new Outcome(
                 prev.probability() + o.probability(),
                 o.verdict(),
+                prev.reasonCode(),
                 o.dnat(),
                 o.snat(),
                 o.masquerade(),
@@ -101,7 +107,7 @@ final class Outcomes {
 
   /** What a summary keeps apart: the verdict and the shape of the path, not the endpoint. */
   private record Shape(
-      String verdict,
+      Verdict verdict,
       String delivery,
       String outInterface,
       boolean dnat,
@@ -175,6 +181,7 @@ final class Outcomes {
     List<Step> steps = new ArrayList<>(first.steps());
     steps.add(
         Step.note(
+            StepKind.SUMMARY,
             "summary",
             String.format(
                 Locale.ROOT,
@@ -189,6 +196,7 @@ final class Outcomes {
     return new Outcome(
         total,
         first.verdict(),
+        first.reasonCode(),
         null,
         sameSnat ? first.snat() : null,
         first.masquerade(),
@@ -215,7 +223,8 @@ final class Outcomes {
     run.warnings.add(text);
     return new Outcome(
         run.cutProbability,
-        "UNKNOWN",
+        Verdict.UNKNOWN,
+        ReasonCode.BRANCHES_NOT_FOLLOWED,
         null,
         null,
         false,
@@ -223,7 +232,7 @@ final class Outcomes {
         "",
         "",
         "",
-        List.of(Step.note("summary", text)),
+        List.of(Step.note(StepKind.SUMMARY, "summary", text, ReasonCode.BRANCHES_NOT_FOLLOWED)),
         null,
         run.cuts);
   }

@@ -2,7 +2,10 @@ package dev.svcproxy.trace.engine;
 
 import dev.svcproxy.model.Cidr;
 import dev.svcproxy.trace.PacketSpec;
+import dev.svcproxy.trace.ReasonCode;
 import dev.svcproxy.trace.Step;
+import dev.svcproxy.trace.StepKind;
+import dev.svcproxy.trace.Verdict;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -22,9 +25,13 @@ final class PacketPaths {
     String src = spec.src() != null ? spec.src() : routing.selectSource(d, spec.dst());
     Branch b = new Branch(src, sport(spec), spec.dst(), spec.dport(), spec.proto(), "");
     b.step(
-        Step.note("OUTPUT", "packet " + b.tuple() + " " + spec.proto() + " created on this node"));
+        Step.note(
+            StepKind.PACKET,
+            "OUTPUT",
+            "packet " + b.tuple() + " " + spec.proto() + " created on this node"));
     b.step(
         Step.note(
+            StepKind.ROUTE,
             "routing",
             "route to "
                 + spec.dst()
@@ -32,8 +39,13 @@ final class PacketPaths {
                 + d.describe()
                 + (spec.src() == null ? "; source address chosen: " + src : "")));
     if (!d.usable()) {
-      run.end(b, "DROP", "", done);
-      b.step(Step.note("routing", "no route to " + spec.dst() + ": the socket gets an error"));
+      run.end(b, Verdict.DROP, ReasonCode.NO_ROUTE, done);
+      b.step(
+          Step.note(
+              StepKind.ROUTE,
+              "routing",
+              "no route to " + spec.dst() + ": the socket gets an error",
+              ReasonCode.NO_ROUTE));
       return;
     }
     b.outIface = d.local() ? "lo" : d.dev();
@@ -42,9 +54,14 @@ final class PacketPaths {
     for (Branch x : bs) {
       if (!x.dst.equals(x.origDst) || x.mark != 0) {
         Routing.Decision r = routing.lookup(x.dst, x.src, "", x.mark);
-        x.step(Step.note("routing", "re-route after OUTPUT (" + x.tuple() + "): " + r.describe()));
+        x.step(
+            Step.note(
+                StepKind.ROUTE,
+                "routing",
+                "re-route after OUTPUT (" + x.tuple() + "): " + r.describe(),
+                r.usable() ? null : ReasonCode.NO_ROUTE));
         if (!r.usable()) {
-          run.end(x, "DROP", "", done);
+          run.end(x, Verdict.DROP, ReasonCode.NO_ROUTE, done);
           continue;
         }
         x.outIface = r.local() ? "lo" : r.dev();
@@ -52,13 +69,15 @@ final class PacketPaths {
       if (LOOPBACK.contains(x.src) && !x.outIface.equals("lo") && !routeLocalnet(run, x.outIface)) {
         x.step(
             Step.note(
+                StepKind.ROUTE,
                 "routing",
                 "source "
                     + x.src
                     + " is a loopback address leaving "
                     + x.outIface
-                    + " with route_localnet=0: dropped as martian"));
-        run.end(x, "DROP", "", done);
+                    + " with route_localnet=0: dropped as martian",
+                ReasonCode.MARTIAN));
+        run.end(x, Verdict.DROP, ReasonCode.MARTIAN, done);
         continue;
       }
       routed.add(x);
@@ -72,8 +91,10 @@ final class PacketPaths {
         List<Branch> in = run.hook(Hook.PREROUTING, List.of(x), done);
         deliverLocally(run.hook(Hook.INPUT, in, done), run, done);
       } else {
-        x.step(Step.note("POSTROUTING", "sent out " + x.outIface + " as " + x.tuple()));
-        run.end(x, "ACCEPT", "output", done);
+        x.step(
+            Step.note(
+                StepKind.DELIVERY, "POSTROUTING", "sent out " + x.outIface + " as " + x.tuple()));
+        run.deliver(x, "output", done);
       }
     }
   }
@@ -92,19 +113,28 @@ final class PacketPaths {
     }
     Branch b = new Branch(spec.src(), sport(spec), spec.dst(), spec.dport(), spec.proto(), in);
     b.step(
-        Step.note("PREROUTING", "packet " + b.tuple() + " " + spec.proto() + " arrives on " + in));
+        Step.note(
+            StepKind.PACKET,
+            "PREROUTING",
+            "packet " + b.tuple() + " " + spec.proto() + " arrives on " + in));
     boolean bridged = isBridged(run, b);
     List<Branch> pre = run.hook(Hook.PREROUTING, List.of(b), done);
     for (Branch x : pre) {
       Routing.Decision d = routing.lookup(x.dst, x.src, x.inIface, x.mark);
-      x.step(Step.note("routing", "route to " + x.dst + ": " + d.describe()));
+      x.step(Step.note(StepKind.ROUTE, "routing", "route to " + x.dst + ": " + d.describe()));
       if (!d.usable()) {
-        x.step(Step.note("routing", "no route: the node answers with ICMP unreachable"));
-        run.end(x, "REJECT", "", done);
+        x.step(
+            Step.note(
+                StepKind.ROUTE,
+                "routing",
+                "no route: the node answers with ICMP unreachable",
+                ReasonCode.NO_ROUTE));
+        run.end(x, Verdict.REJECT, ReasonCode.NO_ROUTE, done);
         continue;
       }
-      if (!martianCheck(run, x, d)) {
-        run.end(x, "DROP", "", done);
+      ReasonCode martian = martianCheck(run, x, d);
+      if (martian != null) {
+        run.end(x, Verdict.DROP, martian, done);
         continue;
       }
       if (d.local()) {
@@ -117,22 +147,32 @@ final class PacketPaths {
       if (!bridged && !x.dnatDone && isBridge(run, x.inIface) && d.dev().equals(x.inIface)) {
         x.step(
             Step.note(
+                StepKind.BRIDGE,
                 "bridge",
                 "bridged within "
                     + x.inIface
                     + " with net.bridge.bridge-nf-call-iptables=0: iptables does not see it"));
-        run.end(x, "ACCEPT", "forward", done);
+        run.deliver(x, "forward", done);
         continue;
       }
       if (!x.physdevBridged && !run.sysctl("net.ipv4.ip_forward", "1").equals("1")) {
-        x.step(Step.note("routing", "net.ipv4.ip_forward=0: not forwarded"));
-        run.end(x, "DROP", "", done);
+        x.step(
+            Step.note(
+                StepKind.ROUTE,
+                "routing",
+                "net.ipv4.ip_forward=0: not forwarded",
+                ReasonCode.FORWARDING_DISABLED));
+        run.end(x, Verdict.DROP, ReasonCode.FORWARDING_DISABLED, done);
         continue;
       }
       List<Branch> fwd = run.hook(Hook.FORWARD, List.of(x), done);
       for (Branch y : run.hook(Hook.POSTROUTING, fwd, done)) {
-        y.step(Step.note("POSTROUTING", "forwarded out " + y.outIface + " as " + y.tuple()));
-        run.end(y, "ACCEPT", "forward", done);
+        y.step(
+            Step.note(
+                StepKind.DELIVERY,
+                "POSTROUTING",
+                "forwarded out " + y.outIface + " as " + y.tuple()));
+        run.deliver(y, "forward", done);
       }
     }
   }
@@ -141,8 +181,10 @@ final class PacketPaths {
     for (Branch y : afterInput) {
       y.step(
           Step.note(
-              "INPUT", "delivered to a local socket on " + y.dst + Tracer.portSuffix(y.dport)));
-      run.end(y, "ACCEPT", "local", done);
+              StepKind.DELIVERY,
+              "INPUT",
+              "delivered to a local socket on " + y.dst + Tracer.portSuffix(y.dport)));
+      run.deliver(y, "local", done);
     }
   }
 
@@ -164,20 +206,25 @@ final class PacketPaths {
         || run.sysctl("net.ipv4.conf." + dev + ".route_localnet", "0").equals("1");
   }
 
-  /** Input-route sanity: loopback destinations from outside, and reverse-path filtering. */
-  private static boolean martianCheck(TraceRun run, Branch x, Routing.Decision d) {
+  /**
+   * Input-route sanity: loopback destinations from outside, and reverse-path filtering; the reason
+   * the packet is dropped, or null when it passes.
+   */
+  private static ReasonCode martianCheck(TraceRun run, Branch x, Routing.Decision d) {
     if ((LOOPBACK.contains(x.dst) || LOOPBACK.contains(x.src))
         && !x.inIface.equals("lo")
         && !routeLocalnet(run, x.inIface)) {
       x.step(
           Step.note(
+              StepKind.ROUTE,
               "routing",
               "martian: "
                   + (LOOPBACK.contains(x.dst) ? "destination " + x.dst : "source " + x.src)
                   + " is a loopback address arriving on "
                   + x.inIface
-                  + " and route_localnet=0: dropped"));
-      return false;
+                  + " and route_localnet=0: dropped",
+              ReasonCode.MARTIAN));
+      return ReasonCode.MARTIAN;
     }
     int rp =
         Math.max(
@@ -189,6 +236,7 @@ final class PacketPaths {
       if (!ok) {
         x.step(
             Step.note(
+                StepKind.ROUTE,
                 "routing",
                 "rp_filter="
                     + rp
@@ -198,10 +246,11 @@ final class PacketPaths {
                     + back.describe()
                     + ", not via "
                     + x.inIface
-                    + ": dropped"));
-        return false;
+                    + ": dropped",
+                ReasonCode.RPF));
+        return ReasonCode.RPF;
       }
     }
-    return true;
+    return null;
   }
 }

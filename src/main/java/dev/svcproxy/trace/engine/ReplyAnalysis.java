@@ -1,7 +1,10 @@
 package dev.svcproxy.trace.engine;
 
 import dev.svcproxy.trace.Outcome;
+import dev.svcproxy.trace.ReasonCode;
 import dev.svcproxy.trace.Step;
+import dev.svcproxy.trace.StepKind;
+import dev.svcproxy.trace.Verdict;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -30,16 +33,23 @@ final class ReplyAnalysis {
     Branch r = Conntrack.replyOf(b);
     r.step(
         Step.note(
-            "PREROUTING", "reply " + r.tuple() + " arrives on " + r.inIface + " (ESTABLISHED)"));
+            StepKind.PACKET,
+            "PREROUTING",
+            "reply " + r.tuple() + " arrives on " + r.inIface + " (ESTABLISHED)"));
     List<Branch> done = new ArrayList<>();
     List<Branch> pre = run.hook(Hook.PREROUTING, List.of(r), done);
     List<Branch> passed = new ArrayList<>();
     for (Branch x : pre) {
       Conntrack.unSnat(x, b);
       Routing.Decision d = run.routing.lookup(x.dst, x.src, x.inIface, x.mark);
-      x.step(Step.note("routing", "route to " + x.dst + ": " + d.describe()));
+      x.step(
+          Step.note(
+              StepKind.ROUTE,
+              "routing",
+              "route to " + x.dst + ": " + d.describe(),
+              d.usable() ? null : ReasonCode.NO_ROUTE));
       if (!d.usable()) {
-        run.end(x, "DROP", "", done);
+        run.end(x, Verdict.DROP, ReasonCode.NO_ROUTE, done);
         continue;
       }
       List<Branch> through;
@@ -53,6 +63,7 @@ final class ReplyAnalysis {
         Conntrack.unDnat(y, b);
         y.step(
             Step.note(
+                StepKind.DELIVERY,
                 d.local() ? "INPUT" : "POSTROUTING",
                 (d.local() ? "reply delivered to the local socket" : "reply sent out " + y.outIface)
                     + " as "
@@ -61,16 +72,17 @@ final class ReplyAnalysis {
       }
     }
     if (!passed.isEmpty()) {
-      return reply.withWalk("ACCEPT", passed.get(0).steps);
+      return reply.withWalk(Verdict.ACCEPT, passed.get(0).steps);
     }
     Branch dropped = done.isEmpty() ? r : done.get(0);
-    String v = dropped.endVerdict != null ? dropped.endVerdict : "DROP";
+    Verdict v = dropped.endVerdict != null ? dropped.endVerdict : Verdict.DROP;
     return new Outcome.Reply(
         false,
         reply.seenBySenderFrom(),
         "the reply is "
-            + (v.equals("REJECT") ? "rejected" : "dropped")
+            + (v == Verdict.REJECT ? "rejected" : "dropped")
             + " on its way back through this node",
+        v == Verdict.REJECT ? ReasonCode.REPLY_REJECTED : ReasonCode.REPLY_DROPPED,
         v,
         dropped.steps);
   }
@@ -81,7 +93,7 @@ final class ReplyAnalysis {
     String seen = b.origDst + Tracer.portSuffix(b.origDport);
     if (delivery.equals("local")) {
       return new Outcome.Reply(
-          true, seen, "answered by this node; conntrack restores " + seen + " as the source");
+          true, seen, "answered by this node; conntrack restores " + seen + " as the source", null);
     }
     if (b.snatDone) {
       return new Outcome.Reply(
@@ -90,7 +102,8 @@ final class ReplyAnalysis {
           "the reply is addressed to "
               + b.src
               + ", this node; conntrack rewrites it back to "
-              + seen);
+              + seen,
+          null);
     }
     if (b.src.equals(b.dst)) {
       return new Outcome.Reply(
@@ -98,7 +111,8 @@ final class ReplyAnalysis {
           seen,
           b.dst
               + " receives a packet from its own address (a hairpin without masquerade)"
-              + " and drops it as a martian; the connection never completes");
+              + " and drops it as a martian; the connection never completes",
+          ReasonCode.HAIRPIN_MARTIAN);
     }
     if (routing.isLocalAddress(b.src)) {
       boolean onOut =
@@ -119,10 +133,11 @@ final class ReplyAnalysis {
                 + b.outIface
                 + " (a VIP?): the peer's reply to it does not come back here unless the network routes "
                 + b.src
-                + " to this node");
+                + " to this node",
+            ReasonCode.REPLY_NOT_ROUTED_BACK);
       }
       return new Outcome.Reply(
-          true, seen, "the reply is addressed to " + b.src + " on " + b.outIface);
+          true, seen, "the reply is addressed to " + b.src + " on " + b.outIface, null);
     }
     if (b.dnatDone) {
       // The backend answers the client directly. That comes back here when this node is the
@@ -138,7 +153,8 @@ final class ReplyAnalysis {
                 + " answers "
                 + b.src
                 + " through this node, which un-DNATs it to come from "
-                + seen);
+                + seen,
+            null);
       }
       return new Outcome.Reply(
           false,
@@ -153,9 +169,10 @@ final class ReplyAnalysis {
               + b.dst
               + ", not "
               + seen
-              + ", and be dropped by the client");
+              + ", and be dropped by the client",
+          ReasonCode.REPLY_SOURCE_MISMATCH);
     }
     return new Outcome.Reply(
-        true, seen, "forwarded unchanged; the reply follows the network's routes");
+        true, seen, "forwarded unchanged; the reply follows the network's routes", null);
   }
 }

@@ -3,7 +3,9 @@ package dev.svcproxy.trace.engine;
 import dev.svcproxy.model.Ip;
 import dev.svcproxy.netfilter.Arg;
 import dev.svcproxy.netfilter.Rule;
+import dev.svcproxy.trace.ReasonCode;
 import dev.svcproxy.trace.Step;
+import dev.svcproxy.trace.StepKind;
 import dev.svcproxy.trace.engine.ChainWalker.Kind;
 import dev.svcproxy.trace.engine.ChainWalker.Res;
 import java.util.List;
@@ -14,11 +16,30 @@ final class Targets {
 
   /** Where a matched rule sits, to record what its target did to a branch. */
   private record Matched(String hook, String table, String chain, int n, Rule rule, String prob) {
-    /** Records the step and ends the rule with {@code kind} (null: continue after the rule). */
+    /**
+     * Records the step (a target that decided or changed the packet) and ends the rule with {@code
+     * kind} (null: continue after the rule).
+     */
     List<Res> result(Branch b, String effect, Kind kind) {
-      b.step(new Step(hook, table, chain, n, rule.print(), effect + prob));
+      return result(b, StepKind.TARGET, effect, kind, null);
+    }
+
+    List<Res> result(Branch b, StepKind stepKind, String effect, Kind kind, ReasonCode reason) {
+      b.step(new Step(stepKind, hook, table, chain, n, rule.print(), effect + prob, reason));
       return List.of(new Res(b, kind));
     }
+  }
+
+  /**
+   * Why a DROP or REJECT rule ended the path: kube-proxy's rules for a Service without (local)
+   * endpoints say so in their comment ("ns/svc:port has no endpoints", "... has no local
+   * endpoints").
+   */
+  private static ReasonCode dropReason(Rule rule, ReasonCode dflt) {
+    return rule.comment()
+        .filter(c -> c.contains("has no endpoints") || c.contains("has no local endpoints"))
+        .map(c -> ReasonCode.NO_ENDPOINTS)
+        .orElse(dflt);
   }
 
   /**
@@ -56,6 +77,7 @@ final class Targets {
               + ")");
       before.step(
           new Step(
+              StepKind.UNEVALUATED,
               hook,
               v.label(),
               chain,
@@ -81,16 +103,18 @@ final class Targets {
         new Matched(hook, v.label(), chain, n, rule, p < 1 ? String.format(" (p=%.4f)", p) : "");
     switch (target) {
       case "" -> {
-        return at.result(b, "matched (no target)", null);
+        return at.result(b, StepKind.RULE_MATCH, "matched (no target)", null, null);
       }
       case "ACCEPT" -> {
         return at.result(b, "ACCEPT", Kind.ACCEPT);
       }
       case "DROP" -> {
-        return at.result(b, "DROP", Kind.DROP);
+        return at.result(
+            b, StepKind.TARGET, "DROP", Kind.DROP, dropReason(rule, ReasonCode.DROPPED_BY_RULE));
       }
       case "REJECT" -> {
-        return at.result(b, "REJECT", Kind.REJECT);
+        return at.result(
+            b, StepKind.TARGET, "REJECT", Kind.REJECT, dropReason(rule, ReasonCode.REJECTED));
       }
       case "RETURN" -> {
         return at.result(b, "RETURN", Kind.RETURN);
@@ -125,7 +149,12 @@ final class Targets {
         String src =
             run.routing.deviceAddress(b.outIface, d.gateway().isEmpty() ? b.dst : d.gateway());
         if (src.isEmpty()) {
-          return at.result(b, "MASQUERADE: " + b.outIface + " has no address: dropped", Kind.DROP);
+          return at.result(
+              b,
+              StepKind.TARGET,
+              "MASQUERADE: " + b.outIface + " has no address: dropped",
+              Kind.DROP,
+              ReasonCode.MASQUERADE_NO_ADDRESS);
         }
         b.src = src;
         b.snatDone = true;
@@ -176,12 +205,12 @@ final class Targets {
           "TTL",
           "CLASSIFY",
           "SET" -> {
-        return at.result(b, target + " (packet unchanged)", null);
+        return at.result(b, StepKind.RULE_MATCH, target + " (packet unchanged)", null, null);
       }
       default -> {
         if (v.chains().containsKey(target) || v.policies().containsKey(target)) {
           boolean isGoto = rule.jump().map(Arg.Jump::isGoto).orElse(false);
-          at.result(b, (isGoto ? "goto " : "jump ") + target, null);
+          at.result(b, StepKind.JUMP, (isGoto ? "goto " : "jump ") + target, null, null);
           // Whether a RETURN continues after this rule (jump) or ends this chain too (goto) is
           // decided by the caller from the rule.
           return ChainWalker.walk(b, v, hook, target, depth + 1, run);
@@ -196,7 +225,12 @@ final class Targets {
                 + " rule "
                 + n
                 + "; assumed it lets the packet continue");
-        return at.result(b, "unknown target " + target + ": assumed to continue", null);
+        return at.result(
+            b,
+            StepKind.UNEVALUATED,
+            "unknown target " + target + ": assumed to continue",
+            null,
+            null);
       }
     }
   }

@@ -1,6 +1,8 @@
 package dev.svcproxy.trace.engine;
 
 import dev.svcproxy.trace.NodeState;
+import dev.svcproxy.trace.ReasonCode;
+import dev.svcproxy.trace.Verdict;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -41,10 +43,18 @@ final class TraceRun {
     warnings.addAll(node.notes());
   }
 
-  /** Ends a path with {@code verdict} ("" delivery when it was not delivered). */
-  void end(Branch b, String verdict, String delivery, List<Branch> done) {
-    b.endVerdict = verdict;
+  /** Ends a path delivered by {@code delivery} ("local", "forward", "output"). */
+  void deliver(Branch b, String delivery, List<Branch> done) {
+    b.endVerdict = Verdict.ACCEPT;
     b.endDelivery = delivery;
+    done.add(b);
+  }
+
+  /** Ends a path that was not delivered, with its verdict and why. */
+  void end(Branch b, Verdict verdict, ReasonCode reason, List<Branch> done) {
+    b.endVerdict = verdict;
+    b.endDelivery = "";
+    b.endReason = reason;
     done.add(b);
   }
 

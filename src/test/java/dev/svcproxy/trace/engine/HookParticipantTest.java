@@ -5,9 +5,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.svcproxy.trace.NodeState;
 import dev.svcproxy.trace.Outcome;
 import dev.svcproxy.trace.PacketSpec;
+import dev.svcproxy.trace.ReasonCode;
 import dev.svcproxy.trace.Step;
+import dev.svcproxy.trace.StepKind;
 import dev.svcproxy.trace.TraceResult;
 import dev.svcproxy.trace.TracerTestAccess;
+import dev.svcproxy.trace.Verdict;
 import dev.svcproxy.trace.bundle.BundleReader;
 import java.util.ArrayList;
 import java.util.List;
@@ -72,8 +75,13 @@ class HookParticipantTest {
         if (act.apply(b, run)) {
           out.add(b);
         } else {
-          b.step(Step.note("PREROUTING", "fake: dropped"));
-          run.end(b, "DROP", "", done);
+          b.step(
+              Step.note(
+                  StepKind.PARTICIPANT,
+                  "PREROUTING",
+                  "fake: dropped",
+                  ReasonCode.DROPPED_BY_PARTICIPANT));
+          run.end(b, Verdict.DROP, ReasonCode.DROPPED_BY_PARTICIPANT, done);
         }
       }
       return out;
@@ -135,7 +143,8 @@ class HookParticipantTest {
         .singleElement()
         .satisfies(
             o -> {
-              assertThat(o.delivered()).isFalse();
+              assertThat(o.verdict()).isEqualTo(Verdict.DROP);
+              assertThat(o.reasonCode()).isEqualTo(ReasonCode.DROPPED_BY_PARTICIPANT);
               assertThat(o.dnat()).isNull();
               assertThat(o.steps()).noneMatch(s -> s.table().equals("nat"));
               assertThat(o.steps().get(o.steps().size() - 1).text()).isEqualTo("fake: dropped");
