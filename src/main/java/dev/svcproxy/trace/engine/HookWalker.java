@@ -8,9 +8,10 @@ import java.util.Map;
 
 /** Runs the participants of one hook in priority order; immutable once built. */
 final class HookWalker {
-  private final Map<Hook, List<HookParticipant>> byHook = new EnumMap<>(Hook.class);
+  private final Map<Hook, List<HookParticipant>> byHook;
 
   HookWalker(List<HookParticipant> participants) {
+    Map<Hook, List<HookParticipant>> m = new EnumMap<>(Hook.class);
     for (Hook h : Hook.values()) {
       List<HookParticipant> at = new ArrayList<>();
       for (HookParticipant p : participants) {
@@ -21,8 +22,9 @@ final class HookWalker {
       // A stable sort: participants of equal priority run in the order they were registered, as the
       // kernel's nf_register_net_hook keeps them.
       at.sort(Comparator.comparingInt(HookParticipant::priority));
-      byHook.put(h, List.copyOf(at));
+      m.put(h, List.copyOf(at));
     }
+    this.byHook = Map.copyOf(m);
   }
 
   /** The participants of {@code hook}, in the order they run. */

@@ -17,7 +17,9 @@ record TableView(
     String backend, String table, Map<String, List<Rule>> chains, Map<String, String> policies) {
 
   TableView {
-    chains = Map.copyOf(chains);
+    Map<String, List<Rule>> c = new HashMap<>();
+    chains.forEach((name, rules) -> c.put(name, List.copyOf(rules)));
+    chains = Map.copyOf(c);
     policies = Map.copyOf(policies);
   }
 
