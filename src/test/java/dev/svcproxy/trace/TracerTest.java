@@ -184,6 +184,7 @@ class TracerTest {
               assertThat(o.finalSource()).isEqualTo("10.20.0.1");
               assertThat(o.reply().returnsHere()).isFalse();
               assertThat(o.reply().reason()).contains("10.20.0.1").contains("not on eth0");
+              assertThat(o.reply().reasonCode()).isEqualTo(ReasonCode.REPLY_NOT_ROUTED_BACK);
             });
   }
 
