@@ -4,10 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.svcproxy.netfilter.Rule;
 import dev.svcproxy.netfilter.Table;
-import dev.svcproxy.render.iptables.IptablesRenderer;
-import dev.svcproxy.render.iptables.JumpRules;
-import dev.svcproxy.render.iptables.OverallRulesTestAccess;
-import dev.svcproxy.testutil.States;
 import dev.svcproxy.trace.engine.Tracer;
 import java.util.List;
 import java.util.Map;
@@ -23,13 +19,23 @@ class TraceResultDataTest {
     return new Tracer(n).trace(new PacketSpec(src, 40000, dst, port, "tcp", in));
   }
 
-  private static NodeState overall() {
-    var rendered =
-        new IptablesRenderer(OverallRulesTestAccess.config())
-            .render(States.fromYaml(States.resource("/golden/overall/input.yaml")))
-            .restoreInput();
-    return TraceNodes.node(JumpRules.onNode(rendered).print(), Map.of());
-  }
+  /**
+   * The filter rules kube-proxy writes for a ClusterIP Service without endpoints (upstream's
+   * iptables proxier: "-A KUBE-SERVICES ... --comment \"ns/svc:port has no endpoints\" ... -j
+   * REJECT", reached from FORWARD for new connections), behind an unrelated rule.
+   */
+  private static final String NO_ENDPOINTS =
+      """
+      *filter
+      :INPUT ACCEPT [0:0]
+      :FORWARD ACCEPT [0:0]
+      :OUTPUT ACCEPT [0:0]
+      :KUBE-SERVICES - [0:0]
+      -A FORWARD -m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+      -A KUBE-SERVICES -d 172.30.0.45/32 -p tcp -m comment --comment "ns5/svc5:p80 has no endpoints" -m tcp --dport 81 -j REJECT --reject-with icmp-port-unreachable
+      -A KUBE-SERVICES -d 172.30.0.46/32 -p tcp -m comment --comment "ns6/svc6:p80 has no endpoints" -m tcp --dport 80 -j REJECT --reject-with icmp-port-unreachable
+      COMMIT
+      """;
 
   private static Step last(Outcome o) {
     return o.steps().get(o.steps().size() - 1);
@@ -37,7 +43,7 @@ class TraceResultDataTest {
 
   @Test
   void serviceWithoutEndpoints_rejected_reasonNoEndpoints_stepReferencesTheRule() {
-    NodeState n = overall();
+    NodeState n = TraceNodes.node(NO_ENDPOINTS, Map.of());
     TraceResult r = trace(n, "10.0.1.5", "172.30.0.46", 80, null);
 
     assertThat(r.verdict()).isEqualTo(Verdict.REJECT);
@@ -49,7 +55,8 @@ class TraceResultDataTest {
     assertThat(s.reasonCode()).isEqualTo(ReasonCode.NO_ENDPOINTS);
     assertThat(s.table()).isEqualTo("filter");
     assertThat(s.chain()).isEqualTo("KUBE-SERVICES");
-    assertThat(s.text()).contains("has no endpoints").endsWith("-j REJECT");
+    assertThat(s.text()).contains("ns6/svc6:p80 has no endpoints");
+    assertThat(s.rule()).isEqualTo(2);
     // The 1-based index is the rule's position in the captured chain.
     Table filter =
         n.iptables().get(0).tables().stream()
