@@ -453,7 +453,7 @@ public final class Differential {
   }
 
   private String nextNode(Outcome o, String from) {
-    if (!o.verdict().equals("ACCEPT") || o.delivery().equals("local")) {
+    if (!o.delivered() || o.delivery().equals("local")) {
       return null;
     }
     String dstIp = o.finalDestination().split(":")[0];
@@ -486,8 +486,8 @@ public final class Differential {
    */
   private static String key(Path p) {
     Outcome o = p.last();
-    String v = o.verdict();
-    if (v.equals("ACCEPT") && p.first().verdict().equals("ACCEPT") && !stranded(o)) {
+    String v = o.verdict().name();
+    if (v.equals("ACCEPT") && p.first().delivered() && !stranded(o)) {
       if (o.delivery().equals("local")) {
         return "refused"; // Nothing on the nodes listens on the lab's ports.
       }
@@ -516,7 +516,7 @@ public final class Differential {
             case TIMED_OUT ->
                 k.equals("timed out")
                     || k.startsWith("reaches ") && !labEndpoint(p.last().finalDestination());
-            case FAILED -> !p.last().verdict().equals("ACCEPT");
+            case FAILED -> !p.last().delivered();
           };
       if (ok) {
         return p;

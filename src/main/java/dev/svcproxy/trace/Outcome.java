@@ -3,9 +3,10 @@ package dev.svcproxy.trace;
 import java.util.List;
 
 /**
- * One way the packet can go, with its probability: the verdict, the rewrites, where it was
- * delivered, every step, and the reply's path back.
+ * One way the packet can go, with its probability: the verdict (and why, when not delivered), the
+ * rewrites, where it was delivered, every step, and the reply's path back.
  *
+ * @param reasonCode why the path was not delivered; null when delivered
  * @param delivery "local" (to a socket on the node), "forward" (routed on) or "output" (created
  *     here and sent out); "" when dropped before a decision
  * @param reply what happens to the reply, or null when there is none to trace
@@ -15,7 +16,8 @@ import java.util.List;
  */
 public record Outcome(
     double probability,
-    String verdict,
+    Verdict verdict,
+    ReasonCode reasonCode,
     String dnat,
     String snat,
     boolean masquerade,
@@ -34,7 +36,8 @@ public record Outcome(
   /** One path (nothing folded). */
   public Outcome(
       double probability,
-      String verdict,
+      Verdict verdict,
+      ReasonCode reasonCode,
       String dnat,
       String snat,
       boolean masquerade,
@@ -47,6 +50,7 @@ public record Outcome(
     this(
         probability,
         verdict,
+        reasonCode,
         dnat,
         snat,
         masquerade,
@@ -59,27 +63,34 @@ public record Outcome(
         0);
   }
 
-  /** The reply leg: whether it comes back through this node, and as what the client sees it. */
+  /**
+   * The reply leg: whether it comes back through this node, as what the client sees it, and, when
+   * it does not come back or is dropped on the way, why ({@code reasonCode}, with {@code reason}
+   * the sentence for people). {@code verdict} and {@code steps} are its walk back through the node.
+   */
   public record Reply(
       boolean returnsHere,
       String seenBySenderFrom,
       String reason,
-      String verdict,
+      ReasonCode reasonCode,
+      Verdict verdict,
       List<Step> steps) {
     public Reply {
       steps = List.copyOf(steps);
     }
 
-    public Reply(boolean returnsHere, String seenBySenderFrom, String reason) {
-      this(returnsHere, seenBySenderFrom, reason, "ACCEPT", List.of());
+    /** A reply known from addresses and routes alone, not walked. */
+    public Reply(
+        boolean returnsHere, String seenBySenderFrom, String reason, ReasonCode reasonCode) {
+      this(returnsHere, seenBySenderFrom, reason, reasonCode, Verdict.ACCEPT, List.of());
     }
 
-    public Reply withWalk(String v, List<Step> s) {
-      return new Reply(returnsHere, seenBySenderFrom, reason, v, s);
+    public Reply withWalk(Verdict v, List<Step> s) {
+      return new Reply(returnsHere, seenBySenderFrom, reason, reasonCode, v, s);
     }
   }
 
   public boolean delivered() {
-    return verdict.equals("ACCEPT");
+    return verdict == Verdict.ACCEPT;
   }
 }

@@ -28,10 +28,11 @@ public final class TraceFormatter {
       b.append(
           String.format(
               Locale.ROOT,
-              "%noutcome %d of %d: %s, probability %.4f%s%s%s%s%n",
+              "%noutcome %d of %d: %s%s, probability %.4f%s%s%s%s%n",
               n++,
               r.outcomes().size(),
               describe(o),
+              o.reasonCode() == null ? "" : " (" + o.reasonCode() + ")",
               o.probability(),
               o.folded() > 0 ? ", summary of " + o.folded() + " outcomes" : "",
               o.dnat() != null ? ", DNAT to " + o.dnat() : "",
@@ -57,7 +58,9 @@ public final class TraceFormatter {
             String.format(
                 "  %-11s %s%s%n",
                 "reply",
-                o.reply().returnsHere() ? "" : "NOT BACK THROUGH THIS NODE: ",
+                o.reply().returnsHere()
+                    ? ""
+                    : "NOT BACK THROUGH THIS NODE (" + o.reply().reasonCode() + "): ",
                 o.reply().reason()));
       }
     }
@@ -70,10 +73,10 @@ public final class TraceFormatter {
 
   private static String describe(Outcome o) {
     return switch (o.verdict()) {
-      case "ACCEPT" -> "delivered";
-      case "DROP" -> "DROPPED";
-      case "REJECT" -> "REJECTED";
-      default -> o.verdict();
+      case ACCEPT -> "delivered";
+      case DROP -> "DROPPED";
+      case REJECT -> "REJECTED";
+      case UNKNOWN -> "UNKNOWN";
     };
   }
 

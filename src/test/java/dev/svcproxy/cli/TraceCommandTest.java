@@ -96,6 +96,56 @@ class TraceCommandTest {
     assertThat(o.path("probability").asDouble()).isEqualTo(0.5);
     assertThat(o.path("steps").get(0).has("hook")).isTrue();
     assertThat(root.has("warnings")).isTrue();
+    assertThat(root.path("verdict").asText()).isEqualTo("ACCEPT");
+    assertThat(o.path("verdict").asText()).isEqualTo("ACCEPT");
+    assertThat(o.has("reasonCode")).isTrue();
+    assertThat(o.path("reasonCode").isNull()).isTrue();
+    assertThat(o.path("steps").get(0).path("kind").asText()).isEqualTo("PACKET");
+    assertThat(o.path("reply").has("reasonCode")).isTrue();
+  }
+
+  @Test
+  void json_rejected_carriesTheReasonCodeAndTheRule() throws Exception {
+    assertThat(
+            run(
+                "trace",
+                "--bundle",
+                bundle.toString(),
+                "--src",
+                "10.0.1.5",
+                "--dst",
+                "172.30.0.46:80",
+                "-o",
+                "json"))
+        .isEqualTo(1);
+    JsonNode root = new ObjectMapper().readTree(out.toString());
+    assertThat(root.path("verdict").asText()).isEqualTo("REJECT");
+    JsonNode o = root.path("outcomes").get(0);
+    assertThat(o.path("verdict").asText()).isEqualTo("REJECT");
+    assertThat(o.path("reasonCode").asText()).isEqualTo("NO_ENDPOINTS");
+    JsonNode steps = o.path("steps");
+    JsonNode last = steps.get(steps.size() - 1);
+    assertThat(last.path("kind").asText()).isEqualTo("TARGET");
+    assertThat(last.path("reasonCode").asText()).isEqualTo("NO_ENDPOINTS");
+    assertThat(last.path("table").asText()).isEqualTo("filter");
+    assertThat(last.path("chain").asText()).isEqualTo("KUBE-SERVICES");
+    assertThat(last.path("rule").asInt()).isPositive();
+    assertThat(last.path("text").asText()).contains("has no endpoints");
+  }
+
+  @Test
+  void text_rejected_namesTheReasonCode() {
+    assertThat(
+            run(
+                "trace",
+                "--bundle",
+                bundle.toString(),
+                "--src",
+                "10.0.1.5",
+                "--dst",
+                "172.30.0.46:80"))
+        .isEqualTo(1);
+    assertThat(out.toString()).contains("outcome 1 of 1: REJECTED (NO_ENDPOINTS), probability");
   }
 
   @ParameterizedTest

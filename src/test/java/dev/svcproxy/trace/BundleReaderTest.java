@@ -180,12 +180,12 @@ class BundleReaderTest {
         new Tracer(n).trace(new PacketSpec("10.0.1.7", 5555, "192.168.0.2", 80, "tcp", "cni0"));
     assertThat(web.outcomes())
         .singleElement()
-        .satisfies(o -> assertThat(o.verdict()).isEqualTo("ACCEPT"));
+        .satisfies(o -> assertThat(o.verdict()).isEqualTo(Verdict.ACCEPT));
     TraceResult ssh =
         new Tracer(n).trace(new PacketSpec("10.0.1.7", 5555, "192.168.0.2", 22, "tcp", "cni0"));
     assertThat(ssh.outcomes())
         .singleElement()
-        .satisfies(o -> assertThat(o.verdict()).isEqualTo("REJECT"));
+        .satisfies(o -> assertThat(o.verdict()).isEqualTo(Verdict.REJECT));
     assertThat(web.warnings()).anyMatch(w -> w.contains("could not evaluate"));
   }
 

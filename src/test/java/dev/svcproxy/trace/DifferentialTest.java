@@ -72,7 +72,7 @@ class DifferentialTest {
                       lab.client().ip(), 29999, SpreadLab.VIP, SpreadLab.PORT, "tcp", null));
       Map<String, Double> traced = new TreeMap<>();
       for (Outcome o : t.outcomes()) {
-        assertThat(o.verdict()).isEqualTo("ACCEPT");
+        assertThat(o.verdict()).isEqualTo(Verdict.ACCEPT);
         traced.merge(o.finalDestination().split(":")[0], o.probability(), Double::sum);
       }
       assertThat(traced).containsOnlyKeys(expected.keySet());

@@ -61,7 +61,7 @@ class Seed002TraceTest {
         .singleElement()
         .satisfies(
             o -> {
-              assertThat(o.verdict()).isEqualTo("DROP");
+              assertThat(o.verdict()).isEqualTo(Verdict.DROP);
               assertThat(o.steps())
                   .anyMatch(
                       s ->
@@ -81,7 +81,7 @@ class Seed002TraceTest {
     assertThat(r.outcomes())
         .allSatisfy(
             o -> {
-              assertThat(o.verdict()).isEqualTo("ACCEPT");
+              assertThat(o.verdict()).isEqualTo(Verdict.ACCEPT);
               assertThat(o.steps()).anyMatch(s -> s.effect().startsWith("jump KUBE-SVC-"));
               assertThat(o.masquerade()).isTrue();
             });
@@ -102,7 +102,7 @@ class Seed002TraceTest {
         .singleElement()
         .satisfies(
             o -> {
-              assertThat(o.verdict()).isEqualTo("ACCEPT");
+              assertThat(o.verdict()).isEqualTo(Verdict.ACCEPT);
               assertThat(o.dnat())
                   .isEqualTo(lab.pod("web-b").ip() + ":" + DemoCluster.BACKEND_PORT);
               assertThat(o.snat()).isNull();

@@ -61,7 +61,7 @@ class TracerBadValueTest {
     TraceResult r = traceForward(rule);
     assertThat(r.outcomes())
         .singleElement()
-        .satisfies(o -> assertThat(o.verdict()).isEqualTo("REJECT"));
+        .satisfies(o -> assertThat(o.verdict()).isEqualTo(Verdict.REJECT));
     assertThat(r.warnings())
         .anyMatch(
             w ->
@@ -98,7 +98,7 @@ class TracerBadValueTest {
         .singleElement()
         .satisfies(
             o -> {
-              assertThat(o.verdict()).isEqualTo("ACCEPT");
+              assertThat(o.verdict()).isEqualTo(Verdict.ACCEPT);
               assertThat(o.dnat()).isNull();
               assertThat(o.finalDestination()).isEqualTo("10.0.2.7:80");
             });
@@ -114,7 +114,7 @@ class TracerBadValueTest {
             .trace(new PacketSpec("10.0.2.9", 40000, "10.0.1.5", 80, "tcp", "cni0"));
     assertThat(r.outcomes())
         .singleElement()
-        .satisfies(o -> assertThat(o.verdict()).isEqualTo("ACCEPT"));
+        .satisfies(o -> assertThat(o.verdict()).isEqualTo(Verdict.ACCEPT));
     assertThat(r.warnings()).anyMatch(w -> w.contains("rp_filter") && w.contains("not a number"));
   }
 }

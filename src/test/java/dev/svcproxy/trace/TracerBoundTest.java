@@ -133,7 +133,7 @@ class TracerBoundTest {
         .satisfies(
             o -> {
               assertThat(o.folded()).isEqualTo(1500);
-              assertThat(o.verdict()).isEqualTo("ACCEPT");
+              assertThat(o.verdict()).isEqualTo(Verdict.ACCEPT);
               assertThat(o.probability()).isCloseTo(1.0, within(1e-9));
             });
     assertThat(r.warnings()).anyMatch(w -> w.contains("1500 outcomes") && w.contains("summarised"));

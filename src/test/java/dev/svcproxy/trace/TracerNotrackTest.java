@@ -143,6 +143,6 @@ class TracerNotrackTest {
             """;
     assertThat(fromPod(node(rules)).outcomes())
         .singleElement()
-        .satisfies(o -> assertThat(o.verdict()).isEqualTo("ACCEPT"));
+        .satisfies(o -> assertThat(o.verdict()).isEqualTo(Verdict.ACCEPT));
   }
 }

@@ -151,7 +151,7 @@ class TracerProbabilityTest {
             .trace(new PacketSpec("10.0.1.5", 40000, "10.0.2.7", 80, "tcp", "cni0"));
     double p =
         r.outcomes().stream()
-            .filter(o -> o.verdict().equals("DROP"))
+            .filter(o -> o.verdict() == Verdict.DROP)
             .mapToDouble(Outcome::probability)
             .sum();
     assertThat(p).isCloseTo(dropped, within(1e-12));

@@ -85,7 +85,7 @@ class TracerTest {
         .singleElement()
         .satisfies(
             o -> {
-              assertThat(o.verdict()).isEqualTo("REJECT");
+              assertThat(o.verdict()).isEqualTo(Verdict.REJECT);
               assertThat(o.steps())
                   .anyMatch(s -> s.chain().equals("KUBE-SERVICES") && s.table().equals("filter"));
             });
@@ -101,7 +101,7 @@ class TracerTest {
         .singleElement()
         .satisfies(
             o -> {
-              assertThat(o.verdict()).isEqualTo("DROP");
+              assertThat(o.verdict()).isEqualTo(Verdict.DROP);
               assertThat(o.steps()).anyMatch(s -> s.chain().equals("KUBE-PROXY-FIREWALL"));
             });
   }
@@ -183,6 +183,7 @@ class TracerTest {
               assertThat(o.finalSource()).isEqualTo("10.20.0.1");
               assertThat(o.reply().returnsHere()).isFalse();
               assertThat(o.reply().reason()).contains("10.20.0.1").contains("not on eth0");
+              assertThat(o.reply().reasonCode()).isEqualTo(ReasonCode.REPLY_NOT_ROUTED_BACK);
             });
   }
 
@@ -210,7 +211,7 @@ class TracerTest {
         .singleElement()
         .satisfies(
             o -> {
-              assertThat(o.verdict()).isEqualTo("DROP");
+              assertThat(o.verdict()).isEqualTo(Verdict.DROP);
               assertThat(o.steps()).anyMatch(s -> s.effect().equals("policy DROP"));
             });
     assertThat(r.warnings())
@@ -250,11 +251,11 @@ class TracerTest {
         """;
     assertThat(trace(node(rules, Map.of()), "127.0.0.1", "127.0.0.1", 30080).outcomes())
         .singleElement()
-        .satisfies(o -> assertThat(o.verdict()).isEqualTo("DROP"));
+        .satisfies(o -> assertThat(o.verdict()).isEqualTo(Verdict.DROP));
     NodeState on = node(rules, Map.of("sysctl.txt", "net.ipv4.conf.all.route_localnet = 1\n"));
     assertThat(trace(on, "127.0.0.1", "127.0.0.1", 30080).outcomes())
         .singleElement()
-        .satisfies(o -> assertThat(o.verdict()).isEqualTo("ACCEPT"));
+        .satisfies(o -> assertThat(o.verdict()).isEqualTo(Verdict.ACCEPT));
   }
 
   @Test
@@ -267,7 +268,7 @@ class TracerTest {
         new Tracer(n).trace(new PacketSpec("10.0.2.9", 40000, "10.0.1.5", 80, "tcp", "cni0"));
     assertThat(r.outcomes())
         .singleElement()
-        .satisfies(o -> assertThat(o.verdict()).isEqualTo("DROP"));
+        .satisfies(o -> assertThat(o.verdict()).isEqualTo(Verdict.DROP));
     assertThat(r.outcomes().get(0).steps()).anyMatch(s -> s.text().contains("rp_filter=1"));
   }
 
@@ -296,9 +297,9 @@ class TracerTest {
         COMMIT
         """;
     Outcome o = trace(node(onlyNew, Map.of()), "10.0.1.5", "10.0.2.7", 80).outcomes().get(0);
-    assertThat(o.verdict()).isEqualTo("ACCEPT");
+    assertThat(o.verdict()).isEqualTo(Verdict.ACCEPT);
     assertThat(o.reply().returnsHere()).isFalse();
-    assertThat(o.reply().verdict()).isEqualTo("DROP");
+    assertThat(o.reply().verdict()).isEqualTo(Verdict.DROP);
     assertThat(o.reply().steps()).anyMatch(s -> s.effect().equals("policy DROP"));
 
     String withEstablished =
@@ -306,7 +307,7 @@ class TracerTest {
             "COMMIT", "-A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\nCOMMIT");
     Outcome ok =
         trace(node(withEstablished, Map.of()), "10.0.1.5", "10.0.2.7", 80).outcomes().get(0);
-    assertThat(ok.reply().verdict()).isEqualTo("ACCEPT");
+    assertThat(ok.reply().verdict()).isEqualTo(Verdict.ACCEPT);
     assertThat(ok.reply().steps()).anyMatch(s -> s.text().startsWith("reply sent out cni0"));
   }
 
@@ -338,7 +339,7 @@ class TracerTest {
         .singleElement()
         .satisfies(
             o -> {
-              assertThat(o.verdict()).isEqualTo("ACCEPT");
+              assertThat(o.verdict()).isEqualTo(Verdict.ACCEPT);
               assertThat(o.steps()).anyMatch(s -> s.text().contains("bridge-nf-call-iptables=0"));
             });
     f.put("sysctl.txt", "net.bridge.bridge-nf-call-iptables = 1\n");
@@ -347,7 +348,7 @@ class TracerTest {
             .trace(new PacketSpec("10.0.1.5", 40000, "10.0.1.6", 80, "tcp", "cni0"));
     assertThat(on.outcomes())
         .singleElement()
-        .satisfies(o -> assertThat(o.verdict()).isEqualTo("DROP"));
+        .satisfies(o -> assertThat(o.verdict()).isEqualTo(Verdict.DROP));
     assertThat(on.warnings()).anyMatch(w -> w.contains("--physdev-in veth1"));
   }
 
@@ -403,7 +404,7 @@ class TracerTest {
         .singleElement()
         .satisfies(
             o -> {
-              assertThat(o.verdict()).isEqualTo("REJECT");
+              assertThat(o.verdict()).isEqualTo(Verdict.REJECT);
               assertThat(o.steps()).anyMatch(s -> s.table().equals("legacy filter"));
             });
     TraceResult ping =
@@ -411,8 +412,8 @@ class TracerTest {
     assertThat(ping.outcomes())
         .extracting(Outcome::verdict, Outcome::probability)
         .containsExactlyInAnyOrder(
-            org.assertj.core.groups.Tuple.tuple("DROP", 0.25),
-            org.assertj.core.groups.Tuple.tuple("ACCEPT", 0.75));
+            org.assertj.core.groups.Tuple.tuple(Verdict.DROP, 0.25),
+            org.assertj.core.groups.Tuple.tuple(Verdict.ACCEPT, 0.75));
   }
 
   @Test
@@ -451,12 +452,12 @@ class TracerTest {
         new Tracer(n).trace(new PacketSpec("10.0.2.9", 40000, "10.0.1.5", 80, "tcp", "cni0"));
     assertThat(spoofed.outcomes())
         .singleElement()
-        .satisfies(o -> assertThat(o.verdict()).isEqualTo("DROP"));
+        .satisfies(o -> assertThat(o.verdict()).isEqualTo(Verdict.DROP));
     TraceResult fine =
         new Tracer(n).trace(new PacketSpec("10.0.1.9", 40000, "10.0.2.5", 80, "tcp", "cni0"));
     assertThat(fine.outcomes())
         .singleElement()
-        .satisfies(o -> assertThat(o.verdict()).isEqualTo("ACCEPT"));
+        .satisfies(o -> assertThat(o.verdict()).isEqualTo(Verdict.ACCEPT));
     assertThat(fine.warnings()).noneMatch(w -> w.contains("policy") || w.contains("rpfilter"));
   }
 }

@@ -54,13 +54,14 @@ class UpstreamPacketFlowTest {
     TraceResult r = new Tracer(NODE).trace(new PacketSpec(src, 40000, dst, port, "tcp", null));
     List<Outcome> os = r.outcomes();
     switch (output) {
-      case "DROP", "REJECT" -> assertThat(os).extracting(Outcome::verdict).containsOnly(output);
+      case "DROP", "REJECT" ->
+          assertThat(os).extracting(o -> o.verdict().name()).containsOnly(output);
       case "ACCEPT" ->
           assertThat(os)
               .singleElement()
               .satisfies(
                   o -> {
-                    assertThat(o.verdict()).isEqualTo("ACCEPT");
+                    assertThat(o.verdict()).isEqualTo(Verdict.ACCEPT);
                     assertThat(o.delivery()).isEqualTo("local");
                   });
       case "-" ->
@@ -68,14 +69,14 @@ class UpstreamPacketFlowTest {
               .singleElement()
               .satisfies(
                   o -> {
-                    assertThat(o.verdict()).isEqualTo("ACCEPT");
+                    assertThat(o.verdict()).isEqualTo(Verdict.ACCEPT);
                     assertThat(o.dnat()).isNull();
                   });
       default -> {
         assertThat(os)
             .allSatisfy(
                 o -> {
-                  assertThat(o.verdict()).isEqualTo("ACCEPT");
+                  assertThat(o.verdict()).isEqualTo(Verdict.ACCEPT);
                   assertThat(o.masquerade()).isEqualTo(masq);
                 });
         assertThat(new TreeSet<>(os.stream().map(Outcome::dnat).toList()))

@@ -1,6 +1,8 @@
 package dev.svcproxy.trace.engine;
 
+import dev.svcproxy.trace.ReasonCode;
 import dev.svcproxy.trace.Step;
+import dev.svcproxy.trace.Verdict;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -24,6 +26,9 @@ final class Branch {
   /** Conntrack has looked the packet up (it carries an entry): a later NOTRACK does nothing. */
   boolean tracked;
 
+  /** The conntrack hook has seen this packet (tracked or not): it does not look it up again. */
+  boolean conntrackSeen;
+
   boolean natDecided;
   boolean dnatDone;
   boolean snatDone;
@@ -43,6 +48,13 @@ final class Branch {
   int merged;
 
   List<Step> steps = new ArrayList<>();
+
+  /** How the path ended (set once, when it leaves the walk): verdict, delivery and why. */
+  Verdict endVerdict;
+
+  String endDelivery = "";
+
+  ReasonCode endReason;
 
   Branch(String src, int sport, String dst, int dport, String proto, String inIface) {
     this.src = src;
@@ -65,6 +77,7 @@ final class Branch {
     b.ctState = ctState;
     b.replyDirection = replyDirection;
     b.tracked = tracked;
+    b.conntrackSeen = conntrackSeen;
     b.natDecided = natDecided;
     b.dnatDone = dnatDone;
     b.snatDone = snatDone;

@@ -187,12 +187,15 @@ class GoldenCasesTest {
         .isCloseTo(1.0, within(1e-9));
     switch (s.expect()) {
       case "DROP", "REJECT" ->
-          assertThat(os).extracting(Outcome::verdict).as("verdicts").containsOnly(s.expect());
+          assertThat(os)
+              .extracting(o -> o.verdict().name())
+              .as("verdicts")
+              .containsOnly(s.expect());
       case "ACCEPT" ->
           assertThat(os)
               .allSatisfy(
                   o -> {
-                    assertThat(o.verdict()).isEqualTo("ACCEPT");
+                    assertThat(o.verdict()).isEqualTo(dev.svcproxy.trace.Verdict.ACCEPT);
                     assertThat(o.delivery()).as("delivered to the node").isEqualTo("local");
                     assertThat(o.dnat()).as("not rewritten").isNull();
                   });
@@ -200,14 +203,16 @@ class GoldenCasesTest {
           assertThat(os)
               .allSatisfy(
                   o -> {
-                    assertThat(o.verdict()).isEqualTo("ACCEPT");
+                    assertThat(o.verdict()).isEqualTo(dev.svcproxy.trace.Verdict.ACCEPT);
                     assertThat(o.dnat()).as("not a Service packet: not rewritten").isNull();
                   });
       default -> {
         List<String> eps = Arrays.asList(s.expect().split("\\s+"));
         Map<String, Double> share = new TreeMap<>();
         for (Outcome o : os) {
-          assertThat(o.verdict()).as("verdict of " + o.dnat()).isEqualTo("ACCEPT");
+          assertThat(o.verdict())
+              .as("verdict of " + o.dnat())
+              .isEqualTo(dev.svcproxy.trace.Verdict.ACCEPT);
           assertThat(o.dnat()).as("rewritten to an endpoint").isNotNull();
           share.merge(o.dnat(), o.probability(), Double::sum);
           boolean masq =
