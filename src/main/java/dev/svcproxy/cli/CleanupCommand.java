@@ -4,7 +4,7 @@ import dev.svcproxy.kernel.IptablesKernel;
 import dev.svcproxy.kernel.ProcessCommandRunner;
 import dev.svcproxy.model.LocalTrafficDetector;
 import dev.svcproxy.render.iptables.IptablesConfig;
-import dev.svcproxy.sync.IptablesProxier;
+import dev.svcproxy.sync.iptables.IptablesProxier;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 

@@ -6,7 +6,7 @@ import dev.svcproxy.lab.Lab;
 import dev.svcproxy.model.ProxyState;
 import dev.svcproxy.render.iptables.IptablesConfig;
 import dev.svcproxy.render.iptables.OverallRulesTestAccess;
-import dev.svcproxy.sync.IptablesProxier;
+import dev.svcproxy.sync.iptables.IptablesProxier;
 import dev.svcproxy.testutil.KernelTests;
 import dev.svcproxy.testutil.States;
 import java.nio.file.Path;

@@ -1,4 +1,4 @@
-package dev.svcproxy.sync;
+package dev.svcproxy.sync.iptables;
 
 import static dev.svcproxy.render.iptables.ChainNames.CANARY;
 import static dev.svcproxy.render.iptables.ChainNames.EXTERNAL_SERVICES;
@@ -27,6 +27,9 @@ import dev.svcproxy.render.iptables.IptablesRenderer;
 import dev.svcproxy.render.iptables.JumpRules;
 import dev.svcproxy.render.iptables.RenderOptions;
 import dev.svcproxy.render.iptables.RenderResult;
+import dev.svcproxy.sync.Exclusion;
+import dev.svcproxy.sync.Proxier;
+import dev.svcproxy.sync.SyncException;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -43,7 +46,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /** Applies rendered iptables rules to the kernel the way upstream's proxier does. */
-public final class IptablesProxier {
+public final class IptablesProxier implements Proxier {
   private static final Logger LOG = LoggerFactory.getLogger(IptablesProxier.class);
 
   /** Jump rules from the built-in chains, in upstream's order (each is inserted first). */
@@ -88,6 +91,11 @@ public final class IptablesProxier {
     return cfg;
   }
 
+  @Override
+  public String name() {
+    return "iptables";
+  }
+
   public IptablesConfig config() {
     return cfg;
   }
@@ -108,7 +116,8 @@ public final class IptablesProxier {
    * service ports; the kernel then still holds the previous nat rules, since each table is
    * committed as one transaction.
    */
-  public RenderResult sync(ProxyState state, boolean full, Set<String> changed) {
+  @Override
+  public IptablesSyncResult sync(ProxyState state, boolean full, Set<String> changed) {
     Set<String> known = kernelChains;
     // Whatever happens from here on, until a restore succeeds the kernel's chains are unknown.
     kernelChains = null;
@@ -186,7 +195,7 @@ public final class IptablesProxier {
     }
     inKernel = last.effective;
     kernelChains = last.render.activeNatChains();
-    return last.render;
+    return new IptablesSyncResult(last.render, a.count);
   }
 
   /**
@@ -294,16 +303,10 @@ public final class IptablesProxier {
   }
 
   /** Service ports the last syncs left out because the kernel refused their rules. */
+  @Override
   public synchronized Map<ServicePortName, Exclusion> excluded() {
     return Map.copyOf(excluded);
   }
-
-  /**
-   * A service port left out of the kernel's rules.
-   *
-   * @param keptPrevious whether the node still has the rules the port had before
-   */
-  public record Exclusion(ServicePortName service, String reason, boolean keptPrevious) {}
 
   /** A restore line and the service port its rule belongs to. */
   record Blame(ServicePortName service, int line, String text) {}
@@ -500,6 +503,7 @@ public final class IptablesProxier {
    * each canary and of each built-in chain holding a jump; those chains stay short however many
    * services there are, so the check never reads a whole table.
    */
+  @Override
   public List<String> missing() {
     List<String> out = new ArrayList<>();
     for (String table : List.of("mangle", "nat", "filter")) {
@@ -534,6 +538,7 @@ public final class IptablesProxier {
   }
 
   /** Removes every jump rule and chain svcproxy installs. */
+  @Override
   public void cleanup() {
     kernelChains = null;
     for (JumpRule j : JUMPS) {

@@ -1,4 +1,4 @@
-package dev.svcproxy.sync;
+package dev.svcproxy.sync.iptables;
 
 import dev.svcproxy.model.Endpoint;
 import dev.svcproxy.model.ProxyState;

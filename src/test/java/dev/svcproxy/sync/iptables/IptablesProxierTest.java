@@ -1,4 +1,4 @@
-package dev.svcproxy.sync;
+package dev.svcproxy.sync.iptables;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -11,6 +11,7 @@ import dev.svcproxy.model.Protocol;
 import dev.svcproxy.model.ProxyState;
 import dev.svcproxy.model.ServicePortName;
 import dev.svcproxy.render.iptables.IptablesConfig;
+import dev.svcproxy.sync.SyncException;
 import dev.svcproxy.testutil.States;
 import java.util.List;
 import java.util.Set;

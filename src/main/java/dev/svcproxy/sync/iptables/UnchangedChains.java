@@ -1,4 +1,4 @@
-package dev.svcproxy.sync;
+package dev.svcproxy.sync.iptables;
 
 import dev.svcproxy.netfilter.Line;
 import dev.svcproxy.netfilter.Rule;

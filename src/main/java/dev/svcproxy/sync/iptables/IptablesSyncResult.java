@@ -1,0 +1,22 @@
+package dev.svcproxy.sync.iptables;
+
+import dev.svcproxy.render.iptables.RenderResult;
+import dev.svcproxy.sync.SyncResult;
+
+/**
+ * What one iptables sync wrote.
+ *
+ * @param render the render of the state the kernel now holds (excluded ports left out or held back)
+ * @param restores iptables-restore runs the sync took, refused ones and cleanups included
+ */
+public record IptablesSyncResult(RenderResult render, int restores) implements SyncResult {
+  @Override
+  public String summary() {
+    return render.natRulesTotal()
+        + " nat rules, "
+        + render.deletedChains()
+        + " stale chains deleted, "
+        + restores
+        + (restores == 1 ? " restore" : " restores");
+  }
+}
