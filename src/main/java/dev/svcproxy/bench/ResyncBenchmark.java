@@ -168,6 +168,44 @@ public final class ResyncBenchmark {
   }
 
   /**
+   * The per-transaction curve: for each batch size, N services' chains loaded into an empty nat
+   * table {@code size} services per iptables-restore, reporting the total, the first transaction
+   * (empty kernel: the cost of the transaction alone) and the last (the kernel already full).
+   */
+  public static void runKnee(
+      CommandRunner root, String backend, int n, int e, List<Integer> sizes, Consumer<String> out) {
+    IptablesConfig cfg =
+        IptablesConfig.defaults(
+            "n",
+            "192.168.77.11",
+            new LocalTrafficDetector(LocalTrafficDetector.Mode.CLUSTER_CIDR, "10.244.0.0/16"));
+    ProxyState state = services(n, e);
+    for (int size : sizes) {
+      List<String> batches = serviceBatches(cfg, state, size);
+      long lines = batches.get(0).lines().count();
+      try (Lab lab = Lab.create(root, 1)) {
+        IptablesKernel kernel =
+            new IptablesKernel(root.inNetns(lab.node("node1").netns()), backend);
+        long first = 0;
+        long last = 0;
+        long t0 = System.nanoTime();
+        for (String b : batches) {
+          last = timeRestore(kernel, b);
+          if (first == 0) {
+            first = last;
+          }
+        }
+        long total = (System.nanoTime() - t0) / 1_000_000;
+        out.accept(
+            String.format(
+                "%s: %d services x %d endpoints, %d services (%d lines) per restore, %d restores:"
+                    + " %d ms total, first %d ms, last %d ms",
+                backend, n, e, size, lines, batches.size(), total, first, last));
+      }
+    }
+  }
+
+  /**
    * The per-service nat chains of the full render, {@code perBatch} services to a restore input.
    * Cut from one render of the whole state so that each chain is exactly what a full sync writes (a
    * render of 100 services alone would not be in large-cluster mode).

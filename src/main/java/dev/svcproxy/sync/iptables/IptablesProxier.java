@@ -18,6 +18,8 @@ import dev.svcproxy.model.ServicePortInfo;
 import dev.svcproxy.model.ServicePortName;
 import dev.svcproxy.netfilter.IptablesCodec;
 import dev.svcproxy.netfilter.JumpRule;
+import dev.svcproxy.netfilter.Line;
+import dev.svcproxy.netfilter.Rule;
 import dev.svcproxy.netfilter.RuleCanon;
 import dev.svcproxy.netfilter.Ruleset;
 import dev.svcproxy.netfilter.Table;
@@ -55,11 +57,30 @@ public final class IptablesProxier implements Proxier {
   /** kubelet's KUBE-FIREWALL jumps, which upstream also ensures (with no comment). */
   public static final List<JumpRule> KUBELET_JUMPS = JumpRules.KUBELET;
 
-  /** Restores one failed sync may spend finding the service ports the kernel refuses. */
+  /** Attempts one failed sync may spend finding the service ports the kernel refuses. */
   static final int MAX_RESTORES = 64;
+
+  /**
+   * Lines per iptables-restore transaction above which a sync loads new service chains in batches
+   * (see {@link BuildThenSwitch}). Measured with {@code svcproxy lab bench-resync --batch-sizes}:
+   * on iptables-nft 1.8.9 a transaction's cost grows with the square of its size above a few
+   * thousand lines, while each restore also pays for the table it reads, so the knee sits near 4k
+   * lines (100 services of 10 endpoints); iptables-legacy rewrites the whole table on every restore
+   * and prefers fewer, larger transactions, see DEFAULT_LEGACY_BATCH_LINES.
+   */
+  public static final int DEFAULT_BATCH_LINES = 4000;
+
+  /** The transaction size for iptables-legacy (see {@link #DEFAULT_BATCH_LINES}). */
+  public static final int DEFAULT_LEGACY_BATCH_LINES = 80000;
 
   private final IptablesKernel kernel;
   private IptablesConfig cfg;
+
+  /**
+   * Lines per transaction above which new service chains are loaded in batches; 0 until the backend
+   * is known (asked only when a sync is that large).
+   */
+  private int batchLines;
 
   /** What the last successful restore wrote, excluded ports at the version left in place. */
   private ProxyState inKernel = ProxyState.empty();
@@ -77,6 +98,30 @@ public final class IptablesProxier implements Proxier {
   public IptablesProxier(IptablesKernel kernel, IptablesConfig cfg) {
     this.kernel = kernel;
     this.cfg = cfg;
+  }
+
+  /**
+   * @param batchLines lines per iptables-restore transaction above which a sync loads the service
+   *     chains the kernel lacks in batches of about this size before switching to them
+   */
+  public IptablesProxier(IptablesKernel kernel, IptablesConfig cfg, int batchLines) {
+    if (batchLines < 2) {
+      throw new IllegalArgumentException("batchLines must be at least 2: " + batchLines);
+    }
+    this.kernel = kernel;
+    this.cfg = cfg;
+    this.batchLines = batchLines;
+  }
+
+  /** The transaction size for an input of {@code lines} lines. */
+  private int batchLines(int lines) {
+    if (batchLines == 0) {
+      if (lines <= Math.min(DEFAULT_BATCH_LINES, DEFAULT_LEGACY_BATCH_LINES)) {
+        return lines;
+      }
+      batchLines = kernel.legacy() ? DEFAULT_LEGACY_BATCH_LINES : DEFAULT_BATCH_LINES;
+    }
+    return batchLines;
   }
 
   /** Probes the node as upstream does at start: route_localnet, be_liberal, --random-fully. */
@@ -195,7 +240,7 @@ public final class IptablesProxier implements Proxier {
     }
     inKernel = last.effective;
     kernelChains = last.render.activeNatChains();
-    return new IptablesSyncResult(last.render, a.count);
+    return new IptablesSyncResult(last.render, a.restores);
   }
 
   /**
@@ -214,7 +259,9 @@ public final class IptablesProxier implements Proxier {
       Attempt failed) {
     List<ServicePortName> suspects = new ArrayList<>();
     for (ServicePortName spn : failed.effective.services().keySet()) {
-      if (!held.contains(spn) && !dropped.contains(spn) && !a.sameAsKernel(spn)) {
+      // A refused build batch holds only its own service ports' new chains: one of them is bad.
+      boolean inBatch = failed.batch.isEmpty() || failed.batch.contains(spn);
+      if (inBatch && !held.contains(spn) && !dropped.contains(spn) && !a.sameAsKernel(spn)) {
         suspects.add(spn);
       }
     }
@@ -318,7 +365,8 @@ public final class IptablesProxier implements Proxier {
       Set<ServicePortName> dropped,
       RenderResult render,
       String text,
-      CommandResult result) {}
+      CommandResult result,
+      Set<ServicePortName> batch) {}
 
   /** The restores of one sync, all built from the same desired state and kernel view. */
   private final class Attempts {
@@ -337,7 +385,14 @@ public final class IptablesProxier implements Proxier {
     /** On a partial sync, the service chains the kernel held before it (not to be modified). */
     private final Set<String> known;
 
+    /** Attempts made. */
     private int count;
+
+    /** iptables-restore runs made. */
+    private int restores;
+
+    /** On a full sync, the nat chains the kernel holds with their rules, kept up to date. */
+    private final Map<String, List<Rule>> view;
 
     Attempts(
         ProxyState desired, boolean full, Set<String> changed, Table kernelNat, Set<String> known) {
@@ -347,6 +402,17 @@ public final class IptablesProxier implements Proxier {
       this.kernelNat = kernelNat;
       this.known = known;
       this.existing = new HashSet<>(kernelNat.chains().keySet());
+      this.view = full ? new HashMap<>(kernelNat.chains()) : Map.of();
+    }
+
+    /** Whether the nat table holds {@code chain}, so that a rule may reference it. */
+    private boolean inKernel(String chain) {
+      return full ? view.containsKey(chain) : existing.contains(chain) || known.contains(chain);
+    }
+
+    private CommandResult restore(String text) {
+      restores++;
+      return kernel.restore(text);
     }
 
     /**
@@ -365,11 +431,28 @@ public final class IptablesProxier implements Proxier {
           new IptablesRenderer(cfg).render(eff, new RenderOptions(full, changed, existing));
       Ruleset input = rr.restoreInput();
       if (full) {
-        input = UnchangedChains.drop(input, kernelNat);
+        input = UnchangedChains.drop(input, view);
       }
-      String text = input.print();
       count++;
-      CommandResult r = kernel.restore(text);
+      BuildThenSwitch.Plan plan =
+          BuildThenSwitch.plan(
+              input,
+              this::inKernel,
+              RestoreErrors.chainOwners(eff),
+              batchLines(BuildThenSwitch.lines(input)));
+      Attempt done = apply(plan, eff, held, dropped, rr);
+      CommandResult r = done.result;
+      if (r.ok() && full) {
+        Table nat = input.table("nat").orElse(new Table("nat", List.of()));
+        Map<String, List<Rule>> written = nat.chains();
+        for (Line l : nat.lines()) {
+          if (l instanceof Line.ChainDecl c) {
+            view.put(c.name(), written.get(c.name()));
+          } else if (l instanceof Line.DeleteChain d) {
+            view.remove(d.name());
+          }
+        }
+      }
       if (r.ok()) {
         // A chain an earlier attempt of this sync created is in the kernel too, even if this
         // sync's record never held it.
@@ -384,7 +467,66 @@ public final class IptablesProxier implements Proxier {
           }
         }
       }
-      return new Attempt(eff, Set.copyOf(held), Set.copyOf(dropped), rr, text, r);
+      return done;
+    }
+
+    /**
+     * Writes one attempt's plan: the build batches, the switch, the stale chains' deletion. When a
+     * build or the switch is refused, the chains the earlier builds loaded are deleted again (no
+     * rule references them yet), so the kernel holds what it held before; the attempt then carries
+     * the refused input and, for a build, the service ports it held.
+     */
+    private Attempt apply(
+        BuildThenSwitch.Plan plan,
+        ProxyState eff,
+        Set<ServicePortName> held,
+        Set<ServicePortName> dropped,
+        RenderResult rr) {
+      Set<ServicePortName> h = Set.copyOf(held);
+      Set<ServicePortName> d = Set.copyOf(dropped);
+      String text = plan.switchInput().print();
+      if (plan.single()) {
+        return new Attempt(eff, h, d, rr, text, restore(text), Set.of());
+      }
+      if (!plan.builds().isEmpty()) {
+        // New service chains jump to it; on an empty node nothing has created it yet.
+        kernel.ensureChain("nat", MARK_MASQ);
+      }
+      List<String> loaded = new ArrayList<>();
+      for (BuildThenSwitch.Batch b : plan.builds()) {
+        CommandResult r = restore(b.text());
+        if (!r.ok()) {
+          unload(loaded);
+          return new Attempt(eff, h, d, rr, b.text(), r, b.services());
+        }
+        loaded.addAll(b.chains());
+      }
+      CommandResult r = restore(text);
+      if (!r.ok()) {
+        unload(loaded);
+        return new Attempt(eff, h, d, rr, text, r, Set.of());
+      }
+      for (String del : BuildThenSwitch.deletions(plan.stale(), batchLines(Integer.MAX_VALUE))) {
+        CommandResult dr = restore(del);
+        if (!dr.ok()) {
+          // The switch is in and nothing of ours references them; the next full sync retries.
+          LOG.warn("could not delete stale service chains: {}", errorSummary(dr));
+          break;
+        }
+      }
+      return new Attempt(eff, h, d, rr, text, r, Set.of());
+    }
+
+    /** Deletes the unreferenced chains a refused attempt loaded. */
+    private void unload(List<String> chains) {
+      for (String del : BuildThenSwitch.deletions(chains, batchLines(Integer.MAX_VALUE))) {
+        CommandResult r = restore(del);
+        if (!r.ok()) {
+          // Unreferenced, so traffic never sees them; the next full sync finds them stale.
+          LOG.error("could not remove the chains of a refused sync: {}", errorSummary(r));
+          return;
+        }
+      }
     }
 
     /** The recorded chains of the service ports a partial sync may touch. */

@@ -13,8 +13,11 @@ import dev.svcproxy.model.ServicePortName;
 import dev.svcproxy.render.iptables.IptablesConfig;
 import dev.svcproxy.sync.SyncException;
 import dev.svcproxy.testutil.States;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
@@ -47,34 +50,49 @@ class IptablesProxierTest {
   private final RecordingCommandRunner runner = new RecordingCommandRunner(this::answer);
 
   /**
-   * The nat chains of the fake node: a restore it accepts creates the chains it declares and
-   * deletes those it names with -X; iptables-save lists them (without rules).
+   * The fake node's tables, each chain with its rule lines, as iptables-restore --noflush leaves
+   * them: a restore it accepts flushes (or creates) each chain it declares, appends its rules and
+   * deletes the chains it names with -X; iptables-save -t nat prints the nat table.
    */
+  private final Map<String, Map<String, List<String>>> tables = new TreeMap<>();
+
+  /** The names of the fake node's nat chains. */
   private final Set<String> natChains = new TreeSet<>();
 
   private CommandResult answer(RecordingCommandRunner.Call c) {
     if (c.argv().get(0).equals("iptables-save")) {
-      StringBuilder b = new StringBuilder("*nat\n");
-      natChains.forEach(n -> b.append(':').append(n).append(" - [0:0]\n"));
-      return new CommandResult(c.argv(), 0, b.append("COMMIT\n").toString(), "");
+      return new CommandResult(c.argv(), 0, print("nat"), "");
     }
     if (!c.argv().get(0).equals("iptables-restore")) {
       return new CommandResult(c.argv(), 0, "", "");
     }
     CommandResult refused = refusal(c);
     if (refused.ok()) {
-      boolean nat = false;
+      Map<String, List<String>> t = null;
       for (String l : c.stdin().lines().toList()) {
         if (l.startsWith("*")) {
-          nat = l.equals("*nat");
-        } else if (nat && l.startsWith(":")) {
-          natChains.add(l.substring(1).split(" ")[0]);
-        } else if (nat && l.startsWith("-X ")) {
-          natChains.remove(l.substring(3).strip());
+          t = tables.computeIfAbsent(l.substring(1), k -> new TreeMap<>());
+        } else if (l.startsWith(":")) {
+          t.put(l.substring(1).split(" ")[0], new ArrayList<>());
+        } else if (l.startsWith("-A ")) {
+          t.get(l.split(" ")[1]).add(l);
+        } else if (l.startsWith("-X ")) {
+          t.remove(l.substring(3).strip());
         }
       }
+      natChains.clear();
+      natChains.addAll(tables.getOrDefault("nat", Map.of()).keySet());
     }
     return refused;
+  }
+
+  /** One table of the fake node as iptables-save prints it. */
+  private String print(String table) {
+    StringBuilder b = new StringBuilder("*" + table + "\n");
+    Map<String, List<String>> t = tables.getOrDefault(table, Map.of());
+    t.keySet().forEach(n -> b.append(':').append(n).append(" - [0:0]\n"));
+    t.values().forEach(rules -> rules.forEach(r -> b.append(r).append('\n')));
+    return b.append("COMMIT\n").toString();
   }
 
   private CommandResult refusal(RecordingCommandRunner.Call c) {
@@ -218,7 +236,10 @@ class IptablesProxierTest {
     p.sync(state("10.0.1.2", "10.0.2.2", "10.0.3.1"), false, Set.of("ns/b"));
     assertThat(saves()).hasSize(1);
     assertThat(runner.calls()).anyMatch(c -> c.line().endsWith("-t nat -N KUBE-PROXY-CANARY"));
-    assertThat(restores().getLast().stdin()).contains("10.0.1.2:80", "10.0.2.2:80", "10.0.3.1:80");
+    // a (refused last time) and b are written; c's chains the kernel holds as they are.
+    assertThat(restores().getLast().stdin())
+        .contains("10.0.1.2:80", "10.0.2.2:80", "ns/c:p cluster IP");
+    assertThat(lastAccepted()).contains("10.0.3.1:80").doesNotContain("10.0.1.1:80");
 
     // With the record rebuilt, the next partial sync trusts it again.
     runner.clear();
@@ -226,13 +247,13 @@ class IptablesProxierTest {
     assertThat(saves()).isEmpty();
   }
 
-  /** The input of the last restore the fake kernel accepted: what the node now holds. */
+  /** What the node holds after the last restore, which the fake kernel accepted. */
   private String lastAccepted() {
     List<RecordingCommandRunner.Call> ok =
         restores().stream().filter(c -> !c.stdin().contains(POISON)).toList();
     assertThat(ok).isNotEmpty();
     assertThat(restores().getLast()).isEqualTo(ok.getLast());
-    return ok.getLast().stdin();
+    return print("filter") + print("nat");
   }
 
   @Test
