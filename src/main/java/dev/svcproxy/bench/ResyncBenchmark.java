@@ -19,6 +19,7 @@ import dev.svcproxy.render.iptables.IptablesConfig;
 import dev.svcproxy.render.iptables.IptablesRenderer;
 import dev.svcproxy.render.iptables.RenderOptions;
 import dev.svcproxy.sync.iptables.IptablesProxier;
+import dev.svcproxy.sync.iptables.IptablesSyncResult;
 import dev.svcproxy.sync.iptables.UnchangedChains;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -164,6 +165,67 @@ public final class ResyncBenchmark {
                     + " of the service's own %d chain lines alone %d ms)",
                 r + 1, syncMs, renderMs, written.lines().count(), bareMs, own.size(), ownMs));
       }
+    }
+  }
+
+  /**
+   * Times svcproxy's own full syncs at N services on one backend: into an empty kernel (new chains
+   * loaded in batches, then the switch), then a restart (a new proxier, so a full sync that reads
+   * the kernel) over the unchanged ruleset.
+   */
+  public static void runProxier(
+      CommandRunner root, String backend, int n, int e, Consumer<String> out) {
+    IptablesConfig cfg =
+        IptablesConfig.defaults(
+            "n",
+            "192.168.77.11",
+            new LocalTrafficDetector(LocalTrafficDetector.Mode.CLUSTER_CIDR, "10.244.0.0/16"));
+    ProxyState state = services(n, e);
+    try (Lab lab = Lab.create(root, 1)) {
+      CommandRunner inner = root.inNetns(lab.node("node1").netns());
+      List<String> slow = new ArrayList<>();
+      CommandRunner timed =
+          new CommandRunner() {
+            @Override
+            public CommandResult run(List<String> argv, String stdin, java.time.Duration timeout) {
+              long t = System.nanoTime();
+              CommandResult r = inner.run(argv, stdin, timeout);
+              long ms = (System.nanoTime() - t) / 1_000_000;
+              if (ms >= 100) {
+                String what =
+                    String.join(
+                        " ", argv.subList(Math.min(4, argv.size()), Math.min(argv.size(), 12)));
+                long lines = stdin == null ? 0 : stdin.lines().count();
+                slow.add(String.format("  %d ms: %s (%d lines in)", ms, what, lines));
+              }
+              return r;
+            }
+
+            @Override
+            public dev.svcproxy.kernel.Spawned spawn(List<String> argv, java.nio.file.Path log) {
+              return inner.spawn(argv, log);
+            }
+          };
+      IptablesKernel kernel = new IptablesKernel(timed, backend);
+      IptablesProxier proxier = new IptablesProxier(kernel, cfg);
+      proxier.probe();
+      long t0 = System.nanoTime();
+      IptablesSyncResult r = proxier.sync(state, true, Set.of());
+      out.accept(
+          String.format(
+              "%s: full sync of %d services x %d endpoints into an empty kernel: %d ms (%s)",
+              backend, n, e, (System.nanoTime() - t0) / 1_000_000, r.summary()));
+      slow.forEach(out);
+      slow.clear();
+      IptablesProxier restarted = new IptablesProxier(kernel, cfg);
+      restarted.probe();
+      t0 = System.nanoTime();
+      r = restarted.sync(state, true, Set.of());
+      out.accept(
+          String.format(
+              "%s: restart, full sync over the unchanged ruleset: %d ms (%s)",
+              backend, (System.nanoTime() - t0) / 1_000_000, r.summary()));
+      slow.forEach(out);
     }
   }
 

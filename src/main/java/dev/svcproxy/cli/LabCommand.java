@@ -58,9 +58,19 @@ final class LabCommand implements Runnable {
     @picocli.CommandLine.Option(names = "--backend", defaultValue = "iptables")
     String backend;
 
+    @picocli.CommandLine.Option(
+        names = "--proxier",
+        description = "Instead, time svcproxy's full sync into an empty kernel and a restart.")
+    boolean proxier;
+
     @Override
     public Integer call() {
       PrintWriter out = spec.commandLine().getOut();
+      if (proxier) {
+        dev.svcproxy.bench.ResyncBenchmark.runProxier(
+            new ProcessCommandRunner(), backend, services, endpoints, Lines.to(out));
+        return 0;
+      }
       if (batchSizes != null) {
         dev.svcproxy.bench.ResyncBenchmark.runKnee(
             new ProcessCommandRunner(), backend, services, endpoints, batchSizes, Lines.to(out));
