@@ -193,8 +193,8 @@ public final class ResyncBenchmark {
               long ms = (System.nanoTime() - t) / 1_000_000;
               if (ms >= 100) {
                 String what =
-                    String.join(
-                        " ", argv.subList(Math.min(4, argv.size()), Math.min(argv.size(), 12)));
+                    String.join(" ", argv.subList(0, Math.min(argv.size(), 10)))
+                        .replace(" -w 5 -W 100000", "");
                 long lines = stdin == null ? 0 : stdin.lines().count();
                 slow.add(String.format("  %d ms: %s (%d lines in)", ms, what, lines));
               }
