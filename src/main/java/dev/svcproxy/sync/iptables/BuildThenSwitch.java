@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.Predicate;
+import java.util.function.Supplier;
 
 /**
  * Splits one restore input into transactions that keep traffic on the old rules or the new, never a
@@ -49,12 +50,13 @@ final class BuildThenSwitch {
    *
    * @param inKernel whether the kernel's nat table holds a chain (then a rule may reference it, so
    *     it is rewritten only in the switch)
-   * @param owners the service port owning each per-service chain name
+   * @param owners the service port owning each per-service chain name (computed only when a chain
+   *     the kernel lacks needs an owner)
    */
   static Plan plan(
       Ruleset input,
       Predicate<String> inKernel,
-      Map<String, ServicePortName> owners,
+      Supplier<Map<String, ServicePortName>> owners,
       int maxLines) {
     Table nat = input.table("nat").orElse(null);
     if (nat == null || lines(input) <= maxLines) {
@@ -71,6 +73,7 @@ final class BuildThenSwitch {
     Map<ServicePortName, List<Line>> rules = new LinkedHashMap<>();
     Map<ServicePortName, List<String>> chains = new LinkedHashMap<>();
     List<Line> rest = new ArrayList<>();
+    Map<String, ServicePortName> ownerOf = null;
     for (Line l : nat.lines()) {
       String chain =
           switch (l) {
@@ -82,8 +85,15 @@ final class BuildThenSwitch {
       if (chain != null && stale.contains(chain)) {
         continue;
       }
-      ServicePortName owner = chain == null ? null : owners.get(chain);
-      if (owner == null || !ChainNames.isServiceChain(chain) || inKernel.test(chain)) {
+      if (chain == null || inKernel.test(chain) || !ChainNames.isServiceChain(chain)) {
+        rest.add(l);
+        continue;
+      }
+      if (ownerOf == null) {
+        ownerOf = owners.get();
+      }
+      ServicePortName owner = ownerOf.get(chain);
+      if (owner == null) {
         rest.add(l);
       } else if (l instanceof Line.ChainDecl) {
         decls.computeIfAbsent(owner, k -> new ArrayList<>()).add(l);

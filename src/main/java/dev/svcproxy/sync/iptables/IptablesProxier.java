@@ -401,8 +401,9 @@ public final class IptablesProxier implements Proxier {
       this.changed = changed;
       this.kernelNat = kernelNat;
       this.known = known;
-      this.existing = new HashSet<>(kernelNat.chains().keySet());
-      this.view = full ? new HashMap<>(kernelNat.chains()) : Map.of();
+      Map<String, List<Rule>> chains = kernelNat.chains();
+      this.existing = new HashSet<>(chains.keySet());
+      this.view = full ? new HashMap<>(chains) : Map.of();
     }
 
     /** Whether the nat table holds {@code chain}, so that a rule may reference it. */
@@ -438,7 +439,7 @@ public final class IptablesProxier implements Proxier {
           BuildThenSwitch.plan(
               input,
               this::inKernel,
-              RestoreErrors.chainOwners(eff),
+              () -> RestoreErrors.chainOwners(eff),
               batchLines(BuildThenSwitch.lines(input)));
       Attempt done = apply(plan, eff, held, dropped, rr);
       CommandResult r = done.result;

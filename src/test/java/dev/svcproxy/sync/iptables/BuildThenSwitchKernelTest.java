@@ -145,6 +145,31 @@ class BuildThenSwitchKernelTest {
       assertThat(canonical(node, backend, "nat").toString())
           .contains("bench/svc69:http", "10.180.0.9:80")
           .doesNotContain("ns5/svc5", "10.180.0.1:80");
+
+      // A partial sync that adds 20 services builds their chains in batches too.
+      Map<ServicePortName, ServicePortInfo> more = new TreeMap<>(second.services());
+      Map<ServicePortName, List<Endpoint>> moreEps = new HashMap<>(second.endpoints());
+      ProxyState bulk = ResyncBenchmark.services(90, 3);
+      Set<String> added = new java.util.HashSet<>();
+      for (ServicePortName spn : bulk.services().keySet()) {
+        if (!more.containsKey(spn)) {
+          more.put(spn, bulk.services().get(spn));
+          moreEps.put(spn, bulk.endpointsOf(spn));
+          added.add(spn.namespacedName());
+        }
+      }
+      assertThat(added).hasSize(20);
+      ProxyState third = new ProxyState(new TreeMap<>(more), moreEps);
+      int before = node.restores;
+      batched.sync(third, false, added);
+      single.sync(third, false, added);
+      assertThat(node.restores - before).as("restores of the partial sync").isGreaterThan(5);
+      for (String table : List.of("nat", "filter")) {
+        assertThat(canonical(node, backend, table))
+            .as(table)
+            .isEqualTo(canonical(fresh, backend, table));
+      }
+      assertThat(canonical(node, backend, "nat").toString()).contains("bench/svc89:http");
     }
   }
 

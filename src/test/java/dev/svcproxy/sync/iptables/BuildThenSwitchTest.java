@@ -59,7 +59,7 @@ class BuildThenSwitchTest {
   @Test
   void plan_smallInput_isOneTransaction() {
     BuildThenSwitch.Plan p =
-        BuildThenSwitch.plan(input(), c -> c.equals("KUBE-SVC-B"), OWNERS, 100);
+        BuildThenSwitch.plan(input(), c -> c.equals("KUBE-SVC-B"), () -> OWNERS, 100);
     assertThat(p.single()).isTrue();
     assertThat(p.switchInput().print()).isEqualTo(input().print());
   }
@@ -69,7 +69,7 @@ class BuildThenSwitchTest {
     // 21 lines in all; a's new chains are 7 lines, b's 2: one batch each at 8 lines.
     BuildThenSwitch.Plan p =
         BuildThenSwitch.plan(
-            input(), c -> Set.of("KUBE-SVC-B", "KUBE-SEP-OLD").contains(c), OWNERS, 8);
+            input(), c -> Set.of("KUBE-SVC-B", "KUBE-SEP-OLD").contains(c), () -> OWNERS, 8);
     assertThat(p.single()).isFalse();
     assertThat(p.builds()).hasSize(2);
     assertThat(p.builds().get(0).services()).containsExactly(A);
@@ -109,7 +109,7 @@ class BuildThenSwitchTest {
 
   @Test
   void plan_batchLimit_packsWholeServicesTogether() {
-    BuildThenSwitch.Plan p = BuildThenSwitch.plan(input(), c -> false, OWNERS, 19);
+    BuildThenSwitch.Plan p = BuildThenSwitch.plan(input(), c -> false, () -> OWNERS, 19);
     assertThat(p.builds()).hasSize(1);
     assertThat(p.builds().get(0).services()).containsExactlyInAnyOrder(A, B);
     assertThat(p.switchInput().table("nat").orElseThrow().chainDecls())
