@@ -93,6 +93,13 @@ public final class IptablesProxier implements Proxier {
    */
   private Set<String> kernelChains;
 
+  /**
+   * The shared chains ("table chain", e.g. "nat KUBE-SERVICES") with the rules the last successful
+   * sync left in them, from which a partial sync edits them rule by rule; null exactly when {@link
+   * #kernelChains} is.
+   */
+  private Map<String, List<String>> sharedChains;
+
   private final Map<ServicePortName, Exclusion> excluded = new TreeMap<>();
 
   public IptablesProxier(IptablesKernel kernel, IptablesConfig cfg) {
@@ -164,9 +171,11 @@ public final class IptablesProxier implements Proxier {
   @Override
   public IptablesSyncResult sync(ProxyState state, boolean full, Set<String> changed) {
     Set<String> known = kernelChains;
+    Map<String, List<String>> shared = sharedChains;
     // Whatever happens from here on, until a restore succeeds the kernel's chains are unknown.
     kernelChains = null;
-    if (known == null) {
+    sharedChains = null;
+    if (known == null || shared == null) {
       full = true;
     }
     if (full) {
@@ -191,6 +200,7 @@ public final class IptablesProxier implements Proxier {
             ? kernel.save("nat").table("nat").orElse(new Table("nat", List.of()))
             : new Table("nat", List.of());
     Attempts a = new Attempts(state, full, changed, kernelNat, full ? null : known);
+    a.shared = full ? null : shared;
     // Ports excluded earlier are retried when they change and on every full sync.
     Set<ServicePortName> held = new HashSet<>();
     synchronized (this) {
@@ -240,6 +250,7 @@ public final class IptablesProxier implements Proxier {
     }
     inKernel = last.effective;
     kernelChains = last.render.activeNatChains();
+    sharedChains = SharedChainEdits.record(last.render.restoreInput());
     return new IptablesSyncResult(last.render, a.restores);
   }
 
@@ -388,6 +399,12 @@ public final class IptablesProxier implements Proxier {
     /** Attempts made. */
     private int count;
 
+    /**
+     * On a partial sync, the shared chains as the kernel holds them (see {@link #sharedChains}),
+     * kept up to date; null on a full sync, which rewrites them whole.
+     */
+    private Map<String, List<String>> shared;
+
     /** iptables-restore runs made. */
     private int restores;
 
@@ -441,8 +458,16 @@ public final class IptablesProxier implements Proxier {
               this::inKernel,
               () -> RestoreErrors.chainOwners(eff),
               batchLines(BuildThenSwitch.lines(input)));
-      Attempt done = apply(plan, eff, held, dropped, rr);
+      // A partial sync edits the shared chains from the record instead of rewriting them.
+      String switchText =
+          shared == null
+              ? plan.switchInput().print()
+              : SharedChainEdits.print(plan.switchInput(), shared);
+      Attempt done = apply(plan, switchText, eff, held, dropped, rr);
       CommandResult r = done.result;
+      if (r.ok() && shared != null) {
+        shared = SharedChainEdits.record(rr.restoreInput());
+      }
       if (r.ok() && full) {
         Table nat = input.table("nat").orElse(new Table("nat", List.of()));
         Map<String, List<Rule>> written = nat.chains();
@@ -479,13 +504,13 @@ public final class IptablesProxier implements Proxier {
      */
     private Attempt apply(
         BuildThenSwitch.Plan plan,
+        String text,
         ProxyState eff,
         Set<ServicePortName> held,
         Set<ServicePortName> dropped,
         RenderResult rr) {
       Set<ServicePortName> h = Set.copyOf(held);
       Set<ServicePortName> d = Set.copyOf(dropped);
-      String text = plan.switchInput().print();
       if (plan.single()) {
         return new Attempt(eff, h, d, rr, text, restore(text), Set.of());
       }
@@ -684,6 +709,7 @@ public final class IptablesProxier implements Proxier {
   @Override
   public void cleanup() {
     kernelChains = null;
+    sharedChains = null;
     for (JumpRule j : JUMPS) {
       kernel.deleteJump(j);
     }

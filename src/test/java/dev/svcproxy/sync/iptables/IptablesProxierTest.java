@@ -76,6 +76,13 @@ class IptablesProxierTest {
           t.put(l.substring(1).split(" ")[0], new ArrayList<>());
         } else if (l.startsWith("-A ")) {
           t.get(l.split(" ")[1]).add(l);
+        } else if (l.startsWith("-I ")) {
+          // "-I CHAIN N RULE": the rule lands at position N (1-based).
+          String[] f = l.split(" ", 4);
+          t.get(f[1]).add(Integer.parseInt(f[2]) - 1, "-A " + f[1] + " " + f[3]);
+        } else if (l.startsWith("-D ")) {
+          String[] f = l.split(" ");
+          t.get(f[1]).remove(Integer.parseInt(f[2]) - 1);
         } else if (l.startsWith("-X ")) {
           t.remove(l.substring(3).strip());
         }
@@ -101,7 +108,8 @@ class IptablesProxierTest {
     }
     List<String> lines = c.stdin().lines().toList();
     for (int i = 0; i < lines.size(); i++) {
-      if (lines.get(i).startsWith("-A ") && lines.get(i).contains(poison.get())) {
+      String line = lines.get(i);
+      if ((line.startsWith("-A ") || line.startsWith("-D ")) && line.contains(poison.get())) {
         String chain = lines.get(i).split(" ")[1];
         String err =
             switch (style.get()) {
@@ -176,14 +184,16 @@ class IptablesProxierTest {
     runner.clear();
     p.sync(state("10.0.1.2", "10.0.2.1", "10.0.3.1"), false, Set.of("ns/a"));
     assertThat(saves()).isEmpty();
-    // Only the changed service's chains and the top-level chains are written.
+    // Only the changed service's chains are written; the shared chains are left as they are.
     assertThat(restores())
         .singleElement()
         .satisfies(
             c ->
                 assertThat(c.stdin())
-                    .contains("--to-destination 10.0.1.2:80", "ns/b:p cluster IP")
-                    .doesNotContain("10.0.2.1:80", "10.0.3.1:80"));
+                    .contains("--to-destination 10.0.1.2:80")
+                    .doesNotContain("10.0.2.1:80", "10.0.3.1:80")
+                    // a's KUBE-SERVICES rule is unchanged: the shared chains are not rewritten.
+                    .doesNotContain("ns/b:p cluster IP", ":KUBE-SERVICES"));
   }
 
   @Test
@@ -224,10 +234,14 @@ class IptablesProxierTest {
   void sync_afterFailedSync_nextSyncIsFullAndReadsTheKernel() {
     IptablesProxier p = proxier();
     p.sync(state("10.0.1.1", "10.0.2.1", "10.0.3.1"), true, Set.of());
-    // A failure pinned on no service: the sync throws, the kernel keeps what it had.
-    poison.set("-A KUBE-MARK-MASQ -j MARK");
-    assertThatThrownBy(
-            () -> p.sync(state("10.0.1.2", "10.0.2.1", "10.0.3.1"), false, Set.of("ns/a")))
+    // A failure pinned on no service (the deletion of c's KUBE-SERVICES rule): the sync throws,
+    // the kernel keeps what it had.
+    poison.set("-D KUBE-SERVICES");
+    ProxyState withoutC =
+        States.fromYaml(
+            States.oneEndpointService("a", "172.30.0.1", "10.0.1.2")
+                + States.oneEndpointService("b", "172.30.0.2", "10.0.2.1"));
+    assertThatThrownBy(() -> p.sync(withoutC, false, Set.of("ns/a", "ns/c")))
         .isInstanceOf(SyncException.class);
     poison.set(null);
     runner.clear();
@@ -236,7 +250,8 @@ class IptablesProxierTest {
     p.sync(state("10.0.1.2", "10.0.2.2", "10.0.3.1"), false, Set.of("ns/b"));
     assertThat(saves()).hasSize(1);
     assertThat(runner.calls()).anyMatch(c -> c.line().endsWith("-t nat -N KUBE-PROXY-CANARY"));
-    // a (refused last time) and b are written; c's chains the kernel holds as they are.
+    // a (refused last time) and b are written; c's chains the kernel holds as they are, and its
+    // KUBE-SERVICES rule is written with the whole chain.
     assertThat(restores().getLast().stdin())
         .contains("10.0.1.2:80", "10.0.2.2:80", "ns/c:p cluster IP");
     assertThat(lastAccepted()).contains("10.0.3.1:80").doesNotContain("10.0.1.1:80");
