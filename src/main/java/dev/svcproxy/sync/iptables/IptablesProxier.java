@@ -251,7 +251,7 @@ public final class IptablesProxier implements Proxier {
     inKernel = last.effective;
     kernelChains = last.render.activeNatChains();
     sharedChains = SharedChainEdits.record(last.render.restoreInput());
-    return new IptablesSyncResult(last.render, a.restores);
+    return new IptablesSyncResult(last.render, a.restores, last.text);
   }
 
   /**
@@ -452,17 +452,21 @@ public final class IptablesProxier implements Proxier {
         input = UnchangedChains.drop(input, view);
       }
       count++;
+      // A partial sync edits the shared chains from the record instead of rewriting them, so its
+      // size is that of the edited text.
+      String whole = shared == null ? null : SharedChainEdits.print(input, shared);
+      int size = whole == null ? BuildThenSwitch.lines(input) : (int) whole.lines().count();
+      int max = batchLines(size);
       BuildThenSwitch.Plan plan =
           BuildThenSwitch.plan(
               input,
               this::inKernel,
               () -> RestoreErrors.chainOwners(eff),
-              batchLines(BuildThenSwitch.lines(input)));
-      // A partial sync edits the shared chains from the record instead of rewriting them.
+              size <= max ? Integer.MAX_VALUE : max);
       String switchText =
-          shared == null
+          whole == null
               ? plan.switchInput().print()
-              : SharedChainEdits.print(plan.switchInput(), shared);
+              : plan.single() ? whole : SharedChainEdits.print(plan.switchInput(), shared);
       Attempt done = apply(plan, switchText, eff, held, dropped, rr);
       CommandResult r = done.result;
       if (r.ok() && shared != null) {
