@@ -154,11 +154,15 @@ public final class IptablesProxier implements Proxier {
 
   /**
    * One sync: on a full sync the jump rules, canaries and nfacct counters are ensured first; then
-   * one iptables-restore writes the top-level chains and the chains of changed services, and
-   * deletes stale service chains. A full sync finds the stale chains with iptables-save (and skips
-   * the chains the kernel already holds as rendered); a partial one never reads the kernel and
-   * takes them from the record of what the last sync left. Until a sync succeeds after a failed one
-   * (or after {@link #cleanup()}), every sync is full, whatever {@code full} says.
+   * the top-level chains and the chains of changed services are written and stale service chains
+   * deleted, in one iptables-restore when that is small; otherwise the new service chains are
+   * loaded in batches first and one transaction switches to them ({@link BuildThenSwitch}). A full
+   * sync finds the stale chains with iptables-save (and skips the chains the kernel already holds
+   * as rendered) and rewrites the shared chains (KUBE-SERVICES, ...) whole; a partial one never
+   * reads the kernel, takes the stale chains from the record of what the last sync left and edits
+   * the shared chains rule by rule from the record of their rules ({@link SharedChainEdits}). Until
+   * a sync succeeds after a failed one (or after {@link #cleanup()}), every sync is full, whatever
+   * {@code full} says.
    *
    * <p>When iptables-restore refuses the input, the service ports whose rules it refused are found
    * (from the line it names, else by bisecting the changed service ports with real restores),
@@ -260,7 +264,8 @@ public final class IptablesProxier implements Proxier {
    * Only changed ports are bisected and holding one back restores the rules it had, so no attempt
    * takes a working service's rules off the node; the exception is the first sync after a start,
    * when nothing is known of the kernel's rules and a port still under test has none for a moment.
-   * Costs about 2 log2(n) restores per refused port.
+   * Costs about 2 log2(n) attempts per refused port; a refused build batch narrows the suspects to
+   * its own service ports.
    */
   private Attempt bisect(
       Attempts a,
@@ -369,7 +374,10 @@ public final class IptablesProxier implements Proxier {
   /** A restore line and the service port its rule belongs to. */
   record Blame(ServicePortName service, int line, String text) {}
 
-  /** One restore of the state with some service ports held back or dropped. */
+  /**
+   * One attempt to write the state with some service ports held back or dropped: its last (or
+   * refused) restore input and result, and the service ports of a refused build batch (else empty).
+   */
   private record Attempt(
       ProxyState effective,
       Set<ServicePortName> held,
@@ -384,7 +392,6 @@ public final class IptablesProxier implements Proxier {
     private final ProxyState desired;
     private final boolean full;
     private final Set<String> changed;
-    private final Table kernelNat;
 
     /**
      * The service chains the kernel holds, as far as they matter to this sync: on a full sync every
@@ -416,7 +423,6 @@ public final class IptablesProxier implements Proxier {
       this.desired = desired;
       this.full = full;
       this.changed = changed;
-      this.kernelNat = kernelNat;
       this.known = known;
       Map<String, List<Rule>> chains = kernelNat.chains();
       this.existing = new HashSet<>(chains.keySet());
