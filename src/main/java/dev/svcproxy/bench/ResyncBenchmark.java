@@ -20,8 +20,9 @@ import dev.svcproxy.render.iptables.ChainNames;
 import dev.svcproxy.render.iptables.IptablesOptions;
 import dev.svcproxy.render.iptables.IptablesRenderer;
 import dev.svcproxy.render.iptables.RenderOptions;
-import dev.svcproxy.sync.IptablesProxier;
-import dev.svcproxy.sync.UnchangedChains;
+import dev.svcproxy.sync.iptables.IptablesProxier;
+import dev.svcproxy.sync.iptables.IptablesSyncResult;
+import dev.svcproxy.sync.iptables.UnchangedChains;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -144,15 +145,19 @@ public final class ResyncBenchmark {
         state = new ProxyState(new TreeMap<>(state.services()), eps);
         Set<String> changed = Set.of(victim.namespacedName());
         t0 = System.nanoTime();
-        Ruleset writtenRules = proxier.sync(state, false, changed).restoreInput();
+        IptablesSyncResult result = proxier.sync(state, false, changed);
         long syncMs = (System.nanoTime() - t0) / 1_000_000;
-        String written = writtenRules.print();
+        Ruleset writtenRules = result.render().restoreInput();
+        // What the sync wrote: its changed chains and the edits of the shared chains.
+        String written = result.switchInput();
         t0 = System.nanoTime();
         new IptablesRenderer(cfg, IptablesOptions.defaults(), proxier.capabilities())
             .render(state, new RenderOptions(false, changed, Set.of()));
         long renderMs = (System.nanoTime() - t0) / 1_000_000;
-        // The floor: the same input once more through a bare iptables-restore.
-        long bareMs = timeRestore(kernel, written);
+        // For comparison, the same change with the shared chains rewritten whole (as partial syncs
+        // did before); rewriting them with the rules they hold changes nothing, unlike the edits.
+        String whole = writtenRules.print();
+        long wholeMs = timeRestore(kernel, whole);
         // What the top-level chains cost: the changed service's own chains alone.
         List<Line> own = new ArrayList<>();
         for (Line l : writtenRules.table("nat").orElseThrow().lines()) {
@@ -165,9 +170,116 @@ public final class ResyncBenchmark {
         out.accept(
             String.format(
                 "partial sync (one endpoint of one service changed), round %d: %d ms"
-                    + " (render alone %d ms; bare iptables-restore of its %d-line input %d ms,"
-                    + " of the service's own %d chain lines alone %d ms)",
-                r + 1, syncMs, renderMs, written.lines().count(), bareMs, own.size(), ownMs));
+                    + " (%d lines written; render alone %d ms; bare iptables-restore of the"
+                    + " change with the shared chains rewritten whole, %d lines, %d ms; of the"
+                    + " service's own %d chain lines alone %d ms)",
+                r + 1,
+                syncMs,
+                written.lines().count(),
+                renderMs,
+                whole.lines().count(),
+                wholeMs,
+                own.size(),
+                ownMs));
+      }
+    }
+  }
+
+  /**
+   * Times svcproxy's own full syncs at N services on one backend: into an empty kernel (new chains
+   * loaded in batches, then the switch), then a restart (a new proxier, so a full sync that reads
+   * the kernel) over the unchanged ruleset.
+   */
+  public static void runProxier(
+      CommandRunner root, String backend, int n, int e, Consumer<String> out) {
+    ProxyConfig cfg =
+        ProxyConfig.defaults(
+            "n",
+            "192.168.77.11",
+            new LocalTrafficDetector(LocalTrafficDetector.Mode.CLUSTER_CIDR, "10.244.0.0/16"));
+    ProxyState state = services(n, e);
+    try (Lab lab = Lab.create(root, 1)) {
+      CommandRunner inner = root.inNetns(lab.node("node1").netns());
+      List<String> slow = new ArrayList<>();
+      CommandRunner timed =
+          new CommandRunner() {
+            @Override
+            public CommandResult run(List<String> argv, String stdin, java.time.Duration timeout) {
+              long t = System.nanoTime();
+              CommandResult r = inner.run(argv, stdin, timeout);
+              long ms = (System.nanoTime() - t) / 1_000_000;
+              if (ms >= 100) {
+                String what =
+                    String.join(" ", argv.subList(0, Math.min(argv.size(), 10)))
+                        .replace(" -w 5 -W 100000", "");
+                long lines = stdin == null ? 0 : stdin.lines().count();
+                slow.add(String.format("  %d ms: %s (%d lines in)", ms, what, lines));
+              }
+              return r;
+            }
+
+            @Override
+            public dev.svcproxy.kernel.Spawned spawn(List<String> argv, java.nio.file.Path log) {
+              return inner.spawn(argv, log);
+            }
+          };
+      IptablesKernel kernel = new IptablesKernel(timed, backend);
+      IptablesProxier proxier = new IptablesProxier(kernel, cfg, IptablesOptions.defaults());
+      proxier.probe();
+      long t0 = System.nanoTime();
+      IptablesSyncResult r = proxier.sync(state, true, Set.of());
+      out.accept(
+          String.format(
+              "%s: full sync of %d services x %d endpoints into an empty kernel: %d ms (%s)",
+              backend, n, e, (System.nanoTime() - t0) / 1_000_000, r.summary()));
+      slow.forEach(out);
+      slow.clear();
+      IptablesProxier restarted = new IptablesProxier(kernel, cfg, IptablesOptions.defaults());
+      restarted.probe();
+      t0 = System.nanoTime();
+      r = restarted.sync(state, true, Set.of());
+      out.accept(
+          String.format(
+              "%s: restart, full sync over the unchanged ruleset: %d ms (%s)",
+              backend, (System.nanoTime() - t0) / 1_000_000, r.summary()));
+      slow.forEach(out);
+    }
+  }
+
+  /**
+   * The per-transaction curve: for each batch size, N services' chains loaded into an empty nat
+   * table {@code size} services per iptables-restore, reporting the total, the first transaction
+   * (empty kernel: the cost of the transaction alone) and the last (the kernel already full).
+   */
+  public static void runKnee(
+      CommandRunner root, String backend, int n, int e, List<Integer> sizes, Consumer<String> out) {
+    ProxyConfig cfg =
+        ProxyConfig.defaults(
+            "n",
+            "192.168.77.11",
+            new LocalTrafficDetector(LocalTrafficDetector.Mode.CLUSTER_CIDR, "10.244.0.0/16"));
+    ProxyState state = services(n, e);
+    for (int size : sizes) {
+      List<String> batches = serviceBatches(cfg, state, size);
+      long lines = batches.get(0).lines().count();
+      try (Lab lab = Lab.create(root, 1)) {
+        IptablesKernel kernel =
+            new IptablesKernel(root.inNetns(lab.node("node1").netns()), backend);
+        long first = 0;
+        long last = 0;
+        long t0 = System.nanoTime();
+        for (String b : batches) {
+          last = timeRestore(kernel, b);
+          if (first == 0) {
+            first = last;
+          }
+        }
+        long total = (System.nanoTime() - t0) / 1_000_000;
+        out.accept(
+            String.format(
+                "%s: %d services x %d endpoints, %d services (%d lines) per restore, %d restores:"
+                    + " %d ms total, first %d ms, last %d ms",
+                backend, n, e, size, lines, batches.size(), total, first, last));
       }
     }
   }

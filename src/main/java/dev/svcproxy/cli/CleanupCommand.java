@@ -5,7 +5,7 @@ import dev.svcproxy.kernel.ProcessCommandRunner;
 import dev.svcproxy.model.LocalTrafficDetector;
 import dev.svcproxy.model.ProxyConfig;
 import dev.svcproxy.render.iptables.IptablesOptions;
-import dev.svcproxy.sync.IptablesProxier;
+import dev.svcproxy.sync.iptables.IptablesProxier;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 

@@ -5,6 +5,7 @@ import dev.svcproxy.lab.Connection;
 import dev.svcproxy.lab.DemoCluster;
 import dev.svcproxy.lab.Lab;
 import java.io.PrintWriter;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Spec;
@@ -48,9 +49,33 @@ final class LabCommand implements Runnable {
         description = "Instead, time this many partial syncs of one changed endpoint.")
     int partialRounds;
 
+    @picocli.CommandLine.Option(
+        names = "--batch-sizes",
+        split = ",",
+        description = "Instead, time loading in batches of these many services per restore.")
+    List<Integer> batchSizes;
+
+    @picocli.CommandLine.Option(names = "--backend", defaultValue = "iptables")
+    String backend;
+
+    @picocli.CommandLine.Option(
+        names = "--proxier",
+        description = "Instead, time svcproxy's full sync into an empty kernel and a restart.")
+    boolean proxier;
+
     @Override
     public Integer call() {
       PrintWriter out = spec.commandLine().getOut();
+      if (proxier) {
+        dev.svcproxy.bench.ResyncBenchmark.runProxier(
+            new ProcessCommandRunner(), backend, services, endpoints, Lines.to(out));
+        return 0;
+      }
+      if (batchSizes != null) {
+        dev.svcproxy.bench.ResyncBenchmark.runKnee(
+            new ProcessCommandRunner(), backend, services, endpoints, batchSizes, Lines.to(out));
+        return 0;
+      }
       if (partialRounds > 0) {
         dev.svcproxy.bench.ResyncBenchmark.runPartial(
             new ProcessCommandRunner(), services, endpoints, partialRounds, Lines.to(out));

@@ -125,6 +125,18 @@ public final class IptablesKernel {
     return restore(in.toString());
   }
 
+  /**
+   * True when this command family is iptables-legacy (x_tables), false for iptables-nft; asks
+   * {@code iptables --version} when the family is the system's default.
+   */
+  public boolean legacy() {
+    if (!iptables.equals("iptables")) {
+      return iptables.endsWith("-legacy");
+    }
+    CommandResult r = runner.run(iptables, "--version");
+    return r.ok() && r.stdout().contains("(legacy)");
+  }
+
   /** True when iptables is 1.6.2 or newer, which knows MASQUERADE --random-fully. */
   public boolean supportsRandomFully() {
     CommandResult r = runner.run(iptables, "--version");

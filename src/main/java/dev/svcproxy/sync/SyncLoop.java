@@ -4,7 +4,6 @@ import dev.svcproxy.model.Endpoint;
 import dev.svcproxy.model.ProxyState;
 import dev.svcproxy.model.ServicePortInfo;
 import dev.svcproxy.model.ServicePortName;
-import dev.svcproxy.render.iptables.RenderResult;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -17,9 +16,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Keeps the kernel equal to the latest ProxyState: coalesces updates, waits at least the minimum
- * interval between syncs, syncs in full at start, after a failure, when the canary vanishes and
- * every full-sync period, and retries failures with backoff up to the sync period.
+ * Keeps the kernel equal to the latest ProxyState through any {@link Proxier}: coalesces updates,
+ * waits at least the minimum interval between syncs, syncs in full at start, after a failure, when
+ * the canary vanishes and every full-sync period, and retries failures with backoff up to the sync
+ * period.
  */
 public final class SyncLoop implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(SyncLoop.class);
@@ -31,7 +31,7 @@ public final class SyncLoop implements AutoCloseable {
     }
   }
 
-  private final IptablesProxier proxier;
+  private final Proxier proxier;
   private final Timing timing;
   private final Thread thread;
 
@@ -49,7 +49,7 @@ public final class SyncLoop implements AutoCloseable {
   private int successes;
   private String lastError;
 
-  public SyncLoop(IptablesProxier proxier, Timing timing) {
+  public SyncLoop(Proxier proxier, Timing timing) {
     this.proxier = proxier;
     this.timing = timing;
     this.nextCanaryCheck = System.nanoTime() + timing.syncPeriod().toNanos();
@@ -79,7 +79,7 @@ public final class SyncLoop implements AutoCloseable {
   }
 
   /** Service ports left out of the kernel's rules because the kernel refused them. */
-  public Map<ServicePortName, IptablesProxier.Exclusion> excluded() {
+  public Map<ServicePortName, Exclusion> excluded() {
     return proxier.excluded();
   }
 
@@ -144,7 +144,7 @@ public final class SyncLoop implements AutoCloseable {
   private void syncOnce(ProxyState state, boolean full, Set<String> toWrite) {
     long start = System.nanoTime();
     try {
-      RenderResult rr = proxier.sync(state, full, toWrite);
+      SyncResult result = proxier.sync(state, full, toWrite);
       synchronized (this) {
         applied = state;
         needFullSync = false;
@@ -159,11 +159,11 @@ public final class SyncLoop implements AutoCloseable {
       }
       int excluded = proxier.excluded().size();
       LOG.info(
-          "synced iptables ({} sync, {} services, {} nat rules, {} stale chains deleted{}) in {} ms",
+          "synced {} ({} sync, {} services, {}{}) in {} ms",
+          proxier.name(),
           full ? "full" : "partial",
           state.services().size(),
-          rr.natRulesTotal(),
-          rr.deletedChains(),
+          result.summary(),
           excluded == 0 ? "" : ", " + excluded + " service ports excluded",
           (System.nanoTime() - start) / 1_000_000);
     } catch (RuntimeException e) {
@@ -222,12 +222,13 @@ public final class SyncLoop implements AutoCloseable {
       missing = proxier.missing();
     } catch (RuntimeException e) {
       // A failed probe must not end the loop; the next check tries again.
-      LOG.warn("could not check for flushed iptables rules: {}", e.getMessage());
+      LOG.warn("could not check for flushed {} rules: {}", proxier.name(), e.getMessage());
       return;
     }
     if (!missing.isEmpty()) {
       LOG.warn(
-          "iptables rules were flushed or deleted outside svcproxy (missing: {}); full resync",
+          "{} rules were flushed or deleted outside svcproxy (missing: {}); full resync",
+          proxier.name(),
           String.join("; ", missing));
       needFullSync = true;
       pending = true;

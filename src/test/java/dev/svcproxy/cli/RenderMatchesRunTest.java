@@ -6,7 +6,7 @@ import dev.svcproxy.kernel.CommandResult;
 import dev.svcproxy.kernel.IptablesKernel;
 import dev.svcproxy.kernel.RecordingCommandRunner;
 import dev.svcproxy.source.ManifestSource;
-import dev.svcproxy.sync.IptablesProxier;
+import dev.svcproxy.sync.iptables.IptablesProxier;
 import dev.svcproxy.testutil.FakeNode;
 import dev.svcproxy.testutil.States;
 import java.io.PrintWriter;

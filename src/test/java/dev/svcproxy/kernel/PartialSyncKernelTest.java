@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.svcproxy.lab.Lab;
 import dev.svcproxy.model.ProxyState;
 import dev.svcproxy.render.iptables.OverallRulesTestAccess;
-import dev.svcproxy.sync.IptablesProxier;
+import dev.svcproxy.sync.iptables.IptablesProxier;
 import dev.svcproxy.testutil.KernelTests;
 import dev.svcproxy.testutil.States;
 import java.nio.file.Path;
@@ -44,10 +44,14 @@ class PartialSyncKernelTest {
     return OverallRulesTestAccess.capabilities().withNfacct(false, false).withRandomFully(true);
   }
 
-  /** A runner that counts the iptables-save calls it passes on. */
+  /**
+   * A runner that counts the iptables-save calls it passes on, and the restores that flush and
+   * rewrite a whole KUBE-SERVICES chain.
+   */
   private static final class Counting implements CommandRunner {
     private final CommandRunner inner;
     private int saves;
+    private int servicesRewrites;
 
     Counting(CommandRunner inner) {
       this.inner = inner;
@@ -57,6 +61,9 @@ class PartialSyncKernelTest {
     public CommandResult run(List<String> argv, String stdin, Duration timeout) {
       if (argv.get(0).endsWith("-save")) {
         saves++;
+      }
+      if (argv.get(0).endsWith("-restore") && stdin.contains("\n:KUBE-SERVICES ")) {
+        servicesRewrites++;
       }
       return inner.run(argv, stdin, timeout);
     }
@@ -121,6 +128,7 @@ class PartialSyncKernelTest {
               caps());
       proxier.sync(States.fromYaml(base), true, Set.of());
       int savesAfterFull = node.saves;
+      int rewritesAfterFull = node.servicesRewrites;
       proxier.sync(States.fromYaml(added), false, Set.of("ns9/added"));
       proxier.sync(States.fromYaml(moved), false, Set.of("ns1/svc1", "ns4/svc4"));
       ProxyState last = States.fromYaml(deleted);
@@ -128,6 +136,10 @@ class PartialSyncKernelTest {
       assertThat(node.saves)
           .as("iptables-save runs during partial syncs")
           .isEqualTo(savesAfterFull);
+      // The shared chains are edited rule by rule, never flushed and rewritten whole.
+      assertThat(node.servicesRewrites)
+          .as("KUBE-SERVICES rewrites during partial syncs")
+          .isEqualTo(rewritesAfterFull);
       assertThat(proxier.excluded()).isEmpty();
 
       CommandRunner fresh = lab.runner().inNetns(lab.node("node2").netns());

@@ -8,6 +8,7 @@ import dev.svcproxy.kernel.RecordingCommandRunner;
 import dev.svcproxy.model.ProxyConfig;
 import dev.svcproxy.model.ProxyState;
 import dev.svcproxy.render.iptables.IptablesOptions;
+import dev.svcproxy.sync.iptables.IptablesProxier;
 import dev.svcproxy.testutil.States;
 import java.time.Duration;
 import java.util.List;
@@ -149,7 +150,8 @@ class SyncLoopTest {
     }
     String partial = restores().getLast();
     assertThat(partial).contains("10.0.1.9:80").doesNotContain("10.0.2.1:80");
-    assertThat(partial).contains("ns/b:p cluster IP"); // top-level KUBE-SERVICES rules stay whole
+    // a's KUBE-SERVICES rule still jumps to the same chain: the shared chains are left alone.
+    assertThat(partial).doesNotContain("ns/b:p cluster IP", ":KUBE-SERVICES");
     assertThat(runner.calls()).noneMatch(c -> c.line().contains(" -I "));
   }
 
@@ -256,5 +258,93 @@ class SyncLoopTest {
     assertThat(SyncLoop.changedServices(state("10.0.1.1"), state("10.0.1.1"))).isEmpty();
     assertThat(SyncLoop.changedServices(ProxyState.empty(), state("10.0.1.1")))
         .containsExactlyInAnyOrder("ns/a", "ns/b");
+  }
+
+  /** A proxier of no particular mode: records what the loop asks of it. */
+  private static final class FakeProxier implements Proxier {
+    record Call(ProxyState state, boolean full, Set<String> changed) {}
+
+    final List<Call> calls = new java.util.concurrent.CopyOnWriteArrayList<>();
+    final java.util.concurrent.atomic.AtomicInteger failures =
+        new java.util.concurrent.atomic.AtomicInteger();
+    volatile List<String> missing = List.of();
+
+    @Override
+    public String name() {
+      return "fake";
+    }
+
+    @Override
+    public SyncResult sync(ProxyState state, boolean full, Set<String> changed) {
+      calls.add(new Call(state, full, Set.copyOf(changed)));
+      if (failures.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+        throw new SyncException("fake kernel refused");
+      }
+      return () -> "nothing";
+    }
+
+    @Override
+    public List<String> missing() {
+      return missing;
+    }
+
+    @Override
+    public void cleanup() {}
+
+    @Override
+    public java.util.Map<dev.svcproxy.model.ServicePortName, Exclusion> excluded() {
+      return java.util.Map.of();
+    }
+  }
+
+  @Test
+  void loop_anyProxier_fullAtStartThenPartialWithTheChangedServices() throws Exception {
+    FakeProxier fake = new FakeProxier();
+    try (SyncLoop loop = new SyncLoop(fake, fast())) {
+      loop.update(state("10.0.1.1"));
+      loop.start();
+      assertThat(loop.awaitApplied(state("10.0.1.1"), Duration.ofSeconds(5))).isTrue();
+      loop.update(state("10.0.1.9"));
+      assertThat(loop.awaitApplied(state("10.0.1.9"), Duration.ofSeconds(5))).isTrue();
+    }
+    assertThat(fake.calls).hasSize(2);
+    assertThat(fake.calls.get(0).full()).isTrue();
+    assertThat(fake.calls.get(0).state()).isEqualTo(state("10.0.1.1"));
+    assertThat(fake.calls.get(1).full()).isFalse();
+    assertThat(fake.calls.get(1).changed()).containsExactly("ns/a");
+    assertThat(fake.calls.get(1).state()).isEqualTo(state("10.0.1.9"));
+  }
+
+  @Test
+  void loop_anyProxierFails_retriesInFull() throws Exception {
+    FakeProxier fake = new FakeProxier();
+    try (SyncLoop loop = new SyncLoop(fake, fast())) {
+      loop.update(state("10.0.1.1"));
+      loop.start();
+      assertThat(loop.awaitApplied(state("10.0.1.1"), Duration.ofSeconds(5))).isTrue();
+      fake.failures.set(1);
+      loop.update(state("10.0.1.9"));
+      assertThat(loop.awaitApplied(state("10.0.1.9"), Duration.ofSeconds(5))).isTrue();
+      assertThat(loop.lastError()).isNull();
+    }
+    assertThat(fake.calls).extracting(FakeProxier.Call::full).containsExactly(true, false, true);
+    assertThat(fake.calls.get(1).changed()).containsExactly("ns/a");
+    assertThat(fake.calls.get(2).state()).isEqualTo(state("10.0.1.9"));
+  }
+
+  @Test
+  void loop_anyProxierReportsSomethingMissing_fullResync() throws Exception {
+    FakeProxier fake = new FakeProxier();
+    try (SyncLoop loop = new SyncLoop(fake, fast())) {
+      loop.update(state("10.0.1.1"));
+      loop.start();
+      assertThat(loop.awaitApplied(state("10.0.1.1"), Duration.ofSeconds(5))).isTrue();
+      fake.missing = List.of("canary");
+      assertThat(loop.awaitSuccesses(2, Duration.ofSeconds(5))).isTrue();
+      fake.missing = List.of();
+    }
+    assertThat(fake.calls.get(1).full()).isTrue();
+    assertThat(fake.calls.get(1).changed()).isEmpty();
+    assertThat(fake.calls.get(1).state()).isEqualTo(state("10.0.1.1"));
   }
 }

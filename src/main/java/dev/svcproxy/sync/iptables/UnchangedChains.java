@@ -1,4 +1,4 @@
-package dev.svcproxy.sync;
+package dev.svcproxy.sync.iptables;
 
 import dev.svcproxy.netfilter.Line;
 import dev.svcproxy.netfilter.Rule;
@@ -23,11 +23,15 @@ public final class UnchangedChains {
 
   /** The restore input without the service chains whose rules equal those in {@code kernelNat}. */
   public static Ruleset drop(Ruleset input, Table kernelNat) {
+    return drop(input, kernelNat.chains());
+  }
+
+  /** The restore input without the service chains whose rules equal those in {@code have}. */
+  public static Ruleset drop(Ruleset input, Map<String, List<Rule>> have) {
     Table nat = input.table("nat").orElse(null);
     if (nat == null) {
       return input;
     }
-    Map<String, List<Rule>> have = kernelNat.chains();
     Map<String, List<Rule>> want = nat.chains();
     Set<String> deleted = new HashSet<>();
     for (Line l : nat.lines()) {

@@ -1,4 +1,4 @@
-package dev.svcproxy.sync;
+package dev.svcproxy.sync.iptables;
 
 import dev.svcproxy.model.Endpoint;
 import dev.svcproxy.model.ProxyState;
@@ -53,6 +53,11 @@ public final class RestoreErrors {
     }
     if (!line.startsWith("-A ") && !line.startsWith("-I ")) {
       return Optional.empty();
+    }
+    String[] f = line.split(" ", 4);
+    if (line.startsWith("-I ") && f.length == 4 && f[2].matches("\\d+")) {
+      // "-I CHAIN N RULE", a partial sync's insertion by position.
+      line = "-A " + f[1] + " " + f[3];
     }
     Rule rule;
     try {

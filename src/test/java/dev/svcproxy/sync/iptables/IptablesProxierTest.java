@@ -1,4 +1,4 @@
-package dev.svcproxy.sync;
+package dev.svcproxy.sync.iptables;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -12,9 +12,13 @@ import dev.svcproxy.model.ProxyConfig;
 import dev.svcproxy.model.ProxyState;
 import dev.svcproxy.model.ServicePortName;
 import dev.svcproxy.render.iptables.IptablesOptions;
+import dev.svcproxy.sync.SyncException;
 import dev.svcproxy.testutil.States;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
@@ -47,34 +51,56 @@ class IptablesProxierTest {
   private final RecordingCommandRunner runner = new RecordingCommandRunner(this::answer);
 
   /**
-   * The nat chains of the fake node: a restore it accepts creates the chains it declares and
-   * deletes those it names with -X; iptables-save lists them (without rules).
+   * The fake node's tables, each chain with its rule lines, as iptables-restore --noflush leaves
+   * them: a restore it accepts flushes (or creates) each chain it declares, appends its rules and
+   * deletes the chains it names with -X; iptables-save -t nat prints the nat table.
    */
+  private final Map<String, Map<String, List<String>>> tables = new TreeMap<>();
+
+  /** The names of the fake node's nat chains. */
   private final Set<String> natChains = new TreeSet<>();
 
   private CommandResult answer(RecordingCommandRunner.Call c) {
     if (c.argv().get(0).equals("iptables-save")) {
-      StringBuilder b = new StringBuilder("*nat\n");
-      natChains.forEach(n -> b.append(':').append(n).append(" - [0:0]\n"));
-      return new CommandResult(c.argv(), 0, b.append("COMMIT\n").toString(), "");
+      return new CommandResult(c.argv(), 0, print("nat"), "");
     }
     if (!c.argv().get(0).equals("iptables-restore")) {
       return new CommandResult(c.argv(), 0, "", "");
     }
     CommandResult refused = refusal(c);
     if (refused.ok()) {
-      boolean nat = false;
+      Map<String, List<String>> t = null;
       for (String l : c.stdin().lines().toList()) {
         if (l.startsWith("*")) {
-          nat = l.equals("*nat");
-        } else if (nat && l.startsWith(":")) {
-          natChains.add(l.substring(1).split(" ")[0]);
-        } else if (nat && l.startsWith("-X ")) {
-          natChains.remove(l.substring(3).strip());
+          t = tables.computeIfAbsent(l.substring(1), k -> new TreeMap<>());
+        } else if (l.startsWith(":")) {
+          t.put(l.substring(1).split(" ")[0], new ArrayList<>());
+        } else if (l.startsWith("-A ")) {
+          t.get(l.split(" ")[1]).add(l);
+        } else if (l.startsWith("-I ")) {
+          // "-I CHAIN N RULE": the rule lands at position N (1-based).
+          String[] f = l.split(" ", 4);
+          t.get(f[1]).add(Integer.parseInt(f[2]) - 1, "-A " + f[1] + " " + f[3]);
+        } else if (l.startsWith("-D ")) {
+          String[] f = l.split(" ");
+          t.get(f[1]).remove(Integer.parseInt(f[2]) - 1);
+        } else if (l.startsWith("-X ")) {
+          t.remove(l.substring(3).strip());
         }
       }
+      natChains.clear();
+      natChains.addAll(tables.getOrDefault("nat", Map.of()).keySet());
     }
     return refused;
+  }
+
+  /** One table of the fake node as iptables-save prints it. */
+  private String print(String table) {
+    StringBuilder b = new StringBuilder("*" + table + "\n");
+    Map<String, List<String>> t = tables.getOrDefault(table, Map.of());
+    t.keySet().forEach(n -> b.append(':').append(n).append(" - [0:0]\n"));
+    t.values().forEach(rules -> rules.forEach(r -> b.append(r).append('\n')));
+    return b.append("COMMIT\n").toString();
   }
 
   private CommandResult refusal(RecordingCommandRunner.Call c) {
@@ -83,7 +109,8 @@ class IptablesProxierTest {
     }
     List<String> lines = c.stdin().lines().toList();
     for (int i = 0; i < lines.size(); i++) {
-      if (lines.get(i).startsWith("-A ") && lines.get(i).contains(poison.get())) {
+      String line = lines.get(i);
+      if ((line.startsWith("-A ") || line.startsWith("-D ")) && line.contains(poison.get())) {
         String chain = lines.get(i).split(" ")[1];
         String err =
             switch (style.get()) {
@@ -159,14 +186,16 @@ class IptablesProxierTest {
     runner.clear();
     p.sync(state("10.0.1.2", "10.0.2.1", "10.0.3.1"), false, Set.of("ns/a"));
     assertThat(saves()).isEmpty();
-    // Only the changed service's chains and the top-level chains are written.
+    // Only the changed service's chains are written; the shared chains are left as they are.
     assertThat(restores())
         .singleElement()
         .satisfies(
             c ->
                 assertThat(c.stdin())
-                    .contains("--to-destination 10.0.1.2:80", "ns/b:p cluster IP")
-                    .doesNotContain("10.0.2.1:80", "10.0.3.1:80"));
+                    .contains("--to-destination 10.0.1.2:80")
+                    .doesNotContain("10.0.2.1:80", "10.0.3.1:80")
+                    // a's KUBE-SERVICES rule is unchanged: the shared chains are not rewritten.
+                    .doesNotContain("ns/b:p cluster IP", ":KUBE-SERVICES"));
   }
 
   @Test
@@ -207,10 +236,14 @@ class IptablesProxierTest {
   void sync_afterFailedSync_nextSyncIsFullAndReadsTheKernel() {
     IptablesProxier p = proxier();
     p.sync(state("10.0.1.1", "10.0.2.1", "10.0.3.1"), true, Set.of());
-    // A failure pinned on no service: the sync throws, the kernel keeps what it had.
-    poison.set("-A KUBE-MARK-MASQ -j MARK");
-    assertThatThrownBy(
-            () -> p.sync(state("10.0.1.2", "10.0.2.1", "10.0.3.1"), false, Set.of("ns/a")))
+    // A failure pinned on no service (the deletion of c's KUBE-SERVICES rule): the sync throws,
+    // the kernel keeps what it had.
+    poison.set("-D KUBE-SERVICES");
+    ProxyState withoutC =
+        States.fromYaml(
+            States.oneEndpointService("a", "172.30.0.1", "10.0.1.2")
+                + States.oneEndpointService("b", "172.30.0.2", "10.0.2.1"));
+    assertThatThrownBy(() -> p.sync(withoutC, false, Set.of("ns/a", "ns/c")))
         .isInstanceOf(SyncException.class);
     poison.set(null);
     runner.clear();
@@ -219,7 +252,11 @@ class IptablesProxierTest {
     p.sync(state("10.0.1.2", "10.0.2.2", "10.0.3.1"), false, Set.of("ns/b"));
     assertThat(saves()).hasSize(1);
     assertThat(runner.calls()).anyMatch(c -> c.line().endsWith("-t nat -N KUBE-PROXY-CANARY"));
-    assertThat(restores().getLast().stdin()).contains("10.0.1.2:80", "10.0.2.2:80", "10.0.3.1:80");
+    // a (refused last time) and b are written; c's chains the kernel holds as they are, and its
+    // KUBE-SERVICES rule is written with the whole chain.
+    assertThat(restores().getLast().stdin())
+        .contains("10.0.1.2:80", "10.0.2.2:80", "ns/c:p cluster IP");
+    assertThat(lastAccepted()).contains("10.0.3.1:80").doesNotContain("10.0.1.1:80");
 
     // With the record rebuilt, the next partial sync trusts it again.
     runner.clear();
@@ -227,13 +264,13 @@ class IptablesProxierTest {
     assertThat(saves()).isEmpty();
   }
 
-  /** The input of the last restore the fake kernel accepted: what the node now holds. */
+  /** What the node holds after the last restore, which the fake kernel accepted. */
   private String lastAccepted() {
     List<RecordingCommandRunner.Call> ok =
         restores().stream().filter(c -> !c.stdin().contains(POISON)).toList();
     assertThat(ok).isNotEmpty();
     assertThat(restores().getLast()).isEqualTo(ok.getLast());
-    return ok.getLast().stdin();
+    return print("filter") + print("nat");
   }
 
   @Test

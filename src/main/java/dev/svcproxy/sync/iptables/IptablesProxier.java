@@ -1,4 +1,4 @@
-package dev.svcproxy.sync;
+package dev.svcproxy.sync.iptables;
 
 import static dev.svcproxy.render.iptables.ChainNames.CANARY;
 import static dev.svcproxy.render.iptables.ChainNames.EXTERNAL_SERVICES;
@@ -20,6 +20,8 @@ import dev.svcproxy.model.ProxyState;
 import dev.svcproxy.model.ServicePortInfo;
 import dev.svcproxy.model.ServicePortName;
 import dev.svcproxy.netfilter.IptablesCodec;
+import dev.svcproxy.netfilter.Line;
+import dev.svcproxy.netfilter.Rule;
 import dev.svcproxy.netfilter.RuleCanon;
 import dev.svcproxy.netfilter.Ruleset;
 import dev.svcproxy.netfilter.Table;
@@ -30,6 +32,9 @@ import dev.svcproxy.render.iptables.IptablesRenderer;
 import dev.svcproxy.render.iptables.JumpRules;
 import dev.svcproxy.render.iptables.RenderOptions;
 import dev.svcproxy.render.iptables.RenderResult;
+import dev.svcproxy.sync.Exclusion;
+import dev.svcproxy.sync.Proxier;
+import dev.svcproxy.sync.SyncException;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -46,7 +51,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /** Applies rendered iptables rules to the kernel the way upstream's proxier does. */
-public final class IptablesProxier {
+public final class IptablesProxier implements Proxier {
   private static final Logger LOG = LoggerFactory.getLogger(IptablesProxier.class);
 
   /** Jump rules from the built-in chains, in upstream's order (each is inserted first). */
@@ -55,13 +60,32 @@ public final class IptablesProxier {
   /** kubelet's KUBE-FIREWALL jumps, which upstream also ensures (with no comment). */
   public static final List<TableRule> KUBELET_JUMPS = JumpRules.KUBELET;
 
-  /** Restores one failed sync may spend finding the service ports the kernel refuses. */
+  /** Attempts one failed sync may spend finding the service ports the kernel refuses. */
   static final int MAX_RESTORES = 64;
+
+  /**
+   * Lines per iptables-restore transaction above which a sync loads new service chains in batches
+   * (see {@link BuildThenSwitch}). Measured with {@code svcproxy lab bench-resync --batch-sizes}:
+   * on iptables-nft 1.8.9 a transaction's cost grows with the square of its size above a few
+   * thousand lines, while each restore also pays for the table it reads, so the knee sits near 4k
+   * lines (100 services of 10 endpoints); iptables-legacy rewrites the whole table on every restore
+   * and prefers fewer, larger transactions, see DEFAULT_LEGACY_BATCH_LINES.
+   */
+  public static final int DEFAULT_BATCH_LINES = 4000;
+
+  /** The transaction size for iptables-legacy (see {@link #DEFAULT_BATCH_LINES}). */
+  public static final int DEFAULT_LEGACY_BATCH_LINES = 80000;
 
   private final IptablesKernel kernel;
   private final ProxyConfig cfg;
   private final IptablesOptions options;
   private KernelCapabilities caps;
+
+  /**
+   * Lines per transaction above which new service chains are loaded in batches; 0 until the backend
+   * is known (asked only when a sync is that large).
+   */
+  private int batchLines;
 
   /** What the last successful restore wrote, excluded ports at the version left in place. */
   private ProxyState inKernel = ProxyState.empty();
@@ -73,6 +97,13 @@ public final class IptablesProxier {
    * first sync, after a failed one, after cleanup): the next sync is then full.
    */
   private Set<String> kernelChains;
+
+  /**
+   * The shared chains ("table chain", e.g. "nat KUBE-SERVICES") with the rules the last successful
+   * sync left in them, from which a partial sync edits them rule by rule; null exactly when {@link
+   * #kernelChains} is.
+   */
+  private Map<String, List<String>> sharedChains;
 
   private final Map<ServicePortName, Exclusion> excluded = new TreeMap<>();
 
@@ -89,6 +120,34 @@ public final class IptablesProxier {
     this.caps = caps;
   }
 
+  /**
+   * @param batchLines lines per iptables-restore transaction above which a sync loads the service
+   *     chains the kernel lacks in batches of about this size before switching to them
+   */
+  public IptablesProxier(
+      IptablesKernel kernel,
+      ProxyConfig cfg,
+      IptablesOptions options,
+      KernelCapabilities caps,
+      int batchLines) {
+    this(kernel, cfg, options, caps);
+    if (batchLines < 2) {
+      throw new IllegalArgumentException("batchLines must be at least 2: " + batchLines);
+    }
+    this.batchLines = batchLines;
+  }
+
+  /** The transaction size for an input of {@code lines} lines. */
+  private int batchLines(int lines) {
+    if (batchLines == 0) {
+      if (lines <= Math.min(DEFAULT_BATCH_LINES, DEFAULT_LEGACY_BATCH_LINES)) {
+        return lines;
+      }
+      batchLines = kernel.legacy() ? DEFAULT_LEGACY_BATCH_LINES : DEFAULT_BATCH_LINES;
+    }
+    return batchLines;
+  }
+
   /** Probes the node as upstream does at start: route_localnet, be_liberal, --random-fully. */
   public KernelCapabilities probe() {
     if (options.localhostNodePorts(cfg)) {
@@ -99,6 +158,11 @@ public final class IptablesProxier {
     return caps;
   }
 
+  @Override
+  public String name() {
+    return "iptables";
+  }
+
   /** The kernel capabilities the renders of this proxier assume (as last probed). */
   public KernelCapabilities capabilities() {
     return caps;
@@ -106,11 +170,15 @@ public final class IptablesProxier {
 
   /**
    * One sync: on a full sync the jump rules, canaries and nfacct counters are ensured first; then
-   * one iptables-restore writes the top-level chains and the chains of changed services, and
-   * deletes stale service chains. A full sync finds the stale chains with iptables-save (and skips
-   * the chains the kernel already holds as rendered); a partial one never reads the kernel and
-   * takes them from the record of what the last sync left. Until a sync succeeds after a failed one
-   * (or after {@link #cleanup()}), every sync is full, whatever {@code full} says.
+   * the top-level chains and the chains of changed services are written and stale service chains
+   * deleted, in one iptables-restore when that is small; otherwise the new service chains are
+   * loaded in batches first and one transaction switches to them ({@link BuildThenSwitch}). A full
+   * sync finds the stale chains with iptables-save (and skips the chains the kernel already holds
+   * as rendered) and rewrites the shared chains (KUBE-SERVICES, ...) whole; a partial one never
+   * reads the kernel, takes the stale chains from the record of what the last sync left and edits
+   * the shared chains rule by rule from the record of their rules ({@link SharedChainEdits}). Until
+   * a sync succeeds after a failed one (or after {@link #cleanup()}), every sync is full, whatever
+   * {@code full} says.
    *
    * <p>When iptables-restore refuses the input, the service ports whose rules it refused are found
    * (from the line it names, else by bisecting the changed service ports with real restores),
@@ -120,11 +188,14 @@ public final class IptablesProxier {
    * service ports; the kernel then still holds the previous nat rules, since each table is
    * committed as one transaction.
    */
-  public RenderResult sync(ProxyState state, boolean full, Set<String> changed) {
+  @Override
+  public IptablesSyncResult sync(ProxyState state, boolean full, Set<String> changed) {
     Set<String> known = kernelChains;
+    Map<String, List<String>> shared = sharedChains;
     // Whatever happens from here on, until a restore succeeds the kernel's chains are unknown.
     kernelChains = null;
-    if (known == null) {
+    sharedChains = null;
+    if (known == null || shared == null) {
       full = true;
     }
     if (full) {
@@ -146,6 +217,7 @@ public final class IptablesProxier {
             ? kernel.save("nat").table("nat").orElse(new Table("nat", List.of()))
             : new Table("nat", List.of());
     Attempts a = new Attempts(state, full, changed, kernelNat, full ? null : known);
+    a.shared = full ? null : shared;
     // Ports excluded earlier are retried when they change and on every full sync.
     Set<ServicePortName> held = new HashSet<>();
     synchronized (this) {
@@ -195,7 +267,8 @@ public final class IptablesProxier {
     }
     inKernel = last.effective;
     kernelChains = last.render.activeNatChains();
-    return last.render;
+    sharedChains = SharedChainEdits.record(last.render.restoreInput());
+    return new IptablesSyncResult(last.render, a.restores, last.text);
   }
 
   /**
@@ -204,7 +277,8 @@ public final class IptablesProxier {
    * Only changed ports are bisected and holding one back restores the rules it had, so no attempt
    * takes a working service's rules off the node; the exception is the first sync after a start,
    * when nothing is known of the kernel's rules and a port still under test has none for a moment.
-   * Costs about 2 log2(n) restores per refused port.
+   * Costs about 2 log2(n) attempts per refused port; a refused build batch narrows the suspects to
+   * its own service ports.
    */
   private Attempt bisect(
       Attempts a,
@@ -214,7 +288,9 @@ public final class IptablesProxier {
       Attempt failed) {
     List<ServicePortName> suspects = new ArrayList<>();
     for (ServicePortName spn : failed.effective.services().keySet()) {
-      if (!held.contains(spn) && !dropped.contains(spn) && !a.sameAsKernel(spn)) {
+      // A refused build batch holds only its own service ports' new chains: one of them is bad.
+      boolean inBatch = failed.batch.isEmpty() || failed.batch.contains(spn);
+      if (inBatch && !held.contains(spn) && !dropped.contains(spn) && !a.sameAsKernel(spn)) {
         suspects.add(spn);
       }
     }
@@ -303,35 +379,32 @@ public final class IptablesProxier {
   }
 
   /** Service ports the last syncs left out because the kernel refused their rules. */
+  @Override
   public synchronized Map<ServicePortName, Exclusion> excluded() {
     return Map.copyOf(excluded);
   }
 
-  /**
-   * A service port left out of the kernel's rules.
-   *
-   * @param keptPrevious whether the node still has the rules the port had before
-   */
-  public record Exclusion(ServicePortName service, String reason, boolean keptPrevious) {}
-
   /** A restore line and the service port its rule belongs to. */
   record Blame(ServicePortName service, int line, String text) {}
 
-  /** One restore of the state with some service ports held back or dropped. */
+  /**
+   * One attempt to write the state with some service ports held back or dropped: its last (or
+   * refused) restore input and result, and the service ports of a refused build batch (else empty).
+   */
   private record Attempt(
       ProxyState effective,
       Set<ServicePortName> held,
       Set<ServicePortName> dropped,
       RenderResult render,
       String text,
-      CommandResult result) {}
+      CommandResult result,
+      Set<ServicePortName> batch) {}
 
   /** The restores of one sync, all built from the same desired state and kernel view. */
   private final class Attempts {
     private final ProxyState desired;
     private final boolean full;
     private final Set<String> changed;
-    private final Table kernelNat;
 
     /**
      * The service chains the kernel holds, as far as they matter to this sync: on a full sync every
@@ -343,16 +416,40 @@ public final class IptablesProxier {
     /** On a partial sync, the service chains the kernel held before it (not to be modified). */
     private final Set<String> known;
 
+    /** Attempts made. */
     private int count;
+
+    /**
+     * On a partial sync, the shared chains as the kernel holds them (see {@link #sharedChains}),
+     * kept up to date; null on a full sync, which rewrites them whole.
+     */
+    private Map<String, List<String>> shared;
+
+    /** iptables-restore runs made. */
+    private int restores;
+
+    /** On a full sync, the nat chains the kernel holds with their rules, kept up to date. */
+    private final Map<String, List<Rule>> view;
 
     Attempts(
         ProxyState desired, boolean full, Set<String> changed, Table kernelNat, Set<String> known) {
       this.desired = desired;
       this.full = full;
       this.changed = changed;
-      this.kernelNat = kernelNat;
       this.known = known;
-      this.existing = new HashSet<>(kernelNat.chains().keySet());
+      Map<String, List<Rule>> chains = kernelNat.chains();
+      this.existing = new HashSet<>(chains.keySet());
+      this.view = full ? new HashMap<>(chains) : Map.of();
+    }
+
+    /** Whether the nat table holds {@code chain}, so that a rule may reference it. */
+    private boolean inKernel(String chain) {
+      return full ? view.containsKey(chain) : existing.contains(chain) || known.contains(chain);
+    }
+
+    private CommandResult restore(String text) {
+      restores++;
+      return kernel.restore(text);
     }
 
     /**
@@ -372,11 +469,40 @@ public final class IptablesProxier {
               .render(eff, new RenderOptions(full, changed, existing));
       Ruleset input = rr.restoreInput();
       if (full) {
-        input = UnchangedChains.drop(input, kernelNat);
+        input = UnchangedChains.drop(input, view);
       }
-      String text = input.print();
       count++;
-      CommandResult r = kernel.restore(text);
+      // A partial sync edits the shared chains from the record instead of rewriting them, so its
+      // size is that of the edited text.
+      String whole = shared == null ? null : SharedChainEdits.print(input, shared);
+      int size = whole == null ? BuildThenSwitch.lines(input) : (int) whole.lines().count();
+      int max = batchLines(size);
+      BuildThenSwitch.Plan plan =
+          BuildThenSwitch.plan(
+              input,
+              this::inKernel,
+              () -> RestoreErrors.chainOwners(eff),
+              size <= max ? Integer.MAX_VALUE : max);
+      String switchText =
+          whole == null
+              ? plan.switchInput().print()
+              : plan.single() ? whole : SharedChainEdits.print(plan.switchInput(), shared);
+      Attempt done = apply(plan, switchText, eff, held, dropped, rr);
+      CommandResult r = done.result;
+      if (r.ok() && shared != null) {
+        shared = SharedChainEdits.record(rr.restoreInput());
+      }
+      if (r.ok() && full) {
+        Table nat = input.table("nat").orElse(new Table("nat", List.of()));
+        Map<String, List<Rule>> written = nat.chains();
+        for (Line l : nat.lines()) {
+          if (l instanceof Line.ChainDecl c) {
+            view.put(c.name(), written.get(c.name()));
+          } else if (l instanceof Line.DeleteChain d) {
+            view.remove(d.name());
+          }
+        }
+      }
       if (r.ok()) {
         // A chain an earlier attempt of this sync created is in the kernel too, even if this
         // sync's record never held it.
@@ -391,7 +517,66 @@ public final class IptablesProxier {
           }
         }
       }
-      return new Attempt(eff, Set.copyOf(held), Set.copyOf(dropped), rr, text, r);
+      return done;
+    }
+
+    /**
+     * Writes one attempt's plan: the build batches, the switch, the stale chains' deletion. When a
+     * build or the switch is refused, the chains the earlier builds loaded are deleted again (no
+     * rule references them yet), so the kernel holds what it held before; the attempt then carries
+     * the refused input and, for a build, the service ports it held.
+     */
+    private Attempt apply(
+        BuildThenSwitch.Plan plan,
+        String text,
+        ProxyState eff,
+        Set<ServicePortName> held,
+        Set<ServicePortName> dropped,
+        RenderResult rr) {
+      Set<ServicePortName> h = Set.copyOf(held);
+      Set<ServicePortName> d = Set.copyOf(dropped);
+      if (plan.single()) {
+        return new Attempt(eff, h, d, rr, text, restore(text), Set.of());
+      }
+      if (!plan.builds().isEmpty()) {
+        // New service chains jump to it; on an empty node nothing has created it yet.
+        kernel.ensureChain("nat", MARK_MASQ);
+      }
+      List<String> loaded = new ArrayList<>();
+      for (BuildThenSwitch.Batch b : plan.builds()) {
+        CommandResult r = restore(b.text());
+        if (!r.ok()) {
+          unload(loaded);
+          return new Attempt(eff, h, d, rr, b.text(), r, b.services());
+        }
+        loaded.addAll(b.chains());
+      }
+      CommandResult r = restore(text);
+      if (!r.ok()) {
+        unload(loaded);
+        return new Attempt(eff, h, d, rr, text, r, Set.of());
+      }
+      for (String del : BuildThenSwitch.deletions(plan.stale(), batchLines(Integer.MAX_VALUE))) {
+        CommandResult dr = restore(del);
+        if (!dr.ok()) {
+          // The switch is in and nothing of ours references them; the next full sync retries.
+          LOG.warn("could not delete stale service chains: {}", errorSummary(dr));
+          break;
+        }
+      }
+      return new Attempt(eff, h, d, rr, text, r, Set.of());
+    }
+
+    /** Deletes the unreferenced chains a refused attempt loaded. */
+    private void unload(List<String> chains) {
+      for (String del : BuildThenSwitch.deletions(chains, batchLines(Integer.MAX_VALUE))) {
+        CommandResult r = restore(del);
+        if (!r.ok()) {
+          // Unreferenced, so traffic never sees them; the next full sync finds them stale.
+          LOG.error("could not remove the chains of a refused sync: {}", errorSummary(r));
+          return;
+        }
+      }
     }
 
     /** The recorded chains of the service ports a partial sync may touch. */
@@ -510,6 +695,7 @@ public final class IptablesProxier {
    * each canary and of each built-in chain holding a jump; those chains stay short however many
    * services there are, so the check never reads a whole table.
    */
+  @Override
   public List<String> missing() {
     List<String> out = new ArrayList<>();
     for (String table : List.of("mangle", "nat", "filter")) {
@@ -544,8 +730,10 @@ public final class IptablesProxier {
   }
 
   /** Removes every jump rule and chain svcproxy installs. */
+  @Override
   public void cleanup() {
     kernelChains = null;
+    sharedChains = null;
     for (TableRule j : JUMPS) {
       kernel.deleteJump(j);
     }
