@@ -138,6 +138,20 @@ class TracerTargetsKernelTest {
   }
 
   /**
+   * A source already inside the SNAT range (address and port) stays as it is (get_unique_tuple's
+   * in_range check); the tracer keeps it too rather than taking the range's first address and port.
+   */
+  @Test
+  void snatRangeHoldingTheSource_kernelKeepsIt_tracerKeepsIt() {
+    String kernel =
+        kernelReply("POSTROUTING", "-j SNAT --to-source 10.99.0.0-10.99.0.9:39990-40010", 82)[1];
+    assertThat(kernel).isEqualTo("10.99.0.1:40000");
+    assertThat(
+            traced("POSTROUTING", "-j SNAT --to-source 10.0.1.0-10.0.1.9:39990-40010", 82).snat())
+        .isEqualTo("10.0.1.5:40000");
+  }
+
+  /**
    * CONNMARK --restore-mark with masks: the kernel's mark match sees 0x4211 (hand reasoning in
    * TracerTargetsTest), and the tracer's step says the same.
    */
