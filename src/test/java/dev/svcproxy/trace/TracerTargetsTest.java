@@ -135,6 +135,20 @@ class TracerTargetsTest {
         .satisfies(o -> assertThat(o.dnat()).isEqualTo("10.0.2.8:8080"));
   }
 
+  /**
+   * get_unique_tuple for a source: a tuple already in_range (address in 10.0.1.0-10.0.1.9, port in
+   * 39990-40010) and unused is left alone, so 10.0.1.5:40000 stays (not the range's first 10.0.1.0
+   * and 39990).
+   */
+  @Test
+  void snat_sourceAlreadyInTheRange_kept() {
+    TraceResult r =
+        forward(nat("POSTROUTING", "-j SNAT --to-source 10.0.1.0-10.0.1.9:39990-40010"), 80);
+    assertThat(r.outcomes())
+        .singleElement()
+        .satisfies(o -> assertThat(o.snat()).isEqualTo("10.0.1.5:40000"));
+  }
+
   /** REDIRECT's port range is a destination range too: 15005 is inside 15001-15010 and stays. */
   @Test
   void redirect_portRangeHoldingThePort_portKept() {
