@@ -2,6 +2,8 @@ package dev.svcproxy.trace.engine;
 
 import dev.svcproxy.model.Ip;
 import dev.svcproxy.netfilter.Rule;
+import dev.svcproxy.netfilter.TypedRule;
+import dev.svcproxy.netfilter.match.Match;
 import dev.svcproxy.netfilter.match.PortRange;
 import dev.svcproxy.netfilter.target.Target;
 import dev.svcproxy.trace.ReasonCode;
@@ -37,8 +39,9 @@ final class Targets {
    * endpoints say so in their comment ("ns/svc:port has no endpoints", "... has no local
    * endpoints").
    */
-  private static ReasonCode dropReason(Rule rule, ReasonCode dflt) {
-    return rule.comment()
+  private static ReasonCode dropReason(TypedRule rule, ReasonCode dflt) {
+    return rule.match(Match.Comment.class)
+        .map(Match.Comment::text)
         .filter(c -> c.contains("has no endpoints") || c.contains("has no local endpoints"))
         .map(c -> ReasonCode.NO_ENDPOINTS)
         .orElse(dflt);
@@ -112,11 +115,19 @@ final class Targets {
       }
       case Target.Drop x -> {
         return at.result(
-            b, StepKind.TARGET, "DROP", Kind.DROP, dropReason(rule, ReasonCode.DROPPED_BY_RULE));
+            b,
+            StepKind.TARGET,
+            "DROP",
+            Kind.DROP,
+            dropReason(run.eval.typed(rule), ReasonCode.DROPPED_BY_RULE));
       }
       case Target.Reject x -> {
         return at.result(
-            b, StepKind.TARGET, "REJECT", Kind.REJECT, dropReason(rule, ReasonCode.REJECTED));
+            b,
+            StepKind.TARGET,
+            "REJECT",
+            Kind.REJECT,
+            dropReason(run.eval.typed(rule), ReasonCode.REJECTED));
       }
       case Target.Return x -> {
         return at.result(b, "RETURN", Kind.RETURN);
