@@ -159,4 +159,54 @@ class TracerTargetsTest {
         .singleElement()
         .satisfies(o -> assertThat(o.dnat()).isEqualTo("10.0.1.1:15005"));
   }
+
+  /**
+   * nf_nat_redirect_ipv4 takes the incoming device's first address (ifa_list), not the one nearest
+   * the source: with cni0 holding 10.0.3.1/24 before 10.0.1.1/24, a packet from 10.0.1.5 is
+   * redirected to 10.0.3.1.
+   */
+  @Test
+  void redirect_deviceWithTwoAddresses_firstAddressWhateverTheSource() {
+    String addr =
+        TracerTest.ADDR.replace(
+            "\"addr_info\":[{\"family\":\"inet\",\"local\":\"10.0.1.1\"",
+            "\"addr_info\":[{\"family\":\"inet\",\"local\":\"10.0.3.1\",\"prefixlen\":24},"
+                + "{\"family\":\"inet\",\"local\":\"10.0.1.1\"");
+    assertThat(addr).contains("10.0.3.1");
+    String routes =
+        TracerTest.ROUTES
+            + "10.0.3.0/24 dev cni0 proto kernel scope link src 10.0.3.1\n"
+            + "local 10.0.3.1 dev cni0 table local proto kernel scope host src 10.0.3.1\n";
+    NodeState n =
+        TraceNodes.node(
+            nat("PREROUTING", "-j REDIRECT --to-ports 15001"),
+            Map.of("ip-addr.json", addr, "ip-route.json", routes));
+    TraceResult r =
+        new Tracer(n).trace(new PacketSpec("10.0.1.5", 40000, "10.0.2.7", 80, "tcp", "cni0"));
+    assertThat(r.outcomes())
+        .singleElement()
+        .satisfies(o -> assertThat(o.dnat()).isEqualTo("10.0.3.1:15001"));
+  }
+
+  /** nf_nat_redirect_ipv4: no address on the incoming device, "if (!newdst.ip) return NF_DROP". */
+  @Test
+  void redirect_deviceWithoutAddress_dropped() {
+    String addr =
+        TracerTest.ADDR.replace(
+            "{\"ifname\":\"kube-ipvs0\"",
+            "{\"ifname\":\"eth1\",\"flags\":[\"UP\"],\"addr_info\":[]},{\"ifname\":\"kube-ipvs0\"");
+    assertThat(addr).contains("eth1");
+    NodeState n =
+        TraceNodes.node(
+            nat("PREROUTING", "-j REDIRECT --to-ports 15001"), Map.of("ip-addr.json", addr));
+    TraceResult r =
+        new Tracer(n).trace(new PacketSpec("10.0.2.9", 40000, "10.0.2.7", 80, "tcp", "eth1"));
+    assertThat(r.outcomes())
+        .singleElement()
+        .satisfies(
+            o -> {
+              assertThat(o.verdict()).isEqualTo(Verdict.DROP);
+              assertThat(o.dnat()).isNull();
+            });
+  }
 }

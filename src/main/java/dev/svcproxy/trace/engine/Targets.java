@@ -6,6 +6,7 @@ import dev.svcproxy.netfilter.TypedRule;
 import dev.svcproxy.netfilter.match.Match;
 import dev.svcproxy.netfilter.match.PortRange;
 import dev.svcproxy.netfilter.target.Target;
+import dev.svcproxy.trace.NodeState;
 import dev.svcproxy.trace.ReasonCode;
 import dev.svcproxy.trace.Step;
 import dev.svcproxy.trace.StepKind;
@@ -143,12 +144,26 @@ final class Targets {
         return at.result(b, "DNAT to " + b.dst + ":" + b.dport, Kind.ACCEPT);
       }
       case Target.Redirect r -> {
-        // nf_nat_redirect_ipv4: loopback for locally generated packets, else the incoming
-        // interface's primary address.
-        b.dst =
+        // nf_nat_redirect_ipv4: loopback for locally generated packets, else the first address
+        // of the incoming interface (whatever the source), and a drop when it has none.
+        String to =
             b.inIface.isEmpty() || b.inIface.equals("lo")
                 ? "127.0.0.1"
-                : run.routing.deviceAddress(b.inIface, b.src);
+                : run.node.iface(b.inIface).stream()
+                    .flatMap(i -> i.addresses().stream())
+                    .map(NodeState.Address::ip)
+                    .filter(Ip::isIpv4)
+                    .findFirst()
+                    .orElse("");
+        if (to.isEmpty()) {
+          return at.result(
+              b,
+              StepKind.TARGET,
+              "REDIRECT: " + b.inIface + " has no address: dropped",
+              Kind.DROP,
+              ReasonCode.DROPPED_BY_RULE);
+        }
+        b.dst = to;
         b.dport = dstPort(r.ports(), b.dport);
         b.dnatDone = true;
         return at.result(b, "REDIRECT to " + b.dst + ":" + b.dport, Kind.ACCEPT);
