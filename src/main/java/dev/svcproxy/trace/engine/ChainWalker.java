@@ -1,6 +1,7 @@
 package dev.svcproxy.trace.engine;
 
 import dev.svcproxy.netfilter.Rule;
+import dev.svcproxy.netfilter.target.Target;
 import dev.svcproxy.trace.ReasonCode;
 import dev.svcproxy.trace.Step;
 import dev.svcproxy.trace.StepKind;
@@ -241,7 +242,7 @@ final class ChainWalker {
         if (x.kind() == null) {
           // Non-terminal target: keep walking this chain.
           push(work, x.branch(), i + 1);
-        } else if (x.kind() == Kind.RETURN && x.branch() != null && isJumpContinuation(rule)) {
+        } else if (x.kind() == Kind.RETURN && x.branch() != null && isJumpContinuation(rule, run)) {
           push(work, x.branch(), i + 1);
         } else {
           out.add(x);
@@ -269,7 +270,7 @@ final class ChainWalker {
     return s.with(s.kind(), effect, null);
   }
 
-  private static boolean isJumpContinuation(Rule rule) {
-    return rule.jump().map(j -> !j.isGoto() && !j.target().equals("RETURN")).orElse(false);
+  private static boolean isJumpContinuation(Rule rule, TraceRun run) {
+    return run.eval.typed(rule).target() instanceof Target.Jump j && !j.isGoto();
   }
 }

@@ -1,14 +1,19 @@
 package dev.svcproxy.trace.engine;
 
 import dev.svcproxy.model.Ip;
-import dev.svcproxy.netfilter.Arg;
 import dev.svcproxy.netfilter.Rule;
+import dev.svcproxy.netfilter.TypedRule;
+import dev.svcproxy.netfilter.match.Match;
+import dev.svcproxy.netfilter.match.PortRange;
+import dev.svcproxy.netfilter.target.Target;
+import dev.svcproxy.trace.NodeState;
 import dev.svcproxy.trace.ReasonCode;
 import dev.svcproxy.trace.Step;
 import dev.svcproxy.trace.StepKind;
 import dev.svcproxy.trace.engine.ChainWalker.Kind;
 import dev.svcproxy.trace.engine.ChainWalker.Res;
 import java.util.List;
+import java.util.Set;
 
 /** What a matched rule's target does to a packet path: verdicts, NAT, marks, jumps. */
 final class Targets {
@@ -35,8 +40,9 @@ final class Targets {
    * endpoints say so in their comment ("ns/svc:port has no endpoints", "... has no local
    * endpoints").
    */
-  private static ReasonCode dropReason(Rule rule, ReasonCode dflt) {
-    return rule.comment()
+  private static ReasonCode dropReason(TypedRule rule, ReasonCode dflt) {
+    return rule.match(Match.Comment.class)
+        .map(Match.Comment::text)
         .filter(c -> c.contains("has no endpoints") || c.contains("has no local endpoints"))
         .map(c -> ReasonCode.NO_ENDPOINTS)
         .orElse(dflt);
@@ -98,53 +104,87 @@ final class Targets {
       int depth,
       double p,
       TraceRun run) {
-    String target = rule.target();
+    Target target = run.eval.target(rule);
     Matched at =
         new Matched(hook, v.label(), chain, n, rule, p < 1 ? String.format(" (p=%.4f)", p) : "");
     switch (target) {
-      case "" -> {
+      case Target.None x -> {
         return at.result(b, StepKind.RULE_MATCH, "matched (no target)", null, null);
       }
-      case "ACCEPT" -> {
+      case Target.Accept x -> {
         return at.result(b, "ACCEPT", Kind.ACCEPT);
       }
-      case "DROP" -> {
+      case Target.Drop x -> {
         return at.result(
-            b, StepKind.TARGET, "DROP", Kind.DROP, dropReason(rule, ReasonCode.DROPPED_BY_RULE));
+            b,
+            StepKind.TARGET,
+            "DROP",
+            Kind.DROP,
+            dropReason(run.eval.typed(rule), ReasonCode.DROPPED_BY_RULE));
       }
-      case "REJECT" -> {
+      case Target.Reject x -> {
         return at.result(
-            b, StepKind.TARGET, "REJECT", Kind.REJECT, dropReason(rule, ReasonCode.REJECTED));
+            b,
+            StepKind.TARGET,
+            "REJECT",
+            Kind.REJECT,
+            dropReason(run.eval.typed(rule), ReasonCode.REJECTED));
       }
-      case "RETURN" -> {
+      case Target.Return x -> {
         return at.result(b, "RETURN", Kind.RETURN);
       }
-      case "DNAT", "REDIRECT" -> {
-        if (target.equals("REDIRECT")) {
-          // REDIRECT: the incoming interface's primary address (loopback for local packets).
-          String ports = opt(rule, "--to-ports");
-          int port = ports == null ? b.dport : RuleEvaluator.port(ports.split("[-:]")[0]);
-          b.dst =
-              b.inIface.isEmpty() || b.inIface.equals("lo")
-                  ? "127.0.0.1"
-                  : run.routing.deviceAddress(b.inIface, b.src);
-          b.dport = port;
-        } else {
-          String[] hp = hostPort(required(rule, "--to-destination"), b.dport);
-          b.dst = hp[0];
-          b.dport = Integer.parseInt(hp[1]);
+      case Target.Dnat d -> {
+        // --random and --persistent only change which address/port of a range the kernel picks.
+        String ip = ipv4(d.to().ipFrom());
+        if (ip != null) {
+          b.dst = ip;
         }
+        b.dport = dstPort(d.to().ports(), b.dport);
         b.dnatDone = true;
-        return at.result(b, target + " to " + b.dst + ":" + b.dport, Kind.ACCEPT);
+        return at.result(b, "DNAT to " + b.dst + ":" + b.dport, Kind.ACCEPT);
       }
-      case "SNAT" -> {
-        String[] hp = hostPort(required(rule, "--to-source"), b.sport);
-        b.src = hp[0];
-        b.sport = Integer.parseInt(hp[1]);
+      case Target.Redirect r -> {
+        // nf_nat_redirect_ipv4: loopback for locally generated packets, else the first address
+        // of the incoming interface (whatever the source), and a drop when it has none.
+        String to =
+            b.inIface.isEmpty() || b.inIface.equals("lo")
+                ? "127.0.0.1"
+                : run.node.iface(b.inIface).stream()
+                    .flatMap(i -> i.addresses().stream())
+                    .map(NodeState.Address::ip)
+                    .filter(Ip::isIpv4)
+                    .findFirst()
+                    .orElse("");
+        if (to.isEmpty()) {
+          return at.result(
+              b,
+              StepKind.TARGET,
+              "REDIRECT: " + b.inIface + " has no address: dropped",
+              Kind.DROP,
+              ReasonCode.DROPPED_BY_RULE);
+        }
+        b.dst = to;
+        b.dport = dstPort(r.ports(), b.dport);
+        b.dnatDone = true;
+        return at.result(b, "REDIRECT to " + b.dst + ":" + b.dport, Kind.ACCEPT);
+      }
+      case Target.Snat s -> {
+        String from = ipv4(s.to().ipFrom());
+        boolean keep =
+            from != null
+                && inRange(b.src, from, ipv4(s.to().ipTo()))
+                && (s.to().ports() == null || s.to().ports().contains(b.sport));
+        // nf_nat_core get_unique_tuple: a source already inside the range is left as it is.
+        if (!keep) {
+          if (from != null) {
+            b.src = from;
+          }
+          b.sport = srcPort(s.to().ports(), b.sport);
+        }
         b.snatDone = true;
         return at.result(b, "SNAT to " + b.src + ":" + b.sport, Kind.ACCEPT);
       }
-      case "MASQUERADE" -> {
+      case Target.Masquerade m -> {
         Routing.Decision d = run.routing.lookup(b.dst, null, "", b.mark);
         String src =
             run.routing.deviceAddress(b.outIface, d.gateway().isEmpty() ? b.dst : d.gateway());
@@ -157,42 +197,71 @@ final class Targets {
               ReasonCode.MASQUERADE_NO_ADDRESS);
         }
         b.src = src;
+        b.sport = srcPort(m.ports(), b.sport);
         b.snatDone = true;
         b.masquerade = true;
         return at.result(
-            b, "MASQUERADE to " + src + " (primary address of " + b.outIface + ")", Kind.ACCEPT);
+            b,
+            "MASQUERADE to "
+                + src
+                + (m.ports() == null ? "" : ":" + b.sport)
+                + " (primary address of "
+                + b.outIface
+                + ")",
+            Kind.ACCEPT);
       }
-      case "MARK" -> {
-        b.mark = markOp(rule, b.mark);
+      case Target.Mark m -> {
+        b.mark = m.apply(b.mark);
         return at.result(b, "mark set to 0x" + Long.toHexString(b.mark), null);
       }
-      case "CONNMARK" -> {
-        if (rule.option("--restore-mark").isPresent()) {
-          b.mark = b.ctMark;
-        } else if (rule.option("--save-mark").isPresent()) {
-          b.ctMark = b.mark;
-        } else {
-          b.ctMark = markOp(rule, b.ctMark);
-        }
+      case Target.ConnMark c -> {
+        long[] r = c.apply(b.ctMark, b.mark);
+        b.ctMark = r[0];
+        b.mark = r[1];
         return at.result(
             b,
             "connmark 0x" + Long.toHexString(b.ctMark) + ", mark 0x" + Long.toHexString(b.mark),
             null);
       }
-      case "NOTRACK", "CT" -> {
-        if (target.equals("NOTRACK") || rule.option("--notrack").isPresent()) {
-          if (b.tracked) {
-            // xt_CT leaves a packet alone that already carries a conntrack entry (one looped back
-            // after OUTPUT, or a reply).
-            return at.result(b, "already tracked: NOTRACK has no effect", null);
-          }
-          b.ctState = "UNTRACKED";
-          b.natDecided = true;
-          return at.result(b, "not tracked: nat is skipped", null);
+      case Target.NoTrack x -> {
+        if (b.tracked) {
+          // xt_CT leaves a packet alone that already carries a conntrack entry (one looped back
+          // after OUTPUT, or a reply).
+          return at.result(b, "already tracked: NOTRACK has no effect", null);
         }
+        b.ctState = "UNTRACKED";
+        b.natDecided = true;
+        return at.result(b, "not tracked: nat is skipped", null);
+      }
+      case Target.Ct x -> {
         return at.result(b, "CT", null);
       }
-      case "LOG",
+      case Target.Log x -> {
+        return at.result(b, StepKind.RULE_MATCH, "LOG (packet unchanged)", null, null);
+      }
+      case Target.Unknown u when UNCHANGED.contains(u.name()) -> {
+        return at.result(b, StepKind.RULE_MATCH, u.name() + " (packet unchanged)", null, null);
+      }
+      case Target.Jump j
+          when v.chains().containsKey(j.chain()) || v.policies().containsKey(j.chain()) -> {
+        at.result(b, StepKind.JUMP, (j.isGoto() ? "goto " : "jump ") + j.chain(), null, null);
+        // Whether a RETURN continues after this rule (jump) or ends this chain too (goto) is
+        // decided by the caller from the rule.
+        return ChainWalker.walk(b, v, hook, j.chain(), depth + 1, run);
+      }
+      case Target.Jump x -> {
+        return unknown(rule, v, chain, n, b, at, run);
+      }
+      case Target.Unknown x -> {
+        return unknown(rule, v, chain, n, b, at, run);
+      }
+      case Target.Invalid i -> throw new IllegalArgumentException(i.reason());
+    }
+  }
+
+  /** Targets that only log, count or touch fields the tracer does not follow. */
+  private static final Set<String> UNCHANGED =
+      Set.of(
           "NFLOG",
           "ULOG",
           "TRACE",
@@ -204,96 +273,56 @@ final class Targets {
           "DSCP",
           "TTL",
           "CLASSIFY",
-          "SET" -> {
-        return at.result(b, StepKind.RULE_MATCH, target + " (packet unchanged)", null, null);
-      }
-      default -> {
-        if (v.chains().containsKey(target) || v.policies().containsKey(target)) {
-          boolean isGoto = rule.jump().map(Arg.Jump::isGoto).orElse(false);
-          at.result(b, StepKind.JUMP, (isGoto ? "goto " : "jump ") + target, null, null);
-          // Whether a RETURN continues after this rule (jump) or ends this chain too (goto) is
-          // decided by the caller from the rule.
-          return ChainWalker.walk(b, v, hook, target, depth + 1, run);
-        }
-        run.warnings.add(
-            "unknown target "
-                + target
-                + " in "
-                + v.table()
-                + " "
-                + chain
-                + " rule "
-                + n
-                + "; assumed it lets the packet continue");
-        return at.result(
-            b,
-            StepKind.UNEVALUATED,
-            "unknown target " + target + ": assumed to continue",
-            null,
-            null);
-      }
-    }
+          "SET");
+
+  private static List<Res> unknown(
+      Rule rule, TableView v, String chain, int n, Branch b, Matched at, TraceRun run) {
+    run.warnings.add(
+        "unknown target "
+            + rule.target()
+            + " in "
+            + v.table()
+            + " "
+            + chain
+            + " rule "
+            + n
+            + "; assumed it lets the packet continue");
+    return at.result(
+        b,
+        StepKind.UNEVALUATED,
+        "unknown target " + rule.target() + ": assumed to continue",
+        null,
+        null);
   }
 
-  private static long markOp(Rule rule, long mark) {
-    for (Arg.Option o : rule.options(rule.target())) {
-      String t = o.text();
-      switch (o.flag()) {
-        case "--set-xmark" -> {
-          String[] f = t.split("/");
-          long v = RuleEvaluator.num(f[0]);
-          long m = f.length > 1 ? RuleEvaluator.num(f[1]) : 0xFFFFFFFFL;
-          return ((mark & ~m) ^ v) & 0xFFFFFFFFL;
-        }
-        case "--set-mark" -> {
-          String[] f = t.split("/");
-          long v = RuleEvaluator.num(f[0]);
-          long m = f.length > 1 ? RuleEvaluator.num(f[1]) : 0xFFFFFFFFL;
-          return ((mark & ~m) | v) & 0xFFFFFFFFL;
-        }
-        case "--or-mark" -> {
-          return mark | RuleEvaluator.num(t);
-        }
-        case "--and-mark" -> {
-          return mark & RuleEvaluator.num(t);
-        }
-        case "--xor-mark" -> {
-          return mark ^ RuleEvaluator.num(t);
-        }
-        default -> {}
-      }
+  /** A NAT range's address, null when the range keeps the address; IPv4 only, as the tracer. */
+  private static String ipv4(String ip) {
+    if (ip != null && !Ip.isIpv4(ip)) {
+      throw new IllegalArgumentException("not an IPv4 address: " + ip);
     }
-    return mark;
+    return ip;
   }
 
-  private static String opt(Rule rule, String flag) {
-    return rule.option(flag).map(Arg.Option::text).orElse(null);
-  }
-
-  private static String required(Rule rule, String flag) {
-    String v = opt(rule, flag);
-    if (v == null) {
-      throw new IllegalArgumentException("no " + flag);
-    }
-    return v;
+  private static boolean inRange(String ip, String from, String to) {
+    long x = Ip.ipv4ToLong(ip);
+    return x >= Ip.ipv4ToLong(from) && x <= Ip.ipv4ToLong(to);
   }
 
   /**
-   * "ip[-ip2][:port[-port2]]" → first ip and port (keeping {@code dflt} when none); both checked,
-   * so that a bad value stops here rather than travelling on in the packet.
+   * The destination port after DNAT/REDIRECT (nf_nat_core get_unique_tuple, no clash assumed): kept
+   * when the range holds it, else the range's first port, which is where the kernel starts for a
+   * destination without --random. A range's address is likewise its first one here, where the
+   * kernel hashes the tuple over the range.
    */
-  private static String[] hostPort(String to, int dflt) {
-    String ip = to;
-    String port = Integer.toString(dflt);
-    int colon = to.lastIndexOf(':');
-    if (colon > 0) {
-      ip = to.substring(0, colon);
-      port = Integer.toString(RuleEvaluator.port(to.substring(colon + 1).split("-")[0]));
-    }
-    ip = ip.split("-")[0];
-    if (!Ip.isIpv4(ip)) {
-      throw new IllegalArgumentException("not an IPv4 address: " + ip);
-    }
-    return new String[] {ip, port};
+  private static int dstPort(PortRange ports, int port) {
+    return ports == null || ports.contains(port) ? port : ports.lo();
+  }
+
+  /**
+   * The source port after SNAT/MASQUERADE: kept when the range holds it; else the kernel picks one
+   * of the range at random, and the tracer names the range's first port.
+   */
+  private static int srcPort(PortRange ports, int port) {
+    return ports == null || ports.contains(port) ? port : ports.lo();
   }
 }
