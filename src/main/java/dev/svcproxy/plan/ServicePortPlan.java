@@ -31,7 +31,9 @@ import java.util.List;
  * @param shortCircuitPods eTP=Local's external chain sends pod traffic (as the local-traffic
  *     detector tells it) straight to the cluster policy: a pod reaching a LB IP or NodePort of its
  *     own cluster must not be dropped for want of a local endpoint
- * @param firewall the LB source-range firewall; null when the port has none in effect
+ * @param firewall the LB source-range firewall, whenever the port has LB IPs and source ranges
+ *     (with or without endpoints: a mode that rejects endpoint-less ports first, as iptables does,
+ *     skips it then); null otherwise
  */
 public record ServicePortPlan(
     ServicePortInfo service,
@@ -113,7 +115,7 @@ public record ServicePortPlan(
   }
 
   /**
-   * The LB source-range firewall of a port with LB IPs, source ranges and endpoints.
+   * The LB source-range firewall of a port with LB IPs and source ranges.
    *
    * @param sourceRanges loadBalancerSourceRanges as the Service gives them
    * @param allowLoadBalancerIpSources a range holds the node's IP, so traffic the node sends to its
@@ -161,6 +163,7 @@ public record ServicePortPlan(
     return externalUnreachable.reachable();
   }
 
+  /** Whether the port has an LB source-range firewall, endpoints or not. */
   public boolean usesFirewall() {
     return firewall != null;
   }

@@ -171,7 +171,7 @@ class ServicePlannerTest {
   }
 
   @Test
-  void plan_sourceRanges_firewallOnlyWithEndpointsAndAdmitsLbIpWhenARangeHoldsTheNode() {
+  void plan_sourceRanges_firewallWithOrWithoutEndpointsAndAdmitsLbIpWhenARangeHoldsTheNode() {
     ServicePortInfo lb =
         svc(
             30080,
@@ -194,8 +194,15 @@ class ServicePlannerTest {
             TrafficPolicy.CLUSTER);
     assertThat(PLANNER.plan(farOnly, List.of(ON_B)).firewall().allowLoadBalancerIpSources())
         .isFalse();
-    // Without endpoints the port is rejected in filter before any firewall chain matters.
-    assertThat(PLANNER.plan(lb, List.of()).usesFirewall()).isFalse();
+    // Without endpoints the firewall still applies: upstream's nftables proxier decides
+    // usesFWChain from LB VIPs and source ranges alone (its firewall-check, at -110, runs before
+    // the no-endpoint checks). Only the iptables proxier also requires hasEndpoints, and its
+    // renderer adds that condition.
+    ServicePortPlan none = PLANNER.plan(lb, List.of());
+    assertThat(none.usesFirewall()).isTrue();
+    assertThat(none.firewall().sourceRanges()).containsExactly("203.0.113.0/25", "192.168.0.0/24");
+    assertThat(none.firewall().allowLoadBalancerIpSources()).isTrue();
+    assertThat(none.externalUnreachable()).isEqualTo(Unreachable.REJECT_NO_ENDPOINTS);
   }
 
   @Test

@@ -258,7 +258,9 @@ public final class IptablesRenderer {
     boolean hasExternal = plan.hasExternalEndpoints();
     String extChain = ChainNames.ext(name, proto);
     String fwChain = ChainNames.fw(name, proto);
-    boolean usesFw = plan.usesFirewall();
+    // Unlike nftables, upstream's iptables proxier has no firewall for a port without endpoints:
+    // its traffic is rejected in filter, and KUBE-FW would have no KUBE-EXT to jump to.
+    boolean usesFw = hasEndpoints && plan.usesFirewall();
     String lbChain = usesFw ? fwChain : extChain;
 
     String internalFilterTarget = target(plan.internalUnreachable());

@@ -1,0 +1,46 @@
+package dev.svcproxy.render.iptables;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.svcproxy.model.ProxyState;
+import dev.svcproxy.testutil.States;
+import org.junit.jupiter.api.Test;
+
+/**
+ * How the iptables renderer reads the mode-independent plan where iptables differs from other
+ * modes. Expected rules are reasoned from upstream's pkg/proxy/iptables/proxier.go, per case.
+ */
+class PlanRenderingTest {
+  private static final IptablesRenderer RENDERER = OverallRulesTest.upstreamTestRenderer();
+
+  private static final String LB_WITH_RANGES_NO_ENDPOINTS =
+      """
+      apiVersion: v1
+      kind: Service
+      metadata: {namespace: ns1, name: svc1}
+      spec:
+        clusterIP: 172.30.0.41
+        ports: [{name: p80, port: 80, protocol: TCP, nodePort: 3001}]
+        type: LoadBalancer
+        loadBalancerSourceRanges: [203.0.113.0/25]
+      status:
+        loadBalancer: {ingress: [{ip: 1.2.3.4}]}
+      """;
+
+  @Test
+  void renderServicePort_lbSourceRangesWithoutEndpoints_noFirewallChainOnlyRejects() {
+    // iptables: usesFWChain := hasEndpoints && len(LoadBalancerVIPs) > 0 && len(ranges) > 0, so
+    // a port without endpoints gets no KUBE-FW chain and no KUBE-PROXY-FIREWALL DROP; its LB IP
+    // and NodePort are REJECTed in KUBE-EXTERNAL-SERVICES, its cluster IP in KUBE-SERVICES.
+    ProxyState state = States.fromYaml(LB_WITH_RANGES_NO_ENDPOINTS);
+    String text = RENDERER.render(state).text();
+    assertThat(text).doesNotContain("KUBE-FW-").doesNotContain("-A KUBE-PROXY-FIREWALL");
+    assertThat(text)
+        .contains(
+            "-A KUBE-EXTERNAL-SERVICES -m comment --comment \"ns1/svc1:p80 has no endpoints\""
+                + " -m tcp -p tcp -d 1.2.3.4 --dport 80 -j REJECT\n")
+        .contains(
+            "-A KUBE-SERVICES -m comment --comment \"ns1/svc1:p80 has no endpoints\""
+                + " -m tcp -p tcp -d 172.30.0.41 --dport 80 -j REJECT\n");
+  }
+}
