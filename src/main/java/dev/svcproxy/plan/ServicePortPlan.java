@@ -1,6 +1,7 @@
 package dev.svcproxy.plan;
 
 import dev.svcproxy.model.Endpoint;
+import dev.svcproxy.model.Service;
 import dev.svcproxy.model.ServicePortInfo;
 import dev.svcproxy.model.ServicePortName;
 import java.util.List;
@@ -168,8 +169,26 @@ public record ServicePortPlan(
     return firewall != null;
   }
 
-  /** ClientIP affinity timeout in seconds, 0 without affinity. */
-  public int affinitySeconds() {
-    return service.sessionAffinityClientIP() ? service.stickyMaxAgeSeconds() : 0;
+  /** spec.sessionAffinity, upstream's SessionAffinityType. */
+  public enum SessionAffinity {
+    NONE,
+    CLIENT_IP
+  }
+
+  /** The port's session affinity: modes key their affinity rules on this, never on a timeout. */
+  public SessionAffinity sessionAffinity() {
+    return service.sessionAffinityClientIP() ? SessionAffinity.CLIENT_IP : SessionAffinity.NONE;
+  }
+
+  /**
+   * The ClientIP affinity timeout in seconds; 0 without ClientIP affinity. A source that leaves it
+   * 0 gets the API server's default (10800), which upstream always sees filled in.
+   */
+  public int affinityTimeoutSeconds() {
+    if (sessionAffinity() != SessionAffinity.CLIENT_IP) {
+      return 0;
+    }
+    int seconds = service.stickyMaxAgeSeconds();
+    return seconds > 0 ? seconds : Service.DEFAULT_STICKY_SECONDS;
   }
 }

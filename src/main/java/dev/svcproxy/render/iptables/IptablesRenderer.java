@@ -440,7 +440,7 @@ public final class IptablesRenderer {
       if (!large) {
         dnat.comment(name);
       }
-      if (plan.affinitySeconds() > 0) {
+      if (plan.sessionAffinity() == ServicePortPlan.SessionAffinity.CLIENT_IP) {
         dnat.module("recent").option("--name", sep).option("--set");
       }
       add(
@@ -464,7 +464,7 @@ public final class IptablesRenderer {
     ServicePortInfo svc = plan.service();
     String name = svc.name().toString();
     String proto = svc.protocol().lower();
-    if (plan.affinitySeconds() > 0) {
+    if (plan.sessionAffinity() == ServicePortPlan.SessionAffinity.CLIENT_IP) {
       for (Endpoint ep : eps) {
         String sep = ChainNames.sep(name, proto, ep.address());
         RuleBuilder b = Rule.in(chain);
@@ -476,7 +476,7 @@ public final class IptablesRenderer {
             b.module("recent")
                 .option("--name", sep)
                 .option("--rcheck")
-                .option("--seconds", Integer.toString(plan.affinitySeconds()))
+                .option("--seconds", Integer.toString(plan.affinityTimeoutSeconds()))
                 .option("--reap")
                 .jump(sep));
       }

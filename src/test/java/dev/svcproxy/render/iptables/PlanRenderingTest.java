@@ -2,8 +2,15 @@ package dev.svcproxy.render.iptables;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.svcproxy.model.Endpoint;
+import dev.svcproxy.model.Protocol;
 import dev.svcproxy.model.ProxyState;
+import dev.svcproxy.model.ServicePortInfo;
+import dev.svcproxy.model.ServicePortName;
+import dev.svcproxy.model.TrafficPolicy;
+import dev.svcproxy.netfilter.Rule;
 import dev.svcproxy.testutil.States;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -42,5 +49,43 @@ class PlanRenderingTest {
         .contains(
             "-A KUBE-SERVICES -m comment --comment \"ns1/svc1:p80 has no endpoints\""
                 + " -m tcp -p tcp -d 172.30.0.41 --dport 80 -j REJECT\n");
+  }
+
+  private static ServicePortInfo clientIpAffinity(int timeoutSeconds) {
+    return new ServicePortInfo(
+        new ServicePortName("ns1", "svc1", "p80", Protocol.TCP),
+        "172.30.0.41",
+        80,
+        0,
+        List.of(),
+        List.of(),
+        List.of(),
+        0,
+        true,
+        timeoutSeconds,
+        TrafficPolicy.CLUSTER,
+        TrafficPolicy.CLUSTER);
+  }
+
+  @Test
+  void renderServicePort_clientIpAffinityTimeoutZero_writesRecentRulesWithApiDefault() {
+    // Upstream writes the recent rules when SessionAffinityType is ClientIP; the timeout an API
+    // source hands over is then the API default 10800 (the API server fills a missing one in).
+    // The rules' shape is upstream's writeServiceToEndpointRules / endpoint chain for ClientIP.
+    ServicePortRules r =
+        RENDERER.renderServicePort(
+            RENDERER
+                .planner()
+                .plan(clientIpAffinity(0), List.of(Endpoint.ready("10.180.0.1", 80, "test-node"))),
+            false);
+    List<String> rules = r.chainRules().stream().map(Rule::print).toList();
+    assertThat(rules)
+        .contains(
+            "-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment \"ns1/svc1:p80 -> 10.180.0.1:80\""
+                + " -m recent --name KUBE-SEP-SXIVWICOYRO3J4NJ --rcheck --seconds 10800 --reap"
+                + " -j KUBE-SEP-SXIVWICOYRO3J4NJ",
+            "-A KUBE-SEP-SXIVWICOYRO3J4NJ -m comment --comment ns1/svc1:p80"
+                + " -m recent --name KUBE-SEP-SXIVWICOYRO3J4NJ --set -m tcp -p tcp"
+                + " -j DNAT --to-destination 10.180.0.1:80");
   }
 }
