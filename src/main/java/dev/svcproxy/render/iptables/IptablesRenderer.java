@@ -10,7 +10,6 @@ import static dev.svcproxy.render.iptables.ChainNames.PROXY_FIREWALL;
 import static dev.svcproxy.render.iptables.ChainNames.SERVICES;
 
 import dev.svcproxy.kernel.KernelCapabilities;
-import dev.svcproxy.model.Cidr;
 import dev.svcproxy.model.Endpoint;
 import dev.svcproxy.model.LocalTrafficDetector;
 import dev.svcproxy.model.ProxyConfig;
@@ -208,19 +207,11 @@ public final class IptablesRenderer {
   }
 
   private List<String> nodePortIPs() {
-    List<String> out = new ArrayList<>();
     List<String> candidates = new ArrayList<>(cfg.nodeIPs());
     if (!candidates.contains("127.0.0.1")) {
       candidates.add("127.0.0.1");
     }
-    for (String ip : candidates) {
-      for (Cidr c : cfg.nodePortAddresses()) {
-        if (c.contains(ip) && !out.contains(ip)) {
-          out.add(ip);
-        }
-      }
-    }
-    return out;
+    return cfg.nodePortIPs(candidates);
   }
 
   /**

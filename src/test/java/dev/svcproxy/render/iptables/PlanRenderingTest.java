@@ -2,8 +2,10 @@ package dev.svcproxy.render.iptables;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.svcproxy.model.Cidr;
 import dev.svcproxy.model.Endpoint;
 import dev.svcproxy.model.Protocol;
+import dev.svcproxy.model.ProxyConfig;
 import dev.svcproxy.model.ProxyState;
 import dev.svcproxy.model.ServicePortInfo;
 import dev.svcproxy.model.ServicePortName;
@@ -87,5 +89,31 @@ class PlanRenderingTest {
             "-A KUBE-SEP-SXIVWICOYRO3J4NJ -m comment --comment ns1/svc1:p80"
                 + " -m recent --name KUBE-SEP-SXIVWICOYRO3J4NJ --set -m tcp -p tcp"
                 + " -j DNAT --to-destination 10.180.0.1:80");
+  }
+
+  private static String renderOverall(String... nodePortAddresses) {
+    ProxyConfig cfg =
+        OverallRulesTest.upstreamTestConfig()
+            .withNodePortAddresses(List.of(nodePortAddresses).stream().map(Cidr::parse).toList());
+    return new IptablesRenderer(
+            cfg, IptablesOptions.defaults(), OverallRulesTest.upstreamTestCapabilities())
+        .render(States.fromYaml(States.resource("/golden/overall/input.yaml")))
+        .text();
+  }
+
+  @Test
+  void render_explicitZeroCidrOrOnlyIpv6NodePortAddresses_sameAsMatchAll() {
+    // NewNodePortAddresses(IPv4, ...) is match-all for an explicit 0.0.0.0/0 (any other CIDRs are
+    // ignored) and for a list without IPv4 CIDRs (it falls back to 0.0.0.0/0), exactly as for an
+    // empty list: the same "-m addrtype --dst-type LOCAL -j KUBE-NODEPORTS" rule, and the
+    // localhost NodePorts stay on.
+    String matchAll = renderOverall();
+    assertThat(matchAll)
+        .contains(
+            "-A KUBE-SERVICES -m comment --comment \"kubernetes service nodeports; NOTE: this must"
+                + " be the last rule in this chain\" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS\n");
+    assertThat(renderOverall("0.0.0.0/0")).isEqualTo(matchAll);
+    assertThat(renderOverall("192.168.0.0/24", "0.0.0.0/0")).isEqualTo(matchAll);
+    assertThat(renderOverall("fd00::/64")).isEqualTo(matchAll);
   }
 }
