@@ -13,8 +13,8 @@ import java.util.List;
  *     let the node reach its own LB IPs
  * @param nodeIPs the node's IPv4 addresses, used when --nodeport-addresses narrows NodePorts
  * @param zone this node's topology zone ("" if none), for topology hints
- * @param clusterCidrs --cluster-cidr as given (one CIDR or a dual-stack pair)
- * @param localDetector how pod traffic is told apart (--detect-local-mode and its value)
+ * @param localDetector how pod traffic is told apart (--detect-local-mode and its value); the only
+ *     place --cluster-cidr lives, as upstream's proxiers are handed only the detector
  * @param masqueradeBit the fwmark bit (0-31) that marks packets for SNAT
  * @param masqueradeAll SNAT all traffic sent to cluster IPs
  * @param nodePortAddresses --nodeport-addresses CIDRs of both families, as given; see {@link
@@ -25,7 +25,6 @@ public record ProxyConfig(
     String nodeIP,
     List<String> nodeIPs,
     String zone,
-    List<Cidr> clusterCidrs,
     LocalTrafficDetector localDetector,
     int masqueradeBit,
     boolean masqueradeAll,
@@ -37,7 +36,6 @@ public record ProxyConfig(
     nodeName = nodeName == null ? "" : nodeName;
     zone = zone == null ? "" : zone;
     nodeIPs = List.copyOf(nodeIPs);
-    clusterCidrs = List.copyOf(clusterCidrs);
     nodePortAddresses = List.copyOf(nodePortAddresses);
     if (masqueradeBit < 0 || masqueradeBit > 31) {
       throw new IllegalArgumentException("masquerade bit out of range [0, 31]: " + masqueradeBit);
@@ -51,7 +49,6 @@ public record ProxyConfig(
         nodeIP,
         nodeIP == null || nodeIP.isEmpty() ? List.of() : List.of(nodeIP),
         "",
-        List.of(),
         d,
         14,
         false,
@@ -117,27 +114,11 @@ public record ProxyConfig(
 
   public ProxyConfig withMasqueradeAll(boolean on) {
     return new ProxyConfig(
-        nodeName,
-        nodeIP,
-        nodeIPs,
-        zone,
-        clusterCidrs,
-        localDetector,
-        masqueradeBit,
-        on,
-        nodePortAddresses);
+        nodeName, nodeIP, nodeIPs, zone, localDetector, masqueradeBit, on, nodePortAddresses);
   }
 
   public ProxyConfig withNodePortAddresses(List<Cidr> cidrs) {
     return new ProxyConfig(
-        nodeName,
-        nodeIP,
-        nodeIPs,
-        zone,
-        clusterCidrs,
-        localDetector,
-        masqueradeBit,
-        masqueradeAll,
-        cidrs);
+        nodeName, nodeIP, nodeIPs, zone, localDetector, masqueradeBit, masqueradeAll, cidrs);
   }
 }
