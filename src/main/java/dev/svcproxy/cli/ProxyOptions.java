@@ -183,17 +183,12 @@ public final class ProxyOptions {
               ? Cidr.parse(ip)
               : parseCidr(s, "--nodeport-addresses"));
     }
-    List<Cidr> cidrs = new ArrayList<>();
-    for (String c : clusterCidrs) {
-      cidrs.add(parseCidr(c, "--cluster-cidr"));
-    }
     List<String> nodeIPs = addrs.isEmpty() && !ip.isEmpty() ? List.of(ip) : addrs;
     return new ProxyConfig(
         nodeName,
         ip,
         nodeIPs,
         zone,
-        cidrs,
         new LocalTrafficDetector(m, value),
         masqueradeBit,
         masqueradeAll,

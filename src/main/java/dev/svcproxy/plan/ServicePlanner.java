@@ -62,10 +62,10 @@ public final class ServicePlanner {
         external == Policy.LOCAL ? ExternalMasquerade.NODE_SOURCES_ONLY : ExternalMasquerade.ALL;
     boolean shortCircuit = external == Policy.LOCAL && cfg.localDetector().isImplemented();
 
+    // Mode-independent: nftables applies the firewall even without endpoints (its firewall-check
+    // runs before the no-endpoint checks); iptables adds hasEndpoints itself.
     Firewall firewall = null;
-    if (hasEndpoints
-        && !svc.loadBalancerVIPs().isEmpty()
-        && !svc.loadBalancerSourceRanges().isEmpty()) {
+    if (!svc.loadBalancerVIPs().isEmpty() && !svc.loadBalancerSourceRanges().isEmpty()) {
       boolean fromNode = false;
       if (cfg.nodeIP() != null) {
         for (String range : svc.loadBalancerSourceRanges()) {

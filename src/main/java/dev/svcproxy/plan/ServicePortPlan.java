@@ -1,6 +1,7 @@
 package dev.svcproxy.plan;
 
 import dev.svcproxy.model.Endpoint;
+import dev.svcproxy.model.Service;
 import dev.svcproxy.model.ServicePortInfo;
 import dev.svcproxy.model.ServicePortName;
 import java.util.List;
@@ -31,7 +32,9 @@ import java.util.List;
  * @param shortCircuitPods eTP=Local's external chain sends pod traffic (as the local-traffic
  *     detector tells it) straight to the cluster policy: a pod reaching a LB IP or NodePort of its
  *     own cluster must not be dropped for want of a local endpoint
- * @param firewall the LB source-range firewall; null when the port has none in effect
+ * @param firewall the LB source-range firewall, whenever the port has LB IPs and source ranges
+ *     (with or without endpoints: a mode that rejects endpoint-less ports first, as iptables does,
+ *     skips it then); null otherwise
  */
 public record ServicePortPlan(
     ServicePortInfo service,
@@ -113,7 +116,7 @@ public record ServicePortPlan(
   }
 
   /**
-   * The LB source-range firewall of a port with LB IPs, source ranges and endpoints.
+   * The LB source-range firewall of a port with LB IPs and source ranges.
    *
    * @param sourceRanges loadBalancerSourceRanges as the Service gives them
    * @param allowLoadBalancerIpSources a range holds the node's IP, so traffic the node sends to its
@@ -161,12 +164,31 @@ public record ServicePortPlan(
     return externalUnreachable.reachable();
   }
 
+  /** Whether the port has an LB source-range firewall, endpoints or not. */
   public boolean usesFirewall() {
     return firewall != null;
   }
 
-  /** ClientIP affinity timeout in seconds, 0 without affinity. */
-  public int affinitySeconds() {
-    return service.sessionAffinityClientIP() ? service.stickyMaxAgeSeconds() : 0;
+  /** spec.sessionAffinity, upstream's SessionAffinityType. */
+  public enum SessionAffinity {
+    NONE,
+    CLIENT_IP
+  }
+
+  /** The port's session affinity: modes key their affinity rules on this, never on a timeout. */
+  public SessionAffinity sessionAffinity() {
+    return service.sessionAffinityClientIP() ? SessionAffinity.CLIENT_IP : SessionAffinity.NONE;
+  }
+
+  /**
+   * The ClientIP affinity timeout in seconds; 0 without ClientIP affinity. A source that leaves it
+   * 0 gets the API server's default (10800), which upstream always sees filled in.
+   */
+  public int affinityTimeoutSeconds() {
+    if (sessionAffinity() != SessionAffinity.CLIENT_IP) {
+      return 0;
+    }
+    int seconds = service.stickyMaxAgeSeconds();
+    return seconds > 0 ? seconds : Service.DEFAULT_STICKY_SECONDS;
   }
 }

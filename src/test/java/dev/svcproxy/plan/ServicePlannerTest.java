@@ -171,7 +171,7 @@ class ServicePlannerTest {
   }
 
   @Test
-  void plan_sourceRanges_firewallOnlyWithEndpointsAndAdmitsLbIpWhenARangeHoldsTheNode() {
+  void plan_sourceRanges_firewallWithOrWithoutEndpointsAndAdmitsLbIpWhenARangeHoldsTheNode() {
     ServicePortInfo lb =
         svc(
             30080,
@@ -194,8 +194,48 @@ class ServicePlannerTest {
             TrafficPolicy.CLUSTER);
     assertThat(PLANNER.plan(farOnly, List.of(ON_B)).firewall().allowLoadBalancerIpSources())
         .isFalse();
-    // Without endpoints the port is rejected in filter before any firewall chain matters.
-    assertThat(PLANNER.plan(lb, List.of()).usesFirewall()).isFalse();
+    // Without endpoints the firewall still applies: upstream's nftables proxier decides
+    // usesFWChain from LB VIPs and source ranges alone (its firewall-check, at -110, runs before
+    // the no-endpoint checks). Only the iptables proxier also requires hasEndpoints, and its
+    // renderer adds that condition.
+    ServicePortPlan none = PLANNER.plan(lb, List.of());
+    assertThat(none.usesFirewall()).isTrue();
+    assertThat(none.firewall().sourceRanges()).containsExactly("203.0.113.0/25", "192.168.0.0/24");
+    assertThat(none.firewall().allowLoadBalancerIpSources()).isTrue();
+    assertThat(none.externalUnreachable()).isEqualTo(Unreachable.REJECT_NO_ENDPOINTS);
+  }
+
+  private static ServicePortInfo affinity(boolean clientIp, int timeoutSeconds) {
+    return new ServicePortInfo(
+        new ServicePortName("ns", "web", "http", Protocol.TCP),
+        "172.30.0.10",
+        80,
+        0,
+        List.of(),
+        List.of(),
+        List.of(),
+        0,
+        clientIp,
+        timeoutSeconds,
+        TrafficPolicy.CLUSTER,
+        TrafficPolicy.CLUSTER);
+  }
+
+  @Test
+  void plan_clientIpAffinityWithTimeoutZero_keepsAffinityWithTheApiDefault() {
+    // Upstream keys affinity on SessionAffinityType == ClientIP (both proxiers). The timeout is
+    // never 0 there: the API server defaults a missing clientIP.timeoutSeconds to
+    // DefaultClientIPServiceAffinitySeconds = 10800 (SetDefaults_Service). A source that leaves
+    // it 0 must still get ClientIP affinity, with that default.
+    ServicePortPlan p = PLANNER.plan(affinity(true, 0), List.of(ON_A));
+    assertThat(p.sessionAffinity()).isEqualTo(ServicePortPlan.SessionAffinity.CLIENT_IP);
+    assertThat(p.affinityTimeoutSeconds()).isEqualTo(10800);
+    ServicePortPlan given = PLANNER.plan(affinity(true, 600), List.of(ON_A));
+    assertThat(given.sessionAffinity()).isEqualTo(ServicePortPlan.SessionAffinity.CLIENT_IP);
+    assertThat(given.affinityTimeoutSeconds()).isEqualTo(600);
+    // sessionAffinity None: no affinity, whatever timeout the port carries.
+    assertThat(PLANNER.plan(affinity(false, 600), List.of(ON_A)).sessionAffinity())
+        .isEqualTo(ServicePortPlan.SessionAffinity.NONE);
   }
 
   @Test
@@ -223,7 +263,10 @@ class ServicePlannerTest {
     assertThat(plans.keySet()).containsExactly(b.name(), a.name());
     assertThat(plans.get(a.name()).internalUnreachable())
         .isEqualTo(Unreachable.REJECT_NO_ENDPOINTS);
-    assertThat(plans.get(b.name()).affinitySeconds()).isEqualTo(600);
-    assertThat(plans.get(a.name()).affinitySeconds()).isZero();
+    assertThat(plans.get(b.name()).sessionAffinity())
+        .isEqualTo(ServicePortPlan.SessionAffinity.CLIENT_IP);
+    assertThat(plans.get(b.name()).affinityTimeoutSeconds()).isEqualTo(600);
+    assertThat(plans.get(a.name()).sessionAffinity())
+        .isEqualTo(ServicePortPlan.SessionAffinity.NONE);
   }
 }

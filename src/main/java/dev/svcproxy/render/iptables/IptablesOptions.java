@@ -29,12 +29,10 @@ public record IptablesOptions(boolean localhostNodePorts, int largeClusterEndpoi
   }
 
   /**
-   * Whether localhost NodePorts are in effect: upstream keeps them only while --nodeport-addresses
-   * admits 127.0.0.1.
+   * Whether localhost NodePorts are in effect: upstream keeps them only while the IPv4
+   * --nodeport-addresses contain a loopback address (ContainsIPv4Loopback).
    */
   public boolean localhostNodePorts(ProxyConfig cfg) {
-    return localhostNodePorts
-        && (cfg.nodePortsMatchAll()
-            || cfg.nodePortAddresses().stream().anyMatch(c -> c.contains("127.0.0.1")));
+    return localhostNodePorts && cfg.nodePortsContainIpv4Loopback();
   }
 }

@@ -10,7 +10,6 @@ import static dev.svcproxy.render.iptables.ChainNames.PROXY_FIREWALL;
 import static dev.svcproxy.render.iptables.ChainNames.SERVICES;
 
 import dev.svcproxy.kernel.KernelCapabilities;
-import dev.svcproxy.model.Cidr;
 import dev.svcproxy.model.Endpoint;
 import dev.svcproxy.model.LocalTrafficDetector;
 import dev.svcproxy.model.ProxyConfig;
@@ -208,19 +207,11 @@ public final class IptablesRenderer {
   }
 
   private List<String> nodePortIPs() {
-    List<String> out = new ArrayList<>();
     List<String> candidates = new ArrayList<>(cfg.nodeIPs());
     if (!candidates.contains("127.0.0.1")) {
       candidates.add("127.0.0.1");
     }
-    for (String ip : candidates) {
-      for (Cidr c : cfg.nodePortAddresses()) {
-        if (c.contains(ip) && !out.contains(ip)) {
-          out.add(ip);
-        }
-      }
-    }
-    return out;
+    return cfg.nodePortIPs(candidates);
   }
 
   /**
@@ -258,7 +249,9 @@ public final class IptablesRenderer {
     boolean hasExternal = plan.hasExternalEndpoints();
     String extChain = ChainNames.ext(name, proto);
     String fwChain = ChainNames.fw(name, proto);
-    boolean usesFw = plan.usesFirewall();
+    // Unlike nftables, upstream's iptables proxier has no firewall for a port without endpoints:
+    // its traffic is rejected in filter, and KUBE-FW would have no KUBE-EXT to jump to.
+    boolean usesFw = hasEndpoints && plan.usesFirewall();
     String lbChain = usesFw ? fwChain : extChain;
 
     String internalFilterTarget = target(plan.internalUnreachable());
@@ -438,7 +431,7 @@ public final class IptablesRenderer {
       if (!large) {
         dnat.comment(name);
       }
-      if (plan.affinitySeconds() > 0) {
+      if (plan.sessionAffinity() == ServicePortPlan.SessionAffinity.CLIENT_IP) {
         dnat.module("recent").option("--name", sep).option("--set");
       }
       add(
@@ -462,7 +455,7 @@ public final class IptablesRenderer {
     ServicePortInfo svc = plan.service();
     String name = svc.name().toString();
     String proto = svc.protocol().lower();
-    if (plan.affinitySeconds() > 0) {
+    if (plan.sessionAffinity() == ServicePortPlan.SessionAffinity.CLIENT_IP) {
       for (Endpoint ep : eps) {
         String sep = ChainNames.sep(name, proto, ep.address());
         RuleBuilder b = Rule.in(chain);
@@ -474,7 +467,7 @@ public final class IptablesRenderer {
             b.module("recent")
                 .option("--name", sep)
                 .option("--rcheck")
-                .option("--seconds", Integer.toString(plan.affinitySeconds()))
+                .option("--seconds", Integer.toString(plan.affinityTimeoutSeconds()))
                 .option("--reap")
                 .jump(sep));
       }

@@ -110,8 +110,7 @@ class InjectionRenderTest {
     // No node IP: the renderer would otherwise parse the source ranges itself before writing
     // them, and this test is about what reaches the printer.
     ProxyConfig cfg =
-        new ProxyConfig(
-            nodeName, null, nodeIps, zone, List.of(), detector, 14, false, nodePortAddresses);
+        new ProxyConfig(nodeName, null, nodeIps, zone, detector, 14, false, nodePortAddresses);
     KernelCapabilities caps = KernelCapabilities.none().withRandomFully(true);
     return new Input(state, new IptablesRenderer(cfg, IptablesOptions.defaults(), caps));
   }

@@ -21,7 +21,6 @@ class OverallRulesTest {
         "192.168.0.2",
         List.of("192.168.0.2", "192.168.1.2", "192.168.99.11"),
         "",
-        List.of(Cidr.parse("10.0.0.0/8")),
         new LocalTrafficDetector(LocalTrafficDetector.Mode.CLUSTER_CIDR, "10.0.0.0/8"),
         14,
         false,
