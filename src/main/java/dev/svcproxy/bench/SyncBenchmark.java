@@ -39,6 +39,10 @@ public final class SyncBenchmark {
   public static final int MAX_ENDPOINTS = 250;
 
   private static final int SERVICES_PER_FILE = 100;
+
+  /** A floor not measured (--skip-floors). */
+  public static final long SKIPPED = -3;
+
   private static final Pattern SYNCED =
       Pattern.compile("synced iptables \\((\\w+) sync.* in (\\d+) ms");
 
@@ -66,6 +70,7 @@ public final class SyncBenchmark {
       int rounds,
       int idleSeconds,
       int batch,
+      boolean floors,
       Duration floorTimeout,
       Duration syncTimeout) {
     public Options {
@@ -114,6 +119,7 @@ public final class SyncBenchmark {
       int victimEndpointsAfterAdd,
       int victimEndpointsAfterRemove,
       double idleCpuPercent,
+      long rssAfterChangesKiB,
       long rssKiB,
       long peakRssKiB,
       long restartMs,
@@ -160,24 +166,29 @@ public final class SyncBenchmark {
       String text = rendered.stdout();
       int renderLines = (int) text.lines().count();
 
-      progress.accept("floor: one iptables-restore of the render");
-      empty(ns, bin);
-      long bare = timeRestore(ns, restore, text, opt.floorTimeout());
-      empty(ns, bin);
-      progress.accept("floor: the same text, " + opt.batch() + " services per restore");
       List<String> parts = batches(text, opt.batch());
-      long t0 = System.nanoTime();
-      long batched = 0;
-      for (String part : parts) {
-        if (timeRestore(ns, restore, part, opt.floorTimeout()) < 0) {
-          batched = -1;
-          break;
+      long bare = SKIPPED;
+      long batched = SKIPPED;
+      long t0;
+      if (opt.floors()) {
+        progress.accept("floor: one iptables-restore of the render");
+        empty(ns, bin);
+        bare = timeRestore(ns, restore, text, opt.floorTimeout());
+        empty(ns, bin);
+        progress.accept("floor: the same text, " + opt.batch() + " services per restore");
+        t0 = System.nanoTime();
+        batched = 0;
+        for (String part : parts) {
+          if (timeRestore(ns, restore, part, opt.floorTimeout()) < 0) {
+            batched = -1;
+            break;
+          }
         }
+        if (batched == 0) {
+          batched = ms(System.nanoTime() - t0);
+        }
+        empty(ns, bin);
       }
-      if (batched == 0) {
-        batched = ms(System.nanoTime() - t0);
-      }
-      empty(ns, bin);
 
       progress.accept("svcproxy run: first full sync into the empty kernel");
       Path lockDir = lab.workDir().resolve("lock");
@@ -217,8 +228,11 @@ public final class SyncBenchmark {
         afterAdd = awaitEndpoints(ns, iptables, victimChain, opt.endpoints() + 1, w);
         add.add(ms(System.nanoTime() - w));
         addLogged.add(loggedAfter(log1, logged));
-        floor.add(
-            timeRestore(ns, restore, serviceLines(ns, iptables, victimChain), opt.floorTimeout()));
+        if (opt.floors()) {
+          floor.add(
+              timeRestore(
+                  ns, restore, serviceLines(ns, iptables, victimChain), opt.floorTimeout()));
+        }
         Thread.sleep(1500);
         logged = syncCount(log1);
         w = System.nanoTime();
@@ -226,12 +240,16 @@ public final class SyncBenchmark {
         afterRemove = awaitEndpoints(ns, iptables, victimChain, opt.endpoints(), w);
         remove.add(ms(System.nanoTime() - w));
         removeLogged.add(loggedAfter(log1, logged));
-        floor.add(
-            timeRestore(ns, restore, serviceLines(ns, iptables, victimChain), opt.floorTimeout()));
+        if (opt.floors()) {
+          floor.add(
+              timeRestore(
+                  ns, restore, serviceLines(ns, iptables, victimChain), opt.floorTimeout()));
+        }
       }
 
       progress.accept("idle for " + opt.idleSeconds() + " s");
       Thread.sleep(2000);
+      long rssAfterChanges = statusKiB(pid, "VmRSS");
       long cpu0 = cpuTicks(pid);
       long w0 = System.nanoTime();
       Thread.sleep(opt.idleSeconds() * 1000L);
@@ -269,6 +287,7 @@ public final class SyncBenchmark {
           afterAdd,
           afterRemove,
           idle,
+          rssAfterChanges,
           rss,
           hwm,
           restart,
@@ -325,7 +344,7 @@ public final class SyncBenchmark {
         "one iptables-restore of the render",
         r.bareRestoreMs());
     row(out, fmt, "    of which the sync itself (logged)", r.restartLoggedMs(), "", -2);
-    long floor = median(r.changeFloorMs());
+    long floor = r.changeFloorMs().isEmpty() ? SKIPPED : median(r.changeFloorMs());
     row(
         out,
         fmt,
@@ -363,7 +382,16 @@ public final class SyncBenchmark {
         String.format(
             Locale.ROOT,
             fmt,
-            "(e) RSS at steady state / peak (VmHWM)",
+            "(e) RSS after the changes",
+            String.format(Locale.ROOT, "%d MiB", r.rssAfterChangesKiB() / 1024),
+            "",
+            "",
+            ""));
+    out.accept(
+        String.format(
+            Locale.ROOT,
+            fmt,
+            "(e) RSS after idle (steady) / peak (VmHWM)",
             String.format(Locale.ROOT, "%d/%d MiB", r.rssKiB() / 1024, r.peakRssKiB() / 1024),
             "",
             "",
@@ -388,6 +416,8 @@ public final class SyncBenchmark {
     String ratio = "";
     if (floor == -2) {
       f = "";
+    } else if (floor == SKIPPED) {
+      f = "skipped";
     } else if (floor < 0) {
       f = "timed out";
     } else {

@@ -129,8 +129,18 @@ final class BenchCommand implements Runnable {
     @Option(names = "--rounds", defaultValue = "5", description = "endpoint add/remove rounds")
     int rounds;
 
-    @Option(names = "--idle-seconds", defaultValue = "30")
+    @Option(
+        names = "--idle-seconds",
+        defaultValue = "75",
+        description =
+            "idle window for CPU and steady RSS; the default covers one of the launcher's"
+                + " periodic GCs (one a minute)")
     int idleSeconds;
+
+    @Option(
+        names = "--skip-floors",
+        description = "measure svcproxy only (e.g. memory at 30k services)")
+    boolean skipFloors;
 
     @Option(
         names = "--batch",
@@ -172,6 +182,7 @@ final class BenchCommand implements Runnable {
                 rounds,
                 idleSeconds,
                 batch,
+                !skipFloors,
                 positive(Durations.parse(floorTimeout, "--floor-timeout"), "--floor-timeout"),
                 positive(Durations.parse(syncTimeout, "--sync-timeout"), "--sync-timeout"));
       } catch (IllegalArgumentException e) {

@@ -19,7 +19,7 @@ class SyncBenchmarkTest {
     KernelTests.require("bench sync");
     SyncBenchmark.Options opt =
         new SyncBenchmark.Options(
-            20, 3, backend, 2, 1, 7, Duration.ofMinutes(2), Duration.ofMinutes(2));
+            20, 3, backend, 2, 1, 7, true, Duration.ofMinutes(2), Duration.ofMinutes(2));
 
     SyncBenchmark.Report r = SyncBenchmark.run(new ProcessCommandRunner(), opt, s -> {});
 
@@ -55,6 +55,7 @@ class SyncBenchmarkTest {
     assertThat(r.changeFloorMs()).hasSize(4).allMatch(t -> t > 0);
     assertThat(r.idleCpuPercent()).isBetween(0.0, 200.0);
     assertThat(r.rssKiB()).isPositive();
+    assertThat(r.rssAfterChangesKiB()).isPositive();
     assertThat(r.peakRssKiB()).isGreaterThanOrEqualTo(r.rssKiB());
 
     List<String> printed = new ArrayList<>();
