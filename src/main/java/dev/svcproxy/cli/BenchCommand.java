@@ -131,10 +131,10 @@ final class BenchCommand implements Runnable {
 
     @Option(
         names = "--idle-seconds",
-        defaultValue = "75",
+        defaultValue = "130",
         description =
-            "idle window for CPU and steady RSS; the default covers one of the launcher's"
-                + " periodic GCs (one a minute)")
+            "idle window for CPU and steady RSS; the default covers the launcher's periodic GC"
+                + " (checked once a minute, run after a minute without GC)")
     int idleSeconds;
 
     @Option(
