@@ -40,6 +40,9 @@ public final class SyncBenchmark {
 
   private static final int SERVICES_PER_FILE = 100;
 
+  /** Where iptables lives when PATH (e.g. a non-login root shell's) lacks the sbin folders. */
+  private static final String[] SBIN = {"/usr/sbin", "/sbin", "/usr/bin", "/bin"};
+
   /** A floor not measured (--skip-floors). */
   public static final long SKIPPED = -3;
 
@@ -432,12 +435,15 @@ public final class SyncBenchmark {
   private Path backendBin(Path dir) throws IOException {
     Files.createDirectories(dir);
     for (String tool : List.of("", "-save", "-restore")) {
-      Path target = Path.of("/usr/sbin", opt.backend().family() + tool);
-      String resolved =
-          root.run("sh", "-c", "command -v " + opt.backend().family() + tool).stdout().strip();
-      if (!resolved.isEmpty()) {
-        target = Path.of(resolved);
-      }
+      String name = opt.backend().family() + tool;
+      Path target =
+          Stream.of(System.getenv().getOrDefault("PATH", "").split(":"), SBIN)
+              .flatMap(Stream::of)
+              .filter(d -> !d.isEmpty())
+              .map(d -> Path.of(d, name))
+              .filter(Files::isExecutable)
+              .findFirst()
+              .orElseThrow(() -> new IllegalStateException(name + " is not installed"));
       Files.createSymbolicLink(dir.resolve("iptables" + tool), target);
     }
     return dir;
@@ -477,7 +483,7 @@ public final class SyncBenchmark {
 
   /**
    * `svcproxy CMD FLAGS` on this JVM with this JVM's own flags (the launcher's, when started by
-   * it), the chosen backend first on PATH. Run has no run-lock flag on render, so it is dropped.
+   * it), the chosen backend first on PATH. Render takes no --lock-dir, so it is left out there.
    */
   private static List<String> command(Path bin, String cmd, List<String> flags) {
     List<String> argv = new ArrayList<>();
