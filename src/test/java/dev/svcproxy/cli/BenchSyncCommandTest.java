@@ -26,9 +26,11 @@ class BenchSyncCommandTest {
         "--services ten|ten"
       })
   void benchSync_badValue_exitsTwoNamingTheFlag(String args, String message) {
+    // --batch 0 is checked after every flag above: should a check let its value through, the
+    // command still stops (with another message) instead of running a benchmark at that size.
     int code =
         Main.execute(
-            ("bench sync " + args).split(" "),
+            ("bench sync " + args + " --batch 0").split(" "),
             new PrintWriter(out, true),
             new PrintWriter(err, true));
 
