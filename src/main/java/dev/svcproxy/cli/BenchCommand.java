@@ -1,7 +1,9 @@
 package dev.svcproxy.cli;
 
 import dev.svcproxy.bench.ManifestWatchBenchmark;
+import dev.svcproxy.bench.SyncBenchmark;
 import dev.svcproxy.bench.TraceBenchmark;
+import dev.svcproxy.kernel.ProcessCommandRunner;
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -13,14 +15,14 @@ import picocli.CommandLine.Spec;
     name = "bench",
     mixinStandardHelpOptions = true,
     description = "Print performance figures.",
-    subcommands = {BenchCommand.Trace.class, BenchCommand.Manifests.class})
+    subcommands = {BenchCommand.Trace.class, BenchCommand.Manifests.class, BenchCommand.Sync.class})
 final class BenchCommand implements Runnable {
   @Spec picocli.CommandLine.Model.CommandSpec spec;
 
   @Override
   public void run() {
     throw new picocli.CommandLine.ParameterException(
-        spec.commandLine(), "a bench subcommand is required (trace, manifests)");
+        spec.commandLine(), "a bench subcommand is required (trace, manifests, sync)");
   }
 
   /** Parse and trace time of a large iptables-save. */
@@ -95,6 +97,115 @@ final class BenchCommand implements Runnable {
           Math.max(0, idleSeconds),
           Lines.to(spec.commandLine().getOut()));
       return 0;
+    }
+  }
+
+  /** The real run process in a lab node, each figure beside the bare-kernel floor. */
+  @Command(
+      name = "sync",
+      mixinStandardHelpOptions = true,
+      description = {
+        "Run `svcproxy run` in a throw-away network namespace on N ClusterIP services x M"
+            + " endpoints and print first sync, restart, endpoint change, idle CPU and RSS,"
+            + " each beside the bare iptables-restore floor measured in the same run.",
+        "Needs root; the run process gets this JVM's flags (the launcher's)."
+      })
+  static final class Sync implements Callable<Integer> {
+    @Spec picocli.CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--services", defaultValue = "1000", paramLabel = "N")
+    int services;
+
+    @Option(names = "--endpoints", defaultValue = "10", paramLabel = "M")
+    int endpoints;
+
+    @Option(
+        names = "--backend",
+        defaultValue = "nft",
+        paramLabel = "nft|legacy",
+        description = "iptables-nft or iptables-legacy, for run and the floors alike")
+    String backend;
+
+    @Option(names = "--rounds", defaultValue = "5", description = "endpoint add/remove rounds")
+    int rounds;
+
+    @Option(
+        names = "--idle-seconds",
+        defaultValue = "130",
+        description =
+            "idle window for CPU and steady RSS; the default covers the launcher's periodic GC"
+                + " (checked once a minute, run after a minute without GC)")
+    int idleSeconds;
+
+    @Option(
+        names = "--skip-floors",
+        description = "measure svcproxy only (e.g. memory at 30k services)")
+    boolean skipFloors;
+
+    @Option(
+        names = "--batch",
+        defaultValue = "100",
+        description = "services per restore in the batched floor")
+    int batch;
+
+    @Option(
+        names = "--floor-timeout",
+        defaultValue = "5m",
+        paramLabel = "DURATION",
+        description = "give up on one floor restore after this long (reported as timed out)")
+    String floorTimeout;
+
+    @Option(
+        names = "--sync-timeout",
+        defaultValue = "20m",
+        paramLabel = "DURATION",
+        description = "give up waiting for run to sync after this long")
+    String syncTimeout;
+
+    @Override
+    public Integer call() {
+      SyncBenchmark.Options opt;
+      try {
+        SyncBenchmark.Backend b =
+            switch (backend) {
+              case "nft" -> SyncBenchmark.Backend.NFT;
+              case "legacy" -> SyncBenchmark.Backend.LEGACY;
+              default ->
+                  throw new IllegalArgumentException(
+                      "--backend must be nft or legacy, got " + backend);
+            };
+        opt =
+            new SyncBenchmark.Options(
+                services,
+                endpoints,
+                b,
+                rounds,
+                idleSeconds,
+                batch,
+                !skipFloors,
+                positive(Durations.parse(floorTimeout, "--floor-timeout"), "--floor-timeout"),
+                positive(Durations.parse(syncTimeout, "--sync-timeout"), "--sync-timeout"));
+      } catch (IllegalArgumentException e) {
+        throw new picocli.CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+      }
+      PrintWriter err = spec.commandLine().getErr();
+      SyncBenchmark.Report r =
+          SyncBenchmark.run(
+              new ProcessCommandRunner(),
+              opt,
+              s -> {
+                err.println("bench sync: " + s);
+                err.flush();
+              });
+      SyncBenchmark.print(r, Lines.to(spec.commandLine().getOut()));
+      return 0;
+    }
+
+    private static java.time.Duration positive(java.time.Duration d, String flag) {
+      if (d.isZero() || d.isNegative()) {
+        throw new IllegalArgumentException(flag + " must be positive");
+      }
+      return d;
     }
   }
 }

@@ -103,4 +103,26 @@ class ManifestParserTest {
     assertThat(eps.get(1).ready()).isTrue();
     assertThat(eps.get(1).terminating()).isFalse();
   }
+
+  @Test
+  void parse_serviceAndItsSlice_repeatedNamesAreOneString() {
+    String text =
+        GOOD
+            + "---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"
+            + "metadata: {namespace: ns, name: good-1, labels: {kubernetes.io/service-name: good}}\n"
+            + "addressType: IPv4\n"
+            + "endpoints: [{addresses: [10.1.0.1], nodeName: node-a}, {addresses: [10.1.0.2], nodeName: node-a}]\n"
+            + "ports: [{name: http, port: 8080}]\n";
+
+    ManifestSet set = parser.parse("dir/svc.yaml", text);
+
+    var svc = set.services().get(0);
+    var slice = set.slices().get(0);
+    // Same text read from two objects: one String instance, not two equal ones.
+    assertThat(slice.namespace()).isSameAs(svc.namespace());
+    assertThat(slice.serviceName()).isSameAs(svc.name());
+    assertThat(slice.ports().get(0).name()).isSameAs(svc.ports().get(0).name());
+    assertThat(slice.endpoints().get(1).nodeName()).isSameAs(slice.endpoints().get(0).nodeName());
+    assertThat(set.items().get(1).namespace()).isSameAs(set.items().get(0).namespace());
+  }
 }

@@ -1,0 +1,811 @@
+package dev.svcproxy.bench;
+
+import dev.svcproxy.kernel.CommandResult;
+import dev.svcproxy.kernel.CommandRunner;
+import dev.svcproxy.kernel.Spawned;
+import dev.svcproxy.lab.Lab;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Consumer;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+/**
+ * The real `svcproxy run` process in a throw-away one-node lab, N ClusterIP Services x M endpoints
+ * in manifest files: first full sync into an empty kernel, restart over an unchanged ruleset, one
+ * endpoint added and removed (file write until the kernel holds it), idle CPU and resident memory;
+ * beside each figure the bare-kernel floor measured on the same namespace with the same binaries.
+ */
+public final class SyncBenchmark {
+  /** Highest N: service i gets endpoint addresses 10.(100 + i / 250).(i % 250).j. */
+  public static final int MAX_SERVICES = 38_750;
+
+  /** Highest M: one more endpoint is added in the change rounds, host numbers stop at 254. */
+  public static final int MAX_ENDPOINTS = 250;
+
+  private static final int SERVICES_PER_FILE = 100;
+
+  /** Where iptables lives when PATH (e.g. a non-login root shell's) lacks the sbin folders. */
+  private static final String[] SBIN = {"/usr/sbin", "/sbin", "/usr/bin", "/bin"};
+
+  /** A floor not measured (--skip-floors). */
+  public static final long SKIPPED = -3;
+
+  private static final Pattern SYNCED =
+      Pattern.compile("synced iptables \\((\\w+) sync.* in (\\d+) ms");
+
+  /** Which iptables family the run process and the floors use. */
+  public enum Backend {
+    NFT("iptables-nft"),
+    LEGACY("iptables-legacy");
+
+    private final String family;
+
+    Backend(String family) {
+      this.family = family;
+    }
+
+    public String family() {
+      return family;
+    }
+  }
+
+  /** What to measure. */
+  public record Options(
+      int services,
+      int endpoints,
+      Backend backend,
+      int rounds,
+      int idleSeconds,
+      int batch,
+      boolean floors,
+      Duration floorTimeout,
+      Duration syncTimeout) {
+    public Options {
+      if (services < 1 || services > MAX_SERVICES) {
+        throw new IllegalArgumentException(
+            "--services must be between 1 and " + MAX_SERVICES + ", got " + services);
+      }
+      if (endpoints < 1 || endpoints > MAX_ENDPOINTS) {
+        throw new IllegalArgumentException(
+            "--endpoints must be between 1 and " + MAX_ENDPOINTS + ", got " + endpoints);
+      }
+      if (rounds < 1) {
+        throw new IllegalArgumentException("--rounds must be at least 1, got " + rounds);
+      }
+      if (idleSeconds < 1) {
+        throw new IllegalArgumentException("--idle-seconds must be at least 1, got " + idleSeconds);
+      }
+      if (batch < 1) {
+        throw new IllegalArgumentException("--batch must be at least 1, got " + batch);
+      }
+    }
+  }
+
+  /**
+   * Every figure in milliseconds (or as named); -1 where a floor ran out of time. The kernel counts
+   * are what the benchmark read back from the kernel after each step.
+   */
+  public record Report(
+      Options options,
+      String iptablesVersion,
+      int renderLines,
+      long bareRestoreMs,
+      long batchedRestoreMs,
+      int batches,
+      long firstSyncMs,
+      long firstSyncLoggedMs,
+      int serviceChainsInKernel,
+      int endpointChainsInKernel,
+      String victimChain,
+      int victimEndpointsAtStart,
+      List<Long> addMs,
+      List<Long> addLoggedMs,
+      List<Long> removeMs,
+      List<Long> removeLoggedMs,
+      List<Long> changeFloorMs,
+      int victimEndpointsAfterAdd,
+      int victimEndpointsAfterRemove,
+      double idleCpuPercent,
+      long rssAfterChangesKiB,
+      long rssKiB,
+      long peakRssKiB,
+      long restartMs,
+      long restartLoggedMs,
+      String jvmFlags) {}
+
+  private final CommandRunner root;
+  private final Options opt;
+  private final Consumer<String> progress;
+
+  private SyncBenchmark(CommandRunner root, Options opt, Consumer<String> progress) {
+    this.root = root;
+    this.opt = opt;
+    this.progress = progress;
+  }
+
+  /** Runs every measurement in a new lab (removed after) and returns the figures. */
+  public static Report run(CommandRunner root, Options opt, Consumer<String> progress) {
+    try {
+      return new SyncBenchmark(root, opt, progress).measure();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted", e);
+    }
+  }
+
+  private Report measure() throws IOException, InterruptedException {
+    try (Lab lab = Lab.create(root, 1)) {
+      Lab.Node node = lab.node("node1");
+      CommandRunner ns = root.inNetns(node.netns());
+      Path bin = backendBin(lab.workDir().resolve("bin"));
+      String iptables = bin.resolve("iptables").toString();
+      String restore = bin.resolve("iptables-restore").toString();
+      String version = ns.run(iptables, "--version").orThrow().stdout().strip();
+      Path manifests = Files.createDirectories(lab.workDir().resolve("manifests"));
+      writeManifests(manifests);
+      List<String> runFlags = runFlags(node, manifests, lab.workDir().resolve("lock"));
+
+      progress.accept("rendering " + opt.services() + " x " + opt.endpoints());
+      CommandResult rendered =
+          ns.run(command(bin, "render", runFlags), null, Duration.ofMinutes(10)).orThrow();
+      String text = rendered.stdout();
+      int renderLines = (int) text.lines().count();
+
+      List<String> parts = batches(text, opt.batch());
+      long bare = SKIPPED;
+      long batched = SKIPPED;
+      long t0;
+      if (opt.floors()) {
+        progress.accept("floor: one iptables-restore of the render");
+        empty(ns, bin);
+        bare = timeRestore(ns, restore, text, opt.floorTimeout());
+        empty(ns, bin);
+        progress.accept("floor: the same text, " + opt.batch() + " services per restore");
+        t0 = System.nanoTime();
+        batched = 0;
+        for (String part : parts) {
+          if (timeRestore(ns, restore, part, opt.floorTimeout()) < 0) {
+            batched = -1;
+            break;
+          }
+        }
+        if (batched == 0) {
+          batched = ms(System.nanoTime() - t0);
+        }
+        empty(ns, bin);
+      }
+
+      progress.accept("svcproxy run: first full sync into the empty kernel");
+      Path lockDir = lab.workDir().resolve("lock");
+      Path log1 = lab.workDir().resolve("run1.log");
+      t0 = System.nanoTime();
+      Spawned proc = lab.spawn(node.netns(), command(bin, "run", runFlags), log1);
+      String firstSync = awaitSynced(proc, log1, 1, opt.syncTimeout());
+      long first = ms(System.nanoTime() - t0);
+      long pid = pid(lockDir);
+      String save =
+          ns.run(List.of(bin.resolve("iptables-save").toString(), "-t", "nat")).orThrow().stdout();
+      int svcChains = countPrefix(save, ":KUBE-SVC-");
+      int sepChains = countPrefix(save, ":KUBE-SEP-");
+      int victim = opt.services() / 2;
+      String victimChain = serviceChain(save, clusterIp(victim));
+      int atStart = endpointJumps(ns, iptables, victimChain);
+
+      List<Long> add = new ArrayList<>();
+      List<Long> addLogged = new ArrayList<>();
+      List<Long> remove = new ArrayList<>();
+      List<Long> removeLogged = new ArrayList<>();
+      List<Long> floor = new ArrayList<>();
+      int afterAdd = -1;
+      int afterRemove = -1;
+      int file = victim / SERVICES_PER_FILE;
+      int from = file * SERVICES_PER_FILE;
+      int to = Math.min(opt.services(), from + SERVICES_PER_FILE);
+      Path victimFile = manifests.resolve(fileName(file));
+      for (int r = 0; r < opt.rounds(); r++) {
+        progress.accept("round " + (r + 1) + ": one endpoint added, then removed");
+        // Past the default 1 s minimum sync period: each change is timed from a quiet loop.
+        Thread.sleep(1500);
+        int logged = syncCount(log1);
+        long w = System.nanoTime();
+        Files.writeString(
+            victimFile, ManifestWatchBenchmark.yaml(from, to, opt.endpoints(), victim));
+        afterAdd = awaitEndpoints(ns, iptables, victimChain, opt.endpoints() + 1, w);
+        add.add(ms(System.nanoTime() - w));
+        addLogged.add(loggedAfter(log1, logged));
+        if (opt.floors()) {
+          floor.add(
+              timeRestore(
+                  ns, restore, serviceLines(ns, iptables, victimChain), opt.floorTimeout()));
+        }
+        Thread.sleep(1500);
+        logged = syncCount(log1);
+        w = System.nanoTime();
+        Files.writeString(victimFile, ManifestWatchBenchmark.yaml(from, to, opt.endpoints(), -1));
+        afterRemove = awaitEndpoints(ns, iptables, victimChain, opt.endpoints(), w);
+        remove.add(ms(System.nanoTime() - w));
+        removeLogged.add(loggedAfter(log1, logged));
+        if (opt.floors()) {
+          floor.add(
+              timeRestore(
+                  ns, restore, serviceLines(ns, iptables, victimChain), opt.floorTimeout()));
+        }
+      }
+
+      progress.accept("idle for " + opt.idleSeconds() + " s");
+      Thread.sleep(2000);
+      long rssAfterChanges = statusKiB(pid, "VmRSS");
+      long cpu0 = cpuTicks(pid);
+      long w0 = System.nanoTime();
+      Thread.sleep(opt.idleSeconds() * 1000L);
+      long cpu = cpuTicks(pid) - cpu0;
+      double idle = 100.0 * (cpu * 1e9 / clockTicks(ns)) / (System.nanoTime() - w0);
+      long rss = statusKiB(pid, "VmRSS");
+      long hwm = statusKiB(pid, "VmHWM");
+
+      progress.accept("restart over the unchanged ruleset");
+      proc.close();
+      Path log2 = lab.workDir().resolve("run2.log");
+      t0 = System.nanoTime();
+      Spawned proc2 = lab.spawn(node.netns(), command(bin, "run", runFlags), log2);
+      String restartSync = awaitSynced(proc2, log2, 1, opt.syncTimeout());
+      long restart = ms(System.nanoTime() - t0);
+      proc2.close();
+      return new Report(
+          opt,
+          version,
+          renderLines,
+          bare,
+          batched,
+          parts.size(),
+          first,
+          loggedMs(firstSync),
+          svcChains,
+          sepChains,
+          victimChain,
+          atStart,
+          add,
+          addLogged,
+          remove,
+          removeLogged,
+          floor,
+          afterAdd,
+          afterRemove,
+          idle,
+          rssAfterChanges,
+          rss,
+          hwm,
+          restart,
+          loggedMs(restartSync),
+          String.join(" ", jvmFlags()));
+    }
+  }
+
+  /** Prints the report as a table: figure, svcproxy, floor, ratio. */
+  public static void print(Report r, Consumer<String> out) {
+    Options o = r.options();
+    out.accept(
+        String.format(
+            Locale.ROOT,
+            "bench sync: %d ClusterIP services x %d endpoints, backend %s (%s), %d cores",
+            o.services(),
+            o.endpoints(),
+            o.backend().family(),
+            r.iptablesVersion(),
+            Runtime.getRuntime().availableProcessors()));
+    out.accept(
+        String.format(
+            Locale.ROOT,
+            "render: %d lines; %d KUBE-SVC and %d KUBE-SEP chains in the kernel after the first sync;"
+                + " JVM flags of run: %s",
+            r.renderLines(),
+            r.serviceChainsInKernel(),
+            r.endpointChainsInKernel(),
+            r.jvmFlags().isEmpty() ? "(none)" : r.jvmFlags()));
+    String fmt = "%-46s %14s  %-44s %12s %7s";
+    out.accept(
+        String.format(
+            Locale.ROOT, fmt, "figure", "svcproxy", "floor (same namespace)", "floor", "ratio"));
+    row(
+        out,
+        fmt,
+        "(a) first full sync, empty kernel",
+        r.firstSyncMs(),
+        "one iptables-restore of the render",
+        r.bareRestoreMs());
+    row(
+        out,
+        fmt,
+        "    (process start -> every chain loaded)",
+        r.firstSyncMs(),
+        "same text, " + o.batch() + " services/restore (" + r.batches() + ")",
+        r.batchedRestoreMs());
+    row(out, fmt, "    of which the sync itself (logged)", r.firstSyncLoggedMs(), "", -2);
+    row(
+        out,
+        fmt,
+        "(b) restart over the unchanged ruleset",
+        r.restartMs(),
+        "one iptables-restore of the render",
+        r.bareRestoreMs());
+    row(out, fmt, "    of which the sync itself (logged)", r.restartLoggedMs(), "", -2);
+    long floor = r.changeFloorMs().isEmpty() ? SKIPPED : median(r.changeFloorMs());
+    row(
+        out,
+        fmt,
+        "(c) endpoint added, write -> kernel, median",
+        median(r.addMs()),
+        "restore of the service's own lines, median",
+        floor);
+    row(out, fmt, "    max of " + r.addMs().size(), max(r.addMs()), "", -2);
+    row(out, fmt, "    of which the sync itself (logged), median", median(r.addLoggedMs()), "", -2);
+    row(
+        out,
+        fmt,
+        "(c) endpoint removed, write -> kernel, median",
+        median(r.removeMs()),
+        "restore of the service's own lines, median",
+        floor);
+    row(out, fmt, "    max of " + r.removeMs().size(), max(r.removeMs()), "", -2);
+    row(
+        out,
+        fmt,
+        "    of which the sync itself (logged), median",
+        median(r.removeLoggedMs()),
+        "",
+        -2);
+    out.accept(
+        String.format(
+            Locale.ROOT,
+            fmt,
+            "(d) idle CPU over " + o.idleSeconds() + " s",
+            String.format(Locale.ROOT, "%.2f %%", r.idleCpuPercent()),
+            "(nothing to do: 0)",
+            "0 %",
+            ""));
+    out.accept(
+        String.format(
+            Locale.ROOT,
+            fmt,
+            "(e) RSS after the changes",
+            String.format(Locale.ROOT, "%d MiB", r.rssAfterChangesKiB() / 1024),
+            "",
+            "",
+            ""));
+    out.accept(
+        String.format(
+            Locale.ROOT,
+            fmt,
+            "(e) RSS after idle (steady) / peak (VmHWM)",
+            String.format(Locale.ROOT, "%d/%d MiB", r.rssKiB() / 1024, r.peakRssKiB() / 1024),
+            "",
+            "",
+            ""));
+    out.accept(
+        String.format(
+            Locale.ROOT,
+            "kernel check: %s has %d endpoints at start, %d after the add, %d after the remove"
+                + " (expected %d, %d, %d)",
+            r.victimChain(),
+            r.victimEndpointsAtStart(),
+            r.victimEndpointsAfterAdd(),
+            r.victimEndpointsAfterRemove(),
+            o.endpoints(),
+            o.endpoints() + 1,
+            o.endpoints()));
+  }
+
+  private static void row(
+      Consumer<String> out, String fmt, String what, long ms, String floorName, long floor) {
+    String f;
+    String ratio = "";
+    if (floor == -2) {
+      f = "";
+    } else if (floor == SKIPPED) {
+      f = "skipped";
+    } else if (floor < 0) {
+      f = "timed out";
+    } else {
+      f = floor + " ms";
+      ratio = floor == 0 ? "inf" : String.format(Locale.ROOT, "%.2f", (double) ms / floor);
+    }
+    out.accept(
+        String.format(Locale.ROOT, fmt, what, ms < 0 ? "n/a" : ms + " ms", floorName, f, ratio));
+  }
+
+  /** A directory where iptables, iptables-save and iptables-restore are the chosen backend's. */
+  private Path backendBin(Path dir) throws IOException {
+    Files.createDirectories(dir);
+    for (String tool : List.of("", "-save", "-restore")) {
+      String name = opt.backend().family() + tool;
+      Path target =
+          Stream.of(System.getenv().getOrDefault("PATH", "").split(":"), SBIN)
+              .flatMap(Stream::of)
+              .filter(d -> !d.isEmpty())
+              .map(d -> Path.of(d, name))
+              .filter(Files::isExecutable)
+              .findFirst()
+              .orElseThrow(() -> new IllegalStateException(name + " is not installed"));
+      Files.createSymbolicLink(dir.resolve("iptables" + tool), target);
+    }
+    return dir;
+  }
+
+  private void writeManifests(Path dir) throws IOException {
+    int files = (opt.services() + SERVICES_PER_FILE - 1) / SERVICES_PER_FILE;
+    for (int f = 0; f < files; f++) {
+      int from = f * SERVICES_PER_FILE;
+      int to = Math.min(opt.services(), from + SERVICES_PER_FILE);
+      Files.writeString(
+          dir.resolve(fileName(f)), ManifestWatchBenchmark.yaml(from, to, opt.endpoints(), -1));
+    }
+  }
+
+  private static String fileName(int f) {
+    return String.format(Locale.ROOT, "svc-%05d.yaml", f);
+  }
+
+  private static String clusterIp(int i) {
+    return "10.96." + (i / 250) + "." + (i % 250 + 1);
+  }
+
+  private static List<String> runFlags(Lab.Node node, Path manifests, Path lockDir) {
+    return List.of(
+        "--manifests",
+        manifests.toString(),
+        "--node-name",
+        node.name(),
+        "--node-ip",
+        node.ip(),
+        "--cluster-cidr",
+        Lab.CLUSTER_CIDR,
+        "--lock-dir",
+        lockDir.toString());
+  }
+
+  /**
+   * `svcproxy CMD FLAGS` on this JVM with this JVM's own flags (the launcher's, when started by
+   * it), the chosen backend first on PATH. Render takes no --lock-dir, so it is left out there.
+   */
+  private static List<String> command(Path bin, String cmd, List<String> flags) {
+    List<String> argv = new ArrayList<>();
+    argv.add("env");
+    argv.add(
+        "PATH="
+            + bin
+            + ":"
+            + System.getenv().getOrDefault("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"));
+    argv.add(ProcessHandle.current().info().command().orElse("java"));
+    argv.addAll(jvmFlags());
+    argv.add("-cp");
+    argv.add(System.getProperty("java.class.path"));
+    argv.add("dev.svcproxy.cli.Main");
+    argv.add(cmd);
+    for (int i = 0; i < flags.size(); i++) {
+      if (cmd.equals("render") && flags.get(i).equals("--lock-dir")) {
+        i++;
+        continue;
+      }
+      argv.add(flags.get(i));
+    }
+    return argv;
+  }
+
+  /** This JVM's flags that shape memory and startup; agents and debuggers are not passed on. */
+  static List<String> jvmFlags() {
+    return ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
+        .filter(a -> a.startsWith("-X") || a.startsWith("-XX:"))
+        .toList();
+  }
+
+  /** Removes every chain and rule of the nat and filter tables in the lab node. */
+  private static void empty(CommandRunner ns, Path bin) {
+    String iptables = bin.resolve("iptables").toString();
+    for (String table : List.of("nat", "filter")) {
+      ns.run(List.of(iptables, "-t", table, "-F"), null, Duration.ofMinutes(10)).orThrow();
+      ns.run(List.of(iptables, "-t", table, "-X"), null, Duration.ofMinutes(10)).orThrow();
+    }
+  }
+
+  /** Milliseconds of one `iptables-restore --noflush`, or -1 when it ran out of time. */
+  private static long timeRestore(
+      CommandRunner ns, String restore, String input, Duration timeout) {
+    long t0 = System.nanoTime();
+    CommandResult r = ns.run(List.of(restore, "--noflush"), input, timeout);
+    long took = ms(System.nanoTime() - t0);
+    if (r.exitCode() == 124) {
+      return -1;
+    }
+    r.orThrow();
+    return took;
+  }
+
+  /**
+   * The render cut into restore inputs: each batch holds the own chains (KUBE-SVC/SVL/EXT/FW/SEP)
+   * of {@code perBatch} services, loaded while nothing jumps to them; the last input is everything
+   * else (the shared chains that point at them, and the filter table).
+   */
+  static List<String> batches(String text, int perBatch) {
+    Map<String, List<String>> tables = new LinkedHashMap<>();
+    String table = null;
+    for (String line : text.lines().toList()) {
+      if (line.startsWith("*")) {
+        table = line.substring(1);
+        tables.put(table, new ArrayList<>());
+      } else if (table != null
+          && !line.equals("COMMIT")
+          && !line.isBlank()
+          && !line.startsWith("#")) {
+        tables.get(table).add(line);
+      }
+    }
+    List<String> nat = tables.getOrDefault("nat", List.of());
+    Map<String, List<String>> jumps = new HashMap<>();
+    Set<String> roots = new LinkedHashSet<>();
+    for (String line : nat) {
+      if (!line.startsWith("-A ")) {
+        continue;
+      }
+      String chain = line.split(" ", 3)[1];
+      String target = target(line);
+      if (target == null || !own(target)) {
+        continue;
+      }
+      if (own(chain)) {
+        jumps.computeIfAbsent(chain, k -> new ArrayList<>()).add(target);
+      } else {
+        roots.add(target);
+      }
+    }
+    Map<String, Integer> group = new HashMap<>();
+    int g = 0;
+    for (String r : roots) {
+      if (group.containsKey(r)) {
+        continue;
+      }
+      ArrayDeque<String> todo = new ArrayDeque<>(List.of(r));
+      while (!todo.isEmpty()) {
+        String c = todo.poll();
+        if (group.putIfAbsent(c, g / perBatch) == null) {
+          todo.addAll(jumps.getOrDefault(c, List.of()));
+        }
+      }
+      g++;
+    }
+    int count = Math.max(1, (g + perBatch - 1) / perBatch);
+    List<List<String>> decls = new ArrayList<>();
+    List<List<String>> rules = new ArrayList<>();
+    for (int b = 0; b < count; b++) {
+      decls.add(new ArrayList<>());
+      rules.add(new ArrayList<>());
+    }
+    List<String> rest = new ArrayList<>();
+    for (String line : nat) {
+      String chain =
+          line.startsWith(":") ? line.substring(1).split(" ", 2)[0] : line.split(" ", 3)[1];
+      Integer b = group.get(chain);
+      if (b == null) {
+        rest.add(line);
+      } else if (line.startsWith(":")) {
+        decls.get(b).add(line);
+      } else {
+        rules.get(b).add(line);
+      }
+    }
+    List<String> out = new ArrayList<>();
+    for (int b = 0; b < count; b++) {
+      if (decls.get(b).isEmpty()) {
+        continue;
+      }
+      StringBuilder s = new StringBuilder("*nat\n");
+      // Declared so the batch's jumps to it resolve on an empty kernel; the last input fills it.
+      s.append(":KUBE-MARK-MASQ - [0:0]\n");
+      decls.get(b).forEach(l -> s.append(l).append('\n'));
+      rules.get(b).forEach(l -> s.append(l).append('\n'));
+      out.add(s.append("COMMIT\n").toString());
+    }
+    StringBuilder last = new StringBuilder();
+    for (Map.Entry<String, List<String>> t : tables.entrySet()) {
+      last.append('*').append(t.getKey()).append('\n');
+      (t.getKey().equals("nat") ? rest : t.getValue()).forEach(l -> last.append(l).append('\n'));
+      last.append("COMMIT\n");
+    }
+    out.add(last.toString());
+    return out;
+  }
+
+  private static boolean own(String chain) {
+    return chain.startsWith("KUBE-SVC-")
+        || chain.startsWith("KUBE-SVL-")
+        || chain.startsWith("KUBE-EXT-")
+        || chain.startsWith("KUBE-FW-")
+        || chain.startsWith("KUBE-SEP-");
+  }
+
+  private static String target(String rule) {
+    String[] w = rule.split(" ");
+    for (int i = 0; i < w.length - 1; i++) {
+      if (w[i].equals("-j") || w[i].equals("-g")) {
+        return w[i + 1];
+      }
+    }
+    return null;
+  }
+
+  private static int countPrefix(String text, String prefix) {
+    return (int) text.lines().filter(l -> l.startsWith(prefix)).count();
+  }
+
+  /** The KUBE-SVC chain KUBE-SERVICES sends {@code ip} to, read from the kernel's rules. */
+  private static String serviceChain(String save, String ip) {
+    for (String line : save.lines().toList()) {
+      if (line.startsWith("-A KUBE-SERVICES ") && line.contains(" -d " + ip + "/32 ")) {
+        String t = target(line);
+        if (t != null && t.startsWith("KUBE-SVC-")) {
+          return t;
+        }
+      }
+    }
+    throw new IllegalStateException("the kernel has no KUBE-SERVICES rule for " + ip);
+  }
+
+  /** Jumps to endpoint chains in one service chain, as the kernel holds it (-1: no chain). */
+  private static int endpointJumps(CommandRunner ns, String iptables, String chain) {
+    CommandResult r = ns.run(iptables, "-t", "nat", "-S", chain);
+    if (!r.ok()) {
+      return -1;
+    }
+    return (int)
+        r.stdout().lines().filter(l -> l.startsWith("-A ") && l.contains(" -j KUBE-SEP-")).count();
+  }
+
+  /** Polls the one service chain until it has {@code want} endpoints. */
+  private int awaitEndpoints(CommandRunner ns, String iptables, String chain, int want, long since)
+      throws InterruptedException {
+    long end = since + opt.syncTimeout().toNanos();
+    while (System.nanoTime() < end) {
+      int n = endpointJumps(ns, iptables, chain);
+      if (n == want) {
+        return n;
+      }
+      Thread.sleep(5);
+    }
+    throw new IllegalStateException(chain + " did not reach " + want + " endpoints in time");
+  }
+
+  /** The service's own chains as the kernel holds them, as a --noflush restore input. */
+  private static String serviceLines(CommandRunner ns, String iptables, String svcChain) {
+    List<String> chains = new ArrayList<>(List.of(svcChain));
+    List<String> rules = new ArrayList<>();
+    for (int i = 0; i < chains.size(); i++) {
+      for (String l :
+          ns.run(iptables, "-t", "nat", "-S", chains.get(i)).orThrow().stdout().lines().toList()) {
+        if (l.startsWith("-A ")) {
+          rules.add(l);
+          String t = target(l);
+          if (t != null && t.startsWith("KUBE-SEP-") && !chains.contains(t)) {
+            chains.add(t);
+          }
+        }
+      }
+    }
+    StringBuilder s = new StringBuilder("*nat\n");
+    chains.forEach(c -> s.append(':').append(c).append(" - [0:0]\n"));
+    rules.forEach(l -> s.append(l).append('\n'));
+    return s.append("COMMIT\n").toString();
+  }
+
+  /** Waits until {@code log} holds {@code times} "synced iptables" lines; returns the last. */
+  private static String awaitSynced(Spawned proc, Path log, int times, Duration timeout)
+      throws InterruptedException {
+    long end = System.nanoTime() + timeout.toNanos();
+    while (System.nanoTime() < end) {
+      List<String> lines = syncedLines(log);
+      if (lines.size() >= times) {
+        return lines.get(times - 1);
+      }
+      if (!proc.isAlive()) {
+        throw new IllegalStateException("svcproxy run exited:\n" + read(log));
+      }
+      Thread.sleep(10);
+    }
+    throw new IllegalStateException("svcproxy run did not sync in " + timeout + ":\n" + read(log));
+  }
+
+  private static List<String> syncedLines(Path log) {
+    return read(log).lines().filter(l -> SYNCED.matcher(l).find()).toList();
+  }
+
+  private static int syncCount(Path log) {
+    return syncedLines(log).size();
+  }
+
+  /** The logged duration of the first sync after {@code before} syncs (-1: none logged in 2 s). */
+  private static long loggedAfter(Path log, int before) throws InterruptedException {
+    for (int i = 0; i < 200; i++) {
+      List<String> lines = syncedLines(log);
+      if (lines.size() > before) {
+        return loggedMs(lines.get(before));
+      }
+      Thread.sleep(10);
+    }
+    return -1;
+  }
+
+  private static long loggedMs(String line) {
+    Matcher m = SYNCED.matcher(line);
+    return m.find() ? Long.parseLong(m.group(2)) : -1;
+  }
+
+  private static String read(Path p) {
+    try {
+      return Files.exists(p) ? Files.readString(p) : "";
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** The run's pid, from its run lock (the JVM's own pid, whatever started it). */
+  private static long pid(Path lockDir) throws IOException {
+    try (Stream<Path> s = Files.list(lockDir)) {
+      Path lock = s.filter(p -> p.toString().endsWith(".lock")).findFirst().orElseThrow();
+      return Long.parseLong(Files.readString(lock).strip());
+    }
+  }
+
+  /** utime + stime of a process, in clock ticks. */
+  private static long cpuTicks(long pid) throws IOException {
+    String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+    // The command name may hold spaces: fields count from after its closing parenthesis.
+    String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+    return Long.parseLong(f[11]) + Long.parseLong(f[12]);
+  }
+
+  private static long clockTicks(CommandRunner ns) {
+    CommandResult r = ns.run("getconf", "CLK_TCK");
+    return r.ok() ? Long.parseLong(r.stdout().strip()) : 100;
+  }
+
+  private static long statusKiB(long pid, String field) throws IOException {
+    for (String l : Files.readAllLines(Path.of("/proc", Long.toString(pid), "status"))) {
+      if (l.startsWith(field + ":")) {
+        return Long.parseLong(l.substring(field.length() + 1).replace("kB", "").strip());
+      }
+    }
+    return -1;
+  }
+
+  private static long ms(long nanos) {
+    return nanos / 1_000_000;
+  }
+
+  static long median(List<Long> xs) {
+    if (xs.isEmpty()) {
+      return -1;
+    }
+    List<Long> s = xs.stream().sorted(Comparator.naturalOrder()).toList();
+    return s.get(s.size() / 2);
+  }
+
+  static long max(List<Long> xs) {
+    return xs.stream().mapToLong(Long::longValue).max().orElse(-1);
+  }
+}
