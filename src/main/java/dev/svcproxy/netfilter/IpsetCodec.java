@@ -1,5 +1,8 @@
 package dev.svcproxy.netfilter;
 
+import dev.svcproxy.model.Cidr;
+import dev.svcproxy.model.Ip;
+import dev.svcproxy.netfilter.match.PortRange;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -239,6 +242,97 @@ public final class IpsetCodec {
   /** An element split into its parts, one per dimension ("10.0.0.1,tcp:80" is two). */
   public static List<String> parts(String element) {
     return List.of(element.split(",", -1));
+  }
+
+  /** One part of an element, typed by its dimension. */
+  public sealed interface Part {}
+
+  /** An ip or net part: a network ("10.0.0.0/8"; a bare address is a host). */
+  public record Net(Cidr network) implements Part {}
+
+  /** An ip part written as an IPv4 range "a-b" (as `ipset add` accepts it), as numbers. */
+  public record Range(long from, long to) implements Part {}
+
+  /**
+   * A port part: "80" (tcp), "udp:53", "tcp:80-90"; for icmp "icmp:8/0" or "icmp:echo-request", the
+   * type and code as {@code (type << 8) | code}, as ipset stores them.
+   */
+  public record Port(String protocol, PortRange range) implements Part {}
+
+  /** An iface part, "physdev:" when it names a bridge port. */
+  public record Iface(String name, boolean physdev) implements Part {}
+
+  /** A mark part. */
+  public record Mark(long value) implements Part {}
+
+  /** A member of a list:set. */
+  public record SetName(String name) implements Part {}
+
+  /**
+   * The typed parts of an element of a set of {@code type}, one per dimension, read as ipset reads
+   * them (lib/parse.c: a port without protocol is tcp).
+   */
+  public static List<Part> typedParts(String type, String element) {
+    List<String> dims = type.startsWith("list:") ? List.of("set") : dimensions(type);
+    List<String> parts = parts(element);
+    if (parts.size() != dims.size()) {
+      throw new IllegalArgumentException(
+          "element " + element + " has not the " + dims.size() + " parts of " + type);
+    }
+    List<Part> out = new ArrayList<>();
+    for (int i = 0; i < dims.size(); i++) {
+      out.add(part(dims.get(i), parts.get(i)));
+    }
+    return out;
+  }
+
+  private static Part part(String dim, String v) {
+    return switch (dim) {
+      case "ip", "net" -> {
+        int dash = v.indexOf('-');
+        if (dash > 0 && v.indexOf(':') < 0) {
+          long from = Ip.ipv4ToLong(v.substring(0, dash));
+          long to = Ip.ipv4ToLong(v.substring(dash + 1));
+          if (from < 0 || to < 0 || from > to) {
+            throw new IllegalArgumentException("not an address range: " + v);
+          }
+          yield new Range(from, to);
+        }
+        Cidr c = Cidr.parse(v);
+        yield new Net(c.ipv6() ? c : c.masked());
+      }
+      case "port" -> port(v);
+      case "iface" ->
+          v.startsWith("physdev:") ? new Iface(v.substring(8), true) : new Iface(v, false);
+      case "mark" -> new Mark(TypedRule.u32(v));
+      case "set" -> new SetName(v);
+      default -> throw new IllegalArgumentException("unknown set dimension " + dim);
+    };
+  }
+
+  private static Port port(String v) {
+    int colon = v.indexOf(':');
+    String proto = colon < 0 ? "tcp" : v.substring(0, colon).toLowerCase(java.util.Locale.ROOT);
+    String p = colon < 0 ? v : v.substring(colon + 1);
+    if (proto.equals("icmp")) {
+      int slash = p.indexOf('/');
+      int t;
+      int c;
+      if (slash > 0) {
+        t = Integer.parseInt(p.substring(0, slash));
+        c = Integer.parseInt(p.substring(slash + 1));
+      } else {
+        int[] tc = Icmp.byName(p);
+        t = tc[0];
+        c = tc[1];
+      }
+      int k = (t << 8) | c;
+      return new Port(proto, new PortRange(k, k));
+    }
+    int dash = p.indexOf('-');
+    int lo = TypedRule.port(dash < 0 ? p : p.substring(0, dash));
+    int hi = dash < 0 ? lo : TypedRule.port(p.substring(dash + 1));
+    return new Port(proto, new PortRange(lo, hi));
   }
 
   private static final class Builder {

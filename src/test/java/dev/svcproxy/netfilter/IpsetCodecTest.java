@@ -134,4 +134,25 @@ class IpsetCodecTest {
                             List.of()))))
         .isInstanceOf(UnsafeTextException.class);
   }
+
+  /**
+   * ipset's lib/parse.c reads a port part without a protocol as tcp and "icmp:NAME" as the type and
+   * code of that name (echo-request is type 8 code 0), stored as (type &lt;&lt; 8) | code.
+   */
+  @Test
+  void typedParts_portAndIcmpParts_readAsIpsetReadsThem() {
+    assertThat(IpsetCodec.typedParts("hash:ip,port", "10.0.0.7,80"))
+        .containsExactly(
+            new IpsetCodec.Net(dev.svcproxy.model.Cidr.parse("10.0.0.7/32")),
+            new IpsetCodec.Port("tcp", new dev.svcproxy.netfilter.match.PortRange(80, 80)));
+    assertThat(IpsetCodec.typedParts("hash:net,port", "10.0.0.0/8,udp:53-55").get(1))
+        .isEqualTo(new IpsetCodec.Port("udp", new dev.svcproxy.netfilter.match.PortRange(53, 55)));
+    assertThat(IpsetCodec.typedParts("hash:ip,port", "10.0.0.7,icmp:echo-request").get(1))
+        .isEqualTo(
+            new IpsetCodec.Port("icmp", new dev.svcproxy.netfilter.match.PortRange(0x800, 0x800)));
+    assertThat(IpsetCodec.typedParts("hash:net", "10.1.2.3/16"))
+        .containsExactly(new IpsetCodec.Net(dev.svcproxy.model.Cidr.parse("10.1.0.0/16")));
+    assertThatThrownBy(() -> IpsetCodec.typedParts("hash:ip,port", "10.0.0.7"))
+        .isInstanceOf(IllegalArgumentException.class);
+  }
 }

@@ -271,7 +271,8 @@ final class RuleEvaluator {
           "-m set --match-set " + sm.name() + " " + String.join(",", dirs),
           "set " + sm.name() + " is not in the bundle");
     }
-    boolean m = IpSets.contains(s, dirs, b, node.ipsets());
+    boolean returnNomatch = sm.other().stream().anyMatch(o -> o.flag().equals("--return-nomatch"));
+    boolean m = IpSets.contains(s, dirs, b, node.ipsets(), returnNomatch);
     return bool(sm.negated() != m);
   }
 
