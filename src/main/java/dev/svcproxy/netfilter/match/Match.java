@@ -100,10 +100,13 @@ public sealed interface Match {
       comp = Collections.unmodifiableSet(new TreeSet<>(comp));
     }
 
-    /** Whether a segment carrying exactly {@code set} matches. */
+    /**
+     * Whether a segment carrying exactly {@code set} matches: xt_tcpudp tests (flags &amp; mask) ==
+     * comp, so a comp flag outside the mask never matches.
+     */
     public boolean matches(Set<String> set) {
-      for (String f : mask) {
-        if (comp.contains(f) != set.contains(f)) {
+      for (String f : ALL) {
+        if ((mask.contains(f) && set.contains(f)) != comp.contains(f)) {
           return negated;
         }
       }
