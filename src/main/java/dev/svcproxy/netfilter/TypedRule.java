@@ -111,8 +111,15 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
       }
     }
     List<Match> out = new ArrayList<>(params);
+    Match.Protocol proto =
+        params.stream()
+            .filter(Match.Protocol.class::isInstance)
+            .map(Match.Protocol.class::cast)
+            .findFirst()
+            .orElse(null);
     for (Use u : uses) {
       try {
+        protocolNeeded(u.name, proto);
         out.add(module(u.name, u.options));
       } catch (IllegalArgumentException e) {
         out.add(new Match.Invalid(describe(u.name, u.options), message(e)));
@@ -124,6 +131,12 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
     } else {
       try {
         t = target(jump, targetOpts);
+        if (t instanceof Target.Reject r
+            && r.with().equals("tcp-reset")
+            && (proto == null || proto.negated() || !proto.matches("tcp"))) {
+          // ipt_REJECT reject_tg_check: tcp-reset only for "-p tcp" (EINVAL otherwise).
+          throw new IllegalArgumentException("--reject-with tcp-reset needs -p tcp");
+        }
       } catch (IllegalArgumentException e) {
         t = new Target.Invalid(jump.target(), message(e));
       }
@@ -137,6 +150,30 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
   }
 
   private record Use(String name, boolean loaded, List<Arg.Option> options) {}
+
+  private static final Set<String> PORT_PROTOCOLS = Set.of("tcp", "udp", "udplite", "sctp", "dccp");
+
+  /**
+   * The protocol modules and multiport need the rule's -p (libxt_tcp & co: "TCP match requires '-p
+   * tcp'"; libxt_multiport check_proto: "multiport needs `-p tcp', ...").
+   */
+  private static void protocolNeeded(String module, Match.Protocol proto) {
+    if (PORT_PROTOCOLS.contains(module)) {
+      if (proto == null || (!proto.negated() && !proto.matches(module))) {
+        throw new IllegalArgumentException(
+            module.toUpperCase(Locale.ROOT) + " match requires '-p " + module + "'");
+      }
+    } else if (module.equals("multiport")) {
+      if (proto == null) {
+        throw new IllegalArgumentException(
+            "multiport needs `-p tcp', `-p udp', `-p udplite', `-p sctp' or `-p dccp'");
+      }
+      if (proto.negated() || PORT_PROTOCOLS.stream().noneMatch(proto::matches)) {
+        throw new IllegalArgumentException(
+            "multiport only works with TCP, UDP, UDPLITE, SCTP and DCCP");
+      }
+    }
+  }
 
   private static IllegalArgumentException error(Rule rule, String element, String reason) {
     return new IllegalArgumentException(
@@ -166,8 +203,9 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
     String v = p.value() == null ? "" : p.value().text();
     try {
       return switch (p.flag()) {
-        case "-s", "--source", "--src" -> new Match.Address(true, p.negated(), networks(v));
-        case "-d", "--destination", "--dst" -> new Match.Address(false, p.negated(), networks(v));
+        case "-s", "--source", "--src" -> new Match.Address(true, p.negated(), networks(v, p));
+        case "-d", "--destination", "--dst" ->
+            new Match.Address(false, p.negated(), networks(v, p));
         case "-p", "--protocol" -> new Match.Protocol(p.negated(), v.toLowerCase(Locale.ROOT));
         case "-i", "--in-interface" -> new Match.Interface(true, p.negated(), v);
         case "-o", "--out-interface" -> new Match.Interface(false, p.negated(), v);
@@ -180,7 +218,11 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
     }
   }
 
-  private static List<Cidr> networks(String list) {
+  private static List<Cidr> networks(String list, Arg.Param p) {
+    if (p.negated() && list.contains(",")) {
+      throw new IllegalArgumentException(
+          "! not allowed with multiple source or destination IP addresses");
+    }
     List<Cidr> out = new ArrayList<>();
     for (String s : list.split(",", -1)) {
       out.add(network(s));
@@ -306,10 +348,11 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
   private static Match icmp(List<Arg.Option> opts) {
     for (Arg.Option o : opts) {
       if (o.flag().equals("--icmp-type")) {
-        return new Match.Icmp(o.negated(), o.text());
+        int[] tc = Icmp.parse(o.text());
+        return new Match.Icmp(o.negated(), tc[0], tc[1], tc[2]);
       }
     }
-    return new Match.Icmp(false, "any");
+    return new Match.Icmp(false, 0xFF, 0, 0xFF);
   }
 
   private static Match multiport(List<Arg.Option> opts) {
@@ -322,12 +365,28 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
             default -> null;
           };
       if (d != null) {
+        // libxt_multiport parse_multi_ports_v1: a range is "lo:hi" with lo < hi and both
+        // written, and takes two of the kernel's 15 port slots (XT_MULTI_PORTS).
         List<PortRange> ports = new ArrayList<>();
+        int slots = 0;
         for (String part : o.text().split(",", -1)) {
-          ports.add(portRange(part));
+          int colon = part.indexOf(':');
+          if (colon < 0) {
+            int p = port(part);
+            ports.add(new PortRange(p, p));
+            slots++;
+          } else {
+            int lo = port(part.substring(0, colon));
+            int hi = port(part.substring(colon + 1));
+            if (lo >= hi) {
+              throw new IllegalArgumentException("invalid portrange specified: " + part);
+            }
+            ports.add(new PortRange(lo, hi));
+            slots += 2;
+          }
         }
-        if (ports.size() > 15) {
-          throw new IllegalArgumentException("more than 15 ports");
+        if (slots > 15) {
+          throw new IllegalArgumentException("too many ports specified");
         }
         return new Match.MultiPort(d, o.negated(), ports);
       }
@@ -357,6 +416,9 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
               if (!d.equals("ORIGINAL") && !d.equals("REPLY")) {
                 throw new IllegalArgumentException("--ctdir is ORIGINAL or REPLY, not " + d);
               }
+              if (n) {
+                throw new IllegalArgumentException("option \"--ctdir\" cannot be inverted");
+              }
               yield new Match.CtDir(n, d.equals("REPLY"));
             }
             case "--ctproto" -> new Match.CtProto(n, o.text().toLowerCase(Locale.ROOT));
@@ -383,11 +445,15 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
     return out;
   }
 
+  /**
+   * libxt_statistic: --mode is required, random needs --probability, nth needs --every, --packet
+   * needs --every and is never inverted, --probability excludes --every and --packet.
+   */
   private static Match statistic(List<Arg.Option> opts) {
-    String mode = "random";
-    long prob = 1L << 31;
-    long every = 1;
-    long packet = 0;
+    String mode = null;
+    Long prob = null;
+    Long every = null;
+    Long packet = null;
     boolean neg = false;
     for (Arg.Option o : opts) {
       switch (o.flag()) {
@@ -403,13 +469,41 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
           }
           neg = o.negated();
         }
-        case "--packet" -> packet = count(o.text());
+        case "--packet" -> {
+          if (o.negated()) {
+            throw new IllegalArgumentException("option \"--packet\" cannot be inverted");
+          }
+          packet = count(o.text());
+        }
         default -> throw new IllegalArgumentException("unknown statistic option " + o.flag());
       }
     }
+    if (mode == null) {
+      throw new IllegalArgumentException("option \"--mode\" must be specified");
+    }
+    if (packet != null && every == null) {
+      throw new IllegalArgumentException("option \"--packet\" also requires \"--every\"");
+    }
+    if (prob != null && (every != null || packet != null)) {
+      throw new IllegalArgumentException(
+          "option \"--probability\" cannot be used together with \"--every\"");
+    }
     return switch (mode) {
-      case "random" -> new Match.Statistic(Match.StatisticMode.RANDOM, neg, prob, 0, 0);
+      case "random" -> {
+        if (prob == null) {
+          throw new IllegalArgumentException(
+              "--probability must be specified when using random mode");
+        }
+        yield new Match.Statistic(Match.StatisticMode.RANDOM, neg, prob, 0, 0);
+      }
       case "nth" -> {
+        if (every == null) {
+          throw new IllegalArgumentException(
+              "--every and --packet must be specified when using nth mode");
+        }
+        if (packet == null) {
+          packet = 0L;
+        }
         if (packet >= every) {
           throw new IllegalArgumentException("--packet " + packet + " is not below --every");
         }
@@ -542,6 +636,13 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
     if (reap && seconds == 0) {
       throw new IllegalArgumentException("--reap needs --seconds");
     }
+    if ((cmd == Match.RecentCommand.SET || cmd == Match.RecentCommand.REMOVE)
+        && (seconds != 0 || hitcount != 0 || rttl || reap)) {
+      // xt_recent recent_mt_check: --set and --remove take no --seconds, --hitcount, --rttl or
+      // --reap (EINVAL).
+      throw new IllegalArgumentException(
+          "--set and --remove take no --seconds, --hitcount, --rttl or --reap");
+    }
     return new Match.Recent(name, cmd, neg, seconds, reap, hitcount, rttl, mask, rdest);
   }
 
@@ -564,12 +665,41 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
     long burst = 5;
     for (Arg.Option o : opts) {
       switch (o.flag()) {
-        case "--limit" -> rate = o.text();
+        case "--limit" -> rate = rate(o.text());
         case "--limit-burst" -> burst = count(o.text());
         default -> throw new IllegalArgumentException("unknown limit option " + o.flag());
       }
     }
     return new Match.Limit(rate, burst);
+  }
+
+  /**
+   * libxt_limit parse_rate: a positive count, optionally "/" and a prefix of second, minute, hour
+   * or day; the kernel's cost 10000 * seconds / count must not be 0 ("Rate too fast").
+   */
+  private static String rate(String text) {
+    String t = text.strip();
+    int slash = t.indexOf('/');
+    String n = slash < 0 ? t : t.substring(0, slash);
+    long mult = 1;
+    if (slash >= 0) {
+      String unit = t.substring(slash + 1).toLowerCase(Locale.ROOT);
+      mult =
+          unit.isEmpty()
+              ? -1
+              : "second".startsWith(unit)
+                  ? 1
+                  : "minute".startsWith(unit)
+                      ? 60
+                      : "hour".startsWith(unit) ? 3600 : "day".startsWith(unit) ? 86400 : -1;
+    }
+    if (mult < 0 || !digits(n, 10) || Long.parseLong(n) == 0) {
+      throw new IllegalArgumentException("bad rate \"" + text + "\"");
+    }
+    if (10000 * mult / Long.parseLong(n) == 0) {
+      throw new IllegalArgumentException("Rate too fast \"" + text + "\"");
+    }
+    return t;
   }
 
   private static Match iprange(List<Arg.Option> opts) {
@@ -608,8 +738,14 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
         default -> other.add(opts(List.of(o)).get(0));
       }
     }
+    if (!dir.equals("in") && !dir.equals("out")) {
+      throw new IllegalArgumentException("neither --dir in nor --dir out specified");
+    }
     if (pol == null) {
       throw new IllegalArgumentException("no --pol");
+    }
+    if (!pol.equals("none") && !pol.equals("ipsec")) {
+      throw new IllegalArgumentException("invalid policy \"" + pol + "\"");
     }
     return new Match.Policy(dir, neg, pol, other);
   }
@@ -722,7 +858,7 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
           if (!o.flag().equals("--reject-with")) {
             throw new IllegalArgumentException("unknown REJECT option " + o.flag());
           }
-          with = o.text();
+          with = rejectWith(o.text());
         }
         yield new Target.Reject(with);
       }
@@ -732,7 +868,13 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
         boolean persistent = false;
         for (Arg.Option o : opts) {
           switch (o.flag()) {
-            case "--to-destination" -> to = natRange(o.text());
+            case "--to-destination" -> {
+              if (to != null) {
+                throw new IllegalArgumentException(
+                    "option \"--to-destination\" can only be used once");
+              }
+              to = natRange(o.text());
+            }
             case "--random" -> random = true;
             case "--persistent" -> persistent = true;
             default -> throw new IllegalArgumentException("unknown DNAT option " + o.flag());
@@ -750,7 +892,12 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
         boolean persistent = false;
         for (Arg.Option o : opts) {
           switch (o.flag()) {
-            case "--to-source" -> to = natRange(o.text());
+            case "--to-source" -> {
+              if (to != null) {
+                throw new IllegalArgumentException("option \"--to-source\" can only be used once");
+              }
+              to = natRange(o.text());
+            }
             case "--random" -> random = true;
             case "--random-fully" -> fully = true;
             case "--persistent" -> persistent = true;
@@ -820,6 +967,34 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
     };
   }
 
+  /** libipt_REJECT's reject_table as (name, alias), in its order. */
+  private static final List<List<String>> REJECT_TYPES =
+      List.of(
+          List.of("icmp-net-unreachable", "net-unreach"),
+          List.of("icmp-host-unreachable", "host-unreach"),
+          List.of("icmp-proto-unreachable", "proto-unreach"),
+          List.of("icmp-port-unreachable", "port-unreach"),
+          List.of("icmp-net-prohibited", "net-prohib"),
+          List.of("icmp-host-prohibited", "host-prohib"),
+          List.of("tcp-reset", "tcp-rst"),
+          List.of("icmp-admin-prohibited", "admin-prohib"));
+
+  /**
+   * A --reject-with value as its name in reject_table: libipt_REJECT takes the first row whose name
+   * or alias starts with the value (strncasecmp), so "host-prohib" is icmp-host-prohibited.
+   */
+  private static String rejectWith(String text) {
+    String t = text.toLowerCase(Locale.ROOT);
+    if (!t.isEmpty()) {
+      for (List<String> row : REJECT_TYPES) {
+        if (row.get(0).startsWith(t) || row.get(1).startsWith(t)) {
+          return row.get(0);
+        }
+      }
+    }
+    throw new IllegalArgumentException("unknown reject type \"" + text + "\"");
+  }
+
   private static Arg.Option single(List<Arg.Option> opts, String target) {
     if (opts.size() != 1) {
       throw new IllegalArgumentException(target + " takes exactly one operation");
@@ -857,7 +1032,13 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
     long ctmask = U32;
     for (Arg.Option o : opts) {
       switch (o.flag()) {
-        case "--save-mark", "--restore-mark" -> mode = o.flag();
+        case "--save-mark", "--restore-mark" -> {
+          if (mode != null) {
+            throw new IllegalArgumentException(
+                "option \"" + o.flag() + "\" cannot be used together with \"" + mode + "\"");
+          }
+          mode = o.flag();
+        }
         case "--mask" -> {
           nfmask = u32(o.text());
           ctmask = nfmask;
@@ -866,7 +1047,11 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
         case "--ctmask" -> ctmask = u32(o.text());
         default -> {
           set = xmark(o);
-          mode = "--set-xmark";
+          if (mode != null) {
+            throw new IllegalArgumentException(
+                "option \"" + o.flag() + "\" cannot be used together with \"" + mode + "\"");
+          }
+          mode = o.flag();
         }
       }
     }

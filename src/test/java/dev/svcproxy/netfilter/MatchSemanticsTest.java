@@ -57,4 +57,44 @@ class MatchSemanticsTest {
     assertThat(f.matches(Set.of("SYN", "FIN"))).isTrue();
     assertThat(f.matches(Set.of("SYN", "ACK"))).isFalse();
   }
+
+  private static String key(String line) {
+    return RuleCanon.key(IptablesCodec.parseRule(line));
+  }
+
+  /**
+   * libxt_icmp's icmp_codes table: echo-request (and its alias ping, and any unambiguous prefix) is
+   * type 8 with codes 0-255, exactly what "8" means; "8/0" narrows the code to 0, and iptables-save
+   * prints the first two back as "--icmp-type 8".
+   */
+  @Test
+  void key_icmpTypeNameAndNumber_equal() {
+    String number = key("-A X -p icmp -m icmp --icmp-type 8 -j ACCEPT");
+    assertThat(key("-A X -p icmp -m icmp --icmp-type echo-request -j ACCEPT")).isEqualTo(number);
+    assertThat(key("-A X -p icmp -m icmp --icmp-type ping -j ACCEPT")).isEqualTo(number);
+    assertThat(key("-A X -p icmp -m icmp --icmp-type ECHO-REQ -j ACCEPT")).isEqualTo(number);
+    assertThat(key("-A X -p icmp -m icmp --icmp-type 8/0 -j ACCEPT")).isNotEqualTo(number);
+    assertThat(key("-A X -p icmp -m icmp --icmp-type port-unreachable -j ACCEPT"))
+        .isEqualTo(key("-A X -p icmp -m icmp --icmp-type 3/3 -j ACCEPT"));
+  }
+
+  /** xt_icmp icmp_type_code_match: type 0xFF (any) or the type with the code in range. */
+  @Test
+  void matches_icmpNameAndNumber_sameVerdicts() {
+    Match.Icmp name =
+        TypedRule.parse(
+                IptablesCodec.parseRule("-A X -p icmp -m icmp --icmp-type echo-request -j ACCEPT"))
+            .match(Match.Icmp.class)
+            .orElseThrow();
+    Match.Icmp unreach =
+        TypedRule.parse(
+                IptablesCodec.parseRule("-A X -p icmp -m icmp ! --icmp-type host-unreachable"))
+            .match(Match.Icmp.class)
+            .orElseThrow();
+    assertThat(name.matches(8, 0)).isTrue();
+    assertThat(name.matches(8, 7)).isTrue();
+    assertThat(name.matches(0, 0)).isFalse();
+    assertThat(unreach.matches(3, 1)).isFalse();
+    assertThat(unreach.matches(3, 3)).isTrue();
+  }
 }

@@ -125,8 +125,19 @@ public sealed interface Match {
     }
   }
 
-  /** "-m icmp [!] --icmp-type T" (the type as written, "any" when absent). */
-  record Icmp(boolean negated, String type) implements Match {}
+  /**
+   * "-m icmp [!] --icmp-type T" as libxt_icmp stores it: the type (0xFF for "any", also when
+   * absent) and the code range the name or "type[/code]" covers.
+   */
+  record Icmp(boolean negated, int type, int codeMin, int codeMax) implements Match {
+    /**
+     * Whether an ICMP packet of {@code type}/{@code code} matches (xt_icmp icmp_type_code_match).
+     */
+    public boolean matches(int t, int code) {
+      boolean m = type == 0xFF || (t == type && code >= codeMin && code <= codeMax);
+      return negated != m;
+    }
+  }
 
   /** Which ports a multiport list applies to. */
   enum Direction {

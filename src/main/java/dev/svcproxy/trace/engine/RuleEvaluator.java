@@ -171,16 +171,9 @@ final class RuleEvaluator {
         || p.flags().matches(b.ctState.equals("NEW") ? Set.of("SYN") : Set.of("ACK"));
   }
 
+  /** A traced ICMP packet is an echo request (type 8, code 0). */
   private static Verdict icmp(Match.Icmp i, Branch b) {
-    boolean isIcmp = b.proto.equals("icmp");
-    String t = i.type();
-    boolean m =
-        isIcmp
-            && (t.equals("any")
-                || t.equals("8")
-                || t.startsWith("echo-request")
-                || t.equals("8/0"));
-    return bool(isIcmp && i.negated() != m);
+    return bool(b.proto.equals("icmp") && i.matches(8, 0));
   }
 
   private static boolean ctState(Match.CtState s, Branch b) {
