@@ -203,9 +203,8 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
     String v = p.value() == null ? "" : p.value().text();
     try {
       return switch (p.flag()) {
-        case "-s", "--source", "--src" -> new Match.Address(true, p.negated(), networks(v, p));
-        case "-d", "--destination", "--dst" ->
-            new Match.Address(false, p.negated(), networks(v, p));
+        case "-s", "--source", "--src" -> address(true, v, p);
+        case "-d", "--destination", "--dst" -> address(false, v, p);
         case "-p", "--protocol" -> new Match.Protocol(p.negated(), v.toLowerCase(Locale.ROOT));
         case "-i", "--in-interface" -> new Match.Interface(true, p.negated(), v);
         case "-o", "--out-interface" -> new Match.Interface(false, p.negated(), v);
@@ -216,6 +215,34 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
       return new Match.Invalid(
           (p.negated() ? "! " : "") + p.flag() + (p.value() == null ? "" : " " + v), message(e));
     }
+  }
+
+  private static Match address(boolean source, String list, Arg.Param p) {
+    List<Cidr> nets = networks(list, p);
+    if (nets.stream().noneMatch(c -> c.prefixLength() < 0)) {
+      return new Match.Address(source, p.negated(), nets);
+    }
+    // A non-contiguous mask: every entry as address/mask (only IPv4 has dotted masks).
+    List<MarkMask> entries = new ArrayList<>();
+    for (String s : list.split(",", -1)) {
+      int slash = s.indexOf('/');
+      long addr = Ip.ipv4ToLong(slash < 0 ? s : s.substring(0, slash));
+      long mask = maskOf(slash < 0 ? "32" : s.substring(slash + 1));
+      if (addr < 0 || mask < 0) {
+        throw new IllegalArgumentException("not an IPv4 address/mask: " + s);
+      }
+      entries.add(new MarkMask(addr & mask, mask));
+    }
+    return new Match.AddressMask(source, p.negated(), entries);
+  }
+
+  /** A prefix length or a dotted mask as a 32-bit mask; -1 when neither. */
+  private static long maskOf(String m) {
+    if (digits(m, 2) && Integer.parseInt(m) <= 32) {
+      int len = Integer.parseInt(m);
+      return len == 0 ? 0 : (0xFFFFFFFFL << (32 - len)) & U32;
+    }
+    return Ip.isIpv4(m) ? Ip.ipv4ToLong(m) : -1;
   }
 
   private static List<Cidr> networks(String list, Arg.Param p) {
@@ -230,9 +257,22 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
     return out;
   }
 
-  /** A network with host bits cleared; IPv4 read here directly, as it is on every rule. */
+  /**
+   * A network with host bits cleared; IPv4 read here directly, as it is on every rule. A dotted
+   * mask (xtables_ipparse_multiple) that is a prefix becomes that prefix; one that is not gives a
+   * prefix length of -1, for {@link #address} to read the entries as address/mask.
+   */
   private static Cidr network(String s) {
     int slash = s.indexOf('/');
+    if (slash > 0 && Ip.isIpv4(s.substring(slash + 1)) && Ip.isIpv4(s.substring(0, slash))) {
+      long mask = Ip.ipv4ToLong(s.substring(slash + 1));
+      int len = Long.bitCount(mask);
+      long prefix = len == 0 ? 0 : (0xFFFFFFFFL << (32 - len)) & U32;
+      if (mask != prefix) {
+        return new Cidr(s.substring(0, slash), -1, false);
+      }
+      return network(s.substring(0, slash) + "/" + len);
+    }
     if (s.indexOf(':') < 0 && (slash < 0 || digits(s.substring(slash + 1), 2))) {
       String addr = slash < 0 ? s : s.substring(0, slash);
       int len = slash < 0 ? 32 : Integer.parseInt(s.substring(slash + 1));

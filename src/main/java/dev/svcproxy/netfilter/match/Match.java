@@ -60,6 +60,23 @@ public sealed interface Match {
     }
   }
 
+  /**
+   * "[!] -s/-d a/m[,...]" where a mask is not a prefix ("10.0.0.0/255.0.255.0", which iptables-save
+   * prints dotted): each entry an IPv4 address/mask with the address masked, as the kernel's
+   * ip_packet_match tests (addr &amp; mask) == entry.
+   */
+  record AddressMask(boolean source, boolean negated, List<MarkMask> entries) implements Match {
+    public AddressMask {
+      entries = List.copyOf(entries);
+    }
+
+    public boolean matches(String ip) {
+      long v = dev.svcproxy.model.Ip.ipv4ToLong(ip);
+      boolean m = v >= 0 && entries.stream().anyMatch(e -> e.matches(v));
+      return negated != m;
+    }
+  }
+
   /** "[!] -i/-o name", a trailing "+" matching every name with that prefix. */
   record Interface(boolean in, boolean negated, String pattern) implements Match {
     public boolean matches(String name) {

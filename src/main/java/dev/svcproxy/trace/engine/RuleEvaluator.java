@@ -118,6 +118,7 @@ final class RuleEvaluator {
       case Match.Invalid i -> Verdict.unknown(i.written(), i.reason());
       case Match.Protocol p -> bool(p.matches(b.proto));
       case Match.Address a -> bool(a.matches(a.source() ? b.src : b.dst));
+      case Match.AddressMask a -> bool(a.matches(a.source() ? b.src : b.dst));
       case Match.Interface i ->
           bool(i.matches(i.in() ? (b.inIface.isEmpty() ? "lo" : b.inIface) : b.outIface));
       // A traced packet is never a fragment.
