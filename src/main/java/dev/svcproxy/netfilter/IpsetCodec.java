@@ -131,6 +131,7 @@ public final class IpsetCodec {
     String[] lines = text.split("\n", -1);
     Builder listing = null;
     boolean members = false;
+    boolean repeated = false;
     for (int i = 0; i < lines.length; i++) {
       int n = i + 1;
       String line =
@@ -138,16 +139,28 @@ public final class IpsetCodec {
       String t = line.strip();
       try {
         if (t.startsWith("Name: ")) {
-          listing = new Builder(t.substring(6).strip());
+          String name = t.substring(6).strip();
           members = false;
+          Builder seen = sets.get(name);
+          repeated = seen != null && !seen.implicit;
+          listing = seen != null ? seen : new Builder(name);
+          listing.implicit = false;
           sets.put(listing.name, listing);
+          if (repeated) {
+            // As a second "create": the first header stands, the members join it.
+            throw new IllegalArgumentException("set " + name + " listed twice");
+          }
           continue;
         }
         if (listing != null && !members) {
           if (t.startsWith("Type: ")) {
-            listing.type = t.substring(6).strip();
+            if (!repeated) {
+              listing.type = t.substring(6).strip();
+            }
           } else if (t.startsWith("Header:")) {
-            listing.options.addAll(options(tokens(t.substring(7)), 0, "Header"));
+            if (!repeated) {
+              listing.options.addAll(options(tokens(t.substring(7)), 0, "Header"));
+            }
           } else if (t.equals("Members:")) {
             members = true;
           } else if (!t.matches("(Revision|Size in memory|References|Number of entries): .*")) {
@@ -170,19 +183,30 @@ public final class IpsetCodec {
         List<String> tok = tokens(t);
         String cmd = tok.get(0);
         if ((cmd.equals("create") || cmd.equals("-N")) && tok.size() >= 3) {
-          Builder b = new Builder(tok.get(1));
+          Builder seen = sets.get(tok.get(1));
+          if (seen != null && !seen.implicit) {
+            throw new IllegalArgumentException("set " + seen.name + " created twice");
+          }
+          // Members added before the create (warned then) join the set it declares.
+          Builder b = seen != null ? seen : new Builder(tok.get(1));
+          b.implicit = false;
           b.type = tok.get(2);
           b.options.addAll(options(tok, 3, "create " + b.name));
-          if (sets.containsKey(b.name)) {
-            throw new IllegalArgumentException("set " + b.name + " created twice");
-          }
           sets.put(b.name, b);
         } else if ((cmd.equals("add") || cmd.equals("-A")) && tok.size() >= 3) {
           Builder b = sets.get(tok.get(1));
-          if (b == null) {
+          Entry e = new Entry(tok.get(2), options(tok, 3, tok.get(2)));
+          if (b == null || b.implicit) {
+            // Kept, so that a create further down still gets it; a set never created is dropped.
+            if (b == null) {
+              b = new Builder(tok.get(1));
+              b.implicit = true;
+              sets.put(b.name, b);
+            }
+            b.entries.add(e);
             throw new IllegalArgumentException("member of an undeclared set " + tok.get(1));
           }
-          b.entries.add(new Entry(tok.get(2), options(tok, 3, tok.get(2))));
+          b.entries.add(e);
         } else {
           throw new IllegalArgumentException("not understood: " + SafeText.quote(t));
         }
@@ -192,6 +216,9 @@ public final class IpsetCodec {
     }
     List<IpSet> out = new ArrayList<>();
     for (Builder b : sets.values()) {
+      if (b.implicit) {
+        continue; // Its add lines were warned about.
+      }
       if (b.type == null) {
         warnings.add(new ParseWarning(source, lines.length, "set " + b.name + " has no Type"));
         continue;
@@ -338,6 +365,7 @@ public final class IpsetCodec {
   private static final class Builder {
     final String name;
     String type;
+    boolean implicit;
     final List<Option> options = new ArrayList<>();
     final List<Entry> entries = new ArrayList<>();
 
