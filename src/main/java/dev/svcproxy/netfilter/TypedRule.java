@@ -80,6 +80,27 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
    * Target.Invalid}), so that a pasted rule can still be looked at.
    */
   public static TypedRule lenient(Rule rule) {
+    return read(rule, new ArrayList<>());
+  }
+
+  /**
+   * One element iptables would refuse: the rule's elements that make it up (a parameter, a module
+   * with its options, or the target with its options), how it reads, and why it is refused.
+   */
+  public record Problem(List<Arg> args, String written, String reason) {
+    public Problem {
+      args = List.copyOf(args);
+    }
+  }
+
+  /** The elements of a rule iptables would refuse, in rule order, target last. */
+  public static List<Problem> problems(Rule rule) {
+    List<Problem> out = new ArrayList<>();
+    read(rule, out);
+    return out;
+  }
+
+  private static TypedRule read(Rule rule, List<Problem> problems) {
     List<Match> params = new ArrayList<>();
     List<Use> uses = new ArrayList<>();
     Map<String, Use> last = new LinkedHashMap<>();
@@ -87,9 +108,15 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
     Arg.Jump jump = null;
     for (Arg a : rule.args()) {
       switch (a) {
-        case Arg.Param p -> params.add(param(p));
+        case Arg.Param p -> {
+          Match m = param(p);
+          params.add(m);
+          if (m instanceof Match.Invalid i) {
+            problems.add(new Problem(List.of(p), i.written(), i.reason()));
+          }
+        }
         case Arg.Module m -> {
-          Use u = new Use(m.name(), true, new ArrayList<>());
+          Use u = new Use(m.name(), true, new ArrayList<>(), m);
           uses.add(u);
           last.put(m.name(), u);
         }
@@ -100,7 +127,7 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
             Use u = last.get(o.module());
             if (u == null) {
               // An option of the protocol named by -p without "-m proto", loaded implicitly.
-              u = new Use(o.module(), false, new ArrayList<>());
+              u = new Use(o.module(), false, new ArrayList<>(), null);
               uses.add(u);
               last.put(o.module(), u);
             }
@@ -122,7 +149,14 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
         protocolNeeded(u.name, proto);
         out.add(module(u.name, u.options));
       } catch (IllegalArgumentException e) {
-        out.add(new Match.Invalid(describe(u.name, u.options), message(e)));
+        Match.Invalid i = new Match.Invalid(describe(u.name, u.options), message(e));
+        out.add(i);
+        List<Arg> args = new ArrayList<>();
+        if (u.module != null) {
+          args.add(u.module);
+        }
+        args.addAll(u.options);
+        problems.add(new Problem(args, i.written(), i.reason()));
       }
     }
     Target t;
@@ -139,6 +173,12 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
         }
       } catch (IllegalArgumentException e) {
         t = new Target.Invalid(jump.target(), message(e));
+        List<Arg> args = new ArrayList<>();
+        args.add(jump);
+        args.addAll(targetOpts);
+        StringBuilder w = new StringBuilder(jump.print());
+        targetOpts.forEach(o -> w.append(' ').append(o.print()));
+        problems.add(new Problem(args, w.toString(), message(e)));
       }
     }
     return new TypedRule(rule, out, t);
@@ -149,7 +189,7 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
     return matches.stream().filter(type::isInstance).map(type::cast).findFirst();
   }
 
-  private record Use(String name, boolean loaded, List<Arg.Option> options) {}
+  private record Use(String name, boolean loaded, List<Arg.Option> options, Arg.Module module) {}
 
   private static final Set<String> PORT_PROTOCOLS = Set.of("tcp", "udp", "udplite", "sctp", "dccp");
 
