@@ -1,5 +1,8 @@
 package dev.svcproxy.netfilter;
 
+import dev.svcproxy.model.Cidr;
+import dev.svcproxy.model.Ip;
+import dev.svcproxy.netfilter.match.PortRange;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -128,6 +131,7 @@ public final class IpsetCodec {
     String[] lines = text.split("\n", -1);
     Builder listing = null;
     boolean members = false;
+    boolean repeated = false;
     for (int i = 0; i < lines.length; i++) {
       int n = i + 1;
       String line =
@@ -135,16 +139,28 @@ public final class IpsetCodec {
       String t = line.strip();
       try {
         if (t.startsWith("Name: ")) {
-          listing = new Builder(t.substring(6).strip());
+          String name = t.substring(6).strip();
           members = false;
+          Builder seen = sets.get(name);
+          repeated = seen != null && !seen.implicit;
+          listing = seen != null ? seen : new Builder(name);
+          listing.implicit = false;
           sets.put(listing.name, listing);
+          if (repeated) {
+            // As a second "create": the first header stands, the members join it.
+            throw new IllegalArgumentException("set " + name + " listed twice");
+          }
           continue;
         }
         if (listing != null && !members) {
           if (t.startsWith("Type: ")) {
-            listing.type = t.substring(6).strip();
+            if (!repeated) {
+              listing.type = t.substring(6).strip();
+            }
           } else if (t.startsWith("Header:")) {
-            listing.options.addAll(options(tokens(t.substring(7)), 0, "Header"));
+            if (!repeated) {
+              listing.options.addAll(options(tokens(t.substring(7)), 0, "Header"));
+            }
           } else if (t.equals("Members:")) {
             members = true;
           } else if (!t.matches("(Revision|Size in memory|References|Number of entries): .*")) {
@@ -167,19 +183,30 @@ public final class IpsetCodec {
         List<String> tok = tokens(t);
         String cmd = tok.get(0);
         if ((cmd.equals("create") || cmd.equals("-N")) && tok.size() >= 3) {
-          Builder b = new Builder(tok.get(1));
+          Builder seen = sets.get(tok.get(1));
+          if (seen != null && !seen.implicit) {
+            throw new IllegalArgumentException("set " + seen.name + " created twice");
+          }
+          // Members added before the create (warned then) join the set it declares.
+          Builder b = seen != null ? seen : new Builder(tok.get(1));
+          b.implicit = false;
           b.type = tok.get(2);
           b.options.addAll(options(tok, 3, "create " + b.name));
-          if (sets.containsKey(b.name)) {
-            throw new IllegalArgumentException("set " + b.name + " created twice");
-          }
           sets.put(b.name, b);
         } else if ((cmd.equals("add") || cmd.equals("-A")) && tok.size() >= 3) {
           Builder b = sets.get(tok.get(1));
-          if (b == null) {
+          Entry e = new Entry(tok.get(2), options(tok, 3, tok.get(2)));
+          if (b == null || b.implicit) {
+            // Kept, so that a create further down still gets it; a set never created is dropped.
+            if (b == null) {
+              b = new Builder(tok.get(1));
+              b.implicit = true;
+              sets.put(b.name, b);
+            }
+            b.entries.add(e);
             throw new IllegalArgumentException("member of an undeclared set " + tok.get(1));
           }
-          b.entries.add(new Entry(tok.get(2), options(tok, 3, tok.get(2))));
+          b.entries.add(e);
         } else {
           throw new IllegalArgumentException("not understood: " + SafeText.quote(t));
         }
@@ -189,6 +216,9 @@ public final class IpsetCodec {
     }
     List<IpSet> out = new ArrayList<>();
     for (Builder b : sets.values()) {
+      if (b.implicit) {
+        continue; // Its add lines were warned about.
+      }
       if (b.type == null) {
         warnings.add(new ParseWarning(source, lines.length, "set " + b.name + " has no Type"));
         continue;
@@ -241,9 +271,101 @@ public final class IpsetCodec {
     return List.of(element.split(",", -1));
   }
 
+  /** One part of an element, typed by its dimension. */
+  public sealed interface Part {}
+
+  /** An ip or net part: a network ("10.0.0.0/8"; a bare address is a host). */
+  public record Net(Cidr network) implements Part {}
+
+  /** An ip part written as an IPv4 range "a-b" (as `ipset add` accepts it), as numbers. */
+  public record Range(long from, long to) implements Part {}
+
+  /**
+   * A port part: "80" (tcp), "udp:53", "tcp:80-90"; for icmp "icmp:8/0" or "icmp:echo-request", the
+   * type and code as {@code (type << 8) | code}, as ipset stores them.
+   */
+  public record Port(String protocol, PortRange range) implements Part {}
+
+  /** An iface part, "physdev:" when it names a bridge port. */
+  public record Iface(String name, boolean physdev) implements Part {}
+
+  /** A mark part. */
+  public record Mark(long value) implements Part {}
+
+  /** A member of a list:set. */
+  public record SetName(String name) implements Part {}
+
+  /**
+   * The typed parts of an element of a set of {@code type}, one per dimension, read as ipset reads
+   * them (lib/parse.c: a port without protocol is tcp).
+   */
+  public static List<Part> typedParts(String type, String element) {
+    List<String> dims = type.startsWith("list:") ? List.of("set") : dimensions(type);
+    List<String> parts = parts(element);
+    if (parts.size() != dims.size()) {
+      throw new IllegalArgumentException(
+          "element " + element + " has not the " + dims.size() + " parts of " + type);
+    }
+    List<Part> out = new ArrayList<>();
+    for (int i = 0; i < dims.size(); i++) {
+      out.add(part(dims.get(i), parts.get(i)));
+    }
+    return out;
+  }
+
+  private static Part part(String dim, String v) {
+    return switch (dim) {
+      case "ip", "net" -> {
+        int dash = v.indexOf('-');
+        if (dash > 0 && v.indexOf(':') < 0) {
+          long from = Ip.ipv4ToLong(v.substring(0, dash));
+          long to = Ip.ipv4ToLong(v.substring(dash + 1));
+          if (from < 0 || to < 0 || from > to) {
+            throw new IllegalArgumentException("not an address range: " + v);
+          }
+          yield new Range(from, to);
+        }
+        Cidr c = Cidr.parse(v);
+        yield new Net(c.ipv6() ? c : c.masked());
+      }
+      case "port" -> port(v);
+      case "iface" ->
+          v.startsWith("physdev:") ? new Iface(v.substring(8), true) : new Iface(v, false);
+      case "mark" -> new Mark(TypedRule.u32(v));
+      case "set" -> new SetName(v);
+      default -> throw new IllegalArgumentException("unknown set dimension " + dim);
+    };
+  }
+
+  private static Port port(String v) {
+    int colon = v.indexOf(':');
+    String proto = colon < 0 ? "tcp" : v.substring(0, colon).toLowerCase(java.util.Locale.ROOT);
+    String p = colon < 0 ? v : v.substring(colon + 1);
+    if (proto.equals("icmp")) {
+      int slash = p.indexOf('/');
+      int t;
+      int c;
+      if (slash > 0) {
+        t = Integer.parseInt(p.substring(0, slash));
+        c = Integer.parseInt(p.substring(slash + 1));
+      } else {
+        int[] tc = Icmp.byName(p);
+        t = tc[0];
+        c = tc[1];
+      }
+      int k = (t << 8) | c;
+      return new Port(proto, new PortRange(k, k));
+    }
+    int dash = p.indexOf('-');
+    int lo = TypedRule.port(dash < 0 ? p : p.substring(0, dash));
+    int hi = dash < 0 ? lo : TypedRule.port(p.substring(dash + 1));
+    return new Port(proto, new PortRange(lo, hi));
+  }
+
   private static final class Builder {
     final String name;
     String type;
+    boolean implicit;
     final List<Option> options = new ArrayList<>();
     final List<Entry> entries = new ArrayList<>();
 

@@ -80,6 +80,27 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
    * Target.Invalid}), so that a pasted rule can still be looked at.
    */
   public static TypedRule lenient(Rule rule) {
+    return read(rule, new ArrayList<>());
+  }
+
+  /**
+   * One element iptables would refuse: the rule's elements that make it up (a parameter, a module
+   * with its options, or the target with its options), how it reads, and why it is refused.
+   */
+  public record Problem(List<Arg> args, String written, String reason) {
+    public Problem {
+      args = List.copyOf(args);
+    }
+  }
+
+  /** The elements of a rule iptables would refuse, in rule order, target last. */
+  public static List<Problem> problems(Rule rule) {
+    List<Problem> out = new ArrayList<>();
+    read(rule, out);
+    return out;
+  }
+
+  private static TypedRule read(Rule rule, List<Problem> problems) {
     List<Match> params = new ArrayList<>();
     List<Use> uses = new ArrayList<>();
     Map<String, Use> last = new LinkedHashMap<>();
@@ -87,9 +108,15 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
     Arg.Jump jump = null;
     for (Arg a : rule.args()) {
       switch (a) {
-        case Arg.Param p -> params.add(param(p));
+        case Arg.Param p -> {
+          Match m = param(p);
+          params.add(m);
+          if (m instanceof Match.Invalid i) {
+            problems.add(new Problem(List.of(p), i.written(), i.reason()));
+          }
+        }
         case Arg.Module m -> {
-          Use u = new Use(m.name(), true, new ArrayList<>());
+          Use u = new Use(m.name(), true, new ArrayList<>(), m);
           uses.add(u);
           last.put(m.name(), u);
         }
@@ -100,7 +127,7 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
             Use u = last.get(o.module());
             if (u == null) {
               // An option of the protocol named by -p without "-m proto", loaded implicitly.
-              u = new Use(o.module(), false, new ArrayList<>());
+              u = new Use(o.module(), false, new ArrayList<>(), null);
               uses.add(u);
               last.put(o.module(), u);
             }
@@ -111,11 +138,25 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
       }
     }
     List<Match> out = new ArrayList<>(params);
+    Match.Protocol proto =
+        params.stream()
+            .filter(Match.Protocol.class::isInstance)
+            .map(Match.Protocol.class::cast)
+            .findFirst()
+            .orElse(null);
     for (Use u : uses) {
       try {
+        protocolNeeded(u.name, proto);
         out.add(module(u.name, u.options));
       } catch (IllegalArgumentException e) {
-        out.add(new Match.Invalid(describe(u.name, u.options), message(e)));
+        Match.Invalid i = new Match.Invalid(describe(u.name, u.options), message(e));
+        out.add(i);
+        List<Arg> args = new ArrayList<>();
+        if (u.module != null) {
+          args.add(u.module);
+        }
+        args.addAll(u.options);
+        problems.add(new Problem(args, i.written(), i.reason()));
       }
     }
     Target t;
@@ -124,8 +165,20 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
     } else {
       try {
         t = target(jump, targetOpts);
+        if (t instanceof Target.Reject r
+            && r.with().equals("tcp-reset")
+            && (proto == null || proto.negated() || !proto.matches("tcp"))) {
+          // ipt_REJECT reject_tg_check: tcp-reset only for "-p tcp" (EINVAL otherwise).
+          throw new IllegalArgumentException("--reject-with tcp-reset needs -p tcp");
+        }
       } catch (IllegalArgumentException e) {
         t = new Target.Invalid(jump.target(), message(e));
+        List<Arg> args = new ArrayList<>();
+        args.add(jump);
+        args.addAll(targetOpts);
+        StringBuilder w = new StringBuilder(jump.print());
+        targetOpts.forEach(o -> w.append(' ').append(o.print()));
+        problems.add(new Problem(args, w.toString(), message(e)));
       }
     }
     return new TypedRule(rule, out, t);
@@ -136,7 +189,31 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
     return matches.stream().filter(type::isInstance).map(type::cast).findFirst();
   }
 
-  private record Use(String name, boolean loaded, List<Arg.Option> options) {}
+  private record Use(String name, boolean loaded, List<Arg.Option> options, Arg.Module module) {}
+
+  private static final Set<String> PORT_PROTOCOLS = Set.of("tcp", "udp", "udplite", "sctp", "dccp");
+
+  /**
+   * The protocol modules and multiport need the rule's -p (libxt_tcp & co: "TCP match requires '-p
+   * tcp'"; libxt_multiport check_proto: "multiport needs `-p tcp', ...").
+   */
+  private static void protocolNeeded(String module, Match.Protocol proto) {
+    if (PORT_PROTOCOLS.contains(module)) {
+      if (proto == null || (!proto.negated() && !proto.matches(module))) {
+        throw new IllegalArgumentException(
+            module.toUpperCase(Locale.ROOT) + " match requires '-p " + module + "'");
+      }
+    } else if (module.equals("multiport")) {
+      if (proto == null) {
+        throw new IllegalArgumentException(
+            "multiport needs `-p tcp', `-p udp', `-p udplite', `-p sctp' or `-p dccp'");
+      }
+      if (proto.negated() || PORT_PROTOCOLS.stream().noneMatch(proto::matches)) {
+        throw new IllegalArgumentException(
+            "multiport only works with TCP, UDP, UDPLITE, SCTP and DCCP");
+      }
+    }
+  }
 
   private static IllegalArgumentException error(Rule rule, String element, String reason) {
     return new IllegalArgumentException(
@@ -166,8 +243,8 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
     String v = p.value() == null ? "" : p.value().text();
     try {
       return switch (p.flag()) {
-        case "-s", "--source", "--src" -> new Match.Address(true, p.negated(), networks(v));
-        case "-d", "--destination", "--dst" -> new Match.Address(false, p.negated(), networks(v));
+        case "-s", "--source", "--src" -> address(true, v, p);
+        case "-d", "--destination", "--dst" -> address(false, v, p);
         case "-p", "--protocol" -> new Match.Protocol(p.negated(), v.toLowerCase(Locale.ROOT));
         case "-i", "--in-interface" -> new Match.Interface(true, p.negated(), v);
         case "-o", "--out-interface" -> new Match.Interface(false, p.negated(), v);
@@ -180,7 +257,39 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
     }
   }
 
-  private static List<Cidr> networks(String list) {
+  private static Match address(boolean source, String list, Arg.Param p) {
+    List<Cidr> nets = networks(list, p);
+    if (nets.stream().noneMatch(c -> c.prefixLength() < 0)) {
+      return new Match.Address(source, p.negated(), nets);
+    }
+    // A non-contiguous mask: every entry as address/mask (only IPv4 has dotted masks).
+    List<MarkMask> entries = new ArrayList<>();
+    for (String s : list.split(",", -1)) {
+      int slash = s.indexOf('/');
+      long addr = Ip.ipv4ToLong(slash < 0 ? s : s.substring(0, slash));
+      long mask = maskOf(slash < 0 ? "32" : s.substring(slash + 1));
+      if (addr < 0 || mask < 0) {
+        throw new IllegalArgumentException("not an IPv4 address/mask: " + s);
+      }
+      entries.add(new MarkMask(addr & mask, mask));
+    }
+    return new Match.AddressMask(source, p.negated(), entries);
+  }
+
+  /** A prefix length or a dotted mask as a 32-bit mask; -1 when neither. */
+  private static long maskOf(String m) {
+    if (digits(m, 2) && Integer.parseInt(m) <= 32) {
+      int len = Integer.parseInt(m);
+      return len == 0 ? 0 : (0xFFFFFFFFL << (32 - len)) & U32;
+    }
+    return Ip.isIpv4(m) ? Ip.ipv4ToLong(m) : -1;
+  }
+
+  private static List<Cidr> networks(String list, Arg.Param p) {
+    if (p.negated() && list.contains(",")) {
+      throw new IllegalArgumentException(
+          "! not allowed with multiple source or destination IP addresses");
+    }
     List<Cidr> out = new ArrayList<>();
     for (String s : list.split(",", -1)) {
       out.add(network(s));
@@ -188,9 +297,22 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
     return out;
   }
 
-  /** A network with host bits cleared; IPv4 read here directly, as it is on every rule. */
+  /**
+   * A network with host bits cleared; IPv4 read here directly, as it is on every rule. A dotted
+   * mask (xtables_ipparse_multiple) that is a prefix becomes that prefix; one that is not gives a
+   * prefix length of -1, for {@link #address} to read the entries as address/mask.
+   */
   private static Cidr network(String s) {
     int slash = s.indexOf('/');
+    if (slash > 0 && Ip.isIpv4(s.substring(slash + 1)) && Ip.isIpv4(s.substring(0, slash))) {
+      long mask = Ip.ipv4ToLong(s.substring(slash + 1));
+      int len = Long.bitCount(mask);
+      long prefix = len == 0 ? 0 : (0xFFFFFFFFL << (32 - len)) & U32;
+      if (mask != prefix) {
+        return new Cidr(s.substring(0, slash), -1, false);
+      }
+      return network(s.substring(0, slash) + "/" + len);
+    }
     if (s.indexOf(':') < 0 && (slash < 0 || digits(s.substring(slash + 1), 2))) {
       String addr = slash < 0 ? s : s.substring(0, slash);
       int len = slash < 0 ? 32 : Integer.parseInt(s.substring(slash + 1));
@@ -306,10 +428,11 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
   private static Match icmp(List<Arg.Option> opts) {
     for (Arg.Option o : opts) {
       if (o.flag().equals("--icmp-type")) {
-        return new Match.Icmp(o.negated(), o.text());
+        int[] tc = Icmp.parse(o.text());
+        return new Match.Icmp(o.negated(), tc[0], tc[1], tc[2]);
       }
     }
-    return new Match.Icmp(false, "any");
+    return new Match.Icmp(false, 0xFF, 0, 0xFF);
   }
 
   private static Match multiport(List<Arg.Option> opts) {
@@ -322,12 +445,28 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
             default -> null;
           };
       if (d != null) {
+        // libxt_multiport parse_multi_ports_v1: a range is "lo:hi" with lo < hi and both
+        // written, and takes two of the kernel's 15 port slots (XT_MULTI_PORTS).
         List<PortRange> ports = new ArrayList<>();
+        int slots = 0;
         for (String part : o.text().split(",", -1)) {
-          ports.add(portRange(part));
+          int colon = part.indexOf(':');
+          if (colon < 0) {
+            int p = port(part);
+            ports.add(new PortRange(p, p));
+            slots++;
+          } else {
+            int lo = port(part.substring(0, colon));
+            int hi = port(part.substring(colon + 1));
+            if (lo >= hi) {
+              throw new IllegalArgumentException("invalid portrange specified: " + part);
+            }
+            ports.add(new PortRange(lo, hi));
+            slots += 2;
+          }
         }
-        if (ports.size() > 15) {
-          throw new IllegalArgumentException("more than 15 ports");
+        if (slots > 15) {
+          throw new IllegalArgumentException("too many ports specified");
         }
         return new Match.MultiPort(d, o.negated(), ports);
       }
@@ -357,6 +496,9 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
               if (!d.equals("ORIGINAL") && !d.equals("REPLY")) {
                 throw new IllegalArgumentException("--ctdir is ORIGINAL or REPLY, not " + d);
               }
+              if (n) {
+                throw new IllegalArgumentException("option \"--ctdir\" cannot be inverted");
+              }
               yield new Match.CtDir(n, d.equals("REPLY"));
             }
             case "--ctproto" -> new Match.CtProto(n, o.text().toLowerCase(Locale.ROOT));
@@ -383,11 +525,15 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
     return out;
   }
 
+  /**
+   * libxt_statistic: --mode is required, random needs --probability, nth needs --every, --packet
+   * needs --every and is never inverted, --probability excludes --every and --packet.
+   */
   private static Match statistic(List<Arg.Option> opts) {
-    String mode = "random";
-    long prob = 1L << 31;
-    long every = 1;
-    long packet = 0;
+    String mode = null;
+    Long prob = null;
+    Long every = null;
+    Long packet = null;
     boolean neg = false;
     for (Arg.Option o : opts) {
       switch (o.flag()) {
@@ -403,13 +549,41 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
           }
           neg = o.negated();
         }
-        case "--packet" -> packet = count(o.text());
+        case "--packet" -> {
+          if (o.negated()) {
+            throw new IllegalArgumentException("option \"--packet\" cannot be inverted");
+          }
+          packet = count(o.text());
+        }
         default -> throw new IllegalArgumentException("unknown statistic option " + o.flag());
       }
     }
+    if (mode == null) {
+      throw new IllegalArgumentException("option \"--mode\" must be specified");
+    }
+    if (packet != null && every == null) {
+      throw new IllegalArgumentException("option \"--packet\" also requires \"--every\"");
+    }
+    if (prob != null && (every != null || packet != null)) {
+      throw new IllegalArgumentException(
+          "option \"--probability\" cannot be used together with \"--every\"");
+    }
     return switch (mode) {
-      case "random" -> new Match.Statistic(Match.StatisticMode.RANDOM, neg, prob, 0, 0);
+      case "random" -> {
+        if (prob == null) {
+          throw new IllegalArgumentException(
+              "--probability must be specified when using random mode");
+        }
+        yield new Match.Statistic(Match.StatisticMode.RANDOM, neg, prob, 0, 0);
+      }
       case "nth" -> {
+        if (every == null) {
+          throw new IllegalArgumentException(
+              "--every and --packet must be specified when using nth mode");
+        }
+        if (packet == null) {
+          packet = 0L;
+        }
         if (packet >= every) {
           throw new IllegalArgumentException("--packet " + packet + " is not below --every");
         }
@@ -542,6 +716,13 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
     if (reap && seconds == 0) {
       throw new IllegalArgumentException("--reap needs --seconds");
     }
+    if ((cmd == Match.RecentCommand.SET || cmd == Match.RecentCommand.REMOVE)
+        && (seconds != 0 || hitcount != 0 || rttl || reap)) {
+      // xt_recent recent_mt_check: --set and --remove take no --seconds, --hitcount, --rttl or
+      // --reap (EINVAL).
+      throw new IllegalArgumentException(
+          "--set and --remove take no --seconds, --hitcount, --rttl or --reap");
+    }
     return new Match.Recent(name, cmd, neg, seconds, reap, hitcount, rttl, mask, rdest);
   }
 
@@ -564,12 +745,41 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
     long burst = 5;
     for (Arg.Option o : opts) {
       switch (o.flag()) {
-        case "--limit" -> rate = o.text();
+        case "--limit" -> rate = rate(o.text());
         case "--limit-burst" -> burst = count(o.text());
         default -> throw new IllegalArgumentException("unknown limit option " + o.flag());
       }
     }
     return new Match.Limit(rate, burst);
+  }
+
+  /**
+   * libxt_limit parse_rate: a positive count, optionally "/" and a prefix of second, minute, hour
+   * or day; the kernel's cost 10000 * seconds / count must not be 0 ("Rate too fast").
+   */
+  private static String rate(String text) {
+    String t = text.strip();
+    int slash = t.indexOf('/');
+    String n = slash < 0 ? t : t.substring(0, slash);
+    long mult = 1;
+    if (slash >= 0) {
+      String unit = t.substring(slash + 1).toLowerCase(Locale.ROOT);
+      mult =
+          unit.isEmpty()
+              ? -1
+              : "second".startsWith(unit)
+                  ? 1
+                  : "minute".startsWith(unit)
+                      ? 60
+                      : "hour".startsWith(unit) ? 3600 : "day".startsWith(unit) ? 86400 : -1;
+    }
+    if (mult < 0 || !digits(n, 10) || Long.parseLong(n) == 0) {
+      throw new IllegalArgumentException("bad rate \"" + text + "\"");
+    }
+    if (10000 * mult / Long.parseLong(n) == 0) {
+      throw new IllegalArgumentException("Rate too fast \"" + text + "\"");
+    }
+    return t;
   }
 
   private static Match iprange(List<Arg.Option> opts) {
@@ -608,8 +818,14 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
         default -> other.add(opts(List.of(o)).get(0));
       }
     }
+    if (!dir.equals("in") && !dir.equals("out")) {
+      throw new IllegalArgumentException("neither --dir in nor --dir out specified");
+    }
     if (pol == null) {
       throw new IllegalArgumentException("no --pol");
+    }
+    if (!pol.equals("none") && !pol.equals("ipsec")) {
+      throw new IllegalArgumentException("invalid policy \"" + pol + "\"");
     }
     return new Match.Policy(dir, neg, pol, other);
   }
@@ -722,7 +938,7 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
           if (!o.flag().equals("--reject-with")) {
             throw new IllegalArgumentException("unknown REJECT option " + o.flag());
           }
-          with = o.text();
+          with = rejectWith(o.text());
         }
         yield new Target.Reject(with);
       }
@@ -732,7 +948,13 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
         boolean persistent = false;
         for (Arg.Option o : opts) {
           switch (o.flag()) {
-            case "--to-destination" -> to = natRange(o.text());
+            case "--to-destination" -> {
+              if (to != null) {
+                throw new IllegalArgumentException(
+                    "option \"--to-destination\" can only be used once");
+              }
+              to = natRange(o.text());
+            }
             case "--random" -> random = true;
             case "--persistent" -> persistent = true;
             default -> throw new IllegalArgumentException("unknown DNAT option " + o.flag());
@@ -750,7 +972,12 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
         boolean persistent = false;
         for (Arg.Option o : opts) {
           switch (o.flag()) {
-            case "--to-source" -> to = natRange(o.text());
+            case "--to-source" -> {
+              if (to != null) {
+                throw new IllegalArgumentException("option \"--to-source\" can only be used once");
+              }
+              to = natRange(o.text());
+            }
             case "--random" -> random = true;
             case "--random-fully" -> fully = true;
             case "--persistent" -> persistent = true;
@@ -820,6 +1047,34 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
     };
   }
 
+  /** libipt_REJECT's reject_table as (name, alias), in its order. */
+  private static final List<List<String>> REJECT_TYPES =
+      List.of(
+          List.of("icmp-net-unreachable", "net-unreach"),
+          List.of("icmp-host-unreachable", "host-unreach"),
+          List.of("icmp-proto-unreachable", "proto-unreach"),
+          List.of("icmp-port-unreachable", "port-unreach"),
+          List.of("icmp-net-prohibited", "net-prohib"),
+          List.of("icmp-host-prohibited", "host-prohib"),
+          List.of("tcp-reset", "tcp-rst"),
+          List.of("icmp-admin-prohibited", "admin-prohib"));
+
+  /**
+   * A --reject-with value as its name in reject_table: libipt_REJECT takes the first row whose name
+   * or alias starts with the value (strncasecmp), so "host-prohib" is icmp-host-prohibited.
+   */
+  private static String rejectWith(String text) {
+    String t = text.toLowerCase(Locale.ROOT);
+    if (!t.isEmpty()) {
+      for (List<String> row : REJECT_TYPES) {
+        if (row.get(0).startsWith(t) || row.get(1).startsWith(t)) {
+          return row.get(0);
+        }
+      }
+    }
+    throw new IllegalArgumentException("unknown reject type \"" + text + "\"");
+  }
+
   private static Arg.Option single(List<Arg.Option> opts, String target) {
     if (opts.size() != 1) {
       throw new IllegalArgumentException(target + " takes exactly one operation");
@@ -857,7 +1112,13 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
     long ctmask = U32;
     for (Arg.Option o : opts) {
       switch (o.flag()) {
-        case "--save-mark", "--restore-mark" -> mode = o.flag();
+        case "--save-mark", "--restore-mark" -> {
+          if (mode != null) {
+            throw new IllegalArgumentException(
+                "option \"" + o.flag() + "\" cannot be used together with \"" + mode + "\"");
+          }
+          mode = o.flag();
+        }
         case "--mask" -> {
           nfmask = u32(o.text());
           ctmask = nfmask;
@@ -866,7 +1127,11 @@ public record TypedRule(Rule rule, List<Match> matches, Target target) {
         case "--ctmask" -> ctmask = u32(o.text());
         default -> {
           set = xmark(o);
-          mode = "--set-xmark";
+          if (mode != null) {
+            throw new IllegalArgumentException(
+                "option \"" + o.flag() + "\" cannot be used together with \"" + mode + "\"");
+          }
+          mode = o.flag();
         }
       }
     }

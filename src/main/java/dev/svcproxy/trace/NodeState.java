@@ -1,5 +1,6 @@
 package dev.svcproxy.trace;
 
+import dev.svcproxy.netfilter.IpsetCodec;
 import dev.svcproxy.netfilter.Ruleset;
 import java.util.List;
 import java.util.Map;
@@ -70,10 +71,18 @@ public record NodeState(
       String table,
       String action) {}
 
-  /** An ipset: its type ("hash:ip,port") and members as `ipset save` prints them. */
-  public record IpSet(String name, String type, List<String> members) {
+  /**
+   * An ipset: its type ("hash:ip,port") and entries as `ipset save` prints them, with their options
+   * (a "nomatch" entry is an exception to a wider net, not a member).
+   */
+  public record IpSet(String name, String type, List<IpsetCodec.Entry> entries) {
     public IpSet {
-      members = List.copyOf(members);
+      entries = List.copyOf(entries);
+    }
+
+    /** The elements alone, in order. */
+    public List<String> members() {
+      return entries.stream().map(IpsetCodec.Entry::element).toList();
     }
   }
 

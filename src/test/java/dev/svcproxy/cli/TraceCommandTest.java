@@ -203,7 +203,7 @@ class TraceCommandTest {
 
     assertThat(run(args)).isEqualTo(0);
     assertThat(out.toString())
-        .contains("iptables-save.txt:3: not a port: abc")
+        .contains("iptables-save.txt:3: not a port number: \"abc\"")
         .contains("iptables-save.txt:3: table filter has no COMMIT")
         .contains("sysctl.txt:1: net.ipv4.conf.all.rp_filter = x");
 
@@ -216,7 +216,7 @@ class TraceCommandTest {
     java.util.List<String> ws = new java.util.ArrayList<>();
     w.forEach(n -> ws.add(n.asText()));
     assertThat(ws)
-        .anyMatch(s -> s.startsWith("iptables-save.txt:3: not a port: abc"))
+        .anyMatch(s -> s.startsWith("iptables-save.txt:3: not a port number: \"abc\""))
         .anyMatch(s -> s.startsWith("iptables-save.txt:3: table filter has no COMMIT"))
         .anyMatch(s -> s.startsWith("sysctl.txt:1: "));
   }

@@ -107,6 +107,50 @@ class IpsetCodecTest {
             w -> assertThat(w).startsWith("ipset-save.txt:7: ").contains("timeout needs a value"));
   }
 
+  /**
+   * The bundle reader before IpsetCodec kept a member of a set not yet created (warning) and gave
+   * it to the set once a create line declared it; a set listed twice is a warning like a set
+   * created twice, its second listing's members joining the first.
+   */
+  @Test
+  void parse_undeclaredMemberAndDuplicateListing_keptWithWarnings() {
+    IpsetCodec.Result r =
+        IpsetCodec.parse("add T 10.0.0.2\ncreate T hash:ip\nadd T 10.0.0.3\n", "ipset-save.txt");
+    assertThat(r.sets())
+        .singleElement()
+        .satisfies(s -> assertThat(s.members()).containsExactly("10.0.0.2", "10.0.0.3"));
+    assertThat(r.warnings())
+        .extracting(ParseWarning::toString)
+        .singleElement()
+        .satisfies(
+            w -> assertThat(w).startsWith("ipset-save.txt:1: ").contains("undeclared set T"));
+
+    String twice =
+        """
+        Name: L
+        Type: hash:ip
+        Members:
+        10.0.0.1
+
+        Name: L
+        Type: hash:net
+        Members:
+        10.0.0.2
+        """;
+    IpsetCodec.Result l = IpsetCodec.parse(twice, "ipset-list.txt");
+    assertThat(l.sets())
+        .singleElement()
+        .satisfies(
+            s -> {
+              assertThat(s.type()).isEqualTo("hash:ip");
+              assertThat(s.members()).containsExactly("10.0.0.1", "10.0.0.2");
+            });
+    assertThat(l.warnings())
+        .extracting(ParseWarning::toString)
+        .singleElement()
+        .satisfies(w -> assertThat(w).startsWith("ipset-list.txt:6: ").contains("listed twice"));
+  }
+
   @Test
   void print_unsafeText_refused() {
     IpsetCodec.IpSet quote =
@@ -133,5 +177,26 @@ class IpsetCodecTest {
                             List.of(new IpsetCodec.Option("timeout", "1 -exist")),
                             List.of()))))
         .isInstanceOf(UnsafeTextException.class);
+  }
+
+  /**
+   * ipset's lib/parse.c reads a port part without a protocol as tcp and "icmp:NAME" as the type and
+   * code of that name (echo-request is type 8 code 0), stored as (type &lt;&lt; 8) | code.
+   */
+  @Test
+  void typedParts_portAndIcmpParts_readAsIpsetReadsThem() {
+    assertThat(IpsetCodec.typedParts("hash:ip,port", "10.0.0.7,80"))
+        .containsExactly(
+            new IpsetCodec.Net(dev.svcproxy.model.Cidr.parse("10.0.0.7/32")),
+            new IpsetCodec.Port("tcp", new dev.svcproxy.netfilter.match.PortRange(80, 80)));
+    assertThat(IpsetCodec.typedParts("hash:net,port", "10.0.0.0/8,udp:53-55").get(1))
+        .isEqualTo(new IpsetCodec.Port("udp", new dev.svcproxy.netfilter.match.PortRange(53, 55)));
+    assertThat(IpsetCodec.typedParts("hash:ip,port", "10.0.0.7,icmp:echo-request").get(1))
+        .isEqualTo(
+            new IpsetCodec.Port("icmp", new dev.svcproxy.netfilter.match.PortRange(0x800, 0x800)));
+    assertThat(IpsetCodec.typedParts("hash:net", "10.1.2.3/16"))
+        .containsExactly(new IpsetCodec.Net(dev.svcproxy.model.Cidr.parse("10.1.0.0/16")));
+    assertThatThrownBy(() -> IpsetCodec.typedParts("hash:ip,port", "10.0.0.7"))
+        .isInstanceOf(IllegalArgumentException.class);
   }
 }

@@ -51,4 +51,47 @@ class RuleCanonTest {
     assertThat(key("-A S -m comment --comment a -j X"))
         .isNotEqualTo(key("-A S -m comment --comment b -j X"));
   }
+
+  /**
+   * Both checked with iptables 1.8.9 in a namespace: "-m tcp --dport 80 -m tcp --sport 1" was saved
+   * as "-p tcp -m tcp --sport 1 --dport 80", and "-s 10.0.0.0/255.0.255.0" was saved as written (a
+   * mask that is not a prefix is printed dotted).
+   */
+  @Test
+  void key_savedFormsOfValidInput_equalAndTyped() {
+    assertThat(key("-A X -p tcp -m tcp --dport 80 -m tcp --sport 1 -j DROP"))
+        .isEqualTo(key("-A X -p tcp -m tcp --sport 1 --dport 80 -j DROP"));
+    TypedRule.parse(IptablesCodec.parseRule("-A X -s 10.0.0.0/255.0.255.0 -j DROP"));
+    assertThat(key("-A X -s 10.0.0.0/255.255.0.0 -j DROP"))
+        .isEqualTo(key("-A X -s 10.0.0.0/16 -j DROP"));
+    // iptables stores the address masked: 10.1.0.7/255.0.255.0 is 10.0.0.0 under that mask.
+    assertThat(key("-A X -s 10.1.0.7/255.0.255.0 -j DROP"))
+        .isEqualTo(key("-A X -s 10.0.0.0/255.0.255.0 -j DROP"))
+        .isNotEqualTo(key("-A X -s 10.0.1.0/255.0.255.0 -j DROP"));
+  }
+
+  /** ip_packet_match: (saddr &amp; smsk) == src, src stored masked. */
+  @Test
+  void matches_nonContiguousMask_testsTheMaskedBits() {
+    dev.svcproxy.netfilter.match.Match.AddressMask a =
+        TypedRule.parse(IptablesCodec.parseRule("-A X -s 10.0.0.0/255.0.255.0 -j DROP"))
+            .match(dev.svcproxy.netfilter.match.Match.AddressMask.class)
+            .orElseThrow();
+    assertThat(a.matches("10.77.0.9")).isTrue();
+    assertThat(a.matches("10.77.1.9")).isFalse();
+    assertThat(a.matches("11.0.0.1")).isFalse();
+  }
+
+  /**
+   * A limit before a recent --update sees every packet, a limit after it only those --update let
+   * through (xt_recent updates the list when it runs): their order is part of the meaning.
+   */
+  @Test
+  void key_sideEffectModulesReordered_differ() {
+    assertThat(key("-A X -m limit --limit 5/sec -m recent --update --name A --seconds 5 -j DROP"))
+        .isNotEqualTo(
+            key("-A X -m recent --update --name A --seconds 5 -m limit --limit 5/sec -j DROP"));
+    assertThat(key("-A X -m comment --comment c -m limit --limit 5/sec -j DROP"))
+        .isEqualTo(key("-A X -m limit --limit 5/sec -m comment --comment c -j DROP"));
+  }
 }

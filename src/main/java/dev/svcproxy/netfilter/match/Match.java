@@ -60,6 +60,23 @@ public sealed interface Match {
     }
   }
 
+  /**
+   * "[!] -s/-d a/m[,...]" where a mask is not a prefix ("10.0.0.0/255.0.255.0", which iptables-save
+   * prints dotted): each entry an IPv4 address/mask with the address masked, as the kernel's
+   * ip_packet_match tests (addr &amp; mask) == entry.
+   */
+  record AddressMask(boolean source, boolean negated, List<MarkMask> entries) implements Match {
+    public AddressMask {
+      entries = List.copyOf(entries);
+    }
+
+    public boolean matches(String ip) {
+      long v = dev.svcproxy.model.Ip.ipv4ToLong(ip);
+      boolean m = v >= 0 && entries.stream().anyMatch(e -> e.matches(v));
+      return negated != m;
+    }
+  }
+
   /** "[!] -i/-o name", a trailing "+" matching every name with that prefix. */
   record Interface(boolean in, boolean negated, String pattern) implements Match {
     public boolean matches(String name) {
@@ -100,10 +117,13 @@ public sealed interface Match {
       comp = Collections.unmodifiableSet(new TreeSet<>(comp));
     }
 
-    /** Whether a segment carrying exactly {@code set} matches. */
+    /**
+     * Whether a segment carrying exactly {@code set} matches: xt_tcpudp tests (flags &amp; mask) ==
+     * comp, so a comp flag outside the mask never matches.
+     */
     public boolean matches(Set<String> set) {
-      for (String f : mask) {
-        if (comp.contains(f) != set.contains(f)) {
+      for (String f : ALL) {
+        if ((mask.contains(f) && set.contains(f)) != comp.contains(f)) {
           return negated;
         }
       }
@@ -122,8 +142,19 @@ public sealed interface Match {
     }
   }
 
-  /** "-m icmp [!] --icmp-type T" (the type as written, "any" when absent). */
-  record Icmp(boolean negated, String type) implements Match {}
+  /**
+   * "-m icmp [!] --icmp-type T" as libxt_icmp stores it: the type (0xFF for "any", also when
+   * absent) and the code range the name or "type[/code]" covers.
+   */
+  record Icmp(boolean negated, int type, int codeMin, int codeMax) implements Match {
+    /**
+     * Whether an ICMP packet of {@code type}/{@code code} matches (xt_icmp icmp_type_code_match).
+     */
+    public boolean matches(int t, int code) {
+      boolean m = type == 0xFF || (t == type && code >= codeMin && code <= codeMax);
+      return negated != m;
+    }
+  }
 
   /** Which ports a multiport list applies to. */
   enum Direction {

@@ -16,10 +16,13 @@ public sealed interface Target {
   /** No -j: the rule only counts. */
   record None() implements Target {}
 
+  /** "-j ACCEPT": the packet leaves this hook's table accepted. */
   record Accept() implements Target {}
 
+  /** "-j DROP": the packet is discarded. */
   record Drop() implements Target {}
 
+  /** "-j RETURN": back to the calling chain, or the built-in chain's policy. */
   record Return() implements Target {}
 
   /** "-j REJECT [--reject-with TYPE]", icmp-port-unreachable by default. */

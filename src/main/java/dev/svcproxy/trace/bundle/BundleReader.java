@@ -651,7 +651,14 @@ public final class BundleReader {
     r.warnings().forEach(w -> warn(file, w.line(), w.reason()));
     Map<String, NodeState.IpSet> out = new LinkedHashMap<>();
     for (IpsetCodec.IpSet s : r.sets()) {
-      out.put(s.name(), new NodeState.IpSet(s.name(), s.type(), s.members()));
+      for (IpsetCodec.Entry e : s.entries()) {
+        try {
+          IpsetCodec.typedParts(s.type(), e.element());
+        } catch (IllegalArgumentException ex) {
+          warn(file, 0, "set " + s.name() + ": " + ex.getMessage() + "; the tracer skips it");
+        }
+      }
+      out.put(s.name(), new NodeState.IpSet(s.name(), s.type(), s.entries()));
     }
     return out;
   }

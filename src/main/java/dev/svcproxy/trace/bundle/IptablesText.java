@@ -391,12 +391,12 @@ final class IptablesText {
           n,
           p.reason()
               + " in \""
-              + p.arg().print()
+              + p.written()
               + "\" (chain "
               + rule.chain()
               + "); the rule is kept but not evaluated (assumed not to match)");
-      args.add(p.arg());
-      what.add(p.arg().print());
+      args.addAll(p.args());
+      what.add(p.written());
     }
     return RuleValues.unevaluable(rule, args, String.join(" ", what));
   }

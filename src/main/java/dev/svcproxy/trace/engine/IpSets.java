@@ -1,79 +1,112 @@
 package dev.svcproxy.trace.engine;
 
-import dev.svcproxy.model.Cidr;
+import dev.svcproxy.model.Ip;
 import dev.svcproxy.netfilter.IpsetCodec;
-import dev.svcproxy.netfilter.TypedRule;
 import dev.svcproxy.trace.NodeState;
 import java.util.List;
+import java.util.Map;
 
 /** ipset membership for every set type kube-proxy, Calico and friends use. */
 final class IpSets {
   private IpSets() {}
 
-  /** Whether the packet's fields named by {@code dirs} (src/dst per dimension) are in the set. */
+  /** The result of a lookup: whether an entry covers the packet, and whether it is nomatch. */
+  enum Lookup {
+    NONE,
+    MEMBER,
+    NOMATCH
+  }
+
+  /**
+   * Whether the packet's fields named by {@code dirs} (src/dst per dimension) are in the set, as
+   * xt_set decides: a nomatch entry is not a member (unless {@code returnNomatch}, which the
+   * iptables-extensions man page documents as reversing the result for a nomatch entry and for a
+   * plain one).
+   */
   static boolean contains(
-      NodeState.IpSet set, String[] dirs, Branch b, java.util.Map<String, NodeState.IpSet> all) {
+      NodeState.IpSet set,
+      String[] dirs,
+      Branch b,
+      Map<String, NodeState.IpSet> all,
+      boolean returnNomatch) {
+    Lookup l = lookup(set, dirs, b, all);
+    return returnNomatch ? l == Lookup.NOMATCH : l == Lookup.MEMBER;
+  }
+
+  static Lookup lookup(
+      NodeState.IpSet set, String[] dirs, Branch b, Map<String, NodeState.IpSet> all) {
     if (set.type().startsWith("list:")) {
       // A list:set matches when any member set does.
       for (String member : set.members()) {
         NodeState.IpSet inner = all.get(IpsetCodec.parts(member).get(0));
-        if (inner != null && inner != set && contains(inner, dirs, b, all)) {
-          return true;
+        if (inner != null && inner != set && lookup(inner, dirs, b, all) == Lookup.MEMBER) {
+          return Lookup.MEMBER;
         }
       }
-      return false;
+      return Lookup.NONE;
     }
-    List<String> dims = IpsetCodec.dimensions(set.type());
-    for (String member : set.members()) {
-      if (memberMatches(member, dims, dirs, b)) {
-        return true;
+    // hash:net* types look the packet up from the most specific prefix down (ip_set_hash_gen.h
+    // mtype_test_cidrs, outer loop on the first net's prefix): the most specific entry that
+    // covers the packet decides, and a nomatch entry there means "not in the set".
+    int[] best = null;
+    boolean bestNomatch = false;
+    for (IpsetCodec.Entry e : set.entries()) {
+      List<IpsetCodec.Part> parts;
+      try {
+        parts = IpsetCodec.typedParts(set.type(), e.element());
+      } catch (IllegalArgumentException ex) {
+        continue; // BundleReader warned about the element when it read the set.
+      }
+      int[] spec = specificity(parts, dirs, b);
+      if (spec != null && (best == null || compare(spec, best) > 0)) {
+        best = spec;
+        bestNomatch = e.options().stream().anyMatch(o -> o.key().equals("nomatch"));
       }
     }
-    return false;
+    return best == null ? Lookup.NONE : bestNomatch ? Lookup.NOMATCH : Lookup.MEMBER;
   }
 
-  private static boolean memberMatches(String member, List<String> dims, String[] dirs, Branch b) {
-    List<String> parts = IpsetCodec.parts(member);
-    if (parts.size() < dims.size()) {
-      return false;
+  private static int compare(int[] a, int[] b) {
+    for (int i = 0; i < Math.min(a.length, b.length); i++) {
+      if (a[i] != b[i]) {
+        return Integer.compare(a[i], b[i]);
+      }
     }
-    for (int i = 0; i < dims.size(); i++) {
+    return 0;
+  }
+
+  /** The prefix lengths of the entry's address parts when it covers the packet, else null. */
+  private static int[] specificity(List<IpsetCodec.Part> parts, String[] dirs, Branch b) {
+    int[] spec = new int[parts.size()];
+    for (int i = 0; i < parts.size(); i++) {
       boolean src = i < dirs.length ? dirs[i].equals("src") : dirs[dirs.length - 1].equals("src");
       String ip = src ? b.src : b.dst;
       int port = src ? b.sport : b.dport;
-      String value = parts.get(i);
       boolean ok =
-          switch (dims.get(i)) {
-            case "ip", "net" -> Cidr.parse(value).contains(ip);
-            case "port" -> portMatches(value, port, b.proto);
-            case "iface" -> RuleEvaluator.iface(value, src ? b.inIface : b.outIface);
-            case "mark" -> TypedRule.u32(value) == b.mark;
-            default -> false;
+          switch (parts.get(i)) {
+            case IpsetCodec.Net n -> {
+              spec[i] = n.network().prefixLength();
+              yield n.network().contains(ip);
+            }
+            case IpsetCodec.Range r -> {
+              spec[i] = 32;
+              long v = Ip.ipv4ToLong(ip);
+              yield v >= r.from() && v <= r.to();
+            }
+            // The traced packet's ICMP type is not known, so an icmp entry never covers it.
+            case IpsetCodec.Port p ->
+                !p.protocol().equals("icmp")
+                    && p.protocol().equals(b.proto)
+                    && p.range().contains(port);
+            case IpsetCodec.Iface f ->
+                !f.physdev() && RuleEvaluator.iface(f.name(), src ? b.inIface : b.outIface);
+            case IpsetCodec.Mark m -> m.value() == b.mark;
+            case IpsetCodec.SetName s -> false;
           };
       if (!ok) {
-        return false;
+        return null;
       }
     }
-    return true;
-  }
-
-  private static boolean portMatches(String value, int port, String proto) {
-    String v = value;
-    int colon = v.indexOf(':');
-    if (colon >= 0) {
-      String p = v.substring(0, colon);
-      if (!p.equals(proto)) {
-        return false;
-      }
-      v = v.substring(colon + 1);
-    } else if (!proto.equals("tcp")) {
-      return false;
-    }
-    int dash = v.indexOf('-');
-    if (dash > 0) {
-      return port >= TypedRule.port(v.substring(0, dash))
-          && port <= TypedRule.port(v.substring(dash + 1));
-    }
-    return TypedRule.port(v) == port;
+    return spec;
   }
 }

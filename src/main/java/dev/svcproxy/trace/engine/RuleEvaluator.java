@@ -118,6 +118,7 @@ final class RuleEvaluator {
       case Match.Invalid i -> Verdict.unknown(i.written(), i.reason());
       case Match.Protocol p -> bool(p.matches(b.proto));
       case Match.Address a -> bool(a.matches(a.source() ? b.src : b.dst));
+      case Match.AddressMask a -> bool(a.matches(a.source() ? b.src : b.dst));
       case Match.Interface i ->
           bool(i.matches(i.in() ? (b.inIface.isEmpty() ? "lo" : b.inIface) : b.outIface));
       // A traced packet is never a fragment.
@@ -127,7 +128,7 @@ final class RuleEvaluator {
       case Match.MultiPort mp -> bool(mp.matches(b.sport, b.dport));
       case Match.Mark mk -> bool(mk.matches(b.mark));
       case Match.ConnMark cm -> bool(cm.matches(b.ctMark));
-      case Match.Conntrack c -> bool(conntrack(c, b));
+      case Match.Conntrack c -> conntrack(c, b);
       case Match.State st -> bool(st.state().negated() != ctState(st.state(), b));
       case Match.Statistic st -> {
         double p = st.chance();
@@ -171,16 +172,9 @@ final class RuleEvaluator {
         || p.flags().matches(b.ctState.equals("NEW") ? Set.of("SYN") : Set.of("ACK"));
   }
 
+  /** A traced ICMP packet is an echo request (type 8, code 0). */
   private static Verdict icmp(Match.Icmp i, Branch b) {
-    boolean isIcmp = b.proto.equals("icmp");
-    String t = i.type();
-    boolean m =
-        isIcmp
-            && (t.equals("any")
-                || t.equals("8")
-                || t.startsWith("echo-request")
-                || t.equals("8/0"));
-    return bool(isIcmp && i.negated() != m);
+    return bool(b.proto.equals("icmp") && i.matches(8, 0));
   }
 
   private static boolean ctState(Match.CtState s, Branch b) {
@@ -196,9 +190,16 @@ final class RuleEvaluator {
     return m;
   }
 
-  private static boolean conntrack(Match.Conntrack c, Branch b) {
+  /**
+   * The conntrack match's tests, all of which must hold (xt_conntrack conntrack_mt). The original
+   * tuple is the packet as it arrived in the original direction; the reply tuple is what the
+   * Conntrack job builds a reply from: the original tuple reversed with the NAT done so far (the
+   * DNATed destination as source, the SNATed source as destination). A reply packet arrives with
+   * the reply tuple, and its original tuple (the client before SNAT) is not on the branch.
+   */
+  private static Verdict conntrack(Match.Conntrack c, Branch b) {
     for (Match.CtTest t : c.tests()) {
-      boolean m =
+      Boolean m =
           switch (t) {
             case Match.CtState s -> ctState(s, b);
             case Match.CtStatus s -> {
@@ -213,23 +214,66 @@ final class RuleEvaluator {
               }
               yield any;
             }
-            case Match.CtAddress a ->
-                switch (a.flag()) {
-                  case "--ctorigdst" -> a.network().contains(b.origDst);
-                  case "--ctorigsrc" -> a.network().contains(b.origSrc);
-                  default -> !a.negated();
-                };
-            case Match.CtPort p ->
-                p.flag().equals("--ctorigdstport") ? p.range().contains(b.origDport) : !p.negated();
+            case Match.CtAddress a -> {
+              String ip = tupleAddress(a.flag(), b);
+              yield ip == null ? null : a.network().contains(ip);
+            }
+            case Match.CtPort p -> {
+              Integer port = tuplePort(p.flag(), b);
+              yield port == null ? null : p.range().contains(port);
+            }
             case Match.CtDir d -> d.reply() == b.replyDirection;
             case Match.CtProto p -> new Match.Protocol(false, p.protocol()).matches(b.proto);
-            case Match.CtOther o -> !o.negated();
+            case Match.CtOther o -> null;
           };
+      if (m == null) {
+        return Verdict.unknown(
+            "-m conntrack " + ctTest(t),
+            t instanceof Match.CtOther
+                ? "the tracer does not model this conntrack test"
+                : "the original tuple of a reply is not known to the tracer");
+      }
       if (t.negated() == m) {
-        return false;
+        return Verdict.NO;
       }
     }
-    return true;
+    return Verdict.YES;
+  }
+
+  private static String ctTest(Match.CtTest t) {
+    String neg = t.negated() ? "! " : "";
+    return switch (t) {
+      case Match.CtAddress a -> neg + a.flag() + " " + a.network();
+      case Match.CtPort p -> neg + p.flag() + " " + p.range();
+      case Match.CtOther o -> neg + o.option().flag() + " " + String.join(" ", o.option().values());
+      default -> t.toString();
+    };
+  }
+
+  /** The address a --ct{orig,repl}{src,dst} test looks at; null when not known. */
+  private static String tupleAddress(String flag, Branch b) {
+    boolean orig = flag.startsWith("--ctorig");
+    boolean src = flag.endsWith("src");
+    if (b.replyDirection) {
+      return orig ? null : src ? b.origSrc : b.origDst;
+    }
+    if (orig) {
+      return src ? b.origSrc : b.origDst;
+    }
+    return src ? b.dst : b.ctSource != null ? b.ctSource[0] : b.src;
+  }
+
+  /** The port a --ct{orig,repl}{src,dst}port test looks at; null when not known. */
+  private static Integer tuplePort(String flag, Branch b) {
+    boolean orig = flag.startsWith("--ctorig");
+    boolean src = flag.endsWith("srcport");
+    if (b.replyDirection) {
+      return orig ? null : src ? b.origSport : b.origDport;
+    }
+    if (orig) {
+      return src ? b.origSport : b.origDport;
+    }
+    return src ? b.dport : b.ctSource != null ? Integer.parseInt(b.ctSource[1]) : b.sport;
   }
 
   private boolean addrtype(Match.AddrType a, Branch b) {
@@ -271,7 +315,8 @@ final class RuleEvaluator {
           "-m set --match-set " + sm.name() + " " + String.join(",", dirs),
           "set " + sm.name() + " is not in the bundle");
     }
-    boolean m = IpSets.contains(s, dirs, b, node.ipsets());
+    boolean returnNomatch = sm.other().stream().anyMatch(o -> o.flag().equals("--return-nomatch"));
+    boolean m = IpSets.contains(s, dirs, b, node.ipsets(), returnNomatch);
     return bool(sm.negated() != m);
   }
 
