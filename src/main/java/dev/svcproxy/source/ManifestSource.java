@@ -65,8 +65,11 @@ import org.slf4j.LoggerFactory;
 public final class ManifestSource implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ManifestSource.class);
 
-  /** How long a file must stay unchanged before it is read. */
-  static final Duration SETTLE = Duration.ofMillis(200);
+  /**
+   * How long a file must stay unchanged before it is read: long enough for a writer that writes a
+   * file in several calls, short enough to keep a change within the 300 ms write-to-kernel target.
+   */
+  static final Duration SETTLE = Duration.ofMillis(100);
 
   /** A file still changing after this long is read anyway (and kept at its last good if broken). */
   static final Duration MAX_SETTLE_WAIT = Duration.ofSeconds(5);
