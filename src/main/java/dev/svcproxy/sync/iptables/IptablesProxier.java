@@ -32,6 +32,7 @@ import dev.svcproxy.render.iptables.IptablesRenderer;
 import dev.svcproxy.render.iptables.JumpRules;
 import dev.svcproxy.render.iptables.RenderOptions;
 import dev.svcproxy.render.iptables.RenderResult;
+import dev.svcproxy.render.iptables.ServicePortRules;
 import dev.svcproxy.sync.Exclusion;
 import dev.svcproxy.sync.Proxier;
 import dev.svcproxy.sync.SyncException;
@@ -39,6 +40,8 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.IdentityHashMap;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -106,6 +109,30 @@ public final class IptablesProxier implements Proxier {
   private Map<String, List<String>> sharedChains;
 
   private final Map<ServicePortName, Exclusion> excluded = new TreeMap<>();
+
+  /**
+   * The rules of every service port as last rendered, with the inputs they were rendered from: a
+   * port's rules depend only on its own service port and endpoints, the configuration, the kernel
+   * capabilities and large-cluster mode, so a sync re-renders only the ports whose inputs differ
+   * and reuses the rest. Valid for {@link #renderedWith} and {@link #renderedLarge}.
+   */
+  private final Map<ServicePortName, Rendered> rendered = new HashMap<>();
+
+  /**
+   * The printed form of the shared-chain rules of {@link #rendered}, by identity: the record of the
+   * shared chains is made of these strings, so a sync prints only the rules of re-rendered ports.
+   */
+  private final Map<Rule, String> printedShared = new IdentityHashMap<>();
+
+  /** The renderer of {@link #rendered}; null when nothing is cached. */
+  private IptablesRenderer renderedWith;
+
+  private KernelCapabilities renderedWithCaps;
+
+  private boolean renderedLarge;
+
+  /** Service ports rendered since this proxier was made (for tests: what a sync re-renders). */
+  private long portRenders;
 
   public IptablesProxier(IptablesKernel kernel, ProxyConfig cfg, IptablesOptions options) {
     this(kernel, cfg, options, KernelCapabilities.none());
@@ -267,7 +294,7 @@ public final class IptablesProxier implements Proxier {
     }
     inKernel = last.effective;
     kernelChains = last.render.activeNatChains();
-    sharedChains = SharedChainEdits.record(last.render.restoreInput());
+    sharedChains = SharedChainEdits.record(last.render.restoreInput(), this::print);
     return new IptablesSyncResult(last.render, a.restores, last.text);
   }
 
@@ -384,6 +411,99 @@ public final class IptablesProxier implements Proxier {
     return Map.copyOf(excluded);
   }
 
+  /** Service ports rendered so far (every cache miss); tests count re-renders with it. */
+  long portRenders() {
+    return portRenders;
+  }
+
+  /** One service port's rules and the inputs they were rendered from. */
+  private record Rendered(ServicePortInfo svc, List<Endpoint> endpoints, ServicePortRules rules) {}
+
+  /**
+   * The render of {@code state}, written as {@code opts} says: the same as {@link
+   * IptablesRenderer#render(ProxyState, RenderOptions)}, but with the rules of every service port
+   * whose inputs are unchanged since it was last rendered reused instead of rendered again.
+   */
+  private RenderResult render(ProxyState state, RenderOptions opts) {
+    IptablesRenderer r = renderedWith;
+    boolean large = renderedLarge;
+    List<ServicePortRules> ports = new ArrayList<>(state.services().size());
+    for (ServicePortInfo svc : state.services().values()) {
+      ServicePortName spn = svc.name();
+      List<Endpoint> eps = state.endpointsOf(spn);
+      Rendered c = rendered.get(spn);
+      // Identity first: unchanged ports are usually the same objects from one state to the next.
+      if (c == null
+          || c.svc() != svc && !c.svc().equals(svc)
+          || c.endpoints() != eps && !c.endpoints().equals(eps)) {
+        if (c != null) {
+          forgetPrinted(c.rules());
+        }
+        c = new Rendered(svc, eps, r.renderServicePort(r.planner().plan(svc, eps), large));
+        portRenders++;
+        rendered.put(spn, c);
+        for (Rule rule : c.rules().sharedFilterRules()) {
+          printedShared.put(rule, rule.print());
+        }
+        for (Rule rule : c.rules().sharedNatRules()) {
+          printedShared.put(rule, rule.print());
+        }
+      }
+      ports.add(c.rules());
+    }
+    if (rendered.size() > ports.size()) {
+      Iterator<Map.Entry<ServicePortName, Rendered>> it = rendered.entrySet().iterator();
+      while (it.hasNext()) {
+        Map.Entry<ServicePortName, Rendered> e = it.next();
+        if (!state.services().containsKey(e.getKey())) {
+          forgetPrinted(e.getValue().rules());
+          it.remove();
+        }
+      }
+    }
+    return r.assemble(ports, large, opts);
+  }
+
+  /**
+   * Makes the cache of rendered ports valid for {@code state}: forgets it when the capabilities or
+   * large-cluster mode differ from those it was rendered with. Returns true when it forgot ports
+   * rendered before, whose own chains in the kernel then differ from a render of them, unchanged as
+   * they are.
+   */
+  private boolean prepareRender(ProxyState state) {
+    boolean forgot = false;
+    if (renderedWith == null || !caps.equals(renderedWithCaps)) {
+      forgot = !rendered.isEmpty();
+      renderedWith = new IptablesRenderer(cfg, options, caps);
+      renderedWithCaps = caps;
+      forgetRendered();
+    }
+    boolean large = renderedWith.largeClusterMode(state);
+    if (large != renderedLarge) {
+      // Large-cluster mode changes the rules of every port (comments on endpoint rules).
+      forgot |= !rendered.isEmpty();
+      forgetRendered();
+      renderedLarge = large;
+    }
+    return forgot;
+  }
+
+  private void forgetRendered() {
+    rendered.clear();
+    printedShared.clear();
+  }
+
+  private void forgetPrinted(ServicePortRules rules) {
+    rules.sharedFilterRules().forEach(printedShared::remove);
+    rules.sharedNatRules().forEach(printedShared::remove);
+  }
+
+  /** A rule as printed, from the cache when it is a cached port's shared rule. */
+  private String print(Rule rule) {
+    String s = printedShared.get(rule);
+    return s != null ? s : rule.print();
+  }
+
   /** A restore line and the service port its rule belongs to. */
   record Blame(ServicePortName service, int line, String text) {}
 
@@ -418,6 +538,9 @@ public final class IptablesProxier implements Proxier {
 
     /** Attempts made. */
     private int count;
+
+    /** True once an attempt of this sync found every port's own chains to be rewritten. */
+    private boolean rewriteAll;
 
     /**
      * On a partial sync, the shared chains as the kernel holds them (see {@link #sharedChains}),
@@ -464,9 +587,10 @@ public final class IptablesProxier implements Proxier {
       if (!full) {
         existing.addAll(touchedChains(held, dropped));
       }
-      RenderResult rr =
-          new IptablesRenderer(cfg, options, caps)
-              .render(eff, new RenderOptions(full, changed, existing));
+      // Once large-cluster mode flips, every port's own chains differ from the kernel's: this sync
+      // rewrites them all. It flips only near the threshold (1000 endpoints), where that is small.
+      rewriteAll |= prepareRender(eff);
+      RenderResult rr = render(eff, new RenderOptions(full || rewriteAll, changed, existing));
       Ruleset input = rr.restoreInput();
       if (full) {
         input = UnchangedChains.drop(input, view);
@@ -474,7 +598,9 @@ public final class IptablesProxier implements Proxier {
       count++;
       // A partial sync edits the shared chains from the record instead of rewriting them, so its
       // size is that of the edited text.
-      String whole = shared == null ? null : SharedChainEdits.print(input, shared);
+      Map<String, List<String>> wanted =
+          shared == null ? null : SharedChainEdits.record(input, IptablesProxier.this::print);
+      String whole = shared == null ? null : SharedChainEdits.print(input, shared, wanted);
       int size = whole == null ? BuildThenSwitch.lines(input) : (int) whole.lines().count();
       int max = batchLines(size);
       BuildThenSwitch.Plan plan =
@@ -486,11 +612,16 @@ public final class IptablesProxier implements Proxier {
       String switchText =
           whole == null
               ? plan.switchInput().print()
-              : plan.single() ? whole : SharedChainEdits.print(plan.switchInput(), shared);
+              : plan.single()
+                  ? whole
+                  : SharedChainEdits.print(
+                      plan.switchInput(),
+                      shared,
+                      SharedChainEdits.record(plan.switchInput(), IptablesProxier.this::print));
       Attempt done = apply(plan, switchText, eff, held, dropped, rr);
       CommandResult r = done.result;
       if (r.ok() && shared != null) {
-        shared = SharedChainEdits.record(rr.restoreInput());
+        shared = wanted;
       }
       if (r.ok() && full) {
         Table nat = input.table("nat").orElse(new Table("nat", List.of()));
