@@ -305,8 +305,10 @@ public final class ResyncBenchmark {
       IptablesSyncResult res = restarted.sync(state, true, Set.of());
       out.accept(
           String.format(
-              "in-process restart over the unchanged ruleset: %d ms (%s)",
-              (System.nanoTime() - t0) / 1_000_000, res.summary()));
+              "in-process restart over the unchanged ruleset: %d ms (%s, %d lines written)",
+              (System.nanoTime() - t0) / 1_000_000,
+              res.summary(),
+              res.switchInput().lines().count()));
     }
   }
 
@@ -335,10 +337,51 @@ public final class ResyncBenchmark {
             + " KUBE-POSTROUTING\n");
     for (Line l : nat.lines()) {
       if (l instanceof Line.RuleLine r) {
-        b.append(r.print()).append('\n');
+        b.append(asSaved(r.rule())).append('\n');
       }
     }
     return b.append("COMMIT\n# Completed\n").toString();
+  }
+
+  /**
+   * A rendered rule as iptables-nft-save 1.8.9 prints it back (seen on this machine): -s, -d and -p
+   * first, host addresses with "/32", comments quoted, probabilities as the kernel's 32-bit value
+   * printed with 11 decimals.
+   */
+  static String asSaved(dev.svcproxy.netfilter.Rule rule) {
+    List<String> argv = dev.svcproxy.netfilter.IptablesCodec.argv(rule);
+    StringBuilder core = new StringBuilder("-A ").append(rule.chain());
+    StringBuilder rest = new StringBuilder();
+    String[] order = {"-s", "-d", "-p"};
+    String[] found = new String[3];
+    for (int i = 0; i < argv.size(); i++) {
+      String a = argv.get(i);
+      boolean neg = a.equals("!");
+      String flag = neg ? argv.get(i + 1) : a;
+      int c = List.of(order).indexOf(flag);
+      if (c >= 0) {
+        String v = argv.get(i + (neg ? 2 : 1));
+        if (c < 2 && !v.contains("/")) {
+          v += "/32";
+        }
+        found[c] = (neg ? "! " : "") + flag + " " + v;
+        i += neg ? 2 : 1;
+      } else if (a.equals("--comment")) {
+        rest.append(" --comment \"").append(argv.get(++i)).append('"');
+      } else if (a.equals("--probability")) {
+        long k = Math.round(Double.parseDouble(argv.get(++i)) * 0x80000000L);
+        rest.append(
+            String.format(java.util.Locale.ROOT, " --probability %.11f", k / (double) 0x80000000L));
+      } else {
+        rest.append(' ').append(a);
+      }
+    }
+    for (String f : found) {
+      if (f != null) {
+        core.append(' ').append(f);
+      }
+    }
+    return core.append(rest).toString();
   }
 
   /**

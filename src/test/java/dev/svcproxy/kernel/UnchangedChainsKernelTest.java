@@ -13,6 +13,8 @@ import dev.svcproxy.sync.iptables.IptablesProxier;
 import dev.svcproxy.sync.iptables.UnchangedChains;
 import dev.svcproxy.testutil.KernelTests;
 import dev.svcproxy.testutil.States;
+import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -50,6 +52,13 @@ class UnchangedChainsKernelTest {
           .extracting(Line.ChainDecl::name)
           .containsExactlyInAnyOrder(
               "KUBE-SERVICES", "KUBE-NODEPORTS", "KUBE-POSTROUTING", "KUBE-MARK-MASQ");
+      // The same from the saved text, compared line by line without parsing where it can.
+      Map<String, List<String>> savedLines = UnchangedChains.savedChains(saved);
+      assertThat(
+              UnchangedChains.dropSaved(full, savedLines).table("nat").orElseThrow().chainDecls())
+          .extracting(Line.ChainDecl::name)
+          .containsExactlyInAnyOrder(
+              "KUBE-SERVICES", "KUBE-NODEPORTS", "KUBE-POSTROUTING", "KUBE-MARK-MASQ");
 
       // A changed endpoint makes its service's chains differ again.
       ProxyState moved =
@@ -58,6 +67,14 @@ class UnchangedChainsKernelTest {
       Ruleset changed = OverallRulesTestAccess.renderer(caps()).render(moved).restoreInput();
       Table left2 = UnchangedChains.drop(changed, kernelNat).table("nat").orElseThrow();
       assertThat(left2.chainDecls())
+          .extracting(Line.ChainDecl::name)
+          .contains("KUBE-SVC-XPGD46QRK7WJZT7O")
+          .doesNotContain("KUBE-SVC-X27LE4BHSL4DOUIK");
+      assertThat(
+              UnchangedChains.dropSaved(changed, savedLines)
+                  .table("nat")
+                  .orElseThrow()
+                  .chainDecls())
           .extracting(Line.ChainDecl::name)
           .contains("KUBE-SVC-XPGD46QRK7WJZT7O")
           .doesNotContain("KUBE-SVC-X27LE4BHSL4DOUIK");

@@ -239,10 +239,9 @@ public final class IptablesProxier implements Proxier {
     }
     // Upstream reads the kernel (iptables-save, seconds at 10k services) only on full syncs; a
     // partial sync deletes stale chains from the record of what the last sync left.
-    Table kernelNat =
-        full
-            ? kernel.save("nat").table("nat").orElse(new Table("nat", List.of()))
-            : new Table("nat", List.of());
+    // The saved rules stay text: a chain is parsed only when a cheap comparison finds it changed.
+    Map<String, List<String>> kernelNat =
+        full ? UnchangedChains.savedChains(kernel.saveText("nat")) : Map.of();
     Attempts a = new Attempts(state, full, changed, kernelNat, full ? null : known);
     a.shared = full ? null : shared;
     // Ports excluded earlier are retried when they change and on every full sync.
@@ -551,18 +550,24 @@ public final class IptablesProxier implements Proxier {
     /** iptables-restore runs made. */
     private int restores;
 
-    /** On a full sync, the nat chains the kernel holds with their rules, kept up to date. */
-    private final Map<String, List<Rule>> view;
+    /**
+     * On a full sync, the nat chains the kernel holds with their rule lines (as iptables-save
+     * printed them, or as written), kept up to date.
+     */
+    private final Map<String, List<String>> view;
 
     Attempts(
-        ProxyState desired, boolean full, Set<String> changed, Table kernelNat, Set<String> known) {
+        ProxyState desired,
+        boolean full,
+        Set<String> changed,
+        Map<String, List<String>> kernelNat,
+        Set<String> known) {
       this.desired = desired;
       this.full = full;
       this.changed = changed;
       this.known = known;
-      Map<String, List<Rule>> chains = kernelNat.chains();
-      this.existing = new HashSet<>(chains.keySet());
-      this.view = full ? new HashMap<>(chains) : Map.of();
+      this.existing = new HashSet<>(kernelNat.keySet());
+      this.view = full ? new HashMap<>(kernelNat) : Map.of();
     }
 
     /** Whether the nat table holds {@code chain}, so that a rule may reference it. */
@@ -593,7 +598,7 @@ public final class IptablesProxier implements Proxier {
       RenderResult rr = render(eff, new RenderOptions(full || rewriteAll, changed, existing));
       Ruleset input = rr.restoreInput();
       if (full) {
-        input = UnchangedChains.drop(input, view);
+        input = UnchangedChains.dropSaved(input, view);
       }
       count++;
       // A partial sync edits the shared chains from the record instead of rewriting them, so its
@@ -625,12 +630,16 @@ public final class IptablesProxier implements Proxier {
       }
       if (r.ok() && full) {
         Table nat = input.table("nat").orElse(new Table("nat", List.of()));
-        Map<String, List<Rule>> written = nat.chains();
         for (Line l : nat.lines()) {
           if (l instanceof Line.ChainDecl c) {
-            view.put(c.name(), written.get(c.name()));
+            view.put(c.name(), new ArrayList<>());
           } else if (l instanceof Line.DeleteChain d) {
             view.remove(d.name());
+          }
+        }
+        for (Line l : nat.lines()) {
+          if (l instanceof Line.RuleLine rl) {
+            view.computeIfAbsent(rl.rule().chain(), k -> new ArrayList<>()).add(print(rl.rule()));
           }
         }
       }
