@@ -15,6 +15,7 @@ import dev.svcproxy.kernel.CommandResult;
 import dev.svcproxy.kernel.IptablesKernel;
 import dev.svcproxy.kernel.KernelCapabilities;
 import dev.svcproxy.model.Endpoint;
+import dev.svcproxy.model.Protocol;
 import dev.svcproxy.model.ProxyConfig;
 import dev.svcproxy.model.ProxyState;
 import dev.svcproxy.model.ServicePortInfo;
@@ -38,6 +39,7 @@ import dev.svcproxy.sync.Proxier;
 import dev.svcproxy.sync.SyncException;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.IdentityHashMap;
@@ -49,6 +51,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.Set;
+import java.util.SortedMap;
 import java.util.TreeMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -503,6 +506,21 @@ public final class IptablesProxier implements Proxier {
     return s != null ? s : rule.print();
   }
 
+  /** The ports of the service {@code nsName} ("ns/name") in a map ordered by port name. */
+  static <V> SortedMap<ServicePortName, V> portsOf(
+      SortedMap<ServicePortName, V> map, String nsName) {
+    int slash = nsName.indexOf('/');
+    if (slash < 0) {
+      return Collections.emptySortedMap();
+    }
+    String ns = nsName.substring(0, slash);
+    String name = nsName.substring(slash + 1);
+    Protocol first = Protocol.values()[0];
+    // Every port of ns/name sorts from ("ns", "name", "", first) and below the next name.
+    return map.subMap(
+        new ServicePortName(ns, name, "", first), new ServicePortName(ns, name + "\0", "", first));
+  }
+
   /** A restore line and the service port its rule belongs to. */
   record Blame(ServicePortName service, int line, String text) {}
 
@@ -740,28 +758,44 @@ public final class IptablesProxier implements Proxier {
       Map<ServicePortName, List<Endpoint>> oldEps = new HashMap<>();
       Map<ServicePortName, ServicePortInfo> now = new TreeMap<>();
       Map<ServicePortName, List<Endpoint>> nowEps = new HashMap<>();
-      for (ServicePortInfo svc : inKernel.services().values()) {
-        ServicePortName spn = svc.name();
-        if (touched(spn, held, dropped) || !desired.services().containsKey(spn)) {
+      // The ports of changed services, looked up by range rather than by a scan of every port.
+      Set<ServicePortName> touched = new HashSet<>(held);
+      touched.addAll(dropped);
+      int gone = 0;
+      int added = 0;
+      for (String nn : changed) {
+        Set<ServicePortName> was = portsOf(inKernel.services(), nn).keySet();
+        Set<ServicePortName> is = portsOf(desired.services(), nn).keySet();
+        touched.addAll(was);
+        touched.addAll(is);
+        gone += (int) was.stream().filter(spn -> !is.contains(spn)).count();
+        added += (int) is.stream().filter(spn -> !was.contains(spn)).count();
+      }
+      // Ports gone from the desired state outside the changed services would be missed: when the
+      // counts do not add up, every port the kernel holds is checked.
+      if (inKernel.services().size() - gone + added != desired.services().size()) {
+        for (ServicePortName spn : inKernel.services().keySet()) {
+          if (!desired.services().containsKey(spn)) {
+            touched.add(spn);
+          }
+        }
+      }
+      for (ServicePortName spn : touched) {
+        ServicePortInfo svc = inKernel.services().get(spn);
+        if (svc != null) {
           old.put(spn, svc);
           oldEps.put(spn, inKernel.endpointsOf(spn));
         }
-      }
-      for (ServicePortInfo svc : desired.services().values()) {
-        if (touched(svc.name(), held, dropped)) {
-          now.put(svc.name(), svc);
-          nowEps.put(svc.name(), desired.endpointsOf(svc.name()));
+        svc = desired.services().get(spn);
+        if (svc != null) {
+          now.put(spn, svc);
+          nowEps.put(spn, desired.endpointsOf(spn));
         }
       }
       Set<String> out = new HashSet<>();
       out.addAll(RestoreErrors.chainOwners(new ProxyState(new TreeMap<>(old), oldEps)).keySet());
       out.addAll(RestoreErrors.chainOwners(new ProxyState(new TreeMap<>(now), nowEps)).keySet());
       return out;
-    }
-
-    private boolean touched(
-        ServicePortName spn, Set<ServicePortName> held, Set<ServicePortName> dropped) {
-      return changed.contains(spn.namespacedName()) || held.contains(spn) || dropped.contains(spn);
     }
 
     private ProxyState effective(Set<ServicePortName> held, Set<ServicePortName> dropped) {

@@ -42,10 +42,19 @@ final class SharedChainEdits {
           out.put(key(t.name(), c.name()), new ArrayList<>());
         }
       }
-      for (Rule r : t.rules()) {
-        List<String> rules = out.get(key(t.name(), r.chain()));
-        if (rules != null) {
-          rules.add(print.apply(r));
+      // Rules come in runs of one chain: the record's list is looked up once per run.
+      String chain = null;
+      List<String> rules = null;
+      for (Line l : t.lines()) {
+        if (l instanceof Line.RuleLine rl) {
+          Rule r = rl.rule();
+          if (!r.chain().equals(chain)) {
+            chain = r.chain();
+            rules = out.get(key(t.name(), chain));
+          }
+          if (rules != null) {
+            rules.add(print.apply(r));
+          }
         }
       }
     }

@@ -489,4 +489,28 @@ class IptablesProxierTest {
     assertThat(p.portRenders()).isEqualTo(12);
     assertThat(print("filter") + print("nat")).isEqualTo(fullRenderApplied(noE, p.capabilities()));
   }
+
+  @Test
+  void portsOf_neighbouringNames_onlyThatServicesPorts() {
+    java.util.SortedMap<ServicePortName, String> m = new TreeMap<>();
+    for (String[] p :
+        List.of(
+            new String[] {"ns", "x", ""},
+            new String[] {"ns", "x", "a"},
+            new String[] {"ns", "x", "b"},
+            new String[] {"ns", "x-y", ""},
+            new String[] {"ns", "xa", "a"},
+            new String[] {"ns", "w", "z"},
+            new String[] {"ns2", "x", "a"},
+            new String[] {"n", "s/x", "a"})) {
+      for (Protocol proto : Protocol.values()) {
+        ServicePortName spn = new ServicePortName(p[0], p[1], p[2], proto);
+        m.put(spn, spn.toString());
+      }
+    }
+    assertThat(IptablesProxier.portsOf(m, "ns/x").keySet())
+        .hasSize(3 * Protocol.values().length)
+        .allMatch(spn -> spn.namespace().equals("ns") && spn.name().equals("x"));
+    assertThat(IptablesProxier.portsOf(m, "ns/q")).isEmpty();
+  }
 }
