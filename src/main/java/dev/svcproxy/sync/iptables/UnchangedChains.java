@@ -32,7 +32,8 @@ public final class UnchangedChains {
 
   /** The restore input without the service chains whose rules equal those in {@code have}. */
   public static Ruleset drop(Ruleset input, Map<String, List<Rule>> have) {
-    return dropIf(input, (chain, want) -> have.containsKey(chain) && same(have.get(chain), want));
+    return dropIf(
+        input, false, (chain, want) -> have.containsKey(chain) && same(have.get(chain), want));
   }
 
   /**
@@ -40,11 +41,15 @@ public final class UnchangedChains {
    * haveLines} (chain to its "-A" lines as iptables-save prints them, or as restore input). A line
    * is compared by a cheap normal form first ({@link #normal}); only a chain where that finds a
    * difference is parsed and compared by meaning ({@link RuleCanon}), so a resync over an unchanged
-   * kernel parses next to nothing of what iptables-save printed.
+   * kernel parses next to nothing of what iptables-save printed. Unlike {@link #drop(Ruleset, Map)}
+   * it drops the top-level nat chains the input declares (KUBE-SERVICES, ...) too when the kernel
+   * holds them rule for rule in the same order: rewriting an equal chain changes nothing, and
+   * KUBE-SERVICES at 10k services costs over a second to rewrite on iptables-nft.
    */
   public static Ruleset dropSaved(Ruleset input, Map<String, List<String>> haveLines) {
     return dropIf(
         input,
+        true,
         (chain, want) -> {
           List<String> have = haveLines.get(chain);
           return have != null && sameLines(have, want);
@@ -55,7 +60,7 @@ public final class UnchangedChains {
     boolean test(String chain, List<Rule> want);
   }
 
-  private static Ruleset dropIf(Ruleset input, Same same) {
+  private static Ruleset dropIf(Ruleset input, boolean topLevelToo, Same same) {
     Table nat = input.table("nat").orElse(null);
     if (nat == null) {
       return input;
@@ -70,7 +75,7 @@ public final class UnchangedChains {
     Set<String> skip = new HashSet<>();
     for (Map.Entry<String, List<Rule>> e : want.entrySet()) {
       String chain = e.getKey();
-      if (ChainNames.isServiceChain(chain)
+      if ((topLevelToo || ChainNames.isServiceChain(chain))
           && !deleted.contains(chain)
           && same.test(chain, e.getValue())) {
         skip.add(chain);

@@ -263,11 +263,14 @@ class IptablesProxierTest {
     p.sync(state("10.0.1.2", "10.0.2.2", "10.0.3.1"), false, Set.of("ns/b"));
     assertThat(saves()).hasSize(1);
     assertThat(runner.calls()).anyMatch(c -> c.line().endsWith("-t nat -N KUBE-PROXY-CANARY"));
-    // a (refused last time) and b are written; c's chains the kernel holds as they are, and its
-    // KUBE-SERVICES rule is written with the whole chain.
+    // a (refused last time) and b are written; c's chains the kernel holds as they are, and
+    // KUBE-SERVICES too, whose rules are unchanged.
     assertThat(restores().getLast().stdin())
-        .contains("10.0.1.2:80", "10.0.2.2:80", "ns/c:p cluster IP");
-    assertThat(lastAccepted()).contains("10.0.3.1:80").doesNotContain("10.0.1.1:80");
+        .contains("10.0.1.2:80", "10.0.2.2:80")
+        .doesNotContain("ns/c:p", "ns/b:p cluster IP");
+    assertThat(lastAccepted())
+        .contains("10.0.3.1:80", "ns/c:p cluster IP")
+        .doesNotContain("10.0.1.1:80");
 
     // With the record rebuilt, the next partial sync trusts it again.
     runner.clear();

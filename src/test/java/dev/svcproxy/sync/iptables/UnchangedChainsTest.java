@@ -135,11 +135,15 @@ class UnchangedChainsTest {
             "");
     Map<String, List<String>> have = UnchangedChains.savedChains(saved);
     String out = UnchangedChains.dropSaved(in, have).print();
-    // SVC is the same; SEP differs; the other SEP is missing; KUBE-SERVICES is never dropped.
+    // SVC and KUBE-SERVICES are the same; SEP differs; the other SEP is missing.
     assertThat(out)
-        .doesNotContain(SVC + " -")
+        .doesNotContain(SVC + " -", "KUBE-SERVICES")
         .contains(":" + sep + " ", ":KUBE-SEP-N2AKQJ6FDIMF5AD5");
-    assertThat(out).contains("-A KUBE-SERVICES ");
+    // A rule someone else added to KUBE-SERVICES: the chain is rewritten.
+    String foreign = saved.replace("COMMIT", "-A KUBE-SERVICES -j ACCEPT\nCOMMIT");
+    assertThat(UnchangedChains.dropSaved(in, UnchangedChains.savedChains(foreign)).print())
+        .contains(":KUBE-SERVICES - [0:0]", PAIRS.get(0).get(0))
+        .doesNotContain(SVC + " -");
     // A SEP whose saved lines match only by meaning (recent's options reordered and defaults
     // added by the kernel) is still found equal.
     String aff = "KUBE-SEP-AAA";
