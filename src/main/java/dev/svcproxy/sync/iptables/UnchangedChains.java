@@ -151,6 +151,21 @@ public final class UnchangedChains {
   /** The core options iptables holds in the rule's IP header part, whatever their position. */
   private static final List<String> CORE = List.of("-s", "-d", "-p", "-i", "-o");
 
+  /** The index of {@code t} in {@link #CORE}, else -1. */
+  private static int core(String t) {
+    if (t.length() != 2 || t.charAt(0) != '-') {
+      return -1;
+    }
+    return switch (t.charAt(1)) {
+      case 's' -> 0;
+      case 'd' -> 1;
+      case 'p' -> 2;
+      case 'i' -> 3;
+      case 'o' -> 4;
+      default -> -1;
+    };
+  }
+
   /**
    * A normal form of one "-A CHAIN ..." rule line under which the restore input svcproxy renders
    * and iptables-save's printing of the same rule are equal strings, or null when the line holds
@@ -220,7 +235,7 @@ public final class UnchangedChains {
         neg = true;
         continue;
       }
-      int c = CORE.indexOf(t);
+      int c = core(t);
       if (c >= 0) {
         if (i + 1 >= tok.size() || core[c] != null) {
           return null;
