@@ -47,12 +47,13 @@ public final class UnchangedChains {
    * KUBE-SERVICES at 10k services costs over a second to rewrite on iptables-nft.
    */
   public static Ruleset dropSaved(Ruleset input, Map<String, List<String>> haveLines) {
+    Map<String, String> probabilities = new HashMap<>();
     return dropIf(
         input,
         true,
         (chain, want) -> {
           List<String> have = haveLines.get(chain);
-          return have != null && sameLines(have, want);
+          return have != null && sameLines(have, want, probabilities);
         });
   }
 
@@ -125,9 +126,17 @@ public final class UnchangedChains {
     return true;
   }
 
-  private static boolean sameLines(List<String> have, List<Rule> want) {
+  private static boolean sameLines(
+      List<String> have, List<Rule> want, Map<String, String> probabilities) {
     if (have.size() != want.size()) {
       return false;
+    }
+    boolean printedAlike = true;
+    for (int i = 0; i < have.size() && printedAlike; i++) {
+      printedAlike = have.get(i).equals(asSaved(want.get(i), probabilities));
+    }
+    if (printedAlike) {
+      return true;
     }
     boolean fast = true;
     for (int i = 0; i < have.size() && fast; i++) {
@@ -146,6 +155,98 @@ public final class UnchangedChains {
       }
     }
     return same(parsed, want);
+  }
+
+  /**
+   * The rule as iptables-nft-save 1.8.9 prints it back once the kernel holds it, or null when it
+   * holds anything this does not know to predict: the core options first (-s, -d, -i, -o, -p, an
+   * IPv4 host address with "/32"), then the rest in order, comments quoted, a statistic probability
+   * as the 32-bit value the kernel stores, printed "%.11f" as iptables does. Every step keeps the
+   * rule's meaning (see {@link #normal(String)}), so a saved line equal to it is the same rule; a
+   * wrong prediction only costs the slower comparisons. {@code probabilities} caches the printed
+   * form of each probability value.
+   */
+  static String asSaved(Rule rule, Map<String, String> probabilities) {
+    String[] core = new String[CORE.size()];
+    StringBuilder rest = new StringBuilder();
+    for (Arg a : rule.args()) {
+      switch (a) {
+        case Arg.Param p -> {
+          int c = core(p.flag());
+          if (c < 0 || p.value() == null || core[c] != null) {
+            return null;
+          }
+          String v = p.value().text();
+          if (!plain(v)) {
+            return null;
+          }
+          if (c < 2 && v.indexOf('/') < 0) {
+            if (v.indexOf(':') >= 0) {
+              return null; // IPv6 is for ip6tables
+            }
+            v = v + "/32";
+          }
+          core[c] = (p.negated() ? "! " : "") + p.flag() + " " + v;
+        }
+        case Arg.Module m -> rest.append(" -m ").append(m.name());
+        case Arg.Option o -> {
+          rest.append(o.negated() ? " ! " : " ").append(o.flag());
+          for (Value v : o.values()) {
+            String t = v.text();
+            if (!plain(t)) {
+              return null;
+            }
+            if (o.flag().equals("--comment")) {
+              if (t.indexOf('"') >= 0) {
+                return null;
+              }
+              rest.append(" \"").append(t).append('"');
+            } else if (o.flag().equals("--probability")) {
+              String printed = probabilities.computeIfAbsent(t, UnchangedChains::kernelProbability);
+              if (printed.isEmpty()) {
+                return null;
+              }
+              rest.append(' ').append(printed);
+            } else {
+              if (t.isEmpty() || t.indexOf(' ') >= 0 || t.indexOf('"') >= 0) {
+                return null;
+              }
+              rest.append(' ').append(t);
+            }
+          }
+        }
+        case Arg.Jump j -> rest.append(j.isGoto() ? " -g " : " -j ").append(j.target());
+      }
+    }
+    StringBuilder out = new StringBuilder("-A ").append(rule.chain());
+    // iptables-save's order of the core options.
+    for (int c : new int[] {0, 1, 3, 4, 2}) {
+      if (core[c] != null) {
+        out.append(' ').append(core[c]);
+      }
+    }
+    return out.append(rest).toString();
+  }
+
+  /** No backslash or control character: text that prints as it is. */
+  private static boolean plain(String t) {
+    for (int i = 0; i < t.length(); i++) {
+      char c = t.charAt(i);
+      if (c == '\\' || c < ' ') {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** A probability as iptables prints the kernel's value of it ("" when it is no number). */
+  private static String kernelProbability(String text) {
+    try {
+      long k = Math.round(Double.parseDouble(text) * 0x80000000L);
+      return String.format(java.util.Locale.ROOT, "%.11f", k / (double) 0x80000000L);
+    } catch (NumberFormatException e) {
+      return "";
+    }
   }
 
   /** The core options iptables holds in the rule's IP header part, whatever their position. */

@@ -75,6 +75,26 @@ class UnchangedChainsTest {
   }
 
   @Test
+  void asSaved_renderedRules_printedAsTheKernelPrintsThem() {
+    Map<String, String> probabilities = new java.util.HashMap<>();
+    for (List<String> p : PAIRS) {
+      assertThat(UnchangedChains.asSaved(IptablesCodec.parseRule(p.get(0)), probabilities))
+          .isEqualTo(p.get(1));
+    }
+    // recent: the kernel adds its defaults and reorders; no exact prediction, no false one.
+    assertThat(
+            UnchangedChains.asSaved(
+                IptablesCodec.parseRule(
+                    "-A KUBE-SEP-AAA -m comment --comment ns/a:p -m recent --name KUBE-SEP-AAA"
+                        + " --set -m tcp -p tcp -j DNAT --to-destination 10.0.1.1:80"),
+                probabilities))
+        .isNotEqualTo(
+            "-A KUBE-SEP-AAA -p tcp -m comment --comment \"ns/a:p\" -m recent --set --name"
+                + " KUBE-SEP-AAA --mask 255.255.255.255 --rsource -m tcp -j DNAT --to-destination"
+                + " 10.0.1.1:80");
+  }
+
+  @Test
   void normal_rulesThatDiffer_differ() {
     String masq = PAIRS.get(1).get(1);
     String stat = PAIRS.get(2).get(1);
