@@ -201,6 +201,7 @@ public final class ResyncBenchmark {
     try (Lab lab = Lab.create(root, 1)) {
       CommandRunner inner = root.inNetns(lab.node("node1").netns());
       List<String> slow = new ArrayList<>();
+      long[] inCommands = {0};
       CommandRunner timed =
           new CommandRunner() {
             @Override
@@ -208,6 +209,7 @@ public final class ResyncBenchmark {
               long t = System.nanoTime();
               CommandResult r = inner.run(argv, stdin, timeout);
               long ms = (System.nanoTime() - t) / 1_000_000;
+              inCommands[0] += ms;
               if (ms >= 100) {
                 String what =
                     String.join(" ", argv.subList(0, Math.min(argv.size(), 10)))
@@ -227,23 +229,185 @@ public final class ResyncBenchmark {
       IptablesProxier proxier = new IptablesProxier(kernel, cfg, IptablesOptions.defaults());
       proxier.probe();
       long t0 = System.nanoTime();
+      inCommands[0] = 0;
       IptablesSyncResult r = proxier.sync(state, true, Set.of());
+      long ms = (System.nanoTime() - t0) / 1_000_000;
       out.accept(
           String.format(
-              "%s: full sync of %d services x %d endpoints into an empty kernel: %d ms (%s)",
-              backend, n, e, (System.nanoTime() - t0) / 1_000_000, r.summary()));
+              "%s: full sync of %d services x %d endpoints into an empty kernel: %d ms, of which"
+                  + " %d ms in commands, %d ms Java (%s)",
+              backend, n, e, ms, inCommands[0], ms - inCommands[0], r.summary()));
       slow.forEach(out);
       slow.clear();
       IptablesProxier restarted = new IptablesProxier(kernel, cfg, IptablesOptions.defaults());
       restarted.probe();
       t0 = System.nanoTime();
+      inCommands[0] = 0;
       r = restarted.sync(state, true, Set.of());
+      ms = (System.nanoTime() - t0) / 1_000_000;
       out.accept(
           String.format(
-              "%s: restart, full sync over the unchanged ruleset: %d ms (%s)",
-              backend, (System.nanoTime() - t0) / 1_000_000, r.summary()));
+              "%s: restart, full sync over the unchanged ruleset: %d ms, of which %d ms in"
+                  + " commands, %d ms Java (%s, switch of %d lines)",
+              backend,
+              ms,
+              inCommands[0],
+              ms - inCommands[0],
+              r.summary(),
+              r.switchInput().lines().count()));
       slow.forEach(out);
+      // The floor: the same tool's bare save of each table in the same namespace.
+      for (String table : List.of("nat", "filter")) {
+        long s0 = System.nanoTime();
+        String text = inner.run(List.of(backend + "-save", "-t", table)).orThrow().stdout();
+        out.accept(
+            String.format(
+                "%s: bare %s-save -t %s: %d ms (%d lines)",
+                backend,
+                backend,
+                table,
+                (System.nanoTime() - s0) / 1_000_000,
+                text.lines().count()));
+      }
     }
+  }
+
+  /**
+   * Times the Java side of svcproxy's syncs at N services without a kernel: a fake runner accepts
+   * every restore and answers iptables-save with the nat table a kernel holding the full render
+   * would print. Reports the full sync, partial syncs (one endpoint of one service changed) and a
+   * {@code restarts} restarts (each a new proxier's full sync over that unchanged ruleset), each in
+   * ms of sync code only.
+   */
+  public static void runInProcess(int n, int e, int rounds, int restarts, Consumer<String> out) {
+    ProxyConfig cfg =
+        ProxyConfig.defaults(
+            "n",
+            "192.168.77.11",
+            new LocalTrafficDetector(LocalTrafficDetector.Mode.CLUSTER_CIDR, "10.244.0.0/16"));
+    ProxyState state = services(n, e);
+    String[] saved = {"*nat\nCOMMIT\n"};
+    CommandRunner fake =
+        new CommandRunner() {
+          @Override
+          public CommandResult run(List<String> argv, String stdin, java.time.Duration timeout) {
+            String out = argv.get(0).endsWith("-save") ? saved[0] : "";
+            return new CommandResult(argv, 0, out, "");
+          }
+
+          @Override
+          public dev.svcproxy.kernel.Spawned spawn(List<String> argv, java.nio.file.Path log) {
+            throw new UnsupportedOperationException();
+          }
+        };
+    IptablesKernel kernel = new IptablesKernel(fake, "iptables-nft");
+    IptablesProxier proxier =
+        new IptablesProxier(kernel, cfg, IptablesOptions.defaults(), KernelCapabilities.none());
+    long t0 = System.nanoTime();
+    proxier.sync(state, true, Set.of());
+    out.accept(
+        String.format(
+            "in-process full sync of %d services x %d endpoints into an empty kernel: %d ms",
+            n, e, (System.nanoTime() - t0) / 1_000_000));
+    List<ServicePortName> names = new ArrayList<>(state.services().keySet());
+    for (int r = 0; r < rounds; r++) {
+      ServicePortName victim = names.get((names.size() / 2 + r * 37) % names.size());
+      Map<ServicePortName, List<Endpoint>> eps = new HashMap<>(state.endpoints());
+      List<Endpoint> list = new ArrayList<>(state.endpointsOf(victim));
+      list.set(0, Endpoint.ready("10.99." + (r / 250) + "." + (r % 250 + 1), 8080, "n"));
+      eps.put(victim, list);
+      state = new ProxyState(new TreeMap<>(state.services()), eps);
+      t0 = System.nanoTime();
+      proxier.sync(state, false, Set.of(victim.namespacedName()));
+      out.accept(
+          String.format(
+              "in-process partial sync, round %d: %.1f ms", r + 1, (System.nanoTime() - t0) / 1e6));
+    }
+    saved[0] = savedNat(cfg, state);
+    for (int r = 0; r < restarts; r++) {
+      IptablesProxier restarted =
+          new IptablesProxier(kernel, cfg, IptablesOptions.defaults(), KernelCapabilities.none());
+      t0 = System.nanoTime();
+      IptablesSyncResult res = restarted.sync(state, true, Set.of());
+      out.accept(
+          String.format(
+              "in-process restart over the unchanged ruleset: %d ms (%s, %d lines written)",
+              (System.nanoTime() - t0) / 1_000_000,
+              res.summary(),
+              res.switchInput().lines().count()));
+    }
+  }
+
+  /** The nat table as iptables-save prints it once a kernel holds the full render of state. */
+  static String savedNat(ProxyConfig cfg, ProxyState state) {
+    Table nat =
+        new IptablesRenderer(cfg, IptablesOptions.defaults(), KernelCapabilities.none())
+            .render(state)
+            .restoreInput()
+            .table("nat")
+            .orElseThrow();
+    StringBuilder b = new StringBuilder("# Generated by iptables-nft-save v1.8.9\n*nat\n");
+    for (String c : List.of("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING")) {
+      b.append(':').append(c).append(" ACCEPT [0:0]\n");
+    }
+    for (Line l : nat.lines()) {
+      if (l instanceof Line.ChainDecl c) {
+        b.append(':').append(c.name()).append(" - [0:0]\n");
+      }
+    }
+    b.append(
+        "-A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\n");
+    b.append("-A OUTPUT -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\n");
+    b.append(
+        "-A POSTROUTING -m comment --comment \"kubernetes postrouting rules\" -j"
+            + " KUBE-POSTROUTING\n");
+    for (Line l : nat.lines()) {
+      if (l instanceof Line.RuleLine r) {
+        b.append(asSaved(r.rule())).append('\n');
+      }
+    }
+    return b.append("COMMIT\n# Completed\n").toString();
+  }
+
+  /**
+   * A rendered rule as iptables-nft-save 1.8.9 prints it back (seen on this machine): -s, -d and -p
+   * first, host addresses with "/32", comments quoted, probabilities as the kernel's 32-bit value
+   * printed with 11 decimals.
+   */
+  static String asSaved(dev.svcproxy.netfilter.Rule rule) {
+    List<String> argv = dev.svcproxy.netfilter.IptablesCodec.argv(rule);
+    StringBuilder core = new StringBuilder("-A ").append(rule.chain());
+    StringBuilder rest = new StringBuilder();
+    String[] order = {"-s", "-d", "-p"};
+    String[] found = new String[3];
+    for (int i = 0; i < argv.size(); i++) {
+      String a = argv.get(i);
+      boolean neg = a.equals("!");
+      String flag = neg ? argv.get(i + 1) : a;
+      int c = List.of(order).indexOf(flag);
+      if (c >= 0) {
+        String v = argv.get(i + (neg ? 2 : 1));
+        if (c < 2 && !v.contains("/")) {
+          v += "/32";
+        }
+        found[c] = (neg ? "! " : "") + flag + " " + v;
+        i += neg ? 2 : 1;
+      } else if (a.equals("--comment")) {
+        rest.append(" --comment \"").append(argv.get(++i)).append('"');
+      } else if (a.equals("--probability")) {
+        long k = Math.round(Double.parseDouble(argv.get(++i)) * 0x80000000L);
+        rest.append(
+            String.format(java.util.Locale.ROOT, " --probability %.11f", k / (double) 0x80000000L));
+      } else {
+        rest.append(' ').append(a);
+      }
+    }
+    for (String f : found) {
+      if (f != null) {
+        core.append(' ').append(f);
+      }
+    }
+    return core.append(rest).toString();
   }
 
   /**

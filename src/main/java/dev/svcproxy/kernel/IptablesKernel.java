@@ -92,8 +92,12 @@ public final class IptablesKernel {
 
   /** iptables-save of one table, parsed. */
   public Ruleset save(String table) {
-    CommandResult r = runner.run(List.of(iptables + "-save", "-t", table)).orThrow();
-    return IptablesCodec.parse(r.stdout(), iptables + "-save -t " + table).ruleset();
+    return IptablesCodec.parse(saveText(table), iptables + "-save -t " + table).ruleset();
+  }
+
+  /** iptables-save of one table, as the tool prints it. */
+  public String saveText(String table) {
+    return runner.run(List.of(iptables + "-save", "-t", table)).orThrow().stdout();
   }
 
   /** Names of the chains a table holds. */

@@ -1,6 +1,7 @@
 package dev.svcproxy.render.iptables;
 
 import dev.svcproxy.netfilter.Ruleset;
+import java.util.Collections;
 import java.util.Set;
 
 /**
@@ -16,7 +17,9 @@ public record RenderResult(
     boolean largeClusterMode,
     int deletedChains) {
   public RenderResult {
-    activeNatChains = Set.copyOf(activeNatChains);
+    // Not copied: the renderer hands over a set it never touches again, and copying 110k chain
+    // names at 10k services cost 40% of a partial sync.
+    activeNatChains = Collections.unmodifiableSet(activeNatChains);
   }
 
   /** The iptables-restore text. */

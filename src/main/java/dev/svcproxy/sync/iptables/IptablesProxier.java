@@ -15,6 +15,7 @@ import dev.svcproxy.kernel.CommandResult;
 import dev.svcproxy.kernel.IptablesKernel;
 import dev.svcproxy.kernel.KernelCapabilities;
 import dev.svcproxy.model.Endpoint;
+import dev.svcproxy.model.Protocol;
 import dev.svcproxy.model.ProxyConfig;
 import dev.svcproxy.model.ProxyState;
 import dev.svcproxy.model.ServicePortInfo;
@@ -32,13 +33,17 @@ import dev.svcproxy.render.iptables.IptablesRenderer;
 import dev.svcproxy.render.iptables.JumpRules;
 import dev.svcproxy.render.iptables.RenderOptions;
 import dev.svcproxy.render.iptables.RenderResult;
+import dev.svcproxy.render.iptables.ServicePortRules;
 import dev.svcproxy.sync.Exclusion;
 import dev.svcproxy.sync.Proxier;
 import dev.svcproxy.sync.SyncException;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.IdentityHashMap;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -46,6 +51,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.Set;
+import java.util.SortedMap;
 import java.util.TreeMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -106,6 +112,30 @@ public final class IptablesProxier implements Proxier {
   private Map<String, List<String>> sharedChains;
 
   private final Map<ServicePortName, Exclusion> excluded = new TreeMap<>();
+
+  /**
+   * The rules of every service port as last rendered, with the inputs they were rendered from: a
+   * port's rules depend only on its own service port and endpoints, the configuration, the kernel
+   * capabilities and large-cluster mode, so a sync re-renders only the ports whose inputs differ
+   * and reuses the rest. Valid for {@link #renderedWith} and {@link #renderedLarge}.
+   */
+  private final Map<ServicePortName, Rendered> rendered = new HashMap<>();
+
+  /**
+   * The printed form of the shared-chain rules of {@link #rendered}, by identity: the record of the
+   * shared chains is made of these strings, so a sync prints only the rules of re-rendered ports.
+   */
+  private final Map<Rule, String> printedShared = new IdentityHashMap<>();
+
+  /** The renderer of {@link #rendered}; null when nothing is cached. */
+  private IptablesRenderer renderedWith;
+
+  private KernelCapabilities renderedWithCaps;
+
+  private boolean renderedLarge;
+
+  /** Service ports rendered since this proxier was made (for tests: what a sync re-renders). */
+  private long portRenders;
 
   public IptablesProxier(IptablesKernel kernel, ProxyConfig cfg, IptablesOptions options) {
     this(kernel, cfg, options, KernelCapabilities.none());
@@ -212,10 +242,9 @@ public final class IptablesProxier implements Proxier {
     }
     // Upstream reads the kernel (iptables-save, seconds at 10k services) only on full syncs; a
     // partial sync deletes stale chains from the record of what the last sync left.
-    Table kernelNat =
-        full
-            ? kernel.save("nat").table("nat").orElse(new Table("nat", List.of()))
-            : new Table("nat", List.of());
+    // The saved rules stay text: a chain is parsed only when a cheap comparison finds it changed.
+    Map<String, List<String>> kernelNat =
+        full ? UnchangedChains.savedChains(kernel.saveText("nat")) : Map.of();
     Attempts a = new Attempts(state, full, changed, kernelNat, full ? null : known);
     a.shared = full ? null : shared;
     // Ports excluded earlier are retried when they change and on every full sync.
@@ -267,7 +296,7 @@ public final class IptablesProxier implements Proxier {
     }
     inKernel = last.effective;
     kernelChains = last.render.activeNatChains();
-    sharedChains = SharedChainEdits.record(last.render.restoreInput());
+    sharedChains = SharedChainEdits.record(last.render.restoreInput(), this::print);
     return new IptablesSyncResult(last.render, a.restores, last.text);
   }
 
@@ -384,6 +413,114 @@ public final class IptablesProxier implements Proxier {
     return Map.copyOf(excluded);
   }
 
+  /** Service ports rendered so far (every cache miss); tests count re-renders with it. */
+  long portRenders() {
+    return portRenders;
+  }
+
+  /** One service port's rules and the inputs they were rendered from. */
+  private record Rendered(ServicePortInfo svc, List<Endpoint> endpoints, ServicePortRules rules) {}
+
+  /**
+   * The render of {@code state}, written as {@code opts} says: the same as {@link
+   * IptablesRenderer#render(ProxyState, RenderOptions)}, but with the rules of every service port
+   * whose inputs are unchanged since it was last rendered reused instead of rendered again.
+   */
+  private RenderResult render(ProxyState state, RenderOptions opts) {
+    IptablesRenderer r = renderedWith;
+    boolean large = renderedLarge;
+    List<ServicePortRules> ports = new ArrayList<>(state.services().size());
+    for (ServicePortInfo svc : state.services().values()) {
+      ServicePortName spn = svc.name();
+      List<Endpoint> eps = state.endpointsOf(spn);
+      Rendered c = rendered.get(spn);
+      // Identity first: unchanged ports are usually the same objects from one state to the next.
+      if (c == null
+          || c.svc() != svc && !c.svc().equals(svc)
+          || c.endpoints() != eps && !c.endpoints().equals(eps)) {
+        if (c != null) {
+          forgetPrinted(c.rules());
+        }
+        c = new Rendered(svc, eps, r.renderServicePort(r.planner().plan(svc, eps), large));
+        portRenders++;
+        rendered.put(spn, c);
+        for (Rule rule : c.rules().sharedFilterRules()) {
+          printedShared.put(rule, rule.print());
+        }
+        for (Rule rule : c.rules().sharedNatRules()) {
+          printedShared.put(rule, rule.print());
+        }
+      }
+      ports.add(c.rules());
+    }
+    if (rendered.size() > ports.size()) {
+      Iterator<Map.Entry<ServicePortName, Rendered>> it = rendered.entrySet().iterator();
+      while (it.hasNext()) {
+        Map.Entry<ServicePortName, Rendered> e = it.next();
+        if (!state.services().containsKey(e.getKey())) {
+          forgetPrinted(e.getValue().rules());
+          it.remove();
+        }
+      }
+    }
+    return r.assemble(ports, large, opts);
+  }
+
+  /**
+   * Makes the cache of rendered ports valid for {@code state}: forgets it when the capabilities or
+   * large-cluster mode differ from those it was rendered with. Returns true when it forgot ports
+   * rendered before, whose own chains in the kernel then differ from a render of them, unchanged as
+   * they are.
+   */
+  private boolean prepareRender(ProxyState state) {
+    boolean forgot = false;
+    if (renderedWith == null || !caps.equals(renderedWithCaps)) {
+      forgot = !rendered.isEmpty();
+      renderedWith = new IptablesRenderer(cfg, options, caps);
+      renderedWithCaps = caps;
+      forgetRendered();
+    }
+    boolean large = renderedWith.largeClusterMode(state);
+    if (large != renderedLarge) {
+      // Large-cluster mode changes the rules of every port (comments on endpoint rules).
+      forgot |= !rendered.isEmpty();
+      forgetRendered();
+      renderedLarge = large;
+    }
+    return forgot;
+  }
+
+  private void forgetRendered() {
+    rendered.clear();
+    printedShared.clear();
+  }
+
+  private void forgetPrinted(ServicePortRules rules) {
+    rules.sharedFilterRules().forEach(printedShared::remove);
+    rules.sharedNatRules().forEach(printedShared::remove);
+  }
+
+  /** A rule as printed, from the cache when it is a cached port's shared rule. */
+  private String print(Rule rule) {
+    String s = printedShared.get(rule);
+    return s != null ? s : rule.print();
+  }
+
+  /** The ports of the service {@code nsName} ("ns/name") in a map ordered by port name. */
+  static <V> SortedMap<ServicePortName, V> portsOf(
+      SortedMap<ServicePortName, V> map, String nsName) {
+    int slash = nsName.indexOf('/');
+    if (slash < 0) {
+      return Collections.emptySortedMap();
+    }
+    String ns = nsName.substring(0, slash);
+    String name = nsName.substring(slash + 1);
+    Protocol first = Protocol.values()[0];
+    // Every port of ns/name sorts from ("ns", "name", "", first) and below the next name.
+    return map.subMap(
+        new ServicePortName(ns, name, "", first), new ServicePortName(ns, name + "\0", "", first));
+  }
+
   /** A restore line and the service port its rule belongs to. */
   record Blame(ServicePortName service, int line, String text) {}
 
@@ -419,6 +556,9 @@ public final class IptablesProxier implements Proxier {
     /** Attempts made. */
     private int count;
 
+    /** True once an attempt of this sync found every port's own chains to be rewritten. */
+    private boolean rewriteAll;
+
     /**
      * On a partial sync, the shared chains as the kernel holds them (see {@link #sharedChains}),
      * kept up to date; null on a full sync, which rewrites them whole.
@@ -428,18 +568,24 @@ public final class IptablesProxier implements Proxier {
     /** iptables-restore runs made. */
     private int restores;
 
-    /** On a full sync, the nat chains the kernel holds with their rules, kept up to date. */
-    private final Map<String, List<Rule>> view;
+    /**
+     * On a full sync, the nat chains the kernel holds with their rule lines (as iptables-save
+     * printed them, or as written), kept up to date.
+     */
+    private final Map<String, List<String>> view;
 
     Attempts(
-        ProxyState desired, boolean full, Set<String> changed, Table kernelNat, Set<String> known) {
+        ProxyState desired,
+        boolean full,
+        Set<String> changed,
+        Map<String, List<String>> kernelNat,
+        Set<String> known) {
       this.desired = desired;
       this.full = full;
       this.changed = changed;
       this.known = known;
-      Map<String, List<Rule>> chains = kernelNat.chains();
-      this.existing = new HashSet<>(chains.keySet());
-      this.view = full ? new HashMap<>(chains) : Map.of();
+      this.existing = new HashSet<>(kernelNat.keySet());
+      this.view = full ? new HashMap<>(kernelNat) : Map.of();
     }
 
     /** Whether the nat table holds {@code chain}, so that a rule may reference it. */
@@ -464,17 +610,20 @@ public final class IptablesProxier implements Proxier {
       if (!full) {
         existing.addAll(touchedChains(held, dropped));
       }
-      RenderResult rr =
-          new IptablesRenderer(cfg, options, caps)
-              .render(eff, new RenderOptions(full, changed, existing));
+      // Once large-cluster mode flips, every port's own chains differ from the kernel's: this sync
+      // rewrites them all. It flips only near the threshold (1000 endpoints), where that is small.
+      rewriteAll |= prepareRender(eff);
+      RenderResult rr = render(eff, new RenderOptions(full || rewriteAll, changed, existing));
       Ruleset input = rr.restoreInput();
       if (full) {
-        input = UnchangedChains.drop(input, view);
+        input = UnchangedChains.dropSaved(input, view);
       }
       count++;
       // A partial sync edits the shared chains from the record instead of rewriting them, so its
       // size is that of the edited text.
-      String whole = shared == null ? null : SharedChainEdits.print(input, shared);
+      Map<String, List<String>> wanted =
+          shared == null ? null : SharedChainEdits.record(input, IptablesProxier.this::print);
+      String whole = shared == null ? null : SharedChainEdits.print(input, shared, wanted);
       int size = whole == null ? BuildThenSwitch.lines(input) : (int) whole.lines().count();
       int max = batchLines(size);
       BuildThenSwitch.Plan plan =
@@ -486,20 +635,29 @@ public final class IptablesProxier implements Proxier {
       String switchText =
           whole == null
               ? plan.switchInput().print()
-              : plan.single() ? whole : SharedChainEdits.print(plan.switchInput(), shared);
+              : plan.single()
+                  ? whole
+                  : SharedChainEdits.print(
+                      plan.switchInput(),
+                      shared,
+                      SharedChainEdits.record(plan.switchInput(), IptablesProxier.this::print));
       Attempt done = apply(plan, switchText, eff, held, dropped, rr);
       CommandResult r = done.result;
       if (r.ok() && shared != null) {
-        shared = SharedChainEdits.record(rr.restoreInput());
+        shared = wanted;
       }
       if (r.ok() && full) {
         Table nat = input.table("nat").orElse(new Table("nat", List.of()));
-        Map<String, List<Rule>> written = nat.chains();
         for (Line l : nat.lines()) {
           if (l instanceof Line.ChainDecl c) {
-            view.put(c.name(), written.get(c.name()));
+            view.put(c.name(), new ArrayList<>());
           } else if (l instanceof Line.DeleteChain d) {
             view.remove(d.name());
+          }
+        }
+        for (Line l : nat.lines()) {
+          if (l instanceof Line.RuleLine rl) {
+            view.computeIfAbsent(rl.rule().chain(), k -> new ArrayList<>()).add(print(rl.rule()));
           }
         }
       }
@@ -600,28 +758,44 @@ public final class IptablesProxier implements Proxier {
       Map<ServicePortName, List<Endpoint>> oldEps = new HashMap<>();
       Map<ServicePortName, ServicePortInfo> now = new TreeMap<>();
       Map<ServicePortName, List<Endpoint>> nowEps = new HashMap<>();
-      for (ServicePortInfo svc : inKernel.services().values()) {
-        ServicePortName spn = svc.name();
-        if (touched(spn, held, dropped) || !desired.services().containsKey(spn)) {
+      // The ports of changed services, looked up by range rather than by a scan of every port.
+      Set<ServicePortName> touched = new HashSet<>(held);
+      touched.addAll(dropped);
+      int gone = 0;
+      int added = 0;
+      for (String nn : changed) {
+        Set<ServicePortName> was = portsOf(inKernel.services(), nn).keySet();
+        Set<ServicePortName> is = portsOf(desired.services(), nn).keySet();
+        touched.addAll(was);
+        touched.addAll(is);
+        gone += (int) was.stream().filter(spn -> !is.contains(spn)).count();
+        added += (int) is.stream().filter(spn -> !was.contains(spn)).count();
+      }
+      // Ports gone from the desired state outside the changed services would be missed: when the
+      // counts do not add up, every port the kernel holds is checked.
+      if (inKernel.services().size() - gone + added != desired.services().size()) {
+        for (ServicePortName spn : inKernel.services().keySet()) {
+          if (!desired.services().containsKey(spn)) {
+            touched.add(spn);
+          }
+        }
+      }
+      for (ServicePortName spn : touched) {
+        ServicePortInfo svc = inKernel.services().get(spn);
+        if (svc != null) {
           old.put(spn, svc);
           oldEps.put(spn, inKernel.endpointsOf(spn));
         }
-      }
-      for (ServicePortInfo svc : desired.services().values()) {
-        if (touched(svc.name(), held, dropped)) {
-          now.put(svc.name(), svc);
-          nowEps.put(svc.name(), desired.endpointsOf(svc.name()));
+        svc = desired.services().get(spn);
+        if (svc != null) {
+          now.put(spn, svc);
+          nowEps.put(spn, desired.endpointsOf(spn));
         }
       }
       Set<String> out = new HashSet<>();
       out.addAll(RestoreErrors.chainOwners(new ProxyState(new TreeMap<>(old), oldEps)).keySet());
       out.addAll(RestoreErrors.chainOwners(new ProxyState(new TreeMap<>(now), nowEps)).keySet());
       return out;
-    }
-
-    private boolean touched(
-        ServicePortName spn, Set<ServicePortName> held, Set<ServicePortName> dropped) {
-      return changed.contains(spn.namespacedName()) || held.contains(spn) || dropped.contains(spn);
     }
 
     private ProxyState effective(Set<ServicePortName> held, Set<ServicePortName> dropped) {

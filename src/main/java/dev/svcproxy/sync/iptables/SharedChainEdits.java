@@ -11,6 +11,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Function;
 
 /**
  * Turns the shared chains of a partial sync's restore input (KUBE-SERVICES, KUBE-NODEPORTS,
@@ -29,6 +30,11 @@ final class SharedChainEdits {
 
   /** The shared chains of a full restore input, each with its rules as printed ("-A C ..."). */
   static Map<String, List<String>> record(Ruleset input) {
+    return record(input, Rule::print);
+  }
+
+  /** {@link #record(Ruleset)} with the rules printed by {@code print} (a cache of Rule::print). */
+  static Map<String, List<String>> record(Ruleset input, Function<Rule, String> print) {
     Map<String, List<String>> out = new HashMap<>();
     for (Table t : input.tables()) {
       for (Line.ChainDecl c : t.chainDecls()) {
@@ -36,10 +42,19 @@ final class SharedChainEdits {
           out.put(key(t.name(), c.name()), new ArrayList<>());
         }
       }
-      for (Rule r : t.rules()) {
-        List<String> rules = out.get(key(t.name(), r.chain()));
-        if (rules != null) {
-          rules.add(r.print());
+      // Rules come in runs of one chain: the record's list is looked up once per run.
+      String chain = null;
+      List<String> rules = null;
+      for (Line l : t.lines()) {
+        if (l instanceof Line.RuleLine rl) {
+          Rule r = rl.rule();
+          if (!r.chain().equals(chain)) {
+            chain = r.chain();
+            rules = out.get(key(t.name(), chain));
+          }
+          if (rules != null) {
+            rules.add(print.apply(r));
+          }
         }
       }
     }
@@ -53,8 +68,13 @@ final class SharedChainEdits {
    * are left out.
    */
   static String print(Ruleset input, Map<String, List<String>> applied) {
+    return print(input, applied, record(input));
+  }
+
+  /** {@link #print(Ruleset, Map)} given {@code wanted}, the {@link #record} of {@code input}. */
+  static String print(
+      Ruleset input, Map<String, List<String>> applied, Map<String, List<String>> wanted) {
     StringBuilder out = new StringBuilder();
-    Map<String, List<String>> wanted = record(input);
     for (Table t : input.tables()) {
       Set<String> edited = new HashSet<>();
       for (Line.ChainDecl c : t.chainDecls()) {

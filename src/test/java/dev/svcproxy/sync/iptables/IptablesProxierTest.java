@@ -69,8 +69,18 @@ class IptablesProxierTest {
     }
     CommandResult refused = refusal(c);
     if (refused.ok()) {
+      apply(tables, c.stdin());
+      natChains.clear();
+      natChains.addAll(tables.getOrDefault("nat", Map.of()).keySet());
+    }
+    return refused;
+  }
+
+  /** Applies a restore input the fake kernel accepted to its tables. */
+  private static void apply(Map<String, Map<String, List<String>>> tables, String input) {
+    {
       Map<String, List<String>> t = null;
-      for (String l : c.stdin().lines().toList()) {
+      for (String l : input.lines().toList()) {
         if (l.startsWith("*")) {
           t = tables.computeIfAbsent(l.substring(1), k -> new TreeMap<>());
         } else if (l.startsWith(":")) {
@@ -88,14 +98,15 @@ class IptablesProxierTest {
           t.remove(l.substring(3).strip());
         }
       }
-      natChains.clear();
-      natChains.addAll(tables.getOrDefault("nat", Map.of()).keySet());
     }
-    return refused;
   }
 
   /** One table of the fake node as iptables-save prints it. */
   private String print(String table) {
+    return print(tables, table);
+  }
+
+  private static String print(Map<String, Map<String, List<String>>> tables, String table) {
     StringBuilder b = new StringBuilder("*" + table + "\n");
     Map<String, List<String>> t = tables.getOrDefault(table, Map.of());
     t.keySet().forEach(n -> b.append(':').append(n).append(" - [0:0]\n"));
@@ -252,11 +263,14 @@ class IptablesProxierTest {
     p.sync(state("10.0.1.2", "10.0.2.2", "10.0.3.1"), false, Set.of("ns/b"));
     assertThat(saves()).hasSize(1);
     assertThat(runner.calls()).anyMatch(c -> c.line().endsWith("-t nat -N KUBE-PROXY-CANARY"));
-    // a (refused last time) and b are written; c's chains the kernel holds as they are, and its
-    // KUBE-SERVICES rule is written with the whole chain.
+    // a (refused last time) and b are written; c's chains the kernel holds as they are, and
+    // KUBE-SERVICES too, whose rules are unchanged.
     assertThat(restores().getLast().stdin())
-        .contains("10.0.1.2:80", "10.0.2.2:80", "ns/c:p cluster IP");
-    assertThat(lastAccepted()).contains("10.0.3.1:80").doesNotContain("10.0.1.1:80");
+        .contains("10.0.1.2:80", "10.0.2.2:80")
+        .doesNotContain("ns/c:p", "ns/b:p cluster IP");
+    assertThat(lastAccepted())
+        .contains("10.0.3.1:80", "ns/c:p cluster IP")
+        .doesNotContain("10.0.1.1:80");
 
     // With the record rebuilt, the next partial sync trusts it again.
     runner.clear();
@@ -382,5 +396,124 @@ class IptablesProxierTest {
         .hasValue(b);
     assertThat(RestoreErrors.owner("-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000", s)).isEmpty();
     assertThat(RestoreErrors.owner("COMMIT", s)).isEmpty();
+  }
+
+  private static final ProxyConfig CFG =
+      ProxyConfig.defaults("n1", "192.168.0.2", LocalTrafficDetector.none());
+
+  /** Large-cluster mode above 4 endpoints, so a test can cross the threshold with a few. */
+  private static final IptablesOptions SMALL_LARGE = new IptablesOptions(false, 4);
+
+  /** Services a..e with one endpoint each (a: ep1), b with two endpoints when {@code twoB}. */
+  private static ProxyState fiveServices(String aEndpoint, boolean twoB, boolean withE) {
+    StringBuilder y = new StringBuilder(States.oneEndpointService("a", "172.30.0.1", aEndpoint));
+    y.append(States.oneEndpointService("b", "172.30.0.2", "10.0.2.1"));
+    y.append(States.oneEndpointService("c", "172.30.0.3", "10.0.3.1"));
+    y.append(States.oneEndpointService("d", "172.30.0.4", "10.0.4.1"));
+    if (withE) {
+      y.append(States.oneEndpointService("e", "172.30.0.5", "10.0.5.1"));
+    }
+    ProxyState s = States.fromYaml(y.toString());
+    if (!twoB) {
+      return s;
+    }
+    ServicePortName b = new ServicePortName("ns", "b", "p", Protocol.TCP);
+    Map<ServicePortName, List<dev.svcproxy.model.Endpoint>> eps = new java.util.HashMap<>();
+    eps.putAll(s.endpoints());
+    List<dev.svcproxy.model.Endpoint> two = new ArrayList<>(s.endpointsOf(b));
+    two.add(dev.svcproxy.model.Endpoint.ready("10.0.2.9", 80, "n1"));
+    eps.put(b, two);
+    return new ProxyState(s.services(), eps);
+  }
+
+  /** The filter and nat tables a kernel holds after a full render of state into empty tables. */
+  private static String fullRenderApplied(
+      ProxyState state, dev.svcproxy.kernel.KernelCapabilities caps) {
+    Map<String, Map<String, List<String>>> fresh = new TreeMap<>();
+    apply(
+        fresh,
+        new dev.svcproxy.render.iptables.IptablesRenderer(CFG, SMALL_LARGE, caps)
+            .render(state)
+            .text());
+    return print(fresh, "filter") + print(fresh, "nat");
+  }
+
+  @Test
+  void sync_partialSyncSequence_kernelHoldsWhatAFullRenderWrites() {
+    poison.set(null);
+    IptablesProxier p = new IptablesProxier(new IptablesKernel(runner), CFG, SMALL_LARGE);
+    // 4 endpoints: not large; b's second endpoint makes 5 (large), e's then 6, a's change keeps
+    // it large, b back to one and e gone make 4 again (not large).
+    List<ProxyState> states =
+        List.of(
+            fiveServices("10.0.1.1", false, false),
+            fiveServices("10.0.1.2", false, false),
+            fiveServices("10.0.1.2", true, false),
+            fiveServices("10.0.1.2", true, true),
+            fiveServices("10.0.1.3", true, true),
+            fiveServices("10.0.1.3", false, false));
+    List<Set<String>> changed =
+        List.of(
+            Set.of(),
+            Set.of("ns/a"),
+            Set.of("ns/b"),
+            Set.of("ns/e"),
+            Set.of("ns/a"),
+            Set.of("ns/b", "ns/e"));
+    p.sync(states.get(0), true, Set.of());
+    for (int i = 1; i < states.size(); i++) {
+      p.sync(states.get(i), false, changed.get(i));
+      assertThat(print("filter") + print("nat"))
+          .as("after partial sync %d", i)
+          .isEqualTo(fullRenderApplied(states.get(i), p.capabilities()));
+    }
+    assertThat(saves()).hasSize(1);
+  }
+
+  @Test
+  void sync_partialSync_rendersOnlyTheChangedServicePorts() {
+    poison.set(null);
+    IptablesProxier p = new IptablesProxier(new IptablesKernel(runner), CFG, SMALL_LARGE);
+    p.sync(fiveServices("10.0.1.1", false, false), true, Set.of());
+    assertThat(p.portRenders()).isEqualTo(4);
+    // One service changed: it alone is rendered, the three others reused.
+    p.sync(fiveServices("10.0.1.2", false, false), false, Set.of("ns/a"));
+    assertThat(p.portRenders()).isEqualTo(5);
+    // A service added crosses the large-cluster threshold (5 endpoints), which changes every
+    // port's rules: all five rendered.
+    p.sync(fiveServices("10.0.1.2", false, true), false, Set.of("ns/e"));
+    assertThat(p.portRenders()).isEqualTo(10);
+    // Two changed in large mode: those two only.
+    p.sync(fiveServices("10.0.1.3", true, true), false, Set.of("ns/a", "ns/b"));
+    assertThat(p.portRenders()).isEqualTo(12);
+    // A service removed: nothing rendered.
+    ProxyState noE = fiveServices("10.0.1.3", true, false);
+    p.sync(noE, false, Set.of("ns/e"));
+    assertThat(p.portRenders()).isEqualTo(12);
+    assertThat(print("filter") + print("nat")).isEqualTo(fullRenderApplied(noE, p.capabilities()));
+  }
+
+  @Test
+  void portsOf_neighbouringNames_onlyThatServicesPorts() {
+    java.util.SortedMap<ServicePortName, String> m = new TreeMap<>();
+    for (String[] p :
+        List.of(
+            new String[] {"ns", "x", ""},
+            new String[] {"ns", "x", "a"},
+            new String[] {"ns", "x", "b"},
+            new String[] {"ns", "x-y", ""},
+            new String[] {"ns", "xa", "a"},
+            new String[] {"ns", "w", "z"},
+            new String[] {"ns2", "x", "a"},
+            new String[] {"n", "s/x", "a"})) {
+      for (Protocol proto : Protocol.values()) {
+        ServicePortName spn = new ServicePortName(p[0], p[1], p[2], proto);
+        m.put(spn, spn.toString());
+      }
+    }
+    assertThat(IptablesProxier.portsOf(m, "ns/x").keySet())
+        .hasSize(3 * Protocol.values().length)
+        .allMatch(spn -> spn.namespace().equals("ns") && spn.name().equals("x"));
+    assertThat(IptablesProxier.portsOf(m, "ns/q")).isEmpty();
   }
 }
