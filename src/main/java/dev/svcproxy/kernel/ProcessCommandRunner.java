@@ -1,10 +1,12 @@
 package dev.svcproxy.kernel;
 
+import java.io.BufferedWriter;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
+import java.io.OutputStreamWriter;
 import java.io.UncheckedIOException;
+import java.io.Writer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
@@ -25,19 +27,36 @@ public final class ProcessCommandRunner implements CommandRunner {
     }
     CompletableFuture<String> out = drain(p.getInputStream());
     CompletableFuture<String> err = drain(p.getErrorStream());
-    try (OutputStream in = p.getOutputStream()) {
-      if (stdin != null) {
-        in.write(stdin.getBytes(StandardCharsets.UTF_8));
-      }
-    } catch (IOException e) {
-      // The command exited before reading its input; its exit code and stderr say why.
-    }
+    // The input is fed from its own thread: a command reads it as it works (iptables-restore
+    // line by line), so writing it here would block, and the timeout would start only once the
+    // command had read everything. Encoding through a buffered writer avoids a second full copy
+    // of a large restore text.
+    Thread feeder =
+        Thread.ofPlatform()
+            .daemon()
+            .name("stdin-" + argv.get(0))
+            .start(
+                () -> {
+                  try (Writer in =
+                      new BufferedWriter(
+                          new OutputStreamWriter(p.getOutputStream(), StandardCharsets.UTF_8),
+                          1 << 16)) {
+                    if (stdin != null) {
+                      in.write(stdin);
+                    }
+                  } catch (IOException e) {
+                    // The command exited (or was killed) before reading all its input; its exit
+                    // code and stderr say why.
+                  }
+                });
     try {
       if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
         p.destroyForcibly();
         p.waitFor();
+        feeder.join();
         return new CommandResult(argv, 124, out.join(), "timed out after " + timeout);
       }
+      feeder.join();
     } catch (InterruptedException e) {
       p.destroyForcibly();
       Thread.currentThread().interrupt();
