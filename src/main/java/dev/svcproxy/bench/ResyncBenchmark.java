@@ -38,6 +38,14 @@ import java.util.function.Consumer;
 public final class ResyncBenchmark {
   private ResyncBenchmark() {}
 
+  /** The node every benchmark here renders for: one node IP, the lab's pod CIDR. */
+  static ProxyConfig benchConfig() {
+    return ProxyConfig.defaults(
+        "n",
+        "192.168.77.11",
+        new LocalTrafficDetector(LocalTrafficDetector.Mode.CLUSTER_CIDR, "10.244.0.0/16"));
+  }
+
   /** N ClusterIP services with E endpoints each. */
   public static ProxyState services(int n, int e) {
     TreeMap<ServicePortName, ServicePortInfo> svcs = new TreeMap<>();
@@ -75,11 +83,7 @@ public final class ResyncBenchmark {
     try (Lab lab = Lab.create(root, 1)) {
       CommandRunner node = root.inNetns(lab.node("node1").netns());
       IptablesKernel kernel = new IptablesKernel(node);
-      ProxyConfig cfg =
-          ProxyConfig.defaults(
-              "n",
-              "192.168.77.11",
-              new LocalTrafficDetector(LocalTrafficDetector.Mode.CLUSTER_CIDR, "10.244.0.0/16"));
+      ProxyConfig cfg = benchConfig();
       ProxyState state = services(n, e);
       long t0 = System.nanoTime();
       Ruleset full =
@@ -114,11 +118,7 @@ public final class ResyncBenchmark {
     try (Lab lab = Lab.create(root, 1)) {
       CommandRunner node = root.inNetns(lab.node("node1").netns());
       IptablesKernel kernel = new IptablesKernel(node);
-      ProxyConfig cfg =
-          ProxyConfig.defaults(
-              "n",
-              "192.168.77.11",
-              new LocalTrafficDetector(LocalTrafficDetector.Mode.CLUSTER_CIDR, "10.244.0.0/16"));
+      ProxyConfig cfg = benchConfig();
       ProxyState state = services(n, e);
       List<ServicePortName> names = new ArrayList<>(state.services().keySet());
       long t0 = System.nanoTime();
@@ -192,11 +192,7 @@ public final class ResyncBenchmark {
    */
   public static void runProxier(
       CommandRunner root, String backend, int n, int e, Consumer<String> out) {
-    ProxyConfig cfg =
-        ProxyConfig.defaults(
-            "n",
-            "192.168.77.11",
-            new LocalTrafficDetector(LocalTrafficDetector.Mode.CLUSTER_CIDR, "10.244.0.0/16"));
+    ProxyConfig cfg = benchConfig();
     ProxyState state = services(n, e);
     try (Lab lab = Lab.create(root, 1)) {
       CommandRunner inner = root.inNetns(lab.node("node1").netns());
@@ -280,11 +276,7 @@ public final class ResyncBenchmark {
    * ms of sync code only.
    */
   public static void runInProcess(int n, int e, int rounds, int restarts, Consumer<String> out) {
-    ProxyConfig cfg =
-        ProxyConfig.defaults(
-            "n",
-            "192.168.77.11",
-            new LocalTrafficDetector(LocalTrafficDetector.Mode.CLUSTER_CIDR, "10.244.0.0/16"));
+    ProxyConfig cfg = benchConfig();
     ProxyState state = services(n, e);
     String[] saved = {"*nat\nCOMMIT\n"};
     CommandRunner fake =
@@ -417,11 +409,7 @@ public final class ResyncBenchmark {
    */
   public static void runKnee(
       CommandRunner root, String backend, int n, int e, List<Integer> sizes, Consumer<String> out) {
-    ProxyConfig cfg =
-        ProxyConfig.defaults(
-            "n",
-            "192.168.77.11",
-            new LocalTrafficDetector(LocalTrafficDetector.Mode.CLUSTER_CIDR, "10.244.0.0/16"));
+    ProxyConfig cfg = benchConfig();
     ProxyState state = services(n, e);
     for (int size : sizes) {
       List<String> batches = serviceBatches(cfg, state, size);
