@@ -1,5 +1,6 @@
 package dev.svcproxy.kernel;
 
+import static dev.svcproxy.testutil.SavedTables.canonical;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.svcproxy.lab.Lab;
@@ -10,12 +11,10 @@ import dev.svcproxy.testutil.KernelTests;
 import dev.svcproxy.testutil.States;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeMap;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -72,24 +71,6 @@ class PartialSyncKernelTest {
     public Spawned spawn(List<String> argv, Path log) {
       return inner.spawn(argv, log);
     }
-  }
-
-  /**
-   * iptables-save of one table in a form independent of creation order: each chain with its policy
-   * and its rules in order (as the tool prints them), counters and comment lines dropped.
-   */
-  private static Map<String, List<String>> canonical(CommandRunner node, String backend, String t) {
-    String saved = node.run(backend + "-save", "-t", t).orThrow().stdout();
-    Map<String, List<String>> out = new TreeMap<>();
-    for (String l : saved.lines().toList()) {
-      if (l.startsWith(":")) {
-        String[] f = l.substring(1).split(" ");
-        out.computeIfAbsent(f[0], k -> new ArrayList<>()).add(0, "policy " + f[1]);
-      } else if (l.startsWith("-A ")) {
-        out.computeIfAbsent(l.split(" ")[1], k -> new ArrayList<>()).add(l);
-      }
-    }
-    return out;
   }
 
   private static String without(String yaml, String namespace) {

@@ -1,5 +1,6 @@
 package dev.svcproxy.sync.iptables;
 
+import static dev.svcproxy.testutil.SavedTables.canonical;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -22,7 +23,6 @@ import dev.svcproxy.testutil.KernelTests;
 import dev.svcproxy.testutil.States;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -92,24 +92,6 @@ class BuildThenSwitchKernelTest {
     public Spawned spawn(List<String> argv, Path log) {
       return inner.spawn(argv, log);
     }
-  }
-
-  /**
-   * iptables-save of one table independent of creation order: each chain with its policy and its
-   * rules in order, counters dropped.
-   */
-  private static Map<String, List<String>> canonical(CommandRunner node, String backend, String t) {
-    String saved = node.run(backend + "-save", "-t", t).orThrow().stdout();
-    Map<String, List<String>> out = new TreeMap<>();
-    for (String l : saved.lines().toList()) {
-      if (l.startsWith(":")) {
-        String[] f = l.substring(1).split(" ");
-        out.computeIfAbsent(f[0], k -> new ArrayList<>()).add(0, "policy " + f[1]);
-      } else if (l.startsWith("-A ")) {
-        out.computeIfAbsent(l.split(" ")[1], k -> new ArrayList<>()).add(l);
-      }
-    }
-    return out;
   }
 
   @ParameterizedTest
