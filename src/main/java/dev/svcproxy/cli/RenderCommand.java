@@ -67,6 +67,7 @@ final class RenderCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
+    options.validate(List.of("iptables"));
     CapabilityProbe.Prediction stated = parseCapabilities(kernelCapabilities);
     ProxyConfig cfg = options.proxyConfig(runner);
     IptablesOptions opts = options.iptablesOptions();
