@@ -282,7 +282,7 @@ public final class IpvsRenderer {
 
     List<String> dummy = new ArrayList<>(bound);
     dummy.sort(Comparator.comparingLong(Ip::ipv4ToLong));
-    entries.get(IPVS_IPS).addAll(bound);
+    entries.get(IPVS_IPS).addAll(dummy);
 
     List<IpsetCodec.IpSet> sets = new ArrayList<>();
     for (IpvsSets.SetInfo s : IpvsSets.ALL) {
