@@ -1,12 +1,18 @@
 package dev.svcproxy.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.svcproxy.kernel.CapabilityProbe;
+import dev.svcproxy.kernel.CommandResult;
 import dev.svcproxy.kernel.CommandRunner;
 import dev.svcproxy.kernel.IptablesKernel;
+import dev.svcproxy.kernel.KernelCapabilities;
 import dev.svcproxy.kernel.ProcessCommandRunner;
 import dev.svcproxy.kernel.ipvs.IpvsKernel;
 import dev.svcproxy.model.ProxyConfig;
 import dev.svcproxy.model.ProxyState;
 import dev.svcproxy.render.ipvs.IpvsOptions;
+import dev.svcproxy.render.ipvs.IpvsRenderer;
 import dev.svcproxy.render.ipvs.IpvsState;
 import dev.svcproxy.source.ManifestSource;
 import dev.svcproxy.sync.Proxier;
@@ -15,6 +21,8 @@ import dev.svcproxy.sync.iptables.IptablesProxier;
 import dev.svcproxy.sync.ipvs.IpvsProxier;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
@@ -229,17 +237,41 @@ final class RunCommand implements Callable<Integer> {
   }
 
   /**
-   * The IPVS renderer, bound to this node's configuration.
-   *
-   * <p>LEAD: wire render.ipvs.IpvsRenderer here after merging ipvs-render (its render entry point
-   * from ProxyConfig, IpvsOptions and the node's capabilities to an IpvsState); everything else of
-   * `run --mode ipvs` is in place.
+   * The IPVS renderer bound to this node: capabilities probed once at start as iptables mode does,
+   * the kernel release read once (it decides conn_reuse_mode), and the node's addresses other than
+   * kube-ipvs0's read at every sync, as upstream's syncProxyRules does.
    */
-  private static Function<ProxyState, IpvsState> ipvsRenderer(ProxyConfig cfg, IpvsOptions o) {
-    return state -> {
-      throw new IllegalStateException(
-          "--mode ipvs: the IPVS renderer is not wired into run yet (node " + cfg.nodeName() + ")");
-    };
+  private Function<ProxyState, IpvsState> ipvsRenderer(ProxyConfig cfg, IpvsOptions o) {
+    KernelCapabilities caps =
+        CapabilityProbe.startup(new IptablesKernel(runner), KernelCapabilities.none());
+    CommandResult uname = runner.run("uname", "-r");
+    IpvsRenderer renderer =
+        new IpvsRenderer(cfg, o, caps, uname.ok() ? uname.stdout().strip() : "");
+    return state -> renderer.render(state, localAddresses());
+  }
+
+  /** The node's IPv4 addresses on every interface but kube-ipvs0 (GetAllLocalAddressesExcept). */
+  private List<String> localAddresses() {
+    CommandResult r = runner.run("ip", "-j", "-4", "addr", "show");
+    List<String> out = new ArrayList<>();
+    if (!r.ok()) {
+      return out;
+    }
+    try {
+      for (JsonNode link : new ObjectMapper().readTree(r.stdout())) {
+        if (link.path("ifname").asText().equals(IpvsState.DUMMY_DEVICE)) {
+          continue;
+        }
+        for (JsonNode a : link.path("addr_info")) {
+          if (a.path("family").asText().equals("inet")) {
+            out.add(a.path("local").asText());
+          }
+        }
+      }
+    } catch (java.io.IOException e) {
+      return List.of();
+    }
+    return out;
   }
 
   /** In-process callers (tests) outlive a failed run: its hook must not fire at their exit. */

@@ -19,6 +19,8 @@ import dev.svcproxy.netfilter.Table;
 import dev.svcproxy.netfilter.TableRule;
 import dev.svcproxy.render.iptables.ChainNames;
 import dev.svcproxy.render.ipvs.IpvsOptions;
+import dev.svcproxy.render.ipvs.IpvsRenderer;
+import dev.svcproxy.render.ipvs.IpvsSets;
 import dev.svcproxy.render.ipvs.IpvsState;
 import dev.svcproxy.sync.Exclusion;
 import dev.svcproxy.sync.Proxier;
@@ -51,43 +53,11 @@ public final class IpvsProxier implements Proxier {
 
   /** The sets upstream's IPVS mode creates (ipsetInfo), which cleanup destroys. */
   public static final List<String> IPSETS =
-      List.of(
-          "KUBE-LOOP-BACK",
-          "KUBE-CLUSTER-IP",
-          "KUBE-EXTERNAL-IP",
-          "KUBE-EXTERNAL-IP-LOCAL",
-          "KUBE-LOAD-BALANCER",
-          "KUBE-LOAD-BALANCER-LOCAL",
-          "KUBE-LOAD-BALANCER-FW",
-          "KUBE-LOAD-BALANCER-SOURCE-IP",
-          "KUBE-LOAD-BALANCER-SOURCE-CIDR",
-          "KUBE-NODE-PORT-TCP",
-          "KUBE-NODE-PORT-LOCAL-TCP",
-          "KUBE-NODE-PORT-UDP",
-          "KUBE-NODE-PORT-LOCAL-UDP",
-          "KUBE-NODE-PORT-SCTP-HASH",
-          "KUBE-NODE-PORT-LOCAL-SCTP-HASH",
-          "KUBE-HEALTH-CHECK-NODE-PORT",
-          "KUBE-IPVS-IPS");
+      IpvsSets.ALL.stream().map(IpvsSets.SetInfo::name).toList();
 
   /** The chains upstream's IPVS mode owns (iptablesCleanupChains), by table. */
   public static final Map<String, List<String>> CHAINS =
-      Map.of(
-          "nat",
-          List.of(
-              "KUBE-SERVICES",
-              "KUBE-POSTROUTING",
-              "KUBE-NODE-PORT",
-              "KUBE-LOAD-BALANCER",
-              "KUBE-MARK-MASQ"),
-          "filter",
-          List.of(
-              "KUBE-FORWARD",
-              "KUBE-NODE-PORT",
-              "KUBE-PROXY-FIREWALL",
-              "KUBE-SOURCE-RANGES-FIREWALL",
-              "KUBE-IPVS-FILTER",
-              "KUBE-IPVS-OUT-FILTER"));
+      Map.of("nat", IpvsRenderer.NAT_CHAINS, "filter", IpvsRenderer.FILTER_CHAINS);
 
   private static final List<String> BUILTIN =
       List.of("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING");
