@@ -233,4 +233,101 @@ class IpvsProxierVmTest {
       assertThat(tables).doesNotContain("KUBE-");
     }
   }
+
+  private static String webService(String... podIps) {
+    return """
+        apiVersion: v1
+        kind: Service
+        metadata: {namespace: ns, name: web}
+        spec:
+          type: NodePort
+          clusterIP: %s
+          ports: [{name: p, port: 80, targetPort: %d, nodePort: %d}]
+        ---
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSlice
+        metadata: {namespace: ns, name: web-1, labels: {kubernetes.io/service-name: web}}
+        addressType: IPv4
+        ports: [{name: p, port: %d}]
+        endpoints: [%s]
+        """
+        .formatted(
+            VIP,
+            PORT,
+            NODE_PORT,
+            PORT,
+            String.join(
+                ", ",
+                java.util.Arrays.stream(podIps)
+                    .map(ip -> "{addresses: [" + ip + "], nodeName: node1}")
+                    .toList()));
+  }
+
+  @Test
+  void syncLoop_realRenderer_servesClusterIpAndNodePortAndFollowsEndpoints() throws Exception {
+    KernelTests.requireIpvs("IPVS proxier kernel test");
+    try (Lab lab = Lab.create(new ProcessCommandRunner(), 1)) {
+      Lab.Node node = lab.node("node1");
+      Lab.Pod a = lab.addPod("node1", "be1");
+      Lab.Pod b = lab.addPod("node1", "be2");
+      Lab.Client client = lab.addClient("client");
+      lab.route(client.netns(), VIP, node.ip());
+      lab.startBackend(a, PORT);
+      lab.startBackend(b, PORT);
+      Recording rec = new Recording(lab.runner().inNetns(node.netns()));
+      dev.svcproxy.model.ProxyConfig cfg =
+          dev.svcproxy.model.ProxyConfig.defaults(
+              "node1", node.ip(), dev.svcproxy.model.LocalTrafficDetector.none());
+      dev.svcproxy.render.ipvs.IpvsRenderer renderer =
+          new dev.svcproxy.render.ipvs.IpvsRenderer(
+              cfg,
+              IpvsOptions.defaults(),
+              dev.svcproxy.kernel.KernelCapabilities.none(),
+              "6.1.0-56-amd64");
+      IpvsProxier proxier =
+          new IpvsProxier(
+              new IpvsKernel(rec),
+              new IptablesKernel(rec),
+              st -> renderer.render(st, List.of(node.ip())),
+              IpvsOptions.defaults(),
+              Duration.ofHours(1),
+              System::nanoTime);
+      Duration timeout = TimeScale.scale(Duration.ofSeconds(1));
+      ProxyState first = dev.svcproxy.testutil.States.fromYaml(webService(a.ip()));
+      try (dev.svcproxy.sync.SyncLoop loop =
+          new dev.svcproxy.sync.SyncLoop(
+              proxier,
+              new dev.svcproxy.sync.SyncLoop.Timing(
+                  Duration.ZERO, TimeScale.scale(Duration.ofSeconds(30)), Duration.ofHours(1)))) {
+        loop.update(first);
+        loop.start();
+        assertThat(loop.awaitApplied(first, TimeScale.scale(Duration.ofSeconds(10))))
+            .as("first sync: %s", loop.lastError())
+            .isTrue();
+        for (String[] to : List.of(new String[] {VIP, "80"}, new String[] {node.ip(), "30080"})) {
+          Connection c = lab.connect(client.netns(), to[0], Integer.parseInt(to[1]), timeout);
+          assertThat(c.outcome())
+              .as("%s:%s %s", to[0], to[1], c)
+              .isEqualTo(Connection.Outcome.REPLIED);
+          assertThat(c.backend()).isEqualTo("be1");
+        }
+
+        // What the renderer asked for reads back from the tools as written: nothing to redo.
+        rec.lines.clear();
+        proxier.sync(first, true, Set.of());
+        assertThat(rec.writes()).isEmpty();
+
+        ProxyState second = dev.svcproxy.testutil.States.fromYaml(webService(b.ip()));
+        loop.update(second);
+        assertThat(loop.awaitApplied(second, TimeScale.scale(Duration.ofSeconds(10))))
+            .as("second sync: %s", loop.lastError())
+            .isTrue();
+        Connection c = lab.connect(client.netns(), VIP, 80, timeout);
+        assertThat(c.outcome()).as("after the change: %s", c).isEqualTo(Connection.Outcome.REPLIED);
+        assertThat(c.backend()).isEqualTo("be2");
+      }
+      proxier.cleanup();
+      assertThat(lab.in(node.netns(), "ipvsadm", "-S", "-n").stdout()).isEmpty();
+    }
+  }
 }
