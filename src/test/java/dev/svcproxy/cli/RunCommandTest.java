@@ -77,7 +77,7 @@ class RunCommandTest {
         "--detect-local-mode BridgeInterface | --pod-bridge-interface",
         "--detect-local-mode InterfaceNamePrefix | --pod-interface-name-prefix",
         "--node-ip 10.0.0.256 | --node-ip",
-        "--mode ipvs | --mode",
+        "--mode nftables | --mode",
         "--iptables-localhost-nodeports maybe | --iptables-localhost-nodeports",
       })
   void run_nonsenseFlag_exitsTwoNamingTheFlag_beforeTouchingTheNode(String flags, String flag) {
