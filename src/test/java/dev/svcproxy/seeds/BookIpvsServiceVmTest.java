@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.svcproxy.kernel.ProcessCommandRunner;
 import dev.svcproxy.lab.Connection;
 import dev.svcproxy.lab.Lab;
+import dev.svcproxy.testutil.KernelTests;
+import dev.svcproxy.testutil.vm.TimeScale;
 import java.time.Duration;
 import java.util.HashSet;
 import java.util.List;
@@ -33,7 +35,7 @@ class BookIpvsServiceVmTest {
 
   @BeforeAll
   static void buildLab() {
-    IpvsVm.requireIpvs("the book's IPVS service");
+    KernelTests.requireIpvs("the book's IPVS service");
     lab = Lab.create(new ProcessCommandRunner(), 2);
     node1 = lab.node("node1");
     node2 = lab.node("node2");
@@ -190,7 +192,7 @@ class BookIpvsServiceVmTest {
   }
 
   private static Connection connect() {
-    return lab.connect(node1.netns(), VIP, 80, IpvsVm.scale(Duration.ofSeconds(2)));
+    return lab.connect(node1.netns(), VIP, 80, TimeScale.scale(Duration.ofSeconds(2)));
   }
 
   private static void sysctl(String kv) {
@@ -200,7 +202,7 @@ class BookIpvsServiceVmTest {
   private static void stdin(List<String> argv, String in) {
     lab.runner()
         .inNetns(node1.netns())
-        .run(argv, in, IpvsVm.scale(Duration.ofSeconds(20)))
+        .run(argv, in, TimeScale.scale(Duration.ofSeconds(20)))
         .orThrow();
   }
 }

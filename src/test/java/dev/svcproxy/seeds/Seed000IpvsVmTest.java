@@ -6,6 +6,8 @@ import dev.svcproxy.kernel.CommandResult;
 import dev.svcproxy.kernel.ProcessCommandRunner;
 import dev.svcproxy.lab.Connection;
 import dev.svcproxy.lab.Lab;
+import dev.svcproxy.testutil.KernelTests;
+import dev.svcproxy.testutil.vm.TimeScale;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
@@ -33,7 +35,7 @@ class Seed000IpvsVmTest {
 
   @BeforeAll
   static void buildLab() {
-    IpvsVm.requireIpvs("seed 000 reproduction");
+    KernelTests.requireIpvs("seed 000 reproduction");
     lab = Lab.create(new ProcessCommandRunner(), 2);
     node = lab.node("node1");
     apiserver = lab.node("node2");
@@ -176,7 +178,7 @@ class Seed000IpvsVmTest {
   }
 
   private static Connection connect() {
-    return lab.connect(node.netns(), VIP, 443, IpvsVm.scale(Duration.ofSeconds(3)));
+    return lab.connect(node.netns(), VIP, 443, TimeScale.scale(Duration.ofSeconds(3)));
   }
 
   /**
@@ -194,7 +196,7 @@ class Seed000IpvsVmTest {
   private static CommandResult run(String netns, List<String> argv, String stdin) {
     return lab.runner()
         .inNetns(netns)
-        .run(argv, stdin, IpvsVm.scale(Duration.ofSeconds(20)))
+        .run(argv, stdin, TimeScale.scale(Duration.ofSeconds(20)))
         .orThrow();
   }
 }

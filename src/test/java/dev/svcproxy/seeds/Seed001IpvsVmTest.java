@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.svcproxy.kernel.ProcessCommandRunner;
 import dev.svcproxy.lab.Connection;
 import dev.svcproxy.lab.Lab;
+import dev.svcproxy.testutil.KernelTests;
+import dev.svcproxy.testutil.vm.TimeScale;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
@@ -33,7 +35,7 @@ class Seed001IpvsVmTest {
 
   @BeforeAll
   static void buildLab() {
-    IpvsVm.requireIpvs("seed 001 reproduction");
+    KernelTests.requireIpvs("seed 001 reproduction");
     lab = Lab.create(new ProcessCommandRunner(), 2);
     node1 = lab.node("node1");
     client = lab.addPod("node1", "client");
@@ -189,7 +191,7 @@ class Seed001IpvsVmTest {
   }
 
   private static Connection connect(String netns, int port) {
-    return lab.connect(netns, LB_IP, port, IpvsVm.scale(Duration.ofSeconds(3)));
+    return lab.connect(netns, LB_IP, port, TimeScale.scale(Duration.ofSeconds(3)));
   }
 
   /**
@@ -203,7 +205,7 @@ class Seed001IpvsVmTest {
   private static void stdin(List<String> argv, String in) {
     lab.runner()
         .inNetns(node1.netns())
-        .run(argv, in, IpvsVm.scale(Duration.ofSeconds(20)))
+        .run(argv, in, TimeScale.scale(Duration.ofSeconds(20)))
         .orThrow();
   }
 }
