@@ -6,7 +6,9 @@ import dev.svcproxy.model.Cidr;
 import dev.svcproxy.model.LocalTrafficDetector;
 import dev.svcproxy.model.ProxyConfig;
 import dev.svcproxy.render.iptables.IptablesOptions;
+import dev.svcproxy.render.ipvs.IpvsOptions;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import picocli.CommandLine.Option;
@@ -16,7 +18,7 @@ public final class ProxyOptions {
   @Option(
       names = "--mode",
       defaultValue = "iptables",
-      description = "Proxy mode: iptables (nftables and ipvs come later).")
+      description = "Proxy mode: iptables or ipvs (nftables comes later).")
   String mode;
 
   @Option(
@@ -102,15 +104,93 @@ public final class ProxyOptions {
       description = "This node's topology.kubernetes.io/zone, for topology hints.")
   String zone;
 
+  @Option(
+      names = "--ipvs-scheduler",
+      defaultValue = "rr",
+      paramLabel = "NAME",
+      description = "IPVS scheduler of every virtual server (rr, wrr, lc, sh, mh, ...).")
+  String ipvsScheduler;
+
+  @Option(
+      names = "--ipvs-exclude-cidrs",
+      split = ",",
+      paramLabel = "CIDRS",
+      description = "Virtual servers in these CIDRs are never deleted by ipvs mode.")
+  List<String> ipvsExcludeCidrs = new ArrayList<>();
+
+  @Option(
+      names = "--ipvs-strict-arp",
+      description = "Set arp_ignore=1 and arp_announce=2 (answer ARP only for the device's IPs).")
+  boolean ipvsStrictArp;
+
+  @Option(
+      names = "--ipvs-tcp-timeout",
+      defaultValue = "0",
+      paramLabel = "DURATION",
+      description = "IPVS idle timeout of TCP connections (0 leaves the kernel's, 900s).")
+  String ipvsTcpTimeout;
+
+  @Option(
+      names = "--ipvs-tcpfin-timeout",
+      defaultValue = "0",
+      paramLabel = "DURATION",
+      description = "IPVS timeout of TCP connections after a FIN (0 leaves the kernel's, 120s).")
+  String ipvsTcpFinTimeout;
+
+  @Option(
+      names = "--ipvs-udp-timeout",
+      defaultValue = "0",
+      paramLabel = "DURATION",
+      description = "IPVS timeout of UDP flows (0 leaves the kernel's, 300s).")
+  String ipvsUdpTimeout;
+
+  @Option(
+      names = "--ipvs-sync-period",
+      defaultValue = "30s",
+      paramLabel = "DURATION",
+      description = "ipvs mode: the full resync interval (> 0, >= --ipvs-min-sync-period).")
+  String ipvsSyncPeriod;
+
+  @Option(
+      names = "--ipvs-min-sync-period",
+      defaultValue = "0s",
+      paramLabel = "DURATION",
+      description = "ipvs mode: minimum time between syncs (>= 0).")
+  String ipvsMinSyncPeriod;
+
+  /** The proxy modes svcproxy knows. */
+  static final List<String> MODES = List.of("iptables", "ipvs");
+
+  /** Whether --mode is ipvs. */
+  boolean ipvs() {
+    return mode.equals("ipvs");
+  }
+
   /**
    * Rejects nonsense flags before anything touches the node, as upstream's
-   * pkg/proxy/apis/config/validation does; each message names the flag.
+   * pkg/proxy/apis/config/validation does; each message names the flag. Only --mode iptables
+   * passes: a command that runs another mode says so with {@link #validate(List)}.
    */
   void validate() {
-    if (!mode.equals("iptables")) {
+    validate(List.of("iptables"));
+  }
+
+  /** {@link #validate()} for a command that implements the modes {@code supported}. */
+  void validate(List<String> supported) {
+    if (!supported.contains(mode)) {
       throw new IllegalArgumentException(
-          "--mode " + mode + " is not supported yet (supported: iptables)");
+          "--mode "
+              + mode
+              + (MODES.contains(mode) ? " is not supported by this command" : " is not supported")
+              + " (supported: "
+              + String.join(", ", supported)
+              + ")");
     }
+    validateFlags();
+  }
+
+  /** Every check but the mode's. */
+  private void validateFlags() {
     if (nodeName.isBlank()) {
       throw new IllegalArgumentException("--node-name must not be empty");
     }
@@ -128,6 +208,10 @@ public final class ProxyOptions {
       case NODE_CIDR -> checkCidr(require(nodePodCidr, "--node-pod-cidr"), "--node-pod-cidr");
       case BRIDGE_INTERFACE -> require(podBridgeInterface, "--pod-bridge-interface");
       case INTERFACE_NAME_PREFIX -> require(podInterfaceNamePrefix, "--pod-interface-name-prefix");
+    }
+    if (ipvs()) {
+      ipvsOptions();
+      ipvsSyncPeriod();
     }
   }
 
@@ -164,7 +248,7 @@ public final class ProxyOptions {
 
   /** Builds the mode-independent configuration, reading node addresses through {@code runner}. */
   ProxyConfig proxyConfig(CommandRunner runner) {
-    validate();
+    validateFlags();
     LocalTrafficDetector.Mode m = LocalTrafficDetector.Mode.parse(detectLocalMode);
     String value =
         switch (m) {
@@ -198,6 +282,70 @@ public final class ProxyOptions {
   /** The iptables mode's own options. */
   IptablesOptions iptablesOptions() {
     return IptablesOptions.defaults().withLocalhostNodePorts(localhostNodePorts);
+  }
+
+  /**
+   * The IPVS mode's own options, validated as upstream's validateKubeProxyIPVSConfiguration:
+   * timeouts >= 0 (whole seconds, as ipvsadm --set takes them), exclude CIDRs valid, and a
+   * scheduler name the kernel could have (IP_VS_SCHEDNAME_MAXLEN is 16 with its NUL).
+   */
+  IpvsOptions ipvsOptions() {
+    String scheduler = ipvsScheduler == null || ipvsScheduler.isEmpty() ? "rr" : ipvsScheduler;
+    if (!scheduler.matches("[a-z0-9_]{1,15}")) {
+      throw new IllegalArgumentException(
+          "--ipvs-scheduler: invalid scheduler name \""
+              + ipvsScheduler
+              + "\" (lower-case letters, digits, _; at most 15; e.g. rr, wrr, lc, sh)");
+    }
+    List<Cidr> exclude = new ArrayList<>();
+    for (String c : ipvsExcludeCidrs) {
+      exclude.add(parseCidr(c, "--ipvs-exclude-cidrs"));
+    }
+    return new IpvsOptions(
+        scheduler,
+        exclude,
+        ipvsStrictArp,
+        timeoutSeconds(ipvsTcpTimeout, "--ipvs-tcp-timeout"),
+        timeoutSeconds(ipvsTcpFinTimeout, "--ipvs-tcpfin-timeout"),
+        timeoutSeconds(ipvsUdpTimeout, "--ipvs-udp-timeout"));
+  }
+
+  /** --ipvs-sync-period, checked against --ipvs-min-sync-period as upstream does. */
+  Duration ipvsSyncPeriod() {
+    Duration sync = Durations.parse(ipvsSyncPeriod, "--ipvs-sync-period");
+    Durations.checkSyncPeriods(
+        ipvsMinSyncPeriod(),
+        "--ipvs-min-sync-period",
+        ipvsMinSyncPeriod,
+        sync,
+        "--ipvs-sync-period",
+        ipvsSyncPeriod);
+    return sync;
+  }
+
+  /** --ipvs-min-sync-period (>= 0). */
+  Duration ipvsMinSyncPeriod() {
+    Duration min = Durations.parse(ipvsMinSyncPeriod, "--ipvs-min-sync-period");
+    if (min.isNegative()) {
+      throw new IllegalArgumentException(
+          "--ipvs-min-sync-period: must be greater than or equal to 0, got \""
+              + ipvsMinSyncPeriod
+              + "\"");
+    }
+    return min;
+  }
+
+  private static int timeoutSeconds(String text, String flag) {
+    Duration d = Durations.parse(text, flag);
+    if (d.isNegative()) {
+      throw new IllegalArgumentException(
+          flag + ": must be greater than or equal to 0, got \"" + text + "\"");
+    }
+    if (d.getSeconds() > Integer.MAX_VALUE) {
+      throw new IllegalArgumentException(flag + ": \"" + text + "\" is too long");
+    }
+    // Upstream hands ipvsadm int(timeout.Seconds()): a fraction of a second is cut off.
+    return (int) d.getSeconds();
   }
 
   private static String firstIpv4Cidr(List<String> cidrs) {

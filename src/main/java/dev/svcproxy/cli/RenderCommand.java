@@ -1,6 +1,9 @@
 package dev.svcproxy.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.svcproxy.kernel.CapabilityProbe;
+import dev.svcproxy.kernel.CommandResult;
 import dev.svcproxy.kernel.CommandRunner;
 import dev.svcproxy.kernel.IptablesKernel;
 import dev.svcproxy.kernel.KernelCapabilities;
@@ -10,6 +13,10 @@ import dev.svcproxy.model.ProxyConfig;
 import dev.svcproxy.model.ProxyState;
 import dev.svcproxy.render.iptables.IptablesOptions;
 import dev.svcproxy.render.iptables.IptablesRenderer;
+import dev.svcproxy.render.ipvs.IpvsOptions;
+import dev.svcproxy.render.ipvs.IpvsRenderer;
+import dev.svcproxy.render.ipvs.IpvsState;
+import dev.svcproxy.render.ipvs.IpvsText;
 import dev.svcproxy.source.ManifestSource;
 import java.io.PrintWriter;
 import java.util.ArrayList;
@@ -37,7 +44,14 @@ import picocli.CommandLine.Spec;
       "Print the iptables-restore input `run` would apply, without touching the kernel.",
       "It equals what run's first full sync restores into tables without our chains; over"
           + " tables that hold them, run leaves out chains the kernel holds as rendered, and it"
-          + " adds the jump rules and canary chains with single iptables commands."
+          + " adds the jump rules and canary chains with single iptables commands.",
+      "With --mode ipvs it prints everything IPVS mode applies, in sections: each starts with"
+          + " one line \"# NAME\" (no other line starts with \"# \") followed by that tool's"
+          + " input verbatim: \"# kube-ipvs0 addresses\" (ip -batch), \"# ipset restore\","
+          + " \"# ipvsadm -R\", \"# ipvsadm --set\" (only with an --ipvs-*-timeout),"
+          + " \"# iptables-restore\" (nat and filter, for --noflush), \"# sysctl\""
+          + " (key = value), \"# jump rules\" (iptables arguments, each inserted first, in the"
+          + " order listed)."
     })
 final class RenderCommand implements Callable<Integer> {
   private final CommandRunner runner;
@@ -54,6 +68,23 @@ final class RenderCommand implements Callable<Integer> {
               + " tcp-be-liberal: the capabilities of the node run will run on.")
   String kernelCapabilities;
 
+  @Option(
+      names = "--local-addresses",
+      split = ",",
+      paramLabel = "IP[,IP]",
+      description =
+          "ipvs mode: the node's addresses outside kube-ipvs0, where NodePort virtual servers"
+              + " listen (default: read with `ip -j -4 addr`).")
+  List<String> localAddresses;
+
+  @Option(
+      names = "--kernel-version",
+      paramLabel = "RELEASE",
+      description =
+          "ipvs mode: the kernel release run will run on, e.g. 5.4.0 (default: `uname -r`);"
+              + " conn_reuse_mode is set only on 4.1 to 5.8.")
+  String kernelVersion;
+
   @Spec picocli.CommandLine.Model.CommandSpec spec;
 
   RenderCommand() {
@@ -67,6 +98,10 @@ final class RenderCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
+    options.validate(ProxyOptions.MODES);
+    if (options.ipvs()) {
+      return renderIpvs();
+    }
     CapabilityProbe.Prediction stated = parseCapabilities(kernelCapabilities);
     ProxyConfig cfg = options.proxyConfig(runner);
     IptablesOptions opts = options.iptablesOptions();
@@ -84,6 +119,108 @@ final class RenderCommand implements Callable<Integer> {
     }
     err.flush();
     return 0;
+  }
+
+  private int renderIpvs() {
+    CapabilityProbe.Prediction stated = parseCapabilities(kernelCapabilities);
+    ProxyConfig cfg = options.proxyConfig(runner);
+    IpvsOptions opts = options.ipvsOptions();
+    List<String> addrs = localAddresses != null ? checkedAddresses() : readLocalAddresses();
+    String kernel = kernelVersion != null ? kernelVersion : uname();
+    ManifestSource.Snapshot snap = new ManifestSource(options.manifests).load();
+    CapabilityProbe.Prediction p =
+        stated != null ? stated : CapabilityProbe.predict(new IptablesKernel(runner));
+    java.util.function.Function<KernelCapabilities, String> text =
+        caps ->
+            IpvsText.print(
+                new IpvsRenderer(cfg, opts, caps, kernel).render(snap.state(), addrs), opts);
+    String out = text.apply(p.capabilities());
+    spec.commandLine().getOut().print(out);
+    spec.commandLine().getOut().flush();
+    PrintWriter err = spec.commandLine().getErr();
+    for (Map.Entry<Capability, String> u : p.unknown().entrySet()) {
+      // IPVS mode's rules depend on --random-fully alone (no nfacct, no INVALID drop rule).
+      if (u.getKey() == Capability.RANDOM_FULLY) {
+        err.println(
+            differs(
+                out,
+                text.apply(p.capabilities().with(u.getKey(), true)),
+                u.getKey(),
+                u.getValue()));
+      }
+    }
+    err.flush();
+    return 0;
+  }
+
+  private List<String> checkedAddresses() {
+    for (String a : localAddresses) {
+      if (!dev.svcproxy.model.Ip.isIp(a)) {
+        throw new IllegalArgumentException("--local-addresses: invalid IP address \"" + a + "\"");
+      }
+    }
+    return List.copyOf(localAddresses);
+  }
+
+  /**
+   * The node's IPv4 addresses on every interface but kube-ipvs0 (upstream's
+   * GetAllLocalAddressesExcept), read-only with `ip -j -4 addr show`; empty when ip fails.
+   */
+  private List<String> readLocalAddresses() {
+    CommandResult r = runner.run("ip", "-j", "-4", "addr", "show");
+    List<String> out = new ArrayList<>();
+    if (!r.ok()) {
+      return out;
+    }
+    try {
+      for (JsonNode link : new ObjectMapper().readTree(r.stdout())) {
+        if (link.path("ifname").asText().equals(IpvsState.DUMMY_DEVICE)) {
+          continue;
+        }
+        for (JsonNode a : link.path("addr_info")) {
+          if (a.path("family").asText().equals("inet")) {
+            out.add(a.path("local").asText());
+          }
+        }
+      }
+    } catch (java.io.IOException e) {
+      return List.of();
+    }
+    return out;
+  }
+
+  /** The running kernel's release, "" when uname cannot tell. */
+  private String uname() {
+    CommandResult r = runner.run("uname", "-r");
+    return r.ok() ? r.stdout().strip() : "";
+  }
+
+  /** The stderr note for a capability the probe could not tell, as for iptables mode. */
+  private static String differs(String text, String other, Capability c, String why) {
+    Set<String> mine = new LinkedHashSet<>(text.lines().toList());
+    Set<String> theirs = new LinkedHashSet<>(other.lines().toList());
+    List<String> out = new ArrayList<>();
+    out.add(
+        "svcproxy render: could not tell whether run would have "
+            + c.flagName()
+            + " ("
+            + why
+            + "); rendered without it. "
+            + (mine.equals(theirs)
+                ? "No rule depends on it here."
+                : "With it, run would write these lines differently (or state"
+                    + " --kernel-capabilities):"));
+    for (String l : mine) {
+      if (!theirs.contains(l)) {
+        out.add("  - " + l);
+      }
+    }
+    for (String l : theirs) {
+      if (!mine.contains(l)) {
+        out.add("  + " + l);
+      }
+    }
+    return String.join("\n", out);
   }
 
   /**
