@@ -1,17 +1,35 @@
 package dev.svcproxy.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.svcproxy.kernel.CapabilityProbe;
+import dev.svcproxy.kernel.CommandResult;
 import dev.svcproxy.kernel.CommandRunner;
 import dev.svcproxy.kernel.IptablesKernel;
+import dev.svcproxy.kernel.KernelCapabilities;
 import dev.svcproxy.kernel.ProcessCommandRunner;
+import dev.svcproxy.kernel.ipvs.IpvsKernel;
+import dev.svcproxy.model.ProxyConfig;
+import dev.svcproxy.model.ProxyState;
+import dev.svcproxy.render.ipvs.IpvsOptions;
+import dev.svcproxy.render.ipvs.IpvsRenderer;
+import dev.svcproxy.render.ipvs.IpvsState;
 import dev.svcproxy.source.ManifestSource;
+import dev.svcproxy.sync.Proxier;
 import dev.svcproxy.sync.SyncLoop;
 import dev.svcproxy.sync.iptables.IptablesProxier;
+import dev.svcproxy.sync.ipvs.IpvsProxier;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
@@ -19,7 +37,8 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * Keeps the node's iptables equal to the manifests until SIGTERM; rules stay in place after.
+ * Keeps the node's iptables (or IPVS state) equal to the manifests until SIGTERM; rules stay in
+ * place after.
  *
  * <p>SIGTERM (or SIGINT) exits 0: it is the normal way to stop, and the rules are meant to stay.
  * Upstream kube-proxy installs no handler, so Go's default applies and it dies by the signal (a
@@ -30,7 +49,8 @@ import picocli.CommandLine.Option;
     name = "run",
     mixinStandardHelpOptions = true,
     description = {
-      "Program the node's iptables from the manifests and keep them in sync until SIGTERM.",
+      "Program the node's iptables (or, with --mode ipvs, IPVS, kube-ipvs0, ipsets and the IPVS-mode",
+      "chains) from the manifests and keep them in sync until SIGTERM.",
       "One run per network namespace (a lock under /run/svcproxy); SIGTERM exits 0, rules stay."
     })
 final class RunCommand implements Callable<Integer> {
@@ -59,6 +79,16 @@ final class RunCommand implements Callable<Integer> {
   String syncPeriod;
 
   @Option(
+      names = "--ipvs-graceful-retry-period",
+      hidden = true,
+      defaultValue = "1m",
+      paramLabel = "DURATION",
+      description =
+          "ipvs mode: how often real servers at weight 0 are checked for drained connections"
+              + " (upstream: 1m).")
+  String ipvsGracefulRetryPeriod;
+
+  @Option(
       names = "--lock-dir",
       hidden = true,
       defaultValue = "/run/svcproxy",
@@ -77,6 +107,24 @@ final class RunCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws InterruptedException {
+    if (options.ipvs()) {
+      options.validate(ProxyOptions.MODES);
+      Duration retry = Durations.parse(ipvsGracefulRetryPeriod, "--ipvs-graceful-retry-period");
+      if (retry.isZero() || retry.isNegative()) {
+        throw new IllegalArgumentException("--ipvs-graceful-retry-period: must be > 0");
+      }
+      ManifestSource source = new ManifestSource(options.manifests);
+      RunLock lock = RunLock.acquire(lockDir);
+      try {
+        return runLocked(
+            source,
+            new SyncLoop.Timing(
+                options.ipvsMinSyncPeriod(), options.ipvsSyncPeriod(), Duration.ofHours(1)),
+            retry);
+      } finally {
+        lock.close();
+      }
+    }
     Duration min = Durations.parse(minSyncPeriod, "--iptables-min-sync-period");
     Duration sync = Durations.parse(syncPeriod, "--iptables-sync-period");
     Durations.checkSyncPeriods(
@@ -90,13 +138,17 @@ final class RunCommand implements Callable<Integer> {
     ManifestSource source = new ManifestSource(options.manifests);
     RunLock lock = RunLock.acquire(lockDir);
     try {
-      return runLocked(source, new SyncLoop.Timing(min, sync, Duration.ofHours(1)));
+      return runLocked(source, new SyncLoop.Timing(min, sync, Duration.ofHours(1)), null);
     } finally {
       lock.close();
     }
   }
 
-  private int runLocked(ManifestSource source, SyncLoop.Timing timing) throws InterruptedException {
+  /**
+   * @param drainRetry ipvs mode's graceful-termination retry period; null in iptables mode
+   */
+  private int runLocked(ManifestSource source, SyncLoop.Timing timing, Duration drainRetry)
+      throws InterruptedException {
     CountDownLatch stop = new CountDownLatch(1);
     CountDownLatch stopped = new CountDownLatch(1);
     // Set when call() ends by itself: an exit it asks for keeps its own code.
@@ -123,16 +175,58 @@ final class RunCommand implements Callable<Integer> {
     // Before the first kernel command, so that a signal at any point from here exits 0.
     Runtime.getRuntime().addShutdownHook(hook);
     try {
-      IptablesProxier proxier =
-          new IptablesProxier(
-              new IptablesKernel(runner), options.proxyConfig(runner), options.iptablesOptions());
-      proxier.probe();
+      ProxyConfig cfg = options.proxyConfig(runner);
+      IptablesKernel iptables = new IptablesKernel(runner);
+      IpvsKernel ipvs = new IpvsKernel(runner);
+      Proxier proxier;
+      ScheduledExecutorService drainTimer = null;
+      if (drainRetry != null) {
+        IpvsOptions ipvsOptions = options.ipvsOptions();
+        IpvsProxier p =
+            new IpvsProxier(
+                ipvs,
+                iptables,
+                ipvsRenderer(cfg, ipvsOptions),
+                ipvsOptions,
+                drainRetry,
+                System::nanoTime);
+        drainTimer =
+            Executors.newSingleThreadScheduledExecutor(
+                r -> {
+                  Thread t = new Thread(r, "ipvs-graceful-termination");
+                  t.setDaemon(true);
+                  return t;
+                });
+        long ms = drainRetry.toMillis();
+        drainTimer.scheduleWithFixedDelay(
+            () -> {
+              try {
+                p.retryDraining();
+              } catch (RuntimeException e) {
+                LOG.warn("graceful termination retry failed: {}", e.getMessage());
+              }
+            },
+            ms,
+            ms,
+            TimeUnit.MILLISECONDS);
+        proxier = p;
+      } else {
+        // Upstream removes IPVS mode's leftovers when another mode starts.
+        IpvsProxier.removeLeftoversForOtherMode(ipvs, iptables);
+        IptablesProxier p = new IptablesProxier(iptables, cfg, options.iptablesOptions());
+        p.probe();
+        proxier = p;
+      }
       try (SyncLoop loop = new SyncLoop(proxier, timing)) {
         loop.update(source.load().state());
         loop.start();
         source.watch(loop::update);
-        LOG.info("svcproxy running in iptables mode on node {}", options.nodeName);
+        LOG.info("svcproxy running in {} mode on node {}", proxier.name(), options.nodeName);
         stop.await();
+      } finally {
+        if (drainTimer != null) {
+          drainTimer.shutdownNow();
+        }
       }
     } finally {
       ending.set(!stop.await(0, TimeUnit.MILLISECONDS));
@@ -142,6 +236,44 @@ final class RunCommand implements Callable<Integer> {
       }
     }
     return ExitCodes.OK;
+  }
+
+  /**
+   * The IPVS renderer bound to this node: capabilities probed once at start as iptables mode does,
+   * the kernel release read once (it decides conn_reuse_mode), and the node's addresses other than
+   * kube-ipvs0's read at every sync, as upstream's syncProxyRules does.
+   */
+  private Function<ProxyState, IpvsState> ipvsRenderer(ProxyConfig cfg, IpvsOptions o) {
+    KernelCapabilities caps =
+        CapabilityProbe.startup(new IptablesKernel(runner), KernelCapabilities.none());
+    CommandResult uname = runner.run("uname", "-r");
+    IpvsRenderer renderer =
+        new IpvsRenderer(cfg, o, caps, uname.ok() ? uname.stdout().strip() : "");
+    return state -> renderer.render(state, localAddresses());
+  }
+
+  /** The node's IPv4 addresses on every interface but kube-ipvs0 (GetAllLocalAddressesExcept). */
+  private List<String> localAddresses() {
+    CommandResult r = runner.run("ip", "-j", "-4", "addr", "show");
+    List<String> out = new ArrayList<>();
+    if (!r.ok()) {
+      return out;
+    }
+    try {
+      for (JsonNode link : new ObjectMapper().readTree(r.stdout())) {
+        if (link.path("ifname").asText().equals(IpvsState.DUMMY_DEVICE)) {
+          continue;
+        }
+        for (JsonNode a : link.path("addr_info")) {
+          if (a.path("family").asText().equals("inet")) {
+            out.add(a.path("local").asText());
+          }
+        }
+      }
+    } catch (java.io.IOException e) {
+      return List.of();
+    }
+    return out;
   }
 
   /** In-process callers (tests) outlive a failed run: its hook must not fire at their exit. */

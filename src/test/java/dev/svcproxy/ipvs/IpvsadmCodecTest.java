@@ -101,4 +101,71 @@ class IpvsadmCodecTest {
     assertThatThrownBy(() -> IpvsadmCodec.parseSaveStrict("-A -t 10.0.0.1:80\n", "f"))
         .hasMessage("f:1: -A without a scheduler (-s)");
   }
+
+  // ipvsadm v1.31 in the VM, `ipvsadm -S -n` after ipvsadm -R of the edit lines below on a table
+  // that had 10.244.1.5:8443 behind 10.96.0.1:443, 10.244.1.6:53 at weight 1 created with -x 100
+  // -y 10, 10.96.0.12:80 with "-s rr -p 10800", and the fwmark service 7.
+  private static final String EDITS =
+      """
+      -d -t 10.96.0.1:443 -r 10.244.1.5:8443
+      -e -u 10.96.0.10:53 -r 10.244.1.6:53 -m -w 0
+      -E -t 10.96.0.12:80 -s wrr -p 100
+      -D -f 7
+      -a -t 10.96.0.1:443 -r 10.244.1.50:8443 -m -w 1
+      """;
+
+  private static final String SAVE_AFTER_EDITS =
+      """
+      -A -t 10.96.0.1:443 -s rr
+      -a -t 10.96.0.1:443 -r 10.244.1.50:8443 -m -w 1
+      -A -t 10.96.0.12:80 -s wrr -p 100
+      -a -t 10.96.0.12:80 -r 10.244.1.8:80 -g -w 0
+      -A -t 10.96.0.13:80 -s rr -p 60 -M 255.255.255.0
+      -a -t 10.96.0.13:80 -r 10.244.1.9:80 -i -w 2 --tun-type ipip
+      -A -u 10.96.0.10:53 -s rr
+      -a -u 10.96.0.10:53 -r 10.244.1.6:53 -m -w 0
+      -A -u 10.96.0.14:53 -s rr -o
+      -A --sctp-service 10.96.0.11:9999 -s sh -b sh-fallback,sh-port
+      """;
+
+  @Test
+  void parseSave_afterRestoreOfEditLines_readsTheEditedTableWithoutThresholds() {
+    IpvsTable t = IpvsadmCodec.parseSaveStrict(SAVE_AFTER_EDITS, "ipvsadm -S -n");
+
+    assertThat(t.byKey().keySet())
+        .containsExactly(
+            "TCP 10.96.0.1:443",
+            "TCP 10.96.0.12:80",
+            "TCP 10.96.0.13:80",
+            "UDP 10.96.0.10:53",
+            "UDP 10.96.0.14:53",
+            "SCTP 10.96.0.11:9999");
+    assertThat(t.find(Kind.TCP, "10.96.0.1", 443).orElseThrow().reals())
+        .containsExactly(RealServer.masq("10.244.1.50", 8443, 1));
+    VirtualServer edited = t.find(Kind.TCP, "10.96.0.12", 80).orElseThrow().server();
+    assertThat(edited.scheduler()).isEqualTo("wrr");
+    assertThat(edited.persistenceTimeout()).isEqualTo(100);
+    // -x/-y were given when the real server was added; the save format drops them.
+    assertThat(t.find(Kind.UDP, "10.96.0.10", 53).orElseThrow().reals())
+        .containsExactly(RealServer.masq("10.244.1.6", 53, 0));
+  }
+
+  @Test
+  void argv_editLinesIpvsadmRestoreAccepted_printAsWritten() {
+    VirtualServer https = VirtualServer.of(Kind.TCP, "10.96.0.1", 443, "rr");
+    VirtualServer dns = VirtualServer.of(Kind.UDP, "10.96.0.10", 53, "rr");
+    VirtualServer web = VirtualServer.of(Kind.TCP, "10.96.0.12", 80, "wrr").withPersistence(100);
+    VirtualServer fwm = new VirtualServer(Kind.FWMARK, "", 0, 7, "wrr", List.of(), 0, "", false);
+
+    List<String> lines =
+        List.of(
+            String.join(
+                " ", IpvsadmCodec.deleteReal(https, RealServer.masq("10.244.1.5", 8443, 1))),
+            String.join(" ", IpvsadmCodec.editReal(dns, RealServer.masq("10.244.1.6", 53, 0))),
+            String.join(" ", IpvsadmCodec.editService(web)),
+            String.join(" ", IpvsadmCodec.deleteService(fwm)),
+            String.join(" ", IpvsadmCodec.addReal(https, RealServer.masq("10.244.1.50", 8443, 1))));
+
+    assertThat(lines).isEqualTo(EDITS.lines().toList());
+  }
 }
