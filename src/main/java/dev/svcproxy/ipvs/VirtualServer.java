@@ -49,7 +49,10 @@ public record VirtualServer(
 
   public VirtualServer {
     Objects.requireNonNull(kind);
-    address = address == null ? "" : SafeText.name("virtual server address", address);
+    address =
+        address == null || address.isEmpty()
+            ? ""
+            : SafeText.name("virtual server address", address);
     scheduler = SafeText.name("scheduler of " + address + ":" + port, scheduler);
     schedulerFlags = List.copyOf(schedulerFlags);
     schedulerFlags.forEach(f -> SafeText.name("scheduler flag", f));
