@@ -1,9 +1,9 @@
 package dev.svcproxy.ipvs;
 
 /**
- * One entry of the IPVS connection table as `ipvsadm -Lnc` prints it. A persistence template
- * (what pins a client to a real server for a persistent service) has client port 0; for a fwmark
- * service its protocol is "IP" and its virtual address carries the mark (0.0.0.7 for mark 7).
+ * One entry of the IPVS connection table as `ipvsadm -Lnc` prints it. A persistence template (what
+ * pins a client to a real server for a persistent service) has client port 0; for a fwmark service
+ * its protocol is "IP" and its virtual address carries the mark (0.0.0.7 for mark 7).
  *
  * @param protocol "TCP", "UDP", "SCTP" or "IP" (a fwmark template), as ipvsadm prints it
  * @param expireSeconds seconds until the entry expires (the "mm:ss" column)

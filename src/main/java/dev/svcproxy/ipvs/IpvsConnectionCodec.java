@@ -9,7 +9,7 @@ import java.util.regex.Pattern;
 
 /**
  * Reads the connection table `ipvsadm -Lnc` prints (ipvsadm 1.31): a title line, a header line,
- * then one line per entry: {@code TCP 01:50  TIME_WAIT   10.0.0.2:42610 10.96.0.10:80
+ * then one line per entry: {@code TCP 01:50 TIME_WAIT 10.0.0.2:42610 10.96.0.10:80
  * 10.244.1.10:8080}. IPv6 entries ({@code [fd00::1]:80}) are skipped with a warning: the tracer is
  * IPv4 only.
  */

@@ -26,7 +26,9 @@ public final class IpvsadmListing {
     RATE,
     /** `ipvsadm -Ln --persistent-conn`: scheduler, flags; Weight, PersistConn, ActiveConn, ... */
     PERSISTENT_CONN,
-    /** `ipvsadm -Ln --thresholds`: scheduler, flags; Forward, Weight, Uthreshold, Lthreshold, ... */
+    /**
+     * `ipvsadm -Ln --thresholds`: scheduler, flags; Forward, Weight, Uthreshold, Lthreshold, ...
+     */
     THRESHOLDS
   }
 
