@@ -439,4 +439,111 @@ class IpvsTraceTest {
                               && s.text().contains("no virtual server for TCP 192.168.1.200:443"));
             });
   }
+
+  @Test
+  void filterInputDrop_stopsThePacketBeforeIpvs() {
+    // ip_vs_remote_request4 runs at LOCAL_IN NAT_SRC-1, after filter INPUT (priority 0): a filter
+    // INPUT rule that drops traffic to the VIP drops it before IPVS could forward it.
+    String rules =
+        RULES.replace(
+            "-A INPUT -m comment --comment \"kubernetes ipvs access filter\" -j KUBE-IPVS-FILTER\n",
+            "-A INPUT -s 10.0.1.7/32 -d 10.96.0.10/32 -j DROP\n"
+                + "-A INPUT -m comment --comment \"kubernetes ipvs access filter\" -j KUBE-IPVS-FILTER\n");
+    TraceResult r = trace(node(Map.of("iptables-save.txt", rules)), "10.0.1.7", "10.96.0.10", 80);
+    assertThat(r.outcomes())
+        .singleElement()
+        .satisfies(
+            o -> {
+              assertThat(o.verdict()).isEqualTo(Verdict.DROP);
+              assertThat(o.ipvs()).isNull();
+            });
+  }
+
+  @Test
+  void forwardPolicyDrop_doesNotStopIpvsForwardedPackets_theyGoThroughOutput() {
+    // IPVS sends what it forwards from LOCAL_IN through LOCAL_OUT and POSTROUTING
+    // (ip_vs_nat_send_or_cont: NF_HOOK(NF_INET_LOCAL_OUT, ..., dst_output)), never FORWARD: a
+    // FORWARD policy of DROP with nothing accepting the pod's unmarked traffic does not stop it.
+    String rules =
+        RULES
+            .replace(":FORWARD ACCEPT [0:0]", ":FORWARD DROP [0:0]")
+            .replace(
+                "-A FORWARD -m comment --comment \"kubernetes forwarding rules\" -j KUBE-FORWARD\n",
+                "");
+    TraceResult r = trace(node(Map.of("iptables-save.txt", rules)), "10.0.1.7", "10.96.0.10", 80);
+    assertThat(r.outcomes())
+        .hasSize(2)
+        .allSatisfy(o -> assertThat(o.verdict()).isEqualTo(Verdict.ACCEPT));
+    // A filter OUTPUT rule, though, does see it (with its new destination).
+    String out =
+        RULES.replace(
+            "-A KUBE-FORWARD -m comment --comment \"kubernetes forwarding rules\" -m mark",
+            "-A OUTPUT -d 10.0.2.5/32 -p tcp --dport 8080 -j DROP\n"
+                + "-A KUBE-FORWARD -m comment --comment \"kubernetes forwarding rules\" -m mark");
+    TraceResult dropped =
+        trace(node(Map.of("iptables-save.txt", out)), "10.0.1.7", "10.96.0.10", 80);
+    assertThat(to(dropped, "10.0.2.5:8080").verdict()).isEqualTo(Verdict.DROP);
+    assertThat(to(dropped, "10.0.1.5:8080").verdict()).isEqualTo(Verdict.ACCEPT);
+  }
+
+  @Test
+  void ipvsMatch_kubeIpvsOutFilterDropsTheNodesOwnConnectionToTheLoadBalancerIp() {
+    // KUBE-IPVS-OUT-FILTER (upstream #119656): "-s lbIP -m ipvs --vaddr lbIP --vproto tcp --vport
+    // 80 -j DROP" in filter OUTPUT. The node connecting to 192.168.1.200:80 picks that VIP as
+    // source (its local route); IPVS at LOCAL_OUT (NAT_DST+2) schedules it and sets
+    // ipvs_property before filter OUTPUT (0), where xt_ipvs finds the connection's virtual
+    // address 192.168.1.200:80 → DROP. A pod's connection never passes filter OUTPUT with that
+    // source, and --vport 443 would not match.
+    String rules =
+        RULES.replace(
+            ":KUBE-IPVS-FILTER - [0:0]\n",
+            ":KUBE-IPVS-FILTER - [0:0]\n:KUBE-IPVS-OUT-FILTER - [0:0]\n"
+                + "-A OUTPUT -j KUBE-IPVS-OUT-FILTER\n"
+                + "-A KUBE-IPVS-OUT-FILTER -s 192.168.1.200/32 -m ipvs --vaddr 192.168.1.200/32"
+                + " --vproto tcp --vport 80 -j DROP\n");
+    NodeState n = node(Map.of("iptables-save.txt", rules));
+    assertThat(trace(n, null, "192.168.1.200", 80).outcomes())
+        .singleElement()
+        .satisfies(
+            o -> {
+              assertThat(o.verdict()).isEqualTo(Verdict.DROP);
+              assertThat(o.steps()).anyMatch(s -> s.chain().equals("KUBE-IPVS-OUT-FILTER"));
+            });
+    assertThat(trace(n, "10.0.1.7", "192.168.1.200", 80).outcomes())
+        .singleElement()
+        .satisfies(o -> assertThat(o.verdict()).isEqualTo(Verdict.ACCEPT));
+  }
+
+  @Test
+  void nodeToVipWithALocalPodServer_unmasqueradedVipSource_stillComesBack() {
+    // As the VM showed ("backend1 saw 10.96.0.10"): the node's connection leaves with the VIP as
+    // source, and a pod on this node's bridge answers it through its default gateway, this node,
+    // where the VIP is local: the reply returns. Here without the masquerade rule (no cluster
+    // CIDR, upstream's "KUBE-CLUSTER-IP src,dst" rule absent too, as in kube-proxy 1.9).
+    String rules =
+        RULES.replace(
+            "-A KUBE-SERVICES ! -s 10.0.0.0/16 -m comment --comment \"Kubernetes service cluster ip + port for masquerade purpose\" -m set --match-set KUBE-CLUSTER-IP dst,dst -j KUBE-MARK-MASQ\n",
+            "");
+    TraceResult r = trace(node(Map.of("iptables-save.txt", rules)), null, "10.96.0.10", 80);
+    Outcome local = to(r, "10.0.1.5:8080");
+    assertThat(local.finalSource()).isEqualTo("10.96.0.10");
+    assertThat(local.reply().returnsHere()).isTrue();
+    Outcome remote = to(r, "10.0.2.5:8080");
+    assertThat(remote.finalSource()).isEqualTo("10.96.0.10");
+    assertThat(remote.reply().reasonCode()).isEqualTo(ReasonCode.REPLY_NOT_ROUTED_BACK);
+  }
+
+  @Test
+  void textAndJson_showTheVirtualServerSchedulerChoiceAndShares() {
+    TraceResult r = trace(node(Map.of()), "10.0.1.7", "10.96.0.11", 80);
+    assertThat(TraceFormatter.text(r))
+        .contains("IPVS TCP 10.96.0.11:80 (wrr) chose 10.0.1.5:8080")
+        .contains("ipvs TCP 10.96.0.11:80 #1: -a -t 10.96.0.11:80 -r 10.0.1.5:8080 -m -w 3")
+        .contains("10.0.2.6:8080 weight 0: never chosen for new connections");
+    assertThat(TraceFormatter.json(r))
+        .contains("\"virtualServer\" : \"TCP 10.96.0.11:80\"")
+        .contains("\"scheduler\" : \"wrr\"")
+        .contains("\"realServer\" : \"10.0.1.5:8080\"")
+        .contains("\"probability\" : 0.75");
+  }
 }

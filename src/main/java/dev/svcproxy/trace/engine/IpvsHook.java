@@ -28,8 +28,11 @@ import java.util.Locale;
  */
 record IpvsHook(Hook hook, int priority, boolean request) implements HookParticipant {
 
-  /** The IPVS connection a packet belongs to: virtual address and port, real server. */
-  record Binding(String vaddr, int vport, String daddr, int dport) {}
+  /**
+   * The IPVS connection a packet belongs to: virtual address and port, real server, and how it is
+   * forwarded as xt_ipvs names it (MASQ, GATE, IPIP).
+   */
+  record Binding(String vaddr, int vport, String daddr, int dport, String method) {}
 
   /**
    * The hooks of a node with IPVS services; none without (the kernel registers its hooks with the
@@ -279,7 +282,17 @@ record IpvsHook(Hook hook, int priority, boolean request) implements HookPartici
    * OUTPUT the packet goes on through OUTPUT, routed to the real server.
    */
   private void xmit(Branch x, RealServer rs, TraceRun run, List<Branch> done, List<Branch> out) {
-    x.ipvsBinding = new Binding(x.dst, x.dport, rs.address(), rs.port() == 0 ? x.dport : rs.port());
+    x.ipvsBinding =
+        new Binding(
+            x.dst,
+            x.dport,
+            rs.address(),
+            rs.port() == 0 ? x.dport : rs.port(),
+            switch (rs.method()) {
+              case MASQ -> "MASQ";
+              case ROUTE -> "GATE";
+              case TUNNEL -> "IPIP";
+            });
     if (rs.method() == RealServer.ForwardMethod.MASQ) {
       x.dst = rs.address();
       if (rs.port() != 0) {

@@ -1,6 +1,5 @@
 package dev.svcproxy.trace.engine;
 
-import dev.svcproxy.model.Cidr;
 import dev.svcproxy.trace.Outcome;
 import dev.svcproxy.trace.ReasonCode;
 import dev.svcproxy.trace.Step;
@@ -88,28 +87,6 @@ final class ReplyAnalysis {
         dropped.steps);
   }
 
-  private static boolean onSubnetOf(TraceRun run, String dev, String ip) {
-    return run.node
-        .iface(dev)
-        .map(
-            i ->
-                i.addresses().stream()
-                    .anyMatch(
-                        a ->
-                            dev.equals("lo")
-                                || dev.isEmpty()
-                                || Cidr.parse(a.ip() + "/" + a.prefixLength()).contains(ip)))
-        .orElse(false);
-  }
-
-  private static String deviceOf(TraceRun run, String ip) {
-    return run.node.interfaces().stream()
-        .filter(i -> i.addresses().stream().anyMatch(a -> a.ip().equals(ip)))
-        .map(i -> i.name())
-        .findFirst()
-        .orElse("an interface");
-  }
-
   /** Whether and how the reply comes back, from the addresses and routes alone. */
   private static Outcome.Reply analyse(Branch b, String delivery, TraceRun run) {
     Routing routing = run.routing;
@@ -144,27 +121,6 @@ final class ReplyAnalysis {
               .map(i -> i.addresses().stream().anyMatch(a -> a.ip().equals(b.src)))
               .orElse(false);
       boolean direct = routing.lookup(b.dst, null, "", 0).gateway().isEmpty();
-      if (!onOut && b.ipvsBinding != null && !onSubnetOf(run, b.outIface, b.src)) {
-        // A source IPVS kept from the node's own connection to a VIP (the VIP itself, chosen
-        // because the local route of the VIP says so): the real server answers an address that
-        // is no neighbour's on that link, so its reply goes to its own gateway, or to its own
-        // node's kube-ipvs0, never back here.
-        return new Outcome.Reply(
-            false,
-            seen,
-            "IPVS sent the packet to "
-                + b.dst
-                + " with source "
-                + b.src
-                + ", an address of this node that is not on "
-                + b.outIface
-                + " (a VIP on "
-                + deviceOf(run, b.src)
-                + ") and was not masqueraded: the real server's reply to "
-                + b.src
-                + " is not routed back to this node, and the connection never completes",
-            ReasonCode.REPLY_NOT_ROUTED_BACK);
-      }
       if (!onOut && !direct) {
         return new Outcome.Reply(
             false,
