@@ -4,8 +4,12 @@ import dev.svcproxy.kernel.ProcessCommandRunner;
 import dev.svcproxy.lab.Connection;
 import dev.svcproxy.lab.DemoCluster;
 import dev.svcproxy.lab.Lab;
+import dev.svcproxy.lab.ProxyProcess;
+import dev.svcproxy.lab.vm.KernelVm;
 import java.io.PrintWriter;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Spec;
@@ -140,7 +144,9 @@ final class LabCommand implements Runnable {
       name = "demo",
       mixinStandardHelpOptions = true,
       description =
-          "Build a two-node lab, run svcproxy on each node, show what a few connections do, tear it down.")
+          "Build a two-node lab, run svcproxy on each node, show what a few connections do (and"
+              + " whether that is what upstream kube-proxy gives), tear it down. Exit code 1 when a"
+              + " connection did something else.")
   static final class Demo implements Callable<Integer> {
     @Spec picocli.CommandLine.Model.CommandSpec spec;
 
@@ -151,60 +157,141 @@ final class LabCommand implements Runnable {
             "Capture each node's bundle into DIR/<node> before tearing down, for svcproxy trace.")
     java.nio.file.Path bundles;
 
+    @picocli.CommandLine.Option(
+        names = "--mode",
+        defaultValue = "iptables",
+        description =
+            "The proxy mode svcproxy runs in on the nodes: iptables (default) or ipvs. On a kernel"
+                + " without IPVS, --mode ipvs runs the whole demo inside the kernel VM"
+                + " (scripts/vm/run: Debian's kernel under QEMU).")
+    String mode;
+
+    /** What upstream kube-proxy's mode makes of a connection: outcome, backends, source seen. */
+    record Expected(Connection.Outcome outcome, Set<String> backends, Set<String> peers) {
+      static Expected replied(Set<String> backends, Set<String> peers) {
+        return new Expected(Connection.Outcome.REPLIED, backends, peers);
+      }
+
+      static Expected not(Connection.Outcome outcome) {
+        return new Expected(outcome, Set.of(), Set.of());
+      }
+
+      boolean matches(Connection c) {
+        return c.outcome() == outcome
+            && (outcome != Connection.Outcome.REPLIED
+                || (backends.contains(c.backend()) && peers.contains(c.peer())));
+      }
+
+      @Override
+      public String toString() {
+        return outcome == Connection.Outcome.REPLIED
+            ? "reached one of " + backends + ", which saw the client as one of " + peers
+            : outcome.toString().toLowerCase(java.util.Locale.ROOT).replace('_', ' ');
+      }
+    }
+
     @Override
     public Integer call() {
       PrintWriter out = spec.commandLine().getOut();
-      if (!"0".equals(new ProcessCommandRunner().run("id", "-u").stdout().strip())) {
+      if (!mode.equals("iptables") && !mode.equals("ipvs")) {
+        throw new picocli.CommandLine.ParameterException(
+            spec.commandLine(), "--mode must be iptables or ipvs, not " + mode);
+      }
+      ProcessCommandRunner runner = new ProcessCommandRunner();
+      if (!"0".equals(runner.run("id", "-u").stdout().strip())) {
         throw new IllegalArgumentException("lab demo needs root (it creates network namespaces)");
+      }
+      if (mode.equals("ipvs") && !KernelVm.hasIpvs(runner)) {
+        if (KernelVm.inGuest(System.getenv())) {
+          throw new IllegalStateException("the kernel VM has no IPVS: ip_vs did not load");
+        }
+        return inKernelVm(out);
       }
       out.println("building a two-node lab (network namespaces, veth, bridges)...");
       out.flush();
-      try (DemoCluster c = DemoCluster.start(new ProcessCommandRunner())) {
+      int unexpected = 0;
+      try (DemoCluster c = DemoCluster.start(runner, mode)) {
         Lab lab = c.lab();
         Lab.Node n1 = lab.node("node1");
         Lab.Node n2 = lab.node("node2");
         Lab.Pod client = lab.pod("client");
         Lab.Client ext = lab.client("ext");
+        Set<String> both = Set.of("web-a", "web-b");
         out.printf(
             "lab %s: node1 %s (pods %s), node2 %s (pods %s), external client %s%n",
             lab.prefix(), n1.ip(), n1.podCidr(), n2.ip(), n2.podCidr(), ext.ip());
-        out.println("svcproxy run is programming iptables in both nodes; connections:");
-        show(
-            out,
-            "pod client (" + client.ip() + ") -> ClusterIP web " + DemoCluster.WEB + ":80",
-            lab.connect(client.netns(), DemoCluster.WEB, 80));
-        show(
-            out,
-            "pod client -> ClusterIP web again",
-            lab.connect(client.netns(), DemoCluster.WEB, 80));
-        show(
-            out,
-            "external "
-                + ext.ip()
-                + " -> node1 NodePort "
-                + DemoCluster.WEB_NODEPORT
-                + " (eTP Cluster)",
-            lab.connect(ext.netns(), n1.ip(), DemoCluster.WEB_NODEPORT));
-        show(
-            out,
-            "external -> node2 NodePort "
-                + DemoCluster.WEB_LOCAL_NODEPORT
-                + " (eTP Local, endpoint on node2)",
-            lab.connect(ext.netns(), n2.ip(), DemoCluster.WEB_LOCAL_NODEPORT));
-        show(
-            out,
-            "external -> node1 NodePort "
-                + DemoCluster.WEB_LOCAL_NODEPORT
-                + " (eTP Local, no endpoint on node1)",
-            lab.connect(ext.netns(), n1.ip(), DemoCluster.WEB_LOCAL_NODEPORT));
-        show(
-            out,
-            "pod client -> ClusterIP empty " + DemoCluster.EMPTY + ":80 (no endpoints)",
-            lab.connect(client.netns(), DemoCluster.EMPTY, 80));
-        show(
-            out,
-            "pod web-a -> its own Service self " + DemoCluster.SELF + ":80 (hairpin)",
-            lab.connect(lab.pod("web-a").netns(), DemoCluster.SELF, 80));
+        out.printf("svcproxy run is programming %s mode in both nodes; connections:%n", mode);
+        // The expectations hold for both modes; the reasons differ. In IPVS mode (upstream's
+        // proxier.go, run with --cluster-cidr as the lab does): the ClusterIP is bound on
+        // kube-ipvs0, so the pod's packet is local to node1 and IPVS (LOCAL_IN, rr over web-a and
+        // web-b, masquerade forwarding = DNAT only) picks a pod; a pod source inside the cluster
+        // CIDR is not marked for masquerade; replies are de-NATed by IPVS in node1's FORWARD
+        // (br_netfilter for web-a on the same bridge).
+        unexpected +=
+            show(
+                out,
+                "pod client (" + client.ip() + ") -> ClusterIP web " + DemoCluster.WEB + ":80",
+                lab.connect(client.netns(), DemoCluster.WEB, 80),
+                Expected.replied(both, Set.of(client.ip())));
+        unexpected +=
+            show(
+                out,
+                "pod client -> ClusterIP web again",
+                lab.connect(client.netns(), DemoCluster.WEB, 80),
+                Expected.replied(both, Set.of(client.ip())));
+        // IPVS: a virtual server on each node address:30080; KUBE-NODE-PORT marks the packet for
+        // masquerade (eTP Cluster), so the pod sees node1's address on the way out: the bridge
+        // address towards web-a, the node IP towards web-b on node2.
+        unexpected +=
+            show(
+                out,
+                "external "
+                    + ext.ip()
+                    + " -> node1 NodePort "
+                    + DemoCluster.WEB_NODEPORT
+                    + " (eTP Cluster)",
+                lab.connect(ext.netns(), n1.ip(), DemoCluster.WEB_NODEPORT),
+                Expected.replied(both, Set.of(n1.ip(), n1.bridgeIp())));
+        // IPVS: eTP Local uses node2's local endpoint web-b only, and KUBE-NODE-PORT-LOCAL-TCP
+        // returns before the masquerade mark: web-b sees the client itself.
+        unexpected +=
+            show(
+                out,
+                "external -> node2 NodePort "
+                    + DemoCluster.WEB_LOCAL_NODEPORT
+                    + " (eTP Local, endpoint on node2)",
+                lab.connect(ext.netns(), n2.ip(), DemoCluster.WEB_LOCAL_NODEPORT),
+                Expected.replied(Set.of("web-b"), Set.of(ext.ip())));
+        // iptables: no local endpoint, the packet is dropped. IPVS: node1 has no local endpoint,
+        // so its virtual server falls back to the cluster's endpoints (kubernetes PR #97081, so
+        // that pods on node1 can still use the service): web-b on node2. But the packet is not
+        // masqueraded (the -LOCAL set returns first), so web-b answers the client directly from
+        // its pod IP, node1's IPVS never de-NATs it, and the client drops the stray SYN-ACK:
+        // the connection times out just the same.
+        unexpected +=
+            show(
+                out,
+                "external -> node1 NodePort "
+                    + DemoCluster.WEB_LOCAL_NODEPORT
+                    + " (eTP Local, no endpoint on node1)",
+                lab.connect(ext.netns(), n1.ip(), DemoCluster.WEB_LOCAL_NODEPORT),
+                Expected.not(Connection.Outcome.TIMED_OUT));
+        // iptables: REJECT in KUBE-SERVICES. IPVS: the virtual server exists with no real
+        // server; ip_vs_leave() answers ICMP port unreachable, which the client sees as refused.
+        unexpected +=
+            show(
+                out,
+                "pod client -> ClusterIP empty " + DemoCluster.EMPTY + ":80 (no endpoints)",
+                lab.connect(client.netns(), DemoCluster.EMPTY, 80),
+                Expected.not(Connection.Outcome.REFUSED));
+        // IPVS: KUBE-LOOP-BACK (hash:ip,port,ip: web-a,tcp:8080,web-a) masquerades the hairpin in
+        // POSTROUTING (net.ipv4.vs.conntrack=1), with cni0's address, as the iptables mode does.
+        unexpected +=
+            show(
+                out,
+                "pod web-a -> its own Service self " + DemoCluster.SELF + ":80 (hairpin)",
+                lab.connect(lab.pod("web-a").netns(), DemoCluster.SELF, 80),
+                Expected.replied(Set.of("web-a"), Set.of(n1.bridgeIp())));
         if (bundles != null) {
           for (Lab.Node n : lab.nodes()) {
             dev.svcproxy.trace.bundle.BundleCapture.captureTo(
@@ -225,12 +312,54 @@ final class LabCommand implements Runnable {
         }
         out.println("tearing the lab down");
       }
-      return 0;
+      if (unexpected > 0) {
+        out.printf(
+            "%d connection(s) did not do what upstream kube-proxy's %s mode does%n",
+            unexpected, mode);
+        return ExitCodes.FINDING;
+      }
+      return ExitCodes.OK;
     }
 
-    private static void show(PrintWriter out, String what, Connection c) {
-      out.printf("  %-78s %s%n", what, c);
+    /** Runs this demo again, inside the kernel VM, streaming its output. */
+    private int inKernelVm(PrintWriter out) {
+      java.nio.file.Path script =
+          KernelVm.runScript(System.getenv(), KernelVm.codeSource())
+              .orElseThrow(
+                  () ->
+                      new IllegalArgumentException(
+                          "this kernel has no IPVS, and the kernel VM's scripts/vm/run was not"
+                              + " found next to svcproxy (set "
+                              + KernelVm.RUN_SCRIPT_ENV
+                              + ")"));
+      List<String> command = new ArrayList<>(ProxyProcess.javaCommand());
+      command.addAll(List.of("lab", "demo", "--mode", mode));
+      List<java.nio.file.Path> writable = new ArrayList<>();
+      if (bundles != null) {
+        try {
+          java.nio.file.Files.createDirectories(bundles);
+        } catch (java.io.IOException e) {
+          throw new java.io.UncheckedIOException(e);
+        }
+        command.addAll(List.of("--bundles", bundles.toAbsolutePath().toString()));
+        writable.add(bundles);
+      }
+      out.println(
+          "this kernel has no IPVS: running the demo inside the kernel VM ("
+              + script
+              + ": Debian's kernel under QEMU, about 20x slower than native)");
       out.flush();
+      return KernelVm.run(KernelVm.argv(script, command, writable, VM_TIMEOUT_SECONDS), out);
+    }
+
+    private static int show(PrintWriter out, String what, Connection c, Expected expected) {
+      boolean ok = expected.matches(c);
+      out.printf("  %-78s %s%s%n", what, c, ok ? "" : "   <-- UNEXPECTED, upstream: " + expected);
+      out.flush();
+      return ok ? 0 : 1;
     }
   }
+
+  /** The demo in the VM takes a few minutes; a hung guest is stopped after this. */
+  static final int VM_TIMEOUT_SECONDS = 1200;
 }

@@ -27,15 +27,22 @@ public final class DemoCluster implements AutoCloseable {
 
   private final Lab lab;
   private final Path manifests;
+  private final String mode;
   private final List<ProxyProcess> proxies = new ArrayList<>();
 
-  private DemoCluster(Lab lab, Path manifests) {
+  private DemoCluster(Lab lab, Path manifests, String mode) {
     this.lab = lab;
     this.manifests = manifests;
+    this.mode = mode;
   }
 
-  /** Builds the lab, writes the manifests and starts svcproxy on both nodes. */
+  /** Builds the lab, writes the manifests and starts svcproxy (iptables mode) on both nodes. */
   public static DemoCluster start(CommandRunner runner) {
+    return start(runner, "iptables");
+  }
+
+  /** As {@link #start(CommandRunner)}, with svcproxy run --mode {@code mode} on each node. */
+  public static DemoCluster start(CommandRunner runner, String mode) {
     Lab lab = Lab.create(runner, 2);
     try {
       lab.addPod("node1", "web-a");
@@ -51,11 +58,11 @@ public final class DemoCluster implements AutoCloseable {
       lab.startBackend(lab.pod("web-b"), BACKEND_PORT);
       Path dir = lab.workDir().resolve("manifests");
       Files.createDirectories(dir);
-      DemoCluster c = new DemoCluster(lab, dir);
+      DemoCluster c = new DemoCluster(lab, dir, mode);
       c.writeManifest("services.yaml", c.services());
       c.writeManifest("endpoints.yaml", c.endpointSlices(true));
       for (Lab.Node n : lab.nodes()) {
-        c.proxies.add(ProxyProcess.start(lab, n, dir, List.of()));
+        c.proxies.add(ProxyProcess.start(lab, n, dir, mode, List.of()));
       }
       return c;
     } catch (IOException e) {
@@ -71,6 +78,11 @@ public final class DemoCluster implements AutoCloseable {
     return lab;
   }
 
+  /** The proxy mode svcproxy runs in on the nodes. */
+  public String mode() {
+    return mode;
+  }
+
   public Path manifests() {
     return manifests;
   }
@@ -84,7 +96,7 @@ public final class DemoCluster implements AutoCloseable {
     List<Lab.Node> nodes = lab.nodes();
     for (int i = 0; i < proxies.size(); i++) {
       proxies.get(i).stop();
-      proxies.set(i, ProxyProcess.start(lab, nodes.get(i), manifests, flags));
+      proxies.set(i, ProxyProcess.start(lab, nodes.get(i), manifests, mode, flags));
     }
   }
 

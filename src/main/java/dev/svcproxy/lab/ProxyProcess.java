@@ -1,6 +1,7 @@
 package dev.svcproxy.lab;
 
 import dev.svcproxy.kernel.Spawned;
+import dev.svcproxy.lab.vm.KernelVm;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URISyntaxException;
@@ -20,15 +21,21 @@ public final class ProxyProcess {
     this.log = log;
   }
 
-  /** Starts svcproxy run in {@code node} and waits for its first successful sync. */
+  /** Starts svcproxy run in iptables mode in {@code node} and waits for its first sync. */
   public static ProxyProcess start(Lab lab, Lab.Node node, Path manifests, List<String> flags) {
+    return start(lab, node, manifests, "iptables", flags);
+  }
+
+  /** Starts svcproxy run --mode {@code mode} in {@code node} and waits for its first sync. */
+  public static ProxyProcess start(
+      Lab lab, Lab.Node node, Path manifests, String mode, List<String> flags) {
     Path log = lab.workDir().resolve("svcproxy-" + node.name() + ".log");
     List<String> argv = new ArrayList<>(javaCommand());
     argv.addAll(
         List.of(
             "run",
             "--mode",
-            "iptables",
+            mode,
             "--manifests",
             manifests.toString(),
             "--node-name",
@@ -42,14 +49,17 @@ public final class ProxyProcess {
             lab.workDir().toString()));
     argv.addAll(flags);
     // The log is appended to across restarts: wait for this process's own first sync.
-    int before = new ProxyProcess(null, log).count("synced iptables");
+    // The sync loop logs "synced <mode> (...)" after each sync.
+    String synced = "synced " + mode;
+    int before = new ProxyProcess(null, log).count(synced);
     ProxyProcess p = new ProxyProcess(lab.spawn(node.netns(), argv, log), log);
-    p.awaitLog("synced iptables", before + 1, Duration.ofSeconds(30));
+    // A JVM start and a first sync take seconds natively, and ~20x that in the emulated kernel VM.
+    p.awaitLog(synced, before + 1, Duration.ofSeconds(30).multipliedBy(KernelVm.slowdown()));
     return p;
   }
 
   /** The java command that runs svcproxy's main class from this process's jar or classpath. */
-  static List<String> javaCommand() {
+  public static List<String> javaCommand() {
     String java = ProcessHandle.current().info().command().orElse("java");
     Path src;
     try {

@@ -35,6 +35,34 @@ public final class KernelTests {
   }
 
   /**
+   * As {@link #require}, and fails (never skips) unless this kernel has IPVS: tests that need it
+   * are tagged {@code @Tag("vm")} and run in the kernel VM (scripts/vm/test), which always has it.
+   */
+  public static void requireIpvs(String what) {
+    require(what);
+    String problem =
+        ipvsProblem(new ProcessCommandRunner(), java.nio.file.Path.of("/proc/net/ip_vs"));
+    if (problem != null) {
+      Assertions.fail(what + ": " + problem);
+    }
+  }
+
+  /** Null when IPVS is there (loading ip_vs first if it is a module), else what to do. */
+  static String ipvsProblem(CommandRunner runner, java.nio.file.Path procFile) {
+    if (!java.nio.file.Files.exists(procFile)) {
+      runner.run("modprobe", "-q", "ip_vs");
+    }
+    if (java.nio.file.Files.exists(procFile)) {
+      return null;
+    }
+    return "this kernel has no IPVS ("
+        + procFile
+        + " is missing after modprobe ip_vs); tag the class @Tag(\"vm\") and run it in the kernel VM:"
+        + " scripts/vm/test CLASS"
+        + (System.getenv("SVCPROXY_VM") != null ? " (this IS the VM: its kernel lost ip_vs?)" : "");
+  }
+
+  /**
    * Null when kernel tests can run; "SKIP ..." when they are opted out; otherwise what is missing
    * and how to fix it.
    */

@@ -4,8 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.svcproxy.kernel.CommandResult;
 import dev.svcproxy.kernel.RecordingCommandRunner;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.function.Predicate;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** The kernel-test gate: what it says on a machine that cannot run kernel tests. */
 class KernelTestsTest {
@@ -61,5 +65,21 @@ class KernelTestsTest {
     assertThat(KernelTests.problem("yes", machine("0", l -> false)))
         .doesNotStartWith("SKIP")
         .contains("neither run nor skip");
+  }
+
+  @Test
+  void ipvsProblem_noProcFileAfterModprobe_failsPointingAtTheVm(@TempDir Path dir) {
+    RecordingCommandRunner r = machine("0", l -> true);
+    String p = KernelTests.ipvsProblem(r, dir.resolve("ip_vs"));
+    assertThat(p).contains("no IPVS").contains("@Tag(\"vm\")").contains("scripts/vm/test");
+    assertThat(r.calls()).anyMatch(c -> c.line().equals("modprobe -q ip_vs"));
+  }
+
+  @Test
+  void ipvsProblem_procFilePresent_none(@TempDir Path dir) throws IOException {
+    Path ipvs = Files.createFile(dir.resolve("ip_vs"));
+    RecordingCommandRunner r = machine("0", l -> true);
+    assertThat(KernelTests.ipvsProblem(r, ipvs)).isNull();
+    assertThat(r.calls()).isEmpty();
   }
 }
