@@ -113,7 +113,8 @@ public final class BundleReader {
           "ip-rule.txt",
           "sysctl.txt",
           "ipvsadm-save.txt",
-          "ipvsadm-conns.txt");
+          "ipvsadm-conns.txt",
+          "ipvsadm-conn.txt");
 
   /** Files a bundle may hold that the tracer does not use (yet); they are not reported. */
   private static final List<String> KNOWN_UNUSED =
@@ -221,9 +222,10 @@ public final class BundleReader {
               + " captured)");
     }
     List<IpvsConnection> conns = List.of();
-    if (files.containsKey("ipvsadm-conns.txt")) {
-      IpvsConnectionCodec.Result r =
-          IpvsConnectionCodec.parse(files.get("ipvsadm-conns.txt"), "ipvsadm-conns.txt");
+    // design.md names it ipvsadm-conns.txt; the singular is taken too, as people name it.
+    String connFile = pick(files, "ipvsadm-conns.txt", "ipvsadm-conn.txt");
+    if (connFile != null) {
+      IpvsConnectionCodec.Result r = IpvsConnectionCodec.parse(files.get(connFile), connFile);
       r.warnings().forEach(w -> warn(w.source(), w.line(), w.reason()));
       conns = r.connections();
     } else if (!ipvs.services().isEmpty()) {
