@@ -512,6 +512,13 @@ class IpvsTraceTest {
     assertThat(trace(n, "10.0.1.7", "192.168.1.200", 80).outcomes())
         .singleElement()
         .satisfies(o -> assertThat(o.verdict()).isEqualTo(Verdict.ACCEPT));
+    NodeState other =
+        node(
+            Map.of(
+                "iptables-save.txt", rules.replace("--vport 80 -j DROP", "--vport 443 -j DROP")));
+    assertThat(trace(other, null, "192.168.1.200", 80).outcomes())
+        .singleElement()
+        .satisfies(o -> assertThat(o.verdict()).isEqualTo(Verdict.ACCEPT));
   }
 
   @Test
