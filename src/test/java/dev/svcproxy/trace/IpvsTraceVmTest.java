@@ -35,6 +35,7 @@ class IpvsTraceVmTest {
   private static final String VIP = "10.96.0.10";
   private static final String VIP_WRR = "10.96.0.11";
   private static final String VIP_EMPTY = "10.96.0.12";
+  private static final String VIP_PERSIST = "10.96.0.13";
   private static final int PORT = 8080;
 
   private Lab lab;
@@ -54,7 +55,7 @@ class IpvsTraceVmTest {
     be2 = lab.addPod("node1", "be2");
     podClient = lab.addPod("node1", "cl");
     ext = lab.addClient("ext");
-    for (String vip : List.of(VIP, VIP_WRR, VIP_EMPTY)) {
+    for (String vip : List.of(VIP, VIP_WRR, VIP_EMPTY, VIP_PERSIST)) {
       lab.route(ext.netns(), vip, node.ip());
     }
     lab.startBackend(be1, PORT);
@@ -62,7 +63,7 @@ class IpvsTraceVmTest {
     String ns = node.netns();
     lab.in(ns, "sysctl", "-qw", "net.ipv4.vs.conntrack=1");
     lab.in(ns, "ip", "link", "add", "kube-ipvs0", "type", "dummy");
-    for (String vip : List.of(VIP, VIP_WRR, VIP_EMPTY)) {
+    for (String vip : List.of(VIP, VIP_WRR, VIP_EMPTY, VIP_PERSIST)) {
       lab.in(ns, "ip", "addr", "add", vip + "/32", "dev", "kube-ipvs0");
     }
     String services =
@@ -72,7 +73,9 @@ class IpvsTraceVmTest {
                 .replace("VIP", VIP_WRR)
             + "-A -t "
             + VIP_EMPTY
-            + ":80 -s rr\n";
+            + ":80 -s rr\n"
+            + "-A -t VIP:80 -s rr -p 60\n-a -t VIP:80 -r BE1 -m -w 1\n-a -t VIP:80 -r BE2 -m -w 1\n"
+                .replace("VIP", VIP_PERSIST);
     services = services.replace("BE1", be1.ip() + ":" + PORT).replace("BE2", be2.ip() + ":" + PORT);
     lab.runner()
         .inNetns(ns)
@@ -82,7 +85,7 @@ class IpvsTraceVmTest {
         new StringBuilder(
             "create KUBE-CLUSTER-IP hash:ip,port family inet hashsize 1024 maxelem 65536\n"
                 + "create KUBE-IPVS-IPS hash:ip family inet hashsize 1024 maxelem 65536\n");
-    for (String vip : List.of(VIP, VIP_WRR, VIP_EMPTY)) {
+    for (String vip : List.of(VIP, VIP_WRR, VIP_EMPTY, VIP_PERSIST)) {
       sets.append("add KUBE-CLUSTER-IP ").append(vip).append(",tcp:80\n");
       sets.append("add KUBE-IPVS-IPS ").append(vip).append('\n');
     }
@@ -153,7 +156,10 @@ class IpvsTraceVmTest {
   void captured_bundleHoldsTheVirtualServersAndIpvsSysctls() {
     assertThat(bundle.ipvs().byKey().keySet())
         .containsExactly(
-            "TCP " + VIP + ":80", "TCP " + VIP_WRR + ":80", "TCP " + VIP_EMPTY + ":80");
+            "TCP " + VIP + ":80",
+            "TCP " + VIP_WRR + ":80",
+            "TCP " + VIP_EMPTY + ":80",
+            "TCP " + VIP_PERSIST + ":80");
     assertThat(bundle.sysctl("net.ipv4.vs.conntrack", "")).isEqualTo("1");
   }
 
@@ -243,5 +249,32 @@ class IpvsTraceVmTest {
             });
     assertThat(connect(ext.netns(), VIP, 443, 1).get(0).outcome())
         .isEqualTo(Connection.Outcome.REFUSED);
+  }
+
+  @Test
+  void persistence_templateCapturedAfterAConnection_pinsTheTrace_andTheKernelKeepsTheServer() {
+    // Before any connection: scheduled, half each. After one real connection the kernel holds a
+    // persistence template for the client (ipvsadm -Lnc); a bundle captured then pins the trace to
+    // the server the kernel chose, and the kernel keeps sending the client there.
+    assertThat(trace(ext.ip(), VIP_PERSIST, 80).outcomes()).hasSize(2);
+    Connection first = connect(ext.netns(), VIP_PERSIST, 80, 1).get(0);
+    assertThat(first.outcome()).as("%s", first).isEqualTo(Connection.Outcome.REPLIED);
+    NodeState after =
+        BundleReader.fromFiles(BundleCapture.capture(lab.runner().inNetns(node.netns())));
+    assertThat(after.ipvsConnections())
+        .anyMatch(c -> c.template() && c.clientAddress().equals(ext.ip()));
+    TraceResult r =
+        new Tracer(after).trace(new PacketSpec(ext.ip(), 40000, VIP_PERSIST, 80, "tcp", null));
+    System.out.println(TraceFormatter.text(r));
+    assertThat(r.outcomes())
+        .singleElement()
+        .satisfies(
+            o -> {
+              assertThat(backendOf(o.dnat())).isEqualTo(first.backend());
+              assertThat(o.ipvs().pinnedBy()).contains("persistence template");
+            });
+    for (Connection c : connect(ext.netns(), VIP_PERSIST, 80, 2)) {
+      assertThat(c.backend()).as("%s", c).isEqualTo(first.backend());
+    }
   }
 }
