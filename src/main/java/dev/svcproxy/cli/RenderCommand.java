@@ -139,9 +139,15 @@ final class RenderCommand implements Callable<Integer> {
     spec.commandLine().getOut().flush();
     PrintWriter err = spec.commandLine().getErr();
     for (Map.Entry<Capability, String> u : p.unknown().entrySet()) {
-      err.println(
-          differs(
-              out, text.apply(p.capabilities().with(u.getKey(), true)), u.getKey(), u.getValue()));
+      // IPVS mode's rules depend on --random-fully alone (no nfacct, no INVALID drop rule).
+      if (u.getKey() == Capability.RANDOM_FULLY) {
+        err.println(
+            differs(
+                out,
+                text.apply(p.capabilities().with(u.getKey(), true)),
+                u.getKey(),
+                u.getValue()));
+      }
     }
     err.flush();
     return 0;

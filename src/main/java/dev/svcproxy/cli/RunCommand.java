@@ -37,7 +37,8 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * Keeps the node's iptables equal to the manifests until SIGTERM; rules stay in place after.
+ * Keeps the node's iptables (or IPVS state) equal to the manifests until SIGTERM; rules stay in
+ * place after.
  *
  * <p>SIGTERM (or SIGINT) exits 0: it is the normal way to stop, and the rules are meant to stay.
  * Upstream kube-proxy installs no handler, so Go's default applies and it dies by the signal (a
@@ -48,7 +49,8 @@ import picocli.CommandLine.Option;
     name = "run",
     mixinStandardHelpOptions = true,
     description = {
-      "Program the node's iptables from the manifests and keep them in sync until SIGTERM.",
+      "Program the node's iptables (or, with --mode ipvs, IPVS, kube-ipvs0, ipsets and the IPVS-mode",
+      "chains) from the manifests and keep them in sync until SIGTERM.",
       "One run per network namespace (a lock under /run/svcproxy); SIGTERM exits 0, rules stay."
     })
 final class RunCommand implements Callable<Integer> {

@@ -1,5 +1,7 @@
 package dev.svcproxy.trace;
 
+import dev.svcproxy.ipvs.IpvsConnection;
+import dev.svcproxy.ipvs.IpvsTable;
 import dev.svcproxy.netfilter.IpsetCodec;
 import dev.svcproxy.netfilter.Ruleset;
 import java.util.List;
@@ -8,7 +10,8 @@ import java.util.Optional;
 
 /**
  * Everything the tracer knows about a node: addresses, routes of every table, routing rules,
- * sysctls, the iptables rulesets of both backends, ipsets, conntrack entries and xt_recent lists.
+ * sysctls, the iptables rulesets of both backends, ipsets, conntrack entries and xt_recent lists,
+ * and IPVS: its service table and connection entries (the ip_vs sysctls are among {@code sysctls}).
  * Anything missing from a capture is empty, and {@code notes} says what was assumed instead.
  */
 public record NodeState(
@@ -21,7 +24,9 @@ public record NodeState(
     List<ConntrackEntry> conntrack,
     Map<String, List<String>> recent,
     List<String> warnings,
-    List<String> notes) {
+    List<String> notes,
+    IpvsTable ipvs,
+    List<IpvsConnection> ipvsConnections) {
 
   public NodeState {
     interfaces = List.copyOf(interfaces);
@@ -34,6 +39,52 @@ public record NodeState(
     recent = Map.copyOf(recent);
     warnings = List.copyOf(warnings);
     notes = List.copyOf(notes);
+    ipvs = ipvs == null ? IpvsTable.empty() : ipvs;
+    ipvsConnections = List.copyOf(ipvsConnections);
+  }
+
+  /** A node without IPVS. */
+  public NodeState(
+      List<Interface> interfaces,
+      List<Route> routes,
+      List<RoutingRule> rules,
+      Map<String, String> sysctls,
+      List<Ruleset> iptables,
+      Map<String, IpSet> ipsets,
+      List<ConntrackEntry> conntrack,
+      Map<String, List<String>> recent,
+      List<String> warnings,
+      List<String> notes) {
+    this(
+        interfaces,
+        routes,
+        rules,
+        sysctls,
+        iptables,
+        ipsets,
+        conntrack,
+        recent,
+        warnings,
+        notes,
+        IpvsTable.empty(),
+        List.of());
+  }
+
+  /** This node with {@code table} and {@code connections} as its IPVS state. */
+  public NodeState withIpvs(IpvsTable table, List<IpvsConnection> connections) {
+    return new NodeState(
+        interfaces,
+        routes,
+        rules,
+        sysctls,
+        iptables,
+        ipsets,
+        conntrack,
+        recent,
+        warnings,
+        notes,
+        table,
+        connections);
   }
 
   /** An interface with its IPv4 addresses (primary first, as `ip addr` lists them). */

@@ -13,6 +13,8 @@ import java.util.List;
  * @param folded 0 for one path; n > 0 for a summary of n outcomes that differed only in the
  *     endpoint (or of n statistic branches that were not followed), folded past the tracer's
  *     outcome limit
+ * @param ipvs what IPVS decided on this path (virtual server, scheduler, real server and the shares
+ *     of every candidate), or null when no virtual server took the packet
  */
 public record Outcome(
     double probability,
@@ -27,11 +29,66 @@ public record Outcome(
     String finalDestination,
     List<Step> steps,
     Reply reply,
-    int folded) {
+    int folded,
+    Ipvs ipvs) {
 
   public Outcome {
     steps = List.copyOf(steps);
   }
+
+  /** A path IPVS did not take (or a summary of paths). */
+  public Outcome(
+      double probability,
+      Verdict verdict,
+      ReasonCode reasonCode,
+      String dnat,
+      String snat,
+      boolean masquerade,
+      String delivery,
+      String outInterface,
+      String finalSource,
+      String finalDestination,
+      List<Step> steps,
+      Reply reply,
+      int folded) {
+    this(
+        probability,
+        verdict,
+        reasonCode,
+        dnat,
+        snat,
+        masquerade,
+        delivery,
+        outInterface,
+        finalSource,
+        finalDestination,
+        steps,
+        reply,
+        folded,
+        null);
+  }
+
+  /**
+   * IPVS's decision on one path: at which hook ("INPUT" for packets to a local virtual address,
+   * "OUTPUT" for packets the node creates), the virtual server ("TCP 10.96.0.10:80"), its
+   * scheduler, the real server chosen ("" when none could be), what pinned it ("" when scheduled; a
+   * connection entry or persistence template otherwise) and every candidate's share of new
+   * connections.
+   */
+  public record Ipvs(
+      String hook,
+      String virtualServer,
+      String scheduler,
+      String realServer,
+      String pinnedBy,
+      List<Share> shares) {
+    public Ipvs {
+      shares = List.copyOf(shares);
+    }
+  }
+
+  /** A real server of a virtual server, its weight and its probability of being chosen. */
+  public record Share(String realServer, int weight, double probability) {}
 
   /** One path (nothing folded). */
   public Outcome(
@@ -60,7 +117,8 @@ public record Outcome(
         finalDestination,
         steps,
         reply,
-        0);
+        0,
+        null);
   }
 
   /**

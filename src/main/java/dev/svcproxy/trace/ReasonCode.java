@@ -25,6 +25,11 @@ public enum ReasonCode {
   MASQUERADE_NO_ADDRESS,
   /** Something other than an iptables rule at a hook dropped it (nftables, IPVS, a test). */
   DROPPED_BY_PARTICIPANT,
+  /**
+   * An IPVS virtual server matched but has no real server with weight above 0: the kernel answers
+   * with ICMP port unreachable and drops the packet (ip_vs_leave).
+   */
+  IPVS_NO_REAL_SERVER,
   /** Statistic branches past the tracer's bound, not followed. */
   BRANCHES_NOT_FOLLOWED,
   /** The reply comes back but is dropped on its way through this node. */

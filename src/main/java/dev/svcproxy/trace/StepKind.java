@@ -24,6 +24,11 @@ public enum StepKind {
   POLICY,
   /** Bridged traffic that iptables does not see. */
   BRIDGE,
+  /**
+   * IPVS: a virtual server matched and its scheduler chose a real server (or none), a connection
+   * entry pinned one, or a reply was de-NATed back to the virtual address.
+   */
+  IPVS,
   /** Something run at a hook other than an iptables table (nftables, IPVS, a test participant). */
   PARTICIPANT,
   /** Where the packet was delivered or sent out. */

@@ -28,13 +28,14 @@ public final class TraceFormatter {
       b.append(
           String.format(
               Locale.ROOT,
-              "%noutcome %d of %d: %s%s, probability %.4f%s%s%s%s%n",
+              "%noutcome %d of %d: %s%s, probability %.4f%s%s%s%s%s%n",
               n++,
               r.outcomes().size(),
               describe(o),
               o.reasonCode() == null ? "" : " (" + o.reasonCode() + ")",
               o.probability(),
               o.folded() > 0 ? ", summary of " + o.folded() + " outcomes" : "",
+              ipvs(o.ipvs()),
               o.dnat() != null ? ", DNAT to " + o.dnat() : "",
               o.snat() != null
                   ? (o.masquerade() ? ", masqueraded to " : ", SNAT to ") + o.snat()
@@ -69,6 +70,20 @@ public final class TraceFormatter {
       r.warnings().forEach(w -> b.append("  - ").append(w).append('\n'));
     }
     return b.toString();
+  }
+
+  /** ", IPVS TCP 10.96.0.10:80 (rr) chose 10.0.1.5:8080" and what pinned it, or "". */
+  private static String ipvs(Outcome.Ipvs v) {
+    if (v == null) {
+      return "";
+    }
+    return ", IPVS "
+        + v.virtualServer()
+        + " ("
+        + v.scheduler()
+        + ")"
+        + (v.realServer().isEmpty() ? ": no real server" : " chose " + v.realServer())
+        + (v.pinnedBy().isEmpty() ? "" : ", pinned by " + v.pinnedBy());
   }
 
   private static String describe(Outcome o) {

@@ -78,6 +78,9 @@ class RunCommandTest {
         "--detect-local-mode InterfaceNamePrefix | --pod-interface-name-prefix",
         "--node-ip 10.0.0.256 | --node-ip",
         "--mode nftables | --mode",
+        "--mode ipvs --ipvs-sync-period 0s | --ipvs-sync-period",
+        "--mode ipvs --ipvs-scheduler Round-Robin | --ipvs-scheduler",
+        "--mode ipvs --ipvs-graceful-retry-period 0s | --ipvs-graceful-retry-period",
         "--iptables-localhost-nodeports maybe | --iptables-localhost-nodeports",
       })
   void run_nonsenseFlag_exitsTwoNamingTheFlag_beforeTouchingTheNode(String flags, String flag) {
@@ -98,6 +101,14 @@ class RunCommandTest {
   void run_sensibleFlags_passValidation_andOnlyThenReachTheNode() {
     // The oracle for "passes validation": the first thing after it is reading node addresses.
     assertThat(run("--iptables-min-sync-period 0s --iptables-sync-period 1m30s")).isEqualTo(3);
+    assertThat(commands).isNotEmpty();
+    assertThat(err.toString()).contains("test: run touched the node");
+  }
+
+  @Test
+  void run_modeIpvs_passesValidation_andOnlyThenReachesTheNode() {
+    assertThat(run("--mode ipvs --ipvs-scheduler wrr --ipvs-exclude-cidrs 10.200.0.0/16"))
+        .isEqualTo(3);
     assertThat(commands).isNotEmpty();
     assertThat(err.toString()).contains("test: run touched the node");
   }

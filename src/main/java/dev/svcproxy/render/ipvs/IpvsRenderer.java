@@ -223,7 +223,8 @@ public final class IpvsRenderer {
               continue;
             }
             entries.get(LOAD_BALANCER_SOURCE_CIDR).add(entry + "," + c.masked());
-            allowFromNode |= !cfg.nodeIP().isEmpty() && c.contains(cfg.nodeIP());
+            allowFromNode |=
+                cfg.nodeIP() != null && !cfg.nodeIP().isEmpty() && c.contains(cfg.nodeIP());
           }
           if (allowFromNode) {
             entries.get(LOAD_BALANCER_SOURCE_IP).add(entry + "," + vip);

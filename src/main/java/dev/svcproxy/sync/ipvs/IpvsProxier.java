@@ -18,6 +18,7 @@ import dev.svcproxy.netfilter.Ruleset;
 import dev.svcproxy.netfilter.Table;
 import dev.svcproxy.netfilter.TableRule;
 import dev.svcproxy.render.iptables.ChainNames;
+import dev.svcproxy.render.iptables.JumpRules;
 import dev.svcproxy.render.ipvs.IpvsOptions;
 import dev.svcproxy.render.ipvs.IpvsRenderer;
 import dev.svcproxy.render.ipvs.IpvsSets;
@@ -272,7 +273,7 @@ public final class IpvsProxier implements Proxier {
       }
     }
     if (firstSync) {
-      removeIptablesModeLeftovers(iptables, desired.iptables());
+      removeIptablesModeLeftovers(iptables, desired.iptables(), desired.jumps());
       leftoversRemoved = true;
     }
     retryDrainingIfDue();
@@ -505,6 +506,18 @@ public final class IpvsProxier implements Proxier {
    */
   static void deleteChains(
       IptablesKernel iptables, String table, java.util.function.Predicate<String> ours) {
+    deleteChains(iptables, table, ours, r -> false);
+  }
+
+  /**
+   * As {@link #deleteChains(IptablesKernel, String, java.util.function.Predicate)}, also deleting
+   * the built-in chains' rules {@code alsoDelete} accepts.
+   */
+  static void deleteChains(
+      IptablesKernel iptables,
+      String table,
+      java.util.function.Predicate<String> ours,
+      java.util.function.Predicate<Rule> alsoDelete) {
     Ruleset saved;
     try {
       saved = iptables.save(table);
@@ -522,16 +535,18 @@ public final class IpvsProxier implements Proxier {
         chains.add(c.name());
       }
     }
-    if (chains.isEmpty()) {
+    List<Rule> unlink = new ArrayList<>();
+    for (Rule r : t.get().rules()) {
+      if (BUILTIN.contains(r.chain()) && (ours.test(r.target()) || alsoDelete.test(r))) {
+        unlink.add(r);
+      }
+    }
+    if (chains.isEmpty() && unlink.isEmpty()) {
       return;
     }
     StringBuilder in = new StringBuilder("*").append(table).append('\n');
     chains.forEach(c -> in.append(':').append(c).append(" - [0:0]\n"));
-    for (Rule r : t.get().rules()) {
-      if (BUILTIN.contains(r.chain()) && ours.test(r.target())) {
-        in.append("-D").append(r.print().substring(2)).append('\n');
-      }
-    }
+    unlink.forEach(r -> in.append("-D").append(r.print().substring(2)).append('\n'));
     chains.forEach(c -> in.append("-X ").append(c).append('\n'));
     in.append("COMMIT\n");
     CommandResult res = iptables.restore(in.toString());
@@ -545,23 +560,46 @@ public final class IpvsProxier implements Proxier {
    * iptables-mode shared chains, the canary, and the jumps to them; IPVS mode's own chains (which
    * share some names) stay.
    */
-  static void removeIptablesModeLeftovers(IptablesKernel iptables, Ruleset desired) {
+  static void removeIptablesModeLeftovers(
+      IptablesKernel iptables, Ruleset desired, List<TableRule> desiredJumps) {
+    Set<String> iptablesMode =
+        Set.of(
+            ChainNames.SERVICES,
+            ChainNames.EXTERNAL_SERVICES,
+            ChainNames.NODEPORTS,
+            ChainNames.POSTROUTING,
+            ChainNames.FORWARD,
+            ChainNames.PROXY_FIREWALL,
+            ChainNames.CANARY);
     for (String table : List.of("nat", "filter", "mangle")) {
       Set<String> declared = new HashSet<>();
       desired.table(table).ifPresent(t -> t.chainDecls().forEach(c -> declared.add(c.name())));
-      Set<String> iptablesMode =
-          Set.of(
-              ChainNames.SERVICES,
-              ChainNames.EXTERNAL_SERVICES,
-              ChainNames.NODEPORTS,
-              ChainNames.POSTROUTING,
-              ChainNames.FORWARD,
-              ChainNames.PROXY_FIREWALL,
-              ChainNames.CANARY);
+      // iptables mode's own jumps into chains IPVS mode keeps (KUBE-SERVICES, ...) differ from IPVS
+      // mode's; they go too, or the chains would be entered twice.
+      Set<String> keep = new HashSet<>();
+      desiredJumps.stream()
+          .filter(j -> j.table().equals(table))
+          .forEach(j -> keep.add(canonical(j.rule())));
+      Set<String> stale = new HashSet<>();
+      JumpRules.KUBE_PROXY.stream()
+          .filter(j -> j.table().equals(table))
+          .map(j -> canonical(j.rule()))
+          .filter(k -> !keep.contains(k))
+          .forEach(stale::add);
       deleteChains(
           iptables,
           table,
-          c -> !declared.contains(c) && (ChainNames.isServiceChain(c) || iptablesMode.contains(c)));
+          c -> !declared.contains(c) && (ChainNames.isServiceChain(c) || iptablesMode.contains(c)),
+          r -> stale.contains(canonical(r)));
+    }
+  }
+
+  /** The rule's chain and canonical form (RuleCanon's key leaves the chain out). */
+  private static String canonical(Rule r) {
+    try {
+      return r.chain() + " " + RuleCanon.key(r);
+    } catch (RuntimeException e) {
+      return "";
     }
   }
 }

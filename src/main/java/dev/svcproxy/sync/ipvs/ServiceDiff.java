@@ -10,7 +10,6 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Set;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
@@ -199,9 +198,5 @@ public final class ServiceDiff {
 
   static String serviceDelete(VirtualServer vs) {
     return String.join(" ", IpvsadmCodec.deleteService(vs));
-  }
-
-  static boolean equalTables(IpvsTable a, IpvsTable b) {
-    return Objects.equals(a.byKey(), b.byKey());
   }
 }

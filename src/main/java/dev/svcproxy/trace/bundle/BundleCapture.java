@@ -19,7 +19,7 @@ import java.util.stream.Stream;
  */
 public final class BundleCapture {
   private static final String SYSCTL_KEYS =
-      "ip_forward|rp_filter|route_localnet|bridge-nf-call-ip|tcp_be_liberal|vs\\.conntrack|arp_ignore|arp_announce";
+      "ip_forward|rp_filter|route_localnet|bridge-nf-call-ip|tcp_be_liberal|net\\.ipv4\\.vs\\.|arp_ignore|arp_announce";
 
   private BundleCapture() {}
 
@@ -35,6 +35,13 @@ public final class BundleCapture {
     }
     put(files, "ipset-save.txt", runner.run("ipset", "save"), true);
     put(files, "conntrack.txt", runner.run("conntrack", "-L", "-o", "extended"), true);
+    // Only where ip_vs is loaded (/proc/net/ip_vs exists in the namespace): ipvsadm would load the
+    // module itself otherwise, and a capture must not change the node. No IPVS leaves both files
+    // out, which the reader notes.
+    if (runner.run("test", "-e", "/proc/net/ip_vs").ok()) {
+      put(files, "ipvsadm-save.txt", runner.run("ipvsadm", "-S", "-n"), true);
+      put(files, "ipvsadm-conns.txt", runner.run("ipvsadm", "-L", "-n", "-c"), true);
+    }
     put(files, "ip-addr.json", runner.run("ip", "-j", "addr"), false);
     put(files, "ip-route.json", runner.run("ip", "-j", "route", "show", "table", "all"), false);
     put(files, "ip-rule.json", runner.run("ip", "-j", "rule"), false);

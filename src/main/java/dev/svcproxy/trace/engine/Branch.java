@@ -1,5 +1,6 @@
 package dev.svcproxy.trace.engine;
 
+import dev.svcproxy.trace.Outcome;
 import dev.svcproxy.trace.ReasonCode;
 import dev.svcproxy.trace.Step;
 import dev.svcproxy.trace.Verdict;
@@ -41,6 +42,24 @@ final class Branch {
 
   /** The source (address, port) a captured conntrack entry gives this packet after source NAT. */
   String[] ctSource;
+
+  /** What IPVS decided for this connection; null when no virtual server took it. */
+  Outcome.Ipvs ipvs;
+
+  /** The IPVS connection this packet belongs to (virtual address, real server); null if none. */
+  IpvsHook.Binding ipvsBinding;
+
+  /**
+   * IPVS sent this packet on from INPUT: it re-entered at OUTPUT, where its destination NAT is
+   * already decided (nat OUTPUT is not consulted).
+   */
+  boolean ipvsForwarded;
+
+  /**
+   * The real server (address, port) a captured conntrack entry of an IPVS connection names as its
+   * reply source: IPVS, not conntrack, rewrites the destination, at its own hook.
+   */
+  String[] ctIpvsDest;
 
   double probability = 1.0;
 
@@ -88,6 +107,10 @@ final class Branch {
     b.origDst = origDst;
     b.origDport = origDport;
     b.ctSource = ctSource;
+    b.ipvs = ipvs;
+    b.ipvsBinding = ipvsBinding;
+    b.ipvsForwarded = ipvsForwarded;
+    b.ctIpvsDest = ctIpvsDest;
     b.probability = probability;
     b.merged = merged;
     b.steps = new ArrayList<>(steps);
@@ -112,7 +135,11 @@ final class Branch {
       boolean snatDone,
       boolean masquerade,
       boolean physdevBridged,
-      List<String> ctSource) {}
+      List<String> ctSource,
+      Outcome.Ipvs ipvs,
+      IpvsHook.Binding ipvsBinding,
+      boolean ipvsForwarded,
+      List<String> ctIpvsDest) {}
 
   State state() {
     return new State(
@@ -132,7 +159,11 @@ final class Branch {
         snatDone,
         masquerade,
         physdevBridged,
-        ctSource == null ? null : List.of(ctSource));
+        ctSource == null ? null : List.of(ctSource),
+        ipvs,
+        ipvsBinding,
+        ipvsForwarded,
+        ctIpvsDest == null ? null : List.of(ctIpvsDest));
   }
 
   /** Takes over a branch in the same state: its probability (and its paths) join this one. */

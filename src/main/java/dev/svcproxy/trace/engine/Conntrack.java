@@ -80,6 +80,27 @@ final class Conntrack implements HookParticipant {
         b.ctState = e.seenReply() ? "ESTABLISHED" : "NEW";
         b.natDecided = true;
         b.ctMark = e.mark();
+        if (isVirtualServer(node, e.proto(), o.dst(), o.dport())) {
+          // An IPVS connection (net.ipv4.vs.conntrack=1): IPVS updated the entry's reply tuple, but
+          // IPVS itself rewrites the destination, at its own hook.
+          b.ctIpvsDest = new String[] {r.src(), Integer.toString(r.sport())};
+          b.step(
+              Step.note(
+                  StepKind.CONNTRACK,
+                  "conntrack",
+                  "existing IPVS connection ("
+                      + (e.seenReply() ? "ESTABLISHED" : "UNREPLIED")
+                      + ") to real server "
+                      + r.src()
+                      + ":"
+                      + r.sport()
+                      + "; IPVS, not conntrack, rewrites the destination; nat chains are skipped"));
+          if (!r.dst().equals(o.src()) || r.dport() != o.sport()) {
+            b.snatDone = true;
+          }
+          b.ctSource = new String[] {r.dst(), Integer.toString(r.dport())};
+          return;
+        }
         b.step(
             Step.note(
                 StepKind.CONNTRACK,
@@ -142,6 +163,15 @@ final class Conntrack implements HookParticipant {
     b.step(Step.note(StepKind.CONNTRACK, "conntrack", "no conntrack entry: state NEW"));
   }
 
+  private static boolean isVirtualServer(NodeState node, String proto, String ip, int port) {
+    return node.ipvs().services().stream()
+        .anyMatch(
+            s ->
+                s.server().kind().name().equalsIgnoreCase(proto)
+                    && s.server().address().equals(ip)
+                    && s.server().port() == port);
+  }
+
   /**
    * At a source-NAT hook, a connection whose NAT is already decided takes its source from its entry
    * (the nat chains are not consulted).
@@ -180,6 +210,7 @@ final class Conntrack implements HookParticipant {
     r.natDecided = true;
     r.tracked = true;
     r.probability = 1.0;
+    r.ipvsBinding = request.ipvsBinding;
     return r;
   }
 
@@ -200,7 +231,8 @@ final class Conntrack implements HookParticipant {
 
   /** On the way out, conntrack undoes the request's destination NAT on the reply's source. */
   static void unDnat(Branch reply, Branch request) {
-    if (request.dnatDone) {
+    // IPVS undoes its own destination rewrite, at its reply hook.
+    if (request.dnatDone && request.ipvsBinding == null) {
       reply.src = request.origDst;
       reply.sport = request.origDport;
       reply.step(

@@ -28,6 +28,12 @@ record IptablesNat(Hook hook, int priority, List<TableView> views) implements Ho
   public List<Branch> run(List<Branch> in, TraceRun run, List<Branch> done) {
     List<Branch> out = new ArrayList<>();
     for (Branch b : in) {
+      if (b.ipvsForwarded && hook == Hook.OUTPUT) {
+        // Sent on by IPVS from INPUT: the connection's destination binding was made at
+        // PREROUTING, so nf_nat does not consult the OUTPUT chains.
+        out.add(b);
+        continue;
+      }
       if (b.natDecided) {
         if (sourceHook()) {
           Conntrack.applySourceBinding(b, hook);

@@ -63,7 +63,9 @@ final class Outcomes {
         b.src,
         b.dst + Tracer.portSuffix(b.dport),
         steps,
-        reply);
+        reply,
+        0,
+        b.ipvs);
   }
 
   private record OutcomeKey(
@@ -99,7 +101,9 @@ final class Outcomes {
                 o.finalSource(),
                 o.finalDestination(),
                 prev.steps(),
-                o.reply()));
+                o.reply(),
+                0,
+                prev.ipvs()));
       }
     }
     return new ArrayList<>(out.values());

@@ -177,6 +177,23 @@ final class PacketPaths {
     }
   }
 
+  /**
+   * A packet IPVS took at INPUT and sends to a remote real server: ip_vs_nat_send_or_cont hands it
+   * to the OUTPUT hook (NF_HOOK LOCAL_OUT, then dst_output), so the OUTPUT chains and POSTROUTING
+   * see it, not FORWARD. Its destination NAT was decided at PREROUTING: nat OUTPUT skips it.
+   */
+  static void ipvsForwarded(Branch x, TraceRun run, List<Branch> done) {
+    List<Branch> out = run.hook(Hook.OUTPUT, List.of(x), done);
+    for (Branch y : run.hook(Hook.POSTROUTING, out, done)) {
+      y.step(
+          Step.note(
+              StepKind.DELIVERY,
+              "POSTROUTING",
+              "sent by IPVS out " + y.outIface + " as " + y.tuple()));
+      run.deliver(y, "forward", done);
+    }
+  }
+
   private static void deliverLocally(List<Branch> afterInput, TraceRun run, List<Branch> done) {
     for (Branch y : afterInput) {
       y.step(

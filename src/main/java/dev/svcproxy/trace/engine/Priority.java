@@ -18,5 +18,20 @@ public final class Priority {
   public static final int NAT_SRC = 100;
   public static final int CONNTRACK_CONFIRM = Integer.MAX_VALUE;
 
+  /** ip_vs_reply4 at LOCAL_IN: replies of IPVS connections to a local client, de-NATed. */
+  public static final int IPVS_REPLY_INPUT = NAT_SRC - 2;
+
+  /** ip_vs_remote_request4 at LOCAL_IN: after filter INPUT, before nat INPUT. */
+  public static final int IPVS_REQUEST_INPUT = NAT_SRC - 1;
+
+  /** ip_vs_local_reply4 at LOCAL_OUT: replies a local real server sends, de-NATed. */
+  public static final int IPVS_REPLY_OUTPUT = NAT_DST + 1;
+
+  /** ip_vs_local_request4 at LOCAL_OUT: after nat OUTPUT, before filter OUTPUT. */
+  public static final int IPVS_REQUEST_OUTPUT = NAT_DST + 2;
+
+  /** ip_vs_reply4 at FORWARD: replies routed on to a remote client, de-NATed. */
+  public static final int IPVS_REPLY_FORWARD = NAT_SRC;
+
   private Priority() {}
 }

@@ -148,6 +148,7 @@ final class RuleEvaluator {
       // IPsec policy: a bundle carries no xfrm state, so traffic is taken to have no policy.
       case Match.Policy po -> bool(po.negated() != po.pol().equals("none"));
       case Match.RpFilter rp -> bool(rpfilter(rp, b));
+      case Match.Unknown u when u.module().equals("ipvs") -> ipvs(u, b);
       case Match.Unknown u ->
           switch (u.module()) {
             case "hashlimit", "connlimit" -> Verdict.YES;
@@ -318,6 +319,55 @@ final class RuleEvaluator {
     boolean returnNomatch = sm.other().stream().anyMatch(o -> o.flag().equals("--return-nomatch"));
     boolean m = IpSets.contains(s, dirs, b, node.ipsets(), returnNomatch);
     return bool(sm.negated() != m);
+  }
+
+  /**
+   * xt_ipvs (ipvs_mt): --ipvs alone tests skb->ipvs_property, which IPVS sets on the packets it
+   * sent on or de-NATed; every other test needs that property and the packet's IPVS connection, and
+   * fails without them.
+   */
+  private static Verdict ipvs(Match.Unknown u, Branch b) {
+    IpvsHook.Binding c = b.ipvsBinding;
+    boolean property =
+        c != null && (!b.replyDirection || b.src.equals(c.vaddr()) && b.sport == c.vport());
+    boolean onlyProperty = u.options().stream().allMatch(o -> o.flag().equals("--ipvs"));
+    if (onlyProperty) {
+      boolean inverted = u.options().stream().anyMatch(Match.Opt::negated);
+      return bool(property != inverted);
+    }
+    if (!property) {
+      return Verdict.NO;
+    }
+    for (Match.Opt o : u.options()) {
+      String v = o.values().isEmpty() ? "" : o.values().get(0);
+      boolean m =
+          switch (o.flag()) {
+            case "--ipvs" -> true;
+            case "--vproto" -> v.equals(b.proto) || v.equals(protoNumber(b.proto));
+            case "--vaddr" ->
+                dev.svcproxy.model.Cidr.parse(v.contains("/") ? v : v + "/32").contains(c.vaddr());
+            case "--vport" -> port(v) == c.vport();
+            case "--vdir" -> v.equalsIgnoreCase(b.replyDirection ? "REPLY" : "ORIGINAL");
+            case "--vmethod" -> v.equalsIgnoreCase(c.method());
+            default -> {
+              throw new IllegalArgumentException(
+                  "-m ipvs " + o.flag() + ": the tracer does not model it");
+            }
+          };
+      if (m == o.negated()) {
+        return Verdict.NO;
+      }
+    }
+    return Verdict.YES;
+  }
+
+  private static String protoNumber(String proto) {
+    return switch (proto) {
+      case "tcp" -> "6";
+      case "udp" -> "17";
+      case "sctp" -> "132";
+      default -> "";
+    };
   }
 
   private Verdict physdev(Match.Physdev pd, Branch b) {

@@ -10,10 +10,10 @@ import java.util.List;
 /**
  * Walks one packet through a node as the kernel would: the packet's path through the hooks ({@link
  * PacketPaths}), each hook's participants in priority order ({@link HookWalker}: conntrack, the
- * raw, mangle, nat, filter and security tables of both iptables backends), routing after PREROUTING
- * and OUTPUT, NAT on a connection's first packet only, every statistic branch with its probability,
- * and the reply ({@link ReplyAnalysis}). A pure function of the NodeState and the packet: every
- * call gets its own {@link TraceRun}.
+ * raw, mangle, nat, filter and security tables of both iptables backends, IPVS), routing after
+ * PREROUTING and OUTPUT, NAT on a connection's first packet only, every statistic branch with its
+ * probability, and the reply ({@link ReplyAnalysis}). A pure function of the NodeState and the
+ * packet: every call gets its own {@link TraceRun}.
  */
 public final class Tracer {
   /** The default bound on the number of outcomes of one trace. */
@@ -48,6 +48,7 @@ public final class Tracer {
     this.node = node;
     List<HookParticipant> all = new ArrayList<>(Conntrack.participants());
     all.addAll(IptablesTable.participants(TableView.of(node.iptables())));
+    all.addAll(IpvsHook.participants(node.ipvs()));
     all.addAll(extra);
     this.hooks = new HookWalker(all);
   }

@@ -545,4 +545,47 @@ class IpvsProxierTest {
     // KUBE-SERVICES is IPVS mode's too: it stays.
     assertThat(String.join("", restores)).doesNotContain("-X KUBE-SERVICES");
   }
+
+  @Test
+  void removeLeftoversForOtherMode_noSignOfIpvsMode_touchesNothing() {
+    addrJson = null;
+    boolean removed =
+        IpvsProxier.removeLeftoversForOtherMode(new IpvsKernel(runner), new IptablesKernel(runner));
+    assertThat(removed).isFalse();
+    assertThat(runner.calls())
+        .extracting(RecordingCommandRunner.Call::line)
+        .containsExactly("ip -o link show dev kube-ipvs0", "ipset list -n");
+  }
+
+  @Test
+  void removeLeftoversForOtherMode_kubeIpvs0Present_removesIpvsModeState() {
+    boolean removed =
+        IpvsProxier.removeLeftoversForOtherMode(new IpvsKernel(runner), new IptablesKernel(runner));
+    assertThat(removed).isTrue();
+    assertThat(runner.calls())
+        .extracting(RecordingCommandRunner.Call::line)
+        .contains("ipvsadm -C", "ip link del kube-ipvs0");
+  }
+
+  @Test
+  void sync_firstSync_removesIptablesModeJumpsIntoChainsIpvsModeKeeps() {
+    IpvsState s = state(List.of(VIP), svc(tcp(VIP, 80), "10.244.1.2:8080"));
+    desired.set(s);
+    kernelHolds(s);
+    // iptables mode's nat OUTPUT jump into KUBE-SERVICES, and IPVS mode's own PREROUTING one.
+    saves.put(
+        "nat",
+        "*nat\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:KUBE-SERVICES - [0:0]\n"
+            + "-A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\n"
+            + "-A OUTPUT -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\n"
+            + "COMMIT\n");
+    proxier().sync(ProxyState.empty(), true, Set.of());
+    assertThat(
+            runner.calls().stream()
+                .filter(c -> c.line().startsWith("iptables-restore"))
+                .map(RecordingCommandRunner.Call::stdin))
+        .contains(
+            "*nat\n-D OUTPUT -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\n"
+                + "COMMIT\n");
+  }
 }

@@ -264,7 +264,8 @@ class IpvsProxierVmTest {
   }
 
   @Test
-  void syncLoop_realRenderer_servesClusterIpAndNodePortAndFollowsEndpoints() throws Exception {
+  void syncLoop_realRendererAfterIptablesMode_servesFollowsEndpointsAndHandsBack()
+      throws Exception {
     KernelTests.requireIpvs("IPVS proxier kernel test");
     try (Lab lab = Lab.create(new ProcessCommandRunner(), 1)) {
       Lab.Node node = lab.node("node1");
@@ -294,6 +295,14 @@ class IpvsProxierVmTest {
               System::nanoTime);
       Duration timeout = TimeScale.scale(Duration.ofSeconds(1));
       ProxyState first = dev.svcproxy.testutil.States.fromYaml(webService(a.ip()));
+      // The node ran iptables mode before: IPVS mode's first sync removes what that left.
+      dev.svcproxy.sync.iptables.IptablesProxier iptablesMode =
+          new dev.svcproxy.sync.iptables.IptablesProxier(
+              new IptablesKernel(rec),
+              cfg,
+              dev.svcproxy.render.iptables.IptablesOptions.defaults());
+      iptablesMode.sync(first, true, Set.of());
+      assertThat(lab.in(node.netns(), "iptables-save", "-t", "nat").stdout()).contains("KUBE-SVC-");
       try (dev.svcproxy.sync.SyncLoop loop =
           new dev.svcproxy.sync.SyncLoop(
               proxier,
@@ -304,6 +313,18 @@ class IpvsProxierVmTest {
         assertThat(loop.awaitApplied(first, TimeScale.scale(Duration.ofSeconds(10))))
             .as("first sync: %s", loop.lastError())
             .isTrue();
+        String nat = lab.in(node.netns(), "iptables-save", "-t", "nat").stdout();
+        String filter = lab.in(node.netns(), "iptables-save", "-t", "filter").stdout();
+        assertThat(nat).doesNotContain("KUBE-SVC-").doesNotContain("KUBE-SEP-");
+        assertThat(nat).doesNotContain("KUBE-NODEPORTS").doesNotContain("KUBE-PROXY-CANARY");
+        assertThat(filter)
+            .doesNotContain("KUBE-EXTERNAL-SERVICES")
+            .doesNotContain("KUBE-NODEPORTS");
+        // Each built-in chain enters KUBE-SERVICES once: iptables mode's jump is gone.
+        assertThat(
+                nat.lines()
+                    .filter(l -> l.startsWith("-A OUTPUT") && l.endsWith("-j KUBE-SERVICES")))
+            .hasSize(1);
         for (String[] to : List.of(new String[] {VIP, "80"}, new String[] {node.ip(), "30080"})) {
           Connection c = lab.connect(client.netns(), to[0], Integer.parseInt(to[1]), timeout);
           assertThat(c.outcome())
@@ -326,8 +347,21 @@ class IpvsProxierVmTest {
         assertThat(c.outcome()).as("after the change: %s", c).isEqualTo(Connection.Outcome.REPLIED);
         assertThat(c.backend()).isEqualTo("be2");
       }
-      proxier.cleanup();
+      // Back to iptables mode: its start removes IPVS mode's state, then it serves alone.
+      assertThat(
+              IpvsProxier.removeLeftoversForOtherMode(new IpvsKernel(rec), new IptablesKernel(rec)))
+          .isTrue();
       assertThat(lab.in(node.netns(), "ipvsadm", "-S", "-n").stdout()).isEmpty();
+      assertThat(lab.in(node.netns(), "ipset", "list", "-n").stdout()).doesNotContain("KUBE-");
+      ProxyState second = dev.svcproxy.testutil.States.fromYaml(webService(b.ip()));
+      new dev.svcproxy.sync.iptables.IptablesProxier(
+              new IptablesKernel(rec), cfg, dev.svcproxy.render.iptables.IptablesOptions.defaults())
+          .sync(second, true, Set.of());
+      Connection c = lab.connect(client.netns(), VIP, 80, timeout);
+      assertThat(c.outcome())
+          .as("iptables mode again: %s", c)
+          .isEqualTo(Connection.Outcome.REPLIED);
+      assertThat(c.backend()).isEqualTo("be2");
     }
   }
 }
