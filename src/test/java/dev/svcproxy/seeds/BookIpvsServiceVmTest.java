@@ -1,12 +1,15 @@
 package dev.svcproxy.seeds;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 
 import dev.svcproxy.kernel.ProcessCommandRunner;
 import dev.svcproxy.lab.Connection;
 import dev.svcproxy.lab.Lab;
 import dev.svcproxy.testutil.KernelTests;
 import dev.svcproxy.testutil.vm.TimeScale;
+import dev.svcproxy.trace.Outcome;
+import dev.svcproxy.trace.TraceResult;
 import java.time.Duration;
 import java.util.HashSet;
 import java.util.List;
@@ -93,6 +96,19 @@ class BookIpvsServiceVmTest {
     // rr alternates: two connections go to node2, whose reply to the VIP never comes back.
     assertThat(reached).containsExactly("web-111");
     assertThat(timedOut).isEqualTo(2);
+    // The tracer agrees: rr halves; the local real server answers; the remote one gets the SYN
+    // from the VIP and, as the book's tcpdump on the gateway shows, sends its reply to its gateway.
+    TraceResult t = NodeTraces.trace(lab, node1.netns(), null, VIP, 80);
+    assertThat(t.outcomes()).hasSize(2);
+    for (Outcome o : t.outcomes()) {
+      assertThat(o.probability()).isCloseTo(0.5, within(1e-9));
+      assertThat(o.finalSource()).isEqualTo(VIP);
+      boolean local = o.dnat().equals(node1.ip() + ":8080");
+      assertThat(o.reply().returnsHere()).as("reply of %s", o.dnat()).isEqualTo(local);
+    }
+    assertThat(t.outcomes())
+        .extracting(Outcome::dnat)
+        .containsExactlyInAnyOrder(node1.ip() + ":8080", node2.ip() + ":8080");
   }
 
   @Test
@@ -119,6 +135,10 @@ class BookIpvsServiceVmTest {
     sysctl("net.ipv4.vs.conntrack=1");
 
     assertThat(backendsOfFour()).containsExactlyInAnyOrder("web-111", "web-222");
+    TraceResult t = NodeTraces.trace(lab, node1.netns(), null, VIP, 80);
+    assertThat(t.outcomes())
+        .hasSize(2)
+        .allSatisfy(o -> assertThat(o.reply().returnsHere()).as("reply of %s", o.dnat()).isTrue());
   }
 
   @Test

@@ -8,6 +8,8 @@ import dev.svcproxy.lab.Connection;
 import dev.svcproxy.lab.Lab;
 import dev.svcproxy.testutil.KernelTests;
 import dev.svcproxy.testutil.vm.TimeScale;
+import dev.svcproxy.trace.ReasonCode;
+import dev.svcproxy.trace.TraceResult;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
@@ -95,6 +97,20 @@ class Seed000IpvsVmTest {
     assertThat(connectExpectingTimeout().outcome()).isEqualTo(Connection.Outcome.TIMED_OUT);
     // The SYN left with the VIP as its source, as the seed's tcpdump on eth0 shows.
     assertThat(conntrackOriginalSources()).contains("src=" + VIP);
+    // The tracer on the captured node explains it: source chosen, no masquerade, no reply.
+    TraceResult t = NodeTraces.trace(lab, node.netns(), null, VIP, 443);
+    assertThat(t.outcomes())
+        .singleElement()
+        .satisfies(
+            o -> {
+              assertThat(o.dnat()).isEqualTo(apiserver.ip() + ":" + API_PORT);
+              assertThat(o.finalSource()).isEqualTo(VIP);
+              assertThat(o.snat()).isNull();
+              assertThat(o.steps())
+                  .anyMatch(s -> s.text().contains("source address chosen: " + VIP));
+              assertThat(o.reply().returnsHere()).isFalse();
+              assertThat(o.reply().reasonCode()).isEqualTo(ReasonCode.REPLY_NOT_ROUTED_BACK);
+            });
   }
 
   @Test
@@ -109,6 +125,14 @@ class Seed000IpvsVmTest {
 
     assertThat(c.outcome()).isEqualTo(Connection.Outcome.REPLIED);
     assertThat(c.peer()).isEqualTo(node.ip());
+    TraceResult t = NodeTraces.trace(lab, node.netns(), null, VIP, 443);
+    assertThat(t.outcomes())
+        .singleElement()
+        .satisfies(
+            o -> {
+              assertThat(o.snat()).startsWith(node.ip() + ":");
+              assertThat(o.reply().returnsHere()).isTrue();
+            });
   }
 
   @Test
@@ -120,6 +144,10 @@ class Seed000IpvsVmTest {
             + " -m set --match-set KUBE-CLUSTER-IP dst,dst -j KUBE-MARK-MASQ\n");
 
     assertThat(connectExpectingTimeout().outcome()).isEqualTo(Connection.Outcome.TIMED_OUT);
+    TraceResult t = NodeTraces.trace(lab, node.netns(), null, VIP, 443);
+    assertThat(t.outcomes())
+        .singleElement()
+        .satisfies(o -> assertThat(o.reply().returnsHere()).isFalse());
   }
 
   @Test
