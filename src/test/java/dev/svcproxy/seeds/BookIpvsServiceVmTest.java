@@ -204,11 +204,11 @@ class BookIpvsServiceVmTest {
   }
 
   /**
-   * A connection that may time out waits a fixed 4 s, not the VM-scaled deadline: client, node and
+   * A connection that may time out waits a fixed 3 s, not the VM-scaled deadline: client, node and
    * backends share one guest kernel, where a reply that comes at all comes within milliseconds.
    */
   private static Connection probe() {
-    return lab.connect(node1.netns(), VIP, 80, Duration.ofSeconds(4));
+    return lab.connect(node1.netns(), VIP, 80, Duration.ofSeconds(3));
   }
 
   private static Connection connect() {
