@@ -183,7 +183,7 @@ class BookIpvsServiceVmTest {
     Set<String> reached = new HashSet<>();
     for (int i = 0; i < 4; i++) {
       Connection c = connect();
-      assertThat(c.outcome()).isEqualTo(Connection.Outcome.REPLIED);
+      assertThat(c.outcome()).as("%s", c).isEqualTo(Connection.Outcome.REPLIED);
       reached.add(c.backend());
       peers.add(c.backend() + " saw " + c.peer());
     }

@@ -94,7 +94,7 @@ class Seed000IpvsVmTest {
     loadNat(
         "-A KUBE-SERVICES -p tcp -m set --match-set KUBE-NODE-PORT-TCP dst -j KUBE-MARK-MASQ\n");
 
-    assertThat(connectExpectingTimeout().outcome()).isEqualTo(Connection.Outcome.TIMED_OUT);
+    assertThatOutcome(connectExpectingTimeout()).isEqualTo(Connection.Outcome.TIMED_OUT);
     // The SYN left with the VIP as its source, as the seed's tcpdump on eth0 shows.
     assertThat(conntrackOriginalSources()).contains("src=" + VIP);
     // The tracer on the captured node explains it: source chosen, no masquerade, no reply.
@@ -123,7 +123,7 @@ class Seed000IpvsVmTest {
 
     Connection c = connect();
 
-    assertThat(c.outcome()).isEqualTo(Connection.Outcome.REPLIED);
+    assertThat(c.outcome()).as("%s", c).isEqualTo(Connection.Outcome.REPLIED);
     assertThat(c.peer()).isEqualTo(node.ip());
     TraceResult t = NodeTraces.trace(lab, node.netns(), null, VIP, 443);
     assertThat(t.outcomes())
@@ -143,7 +143,7 @@ class Seed000IpvsVmTest {
             + SERVICE_CIDR
             + " -m set --match-set KUBE-CLUSTER-IP dst,dst -j KUBE-MARK-MASQ\n");
 
-    assertThat(connectExpectingTimeout().outcome()).isEqualTo(Connection.Outcome.TIMED_OUT);
+    assertThatOutcome(connectExpectingTimeout()).isEqualTo(Connection.Outcome.TIMED_OUT);
     TraceResult t = NodeTraces.trace(lab, node.netns(), null, VIP, 443);
     assertThat(t.outcomes())
         .singleElement()
@@ -158,7 +158,7 @@ class Seed000IpvsVmTest {
 
     Connection c = connect();
 
-    assertThat(c.outcome()).isEqualTo(Connection.Outcome.REPLIED);
+    assertThat(c.outcome()).as("%s", c).isEqualTo(Connection.Outcome.REPLIED);
     assertThat(c.peer()).isEqualTo(node.ip());
   }
 
@@ -166,7 +166,7 @@ class Seed000IpvsVmTest {
   void masqueradeAll_connectionReplies() {
     loadNat("-A KUBE-SERVICES -m set --match-set KUBE-CLUSTER-IP dst,dst -j KUBE-MARK-MASQ\n");
 
-    assertThat(connect().outcome()).isEqualTo(Connection.Outcome.REPLIED);
+    assertThatOutcome(connect()).isEqualTo(Connection.Outcome.REPLIED);
   }
 
   /** The nat table of the seed's working node, with {@code clusterIpRules} in KUBE-SERVICES. */
@@ -226,5 +226,11 @@ class Seed000IpvsVmTest {
         .inNetns(netns)
         .run(argv, stdin, TimeScale.scale(Duration.ofSeconds(20)))
         .orThrow();
+  }
+
+  /** The outcome, with the whole connection (and socat's message) in a failure's description. */
+  private static org.assertj.core.api.ObjectAssert<Connection.Outcome> assertThatOutcome(
+      Connection c) {
+    return org.assertj.core.api.Assertions.assertThat(c.outcome()).as("%s", c);
   }
 }

@@ -77,7 +77,7 @@ class Seed000SvcproxyVmTest {
 
     Connection c = lab.connect(node.netns(), VIP, 443, TimeScale.scale(Duration.ofSeconds(3)));
 
-    assertThat(c.outcome()).isEqualTo(Connection.Outcome.REPLIED);
+    assertThat(c.outcome()).as("%s", c).isEqualTo(Connection.Outcome.REPLIED);
     assertThat(c.peer()).isEqualTo(node.ip());
   }
 
@@ -88,7 +88,7 @@ class Seed000SvcproxyVmTest {
     // A connection expected to hang waits a fixed 4 s: in one guest kernel a reply is immediate.
     Connection c = lab.connect(node.netns(), VIP, 443, Duration.ofSeconds(4));
 
-    assertThat(c.outcome()).isEqualTo(Connection.Outcome.TIMED_OUT);
+    assertThat(c.outcome()).as("%s", c).isEqualTo(Connection.Outcome.TIMED_OUT);
   }
 
   @Test
@@ -97,7 +97,7 @@ class Seed000SvcproxyVmTest {
 
     Connection c = lab.connect(node.netns(), VIP, 443, TimeScale.scale(Duration.ofSeconds(3)));
 
-    assertThat(c.outcome()).isEqualTo(Connection.Outcome.REPLIED);
+    assertThat(c.outcome()).as("%s", c).isEqualTo(Connection.Outcome.REPLIED);
     assertThat(c.peer()).isEqualTo(node.ip());
   }
 

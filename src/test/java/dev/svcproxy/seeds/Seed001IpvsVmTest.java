@@ -70,19 +70,19 @@ class Seed001IpvsVmTest {
   void podToLbPort80_servedByTheNodesIpvs() {
     Connection c = connect(client.netns(), 80);
 
-    assertThat(c.outcome()).isEqualTo(Connection.Outcome.REPLIED);
+    assertThat(c.outcome()).as("%s", c).isEqualTo(Connection.Outcome.REPLIED);
     assertThat(c.backend()).isEqualTo("nginx");
     // The node's own connection (source: the LB IP, bound locally) is masqueraded with eTP=Cluster.
-    assertThat(connect(node1.netns(), 80).outcome()).isEqualTo(Connection.Outcome.REPLIED);
+    assertThatOutcome(connect(node1.netns(), 80)).isEqualTo(Connection.Outcome.REPLIED);
   }
 
   @Test
   void podToLbPort443_refusedLocally_whileOutsideClientReachesTheLb() {
-    assertThat(connect(client.netns(), 443).outcome()).isEqualTo(Connection.Outcome.REFUSED);
-    assertThat(connect(node1.netns(), 443).outcome()).isEqualTo(Connection.Outcome.REFUSED);
+    assertThatOutcome(connect(client.netns(), 443)).isEqualTo(Connection.Outcome.REFUSED);
+    assertThatOutcome(connect(node1.netns(), 443)).isEqualTo(Connection.Outcome.REFUSED);
 
     Connection fromOutside = connect(outside.netns(), 443);
-    assertThat(fromOutside.outcome()).isEqualTo(Connection.Outcome.REPLIED);
+    assertThat(fromOutside.outcome()).as("%s", fromOutside).isEqualTo(Connection.Outcome.REPLIED);
     assertThat(fromOutside.backend()).isEqualTo("clb-443");
   }
 
@@ -90,7 +90,7 @@ class Seed001IpvsVmTest {
   void before126WithoutIpvsFilter_port443StillRefusedByTheLocalStack() {
     loadNode(true, false, false);
 
-    assertThat(connect(client.netns(), 443).outcome()).isEqualTo(Connection.Outcome.REFUSED);
+    assertThatOutcome(connect(client.netns(), 443)).isEqualTo(Connection.Outcome.REFUSED);
   }
 
   @Test
@@ -101,7 +101,7 @@ class Seed001IpvsVmTest {
 
     Connection c = connect(client.netns(), 443);
 
-    assertThat(c.outcome()).isEqualTo(Connection.Outcome.REPLIED);
+    assertThat(c.outcome()).as("%s", c).isEqualTo(Connection.Outcome.REPLIED);
     assertThat(c.backend()).isEqualTo("clb-443");
   }
 
@@ -112,10 +112,10 @@ class Seed001IpvsVmTest {
     // with the LB IP as source and nginx's reply goes to the real LB.
     loadNode(true, true, true);
 
-    assertThat(connectExpectingTimeout(node1.netns(), 80).outcome())
+    assertThatOutcome(connectExpectingTimeout(node1.netns(), 80))
         .isEqualTo(Connection.Outcome.TIMED_OUT);
     // A pod keeps its own address as source, which routes back: it works.
-    assertThat(connect(client.netns(), 80).outcome()).isEqualTo(Connection.Outcome.REPLIED);
+    assertThatOutcome(connect(client.netns(), 80)).isEqualTo(Connection.Outcome.REPLIED);
   }
 
   private static void loadNode(boolean bound, boolean ipvsFilter, boolean etpLocal) {
@@ -207,5 +207,11 @@ class Seed001IpvsVmTest {
         .inNetns(node1.netns())
         .run(argv, in, TimeScale.scale(Duration.ofSeconds(20)))
         .orThrow();
+  }
+
+  /** The outcome, with the whole connection (and socat's message) in a failure's description. */
+  private static org.assertj.core.api.ObjectAssert<Connection.Outcome> assertThatOutcome(
+      Connection c) {
+    return org.assertj.core.api.Assertions.assertThat(c.outcome()).as("%s", c);
   }
 }
