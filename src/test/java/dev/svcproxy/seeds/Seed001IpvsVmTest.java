@@ -210,8 +210,8 @@ class Seed001IpvsVmTest {
   }
 
   /** The outcome, with the whole connection (and socat's message) in a failure's description. */
-  private static org.assertj.core.api.ObjectAssert<Connection.Outcome> assertThatOutcome(
-      Connection c) {
+  private static org.assertj.core.api.AbstractComparableAssert<?, Connection.Outcome>
+      assertThatOutcome(Connection c) {
     return org.assertj.core.api.Assertions.assertThat(c.outcome()).as("%s", c);
   }
 }
