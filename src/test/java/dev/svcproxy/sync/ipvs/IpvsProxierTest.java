@@ -423,10 +423,11 @@ class IpvsProxierTest {
     IpvsProxier p = synced(state(List.of(VIP), svc(tcp(VIP, 80), "10.244.1.2:8080")));
     desired.set(state(List.of("10.96.0.11"), svc(tcp("10.96.0.11", 80), "10.244.1.2:8080")));
     p.sync(ProxyState.empty(), false, Set.of("ns/a"));
+    // Deletes first, as upstream's syncIPSetEntries.
     assertThat(lines("ipset restore"))
         .containsExactly(
-            "add KUBE-CLUSTER-IP 10.96.0.11,tcp:80 -exist",
-            "del KUBE-CLUSTER-IP 10.96.0.10,tcp:80 -exist");
+            "del KUBE-CLUSTER-IP 10.96.0.10,tcp:80 -exist",
+            "add KUBE-CLUSTER-IP 10.96.0.11,tcp:80 -exist");
     assertThat(lines("ip -force -batch -"))
         .containsExactly(
             "address add 10.96.0.11/32 dev kube-ipvs0", "address del 10.96.0.10/32 dev kube-ipvs0");
