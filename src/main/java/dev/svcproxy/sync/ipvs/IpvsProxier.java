@@ -1,6 +1,7 @@
 package dev.svcproxy.sync.ipvs;
 
 import dev.svcproxy.ipvs.IpvsTable;
+import dev.svcproxy.ipvs.IpvsadmCodec;
 import dev.svcproxy.ipvs.VirtualServer;
 import dev.svcproxy.kernel.CommandResult;
 import dev.svcproxy.kernel.IptablesKernel;
@@ -83,6 +84,10 @@ public final class IpvsProxier implements Proxier {
   private List<TableRule> appliedJumps = List.of();
   private Set<String> draining = new LinkedHashSet<>();
   private boolean leftoversRemoved;
+
+  /** The kernel's `ipvsadm -S -n` lines the last read could not understand. */
+  private List<String> unreadable = List.of();
+
   private long lastDrainRetry;
 
   /**
@@ -146,7 +151,9 @@ public final class IpvsProxier implements Proxier {
     boolean firstSync = kernelServices == null && !leftoversRemoved;
     Optional<List<String>> addrs;
     if (read) {
-      kernelServices = ipvs.services();
+      IpvsadmCodec.Result read1 = ipvs.servicesRead();
+      kernelServices = read1.table();
+      unreadable = read1.warnings().stream().map(Object::toString).toList();
       kernelSets = new LinkedHashMap<>();
       for (IpsetCodec.IpSet s : ipvs.ipsets()) {
         kernelSets.put(s.name(), new LinkedHashSet<>(s.members()));
@@ -483,9 +490,12 @@ public final class IpvsProxier implements Proxier {
   }
 
   /**
-   * What is missing of what every sync relies on: kube-ipvs0 and the jump rules from the built-in
-   * chains (a flushed or deleted chain of ours takes its jump with it). Empty before the first
-   * sync.
+   * What is missing of what the last sync left, by cheap checks run at every sync period (upstream
+   * re-reads the kernel at every sync, so an `ipvsadm -C` or `ipset flush` is repaired within one):
+   * kube-ipvs0 and its address count, the number of virtual and real servers, the entry count of
+   * every set, the jump rules from the built-in chains (a flushed or deleted chain of ours takes
+   * its jump with it), and lines of the IPVS table the last read could not understand. Empty before
+   * the first sync.
    */
   @Override
   public synchronized List<String> missing() {
@@ -493,19 +503,68 @@ public final class IpvsProxier implements Proxier {
     if (kernelServices == null) {
       return out;
     }
-    if (!ipvs.linkExists(DUMMY)) {
+    unreadable.forEach(w -> out.add("unreadable IPVS table line " + w));
+    Optional<List<String>> addrs = ipvs.addresses(DUMMY);
+    if (addrs.isEmpty()) {
       out.add(DUMMY);
+    } else if (kernelAddresses != null && addrs.get().size() != kernelAddresses.size()) {
+      out.add(DUMMY + " addresses (" + addrs.get().size() + " of " + kernelAddresses.size() + ")");
     }
-    Map<String, Set<String>> have = new LinkedHashMap<>();
+    int[] have = countServices(ipvs.runner().run(List.of("ipvsadm", "-S", "-n")).stdout());
+    int reals = kernelServices.services().stream().mapToInt(s -> s.reals().size()).sum();
+    if (have[0] != kernelServices.services().size() || have[1] != reals) {
+      out.add(
+          "IPVS virtual/real servers ("
+              + have[0]
+              + "/"
+              + have[1]
+              + " of "
+              + kernelServices.services().size()
+              + "/"
+              + reals
+              + ")");
+    }
+    if (kernelSets != null) {
+      Map<String, Integer> sizes = ipvs.ipsetSizes();
+      for (Map.Entry<String, Set<String>> e : kernelSets.entrySet()) {
+        if (!IPSETS.contains(e.getKey())) {
+          // Another tool's set.
+          continue;
+        }
+        Integer n = sizes.get(e.getKey());
+        if (n == null || n != e.getValue().size()) {
+          out.add(
+              "ipset "
+                  + e.getKey()
+                  + " ("
+                  + (n == null ? "gone" : n + " of " + e.getValue().size() + " entries")
+                  + ")");
+        }
+      }
+    }
+    Map<String, Set<String>> haveRules = new LinkedHashMap<>();
     for (TableRule j : appliedJumps) {
       Set<String> present =
-          have.computeIfAbsent(
+          haveRules.computeIfAbsent(
               j.table() + " " + j.rule().chain(), k -> canonicalRules(j.table(), j.rule().chain()));
       if (!present.contains(RuleCanon.key(j.rule()))) {
         out.add(j.toString());
       }
     }
     return out;
+  }
+
+  /** The virtual ("-A") and real ("-a") server lines of `ipvsadm -S -n` text. */
+  private static int[] countServices(String save) {
+    int[] n = new int[2];
+    for (String l : save.lines().toList()) {
+      if (l.startsWith("-A ")) {
+        n[0]++;
+      } else if (l.startsWith("-a ")) {
+        n[1]++;
+      }
+    }
+    return n;
   }
 
   /** Removes everything IPVS mode installs, as upstream's cleanup does. */
