@@ -128,6 +128,10 @@ class IpvsProxierIpsetTest {
   private final RecordingCommandRunner runner = new RecordingCommandRunner(this::answer);
 
   private static IpvsState state(String... elements) {
+    return stateMax("65536", elements);
+  }
+
+  private static IpvsState stateMax(String maxelem, String... elements) {
     List<IpsetCodec.Entry> entries = new ArrayList<>();
     for (String e : elements) {
       entries.add(new IpsetCodec.Entry(e, List.of()));
@@ -139,7 +143,7 @@ class IpvsProxierIpsetTest {
             List.of(
                 new IpsetCodec.Option("family", "inet"),
                 new IpsetCodec.Option("hashsize", "1024"),
-                new IpsetCodec.Option("maxelem", "65536")),
+                new IpsetCodec.Option("maxelem", maxelem)),
             entries);
     return new IpvsState(
         List.of(),
@@ -253,6 +257,40 @@ class IpvsProxierIpsetTest {
         throw new UnsupportedOperationException();
       }
     };
+  }
+
+  @Test
+  void sync_hostKernelRefusesAnAdd_skipsThatLineAndAppliesTheRest() {
+    // A set of at most 2 elements: the kernel refuses the third add ("Hash is full"), and
+    // `ipset restore` names its line.
+    KernelTests.require("ipset in a network namespace");
+    ProcessCommandRunner real = new ProcessCommandRunner();
+    String netns = "svpfixf" + ProcessHandle.current().pid();
+    real.run("ip", "netns", "add", netns).orThrow();
+    try {
+      IpvsProxier p =
+          proxier(
+              inNetns(netns),
+              stateMax(
+                  "2",
+                  "1.2.3.4,tcp:80,10.1.0.0/16",
+                  "1.2.3.4,tcp:80,10.2.0.0/16",
+                  "1.2.3.4,tcp:80,10.3.0.0/16"));
+      String summary = p.sync(ProxyState.empty(), true, Set.of()).summary();
+      assertThat(summary).contains("ipset refused: add " + SET + " 1.2.3.4,tcp:80,10.3.0.0/16");
+      assertThat(runner.calls()).anyMatch(c -> c.line().startsWith("iptables-restore"));
+      assertThat(
+              real.run("ip", "netns", "exec", netns, "ipset", "save", SET)
+                  .stdout()
+                  .lines()
+                  .filter(l -> l.startsWith("add "))
+                  .toList())
+          .containsExactlyInAnyOrder(
+              "add " + SET + " 1.2.3.4,tcp:80,10.1.0.0/16",
+              "add " + SET + " 1.2.3.4,tcp:80,10.2.0.0/16");
+    } finally {
+      real.run("ip", "netns", "del", netns);
+    }
   }
 
   @Test
