@@ -1,7 +1,5 @@
 package dev.svcproxy.cli;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.svcproxy.kernel.CapabilityProbe;
 import dev.svcproxy.kernel.CommandResult;
 import dev.svcproxy.kernel.CommandRunner;
@@ -9,12 +7,14 @@ import dev.svcproxy.kernel.IptablesKernel;
 import dev.svcproxy.kernel.KernelCapabilities;
 import dev.svcproxy.kernel.KernelCapabilities.Capability;
 import dev.svcproxy.kernel.ProcessCommandRunner;
+import dev.svcproxy.kernel.ipvs.IpvsKernel;
 import dev.svcproxy.model.ProxyConfig;
 import dev.svcproxy.model.ProxyState;
 import dev.svcproxy.render.iptables.IptablesOptions;
 import dev.svcproxy.render.iptables.IptablesRenderer;
 import dev.svcproxy.render.ipvs.IpvsOptions;
 import dev.svcproxy.render.ipvs.IpvsRenderer;
+import dev.svcproxy.render.ipvs.IpvsSets;
 import dev.svcproxy.render.ipvs.IpvsState;
 import dev.svcproxy.render.ipvs.IpvsText;
 import dev.svcproxy.source.ManifestSource;
@@ -130,14 +130,21 @@ final class RenderCommand implements Callable<Integer> {
     ManifestSource.Snapshot snap = new ManifestSource(options.manifests).load();
     CapabilityProbe.Prediction p =
         stated != null ? stated : CapabilityProbe.predict(new IptablesKernel(runner));
-    java.util.function.Function<KernelCapabilities, String> text =
-        caps ->
+    List<String> refused = new ArrayList<>();
+    java.util.function.BiFunction<KernelCapabilities, List<String>, String> render =
+        (caps, notes) ->
             IpvsText.print(
-                new IpvsRenderer(cfg, opts, caps, kernel).render(snap.state(), addrs), opts);
-    String out = text.apply(p.capabilities());
+                IpvsSets.withoutRefused(
+                    new IpvsRenderer(cfg, opts, caps, kernel).render(snap.state(), addrs), notes),
+                opts);
+    java.util.function.Function<KernelCapabilities, String> text =
+        caps -> render.apply(caps, new ArrayList<>());
+    String out = render.apply(p.capabilities(), refused);
     spec.commandLine().getOut().print(out);
     spec.commandLine().getOut().flush();
     PrintWriter err = spec.commandLine().getErr();
+    // Upstream's proxier logs each entry ipset refuses and goes on; run does the same.
+    refused.forEach(err::println);
     for (Map.Entry<Capability, String> u : p.unknown().entrySet()) {
       // IPVS mode's rules depend on --random-fully alone (no nfacct, no INVALID drop rule).
       if (u.getKey() == Capability.RANDOM_FULLY) {
@@ -167,26 +174,7 @@ final class RenderCommand implements Callable<Integer> {
    * GetAllLocalAddressesExcept), read-only with `ip -j -4 addr show`; empty when ip fails.
    */
   private List<String> readLocalAddresses() {
-    CommandResult r = runner.run("ip", "-j", "-4", "addr", "show");
-    List<String> out = new ArrayList<>();
-    if (!r.ok()) {
-      return out;
-    }
-    try {
-      for (JsonNode link : new ObjectMapper().readTree(r.stdout())) {
-        if (link.path("ifname").asText().equals(IpvsState.DUMMY_DEVICE)) {
-          continue;
-        }
-        for (JsonNode a : link.path("addr_info")) {
-          if (a.path("family").asText().equals("inet")) {
-            out.add(a.path("local").asText());
-          }
-        }
-      }
-    } catch (java.io.IOException e) {
-      return List.of();
-    }
-    return out;
+    return new IpvsKernel(runner).localAddressesExcept(IpvsState.DUMMY_DEVICE);
   }
 
   /** The running kernel's release, "" when uname cannot tell. */

@@ -1,7 +1,5 @@
 package dev.svcproxy.cli;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.svcproxy.kernel.CapabilityProbe;
 import dev.svcproxy.kernel.CommandResult;
 import dev.svcproxy.kernel.CommandRunner;
@@ -21,7 +19,6 @@ import dev.svcproxy.sync.iptables.IptablesProxier;
 import dev.svcproxy.sync.ipvs.IpvsProxier;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -254,26 +251,7 @@ final class RunCommand implements Callable<Integer> {
 
   /** The node's IPv4 addresses on every interface but kube-ipvs0 (GetAllLocalAddressesExcept). */
   private List<String> localAddresses() {
-    CommandResult r = runner.run("ip", "-j", "-4", "addr", "show");
-    List<String> out = new ArrayList<>();
-    if (!r.ok()) {
-      return out;
-    }
-    try {
-      for (JsonNode link : new ObjectMapper().readTree(r.stdout())) {
-        if (link.path("ifname").asText().equals(IpvsState.DUMMY_DEVICE)) {
-          continue;
-        }
-        for (JsonNode a : link.path("addr_info")) {
-          if (a.path("family").asText().equals("inet")) {
-            out.add(a.path("local").asText());
-          }
-        }
-      }
-    } catch (java.io.IOException e) {
-      return List.of();
-    }
-    return out;
+    return new IpvsKernel(runner).localAddressesExcept(IpvsState.DUMMY_DEVICE);
   }
 
   /** In-process callers (tests) outlive a failed run: its hook must not fire at their exit. */

@@ -362,6 +362,70 @@ public final class IpsetCodec {
     return new Port(proto, new PortRange(lo, hi));
   }
 
+  /**
+   * The element as `ipset save` prints it once `ipset add` of {@code element} to a set of {@code
+   * type} succeeded (ipset 7.17, kernel 6.x): a net's host bits cleared, a /32 without its prefix,
+   * the protocol's lower-case name ("6:80", "TCP:80" and "80" are all "tcp:80"), a bitmap:port's
+   * port bare. An element that stands for several (an address or port range), or that this codec
+   * cannot read, comes back as given.
+   *
+   * @throws IllegalArgumentException when ipset refuses it, as for a /0 net ("The value of the CIDR
+   *     parameter of the IP address is invalid")
+   */
+  public static String kernelForm(String type, String element) {
+    List<Part> typed;
+    try {
+      typed = typedParts(type, element);
+    } catch (IllegalArgumentException e) {
+      // What this codec cannot read (a service name for a port, ...) ipset may still take.
+      return element;
+    }
+    List<String> dims = type.startsWith("list:") ? List.of("set") : dimensions(type);
+    List<String> raw = parts(element);
+    for (int i = 0; i < typed.size(); i++) {
+      if (typed.get(i) instanceof Net(Cidr c) && !c.ipv6() && c.prefixLength() == 0) {
+        throw new IllegalArgumentException(
+            "ipset refuses the /0 net " + raw.get(i) + ": the CIDR parameter is invalid");
+      }
+    }
+    List<String> out = new ArrayList<>();
+    for (int i = 0; i < typed.size(); i++) {
+      Part p = typed.get(i);
+      String r = raw.get(i);
+      switch (p) {
+        case Net(Cidr c) when c.ipv6() -> out.add(r);
+        case Net(Cidr c) -> {
+          if (c.prefixLength() == 32) {
+            out.add(c.address());
+          } else if (dims.get(i).equals("net")) {
+            out.add(c.address() + "/" + c.prefixLength());
+          } else {
+            // An ip part with a prefix adds every address of it.
+            return element;
+          }
+        }
+        case Range rg -> {
+          return element;
+        }
+        case Port(String proto, PortRange range) -> {
+          if (range.lo() != range.hi() || proto.equals("icmp")) {
+            return element;
+          }
+          out.add(
+              type.startsWith("bitmap:")
+                  ? Integer.toString(range.lo())
+                  : PROTOCOL_NAMES.getOrDefault(proto, proto) + ":" + range.lo());
+        }
+        default -> out.add(r);
+      }
+    }
+    return String.join(",", out);
+  }
+
+  /** The names ipset prints for protocols given by number (getprotobynumber). */
+  private static final Map<String, String> PROTOCOL_NAMES =
+      Map.of("1", "icmp", "6", "tcp", "17", "udp", "132", "sctp", "136", "udplite");
+
   private static final class Builder {
     final String name;
     String type;

@@ -8,6 +8,7 @@ import dev.svcproxy.kernel.CommandResult;
 import dev.svcproxy.kernel.CommandRunner;
 import dev.svcproxy.kernel.KernelException;
 import dev.svcproxy.netfilter.IpsetCodec;
+import dev.svcproxy.netfilter.ParseWarning;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -19,12 +20,15 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The IPVS side of the kernel, in batches: `ipvsadm -S -n` / `-R`, `ipset save` / `restore`, `ip
  * -batch` on the dummy device, and /proc/sys reads and writes; every command through the runner.
  */
 public final class IpvsKernel {
+  private static final Logger LOG = LoggerFactory.getLogger(IpvsKernel.class);
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final Duration BATCH_TIMEOUT = Duration.ofMinutes(5);
   private static final Pattern TIMEOUTS =
@@ -40,10 +44,47 @@ public final class IpvsKernel {
     return runner;
   }
 
-  /** The IPVS table as `ipvsadm -S -n` lists it. */
+  /** The IPVS table as `ipvsadm -S -n` lists it; lines the codec cannot read are logged. */
   public IpvsTable services() {
+    return servicesRead().table();
+  }
+
+  /**
+   * The IPVS table as `ipvsadm -S -n` lists it, with a warning (logged here) for every line the
+   * codec could not read: a virtual server left out of the table is one no diff deletes.
+   */
+  public IpvsadmCodec.Result servicesRead() {
     CommandResult r = runner.run(List.of("ipvsadm", "-S", "-n")).orThrow();
-    return IpvsadmCodec.parseSave(r.stdout(), "ipvsadm -S -n").table();
+    IpvsadmCodec.Result res = IpvsadmCodec.parseSave(r.stdout(), "ipvsadm -S -n");
+    for (ParseWarning w : res.warnings()) {
+      LOG.warn("cannot read the kernel's IPVS table at {}", w);
+    }
+    return res;
+  }
+
+  /**
+   * The number of entries of every set, from one `ipset list -t` (headers only); empty when ipset
+   * cannot be run.
+   */
+  public Map<String, Integer> ipsetSizes() {
+    CommandResult r = runner.run(List.of("ipset", "list", "-t"));
+    Map<String, Integer> out = new LinkedHashMap<>();
+    if (!r.ok()) {
+      return out;
+    }
+    String name = null;
+    for (String line : r.stdout().lines().toList()) {
+      if (line.startsWith("Name: ")) {
+        name = line.substring(6).strip();
+      } else if (line.startsWith("Number of entries: ") && name != null) {
+        try {
+          out.put(name, Integer.parseInt(line.substring(19).strip()));
+        } catch (NumberFormatException e) {
+          // Not a count; the set is left out and counts as unknown.
+        }
+      }
+    }
+    return out;
   }
 
   /**
@@ -153,6 +194,41 @@ public final class IpvsKernel {
       throw new KernelException("cannot read `ip -j addr` of " + device + ": " + e, r);
     }
     return Optional.of(out);
+  }
+
+  /**
+   * The node's IPv4 addresses on every interface but {@code except} (upstream's
+   * GetAllLocalAddressesExcept), from one `ip -j -4 addr show`.
+   *
+   * @throws KernelException when ip fails or prints what is not its JSON: an empty list would
+   *     render no NodePort virtual servers and delete the kernel's
+   */
+  public List<String> localAddressesExcept(String except) {
+    CommandResult r = runner.run(List.of("ip", "-j", "-4", "addr", "show"));
+    if (!r.ok()) {
+      throw new KernelException("cannot list the node's addresses: " + r.firstErrorLine(), r);
+    }
+    List<String> out = new ArrayList<>();
+    try {
+      JsonNode links = JSON.readTree(r.stdout());
+      if (links == null || !links.isArray()) {
+        throw new KernelException(
+            "cannot list the node's addresses: `ip -j addr` printed no list", r);
+      }
+      for (JsonNode link : links) {
+        if (link.path("ifname").asText().equals(except)) {
+          continue;
+        }
+        for (JsonNode a : link.path("addr_info")) {
+          if (a.path("family").asText().equals("inet")) {
+            out.add(a.path("local").asText());
+          }
+        }
+      }
+    } catch (java.io.IOException e) {
+      throw new KernelException("cannot read `ip -j addr`: " + e.getMessage(), r);
+    }
+    return out;
   }
 
   /** Whether {@code device} exists. */

@@ -111,4 +111,37 @@ public final class IpvsSets {
   public static String comment(String name) {
     return info(name).orElseThrow(() -> new IllegalArgumentException("no set " + name)).comment();
   }
+
+  /**
+   * {@code state} without the set entries ipset refuses ({@link IpsetCodec#kernelForm}: a /0 net),
+   * each described in {@code refused}: upstream's `ipset add` of such an entry fails, is logged and
+   * skipped, and the rest of the sync goes on.
+   */
+  public static IpvsState withoutRefused(IpvsState state, List<String> refused) {
+    List<IpsetCodec.IpSet> sets = new java.util.ArrayList<>();
+    boolean any = false;
+    for (IpsetCodec.IpSet s : state.ipsets()) {
+      List<IpsetCodec.Entry> keep = new java.util.ArrayList<>();
+      for (IpsetCodec.Entry e : s.entries()) {
+        try {
+          IpsetCodec.kernelForm(s.type(), e.element());
+          keep.add(e);
+        } catch (IllegalArgumentException ex) {
+          refused.add(
+              "not adding " + e.element() + " to ipset " + s.name() + ": " + ex.getMessage());
+          any = true;
+        }
+      }
+      sets.add(new IpsetCodec.IpSet(s.name(), s.type(), s.options(), keep));
+    }
+    return !any
+        ? state
+        : new IpvsState(
+            state.dummyAddresses(),
+            sets,
+            state.services(),
+            state.iptables(),
+            state.jumps(),
+            state.sysctls());
+  }
 }

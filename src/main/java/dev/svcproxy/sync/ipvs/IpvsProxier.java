@@ -1,6 +1,7 @@
 package dev.svcproxy.sync.ipvs;
 
 import dev.svcproxy.ipvs.IpvsTable;
+import dev.svcproxy.ipvs.IpvsadmCodec;
 import dev.svcproxy.ipvs.VirtualServer;
 import dev.svcproxy.kernel.CommandResult;
 import dev.svcproxy.kernel.IptablesKernel;
@@ -38,6 +39,8 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.function.Function;
 import java.util.function.LongSupplier;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -81,6 +84,10 @@ public final class IpvsProxier implements Proxier {
   private List<TableRule> appliedJumps = List.of();
   private Set<String> draining = new LinkedHashSet<>();
   private boolean leftoversRemoved;
+
+  /** The kernel's `ipvsadm -S -n` lines the last read could not understand. */
+  private List<String> unreadable = List.of();
+
   private long lastDrainRetry;
 
   /**
@@ -125,7 +132,10 @@ public final class IpvsProxier implements Proxier {
 
   @Override
   public synchronized SyncResult sync(ProxyState state, boolean full, Set<String> changed) {
-    IpvsState desired = renderer.apply(state);
+    List<String> refused = new ArrayList<>();
+    IpvsState desired = IpvsSets.withoutRefused(renderer.apply(state), refused);
+    // Upstream logs each entry `ipset add` refuses, at every sync.
+    refused.forEach(r -> LOG.warn("{}", r));
     boolean read = full || kernelServices == null;
     try {
       return apply(desired, read);
@@ -141,7 +151,9 @@ public final class IpvsProxier implements Proxier {
     boolean firstSync = kernelServices == null && !leftoversRemoved;
     Optional<List<String>> addrs;
     if (read) {
-      kernelServices = ipvs.services();
+      IpvsadmCodec.Result read1 = ipvs.servicesRead();
+      kernelServices = read1.table();
+      unreadable = read1.warnings().stream().map(Object::toString).toList();
       kernelSets = new LinkedHashMap<>();
       for (IpsetCodec.IpSet s : ipvs.ipsets()) {
         kernelSets.put(s.name(), new LinkedHashSet<>(s.members()));
@@ -151,6 +163,7 @@ public final class IpvsProxier implements Proxier {
       applySysctls(desired);
     }
     List<String> errors = new ArrayList<>();
+    List<String> warnings = new ArrayList<>();
     int[] counts = new int[4];
 
     // Addresses first, as upstream binds each service's address when it syncs the service.
@@ -200,9 +213,16 @@ public final class IpvsProxier implements Proxier {
     kernelServices = plan.after();
     draining = new LinkedHashSet<>(plan.terminating());
 
-    // ipsets: create the missing, add and delete entries.
+    // ipsets: create the missing, then delete and add entries (upstream's syncIPSetEntries deletes
+    // first), compared in the form the kernel saves them ("10.0.0.1" for "10.0.0.1/32").
     List<String> setLines = new ArrayList<>();
+    List<String> dels = new ArrayList<>();
+    List<String> adds = new ArrayList<>();
+    // Per line of the restore: the set and kernel-form element it adds or deletes.
+    List<String[]> addOps = new ArrayList<>();
+    List<String[]> delOps = new ArrayList<>();
     Set<String> desiredSets = new HashSet<>();
+    Map<String, Set<String>> applied = new LinkedHashMap<>();
     for (IpsetCodec.IpSet s : desired.ipsets()) {
       desiredSets.add(s.name());
       Set<String> have = kernelSets.get(s.name());
@@ -211,35 +231,53 @@ public final class IpvsProxier implements Proxier {
         setLines.add(create + " -exist");
         have = Set.of();
       }
+      Map<String, String> haveByForm = new LinkedHashMap<>();
+      for (String e : have) {
+        haveByForm.put(kernelForm(s.type(), e), e);
+      }
+      Set<String> want = new LinkedHashSet<>();
       for (IpsetCodec.Entry e : s.entries()) {
-        if (!have.contains(e.element())) {
+        String form = kernelForm(s.type(), e.element());
+        if (want.add(form) && !haveByForm.containsKey(form)) {
+          IpsetCodec.Entry k = new IpsetCodec.Entry(form, e.options());
           String add =
               IpsetCodec.print(
-                      List.of(new IpsetCodec.IpSet(s.name(), s.type(), s.options(), List.of(e))))
+                      List.of(new IpsetCodec.IpSet(s.name(), s.type(), s.options(), List.of(k))))
                   .lines()
                   .skip(1)
                   .findFirst()
                   .orElseThrow();
-          setLines.add(add + " -exist");
+          adds.add(add + " -exist");
+          addOps.add(new String[] {s.name(), form});
         }
       }
-      Set<String> want = new HashSet<>(s.members());
-      for (String e : have) {
-        if (!want.contains(e)) {
-          setLines.add("del " + s.name() + " " + e + " -exist");
+      for (Map.Entry<String, String> e : haveByForm.entrySet()) {
+        if (!want.contains(e.getKey())) {
+          dels.add("del " + s.name() + " " + e.getValue() + " -exist");
+          delOps.add(new String[] {s.name(), e.getKey()});
         }
       }
+      applied.put(s.name(), want);
     }
+    int creates = setLines.size();
+    setLines.addAll(dels);
+    setLines.addAll(adds);
+    List<String[]> ops = new ArrayList<>();
+    delOps.forEach(o -> ops.add(new String[] {"del", o[0], o[1]}));
+    addOps.forEach(o -> ops.add(new String[] {"add", o[0], o[1]}));
     if (!setLines.isEmpty()) {
-      CommandResult r = ipvs.ipsetRestore(setLines);
       counts[2] = setLines.size();
-      if (!r.ok()) {
-        throw new SyncException("ipset restore refused: " + r.firstErrorLine());
+      for (int i : ipsetRestoreSkippingRefused(setLines, creates)) {
+        String[] op = ops.get(i - creates);
+        if (op[0].equals("add")) {
+          applied.get(op[1]).remove(op[2]);
+        } else {
+          applied.get(op[1]).add(op[2]);
+        }
+        warnings.add("ipset refused: " + setLines.get(i));
       }
     }
-    for (IpsetCodec.IpSet s : desired.ipsets()) {
-      kernelSets.put(s.name(), new LinkedHashSet<>(s.members()));
-    }
+    kernelSets.putAll(applied);
 
     // iptables: the IPVS-mode chains in one restore, rewritten on every full sync as upstream
     // does, and when they changed.
@@ -291,7 +329,46 @@ public final class IpvsProxier implements Proxier {
             + counts[0]
             + " address changes, "
             + draining.size()
-            + " draining";
+            + " draining"
+            + (warnings.isEmpty() ? "" : ", warnings: " + String.join("; ", warnings));
+  }
+
+  /** The element as the kernel saves it; as given when ipset would refuse or expand it. */
+  private static String kernelForm(String type, String element) {
+    try {
+      return IpsetCodec.kernelForm(type, element);
+    } catch (IllegalArgumentException e) {
+      return element;
+    }
+  }
+
+  private static final Pattern IPSET_ERROR_LINE = Pattern.compile("Error in line (\\d+):");
+
+  /**
+   * Runs `ipset restore` of {@code lines}; when it stops at a refused entry line ("Error in line
+   * N", the lines before it applied), logs it and goes on with the lines after it, as upstream's
+   * one-by-one adds do. A refused create line, or a failure naming no line, fails the sync.
+   *
+   * @return the indexes of the refused lines
+   */
+  private List<Integer> ipsetRestoreSkippingRefused(List<String> lines, int creates) {
+    List<Integer> refused = new ArrayList<>();
+    int from = 0;
+    while (from < lines.size()) {
+      CommandResult r = ipvs.ipsetRestore(lines.subList(from, lines.size()));
+      if (r.ok()) {
+        break;
+      }
+      Matcher m = IPSET_ERROR_LINE.matcher(r.stderr());
+      int bad = m.find() ? from + Integer.parseInt(m.group(1)) - 1 : -1;
+      if (bad < Math.max(from, creates) || bad >= lines.size()) {
+        throw new SyncException("ipset restore refused: " + r.firstErrorLine());
+      }
+      LOG.warn("ipset refused {}, skipping it: {}", lines.get(bad), r.firstErrorLine());
+      refused.add(bad);
+      from = bad + 1;
+    }
+    return refused;
   }
 
   private static IpsetCodec.IpSet withoutEntries(IpsetCodec.IpSet s) {
@@ -413,9 +490,12 @@ public final class IpvsProxier implements Proxier {
   }
 
   /**
-   * What is missing of what every sync relies on: kube-ipvs0 and the jump rules from the built-in
-   * chains (a flushed or deleted chain of ours takes its jump with it). Empty before the first
-   * sync.
+   * What is missing of what the last sync left, by cheap checks run at every sync period (upstream
+   * re-reads the kernel at every sync, so an `ipvsadm -C` or `ipset flush` is repaired within one):
+   * kube-ipvs0 and its address count, the number of virtual and real servers, the entry count of
+   * every set, the jump rules from the built-in chains (a flushed or deleted chain of ours takes
+   * its jump with it), and lines of the IPVS table the last read could not understand. Empty before
+   * the first sync.
    */
   @Override
   public synchronized List<String> missing() {
@@ -423,19 +503,68 @@ public final class IpvsProxier implements Proxier {
     if (kernelServices == null) {
       return out;
     }
-    if (!ipvs.linkExists(DUMMY)) {
+    unreadable.forEach(w -> out.add("unreadable IPVS table line " + w));
+    Optional<List<String>> addrs = ipvs.addresses(DUMMY);
+    if (addrs.isEmpty()) {
       out.add(DUMMY);
+    } else if (kernelAddresses != null && addrs.get().size() != kernelAddresses.size()) {
+      out.add(DUMMY + " addresses (" + addrs.get().size() + " of " + kernelAddresses.size() + ")");
     }
-    Map<String, Set<String>> have = new LinkedHashMap<>();
+    int[] have = countServices(ipvs.runner().run(List.of("ipvsadm", "-S", "-n")).stdout());
+    int reals = kernelServices.services().stream().mapToInt(s -> s.reals().size()).sum();
+    if (have[0] != kernelServices.services().size() || have[1] != reals) {
+      out.add(
+          "IPVS virtual/real servers ("
+              + have[0]
+              + "/"
+              + have[1]
+              + " of "
+              + kernelServices.services().size()
+              + "/"
+              + reals
+              + ")");
+    }
+    if (kernelSets != null) {
+      Map<String, Integer> sizes = ipvs.ipsetSizes();
+      for (Map.Entry<String, Set<String>> e : kernelSets.entrySet()) {
+        if (!IPSETS.contains(e.getKey())) {
+          // Another tool's set.
+          continue;
+        }
+        Integer n = sizes.get(e.getKey());
+        if (n == null || n != e.getValue().size()) {
+          out.add(
+              "ipset "
+                  + e.getKey()
+                  + " ("
+                  + (n == null ? "gone" : n + " of " + e.getValue().size() + " entries")
+                  + ")");
+        }
+      }
+    }
+    Map<String, Set<String>> haveRules = new LinkedHashMap<>();
     for (TableRule j : appliedJumps) {
       Set<String> present =
-          have.computeIfAbsent(
+          haveRules.computeIfAbsent(
               j.table() + " " + j.rule().chain(), k -> canonicalRules(j.table(), j.rule().chain()));
       if (!present.contains(RuleCanon.key(j.rule()))) {
         out.add(j.toString());
       }
     }
     return out;
+  }
+
+  /** The virtual ("-A") and real ("-a") server lines of `ipvsadm -S -n` text. */
+  private static int[] countServices(String save) {
+    int[] n = new int[2];
+    for (String l : save.lines().toList()) {
+      if (l.startsWith("-A ")) {
+        n[0]++;
+      } else if (l.startsWith("-a ")) {
+        n[1]++;
+      }
+    }
+    return n;
   }
 
   /** Removes everything IPVS mode installs, as upstream's cleanup does. */

@@ -323,8 +323,8 @@ final class RuleEvaluator {
 
   /**
    * xt_ipvs (ipvs_mt): --ipvs alone tests skb->ipvs_property, which IPVS sets on the packets it
-   * sent on or de-NATed; every other test needs that property and the packet's IPVS connection, and
-   * fails without them.
+   * sent on or de-NATed; every other test needs that property and the packet's IPVS connection as
+   * ip_vs_conn_out_get finds it from the inverted header, and fails without them.
    */
   private static Verdict ipvs(Match.Unknown u, Branch b) {
     IpvsHook.Binding c = b.ipvsBinding;
@@ -335,7 +335,11 @@ final class RuleEvaluator {
       boolean inverted = u.options().stream().anyMatch(Match.Opt::negated);
       return bool(property != inverted);
     }
-    if (!property) {
+    // ipvs_mt looks the connection up with the packet's header inverted (ip_vs_fill_iph_skb(...,
+    // true, ...), then conn_out_get): it finds it only when the destination is the real server
+    // (cp->daddr:dport), i.e. for original-direction packets after IPVS's rewrite. A reply finds
+    // none, so every test but --ipvs fails on it (and --vdir REPLY never matches).
+    if (!property || b.replyDirection || !b.dst.equals(c.daddr()) || b.dport != c.dport()) {
       return Verdict.NO;
     }
     for (Match.Opt o : u.options()) {

@@ -69,6 +69,8 @@ class IpvsProxierTest {
       err = refuseRestore + "\n";
     } else if (line.equals("ipset save")) {
       out = ipsetSave;
+    } else if (line.equals("ipset list -t")) {
+      out = listHeaders(ipsetSave);
     } else if (line.startsWith("ip -j -4 addr show dev kube-ipvs0")) {
       if (addrJson == null) {
         rc = 1;
@@ -88,6 +90,31 @@ class IpvsProxierTest {
       out = saves.getOrDefault(c.argv().get(2), "");
     }
     return new CommandResult(c.argv(), rc, out, err);
+  }
+
+  /** `ipset list -t` of what `ipset save` prints, in ipset 7.17's layout. */
+  private static String listHeaders(String save) {
+    StringBuilder b = new StringBuilder();
+    Map<String, Integer> counts = new java.util.LinkedHashMap<>();
+    for (String l : save.lines().toList()) {
+      String[] f = l.split(" ");
+      if (f[0].equals("create")) {
+        counts.put(f[1], 0);
+      } else if (f[0].equals("add")) {
+        counts.merge(f[1], 1, Integer::sum);
+      }
+    }
+    counts.forEach(
+        (name, n) ->
+            b.append(b.isEmpty() ? "" : "\n")
+                .append("Name: ")
+                .append(name)
+                .append("\nType: hash:ip,port\nRevision: 6\n")
+                .append("Header: family inet hashsize 1024 maxelem 65536 bucketsize 12\n")
+                .append("Size in memory: 520\nReferences: 1\nNumber of entries: ")
+                .append(n)
+                .append('\n'));
+    return b.toString();
   }
 
   private static String addrs(String... ips) {
@@ -423,10 +450,11 @@ class IpvsProxierTest {
     IpvsProxier p = synced(state(List.of(VIP), svc(tcp(VIP, 80), "10.244.1.2:8080")));
     desired.set(state(List.of("10.96.0.11"), svc(tcp("10.96.0.11", 80), "10.244.1.2:8080")));
     p.sync(ProxyState.empty(), false, Set.of("ns/a"));
+    // Deletes first, as upstream's syncIPSetEntries.
     assertThat(lines("ipset restore"))
         .containsExactly(
-            "add KUBE-CLUSTER-IP 10.96.0.11,tcp:80 -exist",
-            "del KUBE-CLUSTER-IP 10.96.0.10,tcp:80 -exist");
+            "del KUBE-CLUSTER-IP 10.96.0.10,tcp:80 -exist",
+            "add KUBE-CLUSTER-IP 10.96.0.11,tcp:80 -exist");
     assertThat(lines("ip -force -batch -"))
         .containsExactly(
             "address add 10.96.0.11/32 dev kube-ipvs0", "address del 10.96.0.10/32 dev kube-ipvs0");
@@ -476,6 +504,44 @@ class IpvsProxierTest {
         .containsExactly(
             "kube-ipvs0",
             "nat -A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES");
+  }
+
+  @Test
+  void missing_ipvsadmCleared_reportedSoThePeriodicCheckResyncs() {
+    IpvsProxier p = synced(state(List.of(VIP), svc(tcp(VIP, 80), "10.244.1.2:8080")));
+    assertThat(p.missing()).isEmpty();
+    save = "";
+    assertThat(p.missing()).containsExactly("IPVS virtual/real servers (0/0 of 1/1)");
+  }
+
+  @Test
+  void missing_realServerDeleted_reported() {
+    IpvsProxier p = synced(state(List.of(VIP), svc(tcp(VIP, 80), "10.244.1.2:8080")));
+    save = "-A -t 10.96.0.10:80 -s rr\n";
+    assertThat(p.missing()).containsExactly("IPVS virtual/real servers (1/0 of 1/1)");
+  }
+
+  @Test
+  void missing_ipsetFlushedOrAddressDeleted_reported() {
+    IpvsProxier p = synced(state(List.of(VIP), svc(tcp(VIP, 80), "10.244.1.2:8080")));
+    ipsetSave =
+        ipsetSave.lines().filter(l -> !l.startsWith("add ")).toList().stream()
+            .reduce("", (a, l) -> a + l + "\n");
+    addrJson = addrs();
+    assertThat(p.missing())
+        .containsExactly("kube-ipvs0 addresses (0 of 1)", "ipset KUBE-CLUSTER-IP (0 of 1 entries)");
+  }
+
+  @Test
+  void missing_unreadableIpvsTableLine_reportedAfterEverySync() {
+    IpvsState s = state(List.of(VIP), svc(tcp(VIP, 80), "10.244.1.2:8080"));
+    desired.set(s);
+    kernelHolds(s);
+    save = save + "-A -t 10.96.0.99:80 -s rr --no-such-option\n";
+    IpvsProxier p = proxier();
+    p.sync(ProxyState.empty(), true, Set.of());
+    assertThat(p.missing())
+        .anyMatch(m -> m.startsWith("unreadable IPVS table line ipvsadm -S -n:3"));
   }
 
   @Test
