@@ -25,13 +25,19 @@ import java.util.function.Consumer;
  * The tracer checked against the kernel: in the demo lab (plus Docker-, flannel- and Calico-style
  * rules written by hand), every case sends a real TCP connection from a pod, a node or an external
  * client, reads what happened (reply, refusal, timeout) and the NAT conntrack chose, and compares
- * it with the trace of the same packet on a bundle captured from the node it enters.
+ * it with the trace of the same packet on a bundle captured from the node it enters. The rules do
+ * not depend on the proxy mode: the kernel chooses at random in a statistic rule (iptables mode)
+ * and by its scheduler in an IPVS virtual server (IPVS mode, {@link DifferentialIpvsLab}); ClientIP
+ * affinity is a recent list or a persistence template.
  */
 public final class Differential {
   private static final Duration TIMEOUT = Duration.ofSeconds(1);
   public static final int EXT_PORT = 9000;
   public static final int EXT_BLOCKED_PORT = 9001;
   public static final int DOCKER_PORT = 8081;
+
+  /** A destination a source may address. */
+  public record Dst(String ip, int port, boolean clusterOnly) {}
 
   /** One packet: who sends it, to where, and which node's bundle traces it. */
   public record Case(
@@ -46,7 +52,8 @@ public final class Differential {
    *
    * @param outcomes how many ways the trace says the connection can end (paths across nodes)
    * @param connections how many connections were sent: one where the kernel has no choice, {@link
-   *     #SAMPLES} where a statistic rule chooses
+   *     #SAMPLES} where a statistic rule chooses, twice the real servers where IPVS's rr does
+   * @param seen what the kernel did with them, for people
    */
   public record Result(
       Case c,
@@ -56,7 +63,8 @@ public final class Differential {
       int outcomes,
       int connections,
       boolean agree,
-      String why) {
+      String why,
+      String seen) {
     public boolean branched() {
       return outcomes > 1;
     }
@@ -64,9 +72,20 @@ public final class Differential {
 
   /**
    * A path across nodes: the outcome on the entry node and on the last node it reached; whether a
-   * statistic rule chose along the way, and whether an affinity rule (recent --set) remembers it.
+   * statistic rule or an IPVS scheduler chose along the way, whether an affinity rule (recent
+   * --set) or a persistent virtual server remembers it, and the cycle of a deterministic choice.
+   *
+   * @param cycle 0 when nothing chose; n when only IPVS's rr (or wrr) chose, which visits its n
+   *     real servers (wrr: weight units) in turn; -1 when a random choice (a statistic rule) was
+   *     made
    */
-  record Path(double probability, Outcome first, Outcome last, boolean random, boolean affinity) {}
+  record Path(
+      double probability,
+      Outcome first,
+      Outcome last,
+      boolean random,
+      boolean affinity,
+      int cycle) {}
 
   /**
    * Connections per branching case. With 50, an outcome of probability 1/4 is missed with
@@ -87,13 +106,31 @@ public final class Differential {
    */
   private static final int PARALLEL = 4;
 
-  private final DemoCluster cluster;
   private final Lab lab;
+  private final Duration replyTimeout;
+  private boolean verbose;
   private int nextSport = 10000;
 
   public Differential(DemoCluster cluster) {
-    this.cluster = cluster;
-    this.lab = cluster.lab();
+    this(cluster.lab(), TIMEOUT);
+  }
+
+  /**
+   * A differential over {@code lab} (the demo's nodes, pods and clients).
+   *
+   * @param replyTimeout how long a connection may take when the trace says it is answered (longer
+   *     in the emulated kernel VM); one the trace says fails waits {@code TIMEOUT} (1 s), since on
+   *     one kernel a reply that comes at all comes within milliseconds
+   */
+  public Differential(Lab lab, Duration replyTimeout) {
+    this.lab = lab;
+    this.replyTimeout = replyTimeout;
+  }
+
+  /** Logs every case's comparison, not only the disagreements. */
+  public Differential verbose(boolean on) {
+    this.verbose = on;
+    return this;
   }
 
   /** Rules other software writes on nodes, so the tracer meets more than kube-proxy's shapes. */
@@ -148,7 +185,6 @@ public final class Differential {
     Lab.Node n1 = lab.node("node1");
     Lab.Node n2 = lab.node("node2");
     Lab.Client ext = lab.client("ext");
-    record Dst(String ip, int port, boolean clusterOnly) {}
     List<Dst> dsts =
         List.of(
             new Dst(DemoCluster.WEB, 80, true),
@@ -169,36 +205,51 @@ public final class Differential {
             new Dst(n1.ip(), DOCKER_PORT, false),
             new Dst(ext.ip(), EXT_PORT, false),
             new Dst(ext.ip(), EXT_BLOCKED_PORT, false));
+    return cases(List.of("client", "web-a", "web-b", "node1", "node2", "ext", "ext2"), dsts);
+  }
+
+  /**
+   * Every source (a pod, node or external client of the lab, by name) against every destination it
+   * can address: external clients skip cluster-only ones and their own address.
+   */
+  public List<Case> cases(List<String> sources, List<Dst> dsts) {
+    Lab.Client ext = lab.client("ext");
     List<Case> out = new ArrayList<>();
-    for (String from : List.of("client", "web-a", "web-b", "node1", "node2", "ext", "ext2")) {
+    for (String from : sources) {
       for (Dst d : dsts) {
-        String netns;
-        String src;
-        String node;
-        if (lab.pod(from) != null) {
-          Lab.Pod p = lab.pod(from);
-          netns = p.netns();
-          src = p.ip();
-          node = p.node().name();
-        } else if (lab.node(from) != null) {
-          netns = lab.node(from).netns();
-          src = null;
-          node = from;
-        } else {
-          if (d.clusterOnly() || d.ip().equals(ext.ip())) {
-            continue;
-          }
-          netns = lab.client(from).netns();
-          src = lab.client(from).ip();
-          node = d.ip().equals(n2.ip()) ? "node2" : "node1";
+        if (lab.client(from) != null && (d.clusterOnly() || d.ip().equals(ext.ip()))) {
+          continue;
         }
-        if (d.ip().equals(src)) {
+        Case c = caseOf(from, d.ip(), d.port());
+        if (d.ip().equals(c.srcIp())) {
           continue; // A pod talking to its own address never reaches the node.
         }
-        out.add(new Case(from, netns, src, d.ip(), d.port(), node, nextSport++));
+        out.add(c);
       }
     }
     return out;
+  }
+
+  /**
+   * The case of one packet from {@code from} (a pod, node or external client of the lab, by name)
+   * to {@code dst}:{@code dport}, traced on the node it enters: a pod's node, the node itself, or
+   * for an external client the node whose address it is sent to (node1 for the VIPs it routes
+   * there).
+   */
+  public Case caseOf(String from, String dst, int dport) {
+    if (lab.pod(from) != null) {
+      Lab.Pod p = lab.pod(from);
+      return new Case(from, p.netns(), p.ip(), dst, dport, p.node().name(), nextSport++);
+    }
+    if (lab.node(from) != null) {
+      return new Case(from, lab.node(from).netns(), null, dst, dport, from, nextSport++);
+    }
+    Lab.Client cl = lab.client(from);
+    if (cl == null) {
+      throw new IllegalArgumentException("no pod, node or client " + from + " in the lab");
+    }
+    String node = dst.equals(lab.node("node2").ip()) ? "node2" : "node1";
+    return new Case(from, cl.netns(), cl.ip(), dst, dport, node, nextSport++);
   }
 
   /** Captures fresh bundles of both nodes. */
@@ -223,6 +274,14 @@ public final class Differential {
         Result r = runOne(c, bundles.get(c.traceNode()), pool);
         if (!r.agree()) {
           log.accept("DISAGREE " + c.name() + ": " + r.why());
+        } else if (verbose) {
+          log.accept(
+              "agree    "
+                  + c.name()
+                  + ": kernel "
+                  + r.seen()
+                  + "; trace "
+                  + summary(paths(r.trace(), c.traceNode(), c.sport(), 0)));
         }
         out.add(r);
       }
@@ -250,50 +309,107 @@ public final class Differential {
     List<Path> paths = paths(trace, c.traceNode(), c.sport(), 0);
     boolean random = paths.stream().anyMatch(Path::random);
     boolean affinity = paths.stream().anyMatch(Path::affinity);
+    // A connection the trace says is answered may take longer than one it says fails.
+    Duration timeout =
+        paths.stream().anyMatch(p -> key(p).startsWith("reaches ")) ? replyTimeout : TIMEOUT;
     if (!random) {
-      // No statistic rule on any path: the kernel has exactly one way to go, so must the trace.
-      Sample s = connect(c, List.of(c.sport()), paths, pool).get(0);
+      // Nothing chooses on any path: the kernel has exactly one way to go, so must the trace.
+      Sample s = connect(c, List.of(c.sport()), paths, timeout, pool).get(0);
       String why =
           paths.size() != 1
-              ? "no statistic rule on the way, so the kernel has no choice, but the trace has "
+              ? "no statistic rule or IPVS scheduler choice on the way, so the kernel has no"
+                  + " choice, but the trace has "
                   + paths.size()
                   + " outcomes: "
                   + summary(paths)
                   + "; kernel: "
                   + s.real()
               : s.match() == null ? disagreement(s, paths) : null;
-      return new Result(c, s.real(), s.ct(), trace, paths.size(), 1, why == null, why);
+      return new Result(
+          c, s.real(), s.ct(), trace, paths.size(), 1, why == null, why, seen(List.of(s)));
     }
+    int cycle = cycle(paths);
     if (affinity) {
-      return affinityCase(c, trace, paths, pool);
+      return affinityCase(c, trace, paths, cycle, timeout, pool);
     }
+    // IPVS's rr (and wrr) is deterministic: the scheduler takes the next real server with weight
+    // above 0 for every new connection, so any 2n consecutive new connections to a virtual server
+    // of n servers reach each server exactly twice (wrr: twice its weight per cycle). 2n
+    // connections therefore observe every outcome of share >= 1/n and test the shares exactly,
+    // where a random choice needs SAMPLES (50) for the same certainty: too slow in the emulated
+    // VM. The cases run one after another, so no other connection takes a turn in between.
+    int n = cycle > 0 ? 2 * cycle : SAMPLES;
     List<Integer> sports = new ArrayList<>();
     sports.add(c.sport());
-    for (int i = 1; i < SAMPLES; i++) {
+    for (int i = 1; i < n; i++) {
       sports.add(nextSport++);
     }
-    List<Sample> samples = connect(c, sports, paths, pool);
-    String why = frequencies(paths, samples);
+    List<Sample> samples = connect(c, sports, paths, timeout, pool);
+    String why = frequencies(paths, samples, cycle > 0);
     Sample first = samples.get(0);
     return new Result(
-        c, first.real(), first.ct(), trace, paths.size(), samples.size(), why == null, why);
+        c,
+        first.real(),
+        first.ct(),
+        trace,
+        paths.size(),
+        samples.size(),
+        why == null,
+        why,
+        seen(samples));
+  }
+
+  /** The cycle of the paths' deterministic choices (see {@link Path#cycle}), -1 if any is not. */
+  private static int cycle(List<Path> paths) {
+    int cycle = 0;
+    for (Path p : paths) {
+      if (p.random() && p.cycle() <= 0) {
+        return -1;
+      }
+      cycle = Math.max(cycle, p.cycle());
+    }
+    return cycle;
+  }
+
+  /** What the kernel did with a case's connections: each distinct result and how often. */
+  private static String seen(List<Sample> samples) {
+    Map<String, Integer> n = new LinkedHashMap<>();
+    for (Sample s : samples) {
+      n.merge(s.real().toString(), 1, Integer::sum);
+    }
+    if (samples.size() == 1) {
+      return samples.get(0).real().toString();
+    }
+    StringBuilder b = new StringBuilder(samples.size() + " connections:");
+    n.forEach((k, v) -> b.append(' ').append(v).append(" x ").append(k).append(';'));
+    return b.toString();
   }
 
   /**
    * ClientIP affinity: the first connection is the statistic's choice (one of the traced outcomes);
    * every later one from the same client follows it, as Kubernetes promises.
    */
-  private Result affinityCase(Case c, TraceResult trace, List<Path> paths, ExecutorService pool) {
-    Sample first = connect(c, List.of(c.sport()), paths, pool).get(0);
+  private Result affinityCase(
+      Case c,
+      TraceResult trace,
+      List<Path> paths,
+      int cycle,
+      Duration timeout,
+      ExecutorService pool) {
+    Sample first = connect(c, List.of(c.sport()), paths, timeout, pool).get(0);
     String why = first.match() == null ? disagreement(first, paths) : null;
-    int n = 1;
+    List<Sample> all = new ArrayList<>(List.of(first));
     if (why == null) {
+      // rr without persistence would send the next connection to another server for sure: one
+      // more turn of its cycle shows whether the persistence template holds.
+      int later = cycle > 0 ? cycle : AFFINITY_SAMPLES;
       List<Integer> sports = new ArrayList<>();
-      for (int i = 0; i < AFFINITY_SAMPLES; i++) {
+      for (int i = 0; i < later; i++) {
         sports.add(nextSport++);
       }
-      n += sports.size();
-      for (Sample s : connect(c, sports, paths, pool)) {
+      List<Sample> samples = connect(c, sports, paths, timeout, pool);
+      all.addAll(samples);
+      for (Sample s : samples) {
         if (s.match() == null || !key(s.match()).equals(key(first.match()))) {
           why =
               "ClientIP affinity: the first connection "
@@ -304,7 +420,8 @@ public final class Differential {
         }
       }
     }
-    return new Result(c, first.real(), first.ct(), trace, paths.size(), n, why == null, why);
+    return new Result(
+        c, first.real(), first.ct(), trace, paths.size(), all.size(), why == null, why, seen(all));
   }
 
   /** One connection the kernel handled: what the client saw, its conntrack entry, the path. */
@@ -315,10 +432,10 @@ public final class Differential {
    * conntrack table once and matches each connection with a traced path.
    */
   private List<Sample> connect(
-      Case c, List<Integer> sports, List<Path> paths, ExecutorService pool) {
+      Case c, List<Integer> sports, List<Path> paths, Duration timeout, ExecutorService pool) {
     List<Future<Connection>> fs = new ArrayList<>();
     for (int sport : sports) {
-      fs.add(pool.submit(() -> lab.connect(c.netns(), c.dst(), c.dport(), sport, TIMEOUT)));
+      fs.add(pool.submit(() -> lab.connect(c.netns(), c.dst(), c.dport(), sport, timeout)));
     }
     List<Connection> reals = new ArrayList<>();
     for (Future<Connection> f : fs) {
@@ -355,13 +472,22 @@ public final class Differential {
    * Whether a conntrack entry's original source is this case's client: another client's connection
    * can carry the same source port (a remote node's MASQUERADE --random-fully picks ports at
    * random, and entries linger in TIME_WAIT), so the port alone does not identify the connection.
+   * The node itself may send from any of its addresses: in IPVS mode from the VIP on kube-ipvs0
+   * when the route to it says so.
    */
   private boolean sentBy(Case c, String src) {
     if (c.srcIp() != null) {
       return src.equals(c.srcIp());
     }
     Lab.Node n = lab.node(c.traceNode());
-    return src.equals(n.ip()) || src.equals(n.bridgeIp());
+    if (src.equals(n.ip()) || src.equals(n.bridgeIp())) {
+      return true;
+    }
+    NodeState state = current.get(c.traceNode());
+    return state != null
+        && state.interfaces().stream()
+            .flatMap(i -> i.addresses().stream())
+            .anyMatch(a -> a.ip().equals(src));
   }
 
   /**
@@ -369,7 +495,7 @@ public final class Differential {
    * probability >= 1/4 was seen, and each outcome's count is within the binomial bound of its
    * probability (both tails above {@link #TAIL}).
    */
-  private static String frequencies(List<Path> paths, List<Sample> samples) {
+  private static String frequencies(List<Path> paths, List<Sample> samples, boolean exact) {
     Map<String, Double> expected = new LinkedHashMap<>();
     for (Path p : paths) {
       expected.merge(key(p), p.probability(), Double::sum);
@@ -387,8 +513,15 @@ public final class Differential {
       int k = seen.getOrDefault(e.getKey(), 0);
       double p = e.getValue();
       double tail = Binomial.tail(n, p, k);
+      double expect = n * p;
       if (p >= 0.25 && k == 0) {
         problems.add(String.format("never observed, traced p=%.4f: %s", p, e.getKey()));
+      } else if (exact && Math.abs(expect - Math.rint(expect)) < 1e-9 && k != Math.rint(expect)) {
+        problems.add(
+            String.format(
+                "%d of %d, but the scheduler takes its servers in turn, so exactly %d (traced"
+                    + " p=%.4f): %s",
+                k, n, Math.round(expect), p, e.getKey()));
       } else if (tail < TAIL) {
         problems.add(
             String.format(
@@ -414,10 +547,11 @@ public final class Differential {
     List<Path> out = new ArrayList<>();
     for (Outcome o : first.outcomes()) {
       boolean random = chose(o);
-      boolean affinity = remembers(o);
+      boolean affinity = remembers(o, current.get(nodeName));
+      int cycle = cycle(o);
       String next = nextNode(o, nodeName);
       if (next == null || depth > 2) {
-        out.add(new Path(o.probability(), o, o, random, affinity));
+        out.add(new Path(o.probability(), o, o, random, affinity, cycle));
         continue;
       }
       String[] dst = o.finalDestination().split(":");
@@ -434,19 +568,69 @@ public final class Differential {
                 o,
                 p.last(),
                 random || p.random(),
-                affinity || p.affinity()));
+                affinity || p.affinity(),
+                cycle < 0 || p.cycle() < 0 ? -1 : Math.max(cycle, p.cycle())));
       }
     }
     return out;
   }
 
-  /** Whether the path met a statistic rule: the only place the kernel chooses at random. */
+  /**
+   * Whether the kernel chose on this path: a statistic rule (at random), or an IPVS scheduler
+   * between two or more real servers (not pinned by a connection entry or template).
+   */
   private static boolean chose(Outcome o) {
+    return statistic(o) || ipvsScheduled(o);
+  }
+
+  private static boolean statistic(Outcome o) {
     return o.steps().stream().anyMatch(s -> s.text() != null && s.text().contains("-m statistic"));
   }
 
-  /** Whether the path went through a rule that remembers the client for ClientIP affinity. */
-  private static boolean remembers(Outcome o) {
+  private static boolean ipvsScheduled(Outcome o) {
+    return o.ipvs() != null
+        && o.ipvs().pinnedBy().isEmpty()
+        && o.ipvs().shares().stream().filter(s -> s.probability() > 0).count() > 1;
+  }
+
+  /** {@link Path#cycle} of one node's outcome. */
+  private static int cycle(Outcome o) {
+    if (statistic(o)) {
+      return -1;
+    }
+    if (!ipvsScheduled(o)) {
+      return 0;
+    }
+    List<Integer> weights =
+        o.ipvs().shares().stream()
+            .filter(s -> s.probability() > 0)
+            .map(Outcome.Share::weight)
+            .toList();
+    return switch (o.ipvs().scheduler()) {
+      case "rr" -> weights.size();
+      case "wrr" -> {
+        int g = weights.stream().reduce(0, Differential::gcd);
+        yield weights.stream().mapToInt(w -> w / g).sum();
+      }
+      default -> -1; // lc, sh, ...: by load or hash, not in turn.
+    };
+  }
+
+  private static int gcd(int a, int b) {
+    return b == 0 ? a : gcd(b, a % b);
+  }
+
+  /**
+   * Whether the path remembers the client for ClientIP affinity: a rule that adds it to a recent
+   * list, or a persistent IPVS virtual server (its template keeps the client on the server).
+   */
+  private static boolean remembers(Outcome o, NodeState node) {
+    if (o.ipvs() != null && node != null) {
+      var svc = node.ipvs().byKey().get(o.ipvs().virtualServer());
+      if (svc != null && svc.server().persistenceTimeout() > 0) {
+        return true;
+      }
+    }
     return o.steps().stream()
         .anyMatch(
             s -> s.text() != null && s.text().contains("-m recent") && s.text().contains("--set"));
