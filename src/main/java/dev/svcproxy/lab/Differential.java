@@ -78,6 +78,8 @@ public final class Differential {
    * @param cycle 0 when nothing chose; n when only IPVS's rr (or wrr) chose, which visits its n
    *     real servers (wrr: weight units) in turn; -1 when a random choice (a statistic rule) was
    *     made
+   * @param stranded the reply does not come back through some node on the way (one that DNATed
+   *     without SNAT, say): the client never sees the answer as its connection's
    */
   record Path(
       double probability,
@@ -85,7 +87,8 @@ public final class Differential {
       Outcome last,
       boolean random,
       boolean affinity,
-      int cycle) {}
+      int cycle,
+      boolean stranded) {}
 
   /**
    * Connections per branching case. With 50, an outcome of probability 1/4 is missed with
@@ -109,6 +112,9 @@ public final class Differential {
   private final Lab lab;
   private final Duration replyTimeout;
   private boolean verbose;
+  // Where a round's time goes (nanoseconds since the last report): bundles, traces, connections,
+  // conntrack reads; printed in verbose runs, as the VM's budget is tight.
+  private final long[] spent = new long[4];
   private int nextSport = 10000;
 
   public Differential(DemoCluster cluster) {
@@ -254,11 +260,13 @@ public final class Differential {
 
   /** Captures fresh bundles of both nodes. */
   public Map<String, NodeState> bundles() {
+    long t0 = System.nanoTime();
     Map<String, NodeState> out = new HashMap<>();
     for (Lab.Node n : lab.nodes()) {
       out.put(
           n.name(), BundleReader.fromFiles(BundleCapture.capture(lab.runner().inNetns(n.netns()))));
     }
+    spent[0] += System.nanoTime() - t0;
     return out;
   }
 
@@ -275,18 +283,19 @@ public final class Differential {
         if (!r.agree()) {
           log.accept("DISAGREE " + c.name() + ": " + r.why());
         } else if (verbose) {
-          log.accept(
-              "agree    "
-                  + c.name()
-                  + ": kernel "
-                  + r.seen()
-                  + "; trace "
-                  + summary(paths(r.trace(), c.traceNode(), c.sport(), 0)));
+          log.accept("agree    " + c.name() + ": kernel " + r.seen() + "; trace " + lastSummary);
         }
         out.add(r);
       }
     }
     log.accept(summaryLine(out));
+    if (verbose) {
+      log.accept(
+          String.format(
+              "time: bundles %.1f s, traces %.1f s, connections %.1f s, conntrack reads %.1f s",
+              spent[0] / 1e9, spent[1] / 1e9, spent[2] / 1e9, spent[3] / 1e9));
+    }
+    java.util.Arrays.fill(spent, 0);
     return out;
   }
 
@@ -301,12 +310,16 @@ public final class Differential {
   }
 
   private Map<String, NodeState> current = Map.of();
+  private String lastSummary = "";
 
   private Result runOne(Case c, NodeState node, ExecutorService pool) {
+    long t0 = System.nanoTime();
     TraceResult trace =
         new Tracer(node)
             .trace(new PacketSpec(c.srcIp(), c.sport(), c.dst(), c.dport(), "tcp", null));
     List<Path> paths = paths(trace, c.traceNode(), c.sport(), 0);
+    spent[1] += System.nanoTime() - t0;
+    lastSummary = summary(paths);
     boolean random = paths.stream().anyMatch(Path::random);
     boolean affinity = paths.stream().anyMatch(Path::affinity);
     // A connection the trace says is answered may take longer than one it says fails.
@@ -433,6 +446,7 @@ public final class Differential {
    */
   private List<Sample> connect(
       Case c, List<Integer> sports, List<Path> paths, Duration timeout, ExecutorService pool) {
+    long t0 = System.nanoTime();
     List<Future<Connection>> fs = new ArrayList<>();
     for (int sport : sports) {
       fs.add(pool.submit(() -> lab.connect(c.netns(), c.dst(), c.dport(), sport, timeout)));
@@ -448,9 +462,12 @@ public final class Differential {
         throw new IllegalStateException(e.getCause());
       }
     }
+    long t1 = System.nanoTime();
+    spent[2] += t1 - t0;
     CommandRunner traceNode = lab.runner().inNetns(lab.node(c.traceNode()).netns());
     List<NodeState.ConntrackEntry> all =
         BundleReader.parseConntrack(traceNode.run("conntrack", "-L", "-p", "tcp").stdout());
+    spent[3] += System.nanoTime() - t1;
     List<Sample> out = new ArrayList<>();
     for (int i = 0; i < sports.size(); i++) {
       int sport = sports.get(i);
@@ -551,7 +568,7 @@ public final class Differential {
       int cycle = cycle(o);
       String next = nextNode(o, nodeName);
       if (next == null || depth > 2) {
-        out.add(new Path(o.probability(), o, o, random, affinity, cycle));
+        out.add(new Path(o.probability(), o, o, random, affinity, cycle, stranded(o)));
         continue;
       }
       String[] dst = o.finalDestination().split(":");
@@ -569,7 +586,8 @@ public final class Differential {
                 p.last(),
                 random || p.random(),
                 affinity || p.affinity(),
-                cycle < 0 || p.cycle() < 0 ? -1 : Math.max(cycle, p.cycle())));
+                cycle < 0 || p.cycle() < 0 ? -1 : Math.max(cycle, p.cycle()),
+                stranded(o) || p.stranded()));
       }
     }
     return out;
@@ -671,7 +689,9 @@ public final class Differential {
   private static String key(Path p) {
     Outcome o = p.last();
     String v = o.verdict().name();
-    if (v.equals("ACCEPT") && p.first().delivered() && !stranded(o)) {
+    // A hop whose reply does not come back (not only the last) fails the connection: a node that
+    // DNATs without SNAT and then forwards to another node never sees the answer to un-DNAT.
+    if (v.equals("ACCEPT") && p.first().delivered() && !p.stranded()) {
       if (o.delivery().equals("local")) {
         return "refused"; // Nothing on the nodes listens on the lab's ports.
       }
@@ -738,7 +758,7 @@ public final class Differential {
               o.finalDestination(),
               o.finalSource(),
               o.delivery(),
-              stranded(o) ? " reply-stranded" : "",
+              p.stranded() ? " reply-stranded" : "",
               p.first() == o ? "" : " via " + p.first().finalDestination()));
     }
     return b.toString();

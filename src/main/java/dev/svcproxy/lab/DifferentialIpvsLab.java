@@ -29,6 +29,7 @@ public final class DifferentialIpvsLab implements AutoCloseable {
   private final Lab lab;
   private final List<IpvsProxier> proxiers = new ArrayList<>();
   private boolean masqueradeAll;
+  private long syncNanos;
   private boolean webB = true;
 
   private DifferentialIpvsLab(Lab lab) {
@@ -56,6 +57,11 @@ public final class DifferentialIpvsLab implements AutoCloseable {
       lab.close();
       throw e;
     }
+  }
+
+  /** Time spent in the proxiers' full syncs so far. */
+  public Duration syncTime() {
+    return Duration.ofNanos(syncNanos);
   }
 
   public Lab lab() {
@@ -116,7 +122,9 @@ public final class DifferentialIpvsLab implements AutoCloseable {
               IpvsOptions.defaults(),
               Duration.ofHours(1),
               System::nanoTime);
+      long t0 = System.nanoTime();
       p.sync(s, true, Set.of());
+      syncNanos += System.nanoTime() - t0;
       proxiers.add(p);
     }
   }
@@ -131,21 +139,29 @@ public final class DifferentialIpvsLab implements AutoCloseable {
     String n1 = lab.node("node1").ip();
     String n2 = lab.node("node2").ip();
     List<Differential.Case> out = new ArrayList<>();
+    // The VM runs ~20x slower than native: each source takes the destinations that exercise
+    // something of its own (web-b, on node2, mirrors the client pod on node1 elsewhere).
     out.addAll(
         d.cases(
-            List.of("client", "web-b", "node1"),
+            List.of("client", "node1"),
             List.of(
                 new Differential.Dst(DemoCluster.WEB, 80, true),
                 new Differential.Dst(DemoCluster.WEB, 81, true),
-                new Differential.Dst(DemoCluster.WEB_LOCAL, 80, true),
                 new Differential.Dst(DemoCluster.EMPTY, 80, true),
                 new Differential.Dst(DemoCluster.STICKY, 80, true),
                 new Differential.Dst(DemoCluster.LB_VIP, 80, false),
                 new Differential.Dst(DemoCluster.EXTERNAL_IP, 80, false),
                 new Differential.Dst(n1, DemoCluster.WEB_NODEPORT, false),
                 new Differential.Dst(n2, DemoCluster.WEB_NODEPORT, false),
-                new Differential.Dst(n1, DemoCluster.WEB_LOCAL_NODEPORT, false),
-                new Differential.Dst(n2, DemoCluster.WEB_LOCAL_NODEPORT, false))));
+                new Differential.Dst(n1, DemoCluster.WEB_LOCAL_NODEPORT, false))));
+    out.add(d.caseOf("client", DemoCluster.WEB_LOCAL, 80));
+    out.addAll(
+        d.cases(
+            List.of("web-b"),
+            List.of(
+                new Differential.Dst(DemoCluster.WEB, 80, true),
+                new Differential.Dst(DemoCluster.WEB_LOCAL, 80, true),
+                new Differential.Dst(n1, DemoCluster.WEB_LOCAL_NODEPORT, false))));
     out.addAll(
         d.cases(
             List.of("web-a"),

@@ -43,13 +43,15 @@ class DifferentialIpvsVmTest {
       results.addAll(d.run(l.laterCases(d), d.bundles(), log::add));
       log.add(
           String.format(
-              "lab built in %.1f s, rounds in %.1f s",
-              (built - start) / 1e9, (System.nanoTime() - built) / 1e9));
+              "lab built in %.1f s (of which IPVS full syncs %.1f s), rounds in %.1f s",
+              (built - start) / 1e9,
+              l.syncTime().toMillis() / 1e3,
+              (System.nanoTime() - built) / 1e9));
     }
     log.forEach(System.out::println);
     System.out.println(Differential.summaryLine(results));
     assertThat(log.stream().filter(line -> line.startsWith("DISAGREE"))).isEmpty();
-    assertThat(results).hasSizeGreaterThanOrEqualTo(45);
+    assertThat(results).hasSizeGreaterThanOrEqualTo(35);
     // rr over two endpoints makes the kernel choose: the run must keep testing that.
     assertThat(results.stream().filter(Differential.Result::branched).count())
         .isGreaterThanOrEqualTo(15);
