@@ -513,67 +513,66 @@ public final class Differential {
    */
   private Batch connectBatched(Case c, List<Integer> sports, Duration timeout) {
     long secs = Math.max(1, timeout.toSeconds());
-    StringBuilder sh = new StringBuilder("d=$(mktemp -d)\n");
+    java.nio.file.Path dir;
+    try {
+      dir = java.nio.file.Files.createTempDirectory(lab.workDir(), "connect-");
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+    // Only the processes that matter are started (the shell's own redirections and echo are
+    // builtins; the results are read from files here). -t (the wait for the answer after the
+    // client's half-close) is the timeout too: a backend forking its echo under emulation may
+    // take longer than Lab.connect's 2 s, and an answer that comes ends socat at once anyway.
+    StringBuilder sh = new StringBuilder("cd " + quote(dir.toString()) + "\n");
     for (int i = 0; i < sports.size(); i++) {
       sh.append(
           String.format(
-              "(ip netns exec %s socat -T%d -t2 - TCP:%s:%d,connect-timeout=%d,sourceport=%d,"
-                  + "reuseaddr </dev/null >$d/o%d 2>$d/e%d; echo $? >$d/r%d) &%n",
-              quote(c.netns()), secs + 1, c.dst(), c.dport(), secs, sports.get(i), i, i, i));
+              "(ip netns exec %s socat -T%d -t%d - TCP:%s:%d,connect-timeout=%d,sourceport=%d,"
+                  + "reuseaddr </dev/null >o%d 2>e%d; echo $? >r%d) &%n",
+              quote(c.netns()),
+              secs + 1,
+              secs + 1,
+              c.dst(),
+              c.dport(),
+              secs,
+              sports.get(i),
+              i,
+              i,
+              i));
       if (i % PARALLEL == PARALLEL - 1) {
         sh.append("wait\n");
       }
     }
-    sh.append("wait\n");
-    sh.append(
-        String.format(
-            "for i in $(seq 0 %d); do echo \"%s $i $(cat $d/r$i)\"; cat $d/o$i; echo %s;"
-                + " cat $d/e$i; done%n",
-            sports.size() - 1, OUT_MARK, ERR_MARK));
-    sh.append("echo ")
-        .append(CT_MARK)
-        .append("; ip netns exec ")
+    sh.append("wait\nip netns exec ")
         .append(quote(lab.node(c.traceNode()).netns()))
-        .append(" conntrack -L -p tcp 2>/dev/null; rm -rf \"$d\"\n");
+        .append(" conntrack -L -p tcp >ct 2>/dev/null\n");
     long groups = (sports.size() + PARALLEL - 1) / PARALLEL;
     long t0 = System.nanoTime();
-    dev.svcproxy.kernel.CommandResult r =
-        lab.runner()
-            .run(
-                List.of("sh", "-c", sh.toString()),
-                "",
-                Duration.ofSeconds(groups * (secs + 10) + 30))
-            .orThrow();
+    lab.runner()
+        .run(List.of("sh", "-c", sh.toString()), "", Duration.ofSeconds(groups * (secs + 10) + 30))
+        .orThrow();
     spent[2] += System.nanoTime() - t0;
-    List<Connection> conns = new ArrayList<>();
-    String[] parts = r.stdout().split(CT_MARK + "\n", 2);
-    for (String block : parts[0].split(java.util.regex.Pattern.quote(OUT_MARK + " "))) {
-      if (block.isEmpty()) {
-        continue;
+    try {
+      List<Connection> conns = new ArrayList<>();
+      for (int i = 0; i < sports.size(); i++) {
+        String rc = java.nio.file.Files.readString(dir.resolve("r" + i)).strip();
+        conns.add(
+            Connection.of(
+                new dev.svcproxy.kernel.CommandResult(
+                    List.of("socat"),
+                    rc.isEmpty() ? 1 : Integer.parseInt(rc),
+                    java.nio.file.Files.readString(dir.resolve("o" + i)),
+                    java.nio.file.Files.readString(dir.resolve("e" + i)))));
       }
-      int nl = block.indexOf('\n');
-      String[] head = block.substring(0, nl).split(" ");
-      String[] outErr = block.substring(nl + 1).split(ERR_MARK + "\n", 2);
-      int rc = head.length > 1 ? Integer.parseInt(head[1]) : 1;
-      conns.add(
-          Connection.of(
-              new dev.svcproxy.kernel.CommandResult(
-                  List.of("socat"), rc, outErr[0], outErr.length > 1 ? outErr[1] : "")));
+      return new Batch(conns, java.nio.file.Files.readString(dir.resolve("ct")));
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
     }
-    if (conns.size() != sports.size()) {
-      throw new IllegalStateException(
-          "expected " + sports.size() + " connection results, got: " + r.stdout());
-    }
-    return new Batch(conns, parts.length > 1 ? parts[1] : "");
   }
 
   private static String quote(String word) {
     return "'" + word.replace("'", "'\\''") + "'";
   }
-
-  private static final String OUT_MARK = "@@svcproxy-connection";
-  private static final String ERR_MARK = "@@svcproxy-stderr";
-  private static final String CT_MARK = "@@svcproxy-conntrack";
 
   /**
    * Whether a conntrack entry's original source is this case's client: another client's connection
