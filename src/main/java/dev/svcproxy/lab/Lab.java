@@ -111,10 +111,13 @@ public final class Lab implements AutoCloseable {
   private static String newPrefix() {
     String letters = "abcdefghijklmnopqrstuvwxyz";
     SecureRandom r = new SecureRandom();
-    return "svp"
-        + ProcessHandle.current().pid()
-        + letters.charAt(r.nextInt(26))
-        + letters.charAt(r.nextInt(26));
+    // Four letters: labs of one process may exist side by side (the VM phase runs test classes
+    // in parallel in one JVM), and two letters collided once in a few dozen labs.
+    StringBuilder b = new StringBuilder("svp").append(ProcessHandle.current().pid());
+    for (int i = 0; i < 4; i++) {
+      b.append(letters.charAt(r.nextInt(26)));
+    }
+    return b.toString();
   }
 
   public String prefix() {
@@ -334,7 +337,7 @@ public final class Lab implements AutoCloseable {
     for (String line : r.stdout().lines().toList()) {
       String ns = line.split("\\s+")[0];
       java.util.regex.Matcher m =
-          java.util.regex.Pattern.compile("svp(\\d+)[a-z]{2}-.*").matcher(ns);
+          java.util.regex.Pattern.compile("svp(\\d+)[a-z]{2,4}-.*").matcher(ns);
       if (m.matches() && ProcessHandle.of(Long.parseLong(m.group(1))).isEmpty()) {
         runner.run("ip", "netns", "del", ns);
       }

@@ -87,6 +87,18 @@ final class ReplyAnalysis {
         dropped.steps);
   }
 
+  /** Whether this node's default route (main table) leaves through {@code iface} via a gateway. */
+  private static boolean defaultGatewayOn(String iface, TraceRun run) {
+    return run.node.routes().stream()
+        .anyMatch(
+            r ->
+                (r.table().isEmpty() || r.table().equals("main"))
+                    && (r.dst().equals("0.0.0.0/0") || r.dst().equals("default"))
+                    && r.gateway() != null
+                    && !r.gateway().isEmpty()
+                    && iface.equals(r.dev()));
+  }
+
   /** Whether and how the reply comes back, from the addresses and routes alone. */
   private static Outcome.Reply analyse(Branch b, String delivery, TraceRun run) {
     Routing routing = run.routing;
@@ -121,7 +133,12 @@ final class ReplyAnalysis {
               .map(i -> i.addresses().stream().anyMatch(a -> a.ip().equals(b.src)))
               .orElse(false);
       boolean direct = routing.lookup(b.dst, null, "", 0).gateway().isEmpty();
-      if (!onOut && !direct) {
+      // A directly attached peer sends a reply to an address off its subnet to its own gateway.
+      // When this node reaches the wider network through a gateway on that same link, so does the
+      // peer (the book's hand-built IPVS service: the real server next door answered the VIP via
+      // the gateway); pods on a bridge have this node itself as their gateway.
+      boolean peerUsesAnotherGateway = direct && defaultGatewayOn(b.outIface, run);
+      if (!onOut && (!direct || peerUsesAnotherGateway)) {
         return new Outcome.Reply(
             false,
             seen,

@@ -40,6 +40,9 @@ public final class VmTestLauncher {
   record Outcome(
       String className, String name, String status, Duration time, String message, String trace) {}
 
+  /** Test classes run at once in the guest JVM (the VM has two vCPUs). */
+  static final String PARALLEL_CLASSES = "2";
+
   private VmTestLauncher() {}
 
   public static void main(String[] args) throws IOException {
@@ -69,6 +72,16 @@ public final class VmTestLauncher {
     } else {
       request.selectors(selectors);
     }
+    // Two test classes at a time, one per vCPU: most of a VM test's time is spent in the kernel
+    // tools it runs, and each class works in network namespaces of its own lab.
+    request
+        .configurationParameter("junit.jupiter.execution.parallel.enabled", "true")
+        .configurationParameter("junit.jupiter.execution.parallel.mode.default", "same_thread")
+        .configurationParameter(
+            "junit.jupiter.execution.parallel.mode.classes.default", "concurrent")
+        .configurationParameter("junit.jupiter.execution.parallel.config.strategy", "fixed")
+        .configurationParameter(
+            "junit.jupiter.execution.parallel.config.fixed.parallelism", PARALLEL_CLASSES);
     int code = run(request.build(), reports, System.out);
     System.exit(code);
   }
