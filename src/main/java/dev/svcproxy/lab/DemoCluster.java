@@ -59,7 +59,7 @@ public final class DemoCluster implements AutoCloseable {
       Path dir = lab.workDir().resolve("manifests");
       Files.createDirectories(dir);
       DemoCluster c = new DemoCluster(lab, dir, mode);
-      c.writeManifest("services.yaml", c.services());
+      c.writeManifest("services.yaml", services());
       c.writeManifest("endpoints.yaml", c.endpointSlices(true));
       for (Lab.Node n : lab.nodes()) {
         c.proxies.add(ProxyProcess.start(lab, n, dir, mode, List.of()));
@@ -114,7 +114,7 @@ public final class DemoCluster implements AutoCloseable {
     }
   }
 
-  String services() {
+  static String services() {
     return String.join(
         "---\n",
         service("web", WEB, "type: NodePort", port(WEB_NODEPORT)),
@@ -143,6 +143,11 @@ public final class DemoCluster implements AutoCloseable {
 
   /** EndpointSlices; with {@code webB} false, web's slice no longer lists web-b. */
   public String endpointSlices(boolean webB) {
+    return endpointSlices(lab, webB);
+  }
+
+  /** {@link #endpointSlices(boolean)} of a lab built as this cluster builds it. */
+  static String endpointSlices(Lab lab, boolean webB) {
     String a = endpoint(lab.pod("web-a"));
     String b = endpoint(lab.pod("web-b"));
     return String.join(

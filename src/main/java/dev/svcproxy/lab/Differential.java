@@ -25,13 +25,19 @@ import java.util.function.Consumer;
  * The tracer checked against the kernel: in the demo lab (plus Docker-, flannel- and Calico-style
  * rules written by hand), every case sends a real TCP connection from a pod, a node or an external
  * client, reads what happened (reply, refusal, timeout) and the NAT conntrack chose, and compares
- * it with the trace of the same packet on a bundle captured from the node it enters.
+ * it with the trace of the same packet on a bundle captured from the node it enters. The rules do
+ * not depend on the proxy mode: the kernel chooses at random in a statistic rule (iptables mode)
+ * and by its scheduler in an IPVS virtual server (IPVS mode, {@link DifferentialIpvsLab}); ClientIP
+ * affinity is a recent list or a persistence template.
  */
 public final class Differential {
   private static final Duration TIMEOUT = Duration.ofSeconds(1);
   public static final int EXT_PORT = 9000;
   public static final int EXT_BLOCKED_PORT = 9001;
   public static final int DOCKER_PORT = 8081;
+
+  /** A destination a source may address. */
+  public record Dst(String ip, int port, boolean clusterOnly) {}
 
   /** One packet: who sends it, to where, and which node's bundle traces it. */
   public record Case(
@@ -46,7 +52,8 @@ public final class Differential {
    *
    * @param outcomes how many ways the trace says the connection can end (paths across nodes)
    * @param connections how many connections were sent: one where the kernel has no choice, {@link
-   *     #SAMPLES} where a statistic rule chooses
+   *     #SAMPLES} where a statistic rule chooses, twice the real servers where IPVS's rr does
+   * @param seen what the kernel did with them, for people
    */
   public record Result(
       Case c,
@@ -56,7 +63,8 @@ public final class Differential {
       int outcomes,
       int connections,
       boolean agree,
-      String why) {
+      String why,
+      String seen) {
     public boolean branched() {
       return outcomes > 1;
     }
@@ -64,9 +72,23 @@ public final class Differential {
 
   /**
    * A path across nodes: the outcome on the entry node and on the last node it reached; whether a
-   * statistic rule chose along the way, and whether an affinity rule (recent --set) remembers it.
+   * statistic rule or an IPVS scheduler chose along the way, whether an affinity rule (recent
+   * --set) or a persistent virtual server remembers it, and the cycle of a deterministic choice.
+   *
+   * @param cycle 0 when nothing chose; n when only IPVS's rr (or wrr) chose, which visits its n
+   *     real servers (wrr: weight units) in turn; -1 when a random choice (a statistic rule) was
+   *     made
+   * @param stranded the reply does not come back through some node on the way (one that DNATed
+   *     without SNAT, say): the client never sees the answer as its connection's
    */
-  record Path(double probability, Outcome first, Outcome last, boolean random, boolean affinity) {}
+  record Path(
+      double probability,
+      Outcome first,
+      Outcome last,
+      boolean random,
+      boolean affinity,
+      int cycle,
+      boolean stranded) {}
 
   /**
    * Connections per branching case. With 50, an outcome of probability 1/4 is missed with
@@ -87,13 +109,44 @@ public final class Differential {
    */
   private static final int PARALLEL = 4;
 
-  private final DemoCluster cluster;
   private final Lab lab;
+  private final Duration replyTimeout;
+  private boolean verbose;
+  private boolean batched;
+  // Where a round's time goes (nanoseconds since the last report): bundles, traces, connections,
+  // conntrack reads; printed in verbose runs, as the VM's budget is tight.
+  private final long[] spent = new long[4];
   private int nextSport = 10000;
 
   public Differential(DemoCluster cluster) {
-    this.cluster = cluster;
-    this.lab = cluster.lab();
+    this(cluster.lab(), TIMEOUT);
+  }
+
+  /**
+   * A differential over {@code lab} (the demo's nodes, pods and clients).
+   *
+   * @param replyTimeout how long a connection may take when the trace says it is answered (longer
+   *     in the emulated kernel VM); one the trace says fails waits {@code TIMEOUT} (1 s), since on
+   *     one kernel a reply that comes at all comes within milliseconds
+   */
+  public Differential(Lab lab, Duration replyTimeout) {
+    this.lab = lab;
+    this.replyTimeout = replyTimeout;
+  }
+
+  /**
+   * Sends each case's connections and reads conntrack from one shell (see {@link #connectBatched}),
+   * for the emulated VM where every process start counts.
+   */
+  public Differential batched(boolean on) {
+    this.batched = on;
+    return this;
+  }
+
+  /** Logs every case's comparison, not only the disagreements. */
+  public Differential verbose(boolean on) {
+    this.verbose = on;
+    return this;
   }
 
   /** Rules other software writes on nodes, so the tracer meets more than kube-proxy's shapes. */
@@ -148,7 +201,6 @@ public final class Differential {
     Lab.Node n1 = lab.node("node1");
     Lab.Node n2 = lab.node("node2");
     Lab.Client ext = lab.client("ext");
-    record Dst(String ip, int port, boolean clusterOnly) {}
     List<Dst> dsts =
         List.of(
             new Dst(DemoCluster.WEB, 80, true),
@@ -169,45 +221,62 @@ public final class Differential {
             new Dst(n1.ip(), DOCKER_PORT, false),
             new Dst(ext.ip(), EXT_PORT, false),
             new Dst(ext.ip(), EXT_BLOCKED_PORT, false));
+    return cases(List.of("client", "web-a", "web-b", "node1", "node2", "ext", "ext2"), dsts);
+  }
+
+  /**
+   * Every source (a pod, node or external client of the lab, by name) against every destination it
+   * can address: external clients skip cluster-only ones and their own address.
+   */
+  public List<Case> cases(List<String> sources, List<Dst> dsts) {
+    Lab.Client ext = lab.client("ext");
     List<Case> out = new ArrayList<>();
-    for (String from : List.of("client", "web-a", "web-b", "node1", "node2", "ext", "ext2")) {
+    for (String from : sources) {
       for (Dst d : dsts) {
-        String netns;
-        String src;
-        String node;
-        if (lab.pod(from) != null) {
-          Lab.Pod p = lab.pod(from);
-          netns = p.netns();
-          src = p.ip();
-          node = p.node().name();
-        } else if (lab.node(from) != null) {
-          netns = lab.node(from).netns();
-          src = null;
-          node = from;
-        } else {
-          if (d.clusterOnly() || d.ip().equals(ext.ip())) {
-            continue;
-          }
-          netns = lab.client(from).netns();
-          src = lab.client(from).ip();
-          node = d.ip().equals(n2.ip()) ? "node2" : "node1";
+        if (lab.client(from) != null && (d.clusterOnly() || d.ip().equals(ext.ip()))) {
+          continue;
         }
-        if (d.ip().equals(src)) {
+        Case c = caseOf(from, d.ip(), d.port());
+        if (d.ip().equals(c.srcIp())) {
           continue; // A pod talking to its own address never reaches the node.
         }
-        out.add(new Case(from, netns, src, d.ip(), d.port(), node, nextSport++));
+        out.add(c);
       }
     }
     return out;
   }
 
+  /**
+   * The case of one packet from {@code from} (a pod, node or external client of the lab, by name)
+   * to {@code dst}:{@code dport}, traced on the node it enters: a pod's node, the node itself, or
+   * for an external client the node whose address it is sent to (node1 for the VIPs it routes
+   * there).
+   */
+  public Case caseOf(String from, String dst, int dport) {
+    if (lab.pod(from) != null) {
+      Lab.Pod p = lab.pod(from);
+      return new Case(from, p.netns(), p.ip(), dst, dport, p.node().name(), nextSport++);
+    }
+    if (lab.node(from) != null) {
+      return new Case(from, lab.node(from).netns(), null, dst, dport, from, nextSport++);
+    }
+    Lab.Client cl = lab.client(from);
+    if (cl == null) {
+      throw new IllegalArgumentException("no pod, node or client " + from + " in the lab");
+    }
+    String node = dst.equals(lab.node("node2").ip()) ? "node2" : "node1";
+    return new Case(from, cl.netns(), cl.ip(), dst, dport, node, nextSport++);
+  }
+
   /** Captures fresh bundles of both nodes. */
   public Map<String, NodeState> bundles() {
+    long t0 = System.nanoTime();
     Map<String, NodeState> out = new HashMap<>();
     for (Lab.Node n : lab.nodes()) {
       out.put(
           n.name(), BundleReader.fromFiles(BundleCapture.capture(lab.runner().inNetns(n.netns()))));
     }
+    spent[0] += System.nanoTime() - t0;
     return out;
   }
 
@@ -223,11 +292,20 @@ public final class Differential {
         Result r = runOne(c, bundles.get(c.traceNode()), pool);
         if (!r.agree()) {
           log.accept("DISAGREE " + c.name() + ": " + r.why());
+        } else if (verbose) {
+          log.accept("agree    " + c.name() + ": kernel " + r.seen() + "; trace " + lastSummary);
         }
         out.add(r);
       }
     }
     log.accept(summaryLine(out));
+    if (verbose) {
+      log.accept(
+          String.format(
+              "time: bundles %.1f s, traces %.1f s, connections %.1f s, conntrack reads %.1f s",
+              spent[0] / 1e9, spent[1] / 1e9, spent[2] / 1e9, spent[3] / 1e9));
+    }
+    java.util.Arrays.fill(spent, 0);
     return out;
   }
 
@@ -242,58 +320,119 @@ public final class Differential {
   }
 
   private Map<String, NodeState> current = Map.of();
+  private String lastSummary = "";
 
   private Result runOne(Case c, NodeState node, ExecutorService pool) {
+    long t0 = System.nanoTime();
     TraceResult trace =
         new Tracer(node)
             .trace(new PacketSpec(c.srcIp(), c.sport(), c.dst(), c.dport(), "tcp", null));
     List<Path> paths = paths(trace, c.traceNode(), c.sport(), 0);
+    spent[1] += System.nanoTime() - t0;
+    lastSummary = summary(paths);
     boolean random = paths.stream().anyMatch(Path::random);
     boolean affinity = paths.stream().anyMatch(Path::affinity);
+    // A connection the trace says is answered may take longer than one it says fails.
+    Duration timeout =
+        paths.stream().anyMatch(p -> key(p).startsWith("reaches ")) ? replyTimeout : TIMEOUT;
     if (!random) {
-      // No statistic rule on any path: the kernel has exactly one way to go, so must the trace.
-      Sample s = connect(c, List.of(c.sport()), paths, pool).get(0);
+      // Nothing chooses on any path: the kernel has exactly one way to go, so must the trace.
+      Sample s = connect(c, List.of(c.sport()), paths, timeout, pool).get(0);
       String why =
           paths.size() != 1
-              ? "no statistic rule on the way, so the kernel has no choice, but the trace has "
+              ? "no statistic rule or IPVS scheduler choice on the way, so the kernel has no"
+                  + " choice, but the trace has "
                   + paths.size()
                   + " outcomes: "
                   + summary(paths)
                   + "; kernel: "
                   + s.real()
               : s.match() == null ? disagreement(s, paths) : null;
-      return new Result(c, s.real(), s.ct(), trace, paths.size(), 1, why == null, why);
+      return new Result(
+          c, s.real(), s.ct(), trace, paths.size(), 1, why == null, why, seen(List.of(s)));
     }
+    int cycle = cycle(paths);
     if (affinity) {
-      return affinityCase(c, trace, paths, pool);
+      return affinityCase(c, trace, paths, cycle, timeout, pool);
     }
+    // IPVS's rr (and wrr) is deterministic: the scheduler takes the next real server with weight
+    // above 0 for every new connection, so any 2n consecutive new connections to a virtual server
+    // of n servers reach each server exactly twice (wrr: twice its weight per cycle). 2n
+    // connections therefore observe every outcome of share >= 1/n and test the shares exactly,
+    // where a random choice needs SAMPLES (50) for the same certainty: too slow in the emulated
+    // VM. The cases run one after another, so no other connection takes a turn in between.
+    int n = cycle > 0 ? 2 * cycle : SAMPLES;
     List<Integer> sports = new ArrayList<>();
     sports.add(c.sport());
-    for (int i = 1; i < SAMPLES; i++) {
+    for (int i = 1; i < n; i++) {
       sports.add(nextSport++);
     }
-    List<Sample> samples = connect(c, sports, paths, pool);
-    String why = frequencies(paths, samples);
+    List<Sample> samples = connect(c, sports, paths, timeout, pool);
+    String why = frequencies(paths, samples, cycle > 0);
     Sample first = samples.get(0);
     return new Result(
-        c, first.real(), first.ct(), trace, paths.size(), samples.size(), why == null, why);
+        c,
+        first.real(),
+        first.ct(),
+        trace,
+        paths.size(),
+        samples.size(),
+        why == null,
+        why,
+        seen(samples));
+  }
+
+  /** The cycle of the paths' deterministic choices (see {@link Path#cycle}), -1 if any is not. */
+  private static int cycle(List<Path> paths) {
+    int cycle = 0;
+    for (Path p : paths) {
+      if (p.random() && p.cycle() <= 0) {
+        return -1;
+      }
+      cycle = Math.max(cycle, p.cycle());
+    }
+    return cycle;
+  }
+
+  /** What the kernel did with a case's connections: each distinct result and how often. */
+  private static String seen(List<Sample> samples) {
+    Map<String, Integer> n = new LinkedHashMap<>();
+    for (Sample s : samples) {
+      n.merge(s.real().toString(), 1, Integer::sum);
+    }
+    if (samples.size() == 1) {
+      return samples.get(0).real().toString();
+    }
+    StringBuilder b = new StringBuilder(samples.size() + " connections:");
+    n.forEach((k, v) -> b.append(' ').append(v).append(" x ").append(k).append(';'));
+    return b.toString();
   }
 
   /**
    * ClientIP affinity: the first connection is the statistic's choice (one of the traced outcomes);
    * every later one from the same client follows it, as Kubernetes promises.
    */
-  private Result affinityCase(Case c, TraceResult trace, List<Path> paths, ExecutorService pool) {
-    Sample first = connect(c, List.of(c.sport()), paths, pool).get(0);
+  private Result affinityCase(
+      Case c,
+      TraceResult trace,
+      List<Path> paths,
+      int cycle,
+      Duration timeout,
+      ExecutorService pool) {
+    Sample first = connect(c, List.of(c.sport()), paths, timeout, pool).get(0);
     String why = first.match() == null ? disagreement(first, paths) : null;
-    int n = 1;
+    List<Sample> all = new ArrayList<>(List.of(first));
     if (why == null) {
+      // rr without persistence would send the next connection to another server for sure: one
+      // more turn of its cycle shows whether the persistence template holds.
+      int later = cycle > 0 ? cycle : AFFINITY_SAMPLES;
       List<Integer> sports = new ArrayList<>();
-      for (int i = 0; i < AFFINITY_SAMPLES; i++) {
+      for (int i = 0; i < later; i++) {
         sports.add(nextSport++);
       }
-      n += sports.size();
-      for (Sample s : connect(c, sports, paths, pool)) {
+      List<Sample> samples = connect(c, sports, paths, timeout, pool);
+      all.addAll(samples);
+      for (Sample s : samples) {
         if (s.match() == null || !key(s.match()).equals(key(first.match()))) {
           why =
               "ClientIP affinity: the first connection "
@@ -304,7 +443,8 @@ public final class Differential {
         }
       }
     }
-    return new Result(c, first.real(), first.ct(), trace, paths.size(), n, why == null, why);
+    return new Result(
+        c, first.real(), first.ct(), trace, paths.size(), all.size(), why == null, why, seen(all));
   }
 
   /** One connection the kernel handled: what the client saw, its conntrack entry, the path. */
@@ -315,10 +455,14 @@ public final class Differential {
    * conntrack table once and matches each connection with a traced path.
    */
   private List<Sample> connect(
-      Case c, List<Integer> sports, List<Path> paths, ExecutorService pool) {
+      Case c, List<Integer> sports, List<Path> paths, Duration timeout, ExecutorService pool) {
+    if (batched) {
+      return samples(c, sports, paths, connectBatched(c, sports, timeout));
+    }
+    long t0 = System.nanoTime();
     List<Future<Connection>> fs = new ArrayList<>();
     for (int sport : sports) {
-      fs.add(pool.submit(() -> lab.connect(c.netns(), c.dst(), c.dport(), sport, TIMEOUT)));
+      fs.add(pool.submit(() -> lab.connect(c.netns(), c.dst(), c.dport(), sport, timeout)));
     }
     List<Connection> reals = new ArrayList<>();
     for (Future<Connection> f : fs) {
@@ -331,9 +475,20 @@ public final class Differential {
         throw new IllegalStateException(e.getCause());
       }
     }
+    long t1 = System.nanoTime();
+    spent[2] += t1 - t0;
     CommandRunner traceNode = lab.runner().inNetns(lab.node(c.traceNode()).netns());
-    List<NodeState.ConntrackEntry> all =
-        BundleReader.parseConntrack(traceNode.run("conntrack", "-L", "-p", "tcp").stdout());
+    String conntrack = traceNode.run("conntrack", "-L", "-p", "tcp").stdout();
+    spent[3] += System.nanoTime() - t1;
+    return samples(c, sports, paths, new Batch(reals, conntrack));
+  }
+
+  /** A case's connections and the entry node's conntrack table read right after them. */
+  private record Batch(List<Connection> connections, String conntrack) {}
+
+  private List<Sample> samples(Case c, List<Integer> sports, List<Path> paths, Batch batch) {
+    List<Connection> reals = batch.connections();
+    List<NodeState.ConntrackEntry> all = BundleReader.parseConntrack(batch.conntrack());
     List<Sample> out = new ArrayList<>();
     for (int i = 0; i < sports.size(); i++) {
       int sport = sports.get(i);
@@ -352,16 +507,86 @@ public final class Differential {
   }
 
   /**
+   * The same connections as {@link Lab#connect} makes, {@link #PARALLEL} at a time, and the
+   * conntrack read, in one shell: where starting a process is slow (the emulated VM: ~0.5 s from
+   * the JVM, a third of that from a shell) one start per case instead of one per connection.
+   */
+  private Batch connectBatched(Case c, List<Integer> sports, Duration timeout) {
+    long secs = Math.max(1, timeout.toSeconds());
+    java.nio.file.Path dir;
+    try {
+      dir = java.nio.file.Files.createTempDirectory(lab.workDir(), "connect-");
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+    // Only the processes that matter are started (the shell's own redirections and echo are
+    // builtins; the results are read from files here). -U: the client only reads. Sending EOF
+    // from an empty stdin at once (as Lab.connect does) half-closes the connection, and the
+    // backend's socat then gives its forked echo only its default 0.5 s (-t) to answer before it
+    // closes: under emulation at load 7 the echo sometimes came later, and an answered connection
+    // looked like one that got nothing. The backend closes once it has answered, ending socat.
+    StringBuilder sh = new StringBuilder("cd " + quote(dir.toString()) + "\n");
+    for (int i = 0; i < sports.size(); i++) {
+      sh.append(
+          String.format(
+              "(ip netns exec %s socat -U -T%d - TCP:%s:%d,connect-timeout=%d,sourceport=%d,"
+                  + "reuseaddr </dev/null >o%d 2>e%d; echo $? >r%d) &%n",
+              quote(c.netns()), secs + 1, c.dst(), c.dport(), secs, sports.get(i), i, i, i));
+      if (i % PARALLEL == PARALLEL - 1) {
+        sh.append("wait\n");
+      }
+    }
+    sh.append("wait\nip netns exec ")
+        .append(quote(lab.node(c.traceNode()).netns()))
+        .append(" conntrack -L -p tcp >ct 2>/dev/null\n");
+    long groups = (sports.size() + PARALLEL - 1) / PARALLEL;
+    long t0 = System.nanoTime();
+    lab.runner()
+        .run(List.of("sh", "-c", sh.toString()), "", Duration.ofSeconds(groups * (secs + 10) + 30))
+        .orThrow();
+    spent[2] += System.nanoTime() - t0;
+    try {
+      List<Connection> conns = new ArrayList<>();
+      for (int i = 0; i < sports.size(); i++) {
+        String rc = java.nio.file.Files.readString(dir.resolve("r" + i)).strip();
+        conns.add(
+            Connection.of(
+                new dev.svcproxy.kernel.CommandResult(
+                    List.of("socat"),
+                    rc.isEmpty() ? 1 : Integer.parseInt(rc),
+                    java.nio.file.Files.readString(dir.resolve("o" + i)),
+                    java.nio.file.Files.readString(dir.resolve("e" + i)))));
+      }
+      return new Batch(conns, java.nio.file.Files.readString(dir.resolve("ct")));
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  private static String quote(String word) {
+    return "'" + word.replace("'", "'\\''") + "'";
+  }
+
+  /**
    * Whether a conntrack entry's original source is this case's client: another client's connection
    * can carry the same source port (a remote node's MASQUERADE --random-fully picks ports at
    * random, and entries linger in TIME_WAIT), so the port alone does not identify the connection.
+   * The node itself may send from any of its addresses: in IPVS mode from the VIP on kube-ipvs0
+   * when the route to it says so.
    */
   private boolean sentBy(Case c, String src) {
     if (c.srcIp() != null) {
       return src.equals(c.srcIp());
     }
     Lab.Node n = lab.node(c.traceNode());
-    return src.equals(n.ip()) || src.equals(n.bridgeIp());
+    if (src.equals(n.ip()) || src.equals(n.bridgeIp())) {
+      return true;
+    }
+    NodeState state = current.get(c.traceNode());
+    return state != null
+        && state.interfaces().stream()
+            .flatMap(i -> i.addresses().stream())
+            .anyMatch(a -> a.ip().equals(src));
   }
 
   /**
@@ -369,7 +594,7 @@ public final class Differential {
    * probability >= 1/4 was seen, and each outcome's count is within the binomial bound of its
    * probability (both tails above {@link #TAIL}).
    */
-  private static String frequencies(List<Path> paths, List<Sample> samples) {
+  private static String frequencies(List<Path> paths, List<Sample> samples, boolean exact) {
     Map<String, Double> expected = new LinkedHashMap<>();
     for (Path p : paths) {
       expected.merge(key(p), p.probability(), Double::sum);
@@ -387,8 +612,15 @@ public final class Differential {
       int k = seen.getOrDefault(e.getKey(), 0);
       double p = e.getValue();
       double tail = Binomial.tail(n, p, k);
+      double expect = n * p;
       if (p >= 0.25 && k == 0) {
         problems.add(String.format("never observed, traced p=%.4f: %s", p, e.getKey()));
+      } else if (exact && Math.abs(expect - Math.rint(expect)) < 1e-9 && k != Math.rint(expect)) {
+        problems.add(
+            String.format(
+                "%d of %d, but the scheduler takes its servers in turn, so exactly %d (traced"
+                    + " p=%.4f): %s",
+                k, n, Math.round(expect), p, e.getKey()));
       } else if (tail < TAIL) {
         problems.add(
             String.format(
@@ -414,10 +646,11 @@ public final class Differential {
     List<Path> out = new ArrayList<>();
     for (Outcome o : first.outcomes()) {
       boolean random = chose(o);
-      boolean affinity = remembers(o);
+      boolean affinity = remembers(o, current.get(nodeName));
+      int cycle = cycle(o);
       String next = nextNode(o, nodeName);
       if (next == null || depth > 2) {
-        out.add(new Path(o.probability(), o, o, random, affinity));
+        out.add(new Path(o.probability(), o, o, random, affinity, cycle, stranded(o)));
         continue;
       }
       String[] dst = o.finalDestination().split(":");
@@ -434,19 +667,70 @@ public final class Differential {
                 o,
                 p.last(),
                 random || p.random(),
-                affinity || p.affinity()));
+                affinity || p.affinity(),
+                cycle < 0 || p.cycle() < 0 ? -1 : Math.max(cycle, p.cycle()),
+                stranded(o) || p.stranded()));
       }
     }
     return out;
   }
 
-  /** Whether the path met a statistic rule: the only place the kernel chooses at random. */
+  /**
+   * Whether the kernel chose on this path: a statistic rule (at random), or an IPVS scheduler
+   * between two or more real servers (not pinned by a connection entry or template).
+   */
   private static boolean chose(Outcome o) {
+    return statistic(o) || ipvsScheduled(o);
+  }
+
+  private static boolean statistic(Outcome o) {
     return o.steps().stream().anyMatch(s -> s.text() != null && s.text().contains("-m statistic"));
   }
 
-  /** Whether the path went through a rule that remembers the client for ClientIP affinity. */
-  private static boolean remembers(Outcome o) {
+  private static boolean ipvsScheduled(Outcome o) {
+    return o.ipvs() != null
+        && o.ipvs().pinnedBy().isEmpty()
+        && o.ipvs().shares().stream().filter(s -> s.probability() > 0).count() > 1;
+  }
+
+  /** {@link Path#cycle} of one node's outcome. */
+  private static int cycle(Outcome o) {
+    if (statistic(o)) {
+      return -1;
+    }
+    if (!ipvsScheduled(o)) {
+      return 0;
+    }
+    List<Integer> weights =
+        o.ipvs().shares().stream()
+            .filter(s -> s.probability() > 0)
+            .map(Outcome.Share::weight)
+            .toList();
+    return switch (o.ipvs().scheduler()) {
+      case "rr" -> weights.size();
+      case "wrr" -> {
+        int g = weights.stream().reduce(0, Differential::gcd);
+        yield weights.stream().mapToInt(w -> w / g).sum();
+      }
+      default -> -1; // lc, sh, ...: by load or hash, not in turn.
+    };
+  }
+
+  private static int gcd(int a, int b) {
+    return b == 0 ? a : gcd(b, a % b);
+  }
+
+  /**
+   * Whether the path remembers the client for ClientIP affinity: a rule that adds it to a recent
+   * list, or a persistent IPVS virtual server (its template keeps the client on the server).
+   */
+  private static boolean remembers(Outcome o, NodeState node) {
+    if (o.ipvs() != null && node != null) {
+      var svc = node.ipvs().byKey().get(o.ipvs().virtualServer());
+      if (svc != null && svc.server().persistenceTimeout() > 0) {
+        return true;
+      }
+    }
     return o.steps().stream()
         .anyMatch(
             s -> s.text() != null && s.text().contains("-m recent") && s.text().contains("--set"));
@@ -487,7 +771,9 @@ public final class Differential {
   private static String key(Path p) {
     Outcome o = p.last();
     String v = o.verdict().name();
-    if (v.equals("ACCEPT") && p.first().delivered() && !stranded(o)) {
+    // A hop whose reply does not come back (not only the last) fails the connection: a node that
+    // DNATs without SNAT and then forwards to another node never sees the answer to un-DNAT.
+    if (v.equals("ACCEPT") && p.first().delivered() && !p.stranded()) {
       if (o.delivery().equals("local")) {
         return "refused"; // Nothing on the nodes listens on the lab's ports.
       }
@@ -554,7 +840,7 @@ public final class Differential {
               o.finalDestination(),
               o.finalSource(),
               o.delivery(),
-              stranded(o) ? " reply-stranded" : "",
+              p.stranded() ? " reply-stranded" : "",
               p.first() == o ? "" : " via " + p.first().finalDestination()));
     }
     return b.toString();
