@@ -187,8 +187,7 @@ final class LabCommand implements Runnable {
         dev.svcproxy.lab.Differential d =
             new dev.svcproxy.lab.Differential(
                     l.lab(), java.time.Duration.ofSeconds(KernelVm.slowdown()))
-                .verbose(true)
-                .batched(true);
+                .verbose(true);
         for (int round = 0; round < rounds; round++) {
           if (round == 1) {
             l.setWebB(false);

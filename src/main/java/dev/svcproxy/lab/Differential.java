@@ -112,7 +112,6 @@ public final class Differential {
   private final Lab lab;
   private final Duration replyTimeout;
   private boolean verbose;
-  private boolean batched;
   // Where a round's time goes (nanoseconds since the last report): bundles, traces, connections,
   // conntrack reads; printed in verbose runs, as the VM's budget is tight.
   private final long[] spent = new long[4];
@@ -132,15 +131,6 @@ public final class Differential {
   public Differential(Lab lab, Duration replyTimeout) {
     this.lab = lab;
     this.replyTimeout = replyTimeout;
-  }
-
-  /**
-   * Sends each case's connections and reads conntrack from one shell (see {@link #connectBatched}),
-   * for the emulated VM where every process start counts.
-   */
-  public Differential batched(boolean on) {
-    this.batched = on;
-    return this;
   }
 
   /** Logs every case's comparison, not only the disagreements. */
@@ -456,9 +446,6 @@ public final class Differential {
    */
   private List<Sample> connect(
       Case c, List<Integer> sports, List<Path> paths, Duration timeout, ExecutorService pool) {
-    if (batched) {
-      return samples(c, sports, paths, connectBatched(c, sports, timeout));
-    }
     long t0 = System.nanoTime();
     List<Future<Connection>> fs = new ArrayList<>();
     for (int sport : sports) {
@@ -504,67 +491,6 @@ public final class Differential {
       out.add(new Sample(reals.get(i), ct, match(reals.get(i), ct, paths)));
     }
     return out;
-  }
-
-  /**
-   * The same connections as {@link Lab#connect} makes, {@link #PARALLEL} at a time, and the
-   * conntrack read, in one shell: where starting a process is slow (the emulated VM: ~0.5 s from
-   * the JVM, a third of that from a shell) one start per case instead of one per connection.
-   */
-  private Batch connectBatched(Case c, List<Integer> sports, Duration timeout) {
-    long secs = Math.max(1, timeout.toSeconds());
-    java.nio.file.Path dir;
-    try {
-      dir = java.nio.file.Files.createTempDirectory(lab.workDir(), "connect-");
-    } catch (java.io.IOException e) {
-      throw new java.io.UncheckedIOException(e);
-    }
-    // Only the processes that matter are started (the shell's own redirections and echo are
-    // builtins; the results are read from files here). -U: the client only reads. Sending EOF
-    // from an empty stdin at once (as Lab.connect does) half-closes the connection, and the
-    // backend's socat then gives its forked echo only its default 0.5 s (-t) to answer before it
-    // closes: under emulation at load 7 the echo sometimes came later, and an answered connection
-    // looked like one that got nothing. The backend closes once it has answered, ending socat.
-    StringBuilder sh = new StringBuilder("cd " + quote(dir.toString()) + "\n");
-    for (int i = 0; i < sports.size(); i++) {
-      sh.append(
-          String.format(
-              "(ip netns exec %s socat -U -T%d - TCP:%s:%d,connect-timeout=%d,sourceport=%d,"
-                  + "reuseaddr </dev/null >o%d 2>e%d; echo $? >r%d) &%n",
-              quote(c.netns()), secs + 1, c.dst(), c.dport(), secs, sports.get(i), i, i, i));
-      if (i % PARALLEL == PARALLEL - 1) {
-        sh.append("wait\n");
-      }
-    }
-    sh.append("wait\nip netns exec ")
-        .append(quote(lab.node(c.traceNode()).netns()))
-        .append(" conntrack -L -p tcp >ct 2>/dev/null\n");
-    long groups = (sports.size() + PARALLEL - 1) / PARALLEL;
-    long t0 = System.nanoTime();
-    lab.runner()
-        .run(List.of("sh", "-c", sh.toString()), "", Duration.ofSeconds(groups * (secs + 10) + 30))
-        .orThrow();
-    spent[2] += System.nanoTime() - t0;
-    try {
-      List<Connection> conns = new ArrayList<>();
-      for (int i = 0; i < sports.size(); i++) {
-        String rc = java.nio.file.Files.readString(dir.resolve("r" + i)).strip();
-        conns.add(
-            Connection.of(
-                new dev.svcproxy.kernel.CommandResult(
-                    List.of("socat"),
-                    rc.isEmpty() ? 1 : Integer.parseInt(rc),
-                    java.nio.file.Files.readString(dir.resolve("o" + i)),
-                    java.nio.file.Files.readString(dir.resolve("e" + i)))));
-      }
-      return new Batch(conns, java.nio.file.Files.readString(dir.resolve("ct")));
-    } catch (java.io.IOException e) {
-      throw new java.io.UncheckedIOException(e);
-    }
-  }
-
-  private static String quote(String word) {
-    return "'" + word.replace("'", "'\\''") + "'";
   }
 
   /**

@@ -252,6 +252,11 @@ public final class Lab implements AutoCloseable {
             .run(
                 List.of(
                     "socat",
+                    // -U: only read. Sending the EOF of the empty stdin half-closes the connection,
+                    // and the backend's socat then gives its forked echo only 0.5 s (its -t) to
+                    // answer before closing: under load (the emulated VM) an answered connection
+                    // looked like one that got nothing.
+                    "-U",
                     "-T" + (secs + 1),
                     "-t2",
                     "-",

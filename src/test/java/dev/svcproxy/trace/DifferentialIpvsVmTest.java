@@ -33,9 +33,7 @@ class DifferentialIpvsVmTest {
     try (DifferentialIpvsLab l = DifferentialIpvsLab.start(new ProcessCommandRunner())) {
       long built = System.nanoTime();
       Differential d =
-          new Differential(l.lab(), TimeScale.scale(Duration.ofSeconds(1)))
-              .verbose(true)
-              .batched(true);
+          new Differential(l.lab(), TimeScale.scale(Duration.ofSeconds(1))).verbose(true);
       log.add("round 1: as deployed");
       results.addAll(d.run(l.cases(d), d.bundles(), log::add));
       // Second round: web loses web-b; its real server stays at weight 0 while the first round's
