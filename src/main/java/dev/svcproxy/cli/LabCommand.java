@@ -178,7 +178,8 @@ final class LabCommand implements Runnable {
                 + script
                 + ": Debian's kernel under QEMU, about 20x slower than native)");
         out.flush();
-        return KernelVm.run(KernelVm.argv(script, command, List.of(), VM_TIMEOUT_SECONDS), out);
+        return KernelVm.run(
+            runner, KernelVm.argv(script, command, List.of(), VM_TIMEOUT_SECONDS), out);
       }
       List<dev.svcproxy.lab.Differential.Result> results = new ArrayList<>();
       try (dev.svcproxy.lab.DifferentialIpvsLab l =
@@ -417,7 +418,10 @@ final class LabCommand implements Runnable {
               + script
               + ": Debian's kernel under QEMU, about 20x slower than native)");
       out.flush();
-      return KernelVm.run(KernelVm.argv(script, command, writable, VM_TIMEOUT_SECONDS), out);
+      return KernelVm.run(
+          new ProcessCommandRunner(),
+          KernelVm.argv(script, command, writable, VM_TIMEOUT_SECONDS),
+          out);
     }
 
     private static int show(PrintWriter out, String what, Connection c, Expected expected) {

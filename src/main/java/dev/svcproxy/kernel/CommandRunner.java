@@ -2,6 +2,7 @@ package dev.svcproxy.kernel;
 
 import java.time.Duration;
 import java.util.List;
+import java.util.function.Consumer;
 
 /** Runs external commands from argv lists, never through a shell. */
 public interface CommandRunner {
@@ -15,6 +16,19 @@ public interface CommandRunner {
    * Long-running helpers (a lab backend, a proxy under test) use this.
    */
   Spawned spawn(List<String> argv, java.nio.file.Path log);
+
+  /**
+   * Runs argv to the end, handing each line of its stdout to {@code stdoutLine} as it comes (its
+   * stderr goes to this process's stderr), and returns its exit code (124 when {@code timeout}
+   * passed). For long commands whose output a person watches (a job in the kernel VM). This default
+   * runs it buffered; the process runner streams.
+   */
+  default int stream(List<String> argv, Duration timeout, Consumer<String> stdoutLine) {
+    CommandResult r = run(argv, null, timeout);
+    r.stdout().lines().forEach(stdoutLine);
+    System.err.print(r.stderr());
+    return r.exitCode();
+  }
 
   default CommandResult run(List<String> argv) {
     return run(argv, null, DEFAULT_TIMEOUT);

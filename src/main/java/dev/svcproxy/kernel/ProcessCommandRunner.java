@@ -66,6 +66,51 @@ public final class ProcessCommandRunner implements CommandRunner {
   }
 
   @Override
+  public int stream(
+      List<String> argv, Duration timeout, java.util.function.Consumer<String> stdoutLine) {
+    ProcessBuilder pb =
+        new ProcessBuilder(argv)
+            .redirectError(ProcessBuilder.Redirect.INHERIT)
+            .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+    Process p;
+    try {
+      p = pb.start();
+    } catch (IOException e) {
+      System.err.println("cannot run " + argv.get(0) + ": " + e.getMessage());
+      return 127;
+    }
+    // The watchdog ends the command at the deadline; reading then sees the end of its output.
+    CompletableFuture<Boolean> inTime =
+        CompletableFuture.supplyAsync(
+            () -> {
+              try {
+                if (p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                  return true;
+                }
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
+              p.destroyForcibly();
+              return false;
+            });
+    try (var r =
+        new java.io.BufferedReader(
+            new java.io.InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+      for (String line = r.readLine(); line != null; line = r.readLine()) {
+        stdoutLine.accept(line);
+      }
+      int code = p.waitFor();
+      return inTime.join() ? code : 124;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      p.destroyForcibly();
+      Thread.currentThread().interrupt();
+      return 130;
+    }
+  }
+
+  @Override
   public Spawned spawn(List<String> argv, java.nio.file.Path log) {
     ProcessBuilder pb = new ProcessBuilder(argv).redirectErrorStream(true);
     pb.redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));

@@ -35,6 +35,44 @@ class ProcessCommandRunnerTest {
   }
 
   @Test
+  void stream_linesArriveBeforeTheCommandEnds_andTheExitCodeIsReturned() throws Exception {
+    // The command waits for a file that only the consumer of its first line creates: a runner that
+    // handed over the output only at the end would leave it waiting until the deadline (124).
+    java.nio.file.Path go = java.nio.file.Files.createTempDirectory("stream").resolve("go");
+    List<String> lines = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    int code =
+        new ProcessCommandRunner()
+            .stream(
+                List.of(
+                    "sh",
+                    "-c",
+                    "echo one; while [ ! -e \"$1\" ]; do sleep 0.05; done; echo two; exit 3",
+                    "sh",
+                    go.toString()),
+                Duration.ofSeconds(60),
+                l -> {
+                  lines.add(l);
+                  try {
+                    java.nio.file.Files.createFile(go);
+                  } catch (java.io.IOException e) {
+                    // Already there after the second line.
+                  }
+                });
+
+    assertThat(code).isEqualTo(3);
+    assertThat(lines).containsExactly("one", "two");
+  }
+
+  @Test
+  void stream_pastTheDeadline_killedWith124() {
+    int code =
+        new ProcessCommandRunner().stream(List.of("sleep", "30"), Duration.ofMillis(300), l -> {});
+
+    assertThat(code).isEqualTo(124);
+  }
+
+  @Test
   void run_noInput_commandSeesEndOfInput() {
     CommandResult r = new ProcessCommandRunner().run(List.of("cat"), null, Duration.ofSeconds(10));
 

@@ -1,13 +1,8 @@
 package dev.svcproxy.lab.vm;
 
 import dev.svcproxy.kernel.CommandRunner;
-import java.io.BufferedReader;
-import java.io.IOException;
-import java.io.InputStreamReader;
 import java.io.PrintWriter;
-import java.io.UncheckedIOException;
 import java.net.URISyntaxException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -96,34 +91,19 @@ public final class KernelVm {
   }
 
   /**
-   * Runs {@code argv} (the harness), copying its stdout line by line to {@code out} as it comes;
-   * its stderr (the harness's progress and timings) goes to this process's stderr. Returns its exit
-   * code: the guest command's, 124 on timeout, 125 when the guest died.
+   * Runs {@code argv} (the harness) through {@code runner}, copying its stdout line by line to
+   * {@code out} as it comes; its stderr (the harness's progress and timings) goes to this process's
+   * stderr. Returns its exit code: the guest command's, 124 on timeout, 125 when the guest died.
    */
-  public static int run(List<String> argv, PrintWriter out) {
-    ProcessBuilder pb = new ProcessBuilder(argv);
-    pb.redirectError(ProcessBuilder.Redirect.INHERIT);
-    pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
-    Process p;
-    try {
-      p = pb.start();
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot start " + argv.get(0), e);
-    }
-    try (BufferedReader r =
-        new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-      for (String line = r.readLine(); line != null; line = r.readLine()) {
-        out.println(line);
-        out.flush();
-      }
-      return p.waitFor();
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    } catch (InterruptedException e) {
-      p.destroy();
-      Thread.currentThread().interrupt();
-      return 130;
-    }
+  public static int run(CommandRunner runner, List<String> argv, PrintWriter out) {
+    // The harness enforces the guest's own deadline (-t); this one only guards against a hung QEMU.
+    return runner.stream(
+        argv,
+        java.time.Duration.ofHours(2),
+        line -> {
+          out.println(line);
+          out.flush();
+        });
   }
 
   /** Where this code was loaded from (svcproxy's jar or classes directory). */

@@ -34,7 +34,11 @@ class KernelVmTest {
   @Test
   void run_streamsStdoutAndReturnsTheExitCode() {
     StringWriter w = new StringWriter();
-    int code = KernelVm.run(List.of("sh", "-c", "echo one; echo two; exit 7"), new PrintWriter(w));
+    int code =
+        KernelVm.run(
+            new ProcessCommandRunner(),
+            List.of("sh", "-c", "echo one; echo two; exit 7"),
+            new PrintWriter(w));
     assertThat(code).isEqualTo(7);
     assertThat(w.toString())
         .isEqualTo("one" + System.lineSeparator() + "two" + System.lineSeparator());

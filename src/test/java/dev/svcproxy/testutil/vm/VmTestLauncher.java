@@ -81,6 +81,8 @@ public final class VmTestLauncher {
             "junit.jupiter.execution.parallel.mode.classes.default", "concurrent")
         .configurationParameter("junit.jupiter.execution.parallel.config.strategy", "fixed")
         .configurationParameter(
+            "junit.jupiter.execution.parallel.config.executor-service", "FORK_JOIN_POOL")
+        .configurationParameter(
             "junit.jupiter.execution.parallel.config.fixed.parallelism", PARALLEL_CLASSES);
     int code = run(request.build(), reports, System.out);
     System.exit(code);
