@@ -224,30 +224,7 @@ final class RenderCommand implements Callable<Integer> {
       Capability c,
       String why) {
     String other = new IptablesRenderer(cfg, opts, caps.with(c, true)).render(state).text();
-    Set<String> mine = new LinkedHashSet<>(text.lines().toList());
-    Set<String> theirs = new LinkedHashSet<>(other.lines().toList());
-    List<String> out = new ArrayList<>();
-    out.add(
-        "svcproxy render: could not tell whether run would have "
-            + c.flagName()
-            + " ("
-            + why
-            + "); rendered without it. "
-            + (mine.equals(theirs)
-                ? "No rule depends on it here."
-                : "With it, run would write these lines differently (or state"
-                    + " --kernel-capabilities):"));
-    for (String l : mine) {
-      if (!theirs.contains(l)) {
-        out.add("  - " + l);
-      }
-    }
-    for (String l : theirs) {
-      if (!mine.contains(l)) {
-        out.add("  + " + l);
-      }
-    }
-    return String.join("\n", out);
+    return differs(text, other, c, why);
   }
 
   /** The stated capabilities, or null for "probe". */

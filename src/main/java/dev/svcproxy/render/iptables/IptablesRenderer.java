@@ -95,22 +95,7 @@ public final class IptablesRenderer {
     for (String c : List.of(SERVICES, NODEPORTS, POSTROUTING, MARK_MASQ)) {
       natChains.add(decl(c));
     }
-    add(
-        natRules,
-        Rule.in(POSTROUTING)
-            .module("mark")
-            .option(true, "--mark", mark + "/" + mark)
-            .jump("RETURN"));
-    add(natRules, Rule.in(POSTROUTING).jump("MARK").targetOption("--xor-mark", mark));
-    RuleBuilder masq =
-        Rule.in(POSTROUTING)
-            .comment("kubernetes service traffic requiring SNAT")
-            .jump("MASQUERADE");
-    if (caps.randomFully()) {
-      masq.targetOption("--random-fully");
-    }
-    add(natRules, masq);
-    add(natRules, Rule.in(MARK_MASQ).jump("MARK").targetOption("--or-mark", mark));
+    MasqueradeRules.rules(mark, caps.randomFully()).forEach(b -> add(natRules, b));
 
     if (localhostNodePorts) {
       filterChains.add(decl(FIREWALL));

@@ -41,6 +41,7 @@ import dev.svcproxy.netfilter.TableRule;
 import dev.svcproxy.netfilter.Value;
 import dev.svcproxy.plan.ServicePlanner;
 import dev.svcproxy.plan.ServicePortPlan;
+import dev.svcproxy.render.iptables.MasqueradeRules;
 import dev.svcproxy.render.ipvs.IpvsState.Sysctl;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -470,22 +471,7 @@ public final class IpvsRenderer {
             .option("--match-set", IPVS_IPS, "dst")
             .jump("REJECT"));
 
-    add(
-        nat,
-        Rule.in(POSTROUTING)
-            .module("mark")
-            .option(true, "--mark", mark + "/" + mark)
-            .jump("RETURN"));
-    add(nat, Rule.in(POSTROUTING).jump("MARK").targetOption("--xor-mark", mark));
-    RuleBuilder masq =
-        Rule.in(POSTROUTING)
-            .comment("kubernetes service traffic requiring SNAT")
-            .jump("MASQUERADE");
-    if (caps.randomFully()) {
-      masq.targetOption("--random-fully");
-    }
-    add(nat, masq);
-    add(nat, Rule.in(MARK_MASQ).jump("MARK").targetOption("--or-mark", mark));
+    MasqueradeRules.rules(mark, caps.randomFully()).forEach(b -> add(nat, b));
     return new Ruleset(List.of(new Table("nat", nat), new Table("filter", filter)));
   }
 
