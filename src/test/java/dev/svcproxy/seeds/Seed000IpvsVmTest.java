@@ -49,19 +49,6 @@ class Seed000IpvsVmTest {
     lab.in(node.netns(), "sysctl", "-q", "-w", "net.ipv4.vs.conntrack=1");
     run(
         node.netns(),
-        List.of("ipvsadm", "-R"),
-        "-A -t "
-            + VIP
-            + ":443 -s rr -p 10800\n"
-            + "-a -t "
-            + VIP
-            + ":443 -r "
-            + apiserver.ip()
-            + ":"
-            + API_PORT
-            + " -m -w 1\n");
-    run(
-        node.netns(),
         List.of("ipset", "restore"),
         "create KUBE-CLUSTER-IP hash:ip,port family inet hashsize 1024 maxelem 65536\n"
             + "add KUBE-CLUSTER-IP "
@@ -190,6 +177,11 @@ class Seed000IpvsVmTest {
     // Each test starts a new connection: entries of the previous variant must not decide this one.
     lab.runner().inNetns(node.netns()).run("conntrack", "-F");
     lab.runner().inNetns(node.netns()).run("ipvsadm", "-C");
+    loadSeedServices();
+  }
+
+  /** The seed's own IPVS rules: `-A -t 10.20.0.1:443 -s rr -p 10800`, one real server here. */
+  private static void loadSeedServices() {
     run(
         node.netns(),
         List.of("ipvsadm", "-R"),
