@@ -23,7 +23,6 @@ public final class ProxyOptions {
 
   @Option(
       names = "--manifests",
-      required = true,
       paramLabel = "PATH",
       description = "A manifest file or directory of Services and EndpointSlices (YAML/JSON).")
   Path manifests;
@@ -157,6 +156,14 @@ public final class ProxyOptions {
       paramLabel = "DURATION",
       description = "ipvs mode: minimum time between syncs (>= 0).")
   String ipvsMinSyncPeriod;
+
+  /** --manifests, which every command but `run` with an API source needs. */
+  Path manifestsRequired() {
+    if (manifests == null) {
+      throw new IllegalArgumentException("Missing required option: '--manifests=PATH'");
+    }
+    return manifests;
+  }
 
   /** The proxy modes svcproxy knows. */
   static final List<String> MODES = List.of("iptables", "ipvs");

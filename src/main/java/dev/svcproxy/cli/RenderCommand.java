@@ -98,6 +98,7 @@ final class RenderCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
+    options.manifestsRequired();
     options.validate(ProxyOptions.MODES);
     if (options.ipvs()) {
       return renderIpvs();
@@ -105,7 +106,7 @@ final class RenderCommand implements Callable<Integer> {
     CapabilityProbe.Prediction stated = parseCapabilities(kernelCapabilities);
     ProxyConfig cfg = options.proxyConfig(runner);
     IptablesOptions opts = options.iptablesOptions();
-    ManifestSource.Snapshot snap = new ManifestSource(options.manifests).load();
+    ManifestSource.Snapshot snap = new ManifestSource(options.manifestsRequired()).load();
     CapabilityProbe.Prediction p =
         stated != null ? stated : CapabilityProbe.predict(new IptablesKernel(runner));
     String text = new IptablesRenderer(cfg, opts, p.capabilities()).render(snap.state()).text();
@@ -127,7 +128,7 @@ final class RenderCommand implements Callable<Integer> {
     IpvsOptions opts = options.ipvsOptions();
     List<String> addrs = localAddresses != null ? checkedAddresses() : readLocalAddresses();
     String kernel = kernelVersion != null ? kernelVersion : uname();
-    ManifestSource.Snapshot snap = new ManifestSource(options.manifests).load();
+    ManifestSource.Snapshot snap = new ManifestSource(options.manifestsRequired()).load();
     CapabilityProbe.Prediction p =
         stated != null ? stated : CapabilityProbe.predict(new IptablesKernel(runner));
     List<String> refused = new ArrayList<>();

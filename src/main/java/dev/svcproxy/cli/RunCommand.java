@@ -60,6 +60,8 @@ final class RunCommand implements Callable<Integer> {
 
   @Mixin ProxyOptions options;
 
+  @Mixin AgentOptions agent;
+
   @Option(
       names = "--iptables-min-sync-period",
       defaultValue = "1s",
@@ -110,7 +112,7 @@ final class RunCommand implements Callable<Integer> {
       if (retry.isZero() || retry.isNegative()) {
         throw new IllegalArgumentException("--ipvs-graceful-retry-period: must be > 0");
       }
-      ManifestSource source = new ManifestSource(options.manifests);
+      ManifestSource source = new ManifestSource(options.manifestsRequired());
       RunLock lock = RunLock.acquire(lockDir);
       try {
         return runLocked(
@@ -132,7 +134,7 @@ final class RunCommand implements Callable<Integer> {
         "--iptables-sync-period",
         syncPeriod);
     options.validate();
-    ManifestSource source = new ManifestSource(options.manifests);
+    ManifestSource source = new ManifestSource(options.manifestsRequired());
     RunLock lock = RunLock.acquire(lockDir);
     try {
       return runLocked(source, new SyncLoop.Timing(min, sync, Duration.ofHours(1)), null);

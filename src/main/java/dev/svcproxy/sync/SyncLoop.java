@@ -5,6 +5,7 @@ import dev.svcproxy.model.ProxyState;
 import dev.svcproxy.model.ServicePortInfo;
 import dev.svcproxy.model.ServicePortName;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -12,6 +13,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -38,6 +42,9 @@ public final class SyncLoop implements AutoCloseable {
   private ProxyState desired;
   private ProxyState applied = ProxyState.empty();
   private final Set<String> changed = new HashSet<>();
+  private final Set<String> pendingServices = new HashSet<>();
+  private final Set<String> pendingEndpoints = new HashSet<>();
+  private final List<SyncObserver> observers = new CopyOnWriteArrayList<>();
   private boolean pending;
   private boolean needFullSync = true;
   private boolean closed;
@@ -50,6 +57,12 @@ public final class SyncLoop implements AutoCloseable {
   private String lastError;
 
   public SyncLoop(Proxier proxier, Timing timing) {
+    this(proxier, timing, List.of());
+  }
+
+  /** A loop that tells {@code observers} what it queues and syncs. */
+  public SyncLoop(Proxier proxier, Timing timing, List<SyncObserver> observers) {
+    this.observers.addAll(observers);
     this.proxier = proxier;
     this.timing = timing;
     this.nextCanaryCheck = System.nanoTime() + timing.syncPeriod().toNanos();
@@ -61,13 +74,39 @@ public final class SyncLoop implements AutoCloseable {
     thread.start();
   }
 
+  /** Adds an observer; it sees updates and syncs from now on. */
+  public void observe(SyncObserver observer) {
+    observers.add(observer);
+  }
+
   /** Hands the loop a new desired state; the next sync writes what changed. */
-  public synchronized void update(ProxyState state) {
-    ProxyState base = desired == null ? applied : desired;
-    changed.addAll(changedServices(base, state));
-    desired = state;
-    pending = true;
-    notifyAll();
+  public void update(ProxyState state) {
+    SyncObserver.Queued queued;
+    synchronized (this) {
+      ProxyState base = desired == null ? applied : desired;
+      Set<String> services = changed(base, state, SyncLoop::portsOf);
+      Set<String> endpoints = changed(base, state, SyncLoop::endpointsOf);
+      changed.addAll(services);
+      changed.addAll(endpoints);
+      pendingServices.addAll(services);
+      pendingEndpoints.addAll(endpoints);
+      desired = state;
+      pending = true;
+      notifyAll();
+      if (services.isEmpty() && endpoints.isEmpty()) {
+        return;
+      }
+      queued =
+          new SyncObserver.Queued(
+              services, endpoints, pendingServices, pendingEndpoints, Instant.now());
+    }
+    for (SyncObserver o : observers) {
+      try {
+        o.queued(queued);
+      } catch (RuntimeException e) {
+        LOG.warn("sync observer {} failed on an update: {}", o, e.toString());
+      }
+    }
   }
 
   public synchronized int successes() {
@@ -134,6 +173,8 @@ public final class SyncLoop implements AutoCloseable {
         full = needFullSync || now - lastFullSync >= timing.fullSyncPeriod().toNanos();
         toWrite = Set.copyOf(changed);
         changed.clear();
+        pendingServices.clear();
+        pendingEndpoints.clear();
         pending = false;
         retryAt = Long.MAX_VALUE;
       }
@@ -143,8 +184,23 @@ public final class SyncLoop implements AutoCloseable {
 
   private void syncOnce(ProxyState state, boolean full, Set<String> toWrite) {
     long start = System.nanoTime();
+    Instant started = Instant.now();
+    ProxyState previous;
+    synchronized (this) {
+      previous = applied;
+    }
     try {
       SyncResult result = proxier.sync(state, full, toWrite);
+      notifyObservers(
+          new SyncObserver.Synced(
+              full,
+              previous,
+              state,
+              toWrite,
+              result,
+              null,
+              started,
+              Duration.ofNanos(System.nanoTime() - start)));
       synchronized (this) {
         applied = state;
         needFullSync = false;
@@ -167,6 +223,16 @@ public final class SyncLoop implements AutoCloseable {
           excluded == 0 ? "" : ", " + excluded + " service ports excluded",
           (System.nanoTime() - start) / 1_000_000);
     } catch (RuntimeException e) {
+      notifyObservers(
+          new SyncObserver.Synced(
+              full,
+              previous,
+              state,
+              toWrite,
+              null,
+              e,
+              started,
+              Duration.ofNanos(System.nanoTime() - start)));
       synchronized (this) {
         failures++;
         // The change trackers were drained; only a full sync restores what was skipped.
@@ -183,6 +249,16 @@ public final class SyncLoop implements AutoCloseable {
             "sync failed, keeping the last good rules; retrying in {} ms: {}",
             backoff / 1_000_000,
             e.getMessage());
+      }
+    }
+  }
+
+  private void notifyObservers(SyncObserver.Synced synced) {
+    for (SyncObserver o : observers) {
+      try {
+        o.synced(synced);
+      } catch (RuntimeException e) {
+        LOG.warn("sync observer {} failed after a sync: {}", o, e.toString());
       }
     }
   }
@@ -237,8 +313,15 @@ public final class SyncLoop implements AutoCloseable {
 
   /** Namespaced names ("ns/name") whose service ports or endpoints differ between a and b. */
   static Set<String> changedServices(ProxyState a, ProxyState b) {
-    Map<String, List<Object>> fa = fingerprint(a);
-    Map<String, List<Object>> fb = fingerprint(b);
+    Set<String> out = changed(a, b, SyncLoop::portsOf);
+    out.addAll(changed(a, b, SyncLoop::endpointsOf));
+    return out;
+  }
+
+  private static Set<String> changed(
+      ProxyState a, ProxyState b, Function<ProxyState, Map<String, List<Object>>> view) {
+    Map<String, List<Object>> fa = view.apply(a);
+    Map<String, List<Object>> fb = view.apply(b);
     Set<String> out = new HashSet<>();
     Set<String> all = new HashSet<>(fa.keySet());
     all.addAll(fb.keySet());
@@ -250,13 +333,23 @@ public final class SyncLoop implements AutoCloseable {
     return out;
   }
 
-  private static Map<String, List<Object>> fingerprint(ProxyState s) {
+  private static Map<String, List<Object>> portsOf(ProxyState s) {
     Map<String, List<Object>> out = new HashMap<>();
     for (Map.Entry<ServicePortName, ServicePortInfo> e : s.services().entrySet()) {
-      List<Object> f = out.computeIfAbsent(e.getKey().namespacedName(), k -> new ArrayList<>());
-      f.add(e.getValue());
-      List<Endpoint> eps = s.endpointsOf(e.getKey());
-      f.add(eps);
+      out.computeIfAbsent(e.getKey().namespacedName(), k -> new ArrayList<>()).add(e.getValue());
+    }
+    return out;
+  }
+
+  /**
+   * Endpoints by the namespaced name of the service port they belong to; endpoints of ports no
+   * Service declares yet count too, as upstream's endpoints tracker sees slices before Services.
+   */
+  private static Map<String, List<Object>> endpointsOf(ProxyState s) {
+    Map<String, List<Object>> out = new HashMap<>();
+    for (Map.Entry<ServicePortName, List<Endpoint>> e : new TreeMap<>(s.endpoints()).entrySet()) {
+      out.computeIfAbsent(e.getKey().namespacedName(), k -> new ArrayList<>())
+          .add(List.of(e.getKey(), e.getValue()));
     }
     return out;
   }
