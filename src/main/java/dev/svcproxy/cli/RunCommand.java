@@ -15,10 +15,13 @@ import dev.svcproxy.render.ipvs.IpvsState;
 import dev.svcproxy.source.ManifestSource;
 import dev.svcproxy.sync.Proxier;
 import dev.svcproxy.sync.SyncLoop;
+import dev.svcproxy.sync.SyncObserver;
 import dev.svcproxy.sync.iptables.IptablesProxier;
 import dev.svcproxy.sync.ipvs.IpvsProxier;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -216,7 +219,11 @@ final class RunCommand implements Callable<Integer> {
         p.probe();
         proxier = p;
       }
-      try (SyncLoop loop = new SyncLoop(proxier, timing)) {
+      // Metrics, health servers and conntrack cleanup register here (issue 9); one registry
+      // serves /metrics.
+      PrometheusRegistry registry = new PrometheusRegistry();
+      List<SyncObserver> observers = new ArrayList<>();
+      try (SyncLoop loop = new SyncLoop(proxier, timing, observers)) {
         loop.update(source.load().state());
         loop.start();
         source.watch(loop::update);
