@@ -347,4 +347,68 @@ class SyncLoopTest {
     assertThat(fake.calls.get(1).changed()).isEmpty();
     assertThat(fake.calls.get(1).state()).isEqualTo(state("10.0.1.1"));
   }
+
+  /** Records what the loop tells its observers. */
+  private static final class RecordingObserver implements SyncObserver {
+    final List<Queued> queued = new java.util.concurrent.CopyOnWriteArrayList<>();
+    final List<Synced> synced = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    @Override
+    public void queued(Queued q) {
+      queued.add(q);
+    }
+
+    @Override
+    public void synced(Synced s) {
+      synced.add(s);
+    }
+  }
+
+  @Test
+  void observer_endpointOnlyChange_queuedAsEndpointChangeNotServiceChange() throws Exception {
+    FakeProxier fake = new FakeProxier();
+    RecordingObserver obs = new RecordingObserver();
+    try (SyncLoop loop = new SyncLoop(fake, fast(), List.of(obs))) {
+      loop.update(state("10.0.1.1"));
+      loop.start();
+      assertThat(loop.awaitApplied(state("10.0.1.1"), Duration.ofSeconds(5))).isTrue();
+      loop.update(state("10.0.1.9"));
+      assertThat(loop.awaitApplied(state("10.0.1.9"), Duration.ofSeconds(5))).isTrue();
+      // An update equal to what is queued or applied is no change: nothing queued.
+      loop.update(state("10.0.1.9"));
+    }
+    // First update: both Services are new, with their endpoints.
+    assertThat(obs.queued.get(0).services()).containsExactlyInAnyOrder("ns/a", "ns/b");
+    assertThat(obs.queued.get(0).endpoints()).containsExactlyInAnyOrder("ns/a", "ns/b");
+    // Second: only a's endpoint moved; the ports are as they were, and the pending sets were
+    // cleared by the first sync.
+    assertThat(obs.queued).hasSize(2);
+    assertThat(obs.queued.get(1).services()).isEmpty();
+    assertThat(obs.queued.get(1).endpoints()).containsExactly("ns/a");
+    assertThat(obs.queued.get(1).pendingServices()).isEmpty();
+    assertThat(obs.queued.get(1).pendingEndpoints()).containsExactly("ns/a");
+  }
+
+  @Test
+  void observer_syncFailsThenSucceeds_toldBothWithPreviousState() throws Exception {
+    FakeProxier fake = new FakeProxier();
+    RecordingObserver obs = new RecordingObserver();
+    try (SyncLoop loop = new SyncLoop(fake, fast(), List.of(obs))) {
+      loop.update(state("10.0.1.1"));
+      loop.start();
+      assertThat(loop.awaitApplied(state("10.0.1.1"), Duration.ofSeconds(5))).isTrue();
+      fake.failures.set(1);
+      loop.update(state("10.0.1.9"));
+      assertThat(loop.awaitApplied(state("10.0.1.9"), Duration.ofSeconds(5))).isTrue();
+    }
+    assertThat(obs.synced).extracting(SyncObserver.Synced::ok).containsExactly(true, false, true);
+    assertThat(obs.synced).extracting(SyncObserver.Synced::full).containsExactly(true, false, true);
+    assertThat(obs.synced.get(0).previous()).isEqualTo(ProxyState.empty());
+    assertThat(obs.synced.get(1).failure()).hasMessage("fake kernel refused");
+    assertThat(obs.synced.get(1).result()).isNull();
+    assertThat(obs.synced.get(1).changed()).containsExactly("ns/a");
+    // The failed sync changed nothing: the retry starts from what the first sync wrote.
+    assertThat(obs.synced.get(2).previous()).isEqualTo(state("10.0.1.1"));
+    assertThat(obs.synced.get(2).state()).isEqualTo(state("10.0.1.9"));
+  }
 }
