@@ -16,7 +16,7 @@ import picocli.CommandLine.Option;
 /** The flags render and run share, named as upstream kube-proxy's where it has them. */
 public final class ProxyOptions {
   @Option(
-      names = {"--mode", "--proxy-mode"},
+      names = "--mode",
       defaultValue = "iptables",
       description = "Proxy mode: iptables or ipvs (nftables comes later).")
   String mode;
@@ -80,7 +80,7 @@ public final class ProxyOptions {
   boolean masqueradeAll;
 
   @Option(
-      names = {"--masquerade-bit", "--iptables-masquerade-bit"},
+      names = "--masquerade-bit",
       defaultValue = "14",
       paramLabel = "N",
       description = "The fwmark bit (0-31) that marks packets for SNAT.")

@@ -403,10 +403,10 @@ public final class KubeProxyConfiguration {
     Field f = byFlag(flag);
     Object v = values.get(f.path());
     return switch (flag) {
-      case "--kubeconfig",
-          "--hostname-override",
-          "--pod-bridge-interface",
-          "--pod-interface-name-prefix" ->
+      // GetHostname trims and lower-cases the override.
+      case "--hostname-override" ->
+          ((String) v).isBlank() ? null : ((String) v).strip().toLowerCase(Locale.ROOT);
+      case "--kubeconfig", "--pod-bridge-interface", "--pod-interface-name-prefix" ->
           ((String) v).isEmpty() ? null : v;
       case "--node-ip" -> unspecified((String) v) ? null : v;
       case "--cluster-cidr" ->

@@ -219,6 +219,7 @@ final class Validation {
         if (str("detectLocal.bridgeInterface").isEmpty()) {
           invalid(
               "detectLocal.bridgeInterface",
+              "detectLocalMode",
               "",
               "must not be empty when detectLocalMode is BridgeInterface");
         }
@@ -227,6 +228,7 @@ final class Validation {
         if (str("detectLocal.interfaceNamePrefix").isEmpty()) {
           invalid(
               "detectLocal.interfaceNamePrefix",
+              "detectLocalMode",
               "",
               "must not be empty when detectLocalMode is InterfaceNamePrefix");
         }
@@ -249,10 +251,14 @@ final class Validation {
   }
 
   private void invalid(String path, Object value, String detail) {
+    invalid(path, null, value, detail);
+  }
+
+  private void invalid(String path, String otherPath, Object value, String detail) {
     problems.add(
         new Problem(
             path,
-            null,
+            otherPath,
             "KubeProxyConfiguration."
                 + path
                 + ": Invalid value: "

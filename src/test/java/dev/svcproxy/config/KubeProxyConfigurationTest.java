@@ -309,7 +309,7 @@ class KubeProxyConfigurationTest {
                     + "conntrack: {tcpEstablishedTimeout: 2h}\nlogging: {verbosity: 4}\n")
             .withFlags(Map.of());
     assertThat(c.flagValue("--node-ip")).isEqualTo("192.168.1.10");
-    assertThat(c.flagValue("--hostname-override")).isEqualTo("Node-A");
+    assertThat(c.flagValue("--hostname-override")).isEqualTo("node-a");
     assertThat(c.flagValue("--cluster-cidr")).isEqualTo(List.of("10.244.0.0/16", "fd00::/48"));
     assertThat(c.flagValue("--conntrack-tcp-timeout-established")).isEqualTo("2h0m0s");
     assertThat(c.flagValue("-v")).isEqualTo(4);
