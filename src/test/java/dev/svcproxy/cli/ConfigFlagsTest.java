@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.slf4j.LoggerFactory;
@@ -31,6 +32,12 @@ class ConfigFlagsTest {
   private final StringWriter out = new StringWriter();
   private final StringWriter err = new StringWriter();
   private final RefusingRunner refusing = new RefusingRunner();
+
+  @AfterEach
+  void infoAgain() {
+    // -v raises the root logger for the whole JVM; later tests expect the default.
+    ((Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME)).setLevel(Level.INFO);
+  }
 
   private Path file(String name, String text) throws IOException {
     Path p = dir.resolve(name);
