@@ -29,10 +29,14 @@ public final class ProxyOptions {
 
   @Option(
       names = {"--node-name", "--hostname-override"},
-      required = true,
       paramLabel = "NAME",
-      description = "This node's name; endpoints with this nodeName are local.")
+      description =
+          "This node's name; endpoints with this nodeName are local (default: the hostname,"
+              + " lower-cased, as upstream's --hostname-override).")
   String nodeName;
+
+  /** Where the default node name comes from (tests replace it). */
+  java.util.function.Supplier<String> hostname = ProxyOptions::systemHostname;
 
   @Option(
       names = "--node-ip",
@@ -198,9 +202,7 @@ public final class ProxyOptions {
 
   /** Every check but the mode's. */
   private void validateFlags() {
-    if (nodeName.isBlank()) {
-      throw new IllegalArgumentException("--node-name must not be empty");
-    }
+    resolveNodeName();
     if (masqueradeBit < 0 || masqueradeBit > 31) {
       throw new IllegalArgumentException(
           "--masquerade-bit must be within the range [0, 31], got " + masqueradeBit);
@@ -219,6 +221,32 @@ public final class ProxyOptions {
     if (ipvs()) {
       ipvsOptions();
       ipvsSyncPeriod();
+    }
+  }
+
+  /**
+   * The node name as upstream's nodeutil.GetHostname makes it: --hostname-override or else the
+   * hostname, trimmed and lower-cased; empty is an error.
+   */
+  private void resolveNodeName() {
+    boolean given = nodeName != null;
+    String name = given ? nodeName : hostname.get();
+    name = name == null ? "" : name.strip().toLowerCase(java.util.Locale.ROOT);
+    if (name.isEmpty()) {
+      throw new IllegalArgumentException(
+          given
+              ? "--node-name must not be empty"
+              : "cannot tell this node's name from the hostname; give --hostname-override");
+    }
+    nodeName = name;
+  }
+
+  /** The kernel's hostname (os.Hostname reads the same), or "" when unreadable. */
+  private static String systemHostname() {
+    try {
+      return java.nio.file.Files.readString(Path.of("/proc/sys/kernel/hostname"));
+    } catch (java.io.IOException e) {
+      return "";
     }
   }
 

@@ -65,6 +65,8 @@ final class RunCommand implements Callable<Integer> {
 
   @Mixin AgentOptions agent;
 
+  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
+
   @Option(
       names = "--iptables-min-sync-period",
       defaultValue = "1s",
@@ -109,6 +111,14 @@ final class RunCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws InterruptedException {
+    // issue 9 config: --config with the flags over it, -v, --write-config-to.
+    dev.svcproxy.config.KubeProxyConfiguration effective = ConfigFlags.resolve(spec, agent.config);
+    dev.svcproxy.logging.Verbosity.apply(agent.verbosity);
+    if (agent.writeConfigTo != null) {
+      options.validate(ProxyOptions.MODES);
+      ConfigFlags.write(effective, agent.writeConfigTo);
+      return ExitCodes.OK;
+    }
     if (options.ipvs()) {
       options.validate(ProxyOptions.MODES);
       Duration retry = Durations.parse(ipvsGracefulRetryPeriod, "--ipvs-graceful-retry-period");

@@ -56,7 +56,7 @@ class MainTest {
         "render --manifests X --node-name n --masquerade-bit 40",
         "render --manifests X --node-name n --mode nftables",
         "render --manifests /nonexistent/dir --node-name n",
-        "render --manifests X",
+        "render --manifests X --hostname-override",
         "render --manifests X --node-name n --bogus-flag"
       })
   void badInput_exitsTwoWithOneLine(String line) throws Exception {

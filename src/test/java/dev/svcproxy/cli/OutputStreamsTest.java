@@ -29,7 +29,9 @@ import org.junit.jupiter.api.io.TempDir;
 class OutputStreamsTest {
   /** A log line of any logback pattern starts with a time of day. */
   private static final Pattern LOG_LINE =
-      Pattern.compile("^\\d{2}:\\d{2}:\\d{2}[.,]\\d{3} .*|.*\\b(TRACE|DEBUG|INFO|WARN|ERROR)\\b.*");
+      Pattern.compile(
+          "^\\d{2}:\\d{2}:\\d{2}[.,]\\d{3} .*|.*\\b(TRACE|DEBUG|INFO|WARN|ERROR)\\b.*"
+              + "|^[IWEF]\\d{4} \\d{2}:\\d{2}:\\d{2}\\.\\d{6} +\\d+ [^ ]+:\\d+\\] .*");
 
   /** What iptables-restore reads: table headers, chain declarations, rules, COMMIT, comments. */
   private static final Pattern RESTORE_LINE =
