@@ -43,7 +43,7 @@ public final class HealthzServer implements AutoCloseable {
   private final Counter livezTotal;
   private final Http.Listener listener;
   private ScheduledExecutorService retry;
-  private AutoCloseable server;
+  private Http.Bound server;
   private InetSocketAddress bound;
   private boolean closed;
 
@@ -117,15 +117,15 @@ public final class HealthzServer implements AutoCloseable {
   private String tryBind(InetSocketAddress address) {
     try {
       server = listener.listen(address, this::handle);
-      bound = address;
-      LOG.info("serving /healthz and /livez on {}", Http.hostPort(address));
+      bound = server.address();
+      LOG.info("serving /healthz and /livez on {}", Http.hostPort(bound));
       return null;
     } catch (IOException e) {
       return "failed to start proxy healthz on " + Http.hostPort(address) + ": " + e.getMessage();
     }
   }
 
-  /** Where the server listens; null while it is not bound. */
+  /** Where the server listens (the real port if 0 was asked for); null while it is not bound. */
   public synchronized InetSocketAddress bound() {
     return bound;
   }
@@ -236,11 +236,7 @@ public final class HealthzServer implements AutoCloseable {
       retry.shutdownNow();
     }
     if (server != null) {
-      try {
-        server.close();
-      } catch (Exception e) {
-        LOG.warn("closing the healthz server: {}", e.getMessage());
-      }
+      server.close();
       server = null;
       bound = null;
     }

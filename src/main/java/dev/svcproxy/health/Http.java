@@ -39,10 +39,19 @@ final class Http {
     Response handle(String path);
   }
 
-  /** Opens a listener; the ServiceHealthServers test swaps it for one that opens nothing. */
+  /** An open listener. */
+  interface Bound extends AutoCloseable {
+    /** The address it listens on (the real port when port 0 was asked for). */
+    InetSocketAddress address();
+
+    @Override
+    void close();
+  }
+
+  /** Opens listeners; unit tests swap it for one that opens nothing. */
   interface Listener {
     /** Binds {@code address} and serves {@code handler} there until the result is closed. */
-    AutoCloseable listen(InetSocketAddress address, Handler handler) throws IOException;
+    Bound listen(InetSocketAddress address, Handler handler) throws IOException;
   }
 
   private Http() {}
@@ -54,7 +63,17 @@ final class Http {
       server.createContext("/", exchange -> answer(exchange, handler));
       server.setExecutor(executor);
       server.start();
-      return () -> server.stop(0);
+      return new Bound() {
+        @Override
+        public InetSocketAddress address() {
+          return server.getAddress();
+        }
+
+        @Override
+        public void close() {
+          server.stop(0);
+        }
+      };
     };
   }
 

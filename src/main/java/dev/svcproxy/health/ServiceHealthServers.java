@@ -46,7 +46,7 @@ public final class ServiceHealthServers implements SyncObserver, AutoCloseable {
   /** One open health check: its port, its listeners, and the local endpoint count it reports. */
   private static final class Instance {
     final int port;
-    final List<AutoCloseable> servers = new ArrayList<>();
+    final List<Http.Bound> servers = new ArrayList<>();
     int endpoints;
 
     Instance(int port) {
@@ -234,10 +234,10 @@ public final class ServiceHealthServers implements SyncObserver, AutoCloseable {
   }
 
   private void closeAll(ServiceName name, Instance instance) {
-    for (AutoCloseable s : instance.servers) {
+    for (Http.Bound s : instance.servers) {
       try {
         s.close();
-      } catch (Exception e) {
+      } catch (RuntimeException e) {
         LOG.error("error closing server for health check service {}: {}", name, e.getMessage());
       }
     }
