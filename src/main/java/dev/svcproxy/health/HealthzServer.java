@@ -161,7 +161,7 @@ public final class HealthzServer implements AutoCloseable {
   private Http.Response answer(ProxyHealth.Health h, boolean healthy, Boolean eligible) {
     StringBuilder b = new StringBuilder("{");
     b.append("\"lastUpdated\":")
-        .append(Http.quote(Http.goTime(healthy ? health.now() : h.lastUpdated())));
+        .append(Http.quote(Http.goTime(healthy ? h.currentTime() : h.lastUpdated())));
     b.append(",\"currentTime\":").append(Http.quote(Http.goTime(h.currentTime())));
     if (eligible != null) {
       b.append(",\"nodeEligible\":").append(eligible);

@@ -122,11 +122,6 @@ public final class ProxyHealth implements SyncObserver {
     return node.get().map(NodeFacts::eligible).orElse(false);
   }
 
-  /** The current time on this tracker's clock (the handlers' "currentTime"). */
-  Instant now() {
-    return clock.instant();
-  }
-
   @Override
   public void queued(Queued q) {
     queuedUpdate(Family.IPV4);
