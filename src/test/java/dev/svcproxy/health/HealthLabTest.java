@@ -238,4 +238,37 @@ class HealthLabTest {
     assertThat(curl(client.netns(), "http://" + node1.ip() + ":10256/healthz").status())
         .isEqualTo(200);
   }
+
+  @Test
+  @Order(6)
+  void run_hardFailWithTheHealthzPortTaken_exitsTwoNamingTheAddress() {
+    // A fresh namespace of the lab where something else already holds port 10256.
+    Lab.Client other = lab.addClient("taken");
+    lab.spawn(
+        other.netns(),
+        List.of("socat", "TCP-LISTEN:10256,fork,reuseaddr", "SYSTEM:true"),
+        lab.workDir().resolve("socat-10256.log"));
+    long end = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+    while (listening(other.netns(), 10256).isBlank() && System.nanoTime() < end) {
+      Thread.onSpinWait();
+    }
+    List<String> argv = new java.util.ArrayList<>(ProxyProcess.javaCommand());
+    argv.addAll(
+        List.of(
+            "run",
+            "--manifests",
+            manifests.toString(),
+            "--node-name",
+            "taken",
+            "--node-ip",
+            other.ip(),
+            "--lock-dir",
+            lab.workDir().resolve("taken-lock").toString(),
+            "--bind-address-hard-fail"));
+    CommandResult r = lab.runner().inNetns(other.netns()).run(argv, "", Duration.ofSeconds(30));
+    assertThat(r.exitCode()).as(r.stderr()).isEqualTo(2);
+    assertThat(r.stderr())
+        .contains("svcproxy: healthz server failed: failed to start proxy healthz on 0.0.0.0:10256")
+        .contains("Address already in use");
+  }
 }
