@@ -1,5 +1,7 @@
 package dev.svcproxy.cli;
 
+import dev.svcproxy.health.HealthServers;
+import dev.svcproxy.health.ProxyHealth;
 import dev.svcproxy.kernel.CapabilityProbe;
 import dev.svcproxy.kernel.CommandResult;
 import dev.svcproxy.kernel.CommandRunner;
@@ -233,7 +235,19 @@ final class RunCommand implements Callable<Integer> {
       // serves /metrics.
       PrometheusRegistry registry = new PrometheusRegistry();
       List<SyncObserver> observers = new ArrayList<>();
-      try (SyncLoop loop = new SyncLoop(proxier, timing, observers)) {
+      // Health (issue 9): /healthz, /livez and the health-check node ports; no Node object with
+      // --manifests, so the node always counts as eligible.
+      HealthServers health =
+          HealthServers.start(
+              cfg,
+              timing.syncPeriod(),
+              agent.healthzBindAddress,
+              agent.bindAddressHardFail,
+              registry,
+              ProxyHealth.noNodeObject());
+      observers.addAll(health.observers());
+      try (health;
+          SyncLoop loop = new SyncLoop(proxier, timing, observers)) {
         loop.update(source.load().state());
         loop.start();
         source.watch(loop::update);
