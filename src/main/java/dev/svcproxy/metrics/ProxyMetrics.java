@@ -200,7 +200,20 @@ public final class ProxyMetrics implements SyncObserver {
                 .labelNames("ip_family")
                 .register(registry)
             : null;
-    // Upstream's vectors show a series only once set; these two it sets on every sync.
+    // A labelled family shows no series until its first value, as Go's vectors; the one family
+    // label value is known, so the series start at zero, as they did before upstream added the
+    // label (a dashboard sees no restore failures rather than no metric).
+    for (Histogram h : new Histogram[] {syncDuration, syncFullDuration, syncPartialDuration}) {
+      if (h != null) {
+        h.labelValues(IP_FAMILY);
+      }
+    }
+    networkProgramming.labelValues(IP_FAMILY);
+    for (Counter c : new Counter[] {restoreFailures, partialRestoreFailures}) {
+      if (c != null) {
+        c.labelValues(IP_FAMILY);
+      }
+    }
     for (String policy : List.of("internal", "external")) {
       noLocalEndpoints.labelValues(IP_FAMILY, policy).set(0);
     }
