@@ -27,11 +27,14 @@ class IptablesSyncResultTest {
   /** Any restore input with a rule line containing this is refused, naming the line. */
   private final AtomicReference<String> poison = new AtomicReference<>();
 
+  /** What iptables-save -t nat prints. */
+  private final AtomicReference<String> nat = new AtomicReference<>("*nat\nCOMMIT\n");
+
   private final RecordingCommandRunner runner = new RecordingCommandRunner(this::answer);
 
   private CommandResult answer(RecordingCommandRunner.Call c) {
     if (c.argv().get(0).equals("iptables-save")) {
-      return new CommandResult(c.argv(), 0, "*nat\nCOMMIT\n", "");
+      return new CommandResult(c.argv(), 0, nat.get(), "");
     }
     if (c.argv().get(0).equals("iptables-restore") && poison.get() != null) {
       List<String> lines = c.stdin().lines().toList();
@@ -83,6 +86,20 @@ class IptablesSyncResultTest {
     assertThat(r.iptablesRulesTotal().get("nat")).isEqualTo(count(nat));
     assertThat(r.iptablesRulesTotal().get("filter")).isEqualTo(count(filter));
     assertThat(r.iptablesRulesLastSync()).isEqualTo(r.iptablesRulesTotal());
+  }
+
+  @Test
+  void sync_staleChainDeleted_deletionIsNotARule() {
+    // A service chain left by an earlier run: the full sync flushes and deletes it ("-X").
+    nat.set(
+        "*nat\n:KUBE-SVC-STALESTALESTALE1 - [0:0]\n-A KUBE-SVC-STALESTALESTALE1 -j ACCEPT\nCOMMIT\n");
+    IptablesSyncResult r = proxier().sync(state("10.0.1.1", "10.0.2.1"), true, Set.of());
+    String input = restores().getLast().stdin();
+    String natInput = input.substring(input.indexOf("*nat"));
+    assertThat(natInput).contains("-X KUBE-SVC-STALESTALESTALE1");
+    assertThat(r.render().deletedChains()).isEqualTo(1);
+    assertThat(r.iptablesRulesTotal().get("nat")).isEqualTo(count(natInput));
+    assertThat(r.iptablesRulesLastSync().get("nat")).isEqualTo(count(natInput));
   }
 
   private static int count(String table) {
