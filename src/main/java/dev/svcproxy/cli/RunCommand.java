@@ -9,6 +9,8 @@ import dev.svcproxy.kernel.IptablesKernel;
 import dev.svcproxy.kernel.KernelCapabilities;
 import dev.svcproxy.kernel.ProcessCommandRunner;
 import dev.svcproxy.kernel.ipvs.IpvsKernel;
+import dev.svcproxy.metrics.MetricsServer;
+import dev.svcproxy.metrics.ProxyMetrics;
 import dev.svcproxy.model.ProxyConfig;
 import dev.svcproxy.model.ProxyState;
 import dev.svcproxy.render.ipvs.IpvsOptions;
@@ -235,6 +237,12 @@ final class RunCommand implements Callable<Integer> {
       // serves /metrics.
       PrometheusRegistry registry = new PrometheusRegistry();
       List<SyncObserver> observers = new ArrayList<>();
+      // Metrics (issue 9, piece 3): upstream's kubeproxy_* sync metrics, and the metrics server
+      // (/metrics, /proxyMode, /healthz) on --metrics-bind-address, closed with the loop.
+      observers.add(new ProxyMetrics(registry, proxier.name(), cfg));
+      MetricsServer metrics =
+          MetricsServer.start(
+              agent.metricsBindAddress, proxier.name(), registry, agent.bindAddressHardFail);
       // Health (issue 9): /healthz, /livez and the health-check node ports; no Node object with
       // --manifests, so the node always counts as eligible.
       HealthServers health =
@@ -254,6 +262,9 @@ final class RunCommand implements Callable<Integer> {
         LOG.info("svcproxy running in {} mode on node {}", proxier.name(), options.nodeName);
         stop.await();
       } finally {
+        if (metrics != null) {
+          metrics.close();
+        }
         if (drainTimer != null) {
           drainTimer.shutdownNow();
         }

@@ -1,19 +1,38 @@
 package dev.svcproxy.model;
 
+import java.time.Instant;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.SortedMap;
 import java.util.TreeMap;
 
-/** An immutable snapshot of what a proxy serves: service ports and their endpoints. */
+/**
+ * An immutable snapshot of what a proxy serves: service ports and their endpoints.
+ *
+ * @param lastChangeTriggerTimes by namespaced service name ("ns/name"), the sorted, distinct
+ *     last-change-trigger-times of its EndpointSlices (see {@link
+ *     EndpointSlice#lastChangeTriggerTime()}); services without any are absent. Metadata for the
+ *     network programming latency: it plays no part in equality, since two states that program the
+ *     same rules are the same state to the sync loop.
+ */
 public record ProxyState(
     SortedMap<ServicePortName, ServicePortInfo> services,
-    Map<ServicePortName, List<Endpoint>> endpoints) {
+    Map<ServicePortName, List<Endpoint>> endpoints,
+    Map<String, List<Instant>> lastChangeTriggerTimes) {
 
   public ProxyState {
     services = Collections.unmodifiableSortedMap(new TreeMap<>(services));
     endpoints = Map.copyOf(endpoints);
+    lastChangeTriggerTimes = Map.copyOf(lastChangeTriggerTimes);
+  }
+
+  /** A state without trigger times. */
+  public ProxyState(
+      SortedMap<ServicePortName, ServicePortInfo> services,
+      Map<ServicePortName, List<Endpoint>> endpoints) {
+    this(services, endpoints, Map.of());
   }
 
   public static ProxyState empty() {
@@ -31,5 +50,18 @@ public record ProxyState(
       n += endpointsOf(name).size();
     }
     return n;
+  }
+
+  /** Equal when the service ports and endpoints are; trigger times are not compared. */
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof ProxyState p
+        && services.equals(p.services)
+        && endpoints.equals(p.endpoints);
+  }
+
+  @Override
+  public int hashCode() {
+    return Objects.hash(services, endpoints);
   }
 }

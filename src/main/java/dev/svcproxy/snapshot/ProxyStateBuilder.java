@@ -8,6 +8,7 @@ import dev.svcproxy.model.Service;
 import dev.svcproxy.model.ServicePort;
 import dev.svcproxy.model.ServicePortInfo;
 import dev.svcproxy.model.ServicePortName;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -15,11 +16,13 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.TreeSet;
 
 /**
  * Turns Services and EndpointSlices into the IPv4 ProxyState, as upstream's change trackers do for
  * one IP family: one ServicePortInfo per port, endpoints keyed by service port, de-duplicated and
- * sorted.
+ * sorted; the slices' last-change-trigger-times kept per service for the network programming
+ * latency.
  */
 public final class ProxyStateBuilder {
   private ProxyStateBuilder() {}
@@ -56,11 +59,17 @@ public final class ProxyStateBuilder {
       }
     }
     Map<ServicePortName, Map<String, Endpoint>> byPort = new HashMap<>();
+    Map<String, TreeSet<Instant>> triggers = new HashMap<>();
     List<EndpointSlice> ordered = new ArrayList<>(slices);
     ordered.sort(Comparator.comparing(EndpointSlice::namespace).thenComparing(EndpointSlice::name));
     for (EndpointSlice slice : ordered) {
       if (!slice.addressType().equals("IPv4")) {
         continue;
+      }
+      if (slice.lastChangeTriggerTime() != null) {
+        triggers
+            .computeIfAbsent(slice.namespace() + "/" + slice.serviceName(), k -> new TreeSet<>())
+            .add(slice.lastChangeTriggerTime());
       }
       for (EndpointSlice.Port port : slice.ports()) {
         if (port.port() == null) {
@@ -96,6 +105,8 @@ public final class ProxyStateBuilder {
           list.sort(Comparator.comparing(Endpoint::address));
           endpoints.put(name, List.copyOf(list));
         });
-    return new ProxyState(ports, endpoints);
+    Map<String, List<Instant>> triggerTimes = new HashMap<>();
+    triggers.forEach((k, v) -> triggerTimes.put(k, List.copyOf(v)));
+    return new ProxyState(ports, endpoints, triggerTimes);
   }
 }

@@ -8,11 +8,18 @@ import dev.svcproxy.model.Protocol;
 import dev.svcproxy.model.Service;
 import dev.svcproxy.model.ServicePort;
 import dev.svcproxy.model.TrafficPolicy;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.format.DateTimeFormatter;
+import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Reads Kubernetes manifests (YAML or JSON, several documents per file, v1 Lists) into Services and
@@ -22,6 +29,7 @@ import java.util.Set;
  * and prefixes are read as upstream reads them (leading zeros allowed) and kept in canonical form.
  */
 public final class ManifestParser {
+  private static final Logger LOG = LoggerFactory.getLogger(ManifestParser.class);
 
   /** Parses the text of one file; {@code file} names it in problems. */
   public ManifestSet parse(String file, String text) {
@@ -342,7 +350,42 @@ public final class ManifestParser {
           new EndpointSlice.SliceEndpoint(
               addrs, ready, serving, terminating, nodeName, zone, zoneHints, nodeHints));
     }
-    return new EndpointSlice(ns, name, svc, addressType, ports, eps);
+    return new EndpointSlice(
+        ns, name, svc, addressType, ports, eps, lastChangeTriggerTime(meta, ns, name));
+  }
+
+  /** The EndpointSlice annotation upstream measures network programming latency from. */
+  static final String LAST_CHANGE_TRIGGER_TIME = "endpoints.kubernetes.io/last-change-trigger-time";
+
+  /** RFC 3339 with optional fractions of a second, as Go's time.RFC3339Nano parses it. */
+  private static final Pattern RFC3339 =
+      Pattern.compile(
+          "\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?(Z|[+-]\\d{2}:\\d{2})");
+
+  /**
+   * The slice's last-change-trigger-time, or null: absent, or not a time (upstream logs the bad
+   * value and ignores it, as a slice is still good without it).
+   */
+  static Instant lastChangeTriggerTime(JsonNode meta, String ns, String name) {
+    JsonNode v = meta.path("annotations").path(LAST_CHANGE_TRIGGER_TIME);
+    if (v.isMissingNode() || v.isNull()) {
+      return null;
+    }
+    String text = v.isTextual() ? v.asText() : v.toString();
+    if (RFC3339.matcher(text).matches()) {
+      try {
+        return OffsetDateTime.parse(text, DateTimeFormatter.ISO_OFFSET_DATE_TIME).toInstant();
+      } catch (DateTimeParseException e) {
+        // Well-formed but not a date (month 13): ignored as below.
+      }
+    }
+    LOG.warn(
+        "EndpointSlice {}/{}: ignoring annotation {}: not an RFC 3339 time: {}",
+        ns,
+        name,
+        LAST_CHANGE_TRIGGER_TIME,
+        Printable.quoted(text));
+    return null;
   }
 
   /** metadata.name, required and checked with {@code rule}. */

@@ -321,7 +321,16 @@ public final class ManifestSource implements AutoCloseable {
     endpoints.keySet().removeIf(touched);
     ports.putAll(part.services());
     endpoints.putAll(part.endpoints());
-    return new ProxyState(ports, endpoints);
+    Map<String, List<Instant>> triggers = new HashMap<>(last.lastChangeTriggerTimes());
+    triggers
+        .keySet()
+        .removeIf(
+            k -> {
+              int slash = k.indexOf('/');
+              return dirty.contains(new ServiceKey(k.substring(0, slash), k.substring(slash + 1)));
+            });
+    triggers.putAll(part.lastChangeTriggerTimes());
+    return new ProxyState(ports, endpoints, triggers);
   }
 
   /** The set of objects to use for {@code f} now: what it holds, or its last good contents. */

@@ -262,14 +262,15 @@ public final class IptablesProxier implements Proxier {
     Attempt last = first;
     while (!last.result.ok()) {
       if (a.count >= MAX_RESTORES) {
-        throw failure(first);
+        throw failure(first, a);
       }
       Optional<Blame> blame = a.blame(last);
       if (blame.isPresent()) {
         ServicePortName spn = blame.get().service();
         boolean keep = false;
         if (dropped.contains(spn)) {
-          throw failure(last); // Its rules are gone from the input, yet the line is blamed on it.
+          throw failure(
+              last, a); // Its rules are gone from the input, yet the line is blamed on it.
         } else if (held.contains(spn)) {
           // The version the kernel held is refused too (the kernel changed under it).
           held.remove(spn);
@@ -297,7 +298,7 @@ public final class IptablesProxier implements Proxier {
     inKernel = last.effective;
     kernelChains = last.render.activeNatChains();
     sharedChains = SharedChainEdits.record(last.render.restoreInput(), this::print);
-    return new IptablesSyncResult(last.render, a.restores, last.text);
+    return new IptablesSyncResult(last.render, a.restores, last.text, a.full, a.refused);
   }
 
   /**
@@ -327,7 +328,7 @@ public final class IptablesProxier implements Proxier {
     allHeld.addAll(suspects);
     Attempt base = a.run(allHeld, dropped);
     if (suspects.isEmpty() || !base.result.ok()) {
-      throw failure(first);
+      throw failure(first, a);
     }
     Set<ServicePortName> good = new HashSet<>();
     Set<ServicePortName> bad = new HashSet<>();
@@ -342,7 +343,7 @@ public final class IptablesProxier implements Proxier {
         continue;
       }
       if (a.count >= MAX_RESTORES) {
-        throw failure(first);
+        throw failure(first, a);
       }
       Set<ServicePortName> hold = new HashSet<>(allHeld);
       hold.removeAll(good);
@@ -392,8 +393,8 @@ public final class IptablesProxier implements Proxier {
         reason);
   }
 
-  private static SyncException failure(Attempt a) {
-    return new SyncException("iptables-restore failed: " + a.result.stderr().strip());
+  private static SyncException failure(Attempt a, Attempts all) {
+    return new SyncException("iptables-restore failed: " + a.result.stderr().strip(), all.refused);
   }
 
   /** The lines of iptables-restore's complaint that say what went wrong, joined. */
@@ -568,6 +569,9 @@ public final class IptablesProxier implements Proxier {
     /** iptables-restore runs made. */
     private int restores;
 
+    /** iptables-restore runs the kernel refused. */
+    private int refused;
+
     /**
      * On a full sync, the nat chains the kernel holds with their rule lines (as iptables-save
      * printed them, or as written), kept up to date.
@@ -595,7 +599,11 @@ public final class IptablesProxier implements Proxier {
 
     private CommandResult restore(String text) {
       restores++;
-      return kernel.restore(text);
+      CommandResult r = kernel.restore(text);
+      if (!r.ok()) {
+        refused++;
+      }
+      return r;
     }
 
     /**

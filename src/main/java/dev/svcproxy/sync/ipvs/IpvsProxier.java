@@ -286,7 +286,7 @@ public final class IpvsProxier implements Proxier {
       CommandResult r = iptables.restore(text);
       counts[3]++;
       if (!r.ok()) {
-        throw new SyncException("iptables-restore refused: " + r.firstErrorLine());
+        throw new SyncException("iptables-restore refused: " + r.firstErrorLine(), 1);
       }
       appliedIptables = text;
     }
