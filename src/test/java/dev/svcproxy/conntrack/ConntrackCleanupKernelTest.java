@@ -170,20 +170,31 @@ class ConntrackCleanupKernelTest {
   }
 
   /**
-   * The client sends to the ClusterIP while nothing serves it, then the Service's first endpoint
-   * appears: the backend must get the same socket's datagrams within the sync window.
+   * The client socket starts sending before the rules exist (a node booting, a proxy restarting on
+   * flushed rules): its flow is confirmed un-DNATed. The Service then has no endpoints (the REJECT
+   * rule only sees new flows, so the flow stays pinned: checked), then gets its first endpoint: the
+   * backend must get the same socket's datagrams within the sync window.
+   *
+   * @param nodePort send from the external client to node1's NodePort instead of from a pod to the
+   *     ClusterIP
    */
-  private static void firstEndpoint(boolean reconcile, String clusterIp, int sport)
+  private static void firstEndpoint(boolean reconcile, boolean nodePort, String clusterIp, int np)
       throws InterruptedException {
+    String netns = nodePort ? external.netns() : client.netns();
+    String dst = nodePort ? lab.node("node1").ip() : clusterIp;
+    int port = nodePort ? np : 53;
+    int sport = np + 10000;
+    String pinned = "dst=" + dst + " sport=" + sport + " dport=" + port;
     try (SyncLoop loop = proxy(reconcile);
-        Spawned c = udpClient(client.netns(), clusterIp, 53, sport)) {
+        Spawned c = udpClient(netns, dst, port, sport)) {
       apply(loop, ProxyState.empty());
-      // The un-DNATed flow is there before the endpoint: the pinning is real.
-      assertThat(within(QUIET, () -> conntrack().contains("dst=" + clusterIp + " sport=" + sport)))
+      assertThat(within(QUIET, () -> conntrack().contains(pinned)))
           .as("client flow in conntrack:\n" + conntrack())
           .isTrue();
+      apply(loop, dns(clusterIp, np));
+      assertThat(conntrack()).as("pinned while the service has no endpoints").contains(pinned);
 
-      apply(loop, dns(clusterIp, 30053, b1));
+      apply(loop, dns(clusterIp, np, b1));
       assertThat(c.isAlive()).as("client socket still sending").isTrue();
 
       if (reconcile) {
@@ -198,14 +209,25 @@ class ConntrackCleanupKernelTest {
   }
 
   @Test
-  void firstEndpoint_clientSendingBeforeRules_backendReceivesSameSocket()
+  void firstEndpoint_clusterIpFlowPinnedWhileNoEndpoints_backendReceivesSameSocket()
       throws InterruptedException {
-    firstEndpoint(true, "10.96.0.10", 41001);
+    firstEndpoint(true, false, "10.96.0.10", 30051);
   }
 
   @Test
   void firstEndpoint_withoutReconciler_flowStaysBlackholed() throws InterruptedException {
-    firstEndpoint(false, "10.96.0.11", 41002);
+    firstEndpoint(false, false, "10.96.0.11", 30052);
+  }
+
+  @Test
+  void firstEndpoint_nodePortFlowPinnedWhileNoEndpoints_backendReceivesSameSocket()
+      throws InterruptedException {
+    firstEndpoint(true, true, "10.96.0.14", 30055);
+  }
+
+  @Test
+  void firstEndpoint_nodePortWithoutReconciler_flowStaysBlackholed() throws InterruptedException {
+    firstEndpoint(false, true, "10.96.0.15", 30056);
   }
 
   private static void endpointReplaced(boolean reconcile, String clusterIp, int sport)
