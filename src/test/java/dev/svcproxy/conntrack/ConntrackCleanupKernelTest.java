@@ -264,4 +264,44 @@ class ConntrackCleanupKernelTest {
   void endpointReplaced_withoutReconciler_flowStaysOnOldEndpoint() throws InterruptedException {
     endpointReplaced(false, "10.96.0.13", 41004);
   }
+
+  @Test
+  void sysctls_inNodeNamespace_perNamespaceValuesSetAndReadOnlyOnesReported() {
+    // A lab node is not the host's network namespace: there nf_conntrack_max is read-only
+    // (0444) and the per-namespace timeouts are writable, as in a kind node or a netns'd proxy.
+    CommandRunner node = lab.runner().inNetns(lab.node("node1").netns());
+    String max = node.run("sysctl", "-n", "net.netfilter.nf_conntrack_max").stdout().strip();
+    int perCore = Integer.parseInt(max) + 1;
+
+    List<String> problems =
+        new ConntrackSysctls(node, 1)
+            .apply(
+                new ConntrackSysctls.Settings(
+                    perCore,
+                    0,
+                    Duration.ofSeconds(4321),
+                    Duration.ofSeconds(321),
+                    true,
+                    Duration.ofSeconds(21),
+                    Duration.ofSeconds(121)));
+
+    assertThat(problems)
+        .singleElement()
+        .asString()
+        .contains("net.netfilter.nf_conntrack_max=" + perCore);
+    assertThat(node.run("sysctl", "-n", "net.netfilter.nf_conntrack_max").stdout().strip())
+        .isEqualTo(max);
+    for (String kv :
+        List.of(
+            "nf_conntrack_tcp_timeout_established=4321",
+            "nf_conntrack_tcp_timeout_close_wait=321",
+            "nf_conntrack_tcp_be_liberal=1",
+            "nf_conntrack_udp_timeout=21",
+            "nf_conntrack_udp_timeout_stream=121")) {
+      String[] p = kv.split("=");
+      assertThat(node.run("sysctl", "-n", "net.netfilter." + p[0]).stdout().strip())
+          .as(p[0])
+          .isEqualTo(p[1]);
+    }
+  }
 }
