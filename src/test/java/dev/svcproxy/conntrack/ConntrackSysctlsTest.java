@@ -144,13 +144,14 @@ class ConntrackSysctlsTest {
 
   @Test
   void apply_hashsizeNotWritable_logsUpstreamsReadOnlyMessageAndGoesOn() {
+    Function<RecordingCommandRunner.Call, CommandResult> kernel = kernel("16384", 0);
     RecordingCommandRunner r =
         new RecordingCommandRunner(
             c ->
                 c.argv().get(0).equals("tee")
                     ? new CommandResult(
                         c.argv(), 1, "", "tee: " + c.argv().get(1) + ": I/O error\n")
-                    : kernel("16384", 0).apply(c));
+                    : kernel.apply(c));
 
     List<String> problems =
         new ConntrackSysctls(r, 4).apply(new ConntrackSysctls.Settings(32768, 0, Z, Z, true, Z, Z));
