@@ -1,5 +1,7 @@
 package dev.svcproxy.cli;
 
+import dev.svcproxy.conntrack.ConntrackReconciler;
+import dev.svcproxy.conntrack.ConntrackSysctls;
 import dev.svcproxy.kernel.CapabilityProbe;
 import dev.svcproxy.kernel.CommandResult;
 import dev.svcproxy.kernel.CommandRunner;
@@ -223,6 +225,11 @@ final class RunCommand implements Callable<Integer> {
       // serves /metrics.
       PrometheusRegistry registry = new PrometheusRegistry();
       List<SyncObserver> observers = new ArrayList<>();
+      // conntrack (issue 9): the --conntrack-* sysctls before the first sync, as upstream's
+      // SetSysctls; then stale UDP/SCTP flows are deleted after each sync that changed them.
+      new ConntrackSysctls(runner, ConntrackSysctls.detectNumCpu(runner))
+          .apply(ConntrackFlags.settings(agent));
+      observers.add(new ConntrackReconciler(runner, registry));
       try (SyncLoop loop = new SyncLoop(proxier, timing, observers)) {
         loop.update(source.load().state());
         loop.start();
