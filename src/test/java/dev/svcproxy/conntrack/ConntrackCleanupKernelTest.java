@@ -7,6 +7,7 @@ import dev.svcproxy.kernel.IptablesKernel;
 import dev.svcproxy.kernel.ProcessCommandRunner;
 import dev.svcproxy.kernel.Spawned;
 import dev.svcproxy.lab.Lab;
+import dev.svcproxy.lab.ProxyProcess;
 import dev.svcproxy.model.LocalTrafficDetector;
 import dev.svcproxy.model.ProxyConfig;
 import dev.svcproxy.model.ProxyState;
@@ -38,7 +39,7 @@ import org.junit.jupiter.api.Test;
  */
 class ConntrackCleanupKernelTest {
   private static final Duration WINDOW = Duration.ofSeconds(4);
-  private static final Duration QUIET = Duration.ofSeconds(2);
+  private static final Duration QUIET = Duration.ofMillis(1500);
 
   private static Lab lab;
   private static Lab.Pod client;
@@ -98,6 +99,10 @@ class ConntrackCleanupKernelTest {
   }
 
   private static ProxyState dns(String clusterIp, int nodePort, Lab.Pod... endpoints) {
+    return States.fromYaml(dnsYaml(clusterIp, nodePort, endpoints));
+  }
+
+  private static String dnsYaml(String clusterIp, int nodePort, Lab.Pod... endpoints) {
     StringBuilder eps = new StringBuilder();
     for (Lab.Pod p : endpoints) {
       eps.append(eps.isEmpty() ? "" : ", ").append("{addresses: [").append(p.ip()).append("]}");
@@ -120,7 +125,7 @@ class ConntrackCleanupKernelTest {
         endpoints: [%s]
         """
             .formatted(clusterIp, nodePort, eps);
-    return States.fromYaml(yaml);
+    return yaml;
   }
 
   /** svcproxy's sync loop on node1, with or without the reconciler. */
@@ -263,6 +268,35 @@ class ConntrackCleanupKernelTest {
   @Test
   void endpointReplaced_withoutReconciler_flowStaysOnOldEndpoint() throws InterruptedException {
     endpointReplaced(false, "10.96.0.13", 41004);
+  }
+
+  @Test
+  void run_flowPinnedBeforeStart_cleanedByTheFirstSync() throws IOException, InterruptedException {
+    // `svcproxy run` as a node runs it: the wiring registers the reconciler, and the first sync
+    // (nothing applied before) frees a flow that reached the ClusterIP before the rules existed.
+    String clusterIp = "10.96.0.16";
+    int sport = 41016;
+    Path manifests = Files.createDirectories(lab.workDir().resolve("run-manifests"));
+    Files.writeString(manifests.resolve("dns.yaml"), dnsYaml(clusterIp, 30057, b1));
+    // The node already has kube-proxy's base rules (a proxy restart): conntrack only tracks in a
+    // network namespace once a rule needs it.
+    try (SyncLoop earlier = proxy(false)) {
+      apply(earlier, ProxyState.empty());
+    }
+    try (Spawned c = udpClient(client.netns(), clusterIp, 53, sport)) {
+      assertThat(within(QUIET, () -> conntrack().contains("dst=" + clusterIp + " sport=" + sport)))
+          .as("client flow pinned before svcproxy starts:\n" + conntrack())
+          .isTrue();
+      ProxyProcess run = ProxyProcess.start(lab, lab.node("node1"), manifests, List.of());
+      try {
+        assertThat(within(WINDOW, () -> received(b1, sport) > 0))
+            .as("b1 receives from the client socket; conntrack:\n" + conntrack() + "\n" + run.log())
+            .isTrue();
+        assertThat(c.isAlive()).isTrue();
+      } finally {
+        run.stop();
+      }
+    }
   }
 
   @Test
