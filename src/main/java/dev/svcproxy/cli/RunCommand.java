@@ -2,6 +2,8 @@ package dev.svcproxy.cli;
 
 import dev.svcproxy.health.HealthServers;
 import dev.svcproxy.health.ProxyHealth;
+import dev.svcproxy.conntrack.ConntrackReconciler;
+import dev.svcproxy.conntrack.ConntrackSysctls;
 import dev.svcproxy.kernel.CapabilityProbe;
 import dev.svcproxy.kernel.CommandResult;
 import dev.svcproxy.kernel.CommandRunner;
@@ -254,6 +256,11 @@ final class RunCommand implements Callable<Integer> {
               registry,
               ProxyHealth.noNodeObject());
       observers.addAll(health.observers());
+      // conntrack (issue 9): the --conntrack-* sysctls before the first sync, as upstream's
+      // SetSysctls; then stale UDP/SCTP flows are deleted after each sync that changed them.
+      new ConntrackSysctls(runner, ConntrackSysctls.detectNumCpu(runner))
+          .apply(ConntrackFlags.settings(agent));
+      observers.add(new ConntrackReconciler(runner, registry));
       try (health;
           SyncLoop loop = new SyncLoop(proxier, timing, observers)) {
         loop.update(source.load().state());
