@@ -1,0 +1,45 @@
+package dev.svcproxy.source.api;
+
+import dev.svcproxy.model.ProxyState;
+import dev.svcproxy.source.ManifestSource;
+import java.util.function.Consumer;
+
+/** Where `run` gets its states: manifest files or the API server, the same to the sync loop. */
+public interface Feed extends AutoCloseable {
+  /** Hands the states to {@code sink}, the first as soon as it is known, then every change. */
+  void start(Consumer<ProxyState> sink);
+
+  @Override
+  void close();
+
+  /** The manifest source: its first state read now, then its changes. */
+  static Feed of(ManifestSource source) {
+    return new Feed() {
+      @Override
+      public void start(Consumer<ProxyState> sink) {
+        sink.accept(source.load().state());
+        source.watch(sink);
+      }
+
+      @Override
+      public void close() {
+        source.close();
+      }
+    };
+  }
+
+  /** The API source: its first state once Services and EndpointSlices have synced. */
+  static Feed of(ApiSource source) {
+    return new Feed() {
+      @Override
+      public void start(Consumer<ProxyState> sink) {
+        source.watch(sink);
+      }
+
+      @Override
+      public void close() {
+        source.close();
+      }
+    };
+  }
+}
