@@ -72,10 +72,14 @@ public final class ApiSource implements AutoCloseable {
   private final SharedIndexInformer<Node> nodes;
   private final SharedIndexInformer<ServiceCIDR> cidrs;
 
-  /** Objects as converted, keyed "ns/name"; invalid and skipped ones are absent. */
-  private final Map<String, Service> serviceModels = new ConcurrentHashMap<>();
+  /**
+   * Objects as last converted, keyed "ns/name", with the resourceVersion they were converted at: a
+   * rebuild converts only what changed, and an invalid object is reported once per version. Touched
+   * only on the worker thread.
+   */
+  private Map<String, Converted<Service>> serviceModels = Map.of();
 
-  private final Map<String, EndpointSlice> sliceModels = new ConcurrentHashMap<>();
+  private Map<String, Converted<EndpointSlice>> sliceModels = Map.of();
   private final Map<String, List<String>> cidrsByName = new ConcurrentHashMap<>();
   private final List<Consumer<NodeInfo>> nodeListeners = new CopyOnWriteArrayList<>();
   private final ScheduledExecutorService worker;
@@ -84,6 +88,9 @@ public final class ApiSource implements AutoCloseable {
   private volatile Optional<NodeInfo> node = Optional.empty();
   private volatile Consumer<ProxyState> sink;
   private volatile boolean closed;
+
+  /** Set once Services and EndpointSlices have both been listed. */
+  private volatile boolean listed;
 
   /** The last state handed to the sink; touched only on the worker thread. */
   private ProxyState delivered;
@@ -117,10 +124,10 @@ public final class ApiSource implements AutoCloseable {
             .runnableInformer(resyncMs);
     nodes = client.nodes().withField("metadata.name", nodeName).runnableInformer(resyncMs);
     cidrs = client.network().v1().serviceCIDRs().runnableInformer(resyncMs);
-    services.addEventHandler(handler("Service", this::onService));
-    slices.addEventHandler(handler("EndpointSlice", this::onSlice));
+    services.addEventHandler(handler((k, o) -> queueFlush()));
+    slices.addEventHandler(handler((k, o) -> queueFlush()));
     nodes.addEventHandler(nodeHandler());
-    cidrs.addEventHandler(handler("ServiceCIDR", this::onCidr));
+    cidrs.addEventHandler(handler(this::onCidr));
     for (SharedIndexInformer<?> i : List.of(services, slices, nodes, cidrs)) {
       // fabric8's default gives up on a failed first list and on watch errors other than 410;
       // a node agent must keep trying (its reflector backs off exponentially, bounded).
@@ -139,6 +146,7 @@ public final class ApiSource implements AutoCloseable {
                           + " EndpointSlices)",
                       services.getStore().list().size(),
                       slices.getStore().list().size());
+                  listed = true;
                   queueFlush();
                 });
   }
@@ -163,7 +171,15 @@ public final class ApiSource implements AutoCloseable {
 
   /** Whether Services and EndpointSlices have both been listed once. */
   public boolean hasSynced() {
-    return synced.isDone() && !synced.isCompletedExceptionally();
+    return listed;
+  }
+
+  /**
+   * Whether the Service and EndpointSlice watches are open now: false while the API server is
+   * unreachable and the informers retry (the states handed on are then the last known).
+   */
+  public boolean watching() {
+    return services.isWatching() && slices.isWatching();
   }
 
   /** Waits up to {@code timeout} for Services and EndpointSlices to be listed once. */
@@ -219,8 +235,8 @@ public final class ApiSource implements AutoCloseable {
     return List.copyOf(out);
   }
 
-  private <T extends HasMetadata> ResourceEventHandler<T> handler(
-      String kind, java.util.function.BiConsumer<String, Optional<T>> apply) {
+  private static <T extends HasMetadata> ResourceEventHandler<T> handler(
+      java.util.function.BiConsumer<String, Optional<T>> apply) {
     return new ResourceEventHandler<>() {
       @Override
       public void onAdd(T obj) {
@@ -242,28 +258,6 @@ public final class ApiSource implements AutoCloseable {
   private static String key(HasMetadata o) {
     String ns = o.getMetadata().getNamespace();
     return (ns == null || ns.isEmpty() ? "" : ns + "/") + o.getMetadata().getName();
-  }
-
-  private void onService(String key, Optional<io.fabric8.kubernetes.api.model.Service> obj) {
-    Optional<Service> s = obj.flatMap(o -> convert("Service", key, o, ManifestParser::service));
-    if (s.isPresent()) {
-      serviceModels.put(key, s.get());
-    } else {
-      serviceModels.remove(key);
-    }
-    queueFlush();
-  }
-
-  private void onSlice(
-      String key, Optional<io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice> obj) {
-    Optional<EndpointSlice> s =
-        obj.flatMap(o -> convert("EndpointSlice", key, o, ManifestParser::endpointSlice));
-    if (s.isPresent()) {
-      sliceModels.put(key, s.get());
-    } else {
-      sliceModels.remove(key);
-    }
-    queueFlush();
   }
 
   private void onCidr(String key, Optional<ServiceCIDR> obj) {
@@ -390,6 +384,38 @@ public final class ApiSource implements AutoCloseable {
         tainted);
   }
 
+  /**
+   * An object's model (empty: left out), and the informer's object it came from: the store holds a
+   * new object for every change, so identity says whether to convert again (resourceVersions alone
+   * would not do: a restored or restarted store can reuse them).
+   */
+  private record Converted<T>(HasMetadata source, Optional<T> model) {}
+
+  private <T> Map<String, Converted<T>> convertAll(
+      String kind,
+      List<? extends HasMetadata> objects,
+      Map<String, Converted<T>> before,
+      Function<JsonNode, T> parse) {
+    Map<String, Converted<T>> out = new TreeMap<>();
+    for (HasMetadata o : objects) {
+      String key = key(o);
+      Converted<T> c = before.get(key);
+      if (c == null || c.source() != o) {
+        c = new Converted<>(o, convert(kind, key, o, parse));
+      }
+      out.put(key, c);
+    }
+    return out;
+  }
+
+  private static <T> List<T> present(Map<String, Converted<T>> models) {
+    List<T> out = new ArrayList<>();
+    for (Converted<T> c : models.values()) {
+      c.model().ifPresent(out::add);
+    }
+    return out;
+  }
+
   /** Schedules one rebuild; events arriving before it runs are folded into it. */
   private void queueFlush() {
     if (closed || !flushQueued.compareAndSet(false, true)) {
@@ -408,10 +434,13 @@ public final class ApiSource implements AutoCloseable {
     if (s == null || !hasSynced() || closed) {
       return;
     }
-    ProxyState state =
-        ProxyStateBuilder.build(
-            List.copyOf(new TreeMap<>(serviceModels).values()),
-            List.copyOf(new TreeMap<>(sliceModels).values()));
+    // The informers' stores are the truth (a relist replaces them whole); events only say when.
+    serviceModels =
+        convertAll("Service", services.getStore().list(), serviceModels, ManifestParser::service);
+    sliceModels =
+        convertAll(
+            "EndpointSlice", slices.getStore().list(), sliceModels, ManifestParser::endpointSlice);
+    ProxyState state = ProxyStateBuilder.build(present(serviceModels), present(sliceModels));
     if (state.equals(delivered)) {
       return;
     }
