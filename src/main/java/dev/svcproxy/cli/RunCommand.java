@@ -7,12 +7,17 @@ import dev.svcproxy.kernel.IptablesKernel;
 import dev.svcproxy.kernel.KernelCapabilities;
 import dev.svcproxy.kernel.ProcessCommandRunner;
 import dev.svcproxy.kernel.ipvs.IpvsKernel;
+import dev.svcproxy.model.LocalTrafficDetector;
 import dev.svcproxy.model.ProxyConfig;
 import dev.svcproxy.model.ProxyState;
 import dev.svcproxy.render.ipvs.IpvsOptions;
 import dev.svcproxy.render.ipvs.IpvsRenderer;
 import dev.svcproxy.render.ipvs.IpvsState;
 import dev.svcproxy.source.ManifestSource;
+import dev.svcproxy.source.api.ApiClientConfig;
+import dev.svcproxy.source.api.ApiSource;
+import dev.svcproxy.source.api.Feed;
+import dev.svcproxy.source.api.NodeFacts;
 import dev.svcproxy.sync.Proxier;
 import dev.svcproxy.sync.SyncLoop;
 import dev.svcproxy.sync.SyncObserver;
@@ -23,6 +28,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
@@ -115,7 +121,7 @@ final class RunCommand implements Callable<Integer> {
       if (retry.isZero() || retry.isNegative()) {
         throw new IllegalArgumentException("--ipvs-graceful-retry-period: must be > 0");
       }
-      ManifestSource source = new ManifestSource(options.manifestsRequired());
+      Feed source = openSource();
       RunLock lock = RunLock.acquire(lockDir);
       try {
         return runLocked(
@@ -136,8 +142,8 @@ final class RunCommand implements Callable<Integer> {
         sync,
         "--iptables-sync-period",
         syncPeriod);
+    Feed source = openSource();
     options.validate();
-    ManifestSource source = new ManifestSource(options.manifestsRequired());
     RunLock lock = RunLock.acquire(lockDir);
     try {
       return runLocked(source, new SyncLoop.Timing(min, sync, Duration.ofHours(1)), null);
@@ -149,7 +155,7 @@ final class RunCommand implements Callable<Integer> {
   /**
    * @param drainRetry ipvs mode's graceful-termination retry period; null in iptables mode
    */
-  private int runLocked(ManifestSource source, SyncLoop.Timing timing, Duration drainRetry)
+  private int runLocked(Feed source, SyncLoop.Timing timing, Duration drainRetry)
       throws InterruptedException {
     CountDownLatch stop = new CountDownLatch(1);
     CountDownLatch stopped = new CountDownLatch(1);
@@ -224,9 +230,10 @@ final class RunCommand implements Callable<Integer> {
       PrometheusRegistry registry = new PrometheusRegistry();
       List<SyncObserver> observers = new ArrayList<>();
       try (SyncLoop loop = new SyncLoop(proxier, timing, observers)) {
-        loop.update(source.load().state());
+        // The loop syncs nothing before the source's first state (the API source's comes once
+        // Services and EndpointSlices are synced).
         loop.start();
-        source.watch(loop::update);
+        source.start(loop::update);
         LOG.info("svcproxy running in {} mode on node {}", proxier.name(), options.nodeName);
         stop.await();
       } finally {
@@ -242,6 +249,50 @@ final class RunCommand implements Callable<Integer> {
       }
     }
     return ExitCodes.OK;
+  }
+
+  /**
+   * Kubernetes API source (issue 9, api): manifest files, or the API server (--kubeconfig,
+   * --master, in-cluster). With the API, the node facts no flag gives come from this Node: its IP
+   * (status.addresses), its pod CIDR for --detect-local-mode NodeCIDR, its zone label.
+   */
+  private Feed openSource() throws InterruptedException {
+    Optional<io.fabric8.kubernetes.client.Config> api =
+        ApiClientConfig.choose(
+            options.manifests,
+            agent.kubeconfig,
+            agent.master,
+            ApiClientConfig.SERVICE_ACCOUNT,
+            System.getenv());
+    if (api.isEmpty()) {
+      return Feed.of(new ManifestSource(options.manifestsRequired()));
+    }
+    Duration resync = Durations.parse(agent.configSyncPeriod, "--config-sync-period");
+    if (resync.isZero() || resync.isNegative()) {
+      throw new IllegalArgumentException("--config-sync-period: must be > 0");
+    }
+    ApiSource source = ApiSource.start(ApiClientConfig.client(api.get()), options.nodeName, resync);
+    try {
+      boolean nodeCidr =
+          LocalTrafficDetector.Mode.parse(options.detectLocalMode)
+              == LocalTrafficDetector.Mode.NODE_CIDR;
+      NodeFacts facts =
+          NodeFacts.await(
+              source,
+              options.nodeName,
+              options.nodeIP == null,
+              nodeCidr && options.nodePodCidr == null,
+              options.zone == null,
+              NodeFacts.NODE_WAIT,
+              NodeFacts.POD_CIDR_WAIT);
+      options.nodeIP = options.nodeIP != null ? options.nodeIP : facts.nodeIp();
+      options.nodePodCidr = options.nodePodCidr != null ? options.nodePodCidr : facts.podCidr();
+      options.zone = options.zone != null ? options.zone : facts.zone();
+    } catch (RuntimeException | InterruptedException e) {
+      source.close();
+      throw e;
+    }
+    return Feed.of(source);
   }
 
   /**
