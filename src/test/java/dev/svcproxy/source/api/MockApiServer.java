@@ -100,6 +100,53 @@ public final class MockApiServer implements AutoCloseable {
     server.destroy();
   }
 
+  /**
+   * Waits until a WATCH of each of {@code resources} (plural names, e.g. "services") has reached
+   * this server: an informer that watches again has relisted or resumed. False on timeout.
+   */
+  public boolean awaitWatches(java.time.Duration timeout, String... resources)
+      throws InterruptedException {
+    java.util.Set<String> missing = new java.util.HashSet<>(List.of(resources));
+    long end = System.nanoTime() + timeout.toNanos();
+    while (!missing.isEmpty()) {
+      long left = end - System.nanoTime();
+      if (left <= 0) {
+        return false;
+      }
+      io.fabric8.mockwebserver.http.RecordedRequest r =
+          server.takeRequest(left, java.util.concurrent.TimeUnit.NANOSECONDS);
+      if (r == null) {
+        return false;
+      }
+      String path = r.getPath();
+      if (path != null && path.contains("watch=true")) {
+        missing.removeIf(res -> path.contains("/" + res + "?") || path.contains("/" + res + "/"));
+      }
+    }
+    return true;
+  }
+
+  /** A Node with an InternalIP, a pod CIDR and a zone label. */
+  public static io.fabric8.kubernetes.api.model.Node node(
+      String name, String ip, String podCidr, String zone) {
+    return new io.fabric8.kubernetes.api.model.NodeBuilder()
+        .withNewMetadata()
+        .withName(name)
+        .withLabels(Map.of("topology.kubernetes.io/zone", zone))
+        .endMetadata()
+        .withNewSpec()
+        .withPodCIDR(podCidr)
+        .withPodCIDRs(podCidr)
+        .endSpec()
+        .withNewStatus()
+        .addNewAddress()
+        .withType("InternalIP")
+        .withAddress(ip)
+        .endAddress()
+        .endStatus()
+        .build();
+  }
+
   /** A ClusterIP Service with one TCP port named "http". */
   public static Service service(String ns, String name, String clusterIP, int port) {
     return service(ns, name, clusterIP, port, Map.of());
