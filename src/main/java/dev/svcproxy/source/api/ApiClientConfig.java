@@ -71,6 +71,9 @@ public final class ApiClientConfig {
       config.setMasterUrl(master);
     }
     config.setWatchReconnectInterval(RECONNECT_INTERVAL_MS);
+    // A failed list goes straight to the informer's own backoff (as client-go's reflector), not
+    // through ten quiet HTTP-level retries first.
+    config.setRequestRetryBackoffLimit(0);
     // Never give up on the API server: -1 is unlimited reconnects.
     config.setWatchReconnectLimit(-1);
     return Optional.of(config);

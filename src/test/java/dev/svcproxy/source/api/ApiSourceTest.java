@@ -55,9 +55,13 @@ class ApiSourceTest {
   }
 
   private ApiSource source(MockApiServer s, String node) {
+    return source(s.url(), node);
+  }
+
+  private ApiSource source(String url, String node) {
     KubernetesClient c =
         ApiClientConfig.client(
-            ApiClientConfig.choose(null, null, s.url(), null, Map.of()).orElseThrow());
+            ApiClientConfig.choose(null, null, url, null, Map.of()).orElseThrow());
     ApiSource src = ApiSource.start(c, node, Duration.ofMinutes(15));
     open.add(src);
     return src;
@@ -277,6 +281,25 @@ class ApiSourceTest {
           .contains("ns0/svc:http 10.96.1.1:80 -> 10.244.3.1:8080")
           .contains("ns19/svc:http 10.96.1.20:80 -> 10.244.3.20:8080");
     }
+  }
+
+  @Test
+  void watch_apiServerDownAtStart_syncsOnceItComes() throws Exception {
+    MockApiServer probe = MockApiServer.start(0);
+    int port = probe.port();
+    probe.close();
+    ApiSource src = source(MockApiServer.urlOf(port), "node1");
+    src.watch(this::record);
+    // The first lists fail (connection refused); fabric8's default handler would stop there.
+    Thread.sleep(1500);
+    assertThat(src.hasSynced()).isFalse();
+    MockApiServer s = server(port);
+    writer(s)
+        .services()
+        .inNamespace("default")
+        .resource(service("default", "web", "10.96.0.10", 80))
+        .create();
+    awaitState(d -> d.equals(List.of("default/web:http 10.96.0.10:80 -> ")));
   }
 
   @Test

@@ -59,7 +59,11 @@ public final class MockApiServer implements AutoCloseable {
   }
 
   public String url() {
-    return "http://127.0.0.1:" + port();
+    return urlOf(port());
+  }
+
+  public static String urlOf(int port) {
+    return "http://127.0.0.1:" + port;
   }
 
   /** A client of this server, for the test's own writes. */
