@@ -137,6 +137,9 @@ public final class ApiSource implements AutoCloseable {
     CompletableFuture<Void> e = slices.start().toCompletableFuture();
     nodes.start();
     cidrs.start();
+    // fabric8 reconnects a broken watch quietly (debug logs): say when the API server is lost and
+    // when it is back, so the log explains why the rules stop following the cluster.
+    worker.scheduleWithFixedDelay(this::checkWatching, 2, 2, TimeUnit.SECONDS);
     synced =
         CompletableFuture.allOf(s, e)
             .thenRun(
@@ -414,6 +417,26 @@ public final class ApiSource implements AutoCloseable {
       c.model().ifPresent(out::add);
     }
     return out;
+  }
+
+  /** Whether the watches were open at the last check; touched only on the worker thread. */
+  private boolean wasWatching = true;
+
+  private void checkWatching() {
+    if (!listed || closed) {
+      return;
+    }
+    boolean now = watching();
+    if (now != wasWatching) {
+      if (now) {
+        LOG.info("watching Services and EndpointSlices again");
+      } else {
+        LOG.warn(
+            "lost the watch of Services/EndpointSlices (API server unreachable?); the rules stay"
+                + " as they are while the informers reconnect");
+      }
+      wasWatching = now;
+    }
   }
 
   /** Schedules one rebuild; events arriving before it runs are folded into it. */
