@@ -2,6 +2,8 @@ package dev.svcproxy.source.api;
 
 import dev.svcproxy.model.ProxyState;
 import dev.svcproxy.source.ManifestSource;
+import dev.svcproxy.source.NodeInfo;
+import java.util.Optional;
 import java.util.function.Consumer;
 
 /** Where `run` gets its states: manifest files or the API server, the same to the sync loop. */
@@ -11,6 +13,14 @@ public interface Feed extends AutoCloseable {
 
   @Override
   void close();
+
+  /**
+   * This node's facts as last seen (for /healthz's nodeEligible); always empty with manifests,
+   * which have no Node: callers treat that as eligible.
+   */
+  default Optional<NodeInfo> node() {
+    return Optional.empty();
+  }
 
   /** The manifest source: its first state read now, then its changes. */
   static Feed of(ManifestSource source) {
@@ -34,6 +44,11 @@ public interface Feed extends AutoCloseable {
       @Override
       public void start(Consumer<ProxyState> sink) {
         source.watch(sink);
+      }
+
+      @Override
+      public Optional<NodeInfo> node() {
+        return source.node();
       }
 
       @Override

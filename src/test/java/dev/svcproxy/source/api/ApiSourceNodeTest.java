@@ -101,6 +101,8 @@ class ApiSourceNodeTest {
     assertThat(n.zone()).isEqualTo("zone-b");
     assertThat(n.eligible()).isTrue();
     assertThat(src.nodeEligible()).isTrue();
+    // What run hands the health server: the API feed's Node; manifests have none.
+    assertThat(Feed.of(src).node()).contains(n);
   }
 
   @Test
