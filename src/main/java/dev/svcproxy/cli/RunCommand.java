@@ -1,9 +1,9 @@
 package dev.svcproxy.cli;
 
-import dev.svcproxy.health.HealthServers;
-import dev.svcproxy.health.ProxyHealth;
 import dev.svcproxy.conntrack.ConntrackReconciler;
 import dev.svcproxy.conntrack.ConntrackSysctls;
+import dev.svcproxy.health.HealthServers;
+import dev.svcproxy.health.ProxyHealth;
 import dev.svcproxy.kernel.CapabilityProbe;
 import dev.svcproxy.kernel.CommandResult;
 import dev.svcproxy.kernel.CommandRunner;
@@ -13,12 +13,17 @@ import dev.svcproxy.kernel.ProcessCommandRunner;
 import dev.svcproxy.kernel.ipvs.IpvsKernel;
 import dev.svcproxy.metrics.MetricsServer;
 import dev.svcproxy.metrics.ProxyMetrics;
+import dev.svcproxy.model.LocalTrafficDetector;
 import dev.svcproxy.model.ProxyConfig;
 import dev.svcproxy.model.ProxyState;
 import dev.svcproxy.render.ipvs.IpvsOptions;
 import dev.svcproxy.render.ipvs.IpvsRenderer;
 import dev.svcproxy.render.ipvs.IpvsState;
 import dev.svcproxy.source.ManifestSource;
+import dev.svcproxy.source.api.ApiClientConfig;
+import dev.svcproxy.source.api.ApiSource;
+import dev.svcproxy.source.api.Feed;
+import dev.svcproxy.source.api.NodeFacts;
 import dev.svcproxy.sync.Proxier;
 import dev.svcproxy.sync.SyncLoop;
 import dev.svcproxy.sync.SyncObserver;
@@ -29,6 +34,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
@@ -131,7 +137,7 @@ final class RunCommand implements Callable<Integer> {
       if (retry.isZero() || retry.isNegative()) {
         throw new IllegalArgumentException("--ipvs-graceful-retry-period: must be > 0");
       }
-      ManifestSource source = new ManifestSource(options.manifestsRequired());
+      Feed source = openSource();
       RunLock lock = RunLock.acquire(lockDir);
       try {
         return runLocked(
@@ -152,8 +158,8 @@ final class RunCommand implements Callable<Integer> {
         sync,
         "--iptables-sync-period",
         syncPeriod);
+    Feed source = openSource();
     options.validate();
-    ManifestSource source = new ManifestSource(options.manifestsRequired());
     RunLock lock = RunLock.acquire(lockDir);
     try {
       return runLocked(source, new SyncLoop.Timing(min, sync, Duration.ofHours(1)), null);
@@ -165,7 +171,7 @@ final class RunCommand implements Callable<Integer> {
   /**
    * @param drainRetry ipvs mode's graceful-termination retry period; null in iptables mode
    */
-  private int runLocked(ManifestSource source, SyncLoop.Timing timing, Duration drainRetry)
+  private int runLocked(Feed source, SyncLoop.Timing timing, Duration drainRetry)
       throws InterruptedException {
     CountDownLatch stop = new CountDownLatch(1);
     CountDownLatch stopped = new CountDownLatch(1);
@@ -245,8 +251,8 @@ final class RunCommand implements Callable<Integer> {
       MetricsServer metrics =
           MetricsServer.start(
               agent.metricsBindAddress, proxier.name(), registry, agent.bindAddressHardFail);
-      // Health (issue 9): /healthz, /livez and the health-check node ports; no Node object with
-      // --manifests, so the node always counts as eligible.
+      // Health (issue 9): /healthz, /livez and the health-check node ports; the Node's
+      // eligibility from the API source (no Node object with --manifests: always eligible).
       HealthServers health =
           HealthServers.start(
               cfg,
@@ -254,7 +260,7 @@ final class RunCommand implements Callable<Integer> {
               agent.healthzBindAddress,
               agent.bindAddressHardFail,
               registry,
-              ProxyHealth.noNodeObject());
+              nodeFacts(source));
       observers.addAll(health.observers());
       // conntrack (issue 9): the --conntrack-* sysctls before the first sync, as upstream's
       // SetSysctls; then stale UDP/SCTP flows are deleted after each sync that changed them.
@@ -263,9 +269,10 @@ final class RunCommand implements Callable<Integer> {
       observers.add(new ConntrackReconciler(runner, registry));
       try (health;
           SyncLoop loop = new SyncLoop(proxier, timing, observers)) {
-        loop.update(source.load().state());
+        // The loop syncs nothing before the source's first state (the API source's comes once
+        // Services and EndpointSlices are synced).
         loop.start();
-        source.watch(loop::update);
+        source.start(loop::update);
         LOG.info("svcproxy running in {} mode on node {}", proxier.name(), options.nodeName);
         stop.await();
       } finally {
@@ -287,6 +294,50 @@ final class RunCommand implements Callable<Integer> {
   }
 
   /**
+   * Kubernetes API source (issue 9, api): manifest files, or the API server (--kubeconfig,
+   * --master, in-cluster). With the API, the node facts no flag gives come from this Node: its IP
+   * (status.addresses), its pod CIDR for --detect-local-mode NodeCIDR, its zone label.
+   */
+  private Feed openSource() throws InterruptedException {
+    Optional<io.fabric8.kubernetes.client.Config> api =
+        ApiClientConfig.choose(
+            options.manifests,
+            agent.kubeconfig,
+            agent.master,
+            ApiClientConfig.SERVICE_ACCOUNT,
+            System.getenv());
+    if (api.isEmpty()) {
+      return Feed.of(new ManifestSource(options.manifestsRequired()));
+    }
+    Duration resync = Durations.parse(agent.configSyncPeriod, "--config-sync-period");
+    if (resync.isZero() || resync.isNegative()) {
+      throw new IllegalArgumentException("--config-sync-period: must be > 0");
+    }
+    ApiSource source = ApiSource.start(ApiClientConfig.client(api.get()), options.nodeName, resync);
+    try {
+      boolean nodeCidr =
+          LocalTrafficDetector.Mode.parse(options.detectLocalMode)
+              == LocalTrafficDetector.Mode.NODE_CIDR;
+      NodeFacts facts =
+          NodeFacts.await(
+              source,
+              options.nodeName,
+              options.nodeIP == null,
+              nodeCidr && options.nodePodCidr == null,
+              options.zone == null,
+              NodeFacts.NODE_WAIT,
+              NodeFacts.POD_CIDR_WAIT);
+      options.nodeIP = options.nodeIP != null ? options.nodeIP : facts.nodeIp();
+      options.nodePodCidr = options.nodePodCidr != null ? options.nodePodCidr : facts.podCidr();
+      options.zone = options.zone != null ? options.zone : facts.zone();
+    } catch (RuntimeException | InterruptedException e) {
+      source.close();
+      throw e;
+    }
+    return Feed.of(source);
+  }
+
+  /**
    * The IPVS renderer bound to this node: capabilities probed once at start as iptables mode does,
    * the kernel release read once (it decides conn_reuse_mode), and the node's addresses other than
    * kube-ipvs0's read at every sync, as upstream's syncProxyRules does.
@@ -303,6 +354,27 @@ final class RunCommand implements Callable<Integer> {
   /** The node's IPv4 addresses on every interface but kube-ipvs0 (GetAllLocalAddressesExcept). */
   private List<String> localAddresses() {
     return new IpvsKernel(runner).localAddressesExcept(IpvsState.DUMMY_DEVICE);
+  }
+
+  /**
+   * What /healthz knows of this Node: from the API source's Node informer (empty until the Node is
+   * seen, which upstream answers 503), or a plain node when manifests have no Node object.
+   */
+  private static java.util.function.Supplier<Optional<dev.svcproxy.health.NodeFacts>> nodeFacts(
+      Feed source) {
+    if (!source.watchesNode()) {
+      return ProxyHealth.noNodeObject();
+    }
+    return () ->
+        source
+            .node()
+            .map(
+                n ->
+                    new dev.svcproxy.health.NodeFacts(
+                        n.deleting(),
+                        n.toBeDeleted()
+                            ? java.util.Set.of(dev.svcproxy.health.NodeFacts.TO_BE_DELETED_TAINT)
+                            : java.util.Set.of()));
   }
 
   /** In-process callers (tests) outlive a failed run: its hook must not fire at their exit. */

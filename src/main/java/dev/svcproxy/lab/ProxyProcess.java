@@ -29,15 +29,21 @@ public final class ProxyProcess {
   /** Starts svcproxy run --mode {@code mode} in {@code node} and waits for its first sync. */
   public static ProxyProcess start(
       Lab lab, Lab.Node node, Path manifests, String mode, List<String> flags) {
+    return startWith(lab, node, mode, List.of("--manifests", manifests.toString()), flags);
+  }
+
+  /**
+   * Starts svcproxy run --mode {@code mode} in {@code node} with {@code sourceFlags} naming where
+   * Services come from (e.g. --kubeconfig PATH), and waits for its first sync.
+   */
+  public static ProxyProcess startWith(
+      Lab lab, Lab.Node node, String mode, List<String> sourceFlags, List<String> flags) {
     Path log = lab.workDir().resolve("svcproxy-" + node.name() + ".log");
     List<String> argv = new ArrayList<>(javaCommand());
+    argv.addAll(List.of("run", "--mode", mode));
+    argv.addAll(sourceFlags);
     argv.addAll(
         List.of(
-            "run",
-            "--mode",
-            mode,
-            "--manifests",
-            manifests.toString(),
             "--node-name",
             node.name(),
             "--node-ip",

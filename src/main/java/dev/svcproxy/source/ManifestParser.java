@@ -110,7 +110,7 @@ public final class ManifestParser {
   }
 
   /** Converts a v1 Service; returns null for those a proxy skips (headless, ExternalName). */
-  static Service service(JsonNode node) {
+  public static Service service(JsonNode node) {
     JsonNode meta = node.path("metadata");
     String name = name(meta, ApiValidation::dns1035Label);
     String ns = namespace(meta);
@@ -249,7 +249,7 @@ public final class ManifestParser {
         timeout);
   }
 
-  static EndpointSlice endpointSlice(JsonNode node) {
+  public static EndpointSlice endpointSlice(JsonNode node) {
     JsonNode meta = node.path("metadata");
     String name = name(meta, ApiValidation::dns1123Subdomain);
     String ns = namespace(meta);

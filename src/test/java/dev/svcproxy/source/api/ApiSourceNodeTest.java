@@ -1,0 +1,222 @@
+package dev.svcproxy.source.api;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.svcproxy.source.NodeInfo;
+import io.fabric8.kubernetes.api.model.Node;
+import io.fabric8.kubernetes.api.model.NodeBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.NamespacedKubernetesClient;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * This Node through ApiSource, against the CRUD mock server. Expected facts follow upstream: node
+ * IPs as utilnode.GetNodeHostIPs orders them (InternalIP before ExternalIP, whatever the order in
+ * status.addresses), eligibility as pkg/proxy/healthcheck's nodeEligible (not being deleted, no
+ * ToBeDeletedByClusterAutoscaler taint).
+ */
+class ApiSourceNodeTest {
+  private static final Duration WAIT = Duration.ofSeconds(20);
+  private final List<AutoCloseable> open = new ArrayList<>();
+
+  @AfterEach
+  void closeAll() throws Exception {
+    for (int i = open.size() - 1; i >= 0; i--) {
+      open.get(i).close();
+    }
+  }
+
+  private MockApiServer server() {
+    MockApiServer s = MockApiServer.start(0);
+    open.add(s);
+    return s;
+  }
+
+  private NamespacedKubernetesClient writer(MockApiServer s) {
+    NamespacedKubernetesClient c = s.client();
+    open.add(c);
+    return c;
+  }
+
+  private ApiSource source(MockApiServer s, String node) {
+    KubernetesClient c =
+        ApiClientConfig.client(
+            ApiClientConfig.choose(null, null, s.url(), null, Map.of()).orElseThrow());
+    ApiSource src = ApiSource.start(c, node, Duration.ofMinutes(15));
+    open.add(src);
+    return src;
+  }
+
+  private static Node node(String name) {
+    return new NodeBuilder()
+        .withNewMetadata()
+        .withName(name)
+        .withLabels(Map.of("topology.kubernetes.io/zone", "zone-b"))
+        .endMetadata()
+        .withNewSpec()
+        .withPodCIDR("10.244.7.0/24")
+        .withPodCIDRs("fd00:7::/64", "10.244.7.0/24")
+        .endSpec()
+        .withNewStatus()
+        .addNewAddress()
+        .withType("Hostname")
+        .withAddress("n7")
+        .endAddress()
+        .addNewAddress()
+        .withType("ExternalIP")
+        .withAddress("203.0.113.7")
+        .endAddress()
+        .addNewAddress()
+        .withType("InternalIP")
+        .withAddress("fd00::7")
+        .endAddress()
+        .addNewAddress()
+        .withType("InternalIP")
+        .withAddress("192.168.7.7")
+        .endAddress()
+        .endStatus()
+        .build();
+  }
+
+  @Test
+  void node_thisNodesObject_givesItsFacts() throws Exception {
+    MockApiServer s = server();
+    NamespacedKubernetesClient k = writer(s);
+    k.nodes().resource(node("other")).create();
+    k.nodes().resource(node("n7")).create();
+    ApiSource src = source(s, "n7");
+    NodeInfo n = src.awaitNode(i -> true, WAIT).orElseThrow();
+    assertThat(n.name()).isEqualTo("n7");
+    assertThat(n.addresses()).containsExactly("192.168.7.7", "203.0.113.7");
+    assertThat(n.primaryIp()).contains("192.168.7.7");
+    assertThat(n.podCidrIpv4()).contains("10.244.7.0/24");
+    assertThat(n.zone()).isEqualTo("zone-b");
+    assertThat(n.eligible()).isTrue();
+    assertThat(src.nodeEligible()).isTrue();
+    // What run hands the health server: the API feed's Node; manifests have none.
+    assertThat(Feed.of(src).node()).contains(n);
+  }
+
+  @Test
+  void node_taintedForAutoscalerDeletion_isIneligible() throws Exception {
+    MockApiServer s = server();
+    NamespacedKubernetesClient k = writer(s);
+    k.nodes().resource(node("n7")).create();
+    ApiSource src = source(s, "n7");
+    List<NodeInfo> changes = new CopyOnWriteArrayList<>();
+    src.onNodeChange(changes::add);
+    src.awaitNode(NodeInfo::eligible, WAIT).orElseThrow();
+    k.nodes()
+        .withName("n7")
+        .edit(
+            n ->
+                new NodeBuilder(n)
+                    .editSpec()
+                    .addNewTaint()
+                    .withKey("ToBeDeletedByClusterAutoscaler")
+                    .withValue("1700000000")
+                    .withEffect("NoSchedule")
+                    .endTaint()
+                    .endSpec()
+                    .build());
+    NodeInfo n = src.awaitNode(i -> !i.eligible(), WAIT).orElseThrow();
+    assertThat(n.toBeDeleted()).isTrue();
+    assertThat(n.deleting()).isFalse();
+    assertThat(src.nodeEligible()).isFalse();
+    assertThat(changes).anySatisfy(c -> assertThat(c.eligible()).isFalse());
+  }
+
+  @Test
+  void node_deleted_isIneligible() throws Exception {
+    MockApiServer s = server();
+    NamespacedKubernetesClient k = writer(s);
+    k.nodes().resource(node("n7")).create();
+    ApiSource src = source(s, "n7");
+    src.awaitNode(NodeInfo::eligible, WAIT).orElseThrow();
+    k.nodes().withName("n7").delete();
+    NodeInfo n = src.awaitNode(i -> !i.eligible(), WAIT).orElseThrow();
+    assertThat(n.deleting()).isTrue();
+  }
+
+  @Test
+  void serviceCidrs_fromServiceCidrObjects_followThem() throws Exception {
+    MockApiServer s = server();
+    NamespacedKubernetesClient k = writer(s);
+    k.network()
+        .v1()
+        .serviceCIDRs()
+        .resource(
+            new io.fabric8.kubernetes.api.model.networking.v1.ServiceCIDRBuilder()
+                .withNewMetadata()
+                .withName("kubernetes")
+                .endMetadata()
+                .withNewSpec()
+                .withCidrs("10.96.0.0/16", "fd00:96::/112")
+                .endSpec()
+                .build())
+        .create();
+    ApiSource src = source(s, "n7");
+    await(() -> src.serviceCidrs().equals(List.of("10.96.0.0/16", "fd00:96::/112")));
+    k.network().v1().serviceCIDRs().withName("kubernetes").delete();
+    await(() -> src.serviceCidrs().isEmpty());
+  }
+
+  private static void await(java.util.function.BooleanSupplier ok) throws InterruptedException {
+    long end = System.nanoTime() + WAIT.toNanos();
+    while (!ok.getAsBoolean()) {
+      assertThat(System.nanoTime()).as("condition met in time").isLessThan(end);
+      Thread.sleep(20);
+    }
+  }
+
+  @Test
+  void nodeFacts_await_takesIpPodCidrAndZoneFromTheNode() throws Exception {
+    MockApiServer s = server();
+    writer(s).nodes().resource(node("n7")).create();
+    ApiSource src = source(s, "n7");
+    NodeFacts f = NodeFacts.await(src, "n7", true, true, true, WAIT, WAIT);
+    assertThat(f).isEqualTo(new NodeFacts("192.168.7.7", "10.244.7.0/24", "zone-b"));
+  }
+
+  @Test
+  void nodeFacts_await_onlyWhatIsAskedFor() throws Exception {
+    MockApiServer s = server();
+    writer(s).nodes().resource(node("n7")).create();
+    ApiSource src = source(s, "n7");
+    NodeFacts f = NodeFacts.await(src, "n7", false, true, false, WAIT, WAIT);
+    assertThat(f).isEqualTo(new NodeFacts(null, "10.244.7.0/24", null));
+  }
+
+  @Test
+  void nodeFacts_podCidrNeverSet_failsNamingTheNode() throws Exception {
+    MockApiServer s = server();
+    Node bare =
+        new NodeBuilder(node("n7")).editSpec().withPodCIDR(null).withPodCIDRs().endSpec().build();
+    writer(s).nodes().resource(bare).create();
+    ApiSource src = source(s, "n7");
+    src.awaitNode(i -> true, WAIT).orElseThrow();
+    assertThatThrownBy(
+            () -> NodeFacts.await(src, "n7", false, true, false, WAIT, Duration.ofMillis(300)))
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("Node n7")
+        .hasMessageContaining("spec.podCIDRs");
+  }
+
+  @Test
+  void nodeFacts_noNode_keepsTheFlagDefaults() throws Exception {
+    MockApiServer s = server();
+    ApiSource src = source(s, "n7");
+    NodeFacts f = NodeFacts.await(src, "n7", true, false, true, Duration.ofMillis(300), WAIT);
+    assertThat(f).isEqualTo(new NodeFacts(null, null, null));
+    assertThat(src.node()).isEqualTo(Optional.empty());
+    assertThat(src.nodeEligible()).isTrue();
+  }
+}
