@@ -114,6 +114,9 @@ class ApiSourceNodeTest {
     List<NodeInfo> changes = new CopyOnWriteArrayList<>();
     src.onNodeChange(changes::add);
     src.awaitNode(NodeInfo::eligible, WAIT).orElseThrow();
+    // The CRUD mock replays nothing to a watch that starts after a change (a real API server
+    // does, from the list's resourceVersion): change the Node only once the watch is open.
+    assertThat(s.awaitWatches(WAIT, "nodes")).isTrue();
     k.nodes()
         .withName("n7")
         .edit(
@@ -141,6 +144,9 @@ class ApiSourceNodeTest {
     k.nodes().resource(node("n7")).create();
     ApiSource src = source(s, "n7");
     src.awaitNode(NodeInfo::eligible, WAIT).orElseThrow();
+    // The CRUD mock replays nothing to a watch that starts after a change (a real API server
+    // does, from the list's resourceVersion): change the Node only once the watch is open.
+    assertThat(s.awaitWatches(WAIT, "nodes")).isTrue();
     k.nodes().withName("n7").delete();
     NodeInfo n = src.awaitNode(i -> !i.eligible(), WAIT).orElseThrow();
     assertThat(n.deleting()).isTrue();

@@ -134,6 +134,9 @@ class ApiSourceTest {
     ApiSource src = source(s, "node1");
     src.watch(this::record);
     awaitState(List::isEmpty);
+    // The CRUD mock replays nothing to a watch that opens after a change (a real API server
+    // does, from the list's resourceVersion): change objects only once the watches are open.
+    assertThat(s.awaitWatches(WAIT, "services", "endpointslices")).isTrue();
 
     k.services()
         .inNamespace("default")
@@ -167,6 +170,10 @@ class ApiSourceTest {
     NamespacedKubernetesClient k = writer(s);
     ApiSource src = source(s, "node1");
     src.watch(this::record);
+    awaitState(List::isEmpty);
+    // The CRUD mock replays nothing to a watch that opens after a change (a real API server
+    // does, from the list's resourceVersion): change objects only once the watches are open.
+    assertThat(s.awaitWatches(WAIT, "services", "endpointslices")).isTrue();
     var svcs = k.services().inNamespace("default");
     var slices = k.discovery().v1().endpointSlices().inNamespace("default");
     svcs.resource(
