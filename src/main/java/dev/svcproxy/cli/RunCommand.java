@@ -360,7 +360,7 @@ final class RunCommand implements Callable<Integer> {
    * What /healthz knows of this Node: from the API source's Node informer (empty until the Node is
    * seen, which upstream answers 503), or a plain node when manifests have no Node object.
    */
-  private static java.util.function.Supplier<Optional<dev.svcproxy.health.NodeFacts>> nodeFacts(
+  static java.util.function.Supplier<Optional<dev.svcproxy.health.NodeFacts>> nodeFacts(
       Feed source) {
     if (!source.watchesNode()) {
       return ProxyHealth.noNodeObject();
