@@ -20,6 +20,7 @@ import dev.svcproxy.render.ipvs.IpvsOptions;
 import dev.svcproxy.render.ipvs.IpvsRenderer;
 import dev.svcproxy.render.ipvs.IpvsState;
 import dev.svcproxy.source.ManifestSource;
+import dev.svcproxy.source.NodeInfo;
 import dev.svcproxy.source.api.ApiClientConfig;
 import dev.svcproxy.source.api.ApiSource;
 import dev.svcproxy.source.api.Feed;
@@ -360,21 +361,8 @@ final class RunCommand implements Callable<Integer> {
    * What /healthz knows of this Node: from the API source's Node informer (empty until the Node is
    * seen, which upstream answers 503), or a plain node when manifests have no Node object.
    */
-  static java.util.function.Supplier<Optional<dev.svcproxy.health.NodeFacts>> nodeFacts(
-      Feed source) {
-    if (!source.watchesNode()) {
-      return ProxyHealth.noNodeObject();
-    }
-    return () ->
-        source
-            .node()
-            .map(
-                n ->
-                    new dev.svcproxy.health.NodeFacts(
-                        n.deleting(),
-                        n.toBeDeleted()
-                            ? java.util.Set.of(dev.svcproxy.health.NodeFacts.TO_BE_DELETED_TAINT)
-                            : java.util.Set.of()));
+  static java.util.function.Supplier<Optional<NodeInfo>> nodeFacts(Feed source) {
+    return source.watchesNode() ? source::node : ProxyHealth.noNodeObject();
   }
 
   /** In-process callers (tests) outlive a failed run: its hook must not fire at their exit. */

@@ -1,6 +1,7 @@
 package dev.svcproxy.health;
 
 import dev.svcproxy.model.ProxyConfig;
+import dev.svcproxy.source.NodeInfo;
 import dev.svcproxy.sync.SyncObserver;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.time.Clock;
@@ -47,7 +48,7 @@ public final class HealthServers implements AutoCloseable {
       String healthzBindAddress,
       boolean hardFail,
       PrometheusRegistry registry,
-      Supplier<Optional<NodeFacts>> node) {
+      Supplier<Optional<NodeInfo>> node) {
     ProxyHealth health = new ProxyHealth(syncPeriod.multipliedBy(2), Clock.systemUTC(), node);
     // Upstream's SyncLoop marks every proxier updated as it starts, "in case Sync() never
     // succeeds": until a change is queued, a starting proxy is healthy.

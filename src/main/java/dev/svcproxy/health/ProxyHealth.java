@@ -1,11 +1,13 @@
 package dev.svcproxy.health;
 
+import dev.svcproxy.source.NodeInfo;
 import dev.svcproxy.sync.SyncObserver;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Collections;
 import java.util.EnumMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.SortedMap;
@@ -62,7 +64,7 @@ public final class ProxyHealth implements SyncObserver {
 
   private final Duration healthTimeout;
   private final Clock clock;
-  private final Supplier<Optional<NodeFacts>> node;
+  private final Supplier<Optional<NodeInfo>> node;
   private final Map<Family, Instant> lastUpdated = new EnumMap<>(Family.class);
   private final Map<Family, Instant> oldestPendingQueued = new EnumMap<>(Family.class);
 
@@ -72,7 +74,7 @@ public final class ProxyHealth implements SyncObserver {
    * @param node this node's Node object as last seen; empty while it is unknown (then /healthz
    *     reports the node ineligible, as upstream does)
    */
-  public ProxyHealth(Duration healthTimeout, Clock clock, Supplier<Optional<NodeFacts>> node) {
+  public ProxyHealth(Duration healthTimeout, Clock clock, Supplier<Optional<NodeInfo>> node) {
     this.healthTimeout = healthTimeout;
     this.clock = clock;
     this.node = node;
@@ -82,8 +84,9 @@ public final class ProxyHealth implements SyncObserver {
    * The node hook for runs without a Node object (--manifests): always a plain Node, so /healthz
    * never drains the node; nothing could tell us it is being deleted.
    */
-  public static Supplier<Optional<NodeFacts>> noNodeObject() {
-    return () -> Optional.of(NodeFacts.plain());
+  public static Supplier<Optional<NodeInfo>> noNodeObject() {
+    NodeInfo plain = new NodeInfo("", List.of(), List.of(), "", false, false);
+    return () -> Optional.of(plain);
   }
 
   /** Upstream's Updated: {@code family}'s rules now reflect every change queued so far. */
@@ -119,7 +122,7 @@ public final class ProxyHealth implements SyncObserver {
 
   /** Upstream's NodeEligible: the Node is known, not being deleted, not tainted ToBeDeleted. */
   public boolean nodeEligible() {
-    return node.get().map(NodeFacts::eligible).orElse(false);
+    return node.get().map(NodeInfo::eligible).orElse(false);
   }
 
   @Override

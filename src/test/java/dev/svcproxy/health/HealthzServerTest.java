@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.svcproxy.health.ProxyHealth.Family;
+import dev.svcproxy.source.NodeInfo;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import io.prometheus.metrics.model.snapshots.CounterSnapshot;
 import io.prometheus.metrics.model.snapshots.Labels;
@@ -13,9 +14,9 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
@@ -34,8 +35,14 @@ class HealthzServerTest {
   private static final Instant START = Instant.parse("2024-05-01T10:00:00Z");
 
   private final MutableClock clock = new MutableClock(START);
-  private final AtomicReference<Optional<NodeFacts>> node =
-      new AtomicReference<>(Optional.of(NodeFacts.plain()));
+  private final AtomicReference<Optional<NodeInfo>> node =
+      new AtomicReference<>(Optional.of(node(false, false)));
+
+  /** A Node as the API source reads it: being deleted, tainted ToBeDeletedByClusterAutoscaler. */
+  private static NodeInfo node(boolean deleting, boolean toBeDeleted) {
+    return new NodeInfo("n1", List.of("192.168.0.2"), List.of(), "", deleting, toBeDeleted);
+  }
+
   private final ProxyHealth health = new ProxyHealth(Duration.ofSeconds(10), clock, node::get);
   private final PrometheusRegistry registry = new PrometheusRegistry();
   private final HealthzServer server = new HealthzServer(health, registry, unusedListener());
@@ -221,26 +228,21 @@ class HealthzServerTest {
   void healthz_nodeTaintedToBeDeletedOrDeleted_503_livezStays200() throws IOException {
     health.updated(Family.IPV4);
     Fam v4 = new Fam(clock.instant(), true);
-    node.set(Optional.of(new NodeFacts(false, Set.of("other"))));
+    node.set(Optional.of(node(false, false)));
     expect("/healthz", 200, clock.instant(), true, v4, null, true);
-    node.set(Optional.of(new NodeFacts(false, Set.of(NodeFacts.TO_BE_DELETED_TAINT))));
+    node.set(Optional.of(node(false, true)));
     // The proxy itself is healthy: "healthy" stays true, the node is what fails.
     expect("/healthz", 503, clock.instant(), true, v4, null, false);
-    node.set(Optional.of(new NodeFacts(false, Set.of("other"))));
+    node.set(Optional.of(node(false, false)));
     expect("/healthz", 200, clock.instant(), true, v4, null, true);
-    node.set(Optional.of(new NodeFacts(true, Set.of())));
+    node.set(Optional.of(node(true, false)));
     expect("/healthz", 503, clock.instant(), true, v4, null, false);
     node.set(Optional.empty());
     expect("/healthz", 503, clock.instant(), true, v4, null, false);
 
     tracking200 = 0;
     tracking503 = 0;
-    for (NodeFacts n :
-        new NodeFacts[] {
-          new NodeFacts(false, Set.of("other")),
-          new NodeFacts(false, Set.of(NodeFacts.TO_BE_DELETED_TAINT)),
-          new NodeFacts(true, Set.of())
-        }) {
+    for (NodeInfo n : new NodeInfo[] {node(false, false), node(false, true), node(true, false)}) {
       node.set(Optional.of(n));
       expect("/livez", 200, clock.instant(), true, v4, null, null);
     }

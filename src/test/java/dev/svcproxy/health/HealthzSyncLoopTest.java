@@ -25,7 +25,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ExecutorService;
@@ -47,7 +46,7 @@ class HealthzSyncLoopTest {
 
   private final MutableClock clock = new MutableClock(Instant.parse("2024-05-01T10:00:00Z"));
   private final ProxyHealth health =
-      new ProxyHealth(SYNC_PERIOD.multipliedBy(2), clock, () -> Optional.of(NodeFacts.plain()));
+      new ProxyHealth(SYNC_PERIOD.multipliedBy(2), clock, ProxyHealth.noNodeObject());
   private final ExecutorService executor = Executors.newCachedThreadPool();
   private final HealthzServer server =
       new HealthzServer(health, new PrometheusRegistry(), Http.jdk(executor));

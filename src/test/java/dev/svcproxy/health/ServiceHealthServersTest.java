@@ -22,7 +22,6 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 
@@ -41,7 +40,7 @@ class ServiceHealthServersTest {
   private final Set<Integer> refused = new HashSet<>();
   private final MutableClock clock = new MutableClock(Instant.parse("2024-05-01T10:00:00Z"));
   private final ProxyHealth health =
-      new ProxyHealth(Duration.ofSeconds(10), clock, () -> Optional.of(NodeFacts.plain()));
+      new ProxyHealth(Duration.ofSeconds(10), clock, ProxyHealth.noNodeObject());
 
   private Http.Listener fakeListener() {
     return (address, handler) -> {

@@ -105,6 +105,31 @@ class ApiSourceNodeTest {
     assertThat(Feed.of(src).node()).contains(n);
   }
 
+  /** Upstream's TestHealthzServer: only the autoscaler's ToBeDeleted taint drains the node. */
+  @Test
+  void nodeInfo_otherTaint_staysEligible_toBeDeletedTaint_not() {
+    Node tainted =
+        new NodeBuilder(node("n7"))
+            .editSpec()
+            .addNewTaint()
+            .withKey("other")
+            .withEffect("NoSchedule")
+            .endTaint()
+            .endSpec()
+            .build();
+    assertThat(ApiSource.nodeInfo(tainted).eligible()).isTrue();
+    Node deleting =
+        new NodeBuilder(tainted)
+            .editSpec()
+            .addNewTaint()
+            .withKey(NodeInfo.TO_BE_DELETED_TAINT)
+            .withEffect("NoSchedule")
+            .endTaint()
+            .endSpec()
+            .build();
+    assertThat(ApiSource.nodeInfo(deleting).eligible()).isFalse();
+  }
+
   @Test
   void node_taintedForAutoscalerDeletion_isIneligible() throws Exception {
     MockApiServer s = server();
@@ -134,6 +159,11 @@ class ApiSourceNodeTest {
     assertThat(n.toBeDeleted()).isTrue();
     assertThat(n.deleting()).isFalse();
     assertThat(src.nodeEligible()).isFalse();
+    // Listeners are told after the Node is stored: wait for the call, do not race it.
+    long end = System.nanoTime() + WAIT.toNanos();
+    while (changes.stream().allMatch(NodeInfo::eligible) && System.nanoTime() < end) {
+      Thread.sleep(10);
+    }
     assertThat(changes).anySatisfy(c -> assertThat(c.eligible()).isFalse());
   }
 
