@@ -1,12 +1,10 @@
 package dev.svcproxy.health;
 
-import dev.svcproxy.model.Ip;
+import dev.svcproxy.config.HostPort;
 import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.IOException;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -191,42 +189,7 @@ public final class HealthzServer implements AutoCloseable {
    * @throws IllegalArgumentException naming {@code flag} when it is not such an address
    */
   public static InetSocketAddress parseBindAddress(String value, String flag) {
-    String host = value;
-    int port = DEFAULT_PORT;
-    int colon = value.lastIndexOf(':');
-    boolean bracketed = value.startsWith("[");
-    if (bracketed || colon >= 0 && value.indexOf(':') == colon) {
-      int close = value.indexOf(']');
-      if (bracketed && close < 0) {
-        throw bad(flag, value);
-      }
-      int sep = bracketed ? close + 1 : colon;
-      host = bracketed ? value.substring(1, close) : value.substring(0, colon);
-      if (sep < value.length()) {
-        if (value.charAt(sep) != ':') {
-          throw bad(flag, value);
-        }
-        String p = value.substring(sep + 1);
-        if (!p.matches("\\d{1,5}") || Integer.parseInt(p) > 65535) {
-          throw bad(flag, value);
-        }
-        port = Integer.parseInt(p);
-      }
-    }
-    if (!Ip.isIp(host)) {
-      throw bad(flag, value);
-    }
-    try {
-      // A valid literal never causes a name lookup.
-      return new InetSocketAddress(InetAddress.getByName(host), port);
-    } catch (UnknownHostException e) {
-      throw bad(flag, value);
-    }
-  }
-
-  private static IllegalArgumentException bad(String flag, String value) {
-    return new IllegalArgumentException(
-        flag + ": \"" + value + "\" is not an IP:PORT address (e.g. 0.0.0.0:10256)");
+    return HostPort.bindAddress(value, flag, DEFAULT_PORT);
   }
 
   @Override

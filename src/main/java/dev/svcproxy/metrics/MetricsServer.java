@@ -3,13 +3,13 @@ package dev.svcproxy.metrics;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpHandler;
 import com.sun.net.httpserver.HttpServer;
+import dev.svcproxy.config.HostPort;
 import io.prometheus.metrics.exporter.httpserver.MetricsHandler;
 import io.prometheus.metrics.instrumentation.jvm.JvmMetrics;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -84,32 +84,7 @@ public final class MetricsServer implements AutoCloseable {
 
   /** "IP:PORT" ("[v6]:PORT" too), checked as upstream checks --metrics-bind-address. */
   static InetSocketAddress parse(String hostPort) {
-    int colon = hostPort.lastIndexOf(':');
-    if (colon <= 0) {
-      throw new IllegalArgumentException(
-          "--metrics-bind-address: " + hostPort + ": must be IP:port");
-    }
-    String host = hostPort.substring(0, colon);
-    if (host.startsWith("[") && host.endsWith("]")) {
-      host = host.substring(1, host.length() - 1);
-    }
-    int port;
-    try {
-      port = Integer.parseInt(hostPort.substring(colon + 1));
-    } catch (NumberFormatException e) {
-      port = -1;
-    }
-    if (port < 0 || port > 65535 || !host.matches("[0-9.]+|[0-9a-fA-F:]+")) {
-      throw new IllegalArgumentException(
-          "--metrics-bind-address: " + hostPort + ": must be IP:port");
-    }
-    try {
-      // A literal: no name lookup happens.
-      return new InetSocketAddress(InetAddress.getByName(host), port);
-    } catch (IOException e) {
-      throw new IllegalArgumentException(
-          "--metrics-bind-address: " + hostPort + ": must be IP:port", e);
-    }
+    return HostPort.bindAddress(hostPort, "--metrics-bind-address", -1);
   }
 
   /** The port listened on (the bound one when the address asked for port 0); -1 when not bound. */
