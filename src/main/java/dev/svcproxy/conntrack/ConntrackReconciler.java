@@ -1,6 +1,7 @@
 package dev.svcproxy.conntrack;
 
 import dev.svcproxy.kernel.CommandRunner;
+import dev.svcproxy.kernel.ConntrackTool;
 import dev.svcproxy.model.Protocol;
 import dev.svcproxy.model.ProxyState;
 import dev.svcproxy.model.ServicePortName;

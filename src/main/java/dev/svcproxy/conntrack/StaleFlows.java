@@ -86,7 +86,8 @@ public final class StaleFlows {
   }
 
   static boolean isStale(Frontends f, ConntrackCodec.Entry e) {
-    Protocol p = protocolOf(e);
+    // By number: the name column may say "unknown" for a module not loaded.
+    Protocol p = Protocol.ofNumber(e.protocolNumber());
     if (p == null || !CLEANED.contains(p)) {
       return false;
     }
@@ -102,16 +103,6 @@ public final class StaleFlows {
     }
     Set<String> byNodePort = f.endpointsOf(p, nodePortKey(orig.dport()));
     return byNodePort != null && !byNodePort.contains(replySource);
-  }
-
-  /** The entry's protocol by number (the name column may be "unknown" for a module not loaded). */
-  static Protocol protocolOf(ConntrackCodec.Entry e) {
-    return switch (e.protocolNumber()) {
-      case 6 -> Protocol.TCP;
-      case 17 -> Protocol.UDP;
-      case 132 -> Protocol.SCTP;
-      default -> null;
-    };
   }
 
   private static String hostPort(String ip, int port) {

@@ -13,6 +13,16 @@ public enum Protocol {
     return name().toLowerCase(Locale.ROOT);
   }
 
+  /** The protocol with IANA number {@code n} (6, 17, 132); null for any other. */
+  public static Protocol ofNumber(int n) {
+    return switch (n) {
+      case 6 -> TCP;
+      case 17 -> UDP;
+      case 132 -> SCTP;
+      default -> null;
+    };
+  }
+
   /** Parses "TCP"/"tcp"; an empty or null value means TCP, as the API defaults it. */
   public static Protocol parse(String value) {
     if (value == null || value.isEmpty()) {

@@ -3,6 +3,7 @@ package dev.svcproxy.conntrack;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.svcproxy.kernel.CommandResult;
+import dev.svcproxy.kernel.ConntrackTool;
 import dev.svcproxy.kernel.RecordingCommandRunner;
 import dev.svcproxy.model.ProxyState;
 import dev.svcproxy.sync.SyncObserver;

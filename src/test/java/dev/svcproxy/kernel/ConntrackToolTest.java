@@ -1,11 +1,8 @@
-package dev.svcproxy.conntrack;
+package dev.svcproxy.kernel;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.svcproxy.kernel.CommandResult;
-import dev.svcproxy.kernel.KernelException;
-import dev.svcproxy.kernel.RecordingCommandRunner;
 import dev.svcproxy.model.Protocol;
 import dev.svcproxy.netfilter.ConntrackCodec;
 import org.junit.jupiter.api.Test;

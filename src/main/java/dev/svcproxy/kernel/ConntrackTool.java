@@ -1,8 +1,5 @@
-package dev.svcproxy.conntrack;
+package dev.svcproxy.kernel;
 
-import dev.svcproxy.kernel.CommandResult;
-import dev.svcproxy.kernel.CommandRunner;
-import dev.svcproxy.kernel.KernelException;
 import dev.svcproxy.model.Ip;
 import dev.svcproxy.model.Protocol;
 import dev.svcproxy.netfilter.ConntrackCodec;
@@ -74,8 +71,8 @@ public final class ConntrackTool {
    * reply source makes sure it is still the stale one (a flow re-created meanwhile towards a
    * serving endpoint is not touched).
    */
-  static List<String> deleteArgv(ConntrackCodec.Entry e) {
-    Protocol p = StaleFlows.protocolOf(e);
+  public static List<String> deleteArgv(ConntrackCodec.Entry e) {
+    Protocol p = Protocol.ofNumber(e.protocolNumber());
     if (p == null) {
       throw new IllegalArgumentException("protocol " + e.protocolNumber() + " has no ports");
     }
