@@ -101,7 +101,14 @@ public final class MockApiServer implements AutoCloseable {
 
   @Override
   public void close() {
-    server.destroy();
+    try {
+      server.destroy();
+    } catch (IllegalStateException e) {
+      // Vert.x waits 10 s for watch connections the JDK HTTP client has not yet torn down, then
+      // gives up ("Unable to close MockWebServer"); the listener is gone by then, and the test
+      // has already asserted what it tests. Seen once in CI under load.
+      System.err.println("mock API server: " + e.getMessage() + " (ignored at teardown)");
+    }
   }
 
   /**
