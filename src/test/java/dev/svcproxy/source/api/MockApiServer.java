@@ -105,8 +105,8 @@ public final class MockApiServer implements AutoCloseable {
       server.destroy();
     } catch (IllegalStateException e) {
       // Vert.x waits 10 s for watch connections the JDK HTTP client has not yet torn down, then
-      // gives up ("Unable to close MockWebServer"); the listener is gone by then, and the test
-      // has already asserted what it tests. Seen once in CI under load.
+      // gives up ("Unable to close MockWebServer"); each test uses its own random port, and the
+      // test has already asserted what it tests. Seen once in CI.
       System.err.println("mock API server: " + e.getMessage() + " (ignored at teardown)");
     }
   }
