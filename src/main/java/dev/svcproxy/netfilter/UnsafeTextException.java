@@ -14,7 +14,8 @@ public final class UnsafeTextException extends IllegalArgumentException {
   /** The refused value, unescaped. */
   private final transient String value;
 
-  UnsafeTextException(String field, String value, String reason) {
+  /** Refuses {@code value} of {@code field} for {@code reason}. */
+  public UnsafeTextException(String field, String value, String reason) {
     super("refused " + field + " " + SafeText.quote(value) + ": " + reason);
     this.field = field;
     this.value = value;
