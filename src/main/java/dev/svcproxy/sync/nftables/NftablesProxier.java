@@ -172,6 +172,10 @@ public final class NftablesProxier implements Proxier {
         }
       }
       String sw = switchTransaction(plan, !batches.isEmpty(), true);
+      if (sw.isEmpty()) {
+        // Nothing differs: no nft run at all.
+        return finish(doFull, desired, newBase, newPorts, plan, sent, cleanupFailures);
+      }
       CommandResult r = kernel.apply(sw);
       if (!r.ok() && !plan.deleteStale.isEmpty()) {
         // Upstream counts a refused stale-chain deletion as a cleanup failure, not a sync failure.
@@ -194,6 +198,17 @@ public final class NftablesProxier implements Proxier {
           ? e
           : new SyncException("nftables sync failed: " + e.getMessage());
     }
+    return finish(doFull, desired, newBase, newPorts, plan, sent, cleanupFailures);
+  }
+
+  private NftSyncResult finish(
+      boolean doFull,
+      NftRuleset desired,
+      NftObjects newBase,
+      Map<ServicePortName, NftObjects> newPorts,
+      Plan plan,
+      List<String> sent,
+      int cleanupFailures) {
     if (doFull) {
       commitFull(desired, plan);
     } else {
