@@ -1,8 +1,12 @@
 package dev.svcproxy.sync.nftables;
 
 import dev.svcproxy.kernel.CommandResult;
+import dev.svcproxy.kernel.IptablesKernel;
 import dev.svcproxy.kernel.NftKernel;
+import dev.svcproxy.kernel.ipvs.IpvsKernel;
+import dev.svcproxy.model.LocalTrafficDetector;
 import dev.svcproxy.model.Protocol;
+import dev.svcproxy.model.ProxyConfig;
 import dev.svcproxy.model.ProxyState;
 import dev.svcproxy.model.ServicePortName;
 import dev.svcproxy.nftables.NftChain;
@@ -13,9 +17,12 @@ import dev.svcproxy.nftables.NftRuleset;
 import dev.svcproxy.nftables.NftSet;
 import dev.svcproxy.nftables.NftTransaction;
 import dev.svcproxy.nftables.NftVerb;
+import dev.svcproxy.render.iptables.IptablesOptions;
 import dev.svcproxy.sync.Exclusion;
 import dev.svcproxy.sync.Proxier;
 import dev.svcproxy.sync.SyncException;
+import dev.svcproxy.sync.iptables.IptablesProxier;
+import dev.svcproxy.sync.ipvs.IpvsProxier;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -823,6 +830,20 @@ public final class NftablesProxier implements Proxier {
       }
     }
     return any;
+  }
+
+  /**
+   * What starting nftables mode removes, as upstream's cleanupLeftovers does: IPVS mode's state
+   * (only when there is a sign of it), then iptables mode's chains and jump rules.
+   */
+  public static void removeLeftoversOfOtherModes(IptablesKernel iptables, IpvsKernel ipvs) {
+    // IPVS first: its chains share names with iptables mode's and refer to its ipsets.
+    IpvsProxier.removeLeftoversForOtherMode(ipvs, iptables);
+    new IptablesProxier(
+            iptables,
+            ProxyConfig.defaults("", "", LocalTrafficDetector.none()),
+            IptablesOptions.defaults())
+        .cleanup();
   }
 
   @Override
