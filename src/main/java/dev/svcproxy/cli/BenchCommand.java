@@ -132,6 +132,13 @@ final class BenchCommand implements Runnable {
         description = "iptables-nft or iptables-legacy, for run and the floors alike")
     String backend;
 
+    @Option(
+        names = "--mode",
+        defaultValue = "iptables",
+        paramLabel = "iptables|nftables",
+        description = "proxy mode run programs (--backend applies to iptables mode only)")
+    String mode;
+
     @Option(names = "--rounds", defaultValue = "5", description = "endpoint add/remove rounds")
     int rounds;
 
@@ -172,6 +179,9 @@ final class BenchCommand implements Runnable {
     public Integer call() {
       SyncBenchmark.Options opt;
       try {
+        if (!mode.equals("iptables") && !mode.equals("nftables")) {
+          throw new IllegalArgumentException("--mode must be iptables or nftables, got " + mode);
+        }
         SyncBenchmark.Backend b =
             switch (backend) {
               case "nft" -> SyncBenchmark.Backend.NFT;
@@ -180,6 +190,9 @@ final class BenchCommand implements Runnable {
                   throw new IllegalArgumentException(
                       "--backend must be nft or legacy, got " + backend);
             };
+        if (mode.equals("nftables")) {
+          b = SyncBenchmark.Backend.NFTABLES;
+        }
         opt =
             new SyncBenchmark.Options(
                 services,
