@@ -10,16 +10,10 @@ import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HashMap;
-import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
-import java.util.Set;
 import java.util.function.Consumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -47,12 +41,14 @@ public final class SyncBenchmark {
   public static final long SKIPPED = -3;
 
   private static final Pattern SYNCED =
-      Pattern.compile("synced iptables \\((\\w+) sync.* in (\\d+) ms");
+      Pattern.compile("synced (?:iptables|nftables) \\((\\w+) sync.* in (\\d+) ms");
 
   /** Which iptables family the run process and the floors use. */
   public enum Backend {
     NFT("iptables-nft"),
-    LEGACY("iptables-legacy");
+    LEGACY("iptables-legacy"),
+    /** nftables mode: the kube-proxy nft table, no iptables at all. */
+    NFTABLES("nftables");
 
     private final String family;
 
@@ -103,7 +99,11 @@ public final class SyncBenchmark {
    */
   public record Report(
       Options options,
-      String iptablesVersion,
+      String toolVersion,
+      String loadName,
+      String batchName,
+      String serviceInputName,
+      List<String> chainKinds,
       int renderLines,
       long bareRestoreMs,
       long batchedRestoreMs,
@@ -155,39 +155,34 @@ public final class SyncBenchmark {
     try (Lab lab = Lab.create(root, 1)) {
       Lab.Node node = lab.node("node1");
       CommandRunner ns = root.inNetns(node.netns());
-      Path bin = backendBin(lab.workDir().resolve("bin"));
-      String iptables = bin.resolve("iptables").toString();
-      String restore = bin.resolve("iptables-restore").toString();
-      String version = ns.run(iptables, "--version").orThrow().stdout().strip();
+      Path bin =
+          opt.backend() == Backend.NFTABLES ? null : backendBin(lab.workDir().resolve("bin"));
+      BenchKernel k = bin == null ? new NftablesBenchKernel(ns) : new IptablesBenchKernel(ns, bin);
+      String version = k.version();
       Path manifests = Files.createDirectories(lab.workDir().resolve("manifests"));
       writeManifests(manifests);
-      List<String> runFlags = runFlags(node, manifests, lab.workDir().resolve("lock"));
+      List<String> runFlags = runFlags(k.mode(), node, manifests, lab.workDir().resolve("lock"));
 
       progress.accept("rendering " + opt.services() + " x " + opt.endpoints());
       CommandResult rendered =
           ns.run(command(bin, "render", runFlags), null, Duration.ofMinutes(10)).orThrow();
       String text = rendered.stdout();
       int renderLines = (int) text.lines().count();
-
-      // render predicts the nfacct counters run creates before its first restore; the floors
-      // restore the same text, so the counters must exist for them too.
-      for (String counter : nfacctCounters(text)) {
-        ns.run(List.of("nfacct", "add", counter), null, Duration.ofSeconds(10)).orThrow();
-      }
-      List<String> parts = batches(text, opt.batch());
+      k.prepare(text);
+      List<String> parts = k.batches(text, opt.batch());
       long bare = SKIPPED;
       long batched = SKIPPED;
       long t0;
       if (opt.floors()) {
-        progress.accept("floor: one iptables-restore of the render");
-        empty(ns, bin);
-        bare = timeRestore(ns, restore, text, opt.floorTimeout());
-        empty(ns, bin);
-        progress.accept("floor: the same text, " + opt.batch() + " services per restore");
+        progress.accept("floor: " + k.loadName());
+        k.empty();
+        bare = k.load(text, opt.floorTimeout());
+        k.empty();
+        progress.accept("floor: the same text, " + opt.batch() + " " + k.batchName());
         t0 = System.nanoTime();
         batched = 0;
         for (String part : parts) {
-          if (timeRestore(ns, restore, part, opt.floorTimeout()) < 0) {
+          if (k.load(part, opt.floorTimeout()) < 0) {
             batched = -1;
             break;
           }
@@ -195,7 +190,7 @@ public final class SyncBenchmark {
         if (batched == 0) {
           batched = ms(System.nanoTime() - t0);
         }
-        empty(ns, bin);
+        k.empty();
       }
 
       progress.accept("svcproxy run: first full sync into the empty kernel");
@@ -206,13 +201,10 @@ public final class SyncBenchmark {
       String firstSync = awaitSynced(proc, log1, 1, opt.syncTimeout());
       long first = ms(System.nanoTime() - t0);
       long pid = pid(lockDir);
-      String save =
-          ns.run(List.of(bin.resolve("iptables-save").toString(), "-t", "nat")).orThrow().stdout();
-      int svcChains = countPrefix(save, ":KUBE-SVC-");
-      int sepChains = countPrefix(save, ":KUBE-SEP-");
+      int[] counts = k.chainCounts();
       int victim = opt.services() / 2;
-      String victimChain = serviceChain(save, clusterIp(victim));
-      int atStart = endpointJumps(ns, iptables, victimChain);
+      String victimChain = k.serviceChain(clusterIp(victim));
+      int atStart = k.endpoints(victimChain);
 
       List<Long> add = new ArrayList<>();
       List<Long> addLogged = new ArrayList<>();
@@ -233,25 +225,21 @@ public final class SyncBenchmark {
         long w = System.nanoTime();
         Files.writeString(
             victimFile, ManifestWatchBenchmark.yaml(from, to, opt.endpoints(), victim));
-        afterAdd = awaitEndpoints(ns, iptables, victimChain, opt.endpoints() + 1, w);
+        afterAdd = awaitEndpoints(k, victimChain, opt.endpoints() + 1, w);
         add.add(ms(System.nanoTime() - w));
         addLogged.add(loggedAfter(log1, logged));
         if (opt.floors()) {
-          floor.add(
-              timeRestore(
-                  ns, restore, serviceLines(ns, iptables, victimChain), opt.floorTimeout()));
+          floor.add(k.load(k.serviceInput(victimChain), opt.floorTimeout()));
         }
         Thread.sleep(1500);
         logged = syncCount(log1);
         w = System.nanoTime();
         Files.writeString(victimFile, ManifestWatchBenchmark.yaml(from, to, opt.endpoints(), -1));
-        afterRemove = awaitEndpoints(ns, iptables, victimChain, opt.endpoints(), w);
+        afterRemove = awaitEndpoints(k, victimChain, opt.endpoints(), w);
         remove.add(ms(System.nanoTime() - w));
         removeLogged.add(loggedAfter(log1, logged));
         if (opt.floors()) {
-          floor.add(
-              timeRestore(
-                  ns, restore, serviceLines(ns, iptables, victimChain), opt.floorTimeout()));
+          floor.add(k.load(k.serviceInput(victimChain), opt.floorTimeout()));
         }
       }
 
@@ -277,14 +265,18 @@ public final class SyncBenchmark {
       return new Report(
           opt,
           version,
+          k.loadName(),
+          k.batchName(),
+          k.serviceInputName(),
+          k.chainKinds(),
           renderLines,
           bare,
           batched,
           parts.size(),
           first,
           loggedMs(firstSync),
-          svcChains,
-          sepChains,
+          counts[0],
+          counts[1],
           victimChain,
           atStart,
           add,
@@ -321,20 +313,22 @@ public final class SyncBenchmark {
     out.accept(
         String.format(
             Locale.ROOT,
-            "bench sync: %d ClusterIP services x %d endpoints, backend %s (%s), %d cores",
+            "bench sync: %d ClusterIP services x %d endpoints, %s (%s), %d cores",
             o.services(),
             o.endpoints(),
             o.backend().family(),
-            r.iptablesVersion(),
+            r.toolVersion(),
             Runtime.getRuntime().availableProcessors()));
     out.accept(
         String.format(
             Locale.ROOT,
-            "render: %d lines; %d KUBE-SVC and %d KUBE-SEP chains in the kernel after the first sync;"
+            "render: %d lines; %d %s and %d %s chains in the kernel after the first sync;"
                 + " JVM flags of run: %s",
             r.renderLines(),
             r.serviceChainsInKernel(),
+            r.chainKinds().get(0),
             r.endpointChainsInKernel(),
+            r.chainKinds().get(1),
             r.jvmFlags().isEmpty() ? "(none)" : r.jvmFlags()));
     String fmt = "%-46s %14s  %-44s %12s %7s";
     out.accept(
@@ -345,14 +339,14 @@ public final class SyncBenchmark {
         fmt,
         "(a) first full sync, empty kernel",
         r.firstSyncMs(),
-        "one iptables-restore of the render",
+        r.loadName(),
         r.bareRestoreMs());
     row(
         out,
         fmt,
         "    (process start -> every chain loaded)",
         r.firstSyncMs(),
-        "same text, " + o.batch() + " services/restore (" + r.batches() + ")",
+        "same text, " + o.batch() + " " + r.batchName() + " (" + r.batches() + ")",
         r.batchedRestoreMs());
     row(out, fmt, "    of which the sync itself (logged)", r.firstSyncLoggedMs(), "", -2);
     row(
@@ -360,7 +354,7 @@ public final class SyncBenchmark {
         fmt,
         "(b) restart over the unchanged ruleset",
         r.restartMs(),
-        "one iptables-restore of the render",
+        r.loadName(),
         r.bareRestoreMs());
     row(out, fmt, "    of which the sync itself (logged)", r.restartLoggedMs(), "", -2);
     long floor = r.changeFloorMs().isEmpty() ? SKIPPED : median(r.changeFloorMs());
@@ -369,7 +363,7 @@ public final class SyncBenchmark {
         fmt,
         "(c) endpoint added, write -> kernel, median",
         median(r.addMs()),
-        "restore of the service's own lines, median",
+        r.serviceInputName() + ", median",
         floor);
     row(out, fmt, "    max of " + r.addMs().size(), max(r.addMs()), "", -2);
     row(out, fmt, "    of which the sync itself (logged), median", median(r.addLoggedMs()), "", -2);
@@ -378,7 +372,7 @@ public final class SyncBenchmark {
         fmt,
         "(c) endpoint removed, write -> kernel, median",
         median(r.removeMs()),
-        "restore of the service's own lines, median",
+        r.serviceInputName() + ", median",
         floor);
     row(out, fmt, "    max of " + r.removeMs().size(), max(r.removeMs()), "", -2);
     row(
@@ -483,8 +477,10 @@ public final class SyncBenchmark {
     return "10.96." + (i / 250) + "." + (i % 250 + 1);
   }
 
-  private static List<String> runFlags(Lab.Node node, Path manifests, Path lockDir) {
+  private static List<String> runFlags(String mode, Lab.Node node, Path manifests, Path lockDir) {
     return List.of(
+        "--mode",
+        mode,
         "--manifests",
         manifests.toString(),
         "--node-name",
@@ -504,11 +500,8 @@ public final class SyncBenchmark {
   private static List<String> command(Path bin, String cmd, List<String> flags) {
     List<String> argv = new ArrayList<>();
     argv.add("env");
-    argv.add(
-        "PATH="
-            + bin
-            + ":"
-            + System.getenv().getOrDefault("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"));
+    String path = System.getenv().getOrDefault("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+    argv.add("PATH=" + (bin == null ? path : bin + ":" + path));
     argv.add(ProcessHandle.current().info().command().orElse("java"));
     argv.addAll(jvmFlags());
     argv.add("-cp");
@@ -532,201 +525,18 @@ public final class SyncBenchmark {
         .toList();
   }
 
-  /** Removes every chain and rule of the nat and filter tables in the lab node. */
-  private static void empty(CommandRunner ns, Path bin) {
-    String iptables = bin.resolve("iptables").toString();
-    for (String table : List.of("nat", "filter")) {
-      ns.run(List.of(iptables, "-t", table, "-F"), null, Duration.ofMinutes(10)).orThrow();
-      ns.run(List.of(iptables, "-t", table, "-X"), null, Duration.ofMinutes(10)).orThrow();
-    }
-  }
-
-  /** Milliseconds of one `iptables-restore --noflush`, or -1 when it ran out of time. */
-  private static long timeRestore(
-      CommandRunner ns, String restore, String input, Duration timeout) {
-    long t0 = System.nanoTime();
-    CommandResult r = ns.run(List.of(restore, "--noflush"), input, timeout);
-    long took = ms(System.nanoTime() - t0);
-    if (r.exitCode() == 124) {
-      return -1;
-    }
-    r.orThrow();
-    return took;
-  }
-
-  /**
-   * The render cut into restore inputs: each batch holds the own chains (KUBE-SVC/SVL/EXT/FW/SEP)
-   * of {@code perBatch} services, loaded while nothing jumps to them; the last input is everything
-   * else (the shared chains that point at them, and the filter table).
-   */
-  static List<String> batches(String text, int perBatch) {
-    Map<String, List<String>> tables = new LinkedHashMap<>();
-    String table = null;
-    for (String line : text.lines().toList()) {
-      if (line.startsWith("*")) {
-        table = line.substring(1);
-        tables.put(table, new ArrayList<>());
-      } else if (table != null
-          && !line.equals("COMMIT")
-          && !line.isBlank()
-          && !line.startsWith("#")) {
-        tables.get(table).add(line);
-      }
-    }
-    List<String> nat = tables.getOrDefault("nat", List.of());
-    Map<String, List<String>> jumps = new HashMap<>();
-    Set<String> roots = new LinkedHashSet<>();
-    for (String line : nat) {
-      if (!line.startsWith("-A ")) {
-        continue;
-      }
-      String chain = line.split(" ", 3)[1];
-      String target = target(line);
-      if (target == null || !own(target)) {
-        continue;
-      }
-      if (own(chain)) {
-        jumps.computeIfAbsent(chain, k -> new ArrayList<>()).add(target);
-      } else {
-        roots.add(target);
-      }
-    }
-    Map<String, Integer> group = new HashMap<>();
-    int g = 0;
-    for (String r : roots) {
-      if (group.containsKey(r)) {
-        continue;
-      }
-      ArrayDeque<String> todo = new ArrayDeque<>(List.of(r));
-      while (!todo.isEmpty()) {
-        String c = todo.poll();
-        if (group.putIfAbsent(c, g / perBatch) == null) {
-          todo.addAll(jumps.getOrDefault(c, List.of()));
-        }
-      }
-      g++;
-    }
-    int count = Math.max(1, (g + perBatch - 1) / perBatch);
-    List<List<String>> decls = new ArrayList<>();
-    List<List<String>> rules = new ArrayList<>();
-    for (int b = 0; b < count; b++) {
-      decls.add(new ArrayList<>());
-      rules.add(new ArrayList<>());
-    }
-    List<String> rest = new ArrayList<>();
-    for (String line : nat) {
-      String chain =
-          line.startsWith(":") ? line.substring(1).split(" ", 2)[0] : line.split(" ", 3)[1];
-      Integer b = group.get(chain);
-      if (b == null) {
-        rest.add(line);
-      } else if (line.startsWith(":")) {
-        decls.get(b).add(line);
-      } else {
-        rules.get(b).add(line);
-      }
-    }
-    List<String> out = new ArrayList<>();
-    for (int b = 0; b < count; b++) {
-      if (decls.get(b).isEmpty()) {
-        continue;
-      }
-      StringBuilder s = new StringBuilder("*nat\n");
-      // Declared so the batch's jumps to it resolve on an empty kernel; the last input fills it.
-      s.append(":KUBE-MARK-MASQ - [0:0]\n");
-      decls.get(b).forEach(l -> s.append(l).append('\n'));
-      rules.get(b).forEach(l -> s.append(l).append('\n'));
-      out.add(s.append("COMMIT\n").toString());
-    }
-    StringBuilder last = new StringBuilder();
-    for (Map.Entry<String, List<String>> t : tables.entrySet()) {
-      last.append('*').append(t.getKey()).append('\n');
-      (t.getKey().equals("nat") ? rest : t.getValue()).forEach(l -> last.append(l).append('\n'));
-      last.append("COMMIT\n");
-    }
-    out.add(last.toString());
-    return out;
-  }
-
-  private static boolean own(String chain) {
-    return chain.startsWith("KUBE-SVC-")
-        || chain.startsWith("KUBE-SVL-")
-        || chain.startsWith("KUBE-EXT-")
-        || chain.startsWith("KUBE-FW-")
-        || chain.startsWith("KUBE-SEP-");
-  }
-
-  private static String target(String rule) {
-    String[] w = rule.split(" ");
-    for (int i = 0; i < w.length - 1; i++) {
-      if (w[i].equals("-j") || w[i].equals("-g")) {
-        return w[i + 1];
-      }
-    }
-    return null;
-  }
-
-  private static int countPrefix(String text, String prefix) {
-    return (int) text.lines().filter(l -> l.startsWith(prefix)).count();
-  }
-
-  /** The KUBE-SVC chain KUBE-SERVICES sends {@code ip} to, read from the kernel's rules. */
-  private static String serviceChain(String save, String ip) {
-    for (String line : save.lines().toList()) {
-      if (line.startsWith("-A KUBE-SERVICES ") && line.contains(" -d " + ip + "/32 ")) {
-        String t = target(line);
-        if (t != null && t.startsWith("KUBE-SVC-")) {
-          return t;
-        }
-      }
-    }
-    throw new IllegalStateException("the kernel has no KUBE-SERVICES rule for " + ip);
-  }
-
-  /** Jumps to endpoint chains in one service chain, as the kernel holds it (-1: no chain). */
-  private static int endpointJumps(CommandRunner ns, String iptables, String chain) {
-    CommandResult r = ns.run(iptables, "-t", "nat", "-S", chain);
-    if (!r.ok()) {
-      return -1;
-    }
-    return (int)
-        r.stdout().lines().filter(l -> l.startsWith("-A ") && l.contains(" -j KUBE-SEP-")).count();
-  }
-
   /** Polls the one service chain until it has {@code want} endpoints. */
-  private int awaitEndpoints(CommandRunner ns, String iptables, String chain, int want, long since)
+  private int awaitEndpoints(BenchKernel k, String chain, int want, long since)
       throws InterruptedException {
     long end = since + opt.syncTimeout().toNanos();
     while (System.nanoTime() < end) {
-      int n = endpointJumps(ns, iptables, chain);
+      int n = k.endpoints(chain);
       if (n == want) {
         return n;
       }
       Thread.sleep(5);
     }
     throw new IllegalStateException(chain + " did not reach " + want + " endpoints in time");
-  }
-
-  /** The service's own chains as the kernel holds them, as a --noflush restore input. */
-  private static String serviceLines(CommandRunner ns, String iptables, String svcChain) {
-    List<String> chains = new ArrayList<>(List.of(svcChain));
-    List<String> rules = new ArrayList<>();
-    for (int i = 0; i < chains.size(); i++) {
-      for (String l :
-          ns.run(iptables, "-t", "nat", "-S", chains.get(i)).orThrow().stdout().lines().toList()) {
-        if (l.startsWith("-A ")) {
-          rules.add(l);
-          String t = target(l);
-          if (t != null && t.startsWith("KUBE-SEP-") && !chains.contains(t)) {
-            chains.add(t);
-          }
-        }
-      }
-    }
-    StringBuilder s = new StringBuilder("*nat\n");
-    chains.forEach(c -> s.append(':').append(c).append(" - [0:0]\n"));
-    rules.forEach(l -> s.append(l).append('\n'));
-    return s.append("COMMIT\n").toString();
   }
 
   /** Waits until {@code log} holds {@code times} "synced iptables" lines; returns the last. */

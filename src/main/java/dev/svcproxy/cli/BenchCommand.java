@@ -1,5 +1,6 @@
 package dev.svcproxy.cli;
 
+import dev.svcproxy.bench.DataplaneBenchmark;
 import dev.svcproxy.bench.ManifestWatchBenchmark;
 import dev.svcproxy.bench.SyncBenchmark;
 import dev.svcproxy.bench.TraceBenchmark;
@@ -15,14 +16,19 @@ import picocli.CommandLine.Spec;
     name = "bench",
     mixinStandardHelpOptions = true,
     description = "Print performance figures.",
-    subcommands = {BenchCommand.Trace.class, BenchCommand.Manifests.class, BenchCommand.Sync.class})
+    subcommands = {
+      BenchCommand.Trace.class,
+      BenchCommand.Manifests.class,
+      BenchCommand.Sync.class,
+      BenchCommand.Dataplane.class
+    })
 final class BenchCommand implements Runnable {
   @Spec picocli.CommandLine.Model.CommandSpec spec;
 
   @Override
   public void run() {
     throw new picocli.CommandLine.ParameterException(
-        spec.commandLine(), "a bench subcommand is required (trace, manifests, sync)");
+        spec.commandLine(), "a bench subcommand is required (trace, manifests, sync, dataplane)");
   }
 
   /** Parse and trace time of a large iptables-save. */
@@ -126,6 +132,13 @@ final class BenchCommand implements Runnable {
         description = "iptables-nft or iptables-legacy, for run and the floors alike")
     String backend;
 
+    @Option(
+        names = "--mode",
+        defaultValue = "iptables",
+        paramLabel = "iptables|nftables",
+        description = "proxy mode run programs (--backend applies to iptables mode only)")
+    String mode;
+
     @Option(names = "--rounds", defaultValue = "5", description = "endpoint add/remove rounds")
     int rounds;
 
@@ -166,6 +179,9 @@ final class BenchCommand implements Runnable {
     public Integer call() {
       SyncBenchmark.Options opt;
       try {
+        if (!mode.equals("iptables") && !mode.equals("nftables")) {
+          throw new IllegalArgumentException("--mode must be iptables or nftables, got " + mode);
+        }
         SyncBenchmark.Backend b =
             switch (backend) {
               case "nft" -> SyncBenchmark.Backend.NFT;
@@ -174,6 +190,9 @@ final class BenchCommand implements Runnable {
                   throw new IllegalArgumentException(
                       "--backend must be nft or legacy, got " + backend);
             };
+        if (mode.equals("nftables")) {
+          b = SyncBenchmark.Backend.NFTABLES;
+        }
         opt =
             new SyncBenchmark.Options(
                 services,
@@ -206,6 +225,83 @@ final class BenchCommand implements Runnable {
         throw new IllegalArgumentException(flag + " must be positive");
       }
       return d;
+    }
+  }
+
+  /** Connection set-up through a Service VIP at 1 and N Services, per mode. */
+  @Command(
+      name = "dataplane",
+      mixinStandardHelpOptions = true,
+      description = {
+        "Run `svcproxy run` in a throw-away one-node lab per mode and size, then time TCP connects"
+            + " from a pod to a Service's VIP and, as the floor, straight to its backend pod.",
+        "The measured Service is the last one in iptables' KUBE-SERVICES. Needs root."
+      })
+  static final class Dataplane implements Callable<Integer> {
+    @Spec picocli.CommandLine.Model.CommandSpec spec;
+
+    @Option(
+        names = "--services",
+        defaultValue = "1,10000",
+        split = ",",
+        paramLabel = "N[,N...]",
+        description = "Service counts to measure (default: 1 and 10000)")
+    java.util.List<Integer> services;
+
+    @Option(names = "--endpoints", defaultValue = "10", paramLabel = "M")
+    int endpoints;
+
+    @Option(
+        names = "--modes",
+        defaultValue = "iptables,nftables",
+        split = ",",
+        paramLabel = "MODE[,MODE...]")
+    java.util.List<String> modes;
+
+    @Option(names = "--connections", defaultValue = "3000", description = "timed connects")
+    int connections;
+
+    @Option(names = "--warmup", defaultValue = "300", description = "untimed connects first")
+    int warmup;
+
+    @Option(
+        names = "--sync-timeout",
+        defaultValue = "10m",
+        paramLabel = "DURATION",
+        description = "give up waiting for run to sync after this long")
+    String syncTimeout;
+
+    @Override
+    public Integer call() throws java.io.IOException {
+      DataplaneBenchmark.Options opt;
+      try {
+        for (String m : modes) {
+          if (!ProxyOptions.MODES.contains(m)) {
+            throw new IllegalArgumentException("--modes: unknown mode " + m);
+          }
+        }
+        opt =
+            new DataplaneBenchmark.Options(
+                modes,
+                services,
+                endpoints,
+                connections,
+                warmup,
+                Sync.positive(Durations.parse(syncTimeout, "--sync-timeout"), "--sync-timeout"));
+      } catch (IllegalArgumentException e) {
+        throw new picocli.CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+      }
+      PrintWriter err = spec.commandLine().getErr();
+      java.util.List<DataplaneBenchmark.Figure> figures =
+          DataplaneBenchmark.run(
+              new ProcessCommandRunner(),
+              opt,
+              s -> {
+                err.println("bench dataplane: " + s);
+                err.flush();
+              });
+      DataplaneBenchmark.print(figures, Lines.to(spec.commandLine().getOut()));
+      return 0;
     }
   }
 }

@@ -87,6 +87,10 @@ public final class ManifestParser {
             items.add(
                 new ManifestSet.Item(
                     kind, ns, name, file, doc, List.of(), EndpointsConverter.toSlices(node)));
+        case "networking.k8s.io/v1/ServiceCIDR", "networking.k8s.io/v1beta1/ServiceCIDR" ->
+            items.add(
+                new ManifestSet.Item(
+                    kind, "", name, file, doc, List.of(), List.of(), serviceCidr(node)));
         case "v1/List" -> {
           for (JsonNode item : list(node, "items", "items")) {
             collect(file, doc, item, items, problems);
@@ -107,6 +111,47 @@ public final class ManifestParser {
               : "cannot be read (" + e.getClass().getSimpleName() + ")";
       problems.add(new ManifestProblem(file, doc, Printable.shown(kind) + " " + who + ": " + why));
     }
+  }
+
+  /**
+   * The prefixes of a ServiceCIDR (networking.k8s.io), checked as the API server's
+   * ValidateServiceCIDR does: a DNS-1123 subdomain name, one or two CIDRs in canonical form, at
+   * most one per IP family.
+   */
+  public static List<Cidr> serviceCidr(JsonNode node) {
+    name(node.path("metadata"), ApiValidation::dns1123Subdomain);
+    JsonNode list = list(node.path("spec"), "cidrs", "spec.cidrs");
+    if (list.isEmpty()) {
+      throw invalid("spec.cidrs", "Required value");
+    }
+    if (list.size() > 2) {
+      throw invalid("spec.cidrs", "Too many: " + list.size() + ": must have at most 2 items");
+    }
+    List<Cidr> out = new ArrayList<>();
+    for (int i = 0; i < list.size(); i++) {
+      String field = "spec.cidrs[" + i + "]";
+      String v = text(list, i, field);
+      Cidr c;
+      try {
+        c = Cidr.parse(v);
+      } catch (IllegalArgumentException e) {
+        throw invalid(field, "invalid value " + Printable.quoted(v) + ": must be a valid CIDR");
+      }
+      if (v.indexOf('/') < 0 || !c.masked().toString().equals(v) && !c.ipv6()) {
+        throw invalid(
+            field,
+            "invalid value "
+                + Printable.quoted(v)
+                + ": must be in canonical form ("
+                + Printable.quoted(c.masked().toString())
+                + ")");
+      }
+      if (!out.isEmpty() && out.getFirst().ipv6() == c.ipv6()) {
+        throw invalid("spec.cidrs", "may specify no more than one IP for each IP family");
+      }
+      out.add(c);
+    }
+    return out;
   }
 
   /** Converts a v1 Service; returns null for those a proxy skips (headless, ExternalName). */

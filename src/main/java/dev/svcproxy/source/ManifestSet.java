@@ -1,5 +1,6 @@
 package dev.svcproxy.source;
 
+import dev.svcproxy.model.Cidr;
 import dev.svcproxy.model.EndpointSlice;
 import dev.svcproxy.model.Service;
 import java.util.ArrayList;
@@ -19,8 +20,8 @@ public record ManifestSet(List<Item> items, List<ManifestProblem> problems, bool
   }
 
   /**
-   * One object of a manifest (a Service, an EndpointSlice, or an Endpoints converted to slices) and
-   * the place it came from.
+   * One object of a manifest (a Service, an EndpointSlice, an Endpoints converted to slices, or a
+   * ServiceCIDR's prefixes) and the place it came from.
    */
   public record Item(
       String kind,
@@ -29,10 +30,24 @@ public record ManifestSet(List<Item> items, List<ManifestProblem> problems, bool
       String file,
       int document,
       List<Service> services,
-      List<EndpointSlice> slices) {
+      List<EndpointSlice> slices,
+      List<Cidr> serviceCidrs) {
     public Item {
       services = List.copyOf(services);
       slices = List.copyOf(slices);
+      serviceCidrs = List.copyOf(serviceCidrs);
+    }
+
+    /** A Service or EndpointSlice item. */
+    public Item(
+        String kind,
+        String namespace,
+        String name,
+        String file,
+        int document,
+        List<Service> services,
+        List<EndpointSlice> slices) {
+      this(kind, namespace, name, file, document, services, slices, List.of());
     }
 
     String key() {
@@ -50,6 +65,11 @@ public record ManifestSet(List<Item> items, List<ManifestProblem> problems, bool
 
   public List<EndpointSlice> slices() {
     return items.stream().flatMap(i -> i.slices().stream()).toList();
+  }
+
+  /** The prefixes of every ServiceCIDR object, in file order. */
+  public List<Cidr> serviceCidrs() {
+    return items.stream().flatMap(i -> i.serviceCidrs().stream()).toList();
   }
 
   /**

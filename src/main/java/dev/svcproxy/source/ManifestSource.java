@@ -278,7 +278,9 @@ public final class ManifestSource implements AutoCloseable {
       problems.forEach(p -> LOG.warn("manifest problem: {}", p));
       lastProblems = List.copyOf(problems);
     }
-    ProxyState state = built == null ? build(used) : rebuild(built, used);
+    ProxyState state =
+        (built == null ? build(used) : rebuild(built, used))
+            .withServiceCidrs(new ManifestSet(used, List.of(), false).serviceCidrs());
     built = state;
     dirty.clear();
     return new Snapshot(state, problems);

@@ -36,7 +36,7 @@ class SyncBenchmarkBatchesTest {
 
   @Test
   void batches_oneServicePerBatch_ownChainsFirstSharedChainsLast() {
-    List<String> parts = SyncBenchmark.batches(TEXT, 1);
+    List<String> parts = IptablesBenchKernel.batchesOf(TEXT, 1);
 
     assertThat(parts)
         .containsExactly(
@@ -79,7 +79,7 @@ class SyncBenchmarkBatchesTest {
 
   @Test
   void batches_moreServicesPerBatchThanServices_oneBatchThenTheSwitch() {
-    List<String> parts = SyncBenchmark.batches(TEXT, 100);
+    List<String> parts = IptablesBenchKernel.batchesOf(TEXT, 100);
 
     assertThat(parts).hasSize(2);
     assertThat(parts.get(0))

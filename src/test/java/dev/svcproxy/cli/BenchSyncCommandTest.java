@@ -21,6 +21,7 @@ class BenchSyncCommandTest {
         "--endpoints 0|--endpoints must be between 1 and 250, got 0",
         "--endpoints 251|--endpoints must be between 1 and 250, got 251",
         "--backend ipvs|--backend must be nft or legacy, got ipvs",
+        "--mode ipvs|--mode must be iptables or nftables, got ipvs",
         "--rounds 0|--rounds must be at least 1, got 0",
         "--floor-timeout 0|--floor-timeout must be positive",
         "--services ten|ten"

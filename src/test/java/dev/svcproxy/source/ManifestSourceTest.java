@@ -280,4 +280,25 @@ class ManifestSourceTest {
     unreadable.clear();
     assertThat(services(source.load())).containsExactly("ns/a:p80");
   }
+
+  @Test
+  void load_serviceCidrManifest_entersTheStateAndFollowsEdits() throws IOException {
+    String cidr =
+        "apiVersion: networking.k8s.io/v1\nkind: ServiceCIDR\nmetadata: {name: kubernetes}\n"
+            + "spec: {cidrs: [172.30.0.0/16]}\n";
+    write("a.yaml", svc("a", "172.30.0.41"));
+    Path c = write("cidr.yaml", cidr);
+    ManifestSource.Snapshot s = source.load();
+    assertThat(s.state().serviceCidrs())
+        .containsExactly(dev.svcproxy.model.Cidr.parse("172.30.0.0/16"));
+
+    write("cidr.yaml", cidr.replace("172.30.0.0/16", "10.96.0.0/12"));
+    assertThat(source.load().state().serviceCidrs())
+        .containsExactly(dev.svcproxy.model.Cidr.parse("10.96.0.0/12"));
+
+    Files.delete(c);
+    ManifestSource.Snapshot gone = source.load();
+    assertThat(gone.state().serviceCidrs()).isEmpty();
+    assertThat(services(gone)).containsExactly("ns/a:p80");
+  }
 }

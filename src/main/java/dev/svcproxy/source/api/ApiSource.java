@@ -2,6 +2,7 @@ package dev.svcproxy.source.api;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.svcproxy.model.Cidr;
 import dev.svcproxy.model.EndpointSlice;
 import dev.svcproxy.model.Ip;
 import dev.svcproxy.model.ProxyState;
@@ -26,7 +27,6 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.TreeMap;
-import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -80,7 +80,7 @@ public final class ApiSource implements AutoCloseable {
   private Map<String, Converted<Service>> serviceModels = Map.of();
 
   private Map<String, Converted<EndpointSlice>> sliceModels = Map.of();
-  private final Map<String, List<String>> cidrsByName = new ConcurrentHashMap<>();
+  private final Map<String, List<Cidr>> cidrsByName = new ConcurrentHashMap<>();
   private final List<Consumer<NodeInfo>> nodeListeners = new CopyOnWriteArrayList<>();
   private final ScheduledExecutorService worker;
   private final AtomicBoolean flushQueued = new AtomicBoolean();
@@ -231,10 +231,13 @@ public final class ApiSource implements AutoCloseable {
     }
   }
 
-  /** The service CIDRs the cluster's ServiceCIDR objects (networking.k8s.io/v1) name. */
-  public List<String> serviceCidrs() {
-    TreeSet<String> out = new TreeSet<>();
-    cidrsByName.values().forEach(out::addAll);
+  /**
+   * The service CIDRs the cluster's ServiceCIDR objects (networking.k8s.io/v1) name, by object name
+   * then in each object's order, without repeats; invalid objects are left out.
+   */
+  public List<Cidr> serviceCidrs() {
+    java.util.LinkedHashSet<Cidr> out = new java.util.LinkedHashSet<>();
+    new TreeMap<>(cidrsByName).values().forEach(out::addAll);
     return List.copyOf(out);
   }
 
@@ -264,14 +267,12 @@ public final class ApiSource implements AutoCloseable {
   }
 
   private void onCidr(String key, Optional<ServiceCIDR> obj) {
-    List<String> list =
-        obj.map(c -> c.getSpec() == null ? null : c.getSpec().getCidrs())
-            .map(l -> l.stream().filter(Objects::nonNull).toList())
+    List<Cidr> list =
+        obj.flatMap(c -> convert("ServiceCIDR", key, c, ManifestParser::serviceCidr))
             .orElse(List.of());
-    if (list.isEmpty()) {
-      cidrsByName.remove(key);
-    } else {
-      cidrsByName.put(key, list);
+    List<Cidr> before = list.isEmpty() ? cidrsByName.remove(key) : cidrsByName.put(key, list);
+    if (!list.equals(before == null ? List.of() : before)) {
+      queueFlush();
     }
   }
 
@@ -463,7 +464,9 @@ public final class ApiSource implements AutoCloseable {
     sliceModels =
         convertAll(
             "EndpointSlice", slices.getStore().list(), sliceModels, ManifestParser::endpointSlice);
-    ProxyState state = ProxyStateBuilder.build(present(serviceModels), present(sliceModels));
+    ProxyState state =
+        ProxyStateBuilder.build(present(serviceModels), present(sliceModels))
+            .withServiceCidrs(serviceCidrs());
     if (state.equals(delivered)) {
       return;
     }

@@ -200,7 +200,13 @@ class ApiSourceNodeTest {
                 .build())
         .create();
     ApiSource src = source(s, "n7");
-    await(() -> src.serviceCidrs().equals(List.of("10.96.0.0/16", "fd00:96::/112")));
+    await(
+        () ->
+            src.serviceCidrs()
+                .equals(
+                    List.of(
+                        dev.svcproxy.model.Cidr.parse("10.96.0.0/16"),
+                        dev.svcproxy.model.Cidr.parse("fd00:96::/112"))));
     k.network().v1().serviceCIDRs().withName("kubernetes").delete();
     await(() -> src.serviceCidrs().isEmpty());
   }

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
+import dev.svcproxy.model.Cidr;
 import dev.svcproxy.model.Endpoint;
 import dev.svcproxy.model.ProxyState;
 import dev.svcproxy.model.ServicePortInfo;
@@ -357,5 +358,49 @@ class ApiSourceTest {
                 List.of(
                     "default/api:http 10.96.0.11:443 -> ",
                     "default/web:http 10.96.0.10:80 -> 10.244.2.9:8080")));
+  }
+
+  @Test
+  void watch_serviceCidrObjects_enterTheDeliveredState_invalidOnesLeftOut() throws Exception {
+    MockApiServer s = server(0);
+    NamespacedKubernetesClient k = writer(s);
+    ApiSource src = source(s, "node1");
+    src.watch(this::record);
+    awaitState(List::isEmpty);
+    assertThat(s.awaitWatches(WAIT, "servicecidrs")).isTrue();
+    k.network().v1().serviceCIDRs().resource(serviceCidr("kubernetes", "172.30.0.0/16")).create();
+    // Not canonical: the API server would refuse it; svcproxy leaves it out as it does any
+    // invalid object.
+    k.network().v1().serviceCIDRs().resource(serviceCidr("bad", "10.96.0.1/12")).create();
+    awaitLast(st -> st.serviceCidrs().equals(List.of(Cidr.parse("172.30.0.0/16"))));
+    k.network().v1().serviceCIDRs().withName("kubernetes").delete();
+    awaitLast(st -> st.serviceCidrs().isEmpty());
+  }
+
+  private static io.fabric8.kubernetes.api.model.networking.v1.ServiceCIDR serviceCidr(
+      String name, String cidr) {
+    return new io.fabric8.kubernetes.api.model.networking.v1.ServiceCIDRBuilder()
+        .withNewMetadata()
+        .withName(name)
+        .endMetadata()
+        .withNewSpec()
+        .withCidrs(cidr)
+        .endSpec()
+        .build();
+  }
+
+  private void awaitLast(Predicate<ProxyState> ok) throws InterruptedException {
+    long end = System.nanoTime() + WAIT.toNanos();
+    synchronized (seen) {
+      while (seen.isEmpty() || !ok.test(seen.get(seen.size() - 1))) {
+        long left = end - System.nanoTime();
+        if (left <= 0) {
+          throw new AssertionError(
+              "no matching state in time; last cidrs: "
+                  + (seen.isEmpty() ? "none" : seen.get(seen.size() - 1).serviceCidrs()));
+        }
+        seen.wait(Math.max(1, left / 1_000_000));
+      }
+    }
   }
 }
