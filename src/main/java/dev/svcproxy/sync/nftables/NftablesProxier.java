@@ -269,14 +269,39 @@ public final class NftablesProxier implements Proxier {
   // ---- full sync: compare with the kernel's table ----
 
   private Plan planFull(NftRuleset desired, long now) {
+    return planFull(
+        desired,
+        kernel
+            .list(desired.family(), desired.table())
+            .orElse(
+                new NftKernel.Listing(
+                    desired.family(), desired.table(), Map.of(), Map.of(), Map.of())),
+        now);
+  }
+
+  /**
+   * The one transaction a full sync sends to a node without the table (what {@code svcproxy render
+   * --mode nftables} prints): the table, every chain declared before any rule, the sets and maps,
+   * their elements, then the rules. A sync of a large table sends the same lines, with the regular
+   * chains split off into batches first.
+   */
+  public static String fullLoad(NftRuleset desired) {
+    NftablesProxier p =
+        new NftablesProxier(
+            new NftKernel(null), NftRender.of(s -> desired), () -> 0L, Integer.MAX_VALUE);
+    Plan plan =
+        p.planFull(
+            desired,
+            new NftKernel.Listing(desired.family(), desired.table(), Map.of(), Map.of(), Map.of()),
+            0L);
+    return p.switchTransaction(plan, false, true);
+  }
+
+  private Plan planFull(NftRuleset desired, NftKernel.Listing k, long now) {
     family = desired.family();
     table = desired.table();
     Plan p = new Plan(true);
     p.tableComment = desired.comment();
-    NftKernel.Listing k =
-        kernel
-            .list(family, table)
-            .orElse(new NftKernel.Listing(family, table, Map.of(), Map.of(), Map.of()));
     NftObjects all = desired.all();
     Map<String, NftChain> dChains = byName(all.chains());
     Map<String, NftSet> dSets = new LinkedHashMap<>();
