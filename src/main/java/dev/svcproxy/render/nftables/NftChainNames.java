@@ -6,10 +6,10 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 
 /**
- * Upstream nftables mode's object names: a readable base ("ns/svc/tcp/port", plus
- * "__ip/port" for an endpoint) behind the first 8 characters of its own base32(sha256) and a
- * prefix saying what the object is. The hash keeps truncated names unique and makes endpoint
- * chains that differ in one digit easy to tell apart.
+ * Upstream nftables mode's object names: a readable base ("ns/svc/tcp/port", plus "__ip/port" for
+ * an endpoint) behind the first 8 characters of its own base32(sha256) and a prefix saying what the
+ * object is. The hash keeps truncated names unique and makes endpoint chains that differ in one
+ * digit easy to tell apart.
  */
 public final class NftChainNames {
   public static final String SERVICE = "service-";
@@ -37,8 +37,7 @@ public final class NftChainNames {
 
   /** The base of a service port's chains: "HASH-ns/name/proto/port". */
   public static String servicePortBase(ServicePortName spn, String protocol) {
-    return hashAndTruncate(
-        spn.namespace() + "/" + spn.name() + "/" + protocol + "/" + spn.port());
+    return hashAndTruncate(spn.namespace() + "/" + spn.name() + "/" + protocol + "/" + spn.port());
   }
 
   /**

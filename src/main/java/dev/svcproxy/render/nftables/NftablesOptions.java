@@ -19,8 +19,8 @@ public record NftablesOptions(boolean nodePortsOnPrimaryByDefault) {
   }
 
   /**
-   * The IPv4 CIDRs NodePorts answer on. An empty --nodeport-addresses means "primary" (the node
-   * IP as a /32) when that default is on and the node IP is known and not loopback, as upstream's
+   * The IPv4 CIDRs NodePorts answer on. An empty --nodeport-addresses means "primary" (the node IP
+   * as a /32) when that default is on and the node IP is known and not loopback, as upstream's
    * kube-proxy sets it up; otherwise the flag reads as ProxyConfig reads it (all addresses when it
    * holds no IPv4 CIDR).
    */

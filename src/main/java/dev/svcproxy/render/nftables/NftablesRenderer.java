@@ -99,8 +99,8 @@ public final class NftablesRenderer {
 
   /**
    * The fixed part of the table: base chains and their jumps, the helper chains, the shared sets
-   * and maps (empty of service elements), the NodePort addresses and the service-CIDR drop rule.
-   * It depends on the state only through its service CIDRs.
+   * and maps (empty of service elements), the NodePort addresses and the service-CIDR drop rule. It
+   * depends on the state only through its service CIDRs.
    */
   public NftObjects base(ProxyState state) {
     List<NftSet> sets = new ArrayList<>();
@@ -197,8 +197,7 @@ public final class NftablesRenderer {
               "Drop traffic to unallocated ClusterIPs"));
     }
     chains.add(NftChain.regular(CLUSTER_IPS_CHECK, clusterIpsCheck));
-    chains.add(
-        regular(FIREWALL_CHECK, "ip daddr . meta l4proto . th dport vmap @" + FIREWALL_IPS));
+    chains.add(regular(FIREWALL_CHECK, "ip daddr . meta l4proto . th dport vmap @" + FIREWALL_IPS));
     chains.add(regular(MARK_MASQ, "mark set mark or " + mark));
     chains.add(
         regular(
@@ -457,14 +456,12 @@ public final class NftablesRenderer {
         add(
             chains,
             chain,
-            "ip saddr @"
-                + affinitySet(spn, proto, ep)
-                + " goto "
-                + endpointChain(spn, proto, ep),
+            "ip saddr @" + affinitySet(spn, proto, ep) + " goto " + endpointChain(spn, proto, ep),
             "");
       }
     }
-    StringBuilder vmap = new StringBuilder("numgen random mod ").append(eps.size()).append(" vmap {");
+    StringBuilder vmap =
+        new StringBuilder("numgen random mod ").append(eps.size()).append(" vmap {");
     for (int i = 0; i < eps.size(); i++) {
       vmap.append(i == 0 ? " " : " , ")
           .append(i)
