@@ -501,14 +501,18 @@ public final class NftablesRenderer {
     };
   }
 
-  /** The local-traffic detector's nft match: IfLocalNFT ({@code local}) or IfNotLocalNFT. */
+  /**
+   * The local-traffic detector's nft match: IfLocalNFT ({@code local}) or IfNotLocalNFT. Interfaces
+   * match by name ({@code iifname}), as upstream since kubernetes#134024: {@code iif} resolves the
+   * name when the rule is loaded, so a missing bridge or a "veth*" prefix made nft refuse it.
+   */
   private String ifLocal(boolean local) {
     LocalTrafficDetector d = cfg.localDetector();
     String not = local ? "" : "!= ";
     return switch (d.mode()) {
       case CLUSTER_CIDR, NODE_CIDR -> "ip saddr " + not + d.value();
-      case BRIDGE_INTERFACE -> "iif " + not + d.value();
-      case INTERFACE_NAME_PREFIX -> "iif " + not + d.value() + "*";
+      case BRIDGE_INTERFACE -> "iifname " + not + d.value();
+      case INTERFACE_NAME_PREFIX -> "iifname " + not + d.value() + "*";
     };
   }
 

@@ -315,8 +315,9 @@ class NftablesRendererBehaviourTest {
         .isEqualTo("ip daddr 172.30.0.41 jump mark-for-masquerade");
   }
 
+  /** localdetector.go with kubernetes#134024 (interface names, not indexes). */
   @Test
-  void render_bridgeAndPrefixDetectors_matchInputInterface() {
+  void render_bridgeAndPrefixDetectors_matchInputInterfaceName() {
     String yaml = ETP_LOCAL;
     NftRuleset bridge =
         render(
@@ -325,9 +326,9 @@ class NftablesRendererBehaviourTest {
                 new LocalTrafficDetector(LocalTrafficDetector.Mode.BRIDGE_INTERFACE, "cni0")),
             yaml);
     assertThat(rules(bridge, "service-" + SVC1).getFirst())
-        .isEqualTo("ip daddr 172.30.0.41 iif != cni0 jump mark-for-masquerade");
+        .isEqualTo("ip daddr 172.30.0.41 iifname != cni0 jump mark-for-masquerade");
     assertThat(rules(bridge, "external-" + SVC1).getFirst())
-        .startsWith("iif cni0 goto service-" + SVC1);
+        .startsWith("iifname cni0 goto service-" + SVC1);
     NftRuleset prefix =
         render(
             withDetector(
@@ -335,7 +336,7 @@ class NftablesRendererBehaviourTest {
                 new LocalTrafficDetector(LocalTrafficDetector.Mode.INTERFACE_NAME_PREFIX, "veth")),
             yaml);
     assertThat(rules(prefix, "service-" + SVC1).getFirst())
-        .isEqualTo("ip daddr 172.30.0.41 iif != veth* jump mark-for-masquerade");
+        .isEqualTo("ip daddr 172.30.0.41 iifname != veth* jump mark-for-masquerade");
   }
 
   @Test
