@@ -401,7 +401,7 @@ public final class NftablesRenderer {
       for (String range : plan.firewall().sourceRanges()) {
         sources.add(Cidr.parseSloppy(range).toString());
       }
-      if (allowFromNode(sources)) {
+      if (plan.firewall().allowLoadBalancerIpSources()) {
         // The node reaching its own LB IP may do so with the VIP as source (VIP bound locally).
         sources.addAll(svc.loadBalancerVIPs());
       }
@@ -469,19 +469,6 @@ public final class NftablesRenderer {
           .append(endpointChain(spn, proto, eps.get(i)));
     }
     add(chains, chain, vmap.append(" }").toString(), "");
-  }
-
-  private boolean allowFromNode(List<String> sources) {
-    String nodeIP = cfg.nodeIP();
-    if (nodeIP == null || nodeIP.isEmpty()) {
-      return false;
-    }
-    for (String s : sources) {
-      if (Cidr.parse(s).contains(nodeIP)) {
-        return true;
-      }
-    }
-    return false;
   }
 
   static String endpointChain(ServicePortName spn, String proto, Endpoint ep) {
