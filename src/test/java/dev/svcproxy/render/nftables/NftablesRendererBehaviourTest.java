@@ -402,6 +402,11 @@ class NftablesRendererBehaviourTest {
         .isEqualTo("ip daddr 172.30.1.1 ip saddr != 10.0.0.0/8 jump mark-for-masquerade");
     assertThat(rules(rs, local).get(1)).startsWith("numgen random mod 1 vmap");
     assertThat(chainNames(rs)).noneMatch(n -> n.startsWith("service-") && n.contains("/"));
+    // Only the local endpoint is reachable from this node: the remote one has no chain.
+    assertThat(chainNames(rs).stream().filter(n -> n.startsWith("endpoint-")))
+        .singleElement()
+        .asString()
+        .endsWith("__10.0.1.1/80");
   }
 
   @Test
