@@ -464,6 +464,40 @@ class NftablesRendererBehaviourTest {
   }
 
   @Test
+  void render_zoneHintsForThisZone_clusterChainUsesOnlyHintedEndpoints() {
+    // CategorizeEndpoints' PreferSameZone: every endpoint hinted and one for this node's zone.
+    ProxyConfig c = upstreamTestConfig();
+    ProxyConfig cfg =
+        new ProxyConfig(
+            c.nodeName(),
+            c.nodeIP(),
+            c.nodeIPs(),
+            "zone-a",
+            c.localDetector(),
+            14,
+            false,
+            c.nodePortAddresses());
+    String yaml =
+        clusterIp("ns1", "svc1", "172.30.0.41", "p80", 80)
+            + """
+            apiVersion: discovery.k8s.io/v1
+            kind: EndpointSlice
+            metadata: {namespace: ns1, name: svc1-1, labels: {kubernetes.io/service-name: svc1}}
+            addressType: IPv4
+            endpoints:
+            - {addresses: [10.180.0.1], zone: zone-a, hints: {forZones: [{name: zone-a}]}}
+            - {addresses: [10.180.0.2], zone: zone-b, hints: {forZones: [{name: zone-b}]}}
+            ports: [{name: p80, port: 80, protocol: TCP}]
+            ---
+            """;
+    NftRuleset rs = render(cfg, yaml);
+    assertThat(rules(rs, "service-" + SVC1).get(1))
+        .isEqualTo(
+            "numgen random mod 1 vmap { 0 : goto endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80 }");
+    assertThat(chainNames(rs)).noneMatch(n -> n.contains("10.180.0.2"));
+  }
+
+  @Test
   void render_affinityTimeout_setTimeoutInSeconds() {
     String yaml =
         """

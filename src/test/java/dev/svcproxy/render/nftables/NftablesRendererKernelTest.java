@@ -79,6 +79,28 @@ class NftablesRendererKernelTest {
   }
 
   @Test
+  void fullSync_sourceRangesWithNodeIp_loadsAsOneAnonymousSet() {
+    String yaml =
+        """
+        apiVersion: v1
+        kind: Service
+        metadata: {namespace: ns1, name: svc1}
+        spec:
+          type: LoadBalancer
+          clusterIP: 172.30.0.41
+          ports: [{name: p80, port: 80, protocol: TCP, nodePort: 3001}]
+          loadBalancerSourceRanges: [192.168.0.0/24, 203.0.113.0/25]
+        status:
+          loadBalancer: {ingress: [{ip: 1.2.3.4}, {ip: 5.6.7.8}]}
+        ---
+        """
+            + NftablesRendererUpstreamTest.slice("ns1", "svc1", "p80", 80, "10.180.0.1");
+    String listed = load(upstreamTestConfig(), withUpstreamCidrs(States.fromYaml(yaml)));
+    assertThat(listed)
+        .contains("ip saddr != { 1.2.3.4, 5.6.7.8, 192.168.0.0/24, 203.0.113.0/25 } drop");
+  }
+
+  @Test
   void fullSync_matchAllMasqueradeAllAndInterfaceDetectors_loadIntoKernel() {
     load(
         upstreamTestConfig()
