@@ -50,6 +50,8 @@ final class NftCanon {
             body,
             m -> "meta mark & " + hex(m.group(1)) + " " + m.group(2) + " " + hex(m.group(3)));
     body = replace(SINGLE_SET, body, m -> m.group(1));
+    // knftables writes "a , b" in anonymous sets and vmaps; nft prints "a, b".
+    body = body.replace(" , ", ", ");
     return r.comment().isEmpty() ? body : body + " comment \"" + r.comment() + "\"";
   }
 
