@@ -22,9 +22,11 @@ public final class NftPrinter {
   public static String stmt(Stmt s) {
     return switch (s) {
       case Stmt.Match m -> {
+        // nft leaves "==" out, except after a bitwise expression ("mark and 0x4000 == 0").
         String op =
             switch (m.op()) {
-              case "==", "in" -> "";
+              case "==" -> m.left() instanceof Expr.Binary ? "== " : "";
+              case "in" -> "";
               default -> m.op() + " ";
             };
         yield expr(m.left()) + " " + op + expr(m.right());
@@ -82,7 +84,14 @@ public final class NftPrinter {
         }
         yield "{ " + String.join(", ", els) + " }";
       }
-      case Expr.Binary b -> expr(b.left()) + " " + b.op() + " " + expr(b.right());
+      case Expr.Binary b ->
+          expr(b.left())
+              + " "
+              + b.op()
+              + " "
+              + (b.right() instanceof Expr.Literal l && l.isNumber()
+                  ? "0x" + Long.toHexString(l.number())
+                  : expr(b.right()));
       case Expr.VerdictExpr v -> v.target() == null ? v.kind() : v.kind() + " " + v.target();
       case Expr.Unknown u -> u.json();
     };
