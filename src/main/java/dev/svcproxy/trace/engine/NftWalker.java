@@ -548,8 +548,19 @@ final class NftWalker {
           default -> throw new NotEvaluated(p.protocol() + " " + p.field());
         };
       }
-      case "ip6" -> {
+      case "ip6", "icmpv6" -> {
         return ABSENT;
+      }
+      case "icmp" -> {
+        if (!b.proto.equals("icmp")) {
+          return ABSENT;
+        }
+        // A traced ICMP packet is an echo request, as for iptables' icmp match.
+        return switch (p.field()) {
+          case "type" -> "echo-request";
+          case "code" -> 0L;
+          default -> throw new NotEvaluated("icmp " + p.field());
+        };
       }
       default -> throw new NotEvaluated(p.protocol() + " " + p.field());
     }
