@@ -9,6 +9,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * The nftables evaluator on misc.json (the kernel's `nft -j list ruleset` of misc.nft, nft 1.0.6):
@@ -116,5 +118,65 @@ class NftTraceTest {
     NodeState n = BundleReader.fromFiles(Map.of("nft-ruleset.json", "{\"nftables\": 3}"));
     assertThat(n.warnings()).anyMatch(w -> w.startsWith("nft-ruleset.json: $: no \"nftables\""));
     assertThat(n.nftables().tables()).isEmpty();
+  }
+
+  private static NodeState overall() {
+    return NftUpstreamPacketFlowTest.node(States.resource("/nftables/overall.json"));
+  }
+
+  /**
+   * Upstream's TestOverallNFTablesRules table (base.nft + overall-services.nft, as the kernel lists
+   * it: overall.json) with the packet cases upstream's iptables TestTracePacket runs on the same
+   * six services (output and masquerade flag from there; its NodePort health-check ACCEPT case has
+   * no nftables counterpart).
+   */
+  @ParameterizedTest(name = "{0}")
+  @CsvSource({
+    "single endpoint, 10.0.0.2, 172.30.0.41, 80, 10.180.0.1:80, false",
+    "multiple endpoints, 10.0.0.2, 172.30.0.44, 80, 10.180.0.4:80 10.180.0.5:80, false",
+    "'LOCAL, mark-for-masquerade', 192.168.0.2, 192.168.99.22, 80, 10.180.0.2:80, true",
+    "DROP, 203.0.113.2, 192.168.99.22, 80, DROP, false",
+    "REJECT, 10.0.0.2, 172.30.0.46, 80, REJECT, false"
+  })
+  void overallTable_upstreamTracePacketCases(
+      String name, String src, String dst, int port, String output, boolean masq) {
+    TraceResult r = new Tracer(overall()).trace(new PacketSpec(src, 40000, dst, port, "tcp", null));
+    String why = TraceFormatter.text(r);
+    if (output.equals("DROP") || output.equals("REJECT")) {
+      assertThat(r.outcomes()).as(why).extracting(o -> o.verdict().name()).containsOnly(output);
+      assertThat(r.outcomes()).as(why).allMatch(o -> o.reasonCode() == ReasonCode.NO_ENDPOINTS);
+      return;
+    }
+    assertThat(r.outcomes())
+        .as(why)
+        .allSatisfy(
+            o -> {
+              assertThat(o.verdict()).isEqualTo(Verdict.ACCEPT);
+              assertThat(o.masquerade()).isEqualTo(masq);
+            });
+    assertThat(r.outcomes().stream().map(Outcome::dnat).sorted().toList())
+        .as(why)
+        .containsExactly(output.split(" "));
+  }
+
+  /** svc5's endpoint chain updates its affinity set with the client: the step says so. */
+  @Test
+  void overallTable_affinityUpdate_recordedInTheTrace() {
+    TraceResult r =
+        new Tracer(overall())
+            .trace(new PacketSpec("203.0.113.2", 40000, "5.6.7.8", 80, "tcp", null));
+    assertThat(r.outcomes())
+        .singleElement()
+        .satisfies(
+            o -> {
+              assertThat(o.dnat()).isEqualTo("10.180.0.3:80");
+              assertThat(o.steps())
+                  .anyMatch(
+                      st ->
+                          st.effect()
+                              .startsWith(
+                                  "update @affinity-GTK6MW7G-ns5/svc5/tcp/p80__10.180.0.3/80 with"
+                                      + " 203.0.113.2, timeout 10800s"));
+            });
   }
 }
