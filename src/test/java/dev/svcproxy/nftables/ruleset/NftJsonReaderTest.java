@@ -136,4 +136,29 @@ class NftJsonReaderTest {
                     "b.json"))
         .hasMessage("b.json: $.nftables[0].chain: table ip t is not declared before it");
   }
+
+  /**
+   * nft prints priorities as numbers, but JSON written by hand (or converted from text) may name
+   * them: nft(8)'s table for ip/inet, with an offset.
+   */
+  @Test
+  void read_priorityNames_resolvedForIpFamilies() {
+    String json =
+        """
+        {"nftables": [{"table": {"family": "inet", "name": "t", "handle": 1}},
+          {"chain": {"family": "inet", "table": "t", "name": "a", "handle": 2, "type": "filter",
+            "hook": "prerouting", "prio": "mangle - 10", "policy": "accept"}},
+          {"chain": {"family": "inet", "table": "t", "name": "b", "handle": 3, "type": "nat",
+            "hook": "prerouting", "prio": "dstnat", "policy": "accept"}},
+          {"chain": {"family": "inet", "table": "t", "name": "c", "handle": 4, "type": "nat",
+            "hook": "postrouting", "prio": "srcnat + 5", "policy": "accept"}},
+          {"chain": {"family": "inet", "table": "t", "name": "d", "handle": 5, "type": "filter",
+            "hook": "prerouting", "prio": "raw", "policy": "accept"}},
+          {"chain": {"family": "inet", "table": "t", "name": "e", "handle": 6, "type": "filter",
+            "hook": "input", "prio": "security", "policy": "accept"}}]}
+        """;
+    assertThat(NftJsonReader.read(json, "p.json").tables().get(0).chains())
+        .extracting(Ruleset.Chain::priority)
+        .containsExactly(-160, -100, 105, -300, 50);
+  }
 }
