@@ -21,12 +21,14 @@ import org.junit.jupiter.params.provider.CsvSource;
 /**
  * Upstream's nftables packet-flow cases (kubernetes pkg/proxy/nftables/proxier_test.go at 81810de6,
  * runPacketFlowTests of TestNoEndpointsReject, TestClusterIPGeneral, TestLoadBalancer,
- * TestNodePorts (ipv4), TestExternalTrafficPolicyLocal/Cluster, TestInternalTrafficPolicy): each
- * test's table (base.nft is upstream's baseRules; the service part written from upstream's rule
- * templates, see the resources) is loaded into a lab namespace with `nft -f`, the kernel's `nft -j
- * list ruleset` goes into a bundle, and the tracer must give upstream's output (endpoints, DROP,
- * REJECT, "" for no rewrite) and masquerade flag. The node is upstream's fake one: eth0 with
- * 192.168.0.2, 192.168.1.2 and 192.168.99.11, pods in 10.0.0.0/8 behind cni0.
+ * TestNodePorts (ipv4), TestExternalTrafficPolicyLocal/Cluster, TestInternalTrafficPolicy,
+ * TestTerminatingEndpointsTrafficPolicyLocal/Cluster; the "after endpoints deleted" cases are the
+ * no-endpoints tables): each test's table (base.nft is upstream's baseRules; the service part
+ * written from upstream's rule templates, see the resources) is loaded into a lab namespace with
+ * `nft -f`, the kernel's `nft -j list ruleset` goes into a bundle, and the tracer must give
+ * upstream's output (endpoints, DROP, REJECT, "" for no rewrite) and masquerade flag. The node is
+ * upstream's fake one: eth0 with 192.168.0.2, 192.168.1.2 and 192.168.99.11, pods in 10.0.0.0/8
+ * behind cni0.
  */
 class NftUpstreamPacketFlowTest {
   static final String ADDR =
@@ -71,7 +73,14 @@ class NftUpstreamPacketFlowTest {
             "internal-traffic-policy-local-one.nft",
             "internal-traffic-policy-local-many.nft",
             "internal-traffic-policy-local-none.nft",
-            "internal-traffic-policy-deleted.nft")) {
+            "internal-traffic-policy-deleted.nft",
+            "terminating-local-ready.nft",
+            "terminating-local-terminating.nft",
+            "terminating-local-remote-terminating.nft",
+            "terminating-local-none-usable.nft",
+            "terminating-cluster-ready.nft",
+            "terminating-cluster-terminating.nft",
+            "terminating-cluster-remote-terminating.nft")) {
       String[] parts = ("base.nft " + f).split(" ");
       String json = NftRulesets.load(netns, NftRulesets.transaction(parts));
       NODES.put(f, node(json));
@@ -159,6 +168,20 @@ class NftUpstreamPacketFlowTest {
           internal-traffic-policy-local-many.nft | pod to ClusterIP hits all local endpoints | 10.0.0.2 | tcp | 172.30.1.1 | 80 | 10.0.1.1:80, 10.0.1.2:80 | false
           internal-traffic-policy-local-none.nft | no endpoints | 10.0.0.2 | tcp | 172.30.1.1 | 80 | DROP | false
           internal-traffic-policy-deleted.nft | endpoints deleted | 10.0.0.2 | tcp | 172.30.1.1 | 80 | REJECT | false
+          terminating-local-ready.nft | pod to clusterIP | 10.0.0.2 | tcp | 172.30.1.1 | 80 | 10.0.1.1:80, 10.0.1.2:80, 10.0.1.5:80 | false
+          terminating-local-ready.nft | external to LB | 203.0.113.2 | tcp | 1.2.3.4 | 80 | 10.0.1.1:80, 10.0.1.2:80 | false
+          terminating-local-terminating.nft | pod to clusterIP | 10.0.0.2 | tcp | 172.30.1.1 | 80 | 10.0.1.5:80 | false
+          terminating-local-terminating.nft | external to LB | 203.0.113.2 | tcp | 1.2.3.4 | 80 | 10.0.1.2:80, 10.0.1.3:80 | false
+          terminating-local-remote-terminating.nft | pod to clusterIP | 10.0.0.2 | tcp | 172.30.1.1 | 80 | 10.0.1.5:80 | false
+          terminating-local-remote-terminating.nft | external to LB, no locally-usable endpoints | 203.0.113.2 | tcp | 1.2.3.4 | 80 | DROP | false
+          terminating-local-none-usable.nft | pod to clusterIP, no usable endpoints | 10.0.0.2 | tcp | 172.30.1.1 | 80 | REJECT | false
+          terminating-local-none-usable.nft | external to LB, no usable endpoints | 203.0.113.2 | tcp | 1.2.3.4 | 80 | REJECT | false
+          terminating-cluster-ready.nft | pod to clusterIP | 10.0.0.2 | tcp | 172.30.1.1 | 80 | 10.0.1.1:80, 10.0.1.2:80, 10.0.1.5:80 | false
+          terminating-cluster-ready.nft | external to LB | 203.0.113.2 | tcp | 1.2.3.4 | 80 | 10.0.1.1:80, 10.0.1.2:80, 10.0.1.5:80 | true
+          terminating-cluster-terminating.nft | pod to clusterIP | 10.0.0.2 | tcp | 172.30.1.1 | 80 | 10.0.1.2:80, 10.0.1.3:80, 10.0.1.5:80 | false
+          terminating-cluster-terminating.nft | external to LB | 203.0.113.2 | tcp | 1.2.3.4 | 80 | 10.0.1.2:80, 10.0.1.3:80, 10.0.1.5:80 | true
+          terminating-cluster-remote-terminating.nft | pod to clusterIP | 10.0.0.2 | tcp | 172.30.1.1 | 80 | 10.0.1.5:80 | false
+          terminating-cluster-remote-terminating.nft | external to LB | 203.0.113.2 | tcp | 1.2.3.4 | 80 | 10.0.1.5:80 | true
           """)
   void upstreamCase_sameOutputAndMasquerade(
       String table,
