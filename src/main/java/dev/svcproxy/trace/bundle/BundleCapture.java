@@ -33,6 +33,8 @@ public final class BundleCapture {
     if (legacy.ok() && legacy.stdout().contains("-A ")) {
       files.put("iptables-legacy-save.txt", legacy.stdout());
     }
+    // Every table of every family, with handles, as the tracer reads it (design.md §4).
+    put(files, "nft-ruleset.json", runner.run("nft", "-j", "list", "ruleset"), false);
     put(files, "ipset-save.txt", runner.run("ipset", "save"), true);
     put(files, "conntrack.txt", runner.run("conntrack", "-L", "-o", "extended"), true);
     // Only where ip_vs is loaded (/proc/net/ip_vs exists in the namespace): ipvsadm would load the
