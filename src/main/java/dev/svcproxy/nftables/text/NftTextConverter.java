@@ -1,0 +1,853 @@
+package dev.svcproxy.nftables.text;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.svcproxy.nftables.text.Lexer.Kind;
+import dev.svcproxy.nftables.text.Lexer.Token;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/**
+ * Converts nftables text into the JSON tree {@code nft -j list ruleset} (nft 1.0.6,
+ * libnftables-json(5)) prints for the same ruleset, so that one JSON reader serves both. It reads
+ * {@code nft [-a] list ruleset|table} output as people paste it (shell prompts, {@code # Warning:}
+ * lines, counters and {@code # handle N} comments included) and {@code nft -f} transactions of
+ * {@code add|create|insert|replace|delete|destroy|flush} commands (knftables' and svcproxy's
+ * renderer's syntax), giving the ruleset that results.
+ *
+ * <p>Shape, as nft 1.0.6 prints it: {@code {"nftables": [metainfo, per table: table, sets and maps,
+ * chains, then the rules of each chain in chain order]}}. Table and chain comments are not in nft
+ * 1.0.6's JSON and are dropped likewise; set flags other than constant, interval and timeout are
+ * not printed by it either. A {@code handle} appears only where the text shows {@code # handle N}.
+ * The metainfo is {@code {"json_schema_version": 1, "svcproxy-converted-from": FILE}}.
+ *
+ * <p>Not understood, never dropped: a rule statement this converter does not know turns the rest of
+ * the rule (from that statement up to its comment) into one statement {@code {"svcproxy-unparsed":
+ * "the text"}}; a set element it cannot read becomes the element {@code {"svcproxy-unparsed":
+ * "text"}}; a table-level object other than a set, map or chain (ct helper, counter, quota,
+ * flowtable...) becomes a top-level entry {@code {"svcproxy-unparsed": {"family": F, "table": T,
+ * "text": "..."}}}. A JSON reader reports these as not evaluated. Text with broken structure
+ * (unbalanced braces, an unknown top-level keyword, a command naming a table or chain that does not
+ * exist) throws {@link NftTextException} with file:line:column.
+ */
+public final class NftTextConverter {
+  private static final Set<String> FAMILIES =
+      Set.of("ip", "ip6", "inet", "arp", "bridge", "netdev");
+  private static final Set<String> OBJECTS =
+      Set.of("ct", "counter", "quota", "limit", "flowtable", "secmark", "synproxy", "tunnel");
+  private static final Pattern PROMPT =
+      Pattern.compile(
+          "^\\s*(?:\\[[^\\]]*\\]|[\\w.@:~/-]*)\\s?[#$%>]"
+              + "(?:\\s*|\\s+(?:sudo\\s+)?(?:nft|cat|ip\\s+netns)\\b.*)$");
+
+  private final String file;
+  private final String src;
+  private final List<Token> toks;
+  private final String[] lines;
+  private final Map<String, Table> tables = new LinkedHashMap<>();
+  private int p;
+
+  private NftTextConverter(String file, String text) {
+    this.file = file;
+    this.src = text.replace("\r\n", "\n").replace('\r', '\n');
+    this.toks = Lexer.lex(file, src);
+    this.lines = src.split("\n", -1);
+  }
+
+  /**
+   * The JSON {@code nft -j list ruleset} would print for the ruleset {@code text} lists or builds;
+   * {@code fileName} names it in errors and in the metainfo.
+   */
+  public static JsonNode toJson(String fileName, String text) {
+    String t = text.startsWith("\uFEFF") ? text.substring(1) : text;
+    NftTextConverter c = new NftTextConverter(fileName, t);
+    c.parse();
+    return c.json();
+  }
+
+  // ---- the model being built
+
+  private static final class Table {
+    final String family;
+    final String name;
+    Long handle;
+    final Map<String, SetDef> sets = new LinkedHashMap<>();
+    final Map<String, Chain> chains = new LinkedHashMap<>();
+    final List<String> objects = new ArrayList<>();
+
+    Table(String family, String name) {
+      this.family = family;
+      this.name = name;
+    }
+  }
+
+  private static final class Chain {
+    final String name;
+    Long handle;
+    String type;
+    String hook;
+    String dev;
+    Long prio;
+    String policy;
+    final List<RuleParser.Rule> rules = new ArrayList<>();
+
+    Chain(String name) {
+      this.name = name;
+    }
+  }
+
+  private static final class SetDef {
+    final boolean map;
+    final String name;
+    Long handle;
+    JsonNode type;
+    JsonNode data;
+    final List<String> flags = new ArrayList<>();
+    Long timeout;
+    Long gcInterval;
+    Long size;
+    String policy;
+    String comment;
+    final List<JsonNode> elems = new ArrayList<>();
+
+    SetDef(boolean map, String name) {
+      this.map = map;
+      this.name = name;
+    }
+  }
+
+  // ---- token helpers
+
+  private Token peek() {
+    return toks.get(p);
+  }
+
+  private Token peek(int k) {
+    return toks.get(Math.min(p + k, toks.size() - 1));
+  }
+
+  private boolean at(String s) {
+    return peek().is(s);
+  }
+
+  private boolean atKind(Kind k) {
+    return peek().kind() == k;
+  }
+
+  private NftTextException error(Token t, String problem) {
+    return new NftTextException(file, t.line(), t.column(), problem);
+  }
+
+  private Token next() {
+    Token t = toks.get(p);
+    if (t.kind() == Kind.EOF) {
+      throw error(t, "unexpected end of text");
+    }
+    p++;
+    return t;
+  }
+
+  private String name() {
+    Token t = next();
+    if (t.kind() != Kind.WORD && t.kind() != Kind.STRING) {
+      throw error(t, "expected a name, found '" + t.text() + "'");
+    }
+    return t.text();
+  }
+
+  private void expect(String s) {
+    Token t = peek();
+    if (!t.is(s)) {
+      throw error(
+          t,
+          "expected '"
+              + s
+              + "', found '"
+              + (t.kind() == Kind.NEWLINE ? "end of line" : t.text())
+              + "'");
+    }
+    p++;
+  }
+
+  private boolean atStatementEnd() {
+    Token t = peek();
+    return t.kind() == Kind.NEWLINE || t.kind() == Kind.EOF || t.is(";") || t.is("}");
+  }
+
+  private void skipSeparators() {
+    while (atKind(Kind.NEWLINE) || at(";")) {
+      p++;
+    }
+  }
+
+  private String family() {
+    if (atKind(Kind.WORD) && FAMILIES.contains(peek().text()) && peek(1).kind() == Kind.WORD) {
+      return next().text();
+    }
+    return "ip";
+  }
+
+  // ---- top level
+
+  private void parse() {
+    while (true) {
+      skipSeparators();
+      Token t = peek();
+      if (t.kind() == Kind.EOF) {
+        return;
+      }
+      if (t.kind() == Kind.HANDLE) {
+        p++;
+        continue;
+      }
+      if (t.kind() != Kind.WORD || !command(t)) {
+        if (PROMPT.matcher(lines[t.line() - 1]).matches()) {
+          skipLine(t.line());
+          continue;
+        }
+        if (t.is("}")) {
+          throw error(t, "unbalanced '}'");
+        }
+        throw error(t, "unknown top-level keyword '" + t.text() + "'");
+      }
+    }
+  }
+
+  private void skipLine(int line) {
+    while (peek().kind() != Kind.EOF && peek().line() == line && !atKind(Kind.NEWLINE)) {
+      p++;
+    }
+  }
+
+  /** Runs the command starting at {@code t}; false when {@code t} starts none. */
+  private boolean command(Token t) {
+    switch (t.text()) {
+      case "table" -> {
+        p++;
+        Table table = table(family(), name());
+        if (at("{")) {
+          tableBlock(table);
+        }
+      }
+      case "add", "create" -> {
+        p++;
+        add();
+      }
+      case "insert", "replace" -> {
+        p++;
+        expect("rule");
+        ruleCommand(t.text());
+      }
+      case "delete", "destroy" -> {
+        p++;
+        delete(t.text().equals("destroy"));
+      }
+      case "flush" -> {
+        p++;
+        flush();
+      }
+      default -> {
+        return false;
+      }
+    }
+    if (!atStatementEnd() && !atKind(Kind.HANDLE)) {
+      throw error(peek(), "unexpected '" + peek().text() + "' after the command");
+    }
+    return true;
+  }
+
+  private Table table(String family, String name) {
+    return tables.computeIfAbsent(family + " " + name, k -> new Table(family, name));
+  }
+
+  private Table existingTable(Token at, String family, String name) {
+    Table t = tables.get(family + " " + name);
+    if (t == null) {
+      throw error(at, "no table " + family + " " + name);
+    }
+    return t;
+  }
+
+  private void add() {
+    Token kw = next();
+    switch (kw.text()) {
+      case "table" -> {
+        Table table = table(family(), name());
+        if (at("{")) {
+          tableBlock(table);
+        }
+      }
+      case "chain" -> {
+        Token at = peek();
+        String fam = family();
+        Table table = existingTable(at, fam, name());
+        Chain c = table.chains.computeIfAbsent(name(), Chain::new);
+        if (at("{")) {
+          chainBlock(table, c);
+        }
+      }
+      case "set", "map" -> {
+        Token at = peek();
+        String fam = family();
+        Table table = existingTable(at, fam, name());
+        String n = name();
+        SetDef s = table.sets.computeIfAbsent(n, k -> new SetDef(kw.text().equals("map"), k));
+        setBlock(table, s);
+      }
+      case "element" -> {
+        Token at = peek();
+        String fam = family();
+        Table table = existingTable(at, fam, name());
+        SetDef s = existingSet(table, name());
+        s.elems.addAll(elements(table));
+      }
+      case "rule" -> ruleCommand("add");
+      default -> throw error(kw, "unknown object '" + kw.text() + "' after add");
+    }
+  }
+
+  private SetDef existingSet(Table table, String name) {
+    SetDef s = table.sets.get(name);
+    if (s == null) {
+      throw error(
+          toks.get(p - 1), "no set " + name + " in table " + table.family + " " + table.name);
+    }
+    return s;
+  }
+
+  private Chain existingChain(Table table, Token at, String name) {
+    Chain c = table.chains.get(name);
+    if (c == null) {
+      throw error(at, "no chain " + name + " in table " + table.family + " " + table.name);
+    }
+    return c;
+  }
+
+  private void ruleCommand(String verb) {
+    Token at = peek();
+    String fam = family();
+    Table table = existingTable(at, fam, name());
+    Token chainTok = peek();
+    Chain c = existingChain(table, chainTok, name());
+    Long handle = null;
+    Integer index = null;
+    if ((at("handle") || at("position") || at("index"))
+        && peek(1).kind() == Kind.WORD
+        && peek(1).text().matches("\\d+")) {
+      String how = next().text();
+      long n = Long.parseLong(next().text());
+      if (how.equals("index")) {
+        index = (int) n;
+      } else {
+        handle = n;
+      }
+    }
+    RuleParser.Rule r = rule(table, c);
+    int pos;
+    if (handle != null) {
+      pos = -1;
+      for (int i = 0; i < c.rules.size(); i++) {
+        if (handle.equals(c.rules.get(i).handle())) {
+          pos = i;
+        }
+      }
+      if (pos < 0) {
+        throw error(chainTok, "no rule with handle " + handle + " in chain " + c.name);
+      }
+    } else {
+      pos =
+          index != null
+              ? Math.min(index, c.rules.size())
+              : (verb.equals("insert") ? 0 : c.rules.size());
+    }
+    switch (verb) {
+      case "replace" -> c.rules.set(pos, r);
+      case "insert" -> c.rules.add(pos, r);
+      default -> c.rules.add(handle != null || index != null ? pos + 1 : pos, r);
+    }
+  }
+
+  private void delete(boolean destroy) {
+    Token kw = next();
+    Token at = peek();
+    String fam = family();
+    String tname = name();
+    Table table = tables.get(fam + " " + tname);
+    if (table == null) {
+      if (destroy) {
+        skipToStatementEnd();
+        return;
+      }
+      throw error(at, "no table " + fam + " " + tname);
+    }
+    switch (kw.text()) {
+      case "table" -> tables.remove(fam + " " + tname);
+      case "chain" -> {
+        Token ct = peek();
+        String n = name();
+        if (table.chains.remove(n) == null && !destroy) {
+          throw error(ct, "no chain " + n);
+        }
+      }
+      case "set", "map" -> {
+        Token st = peek();
+        String n = name();
+        if (table.sets.remove(n) == null && !destroy) {
+          throw error(st, "no set " + n);
+        }
+      }
+      case "rule" -> {
+        Chain c = existingChain(table, peek(), name());
+        expect("handle");
+        long h = Long.parseLong(name());
+        c.rules.removeIf(r -> Long.valueOf(h).equals(r.handle()));
+      }
+      case "element" -> {
+        SetDef s = existingSet(table, name());
+        for (JsonNode e : elements(table)) {
+          JsonNode key = key(e);
+          s.elems.removeIf(x -> key(x).equals(key));
+        }
+      }
+      default -> throw error(kw, "unknown object '" + kw.text() + "' after delete");
+    }
+  }
+
+  private static JsonNode key(JsonNode e) {
+    JsonNode k = e.isArray() ? e.get(0) : e;
+    return k.has("elem") ? k.get("elem").get("val") : k;
+  }
+
+  private void flush() {
+    Token kw = next();
+    if (kw.text().equals("ruleset")) {
+      if (atKind(Kind.WORD) && FAMILIES.contains(peek().text())) {
+        String fam = next().text();
+        tables.values().removeIf(t -> t.family.equals(fam));
+      } else {
+        tables.clear();
+      }
+      return;
+    }
+    Token at = peek();
+    Table table = existingTable(at, family(), name());
+    switch (kw.text()) {
+      case "table" -> {
+        table.chains.values().forEach(c -> c.rules.clear());
+        table.sets.values().forEach(s -> s.elems.clear());
+      }
+      case "chain" -> existingChain(table, peek(), name()).rules.clear();
+      case "set", "map" -> existingSet(table, name()).elems.clear();
+      default -> throw error(kw, "unknown object '" + kw.text() + "' after flush");
+    }
+  }
+
+  private void skipToStatementEnd() {
+    int depth = 0;
+    while (peek().kind() != Kind.EOF) {
+      if (depth == 0 && (atKind(Kind.NEWLINE) || at(";"))) {
+        return;
+      }
+      if (at("{")) {
+        depth++;
+      } else if (at("}")) {
+        depth--;
+      }
+      p++;
+    }
+  }
+
+  // ---- blocks
+
+  /** Index just past the '}' closing the '{' at the cursor; an error at the '{' if none. */
+  private int closing() {
+    Token open = peek();
+    int depth = 0;
+    for (int i = p; i < toks.size(); i++) {
+      Token t = toks.get(i);
+      if (t.is("{")) {
+        depth++;
+      } else if (t.is("}")) {
+        depth--;
+        if (depth == 0) {
+          return i + 1;
+        }
+      }
+    }
+    throw error(open, "unbalanced '{': no matching '}'");
+  }
+
+  private Long openBlock() {
+    closing();
+    expect("{");
+    if (atKind(Kind.HANDLE)) {
+      return Long.parseLong(next().text());
+    }
+    return null;
+  }
+
+  private void tableBlock(Table table) {
+    Long h = openBlock();
+    if (h != null) {
+      table.handle = h;
+    }
+    while (true) {
+      skipSeparators();
+      Token t = peek();
+      if (t.is("}")) {
+        p++;
+        return;
+      }
+      String kw = next().text();
+      switch (kw) {
+        case "flags", "comment" -> skipToStatementEnd();
+        case "set", "map" -> {
+          String n = name();
+          SetDef s = table.sets.computeIfAbsent(n, k -> new SetDef(kw.equals("map"), k));
+          setBlock(table, s);
+        }
+        case "chain" -> {
+          Chain c = table.chains.computeIfAbsent(name(), Chain::new);
+          if (at("{")) {
+            chainBlock(table, c);
+          }
+        }
+        default -> {
+          if (!OBJECTS.contains(kw) || t.kind() != Kind.WORD) {
+            throw error(t, "unknown keyword '" + t.text() + "' in table " + table.name);
+          }
+          while (!at("{") && !atStatementEnd()) {
+            p++;
+          }
+          int end = at("{") ? closing() : p;
+          table.objects.add(src.substring(t.start(), toks.get(end - 1).end()));
+          p = end;
+        }
+      }
+    }
+  }
+
+  private void chainBlock(Table table, Chain c) {
+    Long h = openBlock();
+    if (h != null) {
+      c.handle = h;
+    }
+    while (true) {
+      skipSeparators();
+      Token t = peek();
+      if (t.is("}")) {
+        p++;
+        return;
+      }
+      if (t.is("type") && peek(2).is("hook")) {
+        p++;
+        c.type = name();
+        expect("hook");
+        c.hook = name();
+        if (at("device")) {
+          p++;
+          c.dev = name();
+        } else if (at("devices")) {
+          skipToStatementEnd();
+        }
+        expect("priority");
+        StringBuilder prio = new StringBuilder();
+        while (!atStatementEnd()) {
+          prio.append(next().text());
+        }
+        c.prio = priority(t, table.family, c.hook, prio.toString());
+        if (c.policy == null) {
+          c.policy = "accept";
+        }
+      } else if (t.is("policy")
+          && peek(1).kind() == Kind.WORD
+          && Set.of("accept", "drop").contains(peek(1).text())) {
+        p++;
+        c.policy = next().text();
+      } else if (t.is("comment") && peek(1).kind() == Kind.STRING) {
+        p += 2;
+      } else if (t.kind() == Kind.HANDLE) {
+        p++;
+      } else {
+        c.rules.add(rule(table, c));
+      }
+    }
+  }
+
+  private static final Map<String, Long> PRIO =
+      Map.of(
+          "raw",
+          -300L,
+          "mangle",
+          -150L,
+          "dstnat",
+          -100L,
+          "filter",
+          0L,
+          "security",
+          50L,
+          "srcnat",
+          100L);
+  private static final Map<String, Long> BRIDGE_PRIO =
+      Map.of("dstnat", -300L, "filter", -200L, "out", 100L, "srcnat", 300L);
+
+  private long priority(Token at, String family, String hook, String text) {
+    java.util.regex.Matcher m = Pattern.compile("([a-z]*)([+-]?\\d+)?").matcher(text);
+    if (!m.matches() || (m.group(1).isEmpty() && m.group(2) == null)) {
+      throw error(at, "unknown chain priority '" + text + "'");
+    }
+    long base = 0;
+    if (!m.group(1).isEmpty()) {
+      Long b = (family.equals("bridge") ? BRIDGE_PRIO : PRIO).get(m.group(1));
+      if (b == null) {
+        throw error(at, "unknown chain priority '" + text + "'");
+      }
+      base = b;
+    }
+    return base + (m.group(2) == null ? 0 : Long.parseLong(m.group(2)));
+  }
+
+  /** The tokens of one rule, up to a newline or ';' outside braces, or the chain's '}'. */
+  private RuleParser.Rule rule(Table table, Chain c) {
+    int start = p;
+    int depth = 0;
+    List<Token> body = new ArrayList<>();
+    while (true) {
+      Token t = peek();
+      if (t.kind() == Kind.EOF) {
+        if (depth > 0) {
+          throw error(toks.get(start), "unbalanced '{' in rule");
+        }
+        break;
+      }
+      if (depth == 0 && (t.kind() == Kind.NEWLINE || t.is(";") || t.is("}"))) {
+        break;
+      }
+      if (t.is("{")) {
+        depth++;
+      } else if (t.is("}")) {
+        depth--;
+      }
+      p++;
+      if (t.kind() == Kind.NEWLINE) {
+        continue;
+      }
+      body.add(t);
+      if (t.kind() == Kind.HANDLE) {
+        break;
+      }
+    }
+    if (body.isEmpty()) {
+      throw error(toks.get(start), "empty rule in chain " + c.name);
+    }
+    return new RuleParser(src, body, table.family).rule();
+  }
+
+  private void setBlock(Table table, SetDef s) {
+    int end = closing();
+    Long h = openBlock();
+    if (h != null) {
+      s.handle = h;
+    }
+    while (true) {
+      skipSeparators();
+      Token t = peek();
+      if (t.is("}")) {
+        p++;
+        break;
+      }
+      String kw = next().text();
+      switch (kw) {
+        case "type" -> setType(s);
+        case "typeof" -> {
+          skipToStatementEnd();
+          s.type = RuleParser.F.textNode("svcproxy-unparsed typeof");
+        }
+        case "flags" -> {
+          while (!atStatementEnd()) {
+            Token f = next();
+            if (!f.is(",")) {
+              s.flags.add(f.text());
+            }
+          }
+        }
+        case "timeout" -> s.timeout = time(next());
+        case "gc-interval" -> s.gcInterval = time(next());
+        case "size" -> s.size = Long.parseLong(name());
+        case "policy" -> s.policy = name();
+        case "comment" -> s.comment = next().text();
+        case "auto-merge", "counter" -> {}
+        case "elements" -> {
+          expect("=");
+          s.elems.addAll(elements(table));
+        }
+        default -> throw error(t, "unknown keyword '" + kw + "' in set " + s.name);
+      }
+    }
+    if (p != end) {
+      throw error(peek(), "set block of " + s.name + " ended early");
+    }
+  }
+
+  private long time(Token t) {
+    try {
+      return Times.seconds(t.text());
+    } catch (RuleParser.Unknown e) {
+      throw error(t, "not a time: " + t.text());
+    }
+  }
+
+  private void setType(SetDef s) {
+    List<List<String>> parts = new ArrayList<>();
+    parts.add(new ArrayList<>());
+    while (!atStatementEnd()) {
+      Token t = next();
+      if (t.is(":")) {
+        parts.add(new ArrayList<>());
+      } else if (!t.is(".")) {
+        parts.get(parts.size() - 1).add(t.text());
+      }
+    }
+    List<String> key = parts.get(0);
+    if (key.size() == 1) {
+      s.type = RuleParser.F.textNode(key.get(0));
+    } else {
+      ArrayNode a = RuleParser.F.arrayNode();
+      key.forEach(a::add);
+      s.type = a;
+    }
+    if (parts.size() > 1) {
+      s.data = RuleParser.F.textNode(String.join(" . ", parts.get(1)));
+    }
+  }
+
+  /** A brace-enclosed element list at the cursor. */
+  private List<JsonNode> elements(Table table) {
+    int end = closing();
+    List<Token> inner = new ArrayList<>();
+    for (Token t : toks.subList(p + 1, end - 1)) {
+      if (t.kind() != Kind.NEWLINE) {
+        inner.add(t);
+      }
+    }
+    p = end;
+    List<JsonNode> out = new ArrayList<>();
+    int i = 0;
+    while (i < inner.size()) {
+      int j = i;
+      int depth = 0;
+      while (j < inner.size() && !(depth == 0 && inner.get(j).is(","))) {
+        if (inner.get(j).is("{")) {
+          depth++;
+        } else if (inner.get(j).is("}")) {
+          depth--;
+        }
+        j++;
+      }
+      List<Token> one = inner.subList(i, j);
+      if (!one.isEmpty()) {
+        out.add(new RuleParser(src, one, table.family).elementOrUnparsed());
+      }
+      i = j + 1;
+    }
+    return out;
+  }
+
+  // ---- output
+
+  private JsonNode json() {
+    ObjectNode root = RuleParser.F.objectNode();
+    ArrayNode list = root.putArray("nftables");
+    list.addObject()
+        .putObject("metainfo")
+        .put("json_schema_version", 1)
+        .put("svcproxy-converted-from", file);
+    for (Table t : tables.values()) {
+      ObjectNode tn = list.addObject().putObject("table");
+      tn.put("family", t.family).put("name", t.name);
+      if (t.handle != null) {
+        tn.put("handle", t.handle);
+      }
+      for (String o : t.objects) {
+        list.addObject()
+            .putObject("svcproxy-unparsed")
+            .put("family", t.family)
+            .put("table", t.name)
+            .put("text", o);
+      }
+      for (SetDef s : t.sets.values()) {
+        ObjectNode sn = list.addObject().putObject(s.map ? "map" : "set");
+        sn.put("family", t.family).put("name", s.name).put("table", t.name);
+        sn.set("type", s.type);
+        if (s.handle != null) {
+          sn.put("handle", s.handle);
+        }
+        if (s.policy != null && !s.policy.equals("performance")) {
+          sn.put("policy", s.policy);
+        }
+        Long size = s.size;
+        if (size == null && s.flags.contains("dynamic")) {
+          size = 65535L;
+        }
+        if (size != null) {
+          sn.put("size", size);
+        }
+        List<String> flags =
+            List.of("constant", "interval", "timeout").stream().filter(s.flags::contains).toList();
+        if (!flags.isEmpty()) {
+          ArrayNode fa = sn.putArray("flags");
+          flags.forEach(fa::add);
+        }
+        if (s.timeout != null) {
+          sn.put("timeout", s.timeout);
+        }
+        if (s.gcInterval != null) {
+          sn.put("gc-interval", s.gcInterval);
+        }
+        if (s.comment != null) {
+          sn.put("comment", s.comment);
+        }
+        if (s.data != null) {
+          sn.set("map", s.data);
+        }
+        if (!s.elems.isEmpty()) {
+          ArrayNode ea = sn.putArray("elem");
+          s.elems.forEach(ea::add);
+        }
+      }
+      for (Chain c : t.chains.values()) {
+        ObjectNode cn = list.addObject().putObject("chain");
+        cn.put("family", t.family).put("table", t.name).put("name", c.name);
+        if (c.handle != null) {
+          cn.put("handle", c.handle);
+        }
+        if (c.hook != null) {
+          cn.put("type", c.type).put("hook", c.hook).put("prio", c.prio).put("policy", c.policy);
+          if (c.dev != null) {
+            cn.put("dev", c.dev);
+          }
+        }
+      }
+      for (Chain c : t.chains.values()) {
+        for (RuleParser.Rule r : c.rules) {
+          ObjectNode rn = list.addObject().putObject("rule");
+          rn.put("family", t.family).put("table", t.name).put("chain", c.name);
+          if (r.handle() != null) {
+            rn.put("handle", r.handle());
+          }
+          if (r.comment() != null) {
+            rn.put("comment", r.comment());
+          }
+          ArrayNode ex = rn.putArray("expr");
+          r.expr().forEach(ex::add);
+        }
+      }
+    }
+    return root;
+  }
+}
