@@ -1,9 +1,12 @@
 package dev.svcproxy.nftables.text;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -16,7 +19,50 @@ final class Kernel {
   private static final Set<String> L4 =
       Set.of("tcp", "udp", "udplite", "sctp", "dccp", "icmp", "icmpv6", "ipv6-icmp");
 
+  /** Bit values of the flag types nft prints as lists, in the order it prints them. */
+  private static final Map<String, Integer> FLAG_BITS =
+      Map.ofEntries(
+          Map.entry("invalid", 1),
+          Map.entry("established", 2),
+          Map.entry("related", 4),
+          Map.entry("new", 8),
+          Map.entry("untracked", 64),
+          Map.entry("expected", 1),
+          Map.entry("seen-reply", 2),
+          Map.entry("assured", 4),
+          Map.entry("confirmed", 8),
+          Map.entry("snat", 16),
+          Map.entry("dnat", 32),
+          Map.entry("dying", 512),
+          Map.entry("fin", 1),
+          Map.entry("syn", 2),
+          Map.entry("rst", 4),
+          Map.entry("psh", 8),
+          Map.entry("ack", 16),
+          Map.entry("urg", 32),
+          Map.entry("ecn", 64),
+          Map.entry("cwr", 128));
+
   private Kernel() {}
+
+  static boolean isFlag(String s) {
+    return FLAG_BITS.containsKey(s);
+  }
+
+  /** A list of flag names in bit order, as nft prints it; any other list as it is. */
+  static ArrayNode sortFlags(ArrayNode list) {
+    List<String> names = new ArrayList<>();
+    for (JsonNode n : list) {
+      if (!n.isTextual() || !isFlag(n.asText())) {
+        return list;
+      }
+      names.add(n.asText());
+    }
+    names.sort(Comparator.comparing(FLAG_BITS::get));
+    ArrayNode out = RuleParser.F.arrayNode();
+    names.forEach(out::add);
+    return out;
+  }
 
   static List<JsonNode> rule(List<JsonNode> stmts, String family) {
     List<JsonNode> out = new ArrayList<>();
@@ -41,7 +87,34 @@ final class Kernel {
       }
       out.add(s);
     }
+    if (family.equals("inet") && needsTcpDependency(out)) {
+      ObjectNode dep = RuleParser.F.objectNode();
+      dep.putObject("match")
+          .put("op", "==")
+          .<ObjectNode>set(
+              "left",
+              RuleParser.F.objectNode()
+                  .set("meta", RuleParser.F.objectNode().put("key", "l4proto")))
+          .put("right", "tcp");
+      out.add(0, dep);
+    }
     return out;
+  }
+
+  /** In inet, nft puts {@code meta l4proto tcp} first in a rule that resets without a tcp match. */
+  private static boolean needsTcpDependency(List<JsonNode> stmts) {
+    for (JsonNode s : stmts) {
+      if (s.path("reject").path("type").asText().equals("tcp reset")) {
+        return true;
+      }
+      JsonNode left = s.path("match").path("left");
+      if (left.path("payload").path("protocol").asText().equals("tcp")
+          || (left.path("meta").path("key").asText().equals("l4proto")
+              && s.path("match").path("right").asText().equals("tcp"))) {
+        return false;
+      }
+    }
+    return false;
   }
 
   private static boolean isDependency(JsonNode m, JsonNode next, String family) {

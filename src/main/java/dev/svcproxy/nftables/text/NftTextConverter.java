@@ -760,6 +760,34 @@ public final class NftTextConverter {
 
   // ---- output
 
+  private static boolean usedByRule(Table t, SetDef s) {
+    for (Chain c : t.chains.values()) {
+      for (RuleParser.Rule r : c.rules) {
+        for (JsonNode st : r.expr()) {
+          if (st.path("set").path("set").asText("").equals("@" + s.name)) {
+            return true;
+          }
+        }
+      }
+    }
+    return false;
+  }
+
+  /** nft makes a set that a rule adds to or updates dynamic, sized 65535 unless given a size. */
+  private static void markDynamic(Table t) {
+    for (Chain c : t.chains.values()) {
+      for (RuleParser.Rule r : c.rules) {
+        for (JsonNode st : r.expr()) {
+          String ref = st.path("set").path("set").asText("");
+          SetDef s = ref.startsWith("@") ? t.sets.get(ref.substring(1)) : null;
+          if (s != null && !s.flags.contains("dynamic")) {
+            s.flags.add("dynamic");
+          }
+        }
+      }
+    }
+  }
+
   private JsonNode json() {
     ObjectNode root = RuleParser.F.objectNode();
     ArrayNode list = root.putArray("nftables");
@@ -768,6 +796,7 @@ public final class NftTextConverter {
         .put("json_schema_version", 1)
         .put("svcproxy-converted-from", file);
     for (Table t : tables.values()) {
+      markDynamic(t);
       ObjectNode tn = list.addObject().putObject("table");
       tn.put("family", t.family).put("name", t.name);
       if (t.handle != null) {
@@ -791,7 +820,7 @@ public final class NftTextConverter {
           sn.put("policy", s.policy);
         }
         Long size = s.size;
-        if (size == null && s.flags.contains("dynamic")) {
+        if (size == null && s.flags.contains("dynamic") && usedByRule(t, s)) {
           size = 65535L;
         }
         if (size != null) {

@@ -572,7 +572,7 @@ final class RuleParser {
         p++;
         list.add(expr());
       }
-      return list;
+      return Kernel.sortFlags(list);
     }
     return fix(left, first);
   }
@@ -593,17 +593,25 @@ final class RuleParser {
   /** A concatenation of binary-operator expressions. */
   JsonNode expr() {
     JsonNode first = binop();
-    if (!at(".")) {
-      return first;
+    JsonNode e = first;
+    if (at(".")) {
+      ArrayNode parts = F.arrayNode().add(first);
+      while (at(".")) {
+        p++;
+        parts.add(binop());
+      }
+      ObjectNode c = F.objectNode();
+      c.set("concat", parts);
+      e = c;
     }
-    ArrayNode parts = F.arrayNode().add(first);
-    while (at(".")) {
+    if (at("map") && isExpression(e)) {
       p++;
-      parts.add(binop());
+      JsonNode data = primary();
+      ObjectNode m = F.objectNode();
+      m.putObject("map").<ObjectNode>set("key", e).set("data", data);
+      return m;
     }
-    ObjectNode c = F.objectNode();
-    c.set("concat", parts);
-    return c;
+    return e;
   }
 
   private JsonNode binop() {
@@ -611,11 +619,31 @@ final class RuleParser {
     while (peek().kind() == Kind.WORD && BINOP.containsKey(peek().text())) {
       String op = BINOP.get(word());
       JsonNode right = primary();
+      if (op.equals("|") && isFlagList(left) && isFlagList(right)) {
+        ArrayNode flags = F.arrayNode();
+        for (JsonNode side : List.of(left, right)) {
+          if (side.isArray()) {
+            flags.addAll((ArrayNode) side);
+          } else {
+            flags.add(side);
+          }
+        }
+        left = Kernel.sortFlags(flags);
+        continue;
+      }
       ObjectNode o = F.objectNode();
       o.putArray(op).add(left).add(right);
       left = o;
     }
     return left;
+  }
+
+  /** A flag name or a list of them, as {@code syn | ack} joins: nft prints those as a list. */
+  private static boolean isFlagList(JsonNode n) {
+    if (n.isArray()) {
+      return true;
+    }
+    return n.isTextual() && !n.asText().startsWith("@") && Kernel.isFlag(n.asText());
   }
 
   private JsonNode primary() {
