@@ -6,7 +6,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Splits nftables text into tokens. A word runs until whitespace or one of {@code {};,"#@()}, so
+ * Splits nftables text into tokens. A word runs until whitespace or one of {@code {};,"#@()|}, so
  * addresses with ports ({@code 10.0.0.1:80}), prefixes, ranges and kube-proxy's chain names ({@code
  * endpoint-X-ns/svc/tcp/p80__10.0.0.1/80}) stay one word, while nft's own operators ({@code .},
  * {@code :}, {@code ==}) stand alone between spaces in both nft's listing and knftables' commands.
@@ -29,7 +29,7 @@ final class Lexer {
     }
   }
 
-  private static final String SPECIAL = "{};,\"#@()";
+  private static final String SPECIAL = "{};,\"#@()|";
   private static final Pattern HANDLE = Pattern.compile("#\\s*handle\\s+(\\d+)\\b.*");
 
   private Lexer() {}

@@ -301,7 +301,11 @@ final class RuleParser {
         inner.put("prefix", s.text());
       } else if (at("level")) {
         p++;
-        inner.put("level", word());
+        String level = word();
+        // warn is nft's default level, which its JSON leaves out.
+        if (!level.equals("warn")) {
+          inner.put("level", level);
+        }
       } else if (at("group")) {
         p++;
         inner.put("group", Long.parseLong(word()));
@@ -616,8 +620,8 @@ final class RuleParser {
 
   private JsonNode binop() {
     JsonNode left = primary();
-    while (peek().kind() == Kind.WORD && BINOP.containsKey(peek().text())) {
-      String op = BINOP.get(word());
+    while ((peek().kind() == Kind.WORD || peek().is("|")) && BINOP.containsKey(peek().text())) {
+      String op = BINOP.get(next().text());
       JsonNode right = primary();
       if (op.equals("|") && isFlagList(left) && isFlagList(right)) {
         ArrayNode flags = F.arrayNode();
