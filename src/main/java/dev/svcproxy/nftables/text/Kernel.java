@@ -64,7 +64,8 @@ final class Kernel {
     return out;
   }
 
-  static List<JsonNode> rule(List<JsonNode> stmts, String family) {
+  static List<JsonNode> rule(List<JsonNode> given, String family) {
+    List<JsonNode> stmts = resolveTh(given);
     List<JsonNode> out = new ArrayList<>();
     for (int i = 0; i < stmts.size(); i++) {
       JsonNode s = stmts.get(i);
@@ -81,11 +82,14 @@ final class Kernel {
           w.set("match", copy);
           s = w;
         }
-        if (i + 1 < stmts.size() && isDependency(m, stmts.get(i + 1), family)) {
+        if (isDependency(m, stmts.subList(i + 1, stmts.size()), family)) {
           continue;
         }
       }
       out.add(s);
+    }
+    if (family.equals("inet")) {
+      out = typeInetReject(out);
     }
     if (family.equals("inet") && needsTcpDependency(out)) {
       ObjectNode dep = RuleParser.F.objectNode();
@@ -97,6 +101,115 @@ final class Kernel {
                   .set("meta", RuleParser.F.objectNode().put("key", "l4proto")))
           .put("right", "tcp");
       out.add(0, dep);
+    }
+    return out;
+  }
+
+  private static final Set<String> TH = Set.of("tcp", "udp", "udplite", "sctp", "dccp");
+
+  /**
+   * After a match that fixes the transport protocol, nft lists {@code th} fields under that
+   * protocol's name ({@code tcp dport 1 th dport 2} lists as {@code tcp dport 1 tcp dport 2}).
+   */
+  private static List<JsonNode> resolveTh(List<JsonNode> stmts) {
+    List<JsonNode> out = new ArrayList<>();
+    String proto = null;
+    for (JsonNode s : stmts) {
+      JsonNode t = proto == null ? s : renameTh(s, proto);
+      out.add(t);
+      JsonNode m = t.get("match");
+      if (m != null) {
+        JsonNode left = m.get("left");
+        String pp = left.path("payload").path("protocol").asText("");
+        // Any match on a transport header field implies that protocol, even a negated one.
+        if (TH.contains(pp)) {
+          proto = pp;
+        }
+        if (m.path("op").asText().equals("!=")) {
+          continue;
+        }
+        String key = left.path("meta").path("key").asText("");
+        String field = pp + " " + left.path("payload").path("field").asText("");
+        if ((key.equals("l4proto") || field.equals("ip protocol") || field.equals("ip6 nexthdr"))
+            && TH.contains(m.path("right").asText())) {
+          proto = m.path("right").asText();
+        }
+      }
+    }
+    return out;
+  }
+
+  private static JsonNode renameTh(JsonNode n, String proto) {
+    if (n.isObject()) {
+      ObjectNode o = RuleParser.F.objectNode();
+      for (Map.Entry<String, JsonNode> f : n.properties()) {
+        JsonNode v = f.getValue();
+        if (f.getKey().equals("payload") && v.path("protocol").asText().equals("th")) {
+          ObjectNode pl = ((ObjectNode) v).deepCopy();
+          pl.put("protocol", proto);
+          o.set("payload", pl);
+        } else {
+          o.set(f.getKey(), renameTh(v, proto));
+        }
+      }
+      return o;
+    }
+    if (n.isArray()) {
+      ArrayNode a = RuleParser.F.arrayNode();
+      n.forEach(x -> a.add(renameTh(x, proto)));
+      return a;
+    }
+    return n;
+  }
+
+  /**
+   * A bare {@code reject} in inet is icmpx unless the rule already fixed the network protocol: then
+   * nft uses icmp (icmpv6) port-unreachable, and a {@code meta nfproto} match that only said so is
+   * dropped. nft's text prints both icmpx port-unreachable and this as "reject" after an ip match;
+   * the bare form, the common one, is assumed.
+   */
+  private static List<JsonNode> typeInetReject(List<JsonNode> stmts) {
+    String l3 = null;
+    int nfproto = -1;
+    List<JsonNode> out = new ArrayList<>(stmts);
+    for (int i = 0; i < out.size(); i++) {
+      JsonNode s = out.get(i);
+      JsonNode left = s.path("match").path("left");
+      List<String> protos = new ArrayList<>();
+      payloadProtocols(s, protos);
+      for (String proto : protos) {
+        if (proto.equals("ip") || proto.equals("icmp")) {
+          l3 = "icmp";
+        } else if (proto.equals("ip6") || proto.equals("icmpv6")) {
+          l3 = "icmpv6";
+        }
+      }
+      if (left.path("meta").path("key").asText().equals("nfproto")
+          && s.path("match").path("op").asText().equals("==")) {
+        String v = s.path("match").path("right").asText();
+        l3 = v.equals("ipv4") ? "icmp" : v.equals("ipv6") ? "icmpv6" : l3;
+        nfproto = i;
+      }
+      JsonNode r = s.path("reject");
+      if (l3 != null
+          && r.path("type").asText().equals("icmpx")
+          && r.path("expr").asText().equals("port-unreachable")
+          && r.has("svcproxy-bare")) {
+        ObjectNode typed = RuleParser.F.objectNode();
+        typed.putObject("reject").put("type", l3).put("expr", "port-unreachable");
+        out.set(i, typed);
+        if (nfproto >= 0) {
+          out.remove(nfproto);
+          i--;
+        }
+      }
+    }
+    for (int i = 0; i < out.size(); i++) {
+      if (out.get(i).path("reject").has("svcproxy-bare")) {
+        ObjectNode copy = out.get(i).deepCopy();
+        ((ObjectNode) copy.get("reject")).remove("svcproxy-bare");
+        out.set(i, copy);
+      }
     }
     return out;
   }
@@ -117,22 +230,42 @@ final class Kernel {
     return false;
   }
 
-  private static boolean isDependency(JsonNode m, JsonNode next, String family) {
+  /** True when {@code m} only states the dependency of a later payload match. */
+  private static boolean isDependency(JsonNode m, List<JsonNode> rest, String family) {
     if (!m.path("op").asText().equals("==") || !m.get("right").isTextual()) {
       return false;
     }
-    String value = m.get("right").asText();
-    String nextProto = next.path("match").path("left").path("payload").path("protocol").asText("");
-    if (nextProto.isEmpty()) {
-      return false;
+    List<String> protos = new ArrayList<>();
+    rest.forEach(n -> payloadProtocols(n, protos));
+    for (String proto : protos) {
+      if (dependencyOf(m, proto, family)) {
+        return true;
+      }
     }
+    return false;
+  }
+
+  private static void payloadProtocols(JsonNode n, List<String> out) {
+    if (n.isObject() && n.has("payload") && n.get("payload").has("protocol")) {
+      out.add(n.get("payload").get("protocol").asText());
+    }
+    if (n.isContainerNode()) {
+      n.forEach(x -> payloadProtocols(x, out));
+    }
+  }
+
+  private static boolean dependencyOf(JsonNode m, String nextProto, String family) {
+    String value = m.get("right").asText();
     JsonNode left = m.get("left");
     String meta = left.path("meta").path("key").asText("");
     String payload =
         left.path("payload").path("protocol").asText("")
             + " "
             + left.path("payload").path("field").asText("");
-    if (meta.equals("l4proto") || payload.equals("ip protocol") || payload.equals("ip6 nexthdr")) {
+    // The dependency nft itself would add: meta l4proto in inet, the header's field in ip/ip6.
+    if (meta.equals("l4proto")
+        || (payload.equals("ip protocol") && family.equals("ip"))
+        || (payload.equals("ip6 nexthdr") && family.equals("ip6"))) {
       String v = value.equals("ipv6-icmp") ? "icmpv6" : value;
       return L4.contains(value) && v.equals(nextProto);
     }

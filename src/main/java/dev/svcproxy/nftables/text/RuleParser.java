@@ -388,6 +388,10 @@ final class RuleParser {
             default -> "icmpx";
           };
       r.put("type", type).put("expr", "port-unreachable");
+      if (family.equals("inet")) {
+        // A marker for Kernel, which types a bare inet reject by the rule's network protocol.
+        r.put("svcproxy-bare", true);
+      }
     }
     ObjectNode o = F.objectNode();
     o.set("reject", r);

@@ -77,4 +77,12 @@ class NftTextConverterKernelTest {
   void toJson_handWrittenConstructs_equalsKernelJson() {
     check("constructs.nft", resource("constructs.nft"), true);
   }
+
+  @Test
+  void toJson_seededGeneratedTransactions_equalKernelJson() {
+    for (long seed = 1; seed <= 60; seed++) {
+      String tx = RulesetGenerator.transaction(seed);
+      check("generated seed " + seed, tx, true);
+    }
+  }
 }
