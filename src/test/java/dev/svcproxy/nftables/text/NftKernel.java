@@ -41,6 +41,13 @@ final class NftKernel implements AutoCloseable {
     }
   }
 
+  /** Runs iptables (the nft backend) in the node, as iptables-nft users leave rules behind. */
+  void iptables(String... args) {
+    List<String> argv = new ArrayList<>(List.of("iptables-nft"));
+    argv.addAll(List.of(args));
+    node.run(argv).orThrow();
+  }
+
   String listText(String... flags) {
     List<String> argv = new ArrayList<>(List.of("nft"));
     argv.addAll(List.of(flags));

@@ -85,4 +85,126 @@ class NftTextConverterKernelTest {
       check("generated seed " + seed, tx, true);
     }
   }
+
+  @Test
+  void toJson_pastedListingWithPromptsWarningsAndCounters_equalsKernelJson() {
+    kernel.load(resource("docker.nft"));
+    JsonNode truth = kernel.listJson();
+    String pasted =
+        "[root@node1 ~]# nft list ruleset\n"
+            + "# Warning: table ip filter is managed by iptables-nft, do not touch!\n"
+            + kernel.listText()
+            + "root@node1:~# \n";
+    assertThat(NftKernel.entries(NftTextConverter.toJson("nft-ruleset.txt", pasted), false, false))
+        .containsExactlyElementsOf(NftKernel.entries(truth, false, false));
+  }
+
+  @Test
+  void toJson_transactionWithInsertFlushAndDelete_equalsKernelJson() {
+    String tx =
+        String.join(
+            "\n",
+            "add table ip kube-proxy { comment \"rules for kube-proxy\" ; }",
+            "add table inet other",
+            "add chain inet other c",
+            "add set ip kube-proxy cluster-ips { type ipv4_addr ; comment \"Active ClusterIPs\" ; }",
+            "add map ip kube-proxy service-ips { type ipv4_addr . inet_proto . inet_service : verdict ; }",
+            "add map ip kube-proxy gone { type ipv4_addr : verdict ; }",
+            "add chain ip kube-proxy services",
+            "add chain ip kube-proxy stale",
+            "add chain ip kube-proxy service-A-ns/svc/tcp/p80",
+            "add rule ip kube-proxy services ip daddr . meta l4proto . th dport vmap @service-ips",
+            "insert rule ip kube-proxy services ip daddr 10.0.0.1 drop",
+            "add rule ip kube-proxy stale drop",
+            "add rule ip kube-proxy service-A-ns/svc/tcp/p80 ip saddr 10.0.0.0/8 accept",
+            "add element ip kube-proxy cluster-ips { 172.30.0.41 }",
+            "add element ip kube-proxy cluster-ips { 172.30.0.42, 172.30.0.43 }",
+            "delete element ip kube-proxy cluster-ips { 172.30.0.42 }",
+            "add element ip kube-proxy service-ips { 172.30.0.41 . tcp . 80 : goto service-A-ns/svc/tcp/p80 }",
+            "add element ip kube-proxy service-ips { 172.30.0.43 . udp . 53 comment \"ns/dns:dns\" : goto service-A-ns/svc/tcp/p80 }",
+            "flush chain ip kube-proxy stale",
+            "delete chain ip kube-proxy stale",
+            "delete map ip kube-proxy gone",
+            "flush chain ip kube-proxy service-A-ns/svc/tcp/p80",
+            "add rule ip kube-proxy service-A-ns/svc/tcp/p80 meta l4proto tcp dnat to 10.180.0.1:80",
+            "add rule inet other c accept",
+            "flush table inet other",
+            "add rule inet other c drop; add rule inet other c ip saddr 1.2.3.4 counter",
+            "");
+    kernel.load(tx);
+    assertThat(NftKernel.entries(NftTextConverter.toJson("tx", tx), false, true))
+        .containsExactlyElementsOf(NftKernel.entries(kernel.listJson(), false, true));
+  }
+
+  @Test
+  void toJson_ruleWithStatementNotUnderstood_keepsRuleAndKnownPrefix() {
+    String text =
+        "table ip t {\n\tchain c {\n\t\tip saddr 10.0.0.1 meta mark set jhash ip saddr mod 2 accept"
+            + " comment \"hashed\"\n\t\tip saddr 10.0.0.2 accept\n\t}\n}\n";
+    kernel.load(text);
+    JsonNode truth = kernel.listJson();
+    JsonNode ours = NftTextConverter.toJson("t", kernel.listText());
+    JsonNode rule = ours.get("nftables").get(3).get("rule");
+    JsonNode kernelRule = truth.get("nftables").get(3).get("rule");
+    assertThat(rule.get("comment").asText()).isEqualTo("hashed");
+    assertThat(rule.get("expr").get(0)).isEqualTo(kernelRule.get("expr").get(0));
+    assertThat(rule.get("expr").get(1).get("svcproxy-unparsed").asText())
+        .isEqualTo("meta mark set jhash ip saddr mod 2 accept");
+    assertThat(NftKernel.entries(ours, false, false).get(3))
+        .isEqualTo(NftKernel.entries(truth, false, false).get(3));
+  }
+
+  @Test
+  void toJson_iptablesNftTables_keepsEveryRule() {
+    kernel.load("");
+    kernel.iptables(
+        "-t",
+        "nat",
+        "-A",
+        "POSTROUTING",
+        "-s",
+        "10.244.0.0/16",
+        "!",
+        "-o",
+        "cni0",
+        "-j",
+        "MASQUERADE");
+    kernel.iptables(
+        "-A",
+        "INPUT",
+        "-p",
+        "tcp",
+        "--dport",
+        "22",
+        "-m",
+        "comment",
+        "--comment",
+        "ssh",
+        "-j",
+        "ACCEPT");
+    kernel.iptables("-A", "FORWARD", "-m", "conntrack", "--ctstate", "INVALID", "-j", "DROP");
+    String listing = kernel.listText();
+    JsonNode truth = kernel.listJson();
+    JsonNode ours = NftTextConverter.toJson("nft-ruleset.txt", listing);
+    assertThat(rules(ours)).as(listing).isEqualTo(rules(truth)).isEqualTo(3);
+    assertThat(chains(ours)).isEqualTo(chains(truth));
+  }
+
+  private static long rules(JsonNode root) {
+    long n = 0;
+    for (JsonNode e : root.get("nftables")) {
+      n += e.has("rule") ? 1 : 0;
+    }
+    return n;
+  }
+
+  private static java.util.List<String> chains(JsonNode root) {
+    java.util.List<String> out = new java.util.ArrayList<>();
+    for (JsonNode e : root.get("nftables")) {
+      if (e.has("chain")) {
+        out.add(NftKernel.canonical(e.get("chain"), false).replaceAll(",?\"handle\":\\d+", ""));
+      }
+    }
+    return out;
+  }
 }
