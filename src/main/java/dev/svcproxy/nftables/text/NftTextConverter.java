@@ -39,7 +39,7 @@ public final class NftTextConverter {
   private static final Set<String> FAMILIES =
       Set.of("ip", "ip6", "inet", "arp", "bridge", "netdev");
   private static final Set<String> OBJECTS =
-      Set.of("ct", "counter", "quota", "limit", "flowtable", "secmark", "synproxy", "tunnel");
+      Set.of("ct", "quota", "limit", "flowtable", "secmark", "synproxy", "tunnel");
   private static final Pattern PROMPT =
       Pattern.compile(
           "^\\s*(?:\\[[^\\]]*\\]|[\\w.@:~/-]*)\\s?[#$%>]"
@@ -79,6 +79,7 @@ public final class NftTextConverter {
     final Map<String, SetDef> sets = new LinkedHashMap<>();
     final Map<String, Chain> chains = new LinkedHashMap<>();
     final List<String> objects = new ArrayList<>();
+    final Map<String, long[]> counters = new LinkedHashMap<>();
 
     Table(String family, String name) {
       this.family = family;
@@ -113,6 +114,7 @@ public final class NftTextConverter {
     Long size;
     String policy;
     String comment;
+    boolean counter;
     final List<JsonNode> elems = new ArrayList<>();
 
     SetDef(boolean map, String name) {
@@ -517,6 +519,30 @@ public final class NftTextConverter {
             chainBlock(table, c);
           }
         }
+        case "counter" -> {
+          String n = name();
+          long[] c = {0, 0, -1};
+          if (at("{")) {
+            Long ch = openBlock();
+            c[2] = ch == null ? -1 : ch;
+            while (true) {
+              skipSeparators();
+              if (at("}")) {
+                p++;
+                break;
+              }
+              Token k = next();
+              if (k.is("packets")) {
+                c[0] = Long.parseLong(name());
+              } else if (k.is("bytes")) {
+                c[1] = Long.parseLong(name());
+              } else {
+                throw error(k, "unknown keyword '" + k.text() + "' in counter " + n);
+              }
+            }
+          }
+          table.counters.put(n, c);
+        }
         default -> {
           if (!OBJECTS.contains(kw) || t.kind() != Kind.WORD) {
             throw error(t, "unknown keyword '" + t.text() + "' in table " + table.name);
@@ -664,10 +690,7 @@ public final class NftTextConverter {
       String kw = next().text();
       switch (kw) {
         case "type" -> setType(s);
-        case "typeof" -> {
-          skipToStatementEnd();
-          s.type = RuleParser.F.textNode("svcproxy-unparsed typeof");
-        }
+        case "typeof" -> setTypeof(t, s);
         case "flags" -> {
           while (!atStatementEnd()) {
             Token f = next();
@@ -681,7 +704,8 @@ public final class NftTextConverter {
         case "size" -> s.size = Long.parseLong(name());
         case "policy" -> s.policy = name();
         case "comment" -> s.comment = next().text();
-        case "auto-merge", "counter" -> {}
+        case "counter" -> s.counter = true;
+        case "auto-merge" -> {}
         case "elements" -> {
           expect("=");
           s.elems.addAll(elements(table));
@@ -691,6 +715,77 @@ public final class NftTextConverter {
     }
     if (p != end) {
       throw error(peek(), "set block of " + s.name + " ended early");
+    }
+  }
+
+  /** The datatypes nft gives the expressions a {@code typeof} set may name. */
+  private static final Map<String, String> TYPEOF =
+      Map.ofEntries(
+          Map.entry("ip saddr", "ipv4_addr"),
+          Map.entry("ip daddr", "ipv4_addr"),
+          Map.entry("ip6 saddr", "ipv6_addr"),
+          Map.entry("ip6 daddr", "ipv6_addr"),
+          Map.entry("tcp sport", "inet_service"),
+          Map.entry("tcp dport", "inet_service"),
+          Map.entry("udp sport", "inet_service"),
+          Map.entry("udp dport", "inet_service"),
+          Map.entry("th sport", "inet_service"),
+          Map.entry("th dport", "inet_service"),
+          Map.entry("l4proto", "inet_proto"),
+          Map.entry("ip protocol", "inet_proto"),
+          Map.entry("iifname", "ifname"),
+          Map.entry("oifname", "ifname"),
+          Map.entry("iif", "iface_index"),
+          Map.entry("oif", "iface_index"),
+          Map.entry("mark", "mark"),
+          Map.entry("ct mark", "mark"),
+          Map.entry("ct state", "ct_state"),
+          Map.entry("ether saddr", "ether_addr"),
+          Map.entry("ether daddr", "ether_addr"),
+          Map.entry("nfproto", "nf_proto"),
+          Map.entry("verdict", "verdict"));
+
+  /**
+   * {@code typeof EXPR [. EXPR] [: EXPR]}: nft's JSON prints the datatypes, as for {@code type}.
+   */
+  private void setTypeof(Token at, SetDef s) {
+    List<List<String>> parts = new ArrayList<>();
+    List<StringBuilder> cur = new ArrayList<>(List.of(new StringBuilder()));
+    List<List<StringBuilder>> all = new ArrayList<>(List.of(cur));
+    while (!atStatementEnd()) {
+      Token t = next();
+      if (t.is(":")) {
+        cur = new ArrayList<>(List.of(new StringBuilder()));
+        all.add(cur);
+      } else if (t.is(".")) {
+        cur.add(new StringBuilder());
+      } else {
+        StringBuilder b = cur.get(cur.size() - 1);
+        b.append(b.length() > 0 ? " " : "").append(t.text());
+      }
+    }
+    for (List<StringBuilder> side : all) {
+      List<String> types = new ArrayList<>();
+      for (StringBuilder e : side) {
+        String expr = e.toString().replaceFirst("^meta ", "");
+        String type = TYPEOF.get(expr);
+        if (type == null) {
+          throw error(at, "typeof " + e + ": datatype not known to this converter");
+        }
+        types.add(type);
+      }
+      parts.add(types);
+    }
+    List<String> key = parts.get(0);
+    if (key.size() == 1) {
+      s.type = RuleParser.F.textNode(key.get(0));
+    } else {
+      ArrayNode a = RuleParser.F.arrayNode();
+      key.forEach(a::add);
+      s.type = a;
+    }
+    if (parts.size() > 1) {
+      s.data = RuleParser.F.textNode(String.join(" . ", parts.get(1)));
     }
   }
 
@@ -760,6 +855,30 @@ public final class NftTextConverter {
 
   // ---- output
 
+  /** In a set with the counter flag, every element has a counter (zero when just added). */
+  private static JsonNode withCounter(JsonNode e) {
+    if (e.isArray()) {
+      ArrayNode a = RuleParser.F.arrayNode();
+      a.add(withCounter(e.get(0)));
+      for (int i = 1; i < e.size(); i++) {
+        a.add(e.get(i));
+      }
+      return a;
+    }
+    ObjectNode w;
+    if (e.isObject() && e.has("elem")) {
+      w = e.deepCopy();
+    } else {
+      w = RuleParser.F.objectNode();
+      w.putObject("elem").set("val", e);
+    }
+    ObjectNode in = (ObjectNode) w.get("elem");
+    if (!in.has("counter")) {
+      in.putObject("counter").put("packets", 0).put("bytes", 0);
+    }
+    return w;
+  }
+
   private static boolean usedByRule(Table t, SetDef s) {
     for (Chain c : t.chains.values()) {
       for (RuleParser.Rule r : c.rules) {
@@ -801,6 +920,16 @@ public final class NftTextConverter {
       tn.put("family", t.family).put("name", t.name);
       if (t.handle != null) {
         tn.put("handle", t.handle);
+      }
+      for (Map.Entry<String, long[]> e : t.counters.entrySet()) {
+        String cname = e.getKey();
+        long[] c = e.getValue();
+        ObjectNode cn = list.addObject().putObject("counter");
+        cn.put("family", t.family).put("name", cname).put("table", t.name);
+        if (c[2] >= 0) {
+          cn.put("handle", c[2]);
+        }
+        cn.put("packets", c[0]).put("bytes", c[1]);
       }
       for (String o : t.objects) {
         list.addObject()
@@ -846,7 +975,10 @@ public final class NftTextConverter {
         }
         if (!s.elems.isEmpty()) {
           ArrayNode ea = sn.putArray("elem");
-          s.elems.forEach(ea::add);
+          s.elems.forEach(e -> ea.add(s.counter ? withCounter(e) : e));
+        }
+        if (s.counter) {
+          sn.putArray("stmt").addObject().putNull("counter");
         }
       }
       for (Chain c : t.chains.values()) {

@@ -286,7 +286,8 @@ final class RuleParser {
       expect("bytes");
       bytes = Long.parseLong(word());
     } else if (at("name")) {
-      throw new Unknown("named counter");
+      p++;
+      return F.objectNode().put("counter", next().text());
     }
     c.putObject("counter").put("packets", packets).put("bytes", bytes);
     return c;
@@ -776,7 +777,15 @@ final class RuleParser {
       if (k.equals("comment")) {
         e.put("comment", next().text());
       } else if (k.equals("counter")) {
-        throw new Unknown("element counter");
+        ObjectNode c = e.putObject("counter");
+        if (at("packets")) {
+          p++;
+          c.put("packets", Long.parseLong(word()));
+          expect("bytes");
+          c.put("bytes", Long.parseLong(word()));
+        } else {
+          c.put("packets", 0).put("bytes", 0);
+        }
       } else {
         e.put(k, Times.seconds(word()));
       }
