@@ -121,9 +121,14 @@ final class Kernel {
       if (m != null) {
         JsonNode left = m.get("left");
         String pp = left.path("payload").path("protocol").asText("");
-        // Any match on a transport header field implies that protocol, even a negated one.
-        if (TH.contains(pp)) {
-          proto = pp;
+        // Any match on a transport header field implies that protocol, even a negated or masked
+        // one.
+        List<String> inLeft = new ArrayList<>();
+        payloadProtocols(left, inLeft);
+        for (String q : inLeft) {
+          if (TH.contains(q)) {
+            proto = q;
+          }
         }
         if (m.path("op").asText().equals("!=")) {
           continue;

@@ -406,7 +406,10 @@ final class RuleParser {
     if (at("ip") || at("ip6")) {
       n.put("family", word());
     }
-    if (at("to")) {
+    if (at("to") && startsExpression(peek(1), peek(2))) {
+      p++;
+      n.set("addr", expr());
+    } else if (at("to")) {
       p++;
       String target = word();
       String addr = target;
@@ -456,6 +459,16 @@ final class RuleParser {
       o.set(kind, n);
     }
     return o;
+  }
+
+  /** True when {@code a b} start an expression rather than an address literal. */
+  private static boolean startsExpression(Token a, Token b) {
+    if (a.kind() != Kind.WORD) {
+      return false;
+    }
+    String w = a.text();
+    return (FIELDS.containsKey(w) && b.kind() == Kind.WORD && FIELDS.get(w).contains(b.text()))
+        || Set.of("meta", "ct", "numgen", "jhash", "symhash").contains(w);
   }
 
   private JsonNode setStatement(String op) {

@@ -75,6 +75,7 @@ final class RulesetGenerator {
             + "s ; }");
     line("add map " + t + " svc { type ipv4_addr . inet_proto . inet_service : verdict ; }");
     line("add map " + t + " marks { type ipv4_addr : mark ; }");
+    line("add set " + t + " typed { typeof ip saddr ; flags interval ; }");
     line("add set " + t + " tuples { type ipv4_addr . inet_proto . inet_service ; }");
     for (int i = 0; i < chains; i++) {
       line("add chain " + t + " c" + i);
@@ -111,6 +112,7 @@ final class RulesetGenerator {
               + " }");
     }
     line("add element " + t + " marks { " + ip() + " : " + hex() + " }");
+    line("add element " + t + " typed { " + prefix() + " , 172.31.0.1-172.31.0.7 }");
     line(
         "add element "
             + t
@@ -178,6 +180,16 @@ final class RulesetGenerator {
                 "icmp type " + pick(List.of("echo-request", "echo-reply")),
                 "ip daddr . meta l4proto . th dport @tuples",
                 "tcp flags syn",
+                "ip saddr { " + prefix() + ", 192.168.0.0/16, 172.16.1.1-172.16.1.9 }",
+                "meta l4proto { tcp, udp } th dport " + port(),
+                "ip protocol { tcp, udp }",
+                "ct mark and " + hex() + " != 0",
+                "ip saddr @typed",
+                "ip daddr != { " + ip() + " }",
+                "tcp flags & (syn | ack) == syn",
+                "tcp dport != " + port(),
+                "ip ttl < 10",
+                "meta mark >= " + hex(),
                 "ip protocol tcp tcp dport " + port()));
     if (family.equals("inet")) {
       m.add("ip6 saddr fd00::" + Integer.toHexString(1 + r.nextInt(0xfff)));
@@ -190,11 +202,16 @@ final class RulesetGenerator {
     if (a == null || b == null || a.equals(b)) {
       return false;
     }
-    return !((a.equals("th") && !b.equals("icmp")) || (b.equals("th") && !a.equals("icmp")));
+    return !((a.equals("th") && !b.equals("icmp")) || (b.equals("th") && !a.equals("icmp")))
+        || (a.equals("tcp+udp") && !b.equals("th"))
+        || (b.equals("tcp+udp") && !a.equals("th"));
   }
 
   /** The transport protocol a match implies, or null. */
   private static String l4(String m) {
+    if (m.contains("{ tcp, udp }")) {
+      return "tcp+udp";
+    }
     if (m.contains("th dport")) {
       return "th";
     }
@@ -274,6 +291,13 @@ final class RulesetGenerator {
       verdicts.add(v.append(" }").toString());
       verdicts.add("ip daddr . meta l4proto . th dport vmap @svc");
       verdicts.add("ct state vmap { established : accept, related : accept, invalid : drop }");
+      verdicts.add(
+          "ip saddr vmap { "
+              + prefix()
+              + " : accept, 192.168.0.0/16 : goto "
+              + chainAfter(chain)
+              + " }");
+      verdicts.add("ct mark set ct mark and " + hex() + " jump " + chainAfter(chain));
     }
     String v = pick(verdicts);
     if (v.contains("tcp") && proto != null && !proto.equals("tcp") && !proto.equals("th")) {
@@ -282,7 +306,7 @@ final class RulesetGenerator {
     if (v.contains("th dport") && conflict("th", proto)) {
       v = "accept";
     }
-    if (l3 != null && l3.equals("6") && v.contains("ip daddr")) {
+    if (l3 != null && l3.equals("6") && (v.contains("ip daddr") || v.contains("ip saddr"))) {
       v = "accept";
     }
     if (family.equals("inet") && v.startsWith("reject with icmp type")) {
@@ -315,7 +339,23 @@ final class RulesetGenerator {
                   + ":"
                   + port(),
               "tcp dport " + port() + " redirect to :" + port(),
-              "ip daddr " + ip() + " notrack"));
+              "ip daddr " + ip() + " notrack",
+              "ip daddr "
+                  + ip()
+                  + " tcp dport "
+                  + port()
+                  + " dnat "
+                  + fam
+                  + "to 10.0.0.2-10.0.0.5:8000-8010",
+              "tcp dport "
+                  + port()
+                  + " dnat "
+                  + fam
+                  + "to ip saddr map { "
+                  + prefix()
+                  + " : "
+                  + ip()
+                  + " }"));
     }
     return pick(
         List.of(
