@@ -240,11 +240,19 @@ final class Kernel {
     if (!m.path("op").asText().equals("==") || !m.get("right").isTextual()) {
       return false;
     }
-    List<String> protos = new ArrayList<>();
-    rest.forEach(n -> payloadProtocols(n, protos));
-    for (String proto : protos) {
-      if (dependencyOf(m, proto, family)) {
-        return true;
+    // nft forgets the dependency at a statement other than a plain meta/payload match (a counter,
+    // a fib or ct match), so only the uses up to and including the first such one count.
+    for (JsonNode next : rest) {
+      List<String> protos = new ArrayList<>();
+      payloadProtocols(next, protos);
+      for (String proto : protos) {
+        if (dependencyOf(m, proto, family)) {
+          return true;
+        }
+      }
+      JsonNode left = next.path("match").path("left");
+      if (!left.has("meta") && !left.has("payload")) {
+        return false;
       }
     }
     return false;

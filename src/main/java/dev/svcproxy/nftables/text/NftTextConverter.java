@@ -115,6 +115,7 @@ public final class NftTextConverter {
     String policy;
     String comment;
     boolean counter;
+    boolean updated;
     final List<JsonNode> elems = new ArrayList<>();
 
     SetDef(boolean map, String name) {
@@ -671,7 +672,20 @@ public final class NftTextConverter {
     if (body.isEmpty()) {
       throw error(toks.get(start), "empty rule in chain " + c.name);
     }
-    return new RuleParser(src, body, table.family).rule();
+    RuleParser.Rule r = new RuleParser(src, body, table.family).rule();
+    // nft makes a set a rule adds to or updates dynamic when the rule is added; a later flush
+    // of the rule leaves the set so.
+    for (JsonNode st : r.expr()) {
+      String ref = st.path("set").path("set").asText("");
+      SetDef s = ref.startsWith("@") ? table.sets.get(ref.substring(1)) : null;
+      if (s != null) {
+        s.updated = true;
+        if (!s.flags.contains("dynamic")) {
+          s.flags.add("dynamic");
+        }
+      }
+    }
+    return r;
   }
 
   private void setBlock(Table table, SetDef s) {
@@ -949,7 +963,7 @@ public final class NftTextConverter {
           sn.put("policy", s.policy);
         }
         Long size = s.size;
-        if (size == null && s.flags.contains("dynamic") && usedByRule(t, s)) {
+        if (size == null && s.flags.contains("dynamic") && (s.updated || usedByRule(t, s))) {
           size = 65535L;
         }
         if (size != null) {

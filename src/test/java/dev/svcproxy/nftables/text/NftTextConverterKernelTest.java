@@ -80,7 +80,7 @@ class NftTextConverterKernelTest {
 
   @Test
   void toJson_seededGeneratedTransactions_equalKernelJson() {
-    for (long seed = 1; seed <= 60; seed++) {
+    for (long seed = 1; seed <= 120; seed++) {
       String tx = RulesetGenerator.transaction(seed);
       check("generated seed " + seed, tx, true);
     }

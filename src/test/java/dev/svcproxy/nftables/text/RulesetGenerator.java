@@ -249,7 +249,7 @@ final class RulesetGenerator {
       b.append(m).append(' ');
     }
     if (r.nextInt(3) == 0) {
-      b.append(
+      String st =
           pick(
               List.of(
                   "counter ",
@@ -266,7 +266,8 @@ final class RulesetGenerator {
                   "mark set mark xor 0x4000 ",
                   "ct mark set meta mark ",
                   "meta mark set ip saddr map @marks ",
-                  "update @dyn { ip saddr } ")));
+                  "update @dyn { ip saddr } "));
+      b.append("6".equals(l3) && st.contains("ip saddr") ? "counter " : st);
     }
     boolean last = chain >= chains;
     List<String> verdicts =
