@@ -34,6 +34,16 @@ import java.util.regex.Pattern;
  * "text": "..."}}}. A JSON reader reports these as not evaluated. Text with broken structure
  * (unbalanced braces, an unknown top-level keyword, a command naming a table or chain that does not
  * exist) throws {@link NftTextException} with file:line:column.
+ *
+ * <p>A transaction is not yet what the kernel lists, so the converter does what nft does between
+ * the two (see Kernel): a one-element anonymous set becomes its element, a protocol match that only
+ * states the next payload match's dependency is folded, {@code th} fields take the name of the
+ * transport the rule already fixed, flag lists are printed in bit order, a bare inet reject is
+ * typed by the rule's network protocol, a tcp reset in inet gets its {@code meta l4proto tcp}, a
+ * set a rule updates becomes dynamic (size 65535), a set with the counter flag counts per element,
+ * and symbolic chain priorities become numbers. Not emulated (rare in transactions, already
+ * canonical in listings): constant folding ({@code ct mark & A | B}), service names and protocol
+ * numbers. Elements of hash sets keep the text's order (the kernel lists its hash order).
  */
 public final class NftTextConverter {
   private static final Set<String> FAMILIES =
