@@ -353,7 +353,7 @@ public final class NftTextConverter {
         && peek(1).kind() == Kind.WORD
         && peek(1).text().matches("\\d+")) {
       String how = next().text();
-      long n = Long.parseLong(next().text());
+      long n = number(next());
       if (how.equals("index")) {
         index = (int) n;
       } else {
@@ -417,7 +417,7 @@ public final class NftTextConverter {
       case "rule" -> {
         Chain c = existingChain(table, peek(), name());
         expect("handle");
-        long h = Long.parseLong(name());
+        long h = number(next());
         c.rules.removeIf(r -> Long.valueOf(h).equals(r.handle()));
       }
       case "element" -> {
@@ -499,7 +499,7 @@ public final class NftTextConverter {
     closing();
     expect("{");
     if (atKind(Kind.HANDLE)) {
-      return Long.parseLong(next().text());
+      return number(next());
     }
     return null;
   }
@@ -544,9 +544,9 @@ public final class NftTextConverter {
               }
               Token k = next();
               if (k.is("packets")) {
-                c[0] = Long.parseLong(name());
+                c[0] = number(next());
               } else if (k.is("bytes")) {
-                c[1] = Long.parseLong(name());
+                c[1] = number(next());
               } else {
                 throw error(k, "unknown keyword '" + k.text() + "' in counter " + n);
               }
@@ -646,7 +646,11 @@ public final class NftTextConverter {
       }
       base = b;
     }
-    return base + (m.group(2) == null ? 0 : Long.parseLong(m.group(2)));
+    try {
+      return base + (m.group(2) == null ? 0 : Long.parseLong(m.group(2)));
+    } catch (NumberFormatException e) {
+      throw error(at, "unknown chain priority '" + text + "'");
+    }
   }
 
   /** The tokens of one rule, up to a newline or ';' outside braces, or the chain's '}'. */
@@ -725,7 +729,7 @@ public final class NftTextConverter {
         }
         case "timeout" -> s.timeout = time(next());
         case "gc-interval" -> s.gcInterval = time(next());
-        case "size" -> s.size = Long.parseLong(name());
+        case "size" -> s.size = number(next());
         case "policy" -> s.policy = name();
         case "comment" -> s.comment = next().text();
         case "counter" -> s.counter = true;
@@ -810,6 +814,14 @@ public final class NftTextConverter {
     }
     if (parts.size() > 1) {
       s.data = RuleParser.F.textNode(String.join(" . ", parts.get(1)));
+    }
+  }
+
+  private long number(Token t) {
+    try {
+      return Long.parseLong(t.text());
+    } catch (NumberFormatException e) {
+      throw error(t, "not a number: '" + t.text() + "'");
     }
   }
 

@@ -152,7 +152,11 @@ final class RuleParser {
     Long handle = null;
     String comment = null;
     if (end > 0 && toks.get(end - 1).kind() == Kind.HANDLE) {
-      handle = Long.parseLong(toks.get(end - 1).text());
+      try {
+        handle = Long.parseLong(toks.get(end - 1).text());
+      } catch (NumberFormatException e) {
+        handle = null;
+      }
       end--;
     }
     if (end >= 2 && toks.get(end - 2).is("comment") && toks.get(end - 1).kind() == Kind.STRING) {
@@ -166,7 +170,8 @@ final class RuleParser {
       int start = sub.p;
       try {
         out.add(sub.statement());
-      } catch (Unknown | IndexOutOfBoundsException e) {
+      } catch (RuntimeException e) {
+        // Whatever this parser cannot read (an unknown word, a number that is none) stays as text.
         String raw = src.substring(body.get(start).start(), body.get(body.size() - 1).end());
         out.add(F.objectNode().put("svcproxy-unparsed", raw));
         break;
@@ -821,7 +826,7 @@ final class RuleParser {
         throw new Unknown("trailing tokens");
       }
       return e;
-    } catch (Unknown | IndexOutOfBoundsException | NumberFormatException e) {
+    } catch (RuntimeException e) {
       String raw = src.substring(toks.get(0).start(), toks.get(toks.size() - 1).end());
       return F.objectNode().put("svcproxy-unparsed", raw);
     }
@@ -872,7 +877,7 @@ final class RuleParser {
       ObjectNode o = F.objectNode();
       o.putObject("prefix")
           .put("addr", w.substring(0, slash))
-          .put("len", Integer.parseInt(w.substring(slash + 1)));
+          .put("len", Long.parseLong(w.substring(slash + 1)));
       return o;
     }
     int dash = w.indexOf('-');

@@ -13,6 +13,9 @@ final class Times {
 
   /** Whole seconds, as libnftables-json prints timeouts. */
   static long seconds(String s) {
+    if (s.length() > 15) {
+      throw new RuleParser.Unknown("time " + s);
+    }
     if (s.matches("\\d+")) {
       return Long.parseLong(s);
     }
