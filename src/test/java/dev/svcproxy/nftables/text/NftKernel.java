@@ -48,10 +48,13 @@ final class NftKernel implements AutoCloseable {
     node.run(argv).orThrow();
   }
 
+  /** {@code nft FLAGS list ruleset}, or {@code nft ARGS} when they hold their own "list". */
   String listText(String... flags) {
     List<String> argv = new ArrayList<>(List.of("nft"));
     argv.addAll(List.of(flags));
-    argv.addAll(List.of("list", "ruleset"));
+    if (!argv.contains("list")) {
+      argv.addAll(List.of("list", "ruleset"));
+    }
     return node.run(argv).orThrow().stdout();
   }
 

@@ -207,4 +207,17 @@ class NftTextConverterKernelTest {
     }
     return out;
   }
+
+  @Test
+  void toJson_listTableOfOneTable_equalsThatTablesEntries() {
+    kernel.load(resource("upstream-overall.nft") + resource("docker.nft"));
+    JsonNode truth = kernel.listJson();
+    String one = kernel.listText("-a", "list", "table", "ip", "kube-proxy");
+    java.util.List<String> expected =
+        NftKernel.entries(truth, true, false).stream()
+            .filter(e -> e.contains("\"family\":\"ip\"") && e.contains("kube-proxy"))
+            .toList();
+    assertThat(NftKernel.entries(NftTextConverter.toJson("one", one), true, false))
+        .containsExactlyElementsOf(expected);
+  }
 }
