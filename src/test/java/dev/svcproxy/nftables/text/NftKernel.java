@@ -28,6 +28,9 @@ final class NftKernel implements AutoCloseable {
   private final CommandRunner node;
 
   NftKernel() {
+    if (!new ProcessCommandRunner().run("nft", "--version").ok()) {
+      throw new AssertionError("nft is not installed: the kernel oracle of these tests needs it");
+    }
     lab = Lab.create(new ProcessCommandRunner(), 1);
     node = lab.runner().inNetns(lab.node("node1").netns());
   }
