@@ -71,6 +71,8 @@ final class Kernel {
       JsonNode s = stmts.get(i);
       JsonNode m = s.get("match");
       if (m != null) {
+        s = maskToPrefix(s);
+        m = s.get("match");
         JsonNode r = m.get("right");
         if (r.isObject()
             && r.has("set")
@@ -217,6 +219,47 @@ final class Kernel {
       }
     }
     return out;
+  }
+
+  /** {@code ip saddr & 255.255.255.0 == 10.0.0.0} is listed as {@code ip saddr 10.0.0.0/24}. */
+  private static JsonNode maskToPrefix(JsonNode s) {
+    JsonNode m = s.get("match");
+    JsonNode and = m.path("left").path("&");
+    if (!and.isArray()
+        || and.size() != 2
+        || !and.get(1).isTextual()
+        || !m.get("right").isTextual()) {
+      return s;
+    }
+    int len = maskLength(and.get(1).asText());
+    if (len < 0 || !m.get("right").asText().matches("\\d+(\\.\\d+){3}")) {
+      return s;
+    }
+    ObjectNode copy = s.deepCopy();
+    ObjectNode cm = (ObjectNode) copy.get("match");
+    cm.set("left", and.get(0));
+    ObjectNode prefix = RuleParser.F.objectNode();
+    prefix.putObject("prefix").put("addr", m.get("right").asText()).put("len", len);
+    cm.set("right", prefix);
+    return copy;
+  }
+
+  /** The prefix length of a contiguous IPv4 netmask, or -1. */
+  private static int maskLength(String mask) {
+    String[] parts = mask.split("\\.");
+    if (parts.length != 4) {
+      return -1;
+    }
+    long v = 0;
+    for (String p : parts) {
+      if (!p.matches("\\d{1,3}") || Integer.parseInt(p) > 255) {
+        return -1;
+      }
+      v = (v << 8) | Integer.parseInt(p);
+    }
+    int len = Long.numberOfLeadingZeros(~v & 0xffffffffL) - 32;
+    long expect = len == 0 ? 0 : (0xffffffffL << (32 - len)) & 0xffffffffL;
+    return v == expect && len > 0 && len < 32 ? len : -1;
   }
 
   /** In inet, nft puts {@code meta l4proto tcp} first in a rule that resets without a tcp match. */

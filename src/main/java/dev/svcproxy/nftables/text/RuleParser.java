@@ -716,7 +716,8 @@ final class RuleParser {
       if (k.equals("original") || k.equals("reply")) {
         String key = word();
         if (key.equals("ip") || key.equals("ip6")) {
-          key = word();
+          // nft's JSON keeps the family in the key: {"key": "ip saddr", "dir": "original"}.
+          key = key + " " + word();
         }
         ct.put("key", key).put("dir", k);
       } else {
