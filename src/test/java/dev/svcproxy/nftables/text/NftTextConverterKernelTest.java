@@ -220,4 +220,69 @@ class NftTextConverterKernelTest {
     assertThat(NftKernel.entries(NftTextConverter.toJson("one", one), true, false))
         .containsExactlyElementsOf(expected);
   }
+
+  @Test
+  void toJson_transactionPrintedByNftTransaction_equalsKernelJson() {
+    dev.svcproxy.nftables.NftTransaction tx =
+        new dev.svcproxy.nftables.NftTransaction("ip", "kube-proxy");
+    var add = dev.svcproxy.nftables.NftVerb.ADD;
+    tx.table(add, "rules for kube-proxy");
+    tx.set(
+        add,
+        dev.svcproxy.nftables.NftSet.of("cluster-ips", false, "ipv4_addr", "Active ClusterIPs"));
+    tx.set(
+        add,
+        dev.svcproxy.nftables.NftSet.of(
+            "service-ips",
+            true,
+            "ipv4_addr . inet_proto . inet_service : verdict",
+            "ClusterIP traffic"));
+    tx.set(
+        add,
+        new dev.svcproxy.nftables.NftSet(
+            "affinity-X",
+            false,
+            "ipv4_addr",
+            java.util.List.of("dynamic", "timeout"),
+            "10800s",
+            ""));
+    tx.chain(
+        add,
+        new dev.svcproxy.nftables.NftChain(
+            "nat-prerouting",
+            java.util.Optional.of(new dev.svcproxy.nftables.BaseChain("nat", "prerouting", "-100")),
+            "",
+            java.util.List.of()));
+    tx.chain(add, dev.svcproxy.nftables.NftChain.regular("services", java.util.List.of()));
+    tx.chain(
+        add,
+        new dev.svcproxy.nftables.NftChain(
+            "reject-chain", java.util.Optional.empty(), "helper", java.util.List.of()));
+    tx.chain(add, dev.svcproxy.nftables.NftChain.regular("endpoint-X", java.util.List.of()));
+    tx.addRule(new dev.svcproxy.nftables.NftRule("nat-prerouting", "jump services", ""));
+    tx.addRule(
+        new dev.svcproxy.nftables.NftRule(
+            "services", "ip daddr . meta l4proto . th dport vmap @service-ips", ""));
+    tx.addRule(new dev.svcproxy.nftables.NftRule("reject-chain", "reject", "no endpoints"));
+    tx.addRule(
+        new dev.svcproxy.nftables.NftRule("endpoint-X", "update @affinity-X { ip saddr }", ""));
+    tx.addRule(
+        new dev.svcproxy.nftables.NftRule(
+            "endpoint-X", "meta l4proto tcp dnat to 10.180.0.1:80", ""));
+    tx.element(add, dev.svcproxy.nftables.NftElement.of("cluster-ips", "172.30.0.41"));
+    tx.element(
+        add,
+        new dev.svcproxy.nftables.NftElement(
+            "service-ips",
+            java.util.List.of("172.30.0.41", "tcp", "80"),
+            java.util.List.of("goto endpoint-X"),
+            "ns1/svc1:p80"));
+    tx.element(
+        dev.svcproxy.nftables.NftVerb.DELETE,
+        dev.svcproxy.nftables.NftElement.of("cluster-ips", "172.30.0.41"));
+    kernel.load(tx.text());
+    assertThat(NftKernel.entries(NftTextConverter.toJson("render", tx.text()), false, true))
+        .as(tx.text())
+        .containsExactlyElementsOf(NftKernel.entries(kernel.listJson(), false, true));
+  }
 }
