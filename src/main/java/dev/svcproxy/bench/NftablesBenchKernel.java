@@ -77,7 +77,8 @@ final class NftablesBenchKernel implements BenchKernel {
 
   @Override
   public int[] chainCounts() {
-    String chains = ns.run("nft", "list", "chains", "ip", TABLE).orThrow().stdout();
+    // nft 1.0.6 lists chains per family, not per table; only kube-proxy names chains so.
+    String chains = ns.run("nft", "list", "chains", "ip").orThrow().stdout();
     return new int[] {count(chains, "chain service-"), count(chains, "chain endpoint-")};
   }
 
@@ -173,7 +174,12 @@ final class NftablesBenchKernel implements BenchKernel {
     return List.of("service-", "endpoint-");
   }
 
+  /** Chains of one kind: upstream's names of per-service chains hold a '/' (ns/name/...). */
   private static int count(String text, String prefix) {
-    return (int) text.lines().filter(l -> l.strip().startsWith(prefix)).count();
+    return (int)
+        text.lines()
+            .map(String::strip)
+            .filter(l -> l.startsWith(prefix) && l.contains("/"))
+            .count();
   }
 }

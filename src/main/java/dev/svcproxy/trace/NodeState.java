@@ -3,7 +3,7 @@ package dev.svcproxy.trace;
 import dev.svcproxy.ipvs.IpvsConnection;
 import dev.svcproxy.ipvs.IpvsTable;
 import dev.svcproxy.netfilter.IpsetCodec;
-import dev.svcproxy.netfilter.Ruleset;
+import dev.svcproxy.nftables.ruleset.Ruleset;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -11,22 +11,24 @@ import java.util.Optional;
 /**
  * Everything the tracer knows about a node: addresses, routes of every table, routing rules,
  * sysctls, the iptables rulesets of both backends, ipsets, conntrack entries and xt_recent lists,
- * and IPVS: its service table and connection entries (the ip_vs sysctls are among {@code sysctls}).
- * Anything missing from a capture is empty, and {@code notes} says what was assumed instead.
+ * IPVS: its service table and connection entries (the ip_vs sysctls are among {@code sysctls}), and
+ * the nftables ruleset. Anything missing from a capture is empty, and {@code notes} says what was
+ * assumed instead.
  */
 public record NodeState(
     List<Interface> interfaces,
     List<Route> routes,
     List<RoutingRule> rules,
     Map<String, String> sysctls,
-    List<Ruleset> iptables,
+    List<dev.svcproxy.netfilter.Ruleset> iptables,
     Map<String, IpSet> ipsets,
     List<ConntrackEntry> conntrack,
     Map<String, List<String>> recent,
     List<String> warnings,
     List<String> notes,
     IpvsTable ipvs,
-    List<IpvsConnection> ipvsConnections) {
+    List<IpvsConnection> ipvsConnections,
+    Ruleset nftables) {
 
   public NodeState {
     interfaces = List.copyOf(interfaces);
@@ -41,6 +43,37 @@ public record NodeState(
     notes = List.copyOf(notes);
     ipvs = ipvs == null ? IpvsTable.empty() : ipvs;
     ipvsConnections = List.copyOf(ipvsConnections);
+    nftables = nftables == null ? Ruleset.empty() : nftables;
+  }
+
+  /** A node without an nftables ruleset. */
+  public NodeState(
+      List<Interface> interfaces,
+      List<Route> routes,
+      List<RoutingRule> rules,
+      Map<String, String> sysctls,
+      List<dev.svcproxy.netfilter.Ruleset> iptables,
+      Map<String, IpSet> ipsets,
+      List<ConntrackEntry> conntrack,
+      Map<String, List<String>> recent,
+      List<String> warnings,
+      List<String> notes,
+      IpvsTable ipvs,
+      List<IpvsConnection> ipvsConnections) {
+    this(
+        interfaces,
+        routes,
+        rules,
+        sysctls,
+        iptables,
+        ipsets,
+        conntrack,
+        recent,
+        warnings,
+        notes,
+        ipvs,
+        ipvsConnections,
+        Ruleset.empty());
   }
 
   /** A node without IPVS. */
@@ -49,7 +82,7 @@ public record NodeState(
       List<Route> routes,
       List<RoutingRule> rules,
       Map<String, String> sysctls,
-      List<Ruleset> iptables,
+      List<dev.svcproxy.netfilter.Ruleset> iptables,
       Map<String, IpSet> ipsets,
       List<ConntrackEntry> conntrack,
       Map<String, List<String>> recent,
@@ -84,7 +117,26 @@ public record NodeState(
         warnings,
         notes,
         table,
-        connections);
+        connections,
+        nftables);
+  }
+
+  /** This node with {@code ruleset} as its nftables ruleset (`nft -j list ruleset`). */
+  public NodeState withNftables(Ruleset ruleset) {
+    return new NodeState(
+        interfaces,
+        routes,
+        rules,
+        sysctls,
+        iptables,
+        ipsets,
+        conntrack,
+        recent,
+        warnings,
+        notes,
+        ipvs,
+        ipvsConnections,
+        ruleset);
   }
 
   /** An interface with its IPv4 addresses (primary first, as `ip addr` lists them). */

@@ -2,9 +2,10 @@ package dev.svcproxy.trace;
 
 /**
  * One thing that happened to the packet. When a rule is involved, {@code table} (prefixed "legacy "
- * for the iptables-legacy backend), {@code chain}, {@code rule} (1-based; 0 for a chain's policy or
- * end) and {@code text} (the rule as iptables-save prints it) reference it; {@code effect} says
- * what it did. {@code reasonCode} is set on the step that dropped or rejected the packet.
+ * for the iptables-legacy backend; "nft ip kube-proxy" for an nftables table), {@code chain},
+ * {@code rule} (1-based; an nftables rule's handle; 0 for a chain's policy or end) and {@code text}
+ * (the rule as iptables-save or nft prints it) reference it; {@code effect} says what it did.
+ * {@code reasonCode} is set on the step that dropped or rejected the packet.
  */
 public record Step(
     StepKind kind,

@@ -33,6 +33,8 @@ public final class BundleCapture {
     if (legacy.ok() && legacy.stdout().contains("-A ")) {
       files.put("iptables-legacy-save.txt", legacy.stdout());
     }
+    // Every table of every family, with handles, as the tracer reads it (design.md §4).
+    put(files, "nft-ruleset.json", runner.run("nft", "-j", "list", "ruleset"), false);
     put(files, "ipset-save.txt", runner.run("ipset", "save"), true);
     put(files, "conntrack.txt", runner.run("conntrack", "-L", "-o", "extended"), true);
     // Only where ip_vs is loaded (/proc/net/ip_vs exists in the namespace): ipvsadm would load the
@@ -92,7 +94,8 @@ public final class BundleCapture {
           "sysctl.txt");
 
   /** Bundle files only a person writes (design.md §4); a capture keeps them. */
-  private static final List<String> HAND_WRITTEN = List.of("node.yaml", "cluster.json");
+  private static final List<String> HAND_WRITTEN =
+      List.of("node.yaml", "cluster.json", "nft-ruleset.txt");
 
   /** What a capture into a folder did: files written, stale ones removed, the user's left alone. */
   public record Written(List<String> written, List<String> removed, List<String> untouched) {

@@ -49,12 +49,8 @@ record IptablesNat(Hook hook, int priority, List<TableView> views) implements Ho
       }
       out.addAll(cur);
     }
-    out = ChainWalker.mergeStates(out);
-    if (sourceHook()) {
-      for (Branch b : out) {
-        b.natDecided = true;
-      }
-    }
-    return out;
+    // The binding after a source-NAT hook is made by NatBinding, once every nat chain of the hook
+    // (nft ones too) has had its turn.
+    return ChainWalker.mergeStates(out);
   }
 }

@@ -10,10 +10,11 @@ import java.util.List;
 /**
  * Walks one packet through a node as the kernel would: the packet's path through the hooks ({@link
  * PacketPaths}), each hook's participants in priority order ({@link HookWalker}: conntrack, the
- * raw, mangle, nat, filter and security tables of both iptables backends, IPVS), routing after
- * PREROUTING and OUTPUT, NAT on a connection's first packet only, every statistic branch with its
- * probability, and the reply ({@link ReplyAnalysis}). A pure function of the NodeState and the
- * packet: every call gets its own {@link TraceRun}.
+ * raw, mangle, nat, filter and security tables of both iptables backends, IPVS, the nftables base
+ * chains of tables of family ip and inet), routing after PREROUTING and OUTPUT, NAT on a
+ * connection's first packet only, every statistic branch with its probability, and the reply
+ * ({@link ReplyAnalysis}). A pure function of the NodeState and the packet: every call gets its own
+ * {@link TraceRun}.
  */
 public final class Tracer {
   /** The default bound on the number of outcomes of one trace. */
@@ -26,6 +27,9 @@ public final class Tracer {
 
   private final NodeState node;
   private final HookWalker hooks;
+
+  /** What the nftables participants left out (other families, iptables-nft's tables). */
+  private final List<String> nftNotes;
 
   public Tracer(NodeState node) {
     this(node, DEFAULT_MAX_OUTCOMES);
@@ -49,13 +53,19 @@ public final class Tracer {
     List<HookParticipant> all = new ArrayList<>(Conntrack.participants());
     all.addAll(IptablesTable.participants(TableView.of(node.iptables())));
     all.addAll(IpvsHook.participants(node.ipvs()));
+    List<String> nftNotes = new ArrayList<>();
+    all.addAll(NftBaseChain.participants(node, nftNotes));
     all.addAll(extra);
+    // Registered last, so that among equal priorities it runs after every nat chain.
+    all.addAll(NatBinding.participants());
     this.hooks = new HookWalker(all);
+    this.nftNotes = List.copyOf(nftNotes);
   }
 
   /** Traces {@code spec}; returns every outcome with its probability. */
   public TraceResult trace(PacketSpec spec) {
     TraceRun run = new TraceRun(node, hooks, maxOutcomes);
+    run.warnings.addAll(nftNotes);
     boolean local = spec.src() == null || run.routing.isLocalAddress(spec.src());
     List<Branch> done = new ArrayList<>();
     if (local) {
