@@ -1,5 +1,7 @@
 package dev.svcproxy.bench;
 
+import dev.svcproxy.kernel.CommandResult;
+import dev.svcproxy.kernel.CommandRunner;
 import java.time.Duration;
 import java.util.List;
 
@@ -47,4 +49,16 @@ interface BenchKernel {
 
   /** The prefixes of service and endpoint chains, for the report ("KUBE-SVC", "KUBE-SEP"). */
   List<String> chainKinds();
+
+  /** Milliseconds {@code argv} took on {@code input}, -1 when it ran out of {@code timeout}. */
+  static long timed(CommandRunner ns, List<String> argv, String input, Duration timeout) {
+    long t0 = System.nanoTime();
+    CommandResult r = ns.run(argv, input, timeout);
+    long took = (System.nanoTime() - t0) / 1_000_000;
+    if (r.exitCode() == 124) {
+      return -1;
+    }
+    r.orThrow();
+    return took;
+  }
 }

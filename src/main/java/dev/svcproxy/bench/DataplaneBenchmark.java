@@ -110,25 +110,9 @@ public final class DataplaneBenchmark {
       progress.accept(mode + ", " + n + " services: waiting for the first sync");
       Path log = lab.workDir().resolve("svcproxy.log");
       List<String> argv = new ArrayList<>(ProxyProcess.javaCommand());
-      argv.addAll(
-          List.of(
-              "run",
-              "--mode",
-              mode,
-              "--manifests",
-              manifests.toString(),
-              "--node-name",
-              node.name(),
-              "--node-ip",
-              node.ip(),
-              "--cluster-cidr",
-              Lab.CLUSTER_CIDR,
-              "--lock-dir",
-              lab.workDir().toString(),
-              "--healthz-bind-address",
-              "",
-              "--metrics-bind-address",
-              ""));
+      argv.addAll(List.of("run", "--mode", mode, "--manifests", manifests.toString()));
+      argv.addAll(ProxyProcess.nodeFlags(node, lab.workDir()));
+      argv.addAll(List.of("--healthz-bind-address", "", "--metrics-bind-address", ""));
       lab.spawn(node.netns(), argv, log);
       await(log, "synced " + mode, opt.syncTimeout());
 

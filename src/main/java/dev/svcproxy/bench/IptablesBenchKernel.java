@@ -57,14 +57,7 @@ final class IptablesBenchKernel implements BenchKernel {
   /** One `iptables-restore --noflush`. */
   @Override
   public long load(String input, Duration timeout) {
-    long t0 = System.nanoTime();
-    CommandResult r = ns.run(List.of(restore, "--noflush"), input, timeout);
-    long took = (System.nanoTime() - t0) / 1_000_000;
-    if (r.exitCode() == 124) {
-      return -1;
-    }
-    r.orThrow();
-    return took;
+    return BenchKernel.timed(ns, List.of(restore, "--noflush"), input, timeout);
   }
 
   @Override

@@ -4,6 +4,7 @@ import dev.svcproxy.kernel.CommandResult;
 import dev.svcproxy.kernel.CommandRunner;
 import dev.svcproxy.kernel.Spawned;
 import dev.svcproxy.lab.Lab;
+import dev.svcproxy.lab.ProxyProcess;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
@@ -157,7 +158,10 @@ public final class SyncBenchmark {
       CommandRunner ns = root.inNetns(node.netns());
       Path bin =
           opt.backend() == Backend.NFTABLES ? null : backendBin(lab.workDir().resolve("bin"));
-      BenchKernel k = bin == null ? new NftablesBenchKernel(ns) : new IptablesBenchKernel(ns, bin);
+      BenchKernel k =
+          bin == null
+              ? new NftablesBenchKernel(lab, node.netns())
+              : new IptablesBenchKernel(ns, bin);
       String version = k.version();
       Path manifests = Files.createDirectories(lab.workDir().resolve("manifests"));
       writeManifests(manifests);
@@ -478,19 +482,10 @@ public final class SyncBenchmark {
   }
 
   private static List<String> runFlags(String mode, Lab.Node node, Path manifests, Path lockDir) {
-    return List.of(
-        "--mode",
-        mode,
-        "--manifests",
-        manifests.toString(),
-        "--node-name",
-        node.name(),
-        "--node-ip",
-        node.ip(),
-        "--cluster-cidr",
-        Lab.CLUSTER_CIDR,
-        "--lock-dir",
-        lockDir.toString());
+    List<String> flags =
+        new ArrayList<>(List.of("--mode", mode, "--manifests", manifests.toString()));
+    flags.addAll(ProxyProcess.nodeFlags(node, lockDir));
+    return flags;
   }
 
   /**

@@ -42,17 +42,8 @@ public final class ProxyProcess {
     List<String> argv = new ArrayList<>(javaCommand());
     argv.addAll(List.of("run", "--mode", mode));
     argv.addAll(sourceFlags);
-    argv.addAll(
-        List.of(
-            "--node-name",
-            node.name(),
-            "--node-ip",
-            node.ip(),
-            "--cluster-cidr",
-            Lab.CLUSTER_CIDR,
-            // The run lock lives with the lab, so it goes when the lab does.
-            "--lock-dir",
-            lab.workDir().toString()));
+    // The run lock lives with the lab, so it goes when the lab does.
+    argv.addAll(nodeFlags(node, lab.workDir()));
     argv.addAll(flags);
     // The log is appended to across restarts: wait for this process's own first sync.
     // The sync loop logs "synced <mode> (...)" after each sync.
@@ -62,6 +53,22 @@ public final class ProxyProcess {
     // A JVM start and a first sync take seconds natively, and ~20x that in the emulated kernel VM.
     p.awaitLog(synced, before + 1, Duration.ofSeconds(30).multipliedBy(KernelVm.slowdown()));
     return p;
+  }
+
+  /**
+   * The flags that tell svcproxy which lab node it runs on: its name and address, the lab's pod
+   * CIDR as --cluster-cidr, and the run lock's folder.
+   */
+  public static List<String> nodeFlags(Lab.Node node, Path lockDir) {
+    return List.of(
+        "--node-name",
+        node.name(),
+        "--node-ip",
+        node.ip(),
+        "--cluster-cidr",
+        Lab.CLUSTER_CIDR,
+        "--lock-dir",
+        lockDir.toString());
   }
 
   /** The java command that runs svcproxy's main class from this process's jar or classpath. */

@@ -28,7 +28,7 @@ class BenchDataplaneCommandTest {
         "--sync-timeout 0|--sync-timeout must be positive",
       })
   void benchDataplane_badValue_exitsTwoNamingTheFlag(String args, String message) {
-    assertThat(run("bench dataplane --modes iptables " + args)).isEqualTo(2);
+    assertThat(run("bench dataplane " + args)).isEqualTo(2);
     assertThat(err.toString()).contains(message);
     assertThat(out.toString()).isEmpty();
   }
