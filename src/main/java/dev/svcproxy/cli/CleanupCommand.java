@@ -1,6 +1,7 @@
 package dev.svcproxy.cli;
 
 import dev.svcproxy.kernel.IptablesKernel;
+import dev.svcproxy.kernel.NftKernel;
 import dev.svcproxy.kernel.ProcessCommandRunner;
 import dev.svcproxy.kernel.ipvs.IpvsKernel;
 import dev.svcproxy.model.LocalTrafficDetector;
@@ -8,6 +9,7 @@ import dev.svcproxy.model.ProxyConfig;
 import dev.svcproxy.render.iptables.IptablesOptions;
 import dev.svcproxy.sync.iptables.IptablesProxier;
 import dev.svcproxy.sync.ipvs.IpvsProxier;
+import dev.svcproxy.sync.nftables.NftablesProxier;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -19,21 +21,27 @@ import picocli.CommandLine.Option;
     description = {
       "Remove every iptables rule and chain svcproxy (or kube-proxy) installed.",
       "Like upstream's --cleanup it also removes IPVS mode's state (virtual servers, kube-ipvs0,",
-      "its chains and ipsets) when there is a sign of it, or always with --mode ipvs."
+      "its chains and ipsets) when there is a sign of it, or always with --mode ipvs, and",
+      "nftables mode's ip and ip6 kube-proxy tables."
     })
 final class CleanupCommand implements Callable<Integer> {
   @Option(
       names = "--mode",
       defaultValue = "iptables",
       paramLabel = "MODE",
-      description = "iptables or ipvs: ipvs flushes the IPVS table even with no kube-ipvs0.")
+      description =
+          "iptables, ipvs or nftables: ipvs flushes the IPVS table even with no kube-ipvs0.")
   String mode;
 
   @Override
   public Integer call() {
-    if (!mode.equals("iptables") && !mode.equals("ipvs")) {
+    if (!ProxyOptions.MODES.contains(mode)) {
       throw new IllegalArgumentException(
-          "--mode " + mode + " is not supported (supported: iptables, ipvs)");
+          "--mode "
+              + mode
+              + " is not supported (supported: "
+              + String.join(", ", ProxyOptions.MODES)
+              + ")");
     }
     ProcessCommandRunner runner = new ProcessCommandRunner();
     IptablesKernel iptables = new IptablesKernel(runner);
@@ -49,6 +57,8 @@ final class CleanupCommand implements Callable<Integer> {
             ProxyConfig.defaults("", "", LocalTrafficDetector.none()),
             IptablesOptions.defaults())
         .cleanup();
+    // As upstream's --cleanup, whatever the mode: the ip and ip6 kube-proxy tables too.
+    NftablesProxier.removeTables(new NftKernel(runner));
     return 0;
   }
 }

@@ -18,7 +18,7 @@ public final class ProxyOptions {
   @Option(
       names = "--mode",
       defaultValue = "iptables",
-      description = "Proxy mode: iptables or ipvs (nftables comes later).")
+      description = "Proxy mode: iptables, ipvs or nftables.")
   String mode;
 
   @Option(
@@ -170,7 +170,12 @@ public final class ProxyOptions {
   }
 
   /** The proxy modes svcproxy knows. */
-  static final List<String> MODES = List.of("iptables", "ipvs");
+  static final List<String> MODES = List.of("iptables", "ipvs", "nftables");
+
+  /** Whether --mode is nftables. */
+  boolean nftables() {
+    return mode.equals("nftables");
+  }
 
   /** Whether --mode is ipvs. */
   boolean ipvs() {

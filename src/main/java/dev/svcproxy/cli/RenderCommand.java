@@ -51,7 +51,11 @@ import picocli.CommandLine.Spec;
           + " \"# ipvsadm -R\", \"# ipvsadm --set\" (only with an --ipvs-*-timeout),"
           + " \"# iptables-restore\" (nat and filter, for --noflush), \"# sysctl\""
           + " (key = value), \"# jump rules\" (iptables arguments, each inserted first, in the"
-          + " order listed)."
+          + " order listed).",
+      "With --mode nftables it prints the nft -f transaction run's first full sync sends to a"
+          + " node without the ip kube-proxy table (every chain declared before any rule; run"
+          + " loads a large table's regular chains in batches first, then the rest of these"
+          + " lines as one transaction)."
     })
 final class RenderCommand implements Callable<Integer> {
   private final CommandRunner runner;
@@ -103,6 +107,9 @@ final class RenderCommand implements Callable<Integer> {
     if (options.ipvs()) {
       return renderIpvs();
     }
+    if (options.nftables()) {
+      return renderNftables();
+    }
     CapabilityProbe.Prediction stated = parseCapabilities(kernelCapabilities);
     ProxyConfig cfg = options.proxyConfig(runner);
     IptablesOptions opts = options.iptablesOptions();
@@ -119,6 +126,17 @@ final class RenderCommand implements Callable<Integer> {
           differs(cfg, opts, p.capabilities(), snap.state(), text, u.getKey(), u.getValue()));
     }
     err.flush();
+    return 0;
+  }
+
+  /** The one {@code nft -f} transaction run's first full sync sends to a node without the table. */
+  private int renderNftables() {
+    ProxyConfig cfg = options.proxyConfig(runner);
+    dev.svcproxy.sync.nftables.NftRender render = NftablesMode.renderer(cfg);
+    ManifestSource.Snapshot snap = new ManifestSource(options.manifestsRequired()).load();
+    String text = dev.svcproxy.sync.nftables.NftablesProxier.fullLoad(render.render(snap.state()));
+    spec.commandLine().getOut().print(text);
+    spec.commandLine().getOut().flush();
     return 0;
   }
 

@@ -9,6 +9,7 @@ import dev.svcproxy.kernel.CommandResult;
 import dev.svcproxy.kernel.CommandRunner;
 import dev.svcproxy.kernel.IptablesKernel;
 import dev.svcproxy.kernel.KernelCapabilities;
+import dev.svcproxy.kernel.NftKernel;
 import dev.svcproxy.kernel.ProcessCommandRunner;
 import dev.svcproxy.kernel.ipvs.IpvsKernel;
 import dev.svcproxy.metrics.MetricsServer;
@@ -30,6 +31,8 @@ import dev.svcproxy.sync.SyncLoop;
 import dev.svcproxy.sync.SyncObserver;
 import dev.svcproxy.sync.iptables.IptablesProxier;
 import dev.svcproxy.sync.ipvs.IpvsProxier;
+import dev.svcproxy.sync.nftables.NftRender;
+import dev.svcproxy.sync.nftables.NftablesProxier;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -63,7 +66,8 @@ import picocli.CommandLine.Option;
     mixinStandardHelpOptions = true,
     description = {
       "Program the node's iptables (or, with --mode ipvs, IPVS, kube-ipvs0, ipsets and the IPVS-mode",
-      "chains) from the manifests and keep them in sync until SIGTERM.",
+      "chains; with --mode nftables, the ip kube-proxy nftables table) from the manifests and keep",
+      "them in sync until SIGTERM.",
       "One run per network namespace (a lock under /run/svcproxy); SIGTERM exits 0, rules stay."
     })
 final class RunCommand implements Callable<Integer> {
@@ -160,7 +164,7 @@ final class RunCommand implements Callable<Integer> {
         "--iptables-sync-period",
         syncPeriod);
     Feed source = openSource();
-    options.validate();
+    options.validate(List.of("iptables", "nftables"));
     RunLock lock = RunLock.acquire(lockDir);
     try {
       return runLocked(source, new SyncLoop.Timing(min, sync, Duration.ofHours(1)), null);
@@ -234,10 +238,18 @@ final class RunCommand implements Callable<Integer> {
             ms,
             ms,
             TimeUnit.MILLISECONDS);
+        // Upstream removes nftables mode's tables when another mode starts.
+        NftablesProxier.removeTables(new NftKernel(runner));
         proxier = p;
+      } else if (options.nftables()) {
+        NftRender render = NftablesMode.renderer(cfg);
+        // Upstream's nftables mode removes iptables and IPVS modes' leftovers when it starts.
+        NftablesProxier.removeLeftoversOfOtherModes(iptables, ipvs);
+        proxier = new NftablesProxier(new NftKernel(runner), render);
       } else {
-        // Upstream removes IPVS mode's leftovers when another mode starts.
+        // Upstream removes IPVS mode's and nftables mode's leftovers when another mode starts.
         IpvsProxier.removeLeftoversForOtherMode(ipvs, iptables);
+        NftablesProxier.removeTables(new NftKernel(runner));
         IptablesProxier p = new IptablesProxier(iptables, cfg, options.iptablesOptions());
         p.probe();
         proxier = p;

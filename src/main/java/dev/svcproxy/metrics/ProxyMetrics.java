@@ -68,6 +68,8 @@ public final class ProxyMetrics implements SyncObserver {
   private final Gauge iptablesTotal;
   private final Gauge iptablesLast;
   private final Gauge noLocalEndpoints;
+  private final Counter nftablesSyncFailures;
+  private final Counter nftablesCleanupFailures;
 
   private Instant lastQueuedAt = Instant.MIN;
   private Instant lastSyncStarted = Instant.MIN;
@@ -149,7 +151,7 @@ public final class ProxyMetrics implements SyncObserver {
             .labelNames("ip_family", "traffic_policy")
             .register(registry);
 
-    if (iptablesMode) {
+    if (iptablesMode || mode.equals("nftables")) {
       syncFullDuration =
           Histogram.builder()
               .name("kubeproxy_sync_full_proxy_rules_duration_seconds")
@@ -166,6 +168,11 @@ public final class ProxyMetrics implements SyncObserver {
               .classicUpperBounds(SYNC_BUCKETS)
               .labelNames("ip_family")
               .register(registry);
+    } else {
+      syncFullDuration = null;
+      syncPartialDuration = null;
+    }
+    if (iptablesMode) {
       partialRestoreFailures =
           Counter.builder()
               .name("kubeproxy_sync_proxy_rules_iptables_partial_restore_failures_total")
@@ -185,8 +192,6 @@ public final class ProxyMetrics implements SyncObserver {
               .labelNames("ip_family", "table")
               .register(registry);
     } else {
-      syncFullDuration = null;
-      syncPartialDuration = null;
       partialRestoreFailures = null;
       iptablesTotal = null;
       iptablesLast = null;
@@ -200,6 +205,24 @@ public final class ProxyMetrics implements SyncObserver {
                 .labelNames("ip_family")
                 .register(registry)
             : null;
+    // nftables mode's own, as upstream's RegisterMetrics(ProxyModeNFTables) registers them.
+    if (mode.equals("nftables")) {
+      nftablesSyncFailures =
+          Counter.builder()
+              .name("kubeproxy_sync_proxy_rules_nftables_sync_failures_total")
+              .help("Cumulative proxy nftables sync failures")
+              .labelNames("ip_family")
+              .register(registry);
+      nftablesCleanupFailures =
+          Counter.builder()
+              .name("kubeproxy_sync_proxy_rules_nftables_cleanup_failures_total")
+              .help("Cumulative proxy nftables cleanup failures")
+              .labelNames("ip_family")
+              .register(registry);
+    } else {
+      nftablesSyncFailures = null;
+      nftablesCleanupFailures = null;
+    }
     // A labelled family shows no series until its first value, as Go's vectors; the one family
     // label value is known, so the series start at zero, as they did before upstream added the
     // label (a dashboard sees no restore failures rather than no metric).
@@ -209,7 +232,10 @@ public final class ProxyMetrics implements SyncObserver {
       }
     }
     networkProgramming.labelValues(IP_FAMILY);
-    for (Counter c : new Counter[] {restoreFailures, partialRestoreFailures}) {
+    for (Counter c :
+        new Counter[] {
+          restoreFailures, partialRestoreFailures, nftablesSyncFailures, nftablesCleanupFailures
+        }) {
       if (c != null) {
         c.labelValues(IP_FAMILY);
       }
@@ -243,8 +269,14 @@ public final class ProxyMetrics implements SyncObserver {
     boolean full = result == null ? s.full() : result.wasFull().orElse(s.full());
     double took = s.took().toNanos() / 1e9;
     syncDuration.labelValues(IP_FAMILY).observe(took);
-    if (iptablesMode) {
+    if (syncFullDuration != null) {
       (full ? syncFullDuration : syncPartialDuration).labelValues(IP_FAMILY).observe(took);
+    }
+    if (nftablesSyncFailures != null && !s.ok()) {
+      nftablesSyncFailures.labelValues(IP_FAMILY).inc();
+    }
+    if (nftablesCleanupFailures != null && s.ok() && result.nftablesCleanupFailures() > 0) {
+      nftablesCleanupFailures.labelValues(IP_FAMILY).inc(result.nftablesCleanupFailures());
     }
 
     // The loop takes every pending change when a sync starts (upstream: checkoutChanges).
@@ -366,7 +398,7 @@ public final class ProxyMetrics implements SyncObserver {
                 plan.externalUnreachable() == ServicePortPlan.Unreachable.DROP_NO_LOCAL_ENDPOINTS);
         verdicts.put(spn, v);
       }
-      Object key = iptablesMode ? spn : spn.namespacedName();
+      Object key = mode.equals("ipvs") ? spn.namespacedName() : spn;
       if (v.internal()) {
         internal.add(key);
       }

@@ -39,4 +39,12 @@ public interface SyncResult {
   default int refusedRestores() {
     return 0;
   }
+
+  /**
+   * Stale-chain deletions the kernel refused during the sync (upstream's
+   * kubeproxy_sync_proxy_rules_nftables_cleanup_failures_total); 0 for other modes.
+   */
+  default int nftablesCleanupFailures() {
+    return 0;
+  }
 }

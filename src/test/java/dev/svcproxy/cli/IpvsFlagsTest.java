@@ -102,7 +102,7 @@ class IpvsFlagsTest {
         "--ipvs-sync-period 0s | --ipvs-sync-period",
         "--ipvs-min-sync-period -1s | --ipvs-min-sync-period",
         "--ipvs-min-sync-period 1m --ipvs-sync-period 30s | --ipvs-sync-period",
-        "--mode nftables | --mode"
+        "--mode userspace | --mode"
       })
   void render_badIpvsFlag_exitsTwoNamingTheFlag(String flags, String flag) throws Exception {
     List<String> args =

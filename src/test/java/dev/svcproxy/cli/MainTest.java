@@ -54,7 +54,7 @@ class MainTest {
         "render --manifests X --node-name n --detect-local-mode Foo",
         "render --manifests X --node-name n --detect-local-mode BridgeInterface",
         "render --manifests X --node-name n --masquerade-bit 40",
-        "render --manifests X --node-name n --mode nftables",
+        "render --manifests X --node-name n --mode userspace",
         "render --manifests /nonexistent/dir --node-name n",
         "render --manifests X --hostname-override",
         "render --manifests X --node-name n --bogus-flag"

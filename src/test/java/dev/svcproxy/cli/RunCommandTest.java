@@ -77,7 +77,7 @@ class RunCommandTest {
         "--detect-local-mode BridgeInterface | --pod-bridge-interface",
         "--detect-local-mode InterfaceNamePrefix | --pod-interface-name-prefix",
         "--node-ip 10.0.0.256 | --node-ip",
-        "--mode nftables | --mode",
+        "--mode userspace | --mode",
         "--mode ipvs --ipvs-sync-period 0s | --ipvs-sync-period",
         "--mode ipvs --ipvs-scheduler Round-Robin | --ipvs-scheduler",
         "--mode ipvs --ipvs-graceful-retry-period 0s | --ipvs-graceful-retry-period",

@@ -282,6 +282,39 @@ class ProxyMetricsTest {
   }
 
   @Test
+  void synced_nftablesMode_syncAndCleanupFailuresCounted() {
+    ProxyMetrics m = metrics("nftables");
+    String sync = "kubeproxy_sync_proxy_rules_nftables_sync_failures_total{ip_family=\"IPv4\"}";
+    String cleanup =
+        "kubeproxy_sync_proxy_rules_nftables_cleanup_failures_total{ip_family=\"IPv4\"}";
+    assertThat(scrape().value(sync)).isEqualTo(0.0);
+    // metrics.go: the nftables counters' help texts, and the full/partial histograms.
+    assertThat(scrape().help())
+        .containsEntry(
+            "kubeproxy_sync_proxy_rules_nftables_sync_failures_total",
+            "Cumulative proxy nftables sync failures")
+        .containsEntry(
+            "kubeproxy_sync_proxy_rules_nftables_cleanup_failures_total",
+            "Cumulative proxy nftables cleanup failures")
+        .containsKey("kubeproxy_sync_partial_proxy_rules_duration_seconds")
+        .doesNotContainKey("kubeproxy_sync_proxy_rules_iptables_restore_failures_total");
+    m.synced(failed(false, T0, new SyncException("nft -f refused the transaction")));
+    m.synced(
+        ok(
+            ProxyState.empty(),
+            ProxyState.empty(),
+            T0.plusSeconds(1),
+            new dev.svcproxy.sync.nftables.NftSyncResult(false, List.of("x"), 0, 0, 0, 0, 1)));
+    assertThat(scrape().value(sync)).isEqualTo(1.0);
+    assertThat(scrape().value(cleanup)).isEqualTo(1.0);
+    assertThat(
+            scrape()
+                .value(
+                    "kubeproxy_sync_partial_proxy_rules_duration_seconds_count{ip_family=\"IPv4\"}"))
+        .isEqualTo(2.0);
+  }
+
+  @Test
   void queuedAndSynced_changesCountedAndPendingResetBySync() {
     ProxyMetrics m = metrics("iptables");
     m.queued(
