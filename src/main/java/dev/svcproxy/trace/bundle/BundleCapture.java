@@ -94,7 +94,8 @@ public final class BundleCapture {
           "sysctl.txt");
 
   /** Bundle files only a person writes (design.md §4); a capture keeps them. */
-  private static final List<String> HAND_WRITTEN = List.of("node.yaml", "cluster.json");
+  private static final List<String> HAND_WRITTEN =
+      List.of("node.yaml", "cluster.json", "nft-ruleset.txt");
 
   /** What a capture into a folder did: files written, stale ones removed, the user's left alone. */
   public record Written(List<String> written, List<String> removed, List<String> untouched) {

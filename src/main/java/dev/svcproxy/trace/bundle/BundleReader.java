@@ -115,7 +115,8 @@ public final class BundleReader {
           "ipvsadm-save.txt",
           "ipvsadm-conns.txt",
           "ipvsadm-conn.txt",
-          "nft-ruleset.json");
+          "nft-ruleset.json",
+          "nft-ruleset.txt");
 
   /** Files a bundle may hold that the tracer does not use (yet); they are not reported. */
   private static final List<String> KNOWN_UNUSED =
@@ -232,6 +233,8 @@ public final class BundleReader {
     dev.svcproxy.nftables.ruleset.Ruleset nft = dev.svcproxy.nftables.ruleset.Ruleset.empty();
     if (files.containsKey("nft-ruleset.json")) {
       nft = nftables("nft-ruleset.json", files.get("nft-ruleset.json"));
+    } else if (files.containsKey("nft-ruleset.txt")) {
+      nft = nftablesText("nft-ruleset.txt", files.get("nft-ruleset.txt"));
     } else {
       notes.add("no nft-ruleset.json: no nftables rules beyond what iptables-save.txt shows");
     }
@@ -247,6 +250,21 @@ public final class BundleReader {
   private dev.svcproxy.nftables.ruleset.Ruleset nftables(String file, String text) {
     try {
       return dev.svcproxy.nftables.ruleset.NftJsonReader.read(text, file);
+    } catch (IllegalArgumentException e) {
+      warnings.add(e.getMessage() + " (nftables rules not read)");
+      return dev.svcproxy.nftables.ruleset.Ruleset.empty();
+    }
+  }
+
+  /**
+   * `nft list ruleset` text as people paste it (or a file of nft commands): read through the same
+   * JSON reader as a capture, after the text converter; text it cannot read is a warning naming the
+   * line and column, and the node is traced without nftables.
+   */
+  private dev.svcproxy.nftables.ruleset.Ruleset nftablesText(String file, String text) {
+    try {
+      return dev.svcproxy.nftables.ruleset.NftJsonReader.read(
+          dev.svcproxy.nftables.text.NftTextConverter.toJson(file, text), file);
     } catch (IllegalArgumentException e) {
       warnings.add(e.getMessage() + " (nftables rules not read)");
       return dev.svcproxy.nftables.ruleset.Ruleset.empty();
