@@ -145,8 +145,14 @@ public final class Differential {
     Lab.Node n1 = lab.node("node1");
     Lab.Node n2 = lab.node("node2");
     String webA = lab.pod("web-a").ip() + ":" + DemoCluster.BACKEND_PORT;
+    Lab.Client ext = lab.client("ext");
+    // Only toward ext: a reply to a connection that MASQUERADE --random-fully (or nft's masquerade
+    // fully-random) gave source port 9001 would match too, and which port it picks no trace can
+    // say.
     String forwardDrop =
-        "*filter\n-A FORWARD -p tcp -m multiport --dports "
+        "*filter\n-A FORWARD -d "
+            + ext.ip()
+            + "/32 -p tcp -m multiport --dports "
             + EXT_BLOCKED_PORT
             + ",9002 -j DROP\nCOMMIT\n";
     // Docker's -p publishing (a DNAT in its own chain hooked from PREROUTING and OUTPUT) and
@@ -178,7 +184,6 @@ public final class Differential {
         "*nat\n-A POSTROUTING -m set --match-set cali40masq-ipam-pools src"
             + " -m set ! --match-set cali40masq-ipam-pools dst -j MASQUERADE\nCOMMIT\n"
             + forwardDrop);
-    Lab.Client ext = lab.client("ext");
     lab.startBackend(new Lab.Pod("ext", ext.netns(), ext.ip(), null), EXT_PORT);
     lab.startBackend(new Lab.Pod("ext", ext.netns(), ext.ip(), null), EXT_BLOCKED_PORT);
   }
