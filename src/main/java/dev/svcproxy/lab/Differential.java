@@ -26,9 +26,10 @@ import java.util.function.Consumer;
  * rules written by hand), every case sends a real TCP connection from a pod, a node or an external
  * client, reads what happened (reply, refusal, timeout) and the NAT conntrack chose, and compares
  * it with the trace of the same packet on a bundle captured from the node it enters. The rules do
- * not depend on the proxy mode: the kernel chooses at random in a statistic rule (iptables mode)
- * and by its scheduler in an IPVS virtual server (IPVS mode, {@link DifferentialIpvsLab}); ClientIP
- * affinity is a recent list or a persistence template.
+ * not depend on the proxy mode: the kernel chooses at random in a statistic rule (iptables mode) or
+ * a numgen random verdict map (nftables mode), and by its scheduler in an IPVS virtual server (IPVS
+ * mode, {@link DifferentialIpvsLab}); ClientIP affinity is a recent list, an nft set the endpoint
+ * chain updates with the client's address, or a persistence template.
  */
 public final class Differential {
   private static final Duration TIMEOUT = Duration.ofSeconds(1);
@@ -144,8 +145,14 @@ public final class Differential {
     Lab.Node n1 = lab.node("node1");
     Lab.Node n2 = lab.node("node2");
     String webA = lab.pod("web-a").ip() + ":" + DemoCluster.BACKEND_PORT;
+    Lab.Client ext = lab.client("ext");
+    // Only toward ext: a reply to a connection that MASQUERADE --random-fully (or nft's masquerade
+    // fully-random) gave source port 9001 would match too, and which port it picks no trace can
+    // say.
     String forwardDrop =
-        "*filter\n-A FORWARD -p tcp -m multiport --dports "
+        "*filter\n-A FORWARD -d "
+            + ext.ip()
+            + "/32 -p tcp -m multiport --dports "
             + EXT_BLOCKED_PORT
             + ",9002 -j DROP\nCOMMIT\n";
     // Docker's -p publishing (a DNAT in its own chain hooked from PREROUTING and OUTPUT) and
@@ -177,7 +184,6 @@ public final class Differential {
         "*nat\n-A POSTROUTING -m set --match-set cali40masq-ipam-pools src"
             + " -m set ! --match-set cali40masq-ipam-pools dst -j MASQUERADE\nCOMMIT\n"
             + forwardDrop);
-    Lab.Client ext = lab.client("ext");
     lab.startBackend(new Lab.Pod("ext", ext.netns(), ext.ip(), null), EXT_PORT);
     lab.startBackend(new Lab.Pod("ext", ext.netns(), ext.ip(), null), EXT_BLOCKED_PORT);
   }
@@ -609,8 +615,28 @@ public final class Differential {
     return statistic(o) || ipvsScheduled(o);
   }
 
+  /**
+   * A random choice on the way: an iptables statistic rule, or an nft {@code numgen random} lookup
+   * whose values lead to more than one place (a value that leads where every value leads, as
+   * upstream's {@code numgen random mod 1} of a one-endpoint service, chooses nothing).
+   */
   private static boolean statistic(Outcome o) {
-    return o.steps().stream().anyMatch(s -> s.text() != null && s.text().contains("-m statistic"));
+    return o.steps().stream()
+        .anyMatch(
+            s ->
+                s.text() != null
+                    && (s.text().contains("-m statistic")
+                        || s.text().contains("numgen random") && numgenSplit(s.effect())));
+  }
+
+  /** The probability NftWalker gives a numgen branch ("numgen = 0 (p=0.5000): ...") is below 1. */
+  private static boolean numgenSplit(String effect) {
+    int at = effect == null ? -1 : effect.indexOf("(p=");
+    if (at < 0) {
+      return false;
+    }
+    int end = effect.indexOf(')', at);
+    return Double.parseDouble(effect.substring(at + 3, end)) < 1.0;
   }
 
   private static boolean ipvsScheduled(Outcome o) {
@@ -648,7 +674,8 @@ public final class Differential {
 
   /**
    * Whether the path remembers the client for ClientIP affinity: a rule that adds it to a recent
-   * list, or a persistent IPVS virtual server (its template keeps the client on the server).
+   * list or (nftables mode) updates an affinity set with it, or a persistent IPVS virtual server
+   * (its template keeps the client on the server).
    */
   private static boolean remembers(Outcome o, NodeState node) {
     if (o.ipvs() != null && node != null) {
@@ -659,7 +686,11 @@ public final class Differential {
     }
     return o.steps().stream()
         .anyMatch(
-            s -> s.text() != null && s.text().contains("-m recent") && s.text().contains("--set"));
+            s ->
+                s.text() != null
+                    && (s.text().contains("-m recent") && s.text().contains("--set")
+                        || s.kind() == dev.svcproxy.trace.StepKind.RULE_MATCH
+                            && s.text().matches("handle \\d+: .*\\bupdate @affinity-.*")));
   }
 
   private String nextNode(Outcome o, String from) {

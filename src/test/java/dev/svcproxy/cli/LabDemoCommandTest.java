@@ -20,8 +20,8 @@ class LabDemoCommandTest {
 
   @Test
   void demo_unknownMode_usageErrorBeforeBuildingAnything() {
-    assertThat(run("lab", "demo", "--mode", "nftables")).isEqualTo(ExitCodes.USAGE);
-    assertThat(err.toString()).contains("--mode must be iptables or ipvs");
+    assertThat(run("lab", "demo", "--mode", "userspace")).isEqualTo(ExitCodes.USAGE);
+    assertThat(err.toString()).contains("--mode must be iptables, nftables or ipvs");
   }
 
   @Test

@@ -19,8 +19,8 @@ final class HookWalker {
           at.add(p);
         }
       }
-      // A stable sort: participants of equal priority run in the order they were registered, as the
-      // kernel's nf_register_net_hook keeps them.
+      // A stable sort: participants of equal priority keep the order they are given in (nft base
+      // chains come in the order the kernel runs them: see NftBaseChain.participants).
       at.sort(Comparator.comparingInt(HookParticipant::priority));
       m.put(h, List.copyOf(at));
     }

@@ -79,6 +79,15 @@ record NftBaseChain(Ruleset.Table table, Ruleset.Chain chain, Hook hook, int pri
         out.add(new NftBaseChain(t, c, h, c.priority()));
       }
     }
+    // The kernel (nf_hook_entries_grow) inserts a new hook before those of equal priority: of two
+    // base chains at one hook and priority, the one registered later runs first. Handles grow as
+    // tables and chains are created, so the later table, and in one table the later chain, goes
+    // first (HookWalker's sort by priority is stable). Chains added to an older table after a
+    // newer table was made are the one order the handles do not show.
+    out.sort(
+        java.util.Comparator.comparingLong((HookParticipant p) -> ((NftBaseChain) p).table.handle())
+            .thenComparingLong(p -> ((NftBaseChain) p).chain.handle())
+            .reversed());
     return out;
   }
 
