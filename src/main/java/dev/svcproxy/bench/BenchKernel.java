@@ -28,6 +28,12 @@ interface BenchKernel {
   /** The render cut into loads of about {@code perBatch} services each, in an order that works. */
   List<String> batches(String render, int perBatch);
 
+  /**
+   * Called once before the run process starts on the emptied kernel: anything that watches the
+   * kernel for the run's changes starts here, while there is nothing yet to read.
+   */
+  default void watch() {}
+
   /** Service chains and endpoint chains the kernel holds. */
   int[] chainCounts();
 

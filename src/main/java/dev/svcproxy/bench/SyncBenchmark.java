@@ -197,6 +197,7 @@ public final class SyncBenchmark {
         k.empty();
       }
 
+      k.watch();
       progress.accept("svcproxy run: first full sync into the empty kernel");
       Path lockDir = lab.workDir().resolve("lock");
       Path log1 = lab.workDir().resolve("run1.log");
