@@ -16,7 +16,7 @@ import picocli.CommandLine.Option;
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {
       "0:ok (trace: every outcome delivered)",
-      "1:trace: a packet is dropped or rejected",
+      "1:trace: a packet is dropped or rejected; doctor: findings",
       "2:bad input or usage (flags, files, another run in this network namespace)",
       "3:internal error (--debug prints the stack trace)"
     },
@@ -26,6 +26,7 @@ import picocli.CommandLine.Option;
       CleanupCommand.class,
       CaptureCommand.class,
       TraceCommand.class,
+      DoctorCommand.class,
       BenchCommand.class,
       LabCommand.class,
       CommandLine.HelpCommand.class

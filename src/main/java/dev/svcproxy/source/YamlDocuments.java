@@ -46,7 +46,7 @@ import org.yaml.snakeyaml.nodes.Tag;
  * most a few hundred milliseconds of parsing, e.g. one line of 128 K characters). A warning names
  * the limit; the other documents are still read.
  */
-final class YamlDocuments {
+public final class YamlDocuments {
   /** SnakeYAML's own default code point limit, applied per document before parsing. */
   static final int MAX_DOCUMENT_CHARS = 3 * 1024 * 1024;
 
@@ -82,14 +82,15 @@ final class YamlDocuments {
    * and either its tree (null for an empty document) or why it could not be read. Warnings are
    * about a document that was read (duplicate keys).
    */
-  record Document(int number, int firstLine, JsonNode tree, String error, List<String> warnings) {
-    Document {
+  public record Document(
+      int number, int firstLine, JsonNode tree, String error, List<String> warnings) {
+    public Document {
       warnings = List.copyOf(warnings);
     }
   }
 
   /** Splits {@code text} into documents and reads each; never throws for bad input. */
-  static List<Document> read(String text) {
+  public static List<Document> read(String text) {
     List<Document> out = new ArrayList<>();
     int number = 0;
     long spent = 0;

@@ -52,6 +52,26 @@ public final class BundleReader {
     return new BundleReader().load(dir);
   }
 
+  /** A bundle read: the node state and the text of every file it was read from. */
+  public record Bundle(NodeState node, Map<String, String> files) {
+    public Bundle {
+      files = Map.copyOf(files);
+    }
+  }
+
+  /**
+   * Reads the bundle in {@code dir}, keeping each file's text (decoded as {@link #read} decodes it)
+   * so findings can cite its lines.
+   */
+  public static Bundle readBundle(Path dir) {
+    if (!Files.isDirectory(dir)) {
+      throw new IllegalArgumentException("--bundle " + dir + ": not a directory");
+    }
+    BundleReader r = new BundleReader();
+    Map<String, String> files = r.loadFiles(dir);
+    return new Bundle(r.build(files), files);
+  }
+
   /** Parses `conntrack -L` output on its own (warnings dropped). */
   public static List<NodeState.ConntrackEntry> parseConntrack(String text) {
     return new BundleReader().conntrack("conntrack", text);
@@ -63,6 +83,10 @@ public final class BundleReader {
   }
 
   private NodeState load(Path dir) {
+    return build(loadFiles(dir));
+  }
+
+  private Map<String, String> loadFiles(Path dir) {
     Map<String, String> files = new LinkedHashMap<>();
     try (Stream<Path> s = Files.walk(dir, 2)) {
       for (Path p : s.filter(Files::isRegularFile).sorted().toList()) {
@@ -72,7 +96,7 @@ public final class BundleReader {
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-    return build(files);
+    return files;
   }
 
   /** Decodes UTF-8 leniently: malformed bytes become U+FFFD and a warning names the line. */

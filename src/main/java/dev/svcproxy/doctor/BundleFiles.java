@@ -1,0 +1,132 @@
+package dev.svcproxy.doctor;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.function.Predicate;
+
+/**
+ * The text of every file the node state was read from, kept so a finding can cite the line that
+ * shows it: {@code iptables-save.txt:42} for a bundle; on a live node the command that printed it
+ * and the line in its output.
+ */
+public final class BundleFiles {
+  /** The command behind each bundle file, as a person would run it on the node. */
+  private static final Map<String, String> COMMANDS =
+      Map.ofEntries(
+          Map.entry("iptables-save.txt", "iptables-save"),
+          Map.entry("iptables-legacy-save.txt", "iptables-legacy-save"),
+          Map.entry("ip6tables-save.txt", "ip6tables-save"),
+          Map.entry("nft-ruleset.json", "nft -a list ruleset"),
+          Map.entry("nft-ruleset.txt", "nft -a list ruleset"),
+          Map.entry("ipset-save.txt", "ipset save"),
+          Map.entry("ipvsadm-save.txt", "ipvsadm -Sn"),
+          Map.entry("ipvsadm-conns.txt", "ipvsadm -Lnc"),
+          Map.entry("conntrack.txt", "conntrack -L -o extended"),
+          Map.entry("ip-addr.json", "ip addr"),
+          Map.entry("ip-addr.txt", "ip addr"),
+          Map.entry("ip-route.json", "ip route show table all"),
+          Map.entry("ip-route.txt", "ip route show table all"),
+          Map.entry("ip-rule.json", "ip rule"),
+          Map.entry("ip-rule.txt", "ip rule"),
+          Map.entry("bridge-link.json", "bridge link"),
+          Map.entry("sysctl.txt", "sysctl -a"));
+
+  private final Map<String, String> files;
+  private final boolean live;
+
+  private BundleFiles(Map<String, String> files, boolean live) {
+    this.files = new TreeMap<>(files);
+    this.live = live;
+  }
+
+  /** The files of a bundle directory (or pasted by hand), by bundle file name. */
+  public static BundleFiles bundle(Map<String, String> files) {
+    return new BundleFiles(files, false);
+  }
+
+  /** The same contents captured from a live node: evidence names the command, not the file. */
+  public static BundleFiles live(Map<String, String> files) {
+    return new BundleFiles(files, true);
+  }
+
+  public boolean isLive() {
+    return live;
+  }
+
+  public boolean has(String file) {
+    return files.containsKey(file);
+  }
+
+  /** The file names present. */
+  public List<String> names() {
+    return List.copyOf(files.keySet());
+  }
+
+  public Optional<String> text(String file) {
+    return Optional.ofNullable(files.get(file));
+  }
+
+  /**
+   * Every line of {@code file} that {@code line} accepts, as evidence with its line number (the
+   * line stripped of surrounding blanks).
+   */
+  public List<Evidence> find(String file, Predicate<String> line) {
+    String t = files.get(file);
+    if (t == null) {
+      return List.of();
+    }
+    List<Evidence> out = new ArrayList<>();
+    String[] lines = t.split("\n", -1);
+    for (int i = 0; i < lines.length; i++) {
+      if (line.test(lines[i])) {
+        out.add(at(file, i + 1, lines[i].strip()));
+      }
+    }
+    return out;
+  }
+
+  /** The first line of {@code file} that {@code line} accepts. */
+  public Optional<Evidence> first(String file, Predicate<String> line) {
+    List<Evidence> all = find(file, line);
+    return all.isEmpty() ? Optional.empty() : Optional.of(all.get(0));
+  }
+
+  /**
+   * Evidence at a known line of {@code file} (0: the file as a whole, e.g. a fact derived from a
+   * JSON file).
+   */
+  public Evidence at(String file, int line, String text) {
+    if (!live) {
+      return Evidence.at(file, line, text);
+    }
+    String cmd = COMMANDS.getOrDefault(file, file);
+    return Evidence.command(line > 0 ? cmd + " (line " + line + ")" : cmd, text);
+  }
+
+  /**
+   * The line of sysctl.txt that sets {@code key} (dots or slashes), or on a live node the command
+   * that shows it.
+   */
+  public Optional<Evidence> sysctl(String key) {
+    String k = key.replace('/', '.');
+    Optional<Evidence> line =
+        first(
+            "sysctl.txt",
+            l -> {
+              int eq = l.indexOf('=');
+              return eq > 0 && l.substring(0, eq).strip().replace('/', '.').equals(k);
+            });
+    if (!live) {
+      return line;
+    }
+    return line.map(e -> Evidence.command("sysctl " + k, e.text()));
+  }
+
+  /** The command that produces {@code file} on a node. */
+  public static String commandFor(String file) {
+    return COMMANDS.getOrDefault(file, "cat " + file);
+  }
+}

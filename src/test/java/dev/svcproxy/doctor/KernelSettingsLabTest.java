@@ -1,0 +1,112 @@
+package dev.svcproxy.doctor;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.svcproxy.kernel.CommandRunner;
+import dev.svcproxy.kernel.ProcessCommandRunner;
+import dev.svcproxy.lab.Connection;
+import dev.svcproxy.lab.DemoCluster;
+import dev.svcproxy.lab.Lab;
+import dev.svcproxy.testutil.KernelTests;
+import dev.svcproxy.trace.PacketSpec;
+import dev.svcproxy.trace.ReasonCode;
+import dev.svcproxy.trace.bundle.BundleCapture;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Kernel settings broken on a lab node, named by the doctor on the live node and on a captured
+ * bundle, and cleared by the fix it gives; real connections show the breakage is real.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class KernelSettingsLabTest {
+  private DemoCluster cluster;
+  private Lab lab;
+  @TempDir Path tmp;
+
+  @BeforeAll
+  void start() {
+    KernelTests.require("doctor lab tests");
+    cluster = DemoCluster.start(new ProcessCommandRunner());
+    lab = cluster.lab();
+  }
+
+  @AfterAll
+  void stop() {
+    if (cluster != null) {
+      cluster.close();
+    }
+  }
+
+  private List<Finding> findings(DoctorInput in, String id) {
+    return Doctor.standard().examine(in).findings().stream()
+        .filter(f -> f.id().equals(id))
+        .toList();
+  }
+
+  @Test
+  void ipForwardOff_namedLiveAndOnBundle_clearedByFix() throws Exception {
+    Lab.Node n1 = lab.node("node1");
+    CommandRunner node = lab.runner().inNetns(n1.netns());
+    String ext = lab.client("ext").netns();
+    assertThat(lab.connect(ext, n1.ip(), DemoCluster.WEB_NODEPORT).outcome())
+        .isEqualTo(Connection.Outcome.REPLIED);
+    lab.in(n1.netns(), "sysctl", "-w", "net.ipv4.ip_forward=0").orThrow();
+    try {
+      // The breakage is real: the NodePort's endpoints sit behind cni0, a forward away.
+      assertThat(lab.connect(ext, n1.ip(), DemoCluster.WEB_NODEPORT).outcome())
+          .isEqualTo(Connection.Outcome.TIMED_OUT);
+
+      List<Finding> live = findings(DoctorInputs.live(node, Optional.empty()), "ip-forward-off");
+      assertThat(live).singleElement();
+      assertThat(live.get(0).severity()).isEqualTo(Severity.ERROR);
+      assertThat(live.get(0).evidence())
+          .singleElement()
+          .satisfies(
+              e -> {
+                assertThat(e.where()).isEqualTo("$ sysctl net.ipv4.ip_forward");
+                assertThat(e.text()).matches("net\\.ipv4\\.ip_forward\\s*=\\s*0");
+              });
+
+      Path dir = tmp.resolve("bundle");
+      BundleCapture.captureInto(node, dir);
+      DoctorInput bundle = DoctorInputs.bundle(dir, Optional.empty());
+      List<Finding> fromBundle = findings(bundle, "ip-forward-off");
+      assertThat(fromBundle).singleElement();
+      // The cited line is the file's line that sets it, counted independently here.
+      String where = fromBundle.get(0).evidence().get(0).where();
+      assertThat(where).startsWith("sysctl.txt:");
+      int line = Integer.parseInt(where.substring("sysctl.txt:".length()));
+      List<String> lines = Files.readAllLines(dir.resolve("sysctl.txt"));
+      assertThat(lines.get(line - 1)).matches("net\\.ipv4\\.ip_forward\\s*=\\s*0");
+
+      // With the packet the trace says why, in the tracer's own reason code.
+      DoctorReport traced =
+          Doctor.standard()
+              .examine(
+                  bundle.withPacket(
+                      new PacketSpec(
+                          lab.client("ext").ip(),
+                          40000,
+                          n1.ip(),
+                          DemoCluster.WEB_NODEPORT,
+                          "tcp",
+                          null)));
+      assertThat(traced.trace().outcomes())
+          .isNotEmpty()
+          .allSatisfy(o -> assertThat(o.reasonCode()).isEqualTo(ReasonCode.FORWARDING_DISABLED));
+    } finally {
+      lab.in(n1.netns(), "sysctl", "-w", "net.ipv4.ip_forward=1").orThrow();
+    }
+    assertThat(findings(DoctorInputs.live(node, Optional.empty()), "ip-forward-off")).isEmpty();
+    assertThat(lab.connect(ext, n1.ip(), DemoCluster.WEB_NODEPORT).outcome())
+        .isEqualTo(Connection.Outcome.REPLIED);
+  }
+}
