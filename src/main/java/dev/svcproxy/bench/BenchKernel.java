@@ -29,10 +29,13 @@ interface BenchKernel {
   List<String> batches(String render, int perBatch);
 
   /**
-   * Called once before the run process starts on the emptied kernel: anything that watches the
-   * kernel for the run's changes starts here, while there is nothing yet to read.
+   * Whether reading the kernel back costs more than the change being timed (nft 1.0.6 at 10k
+   * Services: seconds per listing); then changes are timed to the run's log line of the sync that
+   * made them and the kernel is read afterwards to check.
    */
-  default void watch() {}
+  default boolean slowToRead() {
+    return false;
+  }
 
   /** Service chains and endpoint chains the kernel holds. */
   int[] chainCounts();

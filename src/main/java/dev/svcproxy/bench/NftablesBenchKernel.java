@@ -3,13 +3,6 @@ package dev.svcproxy.bench;
 import dev.svcproxy.kernel.CommandResult;
 import dev.svcproxy.kernel.CommandRunner;
 import dev.svcproxy.lab.Lab;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.SeekableByteChannel;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -19,32 +12,25 @@ import java.util.regex.Pattern;
 /**
  * nftables mode's kernel for {@link SyncBenchmark}: the {@code ip kube-proxy} table, loaded with
  * {@code nft -f}. Reading it back is the costly part: at 10k Services nft 1.0.6 fetches every rule
- * of the table to list one chain (9 s here), so after the first look the measured chain's endpoints
- * are read from {@code nft monitor}'s events, which arrive as the kernel commits them. The monitor
- * starts before the run loads anything: started on a full table it first reads all of it into its
- * cache (over 2 minutes of CPU at 110k chains), while events it sees from the start cost it little
- * (2 s of CPU over a 110k-chain load here).
+ * of the table to list one chain (9 s here), so changes are timed to the run's log line of the sync
+ * that made them (nft -f returned: the kernel acknowledged the commit) and the chain is listed
+ * afterwards to check. Watching {@code nft monitor} instead lagged the kernel by over a minute at
+ * 10k: the monitor resolves every event against its own copy of the ruleset, and the first sync
+ * leaves it 350k events behind; started on a full table it spends over 2 minutes of CPU reading the
+ * ruleset before it reports anything.
  */
 final class NftablesBenchKernel implements BenchKernel {
   private static final String TABLE = "kube-proxy";
   private static final Pattern MOD = Pattern.compile("numgen random mod (\\d+)");
   private static final Pattern ENDPOINT = Pattern.compile("goto (endpoint-[^\\s,}]+)");
 
-  private static final String PROBE_TABLE = "svcproxy-bench-probe";
   private static final String FLOOR_TABLE = "svcproxy-bench-floor";
 
   private final CommandRunner ns;
-  private final Lab lab;
-  private final String netns;
   private String render = "";
-  private Path monitorLog;
-  private long monitorRead;
-  private String lastRule;
 
   NftablesBenchKernel(Lab lab, String netns) {
     this.ns = lab.runner().inNetns(netns);
-    this.lab = lab;
-    this.netns = netns;
   }
 
   @Override
@@ -114,63 +100,16 @@ final class NftablesBenchKernel implements BenchKernel {
     return m.group(1);
   }
 
+  /** Listing one chain fetches every rule and set of the table first: seconds at 10k. */
   @Override
-  public void watch() {
-    startMonitor();
+  public boolean slowToRead() {
+    return true;
   }
 
-  /**
-   * The first call lists the chain; later calls read the last rule the kernel added to the chain
-   * from the monitor's events (the proxier flushes and refills a changed service chain).
-   */
   @Override
   public int endpoints(String chain) {
-    if (monitorLog == null) {
-      throw new IllegalStateException("watch() was not called before the run");
-    }
-    readMonitor(chain);
-    if (lastRule == null) {
-      // The run's first sync, read back once the slow way; from here on only its changes count.
-      CommandResult r = ns.run("nft", "list", "chain", "ip", TABLE, chain);
-      lastRule = "";
-      return r.ok() ? endpointsIn(r.stdout()) : -1;
-    }
-    return lastRule.isEmpty() ? -1 : endpointsIn(lastRule);
-  }
-
-  /**
-   * Reads the monitor's log on from where the last call stopped, up to its last whole line, keeping
-   * the last endpoint-choosing rule added to {@code chain} after the first call: the log holds the
-   * whole first sync, too much to read again at every poll.
-   */
-  private void readMonitor(String chain) {
-    String head = "add rule ip " + TABLE + " " + chain + " ";
-    boolean first = lastRule == null;
-    try (SeekableByteChannel in = Files.newByteChannel(monitorLog)) {
-      long size = in.size();
-      if (size <= monitorRead) {
-        return;
-      }
-      in.position(monitorRead);
-      ByteBuffer buf = ByteBuffer.allocate((int) Math.min(size - monitorRead, 64L << 20));
-      while (buf.hasRemaining() && in.read(buf) > 0) {
-        // a regular file reads to its end
-      }
-      int end = buf.position();
-      while (end > 0 && buf.get(end - 1) != '\n') {
-        end--;
-      }
-      monitorRead += end;
-      for (String l : new String(buf.array(), 0, end, StandardCharsets.UTF_8).split("\n")) {
-        if (!first
-            && l.startsWith(head)
-            && (l.contains("numgen ") || l.contains("goto endpoint-"))) {
-          lastRule = l;
-        }
-      }
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
+    CommandResult r = ns.run("nft", "list", "chain", "ip", TABLE, chain);
+    return r.ok() ? endpointsIn(r.stdout()) : -1;
   }
 
   private static int endpointsIn(String text) {
@@ -185,21 +124,6 @@ final class NftablesBenchKernel implements BenchKernel {
       n++;
     }
     return n;
-  }
-
-  /** Starts `nft monitor` and waits until it reports a change made after it started. */
-  private void startMonitor() {
-    monitorLog = lab.workDir().resolve("nft-monitor.log");
-    lab.spawn(netns, List.of("nft", "monitor"), monitorLog);
-    long end = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-    while (!read(monitorLog).contains("add table ip " + PROBE_TABLE)) {
-      if (System.nanoTime() > end) {
-        throw new IllegalStateException("nft monitor reported nothing in 30 s");
-      }
-      ns.run("nft", "add", "table", "ip", PROBE_TABLE).orThrow();
-      ns.run("nft", "delete", "table", "ip", PROBE_TABLE).orThrow();
-      sleep(200);
-    }
   }
 
   /**
@@ -246,23 +170,6 @@ final class NftablesBenchKernel implements BenchKernel {
   private static boolean ownedBy(String rest, String base) {
     String chain = rest.split(" ", 2)[0];
     return chain.endsWith("-" + base) || chain.contains("-" + base + "__");
-  }
-
-  private static String read(Path p) {
-    try {
-      return Files.exists(p) ? Files.readString(p) : "";
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
-  }
-
-  private static void sleep(long ms) {
-    try {
-      Thread.sleep(ms);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted", e);
-    }
   }
 
   @Override
