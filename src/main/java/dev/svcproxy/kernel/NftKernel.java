@@ -89,6 +89,34 @@ public final class NftKernel {
     return Optional.ofNullable(parse(family, table, r.stdout()).chains().get(chain));
   }
 
+  /**
+   * The chains of the table without their rules, from one {@code nft -j list chains FAMILY} (0.6 s
+   * at 110k chains, where listing one chain's rules costs 2.7 s and {@code nft list tables} 7 s:
+   * nft 1.0.6 fetches the whole ruleset for those); empty when the table has none.
+   */
+  public Optional<Map<String, Chain>> chains(String family, String table) {
+    CommandResult r =
+        runner.run(List.of("nft", "-j", "list", "chains", family), null, APPLY_TIMEOUT);
+    r.orThrow();
+    Map<String, Chain> out = new LinkedHashMap<>();
+    try (JsonParser p = new JsonFactory(JSON).createParser(r.stdout())) {
+      while (p.nextToken() != null) {
+        if (p.currentToken() == JsonToken.FIELD_NAME && p.currentName().equals("nftables")) {
+          p.nextToken();
+          while (p.nextToken() == JsonToken.START_OBJECT) {
+            JsonNode item = p.readValueAsTree();
+            if (item.path("chain").path("table").asText().equals(table)) {
+              out.putAll(parse(family, table, "{\"nftables\": [" + item + "]}").chains());
+            }
+          }
+        }
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read nft -j list chains output", e);
+    }
+    return out.isEmpty() ? Optional.empty() : Optional.of(out);
+  }
+
   /** Deletes the table; false when there was none. */
   public boolean deleteTable(String family, String table) {
     CommandResult r = runner.run("nft", "delete", "table", family, table);

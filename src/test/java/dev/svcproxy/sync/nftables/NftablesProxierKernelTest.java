@@ -10,6 +10,7 @@ import dev.svcproxy.kernel.CommandRunner;
 import dev.svcproxy.kernel.IptablesKernel;
 import dev.svcproxy.kernel.NftKernel;
 import dev.svcproxy.kernel.ProcessCommandRunner;
+import dev.svcproxy.kernel.RecordingCommandRunner;
 import dev.svcproxy.kernel.ipvs.IpvsKernel;
 import dev.svcproxy.lab.Lab;
 import dev.svcproxy.model.Endpoint;
@@ -23,6 +24,7 @@ import dev.svcproxy.nftables.NftTransaction;
 import dev.svcproxy.nftables.NftVerb;
 import dev.svcproxy.sync.SyncException;
 import dev.svcproxy.testutil.KernelTests;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -379,6 +381,34 @@ class NftablesProxierKernelTest {
     assertThat(p.missing()).isEmpty();
     node.run("nft", "flush", "chain", "ip", "kube-proxy", "nat-prerouting").orThrow();
     assertThat(p.missing()).containsExactly("rules of chain nat-prerouting");
+    node.run("nft", "delete", "table", "ip", "kube-proxy").orThrow();
+    assertThat(p.missing()).containsExactly("table ip kube-proxy");
+  }
+
+  @Test
+  void missing_largeTable_readsDeclarationsOnly_stillFindsADeletedBaseChain() {
+    // 250 services x 10 endpoints: more chains than RULE_CHECK_MAX_CHAINS.
+    HandRuleset.States big = new HandRuleset.States();
+    for (int i = 0; i < 250; i++) {
+      String[] eps = new String[10];
+      for (int j = 0; j < 10; j++) {
+        eps[j] = "10.2." + i + "." + (j + 1);
+      }
+      big.service("s" + i, "172.30." + (1 + i / 250) + "." + (i % 250 + 1), eps);
+    }
+    RecordingCommandRunner rec =
+        new RecordingCommandRunner(c -> node.run(c.argv(), c.stdin(), Duration.ofMinutes(2)));
+    NftablesProxier p = proxier(rec, render, NftablesProxier.DEFAULT_BATCH_LINES);
+    p.sync(big.build(), true, Set.of());
+    int before = rec.calls().size();
+    assertThat(p.missing()).isEmpty();
+    // One listing of declarations; no chain's rules are fetched at this size.
+    assertThat(rec.calls().subList(before, rec.calls().size()))
+        .extracting(RecordingCommandRunner.Call::line)
+        .containsExactly("nft -j list chains ip");
+    node.run("nft", "flush", "chain", "ip", "kube-proxy", "nat-output").orThrow();
+    node.run("nft", "delete", "chain", "ip", "kube-proxy", "nat-output").orThrow();
+    assertThat(p.missing()).containsExactly("chain nat-output");
     node.run("nft", "delete", "table", "ip", "kube-proxy").orThrow();
     assertThat(p.missing()).containsExactly("table ip kube-proxy");
   }
