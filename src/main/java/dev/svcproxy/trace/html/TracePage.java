@@ -76,7 +76,7 @@ public final class TracePage {
             escape(
                 lost == 0
                     ? (n == 1 ? "delivered" : "all " + n + " outcomes delivered")
-                    : r.verdict()
+                    : (r.allDelivered() ? "delivered, but the reply is lost" : r.verdict())
                         + ": "
                         + lost
                         + " of "
@@ -102,7 +102,7 @@ public final class TracePage {
                 + "\">outcome "
                 + (k + 1)
                 + ", reply: "
-                + escape(o.reply().reasonCode() + ": " + o.reply().reason())
+                + escape(o.reply().reasonCode().name())
                 + "</a>");
       }
     }
@@ -493,15 +493,15 @@ public final class TracePage {
   }
 
   private static final String LEGEND =
-      "<div class=\"legend\"><span class=\"k packet\">packet</span>"
-          + "<span class=\"k route\">routing decision</span>"
-          + "<span class=\"k conntrack\">conntrack</span>"
-          + "<span class=\"k rule\">rule</span>"
-          + "<span class=\"k nat\">NAT rewrite</span>"
-          + "<span class=\"k ipvs\">IPVS</span>"
-          + "<span class=\"k pass\">not taken / return</span>"
-          + "<span class=\"k failing\">failing step</span>"
-          + "<span class=\"k cited\">cited by a finding</span>"
+      "<div class=\"legend\"><span class=\"k k-packet\">packet</span>"
+          + "<span class=\"k k-route\">routing decision</span>"
+          + "<span class=\"k k-conntrack\">conntrack</span>"
+          + "<span class=\"k k-rule\">rule</span>"
+          + "<span class=\"k k-nat\">NAT rewrite</span>"
+          + "<span class=\"k k-ipvs\">IPVS</span>"
+          + "<span class=\"k k-pass\">not taken / return</span>"
+          + "<span class=\"k k-failing\">failing step</span>"
+          + "<span class=\"k k-cited\">cited by a finding</span>"
           + "</div>\n";
 
   /** The highlight of the failing step (its fill): the one colour nothing else in a chart uses. */
@@ -518,14 +518,14 @@ public final class TracePage {
       .chart{overflow:auto;border:1px solid #d0d7de;border-radius:6px;max-width:100%}
       .legend{display:flex;flex-wrap:wrap;gap:6px;margin:0 0 8px;font-size:12px}
       .legend .k{border:1px solid #57606a;border-radius:4px;padding:1px 6px;background:#fff}
-      .legend .packet{background:#e6f4ea;border-color:#1a7f37;border-radius:10px}
-      .legend .route{background:#fff8e1;border-color:#9a6700}
-      .legend .conntrack{background:#eef2ff;border-color:#4f5bd5;border-radius:8px}
-      .legend .nat{background:#fff1e5;border-color:#bc4c00}
-      .legend .ipvs{background:#f5eefe;border-color:#8250df;border-style:double;border-width:3px}
-      .legend .pass{background:#f6f8fa;border-color:#8c959f;border-style:dashed;color:#57606a}
-      .legend .failing{background:#ffb0b0;border-color:#c00000;border-width:2px}
-      .legend .cited{border-color:#0969da;border-width:2px}
+      .legend .k-packet{background:#e6f4ea;border-color:#1a7f37;border-radius:10px}
+      .legend .k-route{background:#fff8e1;border-color:#9a6700}
+      .legend .k-conntrack{background:#eef2ff;border-color:#4f5bd5;border-radius:8px}
+      .legend .k-nat{background:#fff1e5;border-color:#bc4c00}
+      .legend .k-ipvs{background:#f5eefe;border-color:#8250df;border-style:double;border-width:3px}
+      .legend .k-pass{background:#f6f8fa;border-color:#8c959f;border-style:dashed;color:#57606a}
+      .legend .k-failing{background:#ffb0b0;border-color:#c00000;border-width:2px}
+      .legend .k-cited{border-color:#0969da;border-width:2px}
       svg text{font-size:11px;fill:#1f2328}
       svg .head{font-weight:700}
       .band rect{fill:#f3f6fa;stroke:#d8dee4}.band text{font-size:10px;fill:#57606a;font-weight:700;letter-spacing:.04em}
