@@ -107,6 +107,18 @@ class DoctorHtmlTest {
   }
 
   @Test
+  void page_evidenceQuotingTheRuleElsewhere_citesTheStep() {
+    // A finding may quote the rule from another source (a command's output): the rule is the same.
+    Finding f = noEndpoints(Evidence.command("iptables -t filter -S KUBE-SERVICES", REJECT));
+    DoctorReport r =
+        new DoctorReport(
+            List.of(f), rejected(), List.of(), List.of(), DoctorReport.Confidence.HIGH);
+    assertThat(DoctorHtml.page(r, BundleFiles.bundle(Map.of())))
+        .contains("<a class=\"cite\" href=\"#o1s3\">step o1s3</a>")
+        .contains("<a class=\"cite\" href=\"#f1\">evidence of no-endpoints</a>");
+  }
+
+  @Test
   void page_noPacket_saysHowToDrawThePath() {
     DoctorReport r =
         new DoctorReport(
