@@ -124,4 +124,46 @@ class TracePageChromiumTest {
         .as("highlight pixels in the packet's box")
         .isZero();
   }
+
+  @Test
+  void tracePage_failingBranchRightOfTheWindow_chartScrollsItIntoView() throws Exception {
+    // Eight endpoints; the last one's path is dropped: its column lies far right of a 900px window.
+    java.util.List<dev.svcproxy.trace.Outcome> outcomes = new java.util.ArrayList<>();
+    for (int i = 0; i < 7; i++) {
+      dev.svcproxy.trace.Step take =
+          new dev.svcproxy.trace.Step(
+              dev.svcproxy.trace.StepKind.JUMP,
+              "PREROUTING",
+              "nat",
+              "KUBE-SVC-X",
+              i + 1,
+              "-A KUBE-SVC-X -j KUBE-SEP-" + i,
+              "jump KUBE-SEP-" + i);
+      outcomes.add(
+          PathChartTest.delivered(
+              0.125,
+              java.util.List.of(
+                  PathChartTest.ARRIVES, PathChartTest.SERVICES, take, PathChartTest.OUT_A),
+              PathChartTest.BACK));
+    }
+    outcomes.add(
+        PathChartTest.dropped(
+            0.125,
+            java.util.List.of(
+                PathChartTest.ARRIVES, PathChartTest.SERVICES, PathChartTest.DROP_B)));
+    String html =
+        TracePage.page(
+            new dev.svcproxy.trace.TraceResult(PathChartTest.PACKET, outcomes, java.util.List.of()),
+            RuleSources.none());
+    Path file = Chromium.withProbe(html, tmp.resolve("wide.html"));
+    Chromium.Result dom = Chromium.dumpDom(file, 900, 1200);
+    assertThat(dom.console()).isEmpty();
+    JsonNode failing = Chromium.probe(dom.stdout()).get("failing");
+    assertThat(failing.get("x").asDouble() + failing.get("w").asDouble()).isLessThan(900);
+    assertThat(failing.get("x").asDouble()).isPositive();
+    BufferedImage shot = Chromium.screenshot(file, 900, 1200, tmp.resolve("wide.png"));
+    assertThat(Chromium.pixels(shot, failing, HIGHLIGHT))
+        .as("highlight pixels in the failing step's box " + failing)
+        .isGreaterThan(Chromium.area(failing) / 2);
+  }
 }
