@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.svcproxy.testutil.KernelTests;
 import java.awt.image.BufferedImage;
 import java.io.File;
 import java.io.IOException;
@@ -20,6 +21,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Assertions;
+import org.junit.jupiter.api.Assumptions;
 
 /**
  * Headless Chromium (Debian's chromium package, installed by scripts/install-test-deps) for page
@@ -33,7 +35,10 @@ final class Chromium {
 
   private Chromium() {}
 
-  /** The browser binary; fails (never skips) when it is missing. */
+  /**
+   * The browser binary; fails when it is missing (skips only under {@code
+   * -Dsvcproxy.kernelTests=skip}, as the kernel tests do).
+   */
   static String binary() {
     for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin").split(File.pathSeparator)) {
       for (String name : List.of("chromium", "chromium-browser")) {
@@ -43,8 +48,14 @@ final class Chromium {
         }
       }
     }
-    return Assertions.fail(
-        "chromium is not installed: run scripts/install-test-deps (Debian package chromium)");
+    String problem =
+        "chromium is not installed: run scripts/install-test-deps (Debian package chromium)";
+    // As the kernel tests: missing tools fail, unless the run opted out of them explicitly.
+    if (System.getProperty(KernelTests.PROPERTY, "").equals("skip")) {
+      System.err.println("*** browser tests SKIPPED: " + problem);
+      Assumptions.abort(problem);
+    }
+    return Assertions.fail(problem);
   }
 
   /** What one run printed, and the console messages among its log lines. */

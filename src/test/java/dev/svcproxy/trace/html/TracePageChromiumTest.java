@@ -4,11 +4,17 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.svcproxy.cli.Main;
+import dev.svcproxy.trace.Outcome;
+import dev.svcproxy.trace.Step;
+import dev.svcproxy.trace.StepKind;
+import dev.svcproxy.trace.TraceResult;
 import java.awt.image.BufferedImage;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -128,11 +134,11 @@ class TracePageChromiumTest {
   @Test
   void tracePage_failingBranchRightOfTheWindow_chartScrollsItIntoView() throws Exception {
     // Eight endpoints; the last one's path is dropped: its column lies far right of a 900px window.
-    java.util.List<dev.svcproxy.trace.Outcome> outcomes = new java.util.ArrayList<>();
+    List<Outcome> outcomes = new ArrayList<>();
     for (int i = 0; i < 7; i++) {
-      dev.svcproxy.trace.Step take =
-          new dev.svcproxy.trace.Step(
-              dev.svcproxy.trace.StepKind.JUMP,
+      Step take =
+          new Step(
+              StepKind.JUMP,
               "PREROUTING",
               "nat",
               "KUBE-SVC-X",
@@ -142,19 +148,15 @@ class TracePageChromiumTest {
       outcomes.add(
           PathChartTest.delivered(
               0.125,
-              java.util.List.of(
-                  PathChartTest.ARRIVES, PathChartTest.SERVICES, take, PathChartTest.OUT_A),
+              List.of(PathChartTest.ARRIVES, PathChartTest.SERVICES, take, PathChartTest.OUT_A),
               PathChartTest.BACK));
     }
     outcomes.add(
         PathChartTest.dropped(
-            0.125,
-            java.util.List.of(
-                PathChartTest.ARRIVES, PathChartTest.SERVICES, PathChartTest.DROP_B)));
+            0.125, List.of(PathChartTest.ARRIVES, PathChartTest.SERVICES, PathChartTest.DROP_B)));
     String html =
         TracePage.page(
-            new dev.svcproxy.trace.TraceResult(PathChartTest.PACKET, outcomes, java.util.List.of()),
-            RuleSources.none());
+            new TraceResult(PathChartTest.PACKET, outcomes, List.of()), RuleSources.none());
     Path file = Chromium.withProbe(html, tmp.resolve("wide.html"));
     Chromium.Result dom = Chromium.dumpDom(file, 900, 1200);
     assertThat(dom.console()).isEmpty();
