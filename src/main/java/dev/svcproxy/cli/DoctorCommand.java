@@ -2,6 +2,7 @@ package dev.svcproxy.cli;
 
 import dev.svcproxy.doctor.Doctor;
 import dev.svcproxy.doctor.DoctorFormatter;
+import dev.svcproxy.doctor.DoctorHtml;
 import dev.svcproxy.doctor.DoctorInput;
 import dev.svcproxy.doctor.DoctorInputs;
 import dev.svcproxy.doctor.DoctorReport;
@@ -82,13 +83,17 @@ final class DoctorCommand implements Callable<Integer> {
       description = "tcp, udp, sctp or icmp.")
   String proto;
 
-  @Option(names = "-o", paramLabel = "FORMAT", defaultValue = "text", description = "text or json.")
+  @Option(
+      names = {"-o", "--format"},
+      paramLabel = "FORMAT",
+      defaultValue = "text",
+      description = "text, json or html (a self-contained page; with --dst it draws the path).")
   String output;
 
   @Override
   public Integer call() {
-    if (!output.equals("text") && !output.equals("json")) {
-      throw new IllegalArgumentException("-o: expected text or json, got \"" + output + "\"");
+    if (!List.of("text", "json", "html").contains(output)) {
+      throw new IllegalArgumentException("-o: expected text, json or html, got \"" + output + "\"");
     }
     if (netns != null && !source.live) {
       throw new IllegalArgumentException("--netns: only with --live");
@@ -109,7 +114,10 @@ final class DoctorCommand implements Callable<Integer> {
     DoctorReport r = Doctor.standard().examine(in.withPacket(packet));
     spec.commandLine()
         .getOut()
-        .print(output.equals("json") ? DoctorFormatter.json(r) : DoctorFormatter.text(r));
+        .print(
+            output.equals("html")
+                ? DoctorHtml.page(r, in.files())
+                : output.equals("json") ? DoctorFormatter.json(r) : DoctorFormatter.text(r));
     spec.commandLine().getOut().flush();
     return r.findings().isEmpty() ? ExitCodes.OK : ExitCodes.FINDING;
   }

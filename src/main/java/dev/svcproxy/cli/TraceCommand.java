@@ -10,6 +10,8 @@ import dev.svcproxy.trace.TraceResult;
 import dev.svcproxy.trace.bundle.BundleCapture;
 import dev.svcproxy.trace.bundle.BundleReader;
 import dev.svcproxy.trace.engine.Tracer;
+import dev.svcproxy.trace.html.RuleSources;
+import dev.svcproxy.trace.html.TracePage;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
@@ -76,7 +78,11 @@ final class TraceCommand implements Callable<Integer> {
       description = "Interface the packet arrives on.")
   String inIface;
 
-  @Option(names = "-o", paramLabel = "FORMAT", defaultValue = "text", description = "text or json.")
+  @Option(
+      names = {"-o", "--format"},
+      paramLabel = "FORMAT",
+      defaultValue = "text",
+      description = "text, json or html (a self-contained page drawing the path).")
   String output;
 
   @Override
@@ -100,22 +106,27 @@ final class TraceCommand implements Callable<Integer> {
     if (src != null && !Ip.isIpv4(src)) {
       throw new IllegalArgumentException("--src: invalid IPv4 address \"" + src + "\"");
     }
-    if (!output.equals("text") && !output.equals("json")) {
-      throw new IllegalArgumentException("-o: expected text or json, got \"" + output + "\"");
+    if (!List.of("text", "json", "html").contains(output)) {
+      throw new IllegalArgumentException("-o: expected text, json or html, got \"" + output + "\"");
     }
     if (netns != null && !source.live) {
       throw new IllegalArgumentException("--netns: only with --live");
     }
     NodeState node;
+    RuleSources files;
     if (source.live) {
       CommandRunner runner = new ProcessCommandRunner();
       if (netns != null) {
         BundleCapture.requireNetns(runner, netns);
         runner = runner.inNetns(netns);
       }
-      node = BundleReader.fromFiles(BundleCapture.capture(runner));
+      java.util.Map<String, String> captured = BundleCapture.capture(runner);
+      node = BundleReader.fromFiles(captured);
+      files = RuleSources.live(captured);
     } else {
-      node = BundleReader.read(source.bundle);
+      BundleReader.Bundle b = BundleReader.readBundle(source.bundle);
+      node = b.node();
+      files = RuleSources.bundle(b.files());
     }
     TraceResult traced = new Tracer(node).trace(new PacketSpec(src, sport, ip, port, p, inIface));
     // What the bundle reader skipped or assumed comes first, then what the tracer assumed.
@@ -124,7 +135,12 @@ final class TraceCommand implements Callable<Integer> {
     TraceResult r = new TraceResult(traced.packet(), traced.outcomes(), List.copyOf(warnings));
     spec.commandLine()
         .getOut()
-        .print(output.equals("json") ? TraceFormatter.json(r) : TraceFormatter.text(r));
+        .print(
+            switch (output) {
+              case "json" -> TraceFormatter.json(r);
+              case "html" -> TracePage.page(r, files);
+              default -> TraceFormatter.text(r);
+            });
     spec.commandLine().getOut().flush();
     return r.allDelivered() ? 0 : 1;
   }
