@@ -1,0 +1,45 @@
+package dev.svcproxy.doctor;
+
+/**
+ * The rules other tools install beside kube-proxy, as iptables-restore --noflush input, written
+ * from what the tools themselves program (the book's listings and the upstream sources cited).
+ */
+final class BookRules {
+  private BookRules() {}
+
+  /**
+   * Docker's bridge-network rules with docker0 at {@code 172.17.0.1/16}, as docker 20.10 programs
+   * them on start (kubernetes/kubernetes#72370 shows the same dump from a node): the FORWARD policy
+   * DROP (since docker 1.13, moby/moby#14041), DOCKER-USER and the isolation chains, the accepts
+   * for docker0 only, and in nat the MASQUERADE of docker0's subnet and the DOCKER jumps for -p.
+   */
+  static String docker() {
+    return """
+        *filter
+        :FORWARD DROP [0:0]
+        :DOCKER - [0:0]
+        :DOCKER-ISOLATION-STAGE-1 - [0:0]
+        :DOCKER-ISOLATION-STAGE-2 - [0:0]
+        :DOCKER-USER - [0:0]
+        -A FORWARD -j DOCKER-USER
+        -A FORWARD -j DOCKER-ISOLATION-STAGE-1
+        -A FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+        -A FORWARD -o docker0 -j DOCKER
+        -A FORWARD -i docker0 ! -o docker0 -j ACCEPT
+        -A FORWARD -i docker0 -o docker0 -j ACCEPT
+        -A DOCKER-ISOLATION-STAGE-1 -i docker0 ! -o docker0 -j DOCKER-ISOLATION-STAGE-2
+        -A DOCKER-ISOLATION-STAGE-1 -j RETURN
+        -A DOCKER-ISOLATION-STAGE-2 -o docker0 -j DROP
+        -A DOCKER-ISOLATION-STAGE-2 -j RETURN
+        -A DOCKER-USER -j RETURN
+        COMMIT
+        *nat
+        :DOCKER - [0:0]
+        -A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
+        -A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER
+        -A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE
+        -A DOCKER -i docker0 -j RETURN
+        COMMIT
+        """;
+  }
+}
