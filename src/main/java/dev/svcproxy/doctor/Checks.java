@@ -2,6 +2,7 @@ package dev.svcproxy.doctor;
 
 import dev.svcproxy.doctor.checks.ForwardPolicyCheck;
 import dev.svcproxy.doctor.checks.KernelSettingsCheck;
+import dev.svcproxy.doctor.checks.NodeLocalDnsCheck;
 import java.util.List;
 
 /** Every check the doctor runs, in the order their findings are listed at equal severity. */
@@ -10,6 +11,6 @@ public final class Checks {
 
   /** A fresh list of every check. */
   public static List<Check> all() {
-    return List.of(new KernelSettingsCheck(), new ForwardPolicyCheck());
+    return List.of(new KernelSettingsCheck(), new ForwardPolicyCheck(), new NodeLocalDnsCheck());
   }
 }

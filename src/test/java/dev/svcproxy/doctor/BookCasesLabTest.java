@@ -141,4 +141,170 @@ class BookCasesLabTest {
       lab.in(n1.netns(), "ip", "link", "del", "docker0");
     }
   }
+
+  private static final String KUBE_DNS = "10.96.0.20";
+  private static final String LOCAL_DNS = "169.254.20.10";
+
+  /** kube-dns as a Service on 53 (TCP and UDP) whose endpoints are the lab's web backends. */
+  private void addKubeDns() {
+    cluster.writeManifest(
+        "kube-dns.yaml",
+        """
+        apiVersion: v1
+        kind: Service
+        metadata: {namespace: kube-system, name: kube-dns}
+        spec:
+          type: ClusterIP
+          clusterIP: %s
+          ports:
+          - {name: dns-tcp, port: 53, protocol: TCP, targetPort: %d}
+          - {name: dns, port: 53, protocol: UDP, targetPort: %d}
+        ---
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSlice
+        metadata:
+          namespace: kube-system
+          name: kube-dns-1
+          labels: {kubernetes.io/service-name: kube-dns}
+        addressType: IPv4
+        ports:
+        - {name: dns-tcp, port: %d, protocol: TCP}
+        - {name: dns, port: %d, protocol: UDP}
+        endpoints:
+        - addresses: [%s]
+          nodeName: node1
+        - addresses: [%s]
+          nodeName: node2
+        """
+            .formatted(
+                KUBE_DNS,
+                DemoCluster.BACKEND_PORT,
+                DemoCluster.BACKEND_PORT,
+                DemoCluster.BACKEND_PORT,
+                DemoCluster.BACKEND_PORT,
+                lab.pod("web-a").ip(),
+                lab.pod("web-b").ip()));
+  }
+
+  private Connection awaitReply(String netns, String ip, int port) {
+    Connection c = lab.connect(netns, ip, port);
+    for (int i = 0; i < 40 && c.outcome() != Connection.Outcome.REPLIED; i++) {
+      sleep(250);
+      c = lab.connect(netns, ip, port);
+    }
+    return c;
+  }
+
+  private static void sleep(long ms) {
+    try {
+      Thread.sleep(ms);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  @Test
+  void nodeLocalDns_cacheRunning_isInfo_leftoverRules_namedLiveAndOnBundle_clearedByFix()
+      throws Exception {
+    Lab.Node n1 = lab.node("node1");
+    String client = lab.pod("client").netns();
+    addKubeDns();
+    assertThat(awaitReply(client, KUBE_DNS, 53).backend()).startsWith("web-");
+    List<List<String>> rules = BookRules.nodeLocalDns(KUBE_DNS, "53", "8080");
+    // node-cache's setup: a dummy interface with its link-local address and the kube-dns ClusterIP,
+    // the rules for both addresses, and the cache listening on them (a hostNetwork pod).
+    // node-cache makes a dummy device; this kernel may lack the dummy module, and a bridge without
+    // ports holds local addresses the same way.
+    lab.in(n1.netns(), "ip", "link", "add", "nodelocaldns", "type", "bridge");
+    lab.in(n1.netns(), "ip", "link", "set", "nodelocaldns", "up");
+    lab.in(n1.netns(), "ip", "addr", "add", LOCAL_DNS + "/32", "dev", "nodelocaldns");
+    lab.in(n1.netns(), "ip", "addr", "add", KUBE_DNS + "/32", "dev", "nodelocaldns");
+    for (List<String> r : rules) {
+      lab.in(n1.netns(), concat("iptables", r));
+    }
+    for (List<String> r : BookRules.nodeLocalDns(LOCAL_DNS, "53", "8080")) {
+      lab.in(n1.netns(), concat("iptables", r));
+    }
+    var cache =
+        lab.spawn(
+            n1.netns(),
+            List.of(
+                "socat",
+                "TCP-LISTEN:53,bind=" + KUBE_DNS + ",fork,reuseaddr",
+                "SYSTEM:echo nodelocaldns $SOCAT_PEERADDR"),
+            tmp.resolve("cache.log"));
+    try {
+      assertThat(awaitReply(client, KUBE_DNS, 53).backend()).isEqualTo("nodelocaldns");
+      List<Finding> info = live("node1", "nodelocaldns-notrack");
+      assertThat(info).isNotEmpty().allMatch(f -> f.severity() == Severity.INFO);
+      assertThat(info.get(0).summary()).contains(KUBE_DNS + ":53").contains("nodelocaldns");
+      assertThat(live("node1", "nodelocaldns-leftover-notrack")).isEmpty();
+
+      // The cache goes without tearing down its rules (killed, or its saved rules restored at
+      // boot): its listener and interface are gone, the NOTRACK rules stay.
+      cache.close();
+      lab.in(n1.netns(), "ip", "link", "del", "nodelocaldns");
+      assertThat(lab.connect(client, KUBE_DNS, 53).outcome())
+          .isEqualTo(Connection.Outcome.TIMED_OUT);
+
+      List<Finding> live = live("node1", "nodelocaldns-leftover-notrack");
+      assertThat(live).isNotEmpty();
+      Finding tcp =
+          live.stream()
+              .filter(f -> f.summary().contains(KUBE_DNS + ":53/tcp"))
+              .findFirst()
+              .orElseThrow();
+      assertThat(tcp.severity()).isEqualTo(Severity.ERROR);
+      assertThat(tcp.evidence().get(0).text())
+          .isEqualTo("-A PREROUTING -d " + KUBE_DNS + "/32 -p tcp -m tcp --dport 53 -j NOTRACK");
+      assertThat(live("node1", "nodelocaldns-notrack")).isEmpty();
+
+      Path dir = tmp.resolve("nodelocaldns");
+      BundleCapture.captureInto(node("node1"), dir);
+      List<Finding> fromBundle =
+          findings(
+              DoctorInputs.bundle(dir, Optional.of(cluster.manifests())),
+              "nodelocaldns-leftover-notrack");
+      Finding b =
+          fromBundle.stream()
+              .filter(f -> f.summary().contains(KUBE_DNS + ":53/tcp"))
+              .findFirst()
+              .orElseThrow();
+      assertThat(b.evidence().get(0).where()).startsWith("iptables-save.txt:");
+      assertThat(line(dir, b.evidence().get(0)))
+          .isEqualTo("-A PREROUTING -d " + KUBE_DNS + "/32 -p tcp -m tcp --dport 53 -j NOTRACK");
+
+      // The fix: delete the leftover rules; kube-proxy's DNAT applies again.
+      assertThat(tcp.fix())
+          .contains(
+              "iptables -t raw -D PREROUTING -d "
+                  + KUBE_DNS
+                  + "/32 -p tcp -m tcp --dport 53 -j NOTRACK");
+      for (List<String> r : rules) {
+        lab.in(n1.netns(), concat("iptables", deleting(r)));
+      }
+      assertThat(live("node1", "nodelocaldns-leftover-notrack")).isEmpty();
+      assertThat(lab.connect(client, KUBE_DNS, 53).backend()).startsWith("web-");
+    } finally {
+      cache.close();
+      lab.runner().inNetns(n1.netns()).run("ip", "link", "del", "nodelocaldns");
+      for (List<String> r : rules) {
+        lab.runner().inNetns(n1.netns()).run(concat("iptables", deleting(r)));
+      }
+      for (List<String> r : BookRules.nodeLocalDns(LOCAL_DNS, "53", "8080")) {
+        lab.runner().inNetns(n1.netns()).run(concat("iptables", deleting(r)));
+      }
+    }
+  }
+
+  private static String[] concat(String cmd, List<String> args) {
+    List<String> out = new java.util.ArrayList<>();
+    out.add(cmd);
+    out.addAll(args);
+    return out.toArray(String[]::new);
+  }
+
+  private static List<String> deleting(List<String> insert) {
+    return insert.stream().map(a -> a.equals("-I") ? "-D" : a).toList();
+  }
 }

@@ -1,5 +1,8 @@
 package dev.svcproxy.doctor;
 
+import java.util.ArrayList;
+import java.util.List;
+
 /**
  * The rules other tools install beside kube-proxy, as iptables-restore --noflush input, written
  * from what the tools themselves program (the book's listings and the upstream sources cited).
@@ -41,5 +44,83 @@ final class BookRules {
         -A DOCKER -i docker0 -j RETURN
         COMMIT
         """;
+  }
+
+  /**
+   * NodeLocal DNSCache's rules for one address it listens on, in the order node-cache's
+   * initIptables lists them (kubernetes/dns cmd/node-cache/app/cache_app.go), each prepended as its
+   * EnsureRule(Prepend) does: NOTRACK both ways in raw, ACCEPT in filter, and the health port.
+   */
+  static List<List<String>> nodeLocalDns(String localIp, String port, String healthPort) {
+    List<List<String>> out = new ArrayList<>();
+    for (String p : List.of("tcp", "udp")) {
+      out.add(
+          List.of(
+              "-t",
+              "raw",
+              "-I",
+              "PREROUTING",
+              "-p",
+              p,
+              "-d",
+              localIp,
+              "--dport",
+              port,
+              "-j",
+              "NOTRACK"));
+    }
+    for (String p : List.of("tcp", "udp")) {
+      out.add(
+          List.of(
+              "-t", "filter", "-I", "INPUT", "-p", p, "-d", localIp, "--dport", port, "-j",
+              "ACCEPT"));
+    }
+    for (String p : List.of("tcp", "udp")) {
+      out.add(
+          List.of(
+              "-t", "raw", "-I", "OUTPUT", "-p", p, "-s", localIp, "--sport", port, "-j",
+              "NOTRACK"));
+    }
+    for (String p : List.of("tcp", "udp")) {
+      out.add(
+          List.of(
+              "-t", "filter", "-I", "OUTPUT", "-p", p, "-s", localIp, "--sport", port, "-j",
+              "ACCEPT"));
+    }
+    for (String p : List.of("tcp", "udp")) {
+      out.add(
+          List.of(
+              "-t", "raw", "-I", "OUTPUT", "-p", p, "-d", localIp, "--dport", port, "-j",
+              "NOTRACK"));
+    }
+    out.add(
+        List.of(
+            "-t",
+            "raw",
+            "-I",
+            "OUTPUT",
+            "-p",
+            "tcp",
+            "-d",
+            localIp,
+            "--dport",
+            healthPort,
+            "-j",
+            "NOTRACK"));
+    out.add(
+        List.of(
+            "-t",
+            "raw",
+            "-I",
+            "OUTPUT",
+            "-p",
+            "tcp",
+            "-s",
+            localIp,
+            "--sport",
+            healthPort,
+            "-j",
+            "NOTRACK"));
+    return out;
   }
 }
