@@ -49,9 +49,10 @@ class BookCasesLabTest {
   }
 
   private static List<Finding> findings(DoctorInput in, String id) {
-    return Doctor.standard().examine(in).findings().stream()
-        .filter(f -> f.id().equals(id))
-        .toList();
+    DoctorReport r = Doctor.standard().examine(in);
+    // A check that threw shows up as a warning: fail on it rather than on a missing finding.
+    assertThat(r.warnings()).as(DoctorFormatter.text(r)).noneMatch(w -> w.startsWith("check "));
+    return r.findings().stream().filter(f -> f.id().equals(id)).toList();
   }
 
   private List<Finding> live(String nodeName, String id) {
@@ -294,6 +295,223 @@ class BookCasesLabTest {
       for (List<String> r : BookRules.nodeLocalDns(LOCAL_DNS, "53", "8080")) {
         lab.runner().inNetns(n1.netns()).run(concat("iptables", deleting(r)));
       }
+    }
+  }
+
+  /** A host-network server on the external client (the book's master at 192.168.21.11:6443). */
+  private void serveOn(String netns, int port, String name) {
+    lab.spawn(
+        netns,
+        List.of(
+            "socat",
+            "TCP-LISTEN:" + port + ",fork,reuseaddr",
+            "SYSTEM:echo " + name + " $SOCAT_PEERADDR"),
+        tmp.resolve(name + "-" + port + ".log"));
+    for (int i = 0; i < 40; i++) {
+      if (!lab.runner().inNetns(netns).run("ss", "-Hltn", "sport = :" + port).stdout().isBlank()) {
+        return;
+      }
+      sleep(100);
+    }
+    throw new IllegalStateException("not listening: " + name);
+  }
+
+  /** A Calico-style pod on node1: a cali veth without address, a /32 route, proxy ARP. */
+  private String calicoPod(String ip) {
+    Lab.Node n1 = lab.node("node1");
+    String ns = lab.prefix() + "-calipod";
+    lab.runner().run("ip", "netns", "add", ns).orThrow();
+    lab.in(ns, "ip", "link", "set", "lo", "up");
+    lab.in(
+        n1.netns(), "ip", "link", "add", CALI, "type", "veth", "peer", "name", "eth0", "netns", ns);
+    lab.in(n1.netns(), "ip", "link", "set", CALI, "up");
+    lab.in(n1.netns(), "sysctl", "-q", "-w", "net.ipv4.conf." + CALI + ".proxy_arp=1");
+    lab.in(n1.netns(), "sysctl", "-q", "-w", "net.ipv4.neigh." + CALI + ".proxy_delay=0");
+    lab.in(ns, "ip", "link", "set", "eth0", "up");
+    calicoAddress(ns, null, ip);
+    return ns;
+  }
+
+  private void calicoAddress(String ns, String old, String ip) {
+    Lab.Node n1 = lab.node("node1");
+    if (old != null) {
+      lab.in(ns, "ip", "addr", "del", old + "/32", "dev", "eth0");
+      lab.in(n1.netns(), "ip", "route", "del", old + "/32", "dev", CALI);
+    }
+    lab.in(ns, "ip", "addr", "add", ip + "/32", "dev", "eth0");
+    lab.runner()
+        .inNetns(ns)
+        .run("ip", "route", "replace", "169.254.1.1", "dev", "eth0", "scope", "link")
+        .orThrow();
+    lab.runner()
+        .inNetns(ns)
+        .run("ip", "route", "replace", "default", "via", "169.254.1.1", "dev", "eth0")
+        .orThrow();
+    lab.in(n1.netns(), "ip", "route", "add", ip + "/32", "dev", CALI, "scope", "link");
+  }
+
+  private void calicoPools(String pool) {
+    String n1 = lab.node("node1").netns();
+    for (String set : List.of("cali40all-ipam-pools", "cali40masq-ipam-pools")) {
+      lab.in(n1, "ipset", "create", "-exist", set, "hash:net");
+      lab.in(n1, "ipset", "flush", set);
+      lab.in(n1, "ipset", "add", set, pool);
+    }
+  }
+
+  private static final String CALI = "cali1a2b3c4d5e6";
+
+  @Test
+  void podCidrOverlapsNodeNetwork_calicoPoolOverHostNetwork_namedLiveAndOnBundle_clearedByFix()
+      throws Exception {
+    Lab.Node n1 = lab.node("node1");
+    Lab.Client master = lab.client("ext");
+    serveOn(master.netns(), 6443, "apiserver");
+    // Calico's default pool 192.168.0.0/16 covers the node network 192.168.77.0/24.
+    calicoPools("192.168.0.0/16");
+    restore(n1.netns(), BookRules.calicoNat());
+    String pod = calicoPod("192.168.236.10");
+    try {
+      // The book's check: the node itself reaches the master, the pod does not.
+      assertThat(lab.connect(n1.netns(), master.ip(), 6443).outcome())
+          .isEqualTo(Connection.Outcome.REPLIED);
+      assertThat(lab.connect(pod, master.ip(), 6443).outcome())
+          .isEqualTo(Connection.Outcome.TIMED_OUT);
+
+      List<Finding> live = live("node1", "pod-cidr-overlaps-node-network");
+      assertThat(live).singleElement();
+      Finding f = live.get(0);
+      assertThat(f.severity()).isEqualTo(Severity.ERROR);
+      assertThat(f.summary()).contains("192.168.0.0/16").contains("192.168.77.0/24");
+      assertThat(f.evidence())
+          .extracting(Evidence::text)
+          .contains("add cali40all-ipam-pools 192.168.0.0/16")
+          .contains("eth0: inet " + n1.ip() + "/24")
+          .anyMatch(t -> t.contains("cali-nat-outgoing") && t.contains("MASQUERADE"))
+          .anyMatch(t -> t.contains("with source 192.168.236.10, not masqueraded"));
+
+      Path dir = tmp.resolve("calico");
+      BundleCapture.captureInto(node("node1"), dir);
+      List<Finding> fromBundle =
+          findings(
+              DoctorInputs.bundle(dir, Optional.of(cluster.manifests())),
+              "pod-cidr-overlaps-node-network");
+      assertThat(fromBundle).singleElement();
+      Evidence pool = fromBundle.get(0).evidence().get(0);
+      assertThat(pool.where()).startsWith("ipset-save.txt:");
+      assertThat(line(dir, pool)).isEqualTo("add cali40all-ipam-pools 192.168.0.0/16");
+
+      // The fix: a pool off the host network, and the pod recreated with an address from it.
+      assertThat(f.fix()).contains("ippool").contains("192.168.77.0/24");
+      calicoPools("10.200.0.0/16");
+      calicoAddress(pod, "192.168.236.10", "10.200.0.10");
+      assertThat(live("node1", "pod-cidr-overlaps-node-network")).isEmpty();
+      Connection c = lab.connect(pod, master.ip(), 6443);
+      assertThat(c.outcome()).isEqualTo(Connection.Outcome.REPLIED);
+      assertThat(c.peer()).isEqualTo(n1.ip());
+    } finally {
+      lab.runner().run("ip", "netns", "del", pod);
+      lab.runner()
+          .inNetns(n1.netns())
+          .run(
+              "iptables",
+              "-t",
+              "nat",
+              "-D",
+              "POSTROUTING",
+              "-m",
+              "comment",
+              "--comment",
+              "cali:O3lYWMrLQYEMJtB5",
+              "-j",
+              "cali-POSTROUTING");
+    }
+  }
+
+  @Test
+  void cniConfigWrongSubnet_podmanBridgeLeftover_namedLiveAndOnBundle_clearedByFix()
+      throws Exception {
+    Lab.Node n1 = lab.node("node1");
+    String from = lab.pod("web-b").netns();
+    // podman's bridge config picked for one pod: cni-podman0 with 10.88.0.0/16, and the bridge
+    // plugin's ipMasq chain for it.
+    lab.in(n1.netns(), "ip", "link", "add", "cni-podman0", "type", "bridge");
+    lab.in(n1.netns(), "ip", "addr", "add", "10.88.0.1/16", "dev", "cni-podman0");
+    lab.in(n1.netns(), "ip", "link", "set", "cni-podman0", "up");
+    String ns = lab.prefix() + "-podmanpod";
+    lab.runner().run("ip", "netns", "add", ns).orThrow();
+    String chain = "CNI-3c5f8e2a1b9d4c6e7f0a1b2c";
+    try {
+      lab.in(ns, "ip", "link", "set", "lo", "up");
+      lab.in(
+          n1.netns(),
+          "ip",
+          "link",
+          "add",
+          "vethpodman0",
+          "type",
+          "veth",
+          "peer",
+          "name",
+          "eth0",
+          "netns",
+          ns);
+      lab.in(n1.netns(), "ip", "link", "set", "vethpodman0", "master", "cni-podman0");
+      lab.in(n1.netns(), "ip", "link", "set", "vethpodman0", "up");
+      lab.in(ns, "ip", "addr", "add", "10.88.0.2/16", "dev", "eth0");
+      lab.in(ns, "ip", "link", "set", "eth0", "up");
+      lab.in(ns, "ip", "route", "add", "default", "via", "10.88.0.1");
+      restore(
+          n1.netns(), BookRules.bridgeIpMasq(chain, "10.88.0.2", "10.88.0.0/16", "3c5f8e2a1b9d"));
+      serveOn(ns, DemoCluster.BACKEND_PORT, "podman-pod");
+      // A pod of node2 reaches node1's properly addressed pod, not the one with the wrong subnet.
+      assertThat(lab.connect(from, lab.pod("web-a").ip(), DemoCluster.BACKEND_PORT).outcome())
+          .isEqualTo(Connection.Outcome.REPLIED);
+      assertThat(lab.connect(from, "10.88.0.2", DemoCluster.BACKEND_PORT).outcome())
+          .isEqualTo(Connection.Outcome.TIMED_OUT);
+
+      List<Finding> live = live("node1", "cni-config-wrong-subnet");
+      assertThat(live).singleElement();
+      Finding f = live.get(0);
+      assertThat(f.severity()).isEqualTo(Severity.ERROR);
+      assertThat(f.summary())
+          .contains("cni-podman0")
+          .contains("10.88.0.0/16")
+          .contains("10.244.0.0/16");
+      assertThat(f.evidence())
+          .extracting(Evidence::text)
+          .contains("cni-podman0: inet 10.88.0.1/16", "ports of cni-podman0: vethpodman0")
+          .anyMatch(t -> t.contains("! -s 10.244.0.0/16") && t.contains("KUBE-MARK-MASQ"));
+      assertThat(live("node2", "cni-config-wrong-subnet")).isEmpty();
+
+      Path dir = tmp.resolve("podman");
+      BundleCapture.captureInto(node("node1"), dir);
+      List<Finding> fromBundle =
+          findings(
+              DoctorInputs.bundle(dir, Optional.of(cluster.manifests())),
+              "cni-config-wrong-subnet");
+      assertThat(fromBundle).singleElement();
+      Evidence range =
+          fromBundle.get(0).evidence().stream()
+              .filter(e -> e.text().contains("KUBE-MARK-MASQ"))
+              .findFirst()
+              .orElseThrow();
+      assertThat(range.where()).startsWith("iptables-save.txt:");
+      assertThat(line(dir, range)).contains("! -s 10.244.0.0/16").contains("-j KUBE-MARK-MASQ");
+
+      // The fix: the leftover config gone, the pod recreated by the cluster's CNI, the bridge
+      // deleted.
+      assertThat(f.fix()).contains("/etc/cni/net.d").contains("ip link del cni-podman0");
+      lab.runner().run("ip", "netns", "del", ns);
+      lab.in(n1.netns(), "ip", "link", "del", "cni-podman0");
+      Lab.Pod again = lab.addPod("node1", "podman-pod");
+      lab.startBackend(again, DemoCluster.BACKEND_PORT);
+      assertThat(live("node1", "cni-config-wrong-subnet")).isEmpty();
+      assertThat(lab.connect(from, again.ip(), DemoCluster.BACKEND_PORT).backend())
+          .isEqualTo("podman-pod");
+    } finally {
+      lab.runner().run("ip", "netns", "del", ns);
+      lab.runner().inNetns(n1.netns()).run("ip", "link", "del", "cni-podman0");
     }
   }
 

@@ -123,4 +123,55 @@ final class BookRules {
             "NOTRACK"));
     return out;
   }
+
+  /**
+   * Calico felix's outgoing NAT for IP pool {@code pool} (nat-outgoing on), as the book lists it
+   * from a node: cali-POSTROUTING from POSTROUTING, and cali-nat-outgoing masquerading sources in
+   * the masq pools toward destinations outside every pool. The ipsets are created beside it.
+   */
+  static String calicoNat() {
+    return """
+        *nat
+        :cali-POSTROUTING - [0:0]
+        :cali-fip-snat - [0:0]
+        :cali-nat-outgoing - [0:0]
+        -A POSTROUTING -m comment --comment "cali:O3lYWMrLQYEMJtB5" -j cali-POSTROUTING
+        -A cali-POSTROUTING -m comment --comment "cali:Z-c7XtVd2Bq7s_hA" -j cali-fip-snat
+        -A cali-POSTROUTING -m comment --comment "cali:nYKhEzDlr11Jccal" -j cali-nat-outgoing
+        -A cali-nat-outgoing -m comment --comment "cali:flqWnvo8yq4ULQLa" -m set --match-set cali40masq-ipam-pools src -m set ! --match-set cali40all-ipam-pools dst -j MASQUERADE --random-fully
+        COMMIT
+        """;
+  }
+
+  /**
+   * The bridge plugin's ipMasq chain for one container (podman's 87-podman-bridge.conflist has
+   * ipMasq true): a CNI- chain per container, accepting its own subnet and masquerading the rest.
+   */
+  static String bridgeIpMasq(String chain, String podIp, String subnet, String id) {
+    String c = "--comment \"name: \\\"podman\\\" id: \\\"" + id + "\\\"\"";
+    return "*nat\n"
+        + ":"
+        + chain
+        + " - [0:0]\n"
+        + "-A POSTROUTING -s "
+        + podIp
+        + "/32 -m comment "
+        + c
+        + " -j "
+        + chain
+        + "\n"
+        + "-A "
+        + chain
+        + " -d "
+        + subnet
+        + " -m comment "
+        + c
+        + " -j ACCEPT\n"
+        + "-A "
+        + chain
+        + " ! -d 224.0.0.0/4 -m comment "
+        + c
+        + " -j MASQUERADE\n"
+        + "COMMIT\n";
+  }
 }
