@@ -1,5 +1,6 @@
 package dev.svcproxy.doctor;
 
+import dev.svcproxy.doctor.checks.DockerCheck;
 import dev.svcproxy.doctor.checks.ForwardPolicyCheck;
 import dev.svcproxy.doctor.checks.KernelSettingsCheck;
 import dev.svcproxy.doctor.checks.NodeLocalDnsCheck;
@@ -16,6 +17,7 @@ public final class Checks {
         new KernelSettingsCheck(),
         new ForwardPolicyCheck(),
         new NodeLocalDnsCheck(),
-        new PodNetworkCheck());
+        new PodNetworkCheck(),
+        new DockerCheck());
   }
 }

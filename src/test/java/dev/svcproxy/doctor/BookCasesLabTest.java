@@ -139,6 +139,7 @@ class BookCasesLabTest {
           .inNetns(n1.netns())
           .run("iptables", "-D", "FORWARD", "-d", n1.podCidr(), "-j", "ACCEPT");
       lab.in(n1.netns(), "iptables", "-P", "FORWARD", "ACCEPT");
+      undo(n1.netns(), BookRules.docker());
       lab.in(n1.netns(), "ip", "link", "del", "docker0");
     }
   }
@@ -512,6 +513,77 @@ class BookCasesLabTest {
     } finally {
       lab.runner().run("ip", "netns", "del", ns);
       lab.runner().inNetns(n1.netns()).run("ip", "link", "del", "cni-podman0");
+    }
+  }
+
+  private void undo(String netns, String restore) {
+    for (List<String> argv : BookRules.undo(restore)) {
+      lab.runner().inNetns(netns).run(concat("iptables", argv));
+    }
+  }
+
+  @Test
+  void dockerMasqueradeCoversPods_bipInPodNetwork_namedLiveAndOnBundle_clearedByFix()
+      throws Exception {
+    Lab.Node n1 = lab.node("node1");
+    Lab.Pod client = lab.pod("client");
+    Lab.Pod webB = lab.pod("web-b");
+    assertThat(lab.connect(client.netns(), webB.ip(), DemoCluster.BACKEND_PORT).peer())
+        .isEqualTo(client.ip());
+    // An old flannel setup: docker0 given the pods' range ("bip"), Docker masquerading it, and
+    // flannel accepting its network in FORWARD (Docker's DROP policy does not bite).
+    String docker = BookRules.docker("10.244.0.0/16");
+    String flannel = BookRules.flannelForward(Lab.CLUSTER_CIDR);
+    lab.in(n1.netns(), "ip", "link", "add", "docker0", "type", "bridge");
+    lab.in(n1.netns(), "ip", "addr", "add", "10.244.0.1/16", "dev", "docker0");
+    lab.in(n1.netns(), "ip", "link", "set", "docker0", "up");
+    restore(n1.netns(), docker);
+    restore(n1.netns(), flannel);
+    try {
+      // Pod to pod across nodes: the far pod sees node1's address, not the client's.
+      assertThat(lab.connect(client.netns(), webB.ip(), DemoCluster.BACKEND_PORT).peer())
+          .isEqualTo(n1.ip());
+
+      List<Finding> live = live("node1", "docker-masquerade-covers-pods");
+      assertThat(live).singleElement();
+      Finding f = live.get(0);
+      assertThat(f.severity()).isEqualTo(Severity.WARNING);
+      assertThat(f.evidence().get(0).text())
+          .isEqualTo("-A POSTROUTING -s 10.244.0.0/16 ! -o docker0 -j MASQUERADE");
+      assertThat(f.evidence())
+          .extracting(Evidence::text)
+          .contains("docker0: inet 10.244.0.1/16")
+          .anyMatch(
+              t -> t.contains("masqueraded by nat POSTROUTING") && t.contains("from " + n1.ip()));
+      assertThat(live("node1", "forward-policy-drop")).isEmpty();
+
+      Path dir = tmp.resolve("docker-masq");
+      BundleCapture.captureInto(node("node1"), dir);
+      List<Finding> fromBundle =
+          findings(
+              DoctorInputs.bundle(dir, Optional.of(cluster.manifests())),
+              "docker-masquerade-covers-pods");
+      assertThat(fromBundle).singleElement();
+      assertThat(line(dir, fromBundle.get(0).evidence().get(0)))
+          .isEqualTo("-A POSTROUTING -s 10.244.0.0/16 ! -o docker0 -j MASQUERADE");
+
+      // The fix: docker0 back on a subnet of its own, the old rule deleted.
+      assertThat(f.fix())
+          .contains("bip")
+          .contains("iptables -t nat -D POSTROUTING -s 10.244.0.0/16 ! -o docker0 -j MASQUERADE");
+      undo(n1.netns(), docker);
+      lab.in(n1.netns(), "ip", "addr", "flush", "dev", "docker0");
+      lab.in(n1.netns(), "ip", "addr", "add", "172.17.0.1/16", "dev", "docker0");
+      docker = BookRules.docker("172.17.0.0/16");
+      restore(n1.netns(), docker);
+      assertThat(live("node1", "docker-masquerade-covers-pods")).isEmpty();
+      assertThat(lab.connect(client.netns(), webB.ip(), DemoCluster.BACKEND_PORT).peer())
+          .isEqualTo(client.ip());
+    } finally {
+      undo(n1.netns(), docker);
+      undo(n1.netns(), flannel);
+      lab.runner().inNetns(n1.netns()).run("iptables", "-P", "FORWARD", "ACCEPT");
+      lab.runner().inNetns(n1.netns()).run("ip", "link", "del", "docker0");
     }
   }
 

@@ -17,6 +17,11 @@ final class BookRules {
    * for docker0 only, and in nat the MASQUERADE of docker0's subnet and the DOCKER jumps for -p.
    */
   static String docker() {
+    return docker("172.17.0.0/16");
+  }
+
+  /** {@link #docker()} with docker0's subnet {@code subnet} (daemon.json "bip"). */
+  static String docker(String subnet) {
     return """
         *filter
         :FORWARD DROP [0:0]
@@ -40,10 +45,11 @@ final class BookRules {
         :DOCKER - [0:0]
         -A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
         -A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER
-        -A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE
+        -A POSTROUTING -s %s ! -o docker0 -j MASQUERADE
         -A DOCKER -i docker0 -j RETURN
         COMMIT
-        """;
+        """
+        .formatted(subnet);
   }
 
   /**
@@ -173,5 +179,65 @@ final class BookRules {
         + c
         + " -j MASQUERADE\n"
         + "COMMIT\n";
+  }
+
+  /** flannel's FORWARD accepts for its network (FLANNEL-FWD, flanneld's "flanneld forward"). */
+  static String flannelForward(String network) {
+    return """
+        *filter
+        :FLANNEL-FWD - [0:0]
+        -A FORWARD -m comment --comment "flanneld forward" -j FLANNEL-FWD
+        -A FLANNEL-FWD -s %s -m comment --comment "flanneld forward" -j ACCEPT
+        -A FLANNEL-FWD -d %s -m comment --comment "flanneld forward" -j ACCEPT
+        COMMIT
+        """
+        .formatted(network, network);
+  }
+
+  /**
+   * The iptables commands that undo a restore text's "-A" lines (deleted in reverse) and remove the
+   * chains it declared; built-in chains keep their rules from elsewhere. Values must not be quoted
+   * with spaces inside (a comment is passed as one word only if it has none).
+   */
+  static List<List<String>> undo(String restore) {
+    List<List<String>> deletes = new ArrayList<>();
+    List<List<String>> chains = new ArrayList<>();
+    String table = "";
+    for (String l : restore.lines().map(String::strip).toList()) {
+      if (l.startsWith("*")) {
+        table = l.substring(1);
+      } else if (l.startsWith("-A ")) {
+        List<String> argv = new ArrayList<>(List.of("-t", table, "-D"));
+        argv.addAll(words(l.substring(3)));
+        deletes.add(0, argv);
+      } else if (l.startsWith(":") && l.contains(" - ")) {
+        chains.add(List.of("-t", table, "-X", l.substring(1, l.indexOf(' '))));
+      }
+    }
+    deletes.addAll(chains);
+    return deletes;
+  }
+
+  /** Splits a rule's text into words, keeping a double-quoted value as one. */
+  private static List<String> words(String s) {
+    List<String> out = new ArrayList<>();
+    StringBuilder b = new StringBuilder();
+    boolean quoted = false;
+    for (char c : s.toCharArray()) {
+      if (c == '"') {
+        quoted = !quoted;
+      } else if (c == ' ' && !quoted) {
+        if (b.length() > 0) {
+          out.add(b.toString());
+          b.setLength(0);
+        }
+      } else {
+        b.append(c);
+      }
+    }
+    if (b.length() > 0) {
+      out.add(b.toString());
+    }
+    return out;
   }
 }
