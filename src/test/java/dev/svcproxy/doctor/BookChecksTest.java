@@ -288,6 +288,23 @@ class BookChecksTest {
   }
 
   @Test
+  void podCidrOverlap_podTrafficMasqueradedAnyway_warningNotError() {
+    // Something masquerades every pod packet before Calico decides (an ip-masq-agent-like rule):
+    // the ranges still overlap, but no traced packet leaves with the pod's address.
+    String nat =
+        CALICO_NAT.replace(
+            "-A POSTROUTING -m comment --comment \"cali:O3lYWMrLQYEMJtB5\" -j cali-POSTROUTING\n",
+            "-A POSTROUTING -s 192.168.236.0/24 -j MASQUERADE\n"
+                + "-A POSTROUTING -m comment --comment \"cali:O3lYWMrLQYEMJtB5\" -j cali-POSTROUTING\n");
+    List<Finding> f =
+        calicoNode("192.168.0.0/16")
+            .file("iptables-save.txt", nat)
+            .findings("pod-cidr-overlaps-node-network");
+    assertThat(f).singleElement();
+    assertThat(f.get(0).severity()).isEqualTo(Severity.WARNING);
+  }
+
+  @Test
   void podCidrOverlap_poolOffTheHostNetwork_noFinding() {
     Node n =
         new Node()

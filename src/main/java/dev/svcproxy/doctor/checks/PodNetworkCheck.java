@@ -239,7 +239,6 @@ public final class PodNetworkCheck implements Check {
         for (Outcome o : tr.outcomes()) {
           if (o.delivered()
               && "forward".equals(o.delivery())
-              && !o.masquerade()
               && (o.snat() == null || o.snat().isEmpty())
               && n.cidr()
                   .contains(o.finalDestination() == null ? "" : hostOf(o.finalDestination()))) {
