@@ -587,6 +587,91 @@ class BookCasesLabTest {
     }
   }
 
+  @Test
+  void dockerLocalhostPort_servedByDockerProxyOnly_namedLiveAndOnBundle_proxyRestartFixesIt()
+      throws Exception {
+    Lab.Node n1 = lab.node("node1");
+    String ext = lab.client("ext").netns();
+    String docker = BookRules.docker();
+    String publish = BookRules.dockerPublish("172.17.0.2", 80);
+    lab.in(n1.netns(), "ip", "link", "add", "docker0", "type", "bridge");
+    lab.in(n1.netns(), "ip", "addr", "add", "172.17.0.1/16", "dev", "docker0");
+    lab.in(n1.netns(), "ip", "link", "set", "docker0", "up");
+    String ctr = lab.prefix() + "-ctr";
+    lab.runner().run("ip", "netns", "add", ctr).orThrow();
+    try {
+      lab.in(ctr, "ip", "link", "set", "lo", "up");
+      lab.in(
+          n1.netns(),
+          "ip",
+          "link",
+          "add",
+          "vethctr",
+          "type",
+          "veth",
+          "peer",
+          "name",
+          "eth0",
+          "netns",
+          ctr);
+      lab.in(n1.netns(), "ip", "link", "set", "vethctr", "master", "docker0");
+      lab.in(n1.netns(), "ip", "link", "set", "vethctr", "up");
+      lab.in(ctr, "ip", "addr", "add", "172.17.0.2/16", "dev", "eth0");
+      lab.in(ctr, "ip", "link", "set", "eth0", "up");
+      lab.in(ctr, "ip", "route", "add", "default", "via", "172.17.0.1");
+      serveOn(ctr, 80, "nginx");
+      restore(n1.netns(), docker);
+      restore(n1.netns(), publish);
+      // docker-proxy: a userland relay on the node's port 80 to the container.
+      List<String> proxyArgv =
+          List.of("socat", "TCP-LISTEN:80,fork,reuseaddr", "TCP:172.17.0.2:80");
+      var proxy = lab.spawn(n1.netns(), proxyArgv, tmp.resolve("docker-proxy.log"));
+      assertThat(awaitReply(n1.netns(), "127.0.0.1", 80).backend()).isEqualTo("nginx");
+      assertThat(lab.connect(ext, n1.ip(), 80).backend()).isEqualTo("nginx");
+
+      List<Finding> live = live("node1", "docker-localhost-port-via-proxy");
+      assertThat(live).singleElement();
+      Finding f = live.get(0);
+      assertThat(f.severity()).isEqualTo(Severity.INFO);
+      assertThat(f.summary()).contains("127.0.0.1:80/tcp").contains("172.17.0.2:80");
+      assertThat(f.evidence())
+          .extracting(Evidence::text)
+          .contains(
+              "-A DOCKER ! -i docker0 -p tcp -m tcp --dport 80 -j DNAT --to-destination 172.17.0.2:80",
+              "-A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER")
+          .anyMatch(t -> t.contains(n1.ip() + ":80: DNAT to 172.17.0.2:80"));
+
+      Path dir = tmp.resolve("docker-proxy");
+      BundleCapture.captureInto(node("node1"), dir);
+      List<Finding> fromBundle =
+          findings(
+              DoctorInputs.bundle(dir, Optional.of(cluster.manifests())),
+              "docker-localhost-port-via-proxy");
+      assertThat(fromBundle).singleElement();
+      assertThat(line(dir, fromBundle.get(0).evidence().get(0)))
+          .isEqualTo(
+              "-A DOCKER ! -i docker0 -p tcp -m tcp --dport 80 -j DNAT --to-destination 172.17.0.2:80");
+
+      // The book's experiment: without docker-proxy, localhost fails, the node's address works.
+      proxy.close();
+      assertThat(lab.connect(n1.netns(), "127.0.0.1", 80).outcome())
+          .isEqualTo(Connection.Outcome.REFUSED);
+      assertThat(lab.connect(ext, n1.ip(), 80).backend()).isEqualTo("nginx");
+      assertThat(lab.connect(n1.netns(), n1.ip(), 80).backend()).isEqualTo("nginx");
+      // The fix it names: docker-proxy started again.
+      assertThat(f.fix()).contains("docker-proxy");
+      proxy = lab.spawn(n1.netns(), proxyArgv, tmp.resolve("docker-proxy2.log"));
+      assertThat(awaitReply(n1.netns(), "127.0.0.1", 80).backend()).isEqualTo("nginx");
+      proxy.close();
+    } finally {
+      undo(n1.netns(), publish);
+      undo(n1.netns(), docker);
+      lab.runner().inNetns(n1.netns()).run("iptables", "-P", "FORWARD", "ACCEPT");
+      lab.runner().run("ip", "netns", "del", ctr);
+      lab.runner().inNetns(n1.netns()).run("ip", "link", "del", "docker0");
+    }
+  }
+
   private static String[] concat(String cmd, List<String> args) {
     List<String> out = new java.util.ArrayList<>();
     out.add(cmd);

@@ -22,6 +22,15 @@ class BookChecksTest {
     final List<String> routes = new ArrayList<>();
     final Map<String, String> files = new HashMap<>();
 
+    /** The kernel's local route for the loopback network, as `ip route show table local` has it. */
+    Node loopback() {
+      links.add(
+          "{\"ifname\":\"lo\",\"flags\":[\"LOOPBACK\",\"UP\"],\"addr_info\":[{\"family\":\"inet\",\"local\":\"127.0.0.1\",\"prefixlen\":8,\"scope\":\"host\"}]}");
+      routes.add(
+          "{\"type\":\"local\",\"dst\":\"127.0.0.0/8\",\"dev\":\"lo\",\"table\":\"local\",\"protocol\":\"kernel\",\"scope\":\"host\",\"prefsrc\":\"127.0.0.1\"}");
+      return this;
+    }
+
     Node link(String name, String master, String... cidrs) {
       StringBuilder a = new StringBuilder();
       for (String c : cidrs) {
@@ -422,5 +431,56 @@ class BookChecksTest {
                 "*nat\n:POSTROUTING ACCEPT [0:0]\n"
                     + "-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE\nCOMMIT\n");
     assertThat(n.findings("docker-masquerade-covers-pods")).isEmpty();
+  }
+
+  // --- docker-localhost-port-via-proxy ---
+
+  private static final String DOCKER_P =
+      """
+      *nat
+      :PREROUTING ACCEPT [0:0]
+      :OUTPUT ACCEPT [0:0]
+      :DOCKER - [0:0]
+      -A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
+      -A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER
+      -A DOCKER -i docker0 -j RETURN
+      -A DOCKER ! -i docker0 -p tcp -m tcp --dport 80 -j DNAT --to-destination 172.17.0.3:80
+      COMMIT
+      """;
+
+  @Test
+  void dockerLocalhostPort_bookPublishedPort_infoCitingDnatAndOutputJump() {
+    Node n =
+        hostGwNode()
+            .loopback()
+            .link("docker0", null, "172.17.0.1/16")
+            .file("iptables-save.txt", DOCKER_P);
+    List<Finding> f = n.findings("docker-localhost-port-via-proxy");
+    assertThat(f).singleElement();
+    assertThat(f.get(0).severity()).isEqualTo(Severity.INFO);
+    assertThat(f.get(0).evidence().subList(0, 2))
+        .containsExactly(
+            new Evidence(
+                "iptables-save.txt:8",
+                "-A DOCKER ! -i docker0 -p tcp -m tcp --dport 80 -j DNAT --to-destination 172.17.0.3:80"),
+            new Evidence(
+                "iptables-save.txt:6",
+                "-A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER"));
+    assertThat(f.get(0).evidence())
+        .anyMatch(e -> e.text().equals("from this node to 192.168.1.11:80: DNAT to 172.17.0.3:80"));
+  }
+
+  @Test
+  void dockerLocalhostPort_outputJumpCoversLoopback_noFinding() {
+    // userland-proxy false: Docker's OUTPUT jump has no 127.0.0.0/8 exception, localhost is DNATed.
+    String text =
+        DOCKER_P.replace("-A OUTPUT ! -d 127.0.0.0/8 -m addrtype", "-A OUTPUT -m addrtype");
+    Node n =
+        hostGwNode()
+            .loopback()
+            .link("docker0", null, "172.17.0.1/16")
+            .file("iptables-save.txt", text)
+            .file("sysctl.txt", "net.ipv4.ip_forward = 1\nnet.ipv4.conf.all.route_localnet = 1\n");
+    assertThat(n.findings("docker-localhost-port-via-proxy")).isEmpty();
   }
 }

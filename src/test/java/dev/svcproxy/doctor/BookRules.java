@@ -240,4 +240,22 @@ final class BookRules {
     }
     return out;
   }
+
+  /**
+   * What docker run -p {@code port}:{@code port} adds for a container at {@code ip} on docker0 (the
+   * book's listing and the same dump in kubernetes/kubernetes#72370): the DNAT in nat DOCKER, the
+   * hairpin MASQUERADE, and the ACCEPT in filter DOCKER.
+   */
+  static String dockerPublish(String ip, int port) {
+    return """
+        *nat
+        -A POSTROUTING -s %1$s/32 -d %1$s/32 -p tcp -m tcp --dport %2$d -j MASQUERADE
+        -A DOCKER ! -i docker0 -p tcp -m tcp --dport %2$d -j DNAT --to-destination %1$s:%2$d
+        COMMIT
+        *filter
+        -A DOCKER -d %1$s/32 ! -i docker0 -o docker0 -p tcp -m tcp --dport %2$d -j ACCEPT
+        COMMIT
+        """
+        .formatted(ip, port);
+  }
 }

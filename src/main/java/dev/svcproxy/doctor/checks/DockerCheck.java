@@ -9,8 +9,10 @@ import dev.svcproxy.doctor.Severity;
 import dev.svcproxy.model.Cidr;
 import dev.svcproxy.netfilter.Arg;
 import dev.svcproxy.netfilter.Rule;
+import dev.svcproxy.netfilter.Table;
 import dev.svcproxy.trace.NodeState;
 import dev.svcproxy.trace.Outcome;
+import dev.svcproxy.trace.PacketSpec;
 import dev.svcproxy.trace.Step;
 import dev.svcproxy.trace.StepKind;
 import java.util.ArrayList;
@@ -33,9 +35,18 @@ public final class DockerCheck implements Check {
                   + " MASQUERADE) and cross-node containers seen from the host's address",
               "https://kubernetes.io/docs/concepts/services-networking/#the-kubernetes-network-model"));
 
+  static final Catalogue.Entry LOCALHOST_VIA_PROXY =
+      new Catalogue.Entry(
+          "docker-localhost-port-via-proxy",
+          Severity.INFO,
+          "A docker -p port on localhost is not DNATed: only docker-proxy serves it",
+          List.of(
+              "book: docker-proxy (localhost traffic does not pass PREROUTING; kill -STOP"
+                  + " docker-proxy and curl localhost:80 hangs while nodeIP:80 still works)"));
+
   @Override
   public List<Catalogue.Entry> entries() {
-    return List.of(MASQUERADES_PODS);
+    return List.of(MASQUERADES_PODS, LOCALHOST_VIA_PROXY);
   }
 
   /** Docker's MASQUERADE for its bridge, and the bridge's subnet. */
@@ -43,12 +54,12 @@ public final class DockerCheck implements Check {
 
   @Override
   public List<Finding> run(DoctorContext ctx) {
+    List<Finding> out = new ArrayList<>(localhostPorts(ctx));
     List<DockerMasq> masqs = dockerMasquerades(ctx.node());
     if (masqs.isEmpty()) {
-      return List.of();
+      return out;
     }
     List<PodNetworkCheck.PodRange> ranges = PodNetworkCheck.podRanges(ctx);
-    List<Finding> out = new ArrayList<>();
     for (DockerMasq m : masqs) {
       List<PodNetworkCheck.PodRange> covered =
           ranges.stream().filter(r -> NodeNetwork.overlaps(r.cidr(), m.source())).toList();
@@ -169,5 +180,100 @@ public final class DockerCheck implements Check {
         .filter(s -> s.kind() == StepKind.TARGET && s.table().equals(m.table()))
         .filter(s -> NodeNetwork.rule(node, s).map(r -> r.equals(m.rule())).orElse(false))
         .findFirst();
+  }
+
+  /**
+   * Docker's published ports (DNAT rules of the nat DOCKER chain, {@code ! -i docker0 ... --dport P
+   * -j DNAT}) that a connection from the node to 127.0.0.1:P does not reach by NAT: Docker's OUTPUT
+   * jump skips 127.0.0.0/8, so localhost is served by the userland docker-proxy alone.
+   */
+  private static List<Finding> localhostPorts(DoctorContext ctx) {
+    List<Finding> out = new ArrayList<>();
+    List<PodNetworkCheck.NodeSubnet> nets = PodNetworkCheck.nodeSubnets(ctx);
+    Optional<String> nodeIp = nets.stream().map(n -> n.address().ip()).findFirst();
+    for (String label : NodeNetwork.labels(ctx.node(), "nat")) {
+      Table t = NodeNetwork.table(ctx.node(), label).orElseThrow();
+      List<Rule> jumps =
+          t.rules("OUTPUT").stream().filter(r -> r.target().equals("DOCKER")).toList();
+      for (Rule r : t.rules("DOCKER")) {
+        Optional<Arg.Param> in = r.param("-i");
+        Optional<Arg.Param> proto = r.param("-p");
+        Optional<Arg.Option> dport = r.option("--dport");
+        Optional<Arg.Option> to = r.option("--to-destination");
+        if (!r.target().equals("DNAT")
+            || in.isEmpty()
+            || !in.get().negated()
+            || proto.isEmpty()
+            || dport.isEmpty()
+            || to.isEmpty()
+            || !dport.get().text().matches("\\d{1,5}")) {
+          continue;
+        }
+        int port = Integer.parseInt(dport.get().text());
+        String p = proto.get().value().text();
+        Outcome local =
+            ctx
+                .trace(new PacketSpec(null, Probes.SPORT, "127.0.0.1", port, p, null))
+                .outcomes()
+                .stream()
+                .findFirst()
+                .orElse(null);
+        if (local == null
+            || (local.dnat() != null && !local.dnat().isEmpty())
+            || !"local".equals(local.delivery())) {
+          continue;
+        }
+        List<Evidence> ev = new ArrayList<>();
+        ev.add(NodeNetwork.ruleLine(ctx, label, r));
+        jumps.forEach(j -> ev.add(NodeNetwork.ruleLine(ctx, label, j)));
+        ev.add(
+            Evidence.command(
+                "svcproxy trace --dst 127.0.0.1:" + port + " --proto " + p,
+                "from this node to 127.0.0.1:"
+                    + port
+                    + ": not DNATed, delivered to a local socket"));
+        nodeIp.ifPresent(
+            ip -> {
+              for (Outcome o :
+                  ctx.trace(new PacketSpec(null, Probes.SPORT, ip, port, p, null)).outcomes()) {
+                if (o.dnat() != null && !o.dnat().isEmpty()) {
+                  ev.add(
+                      Evidence.command(
+                          "svcproxy trace --dst " + ip + ":" + port + " --proto " + p,
+                          "from this node to " + ip + ":" + port + ": DNAT to " + o.dnat()));
+                  break;
+                }
+              }
+            });
+        out.add(
+            LOCALHOST_VIA_PROXY.finding(
+                "127.0.0.1:"
+                    + port
+                    + "/"
+                    + p
+                    + " reaches container "
+                    + to.get().text()
+                    + " only through docker-proxy; the node's addresses are DNATed by Docker's"
+                    + " rule",
+                ev,
+                "Packets to 127.0.0.1 do not pass PREROUTING, and Docker's OUTPUT jump excludes"
+                    + " 127.0.0.0/8 (a DNAT from a loopback source would be a martian without"
+                    + " route_localnet), so nothing translates localhost:"
+                    + port
+                    + ". Docker runs a userland docker-proxy listening on the port for it: when"
+                    + " that process is stopped, killed or disabled (userland-proxy false without"
+                    + " Docker's hairpin rules), localhost:"
+                    + port
+                    + " is refused or hangs while the node's own address and remote clients"
+                    + " still work.",
+                "Nothing to fix while docker-proxy listens (ss -ltnp 'sport = :"
+                    + port
+                    + "' shows it). If localhost:"
+                    + port
+                    + " fails, restart the container or dockerd so docker-proxy is started"
+                    + " again, or connect to the node's address instead of localhost."));
+      }
+    }
+    return out;
   }
 }
