@@ -1,6 +1,10 @@
 package dev.svcproxy.doctor;
 
+import dev.svcproxy.doctor.checks.DockerCheck;
+import dev.svcproxy.doctor.checks.ForwardPolicyCheck;
 import dev.svcproxy.doctor.checks.KernelSettingsCheck;
+import dev.svcproxy.doctor.checks.NodeLocalDnsCheck;
+import dev.svcproxy.doctor.checks.PodNetworkCheck;
 import java.util.List;
 
 /** Every check the doctor runs, in the order their findings are listed at equal severity. */
@@ -9,6 +13,11 @@ public final class Checks {
 
   /** A fresh list of every check. */
   public static List<Check> all() {
-    return List.of(new KernelSettingsCheck());
+    return List.of(
+        new KernelSettingsCheck(),
+        new ForwardPolicyCheck(),
+        new NodeLocalDnsCheck(),
+        new PodNetworkCheck(),
+        new DockerCheck());
   }
 }
