@@ -134,7 +134,8 @@ class ProxyRulesLabTest {
           .contains("REJECT");
 
       // Asked about the very connection, it is the failure at hand.
-      PacketSpec p = new PacketSpec(lab.pod("client").ip(), 40000, DemoCluster.WEB, 80, "tcp", null);
+      PacketSpec p =
+          new PacketSpec(lab.pod("client").ip(), 40000, DemoCluster.WEB, 80, "tcp", null);
       DoctorReport traced = Doctor.standard().examine(b.withPacket(p));
       assertThat(traced.trace().outcomes())
           .allSatisfy(o -> assertThat(o.reasonCode()).isEqualTo(ReasonCode.NO_ENDPOINTS));
@@ -203,8 +204,7 @@ class ProxyRulesLabTest {
   }
 
   @Test
-  void etpLocalNodeNameMismatch_renamedProxy_namedLiveAndOnBundle_clearedByFix()
-      throws Exception {
+  void etpLocalNodeNameMismatch_renamedProxy_namedLiveAndOnBundle_clearedByFix() throws Exception {
     String ext = lab.client("ext").netns();
     Lab.Node n2 = lab.node("node2");
     assertThat(lab.connect(ext, n2.ip(), DemoCluster.WEB_LOCAL_NODEPORT).outcome())
@@ -254,7 +254,8 @@ class ProxyRulesLabTest {
               })
           .anySatisfy(e -> assertThat(e.text()).startsWith(n2.podCidr() + " dev cni0"));
       // Not also reported as the expected eTP=Local drop.
-      assertThat(findings(DoctorInputs.live(node("node2"), objects()), "etp-local-no-local-endpoints"))
+      assertThat(
+              findings(DoctorInputs.live(node("node2"), objects()), "etp-local-no-local-endpoints"))
           .isEmpty();
 
       DoctorInput b = bundle("node2", "renamed");
@@ -267,7 +268,8 @@ class ProxyRulesLabTest {
       renamed.close();
       cluster.restartProxies(List.of());
     }
-    assertThat(findings(DoctorInputs.live(node("node2"), objects()), "etp-local-node-name-mismatch"))
+    assertThat(
+            findings(DoctorInputs.live(node("node2"), objects()), "etp-local-node-name-mismatch"))
         .isEmpty();
     assertThat(lab.connect(ext, n2.ip(), DemoCluster.WEB_LOCAL_NODEPORT).outcome())
         .isEqualTo(Connection.Outcome.REPLIED);
@@ -301,8 +303,7 @@ class ProxyRulesLabTest {
       List<Finding> fromBundle = findings(b, "hairpin-not-masqueraded");
       assertThat(fromBundle).singleElement();
       assertThat(fromBundle.get(0).evidence())
-          .containsExactly(
-              new Evidence("bridge-link.json", port + " master cni0 hairpin off"));
+          .containsExactly(new Evidence("bridge-link.json", port + " master cni0 hairpin off"));
       assertThat(fromBundle.get(0).summary()).contains("1 port(s) of cni0");
     } finally {
       lab.in(n1, "ip", "link", "set", port, "type", "bridge_slave", "hairpin", "on");
@@ -378,8 +379,7 @@ class ProxyRulesLabTest {
       DoctorInput b = bundle("node1", "mixed");
       List<Finding> fromBundle = findings(b, "mixed-iptables-backends");
       assertThat(fromBundle).singleElement();
-      assertThat(fromBundle.get(0).summary())
-          .contains("kube-proxy's chains are in iptables-nft");
+      assertThat(fromBundle.get(0).summary()).contains("kube-proxy's chains are in iptables-nft");
       Evidence policy =
           fromBundle.get(0).evidence().stream()
               .filter(e -> e.where().startsWith("iptables-legacy-save.txt:"))
