@@ -148,7 +148,7 @@ public final class PacketOutcomeCheck implements Check {
     if (reply && o.reply().reason() != null && !o.reply().reason().isEmpty()) {
       ev.add(Evidence.command("svcproxy trace (reply)", o.reply().reason()));
     }
-    if (!o.dnat().isEmpty()) {
+    if (o.dnat() != null && !o.dnat().isEmpty()) {
       ev.add(Evidence.command("svcproxy trace", "DNAT to " + o.dnat()));
     }
     String packet =
