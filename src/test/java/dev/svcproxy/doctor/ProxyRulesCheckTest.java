@@ -375,7 +375,7 @@ class ProxyRulesCheckTest {
   }
 
   @Test
-  void hairpin_bridgePortOffButBridgeNetfilterOff_none() {
+  void hairpin_bridgePortOff_namedUnlessBridgeNetfilterOff() {
     Map<String, String> f = node(CANARIES + filter());
     f.put("bridge-link.json", "[{\"ifname\":\"veth2\",\"master\":\"cni0\",\"hairpin\":false}]");
     Map<String, String> withEp = new HashMap<>(f);
