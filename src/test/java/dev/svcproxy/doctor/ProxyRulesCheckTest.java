@@ -340,6 +340,17 @@ class ProxyRulesCheckTest {
   }
 
   @Test
+  void notRunning_noProcessNoRulesNoObjects_notAKubernetesNode_none() {
+    Map<String, String> f = node("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j ACCEPT\nCOMMIT\n");
+    f.put(ProxyProcessFacts.FILE, "");
+    assertThat(
+            find(
+                Doctor.standard().examine(DoctorInputs.files(f, Optional.empty())),
+                "kube-proxy-not-running"))
+        .isEmpty();
+  }
+
+  @Test
   void notRunning_servicesButNoRulesAtAll_error() throws Exception {
     DoctorReport r =
         Doctor.standard()

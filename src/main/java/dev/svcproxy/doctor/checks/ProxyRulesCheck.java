@@ -636,7 +636,9 @@ public final class ProxyRulesCheck implements Check {
     List<Evidence> ev = new ArrayList<>();
     String summary = null;
     Optional<String> ps = ctx.files().text(ProxyProcessFacts.FILE);
-    if (ps.isPresent() && ProxyProcessFacts.parse(ps.get()).isEmpty()) {
+    boolean anyRules = kube.isPresent() || nftTable || ipvs;
+    boolean services = ctx.cluster().map(c -> !c.services().isEmpty()).orElse(false);
+    if (ps.isPresent() && ProxyProcessFacts.parse(ps.get()).isEmpty() && (anyRules || services)) {
       ev.add(
           Evidence.command(
               "ps -e -o pid,netns,args",
@@ -644,7 +646,7 @@ public final class ProxyRulesCheck implements Check {
       kube.flatMap(b -> ctx.files().first(b.file(), l -> l.strip().startsWith(":KUBE-SERVICES ")))
           .ifPresent(ev::add);
       summary =
-          kube.isPresent() || nftTable || ipvs
+          anyRules
               ? "No proxy process runs on this node: its Service rules are a dead proxy's and no"
                   + " longer follow the cluster"
               : "No proxy process runs on this node, and it has no Service rules";
