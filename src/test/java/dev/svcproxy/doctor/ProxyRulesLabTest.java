@@ -396,4 +396,71 @@ class ProxyRulesLabTest {
     assertThat(lab.connect(ext, n1.ip(), DemoCluster.WEB_NODEPORT).outcome())
         .isEqualTo(Connection.Outcome.REPLIED);
   }
+
+  @Test
+  void packetNotDelivered_hostRuleDropsForwardedNodePort_explainedLiveAndOnBundle_clearedByFix()
+      throws Exception {
+    String ext = lab.client("ext").netns();
+    Lab.Node n1 = lab.node("node1");
+    String extIp = lab.client("ext").ip();
+    assertThat(lab.connect(ext, n1.ip(), DemoCluster.WEB_NODEPORT).outcome())
+        .isEqualTo(Connection.Outcome.REPLIED);
+    // A hand-made firewall rule ahead of kube-proxy's, outside every catalogue entry's state.
+    List<String> rule =
+        List.of(
+            "FORWARD",
+            "-s",
+            extIp + "/32",
+            "-p",
+            "tcp",
+            "-m",
+            "tcp",
+            "--dport",
+            "8080",
+            "-j",
+            "DROP");
+    List<String> insert = new ArrayList<>(List.of("iptables", "-I"));
+    insert.add(rule.get(0));
+    insert.add("1");
+    insert.addAll(rule.subList(1, rule.size()));
+    lab.in(n1.netns(), insert.toArray(String[]::new));
+    PacketSpec p = new PacketSpec(extIp, 40000, n1.ip(), DemoCluster.WEB_NODEPORT, "tcp", null);
+    String printed = "-A " + String.join(" ", rule);
+    try {
+      assertThat(lab.connect(ext, n1.ip(), DemoCluster.WEB_NODEPORT).outcome())
+          .isEqualTo(Connection.Outcome.TIMED_OUT);
+
+      DoctorReport live =
+          Doctor.standard().examine(DoctorInputs.live(node("node1"), objects()).withPacket(p));
+      assertThat(live.findings())
+          .filteredOn(f -> f.id().equals("packet-not-delivered"))
+          .singleElement()
+          .satisfies(
+              f -> {
+                assertThat(f.summary()).contains("dropped-by-rule").contains("filter FORWARD");
+                assertThat(f.evidence().get(0).where()).startsWith("$ iptables-save (line ");
+                assertThat(f.evidence().get(0).text()).isEqualTo(printed);
+              });
+
+      DoctorInput b = bundle("node1", "host-rule");
+      DoctorReport traced = Doctor.standard().examine(b.withPacket(p));
+      Finding f =
+          traced.findings().stream()
+              .filter(x -> x.id().equals("packet-not-delivered"))
+              .findFirst()
+              .orElseThrow();
+      assertThat(citedLine(tmp.resolve("host-rule"), f.evidence().get(0))).endsWith(printed);
+      // Without the packet there is nothing to explain.
+      assertThat(findings(b, "packet-not-delivered")).isEmpty();
+    } finally {
+      List<String> delete = new ArrayList<>(List.of("iptables", "-D"));
+      delete.addAll(rule);
+      lab.in(n1.netns(), delete.toArray(String[]::new));
+    }
+    DoctorReport after =
+        Doctor.standard().examine(DoctorInputs.live(node("node1"), objects()).withPacket(p));
+    assertThat(after.findings()).noneMatch(f -> f.id().equals("packet-not-delivered"));
+    assertThat(lab.connect(ext, n1.ip(), DemoCluster.WEB_NODEPORT).outcome())
+        .isEqualTo(Connection.Outcome.REPLIED);
+  }
 }
