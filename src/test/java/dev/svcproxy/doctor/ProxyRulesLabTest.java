@@ -463,4 +463,55 @@ class ProxyRulesLabTest {
     assertThat(lab.connect(ext, n1.ip(), DemoCluster.WEB_NODEPORT).outcome())
         .isEqualTo(Connection.Outcome.REPLIED);
   }
+
+  @Test
+  void duplicateRules_jumpAppendedTwice_namedLiveAndOnBundle_clearedByDeletingTheCopy()
+      throws Exception {
+    String n1 = lab.node("node1").netns();
+    // A setup script that appends kube-proxy's jump again instead of checking for it first.
+    String jump =
+        lab.in(n1, "iptables", "-t", "nat", "-S", "PREROUTING")
+            .stdout()
+            .lines()
+            .filter(l -> l.endsWith("-j KUBE-SERVICES"))
+            .findFirst()
+            .orElseThrow();
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                jump.replaceFirst("^-A PREROUTING ", "")
+                    .split(" (?=(?:[^\"]*\"[^\"]*\")*[^\"]*$)")));
+    args.replaceAll(a -> a.replace("\"", ""));
+    List<String> append = new ArrayList<>(List.of("iptables", "-t", "nat", "-A", "PREROUTING"));
+    append.addAll(args);
+    lab.in(n1, append.toArray(String[]::new));
+    try {
+      // Not broken, only grown: the copy never matches anything the first did not.
+      assertThat(
+              lab.connect(
+                      lab.client("ext").netns(), lab.node("node1").ip(), DemoCluster.WEB_NODEPORT)
+                  .outcome())
+          .isEqualTo(Connection.Outcome.REPLIED);
+      List<Finding> live = findings(DoctorInputs.live(node("node1"), objects()), "duplicate-rules");
+      assertThat(live).singleElement();
+      assertThat(live.get(0).evidence())
+          .hasSize(2)
+          .allSatisfy(e -> assertThat(e.text()).isEqualTo(jump));
+
+      List<Finding> fromBundle = findings(bundle("node1", "dup"), "duplicate-rules");
+      assertThat(fromBundle).singleElement();
+      for (Evidence e : fromBundle.get(0).evidence()) {
+        assertThat(citedLine(tmp.resolve("dup"), e)).endsWith(jump);
+      }
+      assertThat(fromBundle.get(0).evidence().get(0).where())
+          .isNotEqualTo(fromBundle.get(0).evidence().get(1).where());
+    } finally {
+      List<String> delete = new ArrayList<>(List.of("iptables", "-t", "nat", "-D", "PREROUTING"));
+      delete.addAll(args);
+      lab.in(n1, delete.toArray(String[]::new));
+    }
+    assertThat(findings(DoctorInputs.live(node("node1"), objects()), "duplicate-rules")).isEmpty();
+    assertThat(lab.in(n1, "iptables", "-t", "nat", "-S", "PREROUTING").stdout())
+        .contains("-j KUBE-SERVICES");
+  }
 }
