@@ -220,6 +220,20 @@ class ProxyRulesCheckTest {
   }
 
   @Test
+  void etpLocal_localEndpointAlreadyNamedForThisNode_notANameMismatch() throws Exception {
+    Map<String, String> f = node(CANARIES + filter(DROP_LOCAL));
+    f.put("node.yaml", "nodeName: node1\n");
+    DoctorReport r =
+        Doctor.standard()
+            .examine(
+                DoctorInputs.files(
+                    f,
+                    manifests(
+                        slice("web-local", "- addresses: [10.244.1.7]\n  nodeName: node1\n"))));
+    assertThat(find(r, "etp-local-node-name-mismatch")).isEmpty();
+  }
+
+  @Test
   void etpLocal_endpointOnAnotherNode_namesThatNode() throws Exception {
     DoctorReport r =
         Doctor.standard()

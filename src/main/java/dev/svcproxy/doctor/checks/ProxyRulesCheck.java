@@ -56,7 +56,7 @@ public final class ProxyRulesCheck implements Check {
           "etp-local-node-name-mismatch",
           Severity.ERROR,
           "Endpoints on this node carry another node name: eTP=Local traffic is dropped",
-          List.of("seed 002", "kube-proxy --hostname-override"));
+          List.of("seed 002", "kubernetes/kubernetes#59678", "kubernetes-sigs/kubespray#3610"));
   static final Catalogue.Entry HAIRPIN =
       new Catalogue.Entry(
           "hairpin-not-masqueraded",
@@ -70,13 +70,16 @@ public final class ProxyRulesCheck implements Check {
           "mixed-iptables-backends",
           Severity.WARNING,
           "Rules are split between iptables-legacy and iptables-nft",
-          List.of("book: mixed iptables-legacy and iptables-nft"));
+          List.of(
+              "book: mixed iptables-legacy and iptables-nft",
+              "kubernetes/kubernetes#109811",
+              "kubernetes/kubernetes#71305"));
   static final Catalogue.Entry DUPLICATES =
       new Catalogue.Entry(
           "duplicate-rules",
           Severity.WARNING,
           "The same rule appears more than once in a chain",
-          List.of("book: mixed iptables-legacy and iptables-nft"));
+          List.of("kubernetes/kubernetes#14870", "cloudnativelabs/kube-router#1676"));
   static final Catalogue.Entry NOT_RUNNING =
       new Catalogue.Entry(
           "kube-proxy-not-running",
@@ -132,8 +135,8 @@ public final class ProxyRulesCheck implements Check {
         List<Endpoint> eps = ctx.cluster().get().endpointsOf(name.get());
         ev.add(sliceEvidence(name.get(), eps));
         if (eps.stream().anyMatch(Endpoint::ready)) {
-          // The objects list a ready endpoint the rules do not: the rules are stale, which the
-          // kube-proxy-not-running check speaks for.
+          // The objects list a ready endpoint the rules do not: the rules are stale (a proxy
+          // that stopped syncing; kube-proxy-not-running names that), not the Service.
           continue;
         }
         if (eps.isEmpty()) {
@@ -214,7 +217,8 @@ public final class ProxyRulesCheck implements Check {
       List<Evidence> here = new ArrayList<>();
       Set<String> theirNames = new TreeSet<>();
       for (Endpoint ep : eps) {
-        if (!ep.ready()) {
+        if (!ep.ready() || (me.isPresent() && me.get().equals(ep.nodeName()))) {
+          // Named for this node already: a drop despite it is not a naming problem.
           continue;
         }
         Optional<String> dev = ProxyRules.localPodDevice(ctx.node(), ep.ip());
