@@ -14,4 +14,12 @@ public interface Check {
 
   /** The findings on this node. */
   List<Finding> run(DoctorContext ctx);
+
+  /**
+   * Whether this check runs after every other, seeing their findings ({@link
+   * DoctorContext#reported()}): a check that explains what the others left unexplained.
+   */
+  default boolean afterOthers() {
+    return false;
+  }
 }

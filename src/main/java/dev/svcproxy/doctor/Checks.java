@@ -4,7 +4,9 @@ import dev.svcproxy.doctor.checks.DockerCheck;
 import dev.svcproxy.doctor.checks.ForwardPolicyCheck;
 import dev.svcproxy.doctor.checks.KernelSettingsCheck;
 import dev.svcproxy.doctor.checks.NodeLocalDnsCheck;
+import dev.svcproxy.doctor.checks.PacketOutcomeCheck;
 import dev.svcproxy.doctor.checks.PodNetworkCheck;
+import dev.svcproxy.doctor.checks.ProxyRulesCheck;
 import java.util.List;
 
 /** Every check the doctor runs, in the order their findings are listed at equal severity. */
@@ -15,9 +17,11 @@ public final class Checks {
   public static List<Check> all() {
     return List.of(
         new KernelSettingsCheck(),
+        new ProxyRulesCheck(),
         new ForwardPolicyCheck(),
         new NodeLocalDnsCheck(),
         new PodNetworkCheck(),
-        new DockerCheck());
+        new DockerCheck(),
+        new PacketOutcomeCheck());
   }
 }

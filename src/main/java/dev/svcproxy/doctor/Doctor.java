@@ -29,7 +29,9 @@ public final class Doctor {
     DoctorContext ctx = new DoctorContext(input);
     List<Finding> findings = new ArrayList<>();
     Set<String> warnings = new LinkedHashSet<>(input.warnings());
-    for (Check c : checks) {
+    List<Check> ordered = new ArrayList<>(checks);
+    ordered.sort(Comparator.comparing(Check::afterOthers));
+    for (Check c : ordered) {
       Set<String> allowed = new java.util.HashSet<>();
       c.entries().forEach(e -> allowed.add(e.id()));
       try {
@@ -39,6 +41,7 @@ public final class Doctor {
           }
           if (!findings.contains(f)) {
             findings.add(f);
+            ctx.report(f);
           }
         }
       } catch (RuntimeException e) {

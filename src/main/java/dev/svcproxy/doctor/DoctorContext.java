@@ -22,6 +22,7 @@ public final class DoctorContext {
   private final Tracer tracer;
   private final Map<PacketSpec, TraceResult> traces = new HashMap<>();
   private final Set<String> assumptions = new LinkedHashSet<>();
+  private final List<Finding> reported = new ArrayList<>();
 
   public DoctorContext(DoctorInput input) {
     this.input = input;
@@ -67,5 +68,15 @@ public final class DoctorContext {
 
   public List<String> assumptions() {
     return new ArrayList<>(assumptions);
+  }
+
+  /** Records a finding a check reported (the doctor does, as it gathers them). */
+  void report(Finding f) {
+    reported.add(f);
+  }
+
+  /** The findings reported so far by the checks that ran before this one. */
+  public List<Finding> reported() {
+    return List.copyOf(reported);
   }
 }

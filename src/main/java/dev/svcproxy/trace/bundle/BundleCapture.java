@@ -47,7 +47,7 @@ public final class BundleCapture {
     put(files, "ip-addr.json", runner.run("ip", "-j", "addr"), false);
     put(files, "ip-route.json", runner.run("ip", "-j", "route", "show", "table", "all"), false);
     put(files, "ip-rule.json", runner.run("ip", "-j", "rule"), false);
-    put(files, "bridge-link.json", runner.run("bridge", "-j", "link"), true);
+    put(files, "bridge-link.json", runner.run("bridge", "-d", "-j", "link"), true);
     CommandResult sysctl = runner.run("sysctl", "-a");
     if (sysctl.ok()) {
       StringBuilder b = new StringBuilder();

@@ -1,0 +1,233 @@
+package dev.svcproxy.doctor.checks;
+
+import dev.svcproxy.doctor.Catalogue;
+import dev.svcproxy.doctor.Check;
+import dev.svcproxy.doctor.DoctorContext;
+import dev.svcproxy.doctor.Evidence;
+import dev.svcproxy.doctor.Finding;
+import dev.svcproxy.doctor.Severity;
+import dev.svcproxy.trace.Outcome;
+import dev.svcproxy.trace.PacketSpec;
+import dev.svcproxy.trace.ReasonCode;
+import dev.svcproxy.trace.Step;
+import dev.svcproxy.trace.TraceResult;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * With a packet to explain ({@code --dst}): when its trace fails and no other check named a cause
+ * that fails packets that way, says where it fails (the step, with its rule) and which catalogue
+ * entries fail packets with that reason.
+ */
+public final class PacketOutcomeCheck implements Check {
+  static final Catalogue.Entry NOT_DELIVERED =
+      new Catalogue.Entry(
+          "packet-not-delivered",
+          Severity.ERROR,
+          "The packet asked about is not delivered, or its reply does not come back",
+          List.of("seed 004"));
+
+  /** The catalogue entries whose cause fails a packet with each reason. */
+  private static final Map<ReasonCode, Set<String>> EXPLAINED_BY =
+      Map.ofEntries(
+          Map.entry(ReasonCode.NO_ROUTE, Set.of("no-default-route", "no-route-to-endpoint")),
+          Map.entry(ReasonCode.FORWARDING_DISABLED, Set.of("ip-forward-off")),
+          Map.entry(
+              ReasonCode.MARTIAN, Set.of("route-localnet-off", "localhost-nodeport-unsupported")),
+          Map.entry(ReasonCode.RPF, Set.of("rp-filter-drops-asymmetric")),
+          Map.entry(
+              ReasonCode.NO_ENDPOINTS,
+              Set.of(
+                  "no-endpoints",
+                  "etp-local-no-local-endpoints",
+                  "etp-local-node-name-mismatch",
+                  "etp-local-empty-virtual-server")),
+          Map.entry(
+              ReasonCode.IPVS_NO_REAL_SERVER,
+              Set.of("no-endpoints", "etp-local-empty-virtual-server")),
+          Map.entry(
+              ReasonCode.POLICY_DROP, Set.of("forward-policy-drop", "mixed-iptables-backends")),
+          Map.entry(
+              ReasonCode.DROPPED_BY_RULE,
+              Set.of(
+                  "host-firewall-rejects-vip",
+                  "mixed-iptables-backends",
+                  "conntrack-invalid-drop")),
+          Map.entry(
+              ReasonCode.REJECTED, Set.of("host-firewall-rejects-vip", "mixed-iptables-backends")),
+          Map.entry(ReasonCode.HAIRPIN_MARTIAN, Set.of("hairpin-not-masqueraded")),
+          Map.entry(
+              ReasonCode.REPLY_NOT_ROUTED_BACK,
+              Set.of(
+                  "vip-as-source",
+                  "missing-cluster-cidr",
+                  "lb-ip-bound-locally",
+                  "externalip-is-node-ip")),
+          Map.entry(
+              ReasonCode.REPLY_SOURCE_MISMATCH,
+              Set.of(
+                  "missing-cluster-cidr",
+                  "pod-cidr-overlaps-node-network",
+                  "etp-local-no-snat-remote-endpoints",
+                  "hairpin-not-masqueraded")),
+          Map.entry(ReasonCode.REPLY_DROPPED, Set.of("conntrack-invalid-drop")),
+          Map.entry(ReasonCode.REPLY_REJECTED, Set.of("host-firewall-rejects-vip")));
+
+  @Override
+  public List<Catalogue.Entry> entries() {
+    return List.of(NOT_DELIVERED);
+  }
+
+  @Override
+  public boolean afterOthers() {
+    return true;
+  }
+
+  @Override
+  public List<Finding> run(DoctorContext ctx) {
+    Optional<PacketSpec> p = ctx.packet();
+    if (p.isEmpty()) {
+      return List.of();
+    }
+    TraceResult t = ctx.trace(p.get());
+    Set<String> named = new java.util.HashSet<>();
+    ctx.reported().forEach(f -> named.add(f.id()));
+    // The most probable failure first: it is what the user most likely saw.
+    List<Outcome> failing = new ArrayList<>();
+    for (Outcome o : t.outcomes()) {
+      if (reason(o) != null) {
+        failing.add(o);
+      }
+    }
+    failing.sort((a, b) -> Double.compare(b.probability(), a.probability()));
+    for (Outcome o : failing) {
+      ReasonCode why = reason(o);
+      Set<String> ids = EXPLAINED_BY.getOrDefault(why, Set.of());
+      if (ids.stream().anyMatch(named::contains)) {
+        continue;
+      }
+      if (why == ReasonCode.BRANCHES_NOT_FOLLOWED) {
+        continue;
+      }
+      return List.of(finding(ctx, p.get(), o, why, ids));
+    }
+    return List.of();
+  }
+
+  /** Why the path fails: the request's reason, else the reply's; null when it works. */
+  private static ReasonCode reason(Outcome o) {
+    if (!o.delivered()) {
+      return o.reasonCode() == null ? ReasonCode.DROPPED_BY_PARTICIPANT : o.reasonCode();
+    }
+    if (o.reply() != null && o.reply().reasonCode() != null) {
+      return o.reply().reasonCode();
+    }
+    return null;
+  }
+
+  private static Finding finding(
+      DoctorContext ctx, PacketSpec p, Outcome o, ReasonCode why, Set<String> ids) {
+    List<Evidence> ev = new ArrayList<>();
+    boolean reply = o.delivered();
+    List<Step> steps = reply ? o.reply().steps() : o.steps();
+    Step failed = null;
+    for (Step s : steps) {
+      if (s.reasonCode() != null) {
+        failed = s;
+      }
+    }
+    if (failed != null) {
+      ev.add(stepEvidence(ctx, failed));
+    } else if (!steps.isEmpty()) {
+      ev.add(stepEvidence(ctx, steps.get(steps.size() - 1)));
+    }
+    if (reply && o.reply().reason() != null && !o.reply().reason().isEmpty()) {
+      ev.add(Evidence.command("svcproxy trace (reply)", o.reply().reason()));
+    }
+    if (o.dnat() != null && !o.dnat().isEmpty()) {
+      ev.add(Evidence.command("svcproxy trace", "DNAT to " + o.dnat()));
+    }
+    String packet =
+        (p.src() == null ? "the node" : p.src())
+            + " → "
+            + p.dst()
+            + ":"
+            + p.dport()
+            + "/"
+            + p.proto();
+    String code = why.name().toLowerCase(Locale.ROOT).replace('_', '-');
+    String where =
+        failed == null || failed.chain().isEmpty()
+            ? (failed == null ? "" : " at " + failed.hook())
+            : " in " + failed.table() + " " + failed.chain();
+    String summary =
+        (reply ? "The reply to " + packet + " does not come back (" : packet + " fails (")
+            + code
+            + ")"
+            + where
+            + (o.probability() < 1
+                ? String.format(Locale.ROOT, " on %.0f%% of its paths", 100 * o.probability())
+                : "");
+    String candidates =
+        ids.isEmpty()
+            ? "No catalogue entry covers this reason; the step above is where to look."
+            : "Packets fail this way under: "
+                + String.join(", ", new java.util.TreeSet<>(ids))
+                + "; none of them was found on this node, so the step above (a rule, route or"
+                + " setting outside kube-proxy's usual state) is the cause to look at.";
+    return NOT_DELIVERED.finding(
+        summary,
+        ev,
+        "The tracer walked the packet"
+            + (reply ? " and its reply" : "")
+            + " through this node's routes and rules; the step cited is where it ended. "
+            + candidates,
+        failed != null && !failed.chain().isEmpty()
+            ? "Change or remove the rule cited ("
+                + failed.table()
+                + " "
+                + failed.chain()
+                + (failed.rule() > 0 ? " rule " + failed.rule() : " policy")
+                + "), or the state that sends the packet there."
+            : "Fix the route or setting the cited step names.");
+  }
+
+  private static Evidence stepEvidence(DoctorContext ctx, Step s) {
+    if (s.chain().isEmpty()) {
+      return Evidence.command("svcproxy trace", s.hook() + ": " + s.text());
+    }
+    boolean legacy = s.table().startsWith("legacy ");
+    boolean nft = s.table().startsWith("nft ");
+    String file =
+        nft ? "nft-ruleset.json" : legacy ? "iptables-legacy-save.txt" : "iptables-save.txt";
+    if (!nft && s.rule() > 0 && ctx.files().has(file)) {
+      Optional<Evidence> line =
+          ctx.files()
+              .first(
+                  file,
+                  l -> {
+                    String x = l.strip();
+                    if (x.startsWith("[") && x.indexOf(']') > 0) {
+                      x = x.substring(x.indexOf(']') + 1).strip();
+                    }
+                    return x.equals(s.text());
+                  });
+      if (line.isPresent()) {
+        return line.get();
+      }
+    }
+    if (!nft && s.rule() == 0 && ctx.files().has(file)) {
+      Optional<Evidence> decl =
+          ctx.files().first(file, l -> l.strip().startsWith(":" + s.chain() + " "));
+      if (decl.isPresent()) {
+        return decl.get();
+      }
+    }
+    return ctx.files()
+        .at(file, 0, s.table() + " " + s.chain() + ": " + s.text() + " (" + s.effect() + ")");
+  }
+}

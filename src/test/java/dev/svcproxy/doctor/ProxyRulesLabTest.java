@@ -1,0 +1,517 @@
+package dev.svcproxy.doctor;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.svcproxy.kernel.CommandRunner;
+import dev.svcproxy.kernel.ProcessCommandRunner;
+import dev.svcproxy.kernel.Spawned;
+import dev.svcproxy.lab.Connection;
+import dev.svcproxy.lab.DemoCluster;
+import dev.svcproxy.lab.Lab;
+import dev.svcproxy.lab.ProxyProcess;
+import dev.svcproxy.testutil.KernelTests;
+import dev.svcproxy.trace.PacketSpec;
+import dev.svcproxy.trace.ReasonCode;
+import dev.svcproxy.trace.bundle.BundleCapture;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * kube-proxy rule state broken on a lab node (svcproxy in iptables mode, the DemoCluster), shown
+ * broken by real connections, named by the doctor live and on a captured bundle with evidence
+ * checked against the files independently, and cleared by the fix the finding gives.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class ProxyRulesLabTest {
+  private DemoCluster cluster;
+  private Lab lab;
+  @TempDir Path tmp;
+
+  @BeforeAll
+  void start() {
+    KernelTests.require("doctor lab tests");
+    cluster = DemoCluster.start(new ProcessCommandRunner());
+    lab = cluster.lab();
+  }
+
+  @AfterAll
+  void stop() {
+    if (cluster != null) {
+      cluster.close();
+    }
+  }
+
+  private CommandRunner node(String name) {
+    return lab.runner().inNetns(lab.node(name).netns());
+  }
+
+  private Optional<Path> objects() {
+    return Optional.of(cluster.manifests());
+  }
+
+  private static List<Finding> findings(DoctorInput in, String id) {
+    return Doctor.standard().examine(in).findings().stream()
+        .filter(f -> f.id().equals(id))
+        .toList();
+  }
+
+  private DoctorInput bundle(String node, String name) {
+    Path dir = tmp.resolve(name);
+    BundleCapture.captureInto(node(node), dir);
+    return DoctorInputs.bundle(dir, objects());
+  }
+
+  /** The line a bundle evidence cites, read from the file itself. */
+  private String citedLine(Path dir, Evidence e) throws IOException {
+    String[] w = e.where().split(":");
+    return Files.readAllLines(dir.resolve(w[0])).get(Integer.parseInt(w[1]) - 1).strip();
+  }
+
+  /** Writes the slices and waits until both proxies synced them. */
+  private void writeSlices(String text) {
+    int a = cluster.proxy(1).count("synced iptables");
+    int b = cluster.proxy(2).count("synced iptables");
+    cluster.writeManifest("endpoints.yaml", text);
+    cluster.proxy(1).awaitLog("synced iptables", a + 1, java.time.Duration.ofSeconds(30));
+    cluster.proxy(2).awaitLog("synced iptables", b + 1, java.time.Duration.ofSeconds(30));
+  }
+
+  @Test
+  void noEndpoints_podsNotReady_namedLiveAndOnBundle_clearedByFix() throws Exception {
+    String client = lab.pod("client").netns();
+    assertThat(lab.connect(client, DemoCluster.WEB, 80).outcome())
+        .isEqualTo(Connection.Outcome.REPLIED);
+    String[] slices = cluster.endpointSlices(true).split("---\n");
+    // web's slice (the first) with both pods failing readiness.
+    slices[0] =
+        slices[0].replace(
+            "  nodeName:", "  conditions: {ready: false, serving: false}\n  nodeName:");
+    writeSlices(String.join("---\n", slices));
+    try {
+      assertThat(lab.connect(client, DemoCluster.WEB, 80).outcome())
+          .isEqualTo(Connection.Outcome.REFUSED);
+
+      List<Finding> live =
+          findings(DoctorInputs.live(node("node1"), objects()), "no-endpoints").stream()
+              .filter(f -> f.summary().startsWith("default/web:http "))
+              .toList();
+      assertThat(live).singleElement();
+      assertThat(live.get(0).severity()).isEqualTo(Severity.WARNING);
+      assertThat(live.get(0).evidence())
+          .anySatisfy(
+              e -> {
+                assertThat(e.where()).startsWith("$ iptables-save");
+                assertThat(e.text())
+                    .contains("-d " + DemoCluster.WEB + "/32")
+                    .contains("-j REJECT");
+              })
+          .anySatisfy(
+              e ->
+                  assertThat(e.text())
+                      .contains(lab.pod("web-a").ip() + ":8080 (node node1, not ready)")
+                      .contains(lab.pod("web-b").ip() + ":8080 (node node2, not ready)"));
+
+      DoctorInput b = bundle("node1", "no-endpoints");
+      Finding f =
+          findings(b, "no-endpoints").stream()
+              .filter(x -> x.summary().startsWith("default/web:http "))
+              .findFirst()
+              .orElseThrow();
+      Evidence rule = f.evidence().get(0);
+      assertThat(rule.where()).startsWith("iptables-save.txt:");
+      String line = citedLine(tmp.resolve("no-endpoints"), rule);
+      assertThat(line)
+          .startsWith("-A KUBE-SERVICES -d " + DemoCluster.WEB + "/32")
+          .contains("REJECT");
+
+      // Asked about the very connection, it is the failure at hand.
+      PacketSpec p =
+          new PacketSpec(lab.pod("client").ip(), 40000, DemoCluster.WEB, 80, "tcp", null);
+      DoctorReport traced = Doctor.standard().examine(b.withPacket(p));
+      assertThat(traced.trace().outcomes())
+          .allSatisfy(o -> assertThat(o.reasonCode()).isEqualTo(ReasonCode.NO_ENDPOINTS));
+      assertThat(traced.findings())
+          .filteredOn(x -> x.id().equals("no-endpoints") && x.summary().startsWith("default/web:"))
+          .singleElement()
+          .satisfies(x -> assertThat(x.severity()).isEqualTo(Severity.ERROR));
+      // Explained by no-endpoints: no second, generic finding.
+      assertThat(traced.findings()).noneMatch(x -> x.id().equals("packet-not-delivered"));
+    } finally {
+      writeSlices(cluster.endpointSlices(true));
+    }
+    assertThat(findings(DoctorInputs.live(node("node1"), objects()), "no-endpoints"))
+        .noneMatch(f -> f.summary().startsWith("default/web:http "));
+    assertThat(lab.connect(client, DemoCluster.WEB, 80).outcome())
+        .isEqualTo(Connection.Outcome.REPLIED);
+  }
+
+  @Test
+  void etpLocal_seed002_node1WithoutEndpointNamesNode2() throws Exception {
+    String ext = lab.client("ext").netns();
+    Lab.Node n1 = lab.node("node1");
+    Lab.Node n2 = lab.node("node2");
+    // Seed 002 as its author saw it: the node without the endpoint drops, the one with it answers,
+    // and the node itself reaches its own NodePort through the cluster policy.
+    assertThat(lab.connect(ext, n1.ip(), DemoCluster.WEB_LOCAL_NODEPORT).outcome())
+        .isEqualTo(Connection.Outcome.TIMED_OUT);
+    assertThat(lab.connect(ext, n2.ip(), DemoCluster.WEB_LOCAL_NODEPORT).outcome())
+        .isEqualTo(Connection.Outcome.REPLIED);
+    assertThat(lab.connect(n1.netns(), n1.ip(), DemoCluster.WEB_LOCAL_NODEPORT).backend())
+        .isEqualTo("web-b");
+
+    DoctorInput b1 = bundle("node1", "seed002-node1");
+    List<Finding> f1 = findings(b1, "etp-local-no-local-endpoints");
+    assertThat(f1).singleElement();
+    Finding f = f1.get(0);
+    assertThat(f.severity()).isEqualTo(Severity.INFO);
+    assertThat(f.summary())
+        .startsWith("default/web-local:http ")
+        .contains("NodePort " + DemoCluster.WEB_LOCAL_NODEPORT)
+        .endsWith("its endpoints are on node2");
+    String line = citedLine(tmp.resolve("seed002-node1"), f.evidence().get(0));
+    assertThat(line)
+        .startsWith("-A KUBE-EXTERNAL-SERVICES")
+        .contains("--dport " + DemoCluster.WEB_LOCAL_NODEPORT)
+        .endsWith("-j DROP");
+    assertThat(findings(b1, "etp-local-node-name-mismatch")).isEmpty();
+    assertThat(findings(bundle("node2", "seed002-node2"), "etp-local-no-local-endpoints"))
+        .isEmpty();
+
+    // The external packet's drop is explained by that finding, not by a generic one.
+    DoctorReport traced =
+        Doctor.standard()
+            .examine(
+                b1.withPacket(
+                    new PacketSpec(
+                        lab.client("ext").ip(),
+                        40000,
+                        n1.ip(),
+                        DemoCluster.WEB_LOCAL_NODEPORT,
+                        "tcp",
+                        null)));
+    assertThat(traced.trace().outcomes())
+        .allSatisfy(o -> assertThat(o.reasonCode()).isEqualTo(ReasonCode.NO_ENDPOINTS));
+    assertThat(traced.findings()).noneMatch(x -> x.id().equals("packet-not-delivered"));
+  }
+
+  @Test
+  void etpLocalNodeNameMismatch_renamedProxy_namedLiveAndOnBundle_clearedByFix() throws Exception {
+    String ext = lab.client("ext").netns();
+    Lab.Node n2 = lab.node("node2");
+    assertThat(lab.connect(ext, n2.ip(), DemoCluster.WEB_LOCAL_NODEPORT).outcome())
+        .isEqualTo(Connection.Outcome.REPLIED);
+    cluster.proxy(2).stop();
+    // The proxy runs under a name that is not the Node's (a --hostname-override gone wrong).
+    List<String> argv = new ArrayList<>(ProxyProcess.javaCommand());
+    argv.addAll(
+        List.of(
+            "run",
+            "--mode",
+            "iptables",
+            "--manifests",
+            cluster.manifests().toString(),
+            "--node-name",
+            "node2-renamed",
+            "--node-ip",
+            n2.ip(),
+            "--cluster-cidr",
+            Lab.CLUSTER_CIDR,
+            "--lock-dir",
+            lab.workDir().toString()));
+    Path log = lab.workDir().resolve("renamed.log");
+    Spawned renamed = lab.spawn(n2.netns(), argv, log);
+    try {
+      long end = System.nanoTime() + 60_000_000_000L;
+      while (!(Files.exists(log) && Files.readString(log).contains("synced iptables"))) {
+        assertThat(System.nanoTime()).as("renamed proxy synced").isLessThan(end);
+        Thread.sleep(100);
+      }
+      assertThat(lab.connect(ext, n2.ip(), DemoCluster.WEB_LOCAL_NODEPORT).outcome())
+          .isEqualTo(Connection.Outcome.TIMED_OUT);
+
+      List<Finding> live =
+          findings(DoctorInputs.live(node("node2"), objects()), "etp-local-node-name-mismatch");
+      assertThat(live).singleElement();
+      Finding f = live.get(0);
+      assertThat(f.severity()).isEqualTo(Severity.ERROR);
+      assertThat(f.summary())
+          .startsWith("default/web-local:http ")
+          .contains("nodeName is node2 while the proxy runs as node \"node2-renamed\"");
+      assertThat(f.evidence())
+          .anySatisfy(
+              e -> {
+                assertThat(e.where()).matches("\\$ cat /proc/\\d+/cmdline");
+                assertThat(e.text()).isEqualTo("--node-name node2-renamed");
+              })
+          .anySatisfy(e -> assertThat(e.text()).startsWith(n2.podCidr() + " dev cni0"));
+      // Not also reported as the expected eTP=Local drop.
+      assertThat(
+              findings(DoctorInputs.live(node("node2"), objects()), "etp-local-no-local-endpoints"))
+          .isEmpty();
+
+      DoctorInput b = bundle("node2", "renamed");
+      List<Finding> fromBundle = findings(b, "etp-local-node-name-mismatch");
+      assertThat(fromBundle).singleElement();
+      assertThat(citedLine(tmp.resolve("renamed"), fromBundle.get(0).evidence().get(0)))
+          .startsWith("-A KUBE-EXTERNAL-SERVICES")
+          .endsWith("-j DROP");
+    } finally {
+      renamed.close();
+      cluster.restartProxies(List.of());
+    }
+    assertThat(
+            findings(DoctorInputs.live(node("node2"), objects()), "etp-local-node-name-mismatch"))
+        .isEmpty();
+    assertThat(lab.connect(ext, n2.ip(), DemoCluster.WEB_LOCAL_NODEPORT).outcome())
+        .isEqualTo(Connection.Outcome.REPLIED);
+  }
+
+  @Test
+  void hairpinOff_podToOwnService_namedLiveAndOnBundle_clearedByFix() throws Exception {
+    Lab.Pod webA = lab.pod("web-a");
+    String port = "veth" + webA.ip().substring(webA.ip().lastIndexOf('.') + 1);
+    String n1 = lab.node("node1").netns();
+    // "self" has web-a as its only endpoint: web-a reaching it is a hairpin.
+    assertThat(lab.connect(webA.netns(), DemoCluster.SELF, 80).outcome())
+        .isEqualTo(Connection.Outcome.REPLIED);
+    lab.in(n1, "ip", "link", "set", port, "type", "bridge_slave", "hairpin", "off");
+    try {
+      assertThat(lab.connect(webA.netns(), DemoCluster.SELF, 80).outcome())
+          .isEqualTo(Connection.Outcome.TIMED_OUT);
+      // Another pod still reaches the Service: only the hairpin is broken.
+      assertThat(lab.connect(lab.pod("client").netns(), DemoCluster.SELF, 80).outcome())
+          .isEqualTo(Connection.Outcome.REPLIED);
+
+      List<Finding> live =
+          findings(DoctorInputs.live(node("node1"), objects()), "hairpin-not-masqueraded");
+      assertThat(live).singleElement();
+      assertThat(live.get(0).evidence())
+          .containsExactly(
+              Evidence.command(
+                  "bridge -d link show dev " + port, port + " master cni0 hairpin off"));
+
+      DoctorInput b = bundle("node1", "hairpin");
+      List<Finding> fromBundle = findings(b, "hairpin-not-masqueraded");
+      assertThat(fromBundle).singleElement();
+      assertThat(fromBundle.get(0).evidence())
+          .containsExactly(new Evidence("bridge-link.json", port + " master cni0 hairpin off"));
+      assertThat(fromBundle.get(0).summary()).contains("1 port(s) of cni0");
+    } finally {
+      lab.in(n1, "ip", "link", "set", port, "type", "bridge_slave", "hairpin", "on");
+    }
+    assertThat(findings(DoctorInputs.live(node("node1"), objects()), "hairpin-not-masqueraded"))
+        .isEmpty();
+    assertThat(lab.connect(webA.netns(), DemoCluster.SELF, 80).outcome())
+        .isEqualTo(Connection.Outcome.REPLIED);
+  }
+
+  @Test
+  void proxyNotRunning_deadProxyAndFlushedNat_namedLiveAndOnBundle_clearedByRestart()
+      throws Exception {
+    String client = lab.pod("client").netns();
+    String n1 = lab.node("node1").netns();
+    assertThat(lab.connect(client, DemoCluster.WEB, 80).outcome())
+        .isEqualTo(Connection.Outcome.REPLIED);
+    cluster.proxy(1).stop();
+    // A firewall reload flushes the nat table; no proxy is left to write it again.
+    lab.in(n1, "iptables", "-t", "nat", "-F");
+    lab.in(n1, "iptables", "-t", "nat", "-X");
+    try {
+      assertThat(lab.connect(client, DemoCluster.WEB, 80).outcome())
+          .isIn(Connection.Outcome.TIMED_OUT, Connection.Outcome.REFUSED);
+
+      List<Finding> live =
+          findings(DoctorInputs.live(node("node1"), objects()), "kube-proxy-not-running");
+      assertThat(live).singleElement();
+      assertThat(live.get(0).severity()).isEqualTo(Severity.ERROR);
+      assertThat(live.get(0).evidence().get(0))
+          .isEqualTo(
+              Evidence.command(
+                  "ps -e -o pid,netns,args",
+                  "no kube-proxy or svcproxy run process in this network namespace"));
+
+      DoctorInput b = bundle("node1", "dead");
+      List<Finding> fromBundle = findings(b, "kube-proxy-not-running");
+      assertThat(fromBundle).singleElement();
+      assertThat(fromBundle.get(0).summary()).contains("canary chain is gone from nat");
+      // The canaries that are left, cited where the file declares them.
+      Evidence mangle = fromBundle.get(0).evidence().get(0);
+      assertThat(citedLine(tmp.resolve("dead"), mangle)).startsWith(":KUBE-PROXY-CANARY - ");
+    } finally {
+      cluster.restartProxies(List.of());
+    }
+    assertThat(findings(DoctorInputs.live(node("node1"), objects()), "kube-proxy-not-running"))
+        .isEmpty();
+    assertThat(lab.connect(client, DemoCluster.WEB, 80).outcome())
+        .isEqualTo(Connection.Outcome.REPLIED);
+  }
+
+  @Test
+  void mixedBackends_legacyForwardDrop_namedLiveAndOnBundle_clearedByFix() throws Exception {
+    String ext = lab.client("ext").netns();
+    Lab.Node n1 = lab.node("node1");
+    assertThat(lab.connect(ext, n1.ip(), DemoCluster.WEB_NODEPORT).outcome())
+        .isEqualTo(Connection.Outcome.REPLIED);
+    // Docker on iptables-legacy beside kube-proxy on iptables-nft: its FORWARD DROP policy
+    // applies to packets kube-proxy's KUBE-FORWARD accepted in the other backend.
+    lab.in(n1.netns(), "iptables-legacy", "-A", "FORWARD", "-o", "docker0", "-j", "ACCEPT");
+    lab.in(n1.netns(), "iptables-legacy", "-P", "FORWARD", "DROP");
+    try {
+      assertThat(lab.connect(ext, n1.ip(), DemoCluster.WEB_NODEPORT).outcome())
+          .isEqualTo(Connection.Outcome.TIMED_OUT);
+
+      List<Finding> live =
+          findings(DoctorInputs.live(node("node1"), objects()), "mixed-iptables-backends");
+      assertThat(live).singleElement();
+      assertThat(live.get(0).severity()).isEqualTo(Severity.ERROR);
+      assertThat(live.get(0).evidence())
+          .anySatisfy(e -> assertThat(e.text()).startsWith(":FORWARD DROP"));
+
+      DoctorInput b = bundle("node1", "mixed");
+      List<Finding> fromBundle = findings(b, "mixed-iptables-backends");
+      assertThat(fromBundle).singleElement();
+      assertThat(fromBundle.get(0).summary()).contains("kube-proxy's chains are in iptables-nft");
+      Evidence policy =
+          fromBundle.get(0).evidence().stream()
+              .filter(e -> e.where().startsWith("iptables-legacy-save.txt:"))
+              .filter(e -> e.text().startsWith(":FORWARD"))
+              .findFirst()
+              .orElseThrow();
+      assertThat(citedLine(tmp.resolve("mixed"), policy)).startsWith(":FORWARD DROP");
+    } finally {
+      lab.in(n1.netns(), "iptables-legacy", "-P", "FORWARD", "ACCEPT");
+      lab.in(n1.netns(), "iptables-legacy", "-F", "FORWARD");
+    }
+    assertThat(findings(DoctorInputs.live(node("node1"), objects()), "mixed-iptables-backends"))
+        .isEmpty();
+    assertThat(lab.connect(ext, n1.ip(), DemoCluster.WEB_NODEPORT).outcome())
+        .isEqualTo(Connection.Outcome.REPLIED);
+  }
+
+  @Test
+  void packetNotDelivered_hostRuleDropsForwardedNodePort_explainedLiveAndOnBundle_clearedByFix()
+      throws Exception {
+    String ext = lab.client("ext").netns();
+    Lab.Node n1 = lab.node("node1");
+    String extIp = lab.client("ext").ip();
+    assertThat(lab.connect(ext, n1.ip(), DemoCluster.WEB_NODEPORT).outcome())
+        .isEqualTo(Connection.Outcome.REPLIED);
+    // A hand-made firewall rule ahead of kube-proxy's, outside every catalogue entry's state.
+    List<String> rule =
+        List.of(
+            "FORWARD",
+            "-s",
+            extIp + "/32",
+            "-p",
+            "tcp",
+            "-m",
+            "tcp",
+            "--dport",
+            "8080",
+            "-j",
+            "DROP");
+    List<String> insert = new ArrayList<>(List.of("iptables", "-I"));
+    insert.add(rule.get(0));
+    insert.add("1");
+    insert.addAll(rule.subList(1, rule.size()));
+    lab.in(n1.netns(), insert.toArray(String[]::new));
+    PacketSpec p = new PacketSpec(extIp, 40000, n1.ip(), DemoCluster.WEB_NODEPORT, "tcp", null);
+    String printed = "-A " + String.join(" ", rule);
+    try {
+      assertThat(lab.connect(ext, n1.ip(), DemoCluster.WEB_NODEPORT).outcome())
+          .isEqualTo(Connection.Outcome.TIMED_OUT);
+
+      DoctorReport live =
+          Doctor.standard().examine(DoctorInputs.live(node("node1"), objects()).withPacket(p));
+      assertThat(live.findings())
+          .filteredOn(f -> f.id().equals("packet-not-delivered"))
+          .singleElement()
+          .satisfies(
+              f -> {
+                assertThat(f.summary()).contains("dropped-by-rule").contains("filter FORWARD");
+                assertThat(f.evidence().get(0).where()).startsWith("$ iptables-save (line ");
+                assertThat(f.evidence().get(0).text()).isEqualTo(printed);
+              });
+
+      DoctorInput b = bundle("node1", "host-rule");
+      DoctorReport traced = Doctor.standard().examine(b.withPacket(p));
+      Finding f =
+          traced.findings().stream()
+              .filter(x -> x.id().equals("packet-not-delivered"))
+              .findFirst()
+              .orElseThrow();
+      assertThat(citedLine(tmp.resolve("host-rule"), f.evidence().get(0))).endsWith(printed);
+      // Without the packet there is nothing to explain.
+      assertThat(findings(b, "packet-not-delivered")).isEmpty();
+    } finally {
+      List<String> delete = new ArrayList<>(List.of("iptables", "-D"));
+      delete.addAll(rule);
+      lab.in(n1.netns(), delete.toArray(String[]::new));
+    }
+    DoctorReport after =
+        Doctor.standard().examine(DoctorInputs.live(node("node1"), objects()).withPacket(p));
+    assertThat(after.findings()).noneMatch(f -> f.id().equals("packet-not-delivered"));
+    assertThat(lab.connect(ext, n1.ip(), DemoCluster.WEB_NODEPORT).outcome())
+        .isEqualTo(Connection.Outcome.REPLIED);
+  }
+
+  @Test
+  void duplicateRules_jumpAppendedTwice_namedLiveAndOnBundle_clearedByDeletingTheCopy()
+      throws Exception {
+    String n1 = lab.node("node1").netns();
+    // A setup script that appends kube-proxy's jump again instead of checking for it first.
+    String jump =
+        lab.in(n1, "iptables", "-t", "nat", "-S", "PREROUTING")
+            .stdout()
+            .lines()
+            .filter(l -> l.endsWith("-j KUBE-SERVICES"))
+            .findFirst()
+            .orElseThrow();
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                jump.replaceFirst("^-A PREROUTING ", "")
+                    .split(" (?=(?:[^\"]*\"[^\"]*\")*[^\"]*$)")));
+    args.replaceAll(a -> a.replace("\"", ""));
+    List<String> append = new ArrayList<>(List.of("iptables", "-t", "nat", "-A", "PREROUTING"));
+    append.addAll(args);
+    lab.in(n1, append.toArray(String[]::new));
+    try {
+      // Not broken, only grown: the copy never matches anything the first did not.
+      assertThat(
+              lab.connect(
+                      lab.client("ext").netns(), lab.node("node1").ip(), DemoCluster.WEB_NODEPORT)
+                  .outcome())
+          .isEqualTo(Connection.Outcome.REPLIED);
+      List<Finding> live = findings(DoctorInputs.live(node("node1"), objects()), "duplicate-rules");
+      assertThat(live).singleElement();
+      assertThat(live.get(0).evidence())
+          .hasSize(2)
+          .allSatisfy(e -> assertThat(e.text()).isEqualTo(jump));
+
+      List<Finding> fromBundle = findings(bundle("node1", "dup"), "duplicate-rules");
+      assertThat(fromBundle).singleElement();
+      for (Evidence e : fromBundle.get(0).evidence()) {
+        assertThat(citedLine(tmp.resolve("dup"), e)).endsWith(jump);
+      }
+      assertThat(fromBundle.get(0).evidence().get(0).where())
+          .isNotEqualTo(fromBundle.get(0).evidence().get(1).where());
+    } finally {
+      List<String> delete = new ArrayList<>(List.of("iptables", "-t", "nat", "-D", "PREROUTING"));
+      delete.addAll(args);
+      lab.in(n1, delete.toArray(String[]::new));
+    }
+    assertThat(findings(DoctorInputs.live(node("node1"), objects()), "duplicate-rules")).isEmpty();
+    assertThat(lab.in(n1, "iptables", "-t", "nat", "-S", "PREROUTING").stdout())
+        .contains("-j KUBE-SERVICES");
+  }
+}
