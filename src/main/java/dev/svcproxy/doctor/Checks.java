@@ -1,6 +1,8 @@
 package dev.svcproxy.doctor;
 
+import dev.svcproxy.doctor.checks.ConntrackCheck;
 import dev.svcproxy.doctor.checks.KernelSettingsCheck;
+import dev.svcproxy.doctor.checks.RoutingCheck;
 import java.util.List;
 
 /** Every check the doctor runs, in the order their findings are listed at equal severity. */
@@ -9,6 +11,6 @@ public final class Checks {
 
   /** A fresh list of every check. */
   public static List<Check> all() {
-    return List.of(new KernelSettingsCheck());
+    return List.of(new KernelSettingsCheck(), new RoutingCheck(), new ConntrackCheck());
   }
 }
