@@ -341,6 +341,52 @@ class RoutingSysctlConntrackLabTest {
     assertThat(udp(client, vip, 5555)).contains("web-a");
   }
 
+  @Test
+  void podCidrOverlapsServiceCidr_vipIsAPodAddress_hijacksPodNamedAndCleared() throws Exception {
+    Lab.Pod collide = lab.addPod("node1", "collide");
+    lab.startBackend(collide, 80);
+    String client = lab.pod("client").netns();
+    assertThat(lab.connect(client, collide.ip(), 80).backend()).isEqualTo("collide");
+    // The service range handed out an address the CNI also gave a pod: its Service (served by
+    // web-b) now captures the pod's port 80.
+    cluster.writeManifest("collide.yaml", collideService(collide.ip()));
+    awaitRule(n1, "-d " + collide.ip() + "/32");
+    try {
+      assertThat(lab.connect(client, collide.ip(), 80).backend()).isEqualTo("web-b");
+      for (Finding x : liveAndBundle("pod-cidr-overlaps-service-cidr")) {
+        assertThat(x.summary()).contains(collide.ip()).contains(n1.podCidr());
+        assertThat(x.evidence()).anyMatch(e -> e.text().contains("-d " + collide.ip() + "/32"));
+        assertThat(x.evidence()).anyMatch(e -> e.text().startsWith("cni0 " + n1.bridgeIp()));
+      }
+    } finally {
+      // The fix: a ClusterIP from the service range.
+      cluster.writeManifest("collide.yaml", collideService("10.96.0.21"));
+      awaitRule(n1, "-d 10.96.0.21/32");
+    }
+    assertThat(liveNow("pod-cidr-overlaps-service-cidr", in -> in)).isEmpty();
+    assertThat(lab.connect(client, collide.ip(), 80).backend()).isEqualTo("collide");
+  }
+
+  private static String collideService(String ip) {
+    return "apiVersion: v1\nkind: Service\nmetadata: {namespace: default, name: collide}\nspec:\n"
+        + "  type: ClusterIP\n  clusterIP: "
+        + ip
+        + "\n  ports: [{name: http, port: 80, protocol: TCP, targetPort: 8080}]\n---\n"
+        + "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n"
+        + "  namespace: default\n  name: collide-1\n"
+        + "  labels: {kubernetes.io/service-name: collide}\n"
+        + "addressType: IPv4\nports: [{name: http, port: 8080, protocol: TCP}]\nendpoints:\n"
+        + "- addresses: [10.244.2.2]\n  nodeName: node2\n";
+  }
+
+  private void awaitRule(Lab.Node n, String text) throws InterruptedException {
+    long end = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+    while (!lab.in(n.netns(), "iptables-save", "-t", "nat").stdout().contains(text)) {
+      assertThat(System.nanoTime()).as("proxy programs " + text).isLessThan(end);
+      Thread.sleep(200);
+    }
+  }
+
   private String udp(Lab.Pod from, String ip, int sport) {
     return lab.runner()
         .inNetns(from.netns())
