@@ -387,6 +387,82 @@ class RoutingSysctlConntrackLabTest {
     }
   }
 
+  /**
+   * An asymmetric path: ext's SYN to web-a crosses node1, web-a's SYN-ACK comes back over a second
+   * link, so node1 sees the client's ACK in SYN_SENT state, which conntrack marks INVALID and
+   * kube-proxy's rule drops. The live capture has no rule counters (iptables-save without -c), so
+   * only a bundle with `iptables-save -c` shows the drops.
+   */
+  @Test
+  void conntrackInvalidDrop_asymmetricPath_countedNamedOnBundleAndClearedByBeLiberal()
+      throws Exception {
+    Lab.Client ext = lab.client("ext");
+    Lab.Pod webA = lab.pod("web-a");
+    String liberal = "net.netfilter.nf_conntrack_tcp_be_liberal";
+    lab.route(ext.netns(), n1.podCidr(), n1.ip());
+    lab.in(
+        ext.netns(),
+        "ip",
+        "link",
+        "add",
+        "asy",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "asy",
+        "netns",
+        webA.netns());
+    lab.in(ext.netns(), "ip", "addr", "add", "10.98.0.2/30", "dev", "asy");
+    lab.in(ext.netns(), "ip", "link", "set", "asy", "up");
+    lab.in(webA.netns(), "ip", "addr", "add", "10.98.0.1/30", "dev", "asy");
+    lab.in(webA.netns(), "ip", "link", "set", "asy", "up");
+    lab.in(webA.netns(), "ip", "route", "add", ext.ip() + "/32", "via", "10.98.0.2");
+    try {
+      Connection broken = lab.connect(ext.netns(), webA.ip(), DemoCluster.BACKEND_PORT);
+      assertThat(broken.outcome()).as(broken.toString()).isNotEqualTo(Connection.Outcome.REPLIED);
+      Path dir = tmp.resolve("invalid");
+      BundleCapture.captureInto(node, dir);
+      // What a user gives when asked for the counters.
+      Files.writeString(
+          dir.resolve("iptables-save.txt"), node.run("iptables-nft-save", "-c").orThrow().stdout());
+      List<Finding> f = only(DoctorInputs.bundle(dir, Optional.empty()), "conntrack-invalid-drop");
+      assertThat(f).singleElement();
+      Evidence rule = f.get(0).evidence().get(0);
+      assertThat(rule.where())
+          .as(
+              rule.text()
+                  + " / "
+                  + Files.readAllLines(dir.resolve("iptables-save.txt")).stream()
+                      .filter(l -> l.contains("INVALID"))
+                      .toList())
+          .startsWith("iptables-save.txt:");
+      assertThat(rule.text()).contains("--ctstate INVALID").endsWith("-j DROP");
+      List<String> lines = Files.readAllLines(dir.resolve("iptables-save.txt"));
+      String line = lines.get(Integer.parseInt(rule.where().substring(18)) - 1);
+      long packets = Long.parseLong(line.substring(1, line.indexOf(':')));
+      assertThat(packets).isPositive();
+      assertThat(f.get(0).summary()).startsWith(packets + " packet(s)");
+      assertThat(f.get(0).evidence())
+          .anyMatch(e -> e.text().matches(liberal.replace(".", "\\.") + "\\s*=\\s*0"));
+
+      // The fix: be_liberal on; the proxy (as kube-proxy 1.29+) then leaves the rule out.
+      lab.in(n1.netns(), "sysctl", "-q", "-w", liberal + "=1");
+      cluster.restartProxies(List.of());
+      Files.writeString(
+          dir.resolve("iptables-save.txt"), node.run("iptables-nft-save", "-c").orThrow().stdout());
+      assertThat(only(DoctorInputs.bundle(dir, Optional.empty()), "conntrack-invalid-drop"))
+          .isEmpty();
+      Connection fixed = lab.connect(ext.netns(), webA.ip(), DemoCluster.BACKEND_PORT);
+      assertThat(fixed.outcome()).as(fixed.toString()).isEqualTo(Connection.Outcome.REPLIED);
+    } finally {
+      lab.in(n1.netns(), "sysctl", "-q", "-w", liberal + "=0");
+      lab.in(ext.netns(), "ip", "link", "del", "asy");
+      lab.in(ext.netns(), "ip", "route", "del", n1.podCidr());
+      cluster.restartProxies(List.of());
+    }
+  }
+
   private String udp(Lab.Pod from, String ip, int sport) {
     return lab.runner()
         .inNetns(from.netns())

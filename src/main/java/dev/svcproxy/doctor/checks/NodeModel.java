@@ -146,19 +146,26 @@ final class NodeModel {
   /** The rule's line in the iptables-save file it came from (either backend). */
   static Evidence cite(BundleFiles files, Rule r) {
     String text = r.print();
+    // iptables prints some options with two blanks ("--nfacct-name  NAME"): compare the rule's
+    // elements, not its spacing.
+    String canon = squeeze(text);
     for (String f : List.of("iptables-save.txt", "iptables-legacy-save.txt")) {
       Optional<Evidence> e =
           files.first(
               f,
               l -> {
-                String s = l.strip();
-                return s.equals(text) || (s.startsWith("[") && s.endsWith("] " + text));
+                String s = squeeze(l);
+                return s.equals(canon) || (s.startsWith("[") && s.endsWith("] " + canon));
               });
       if (e.isPresent()) {
         return e.get();
       }
     }
     return files.at("iptables-save.txt", 0, text);
+  }
+
+  private static String squeeze(String s) {
+    return s.strip().replaceAll("\\s+", " ");
   }
 
   /** The sysctl's line (or the command that shows it), or the value as the model holds it. */
