@@ -222,7 +222,7 @@ public final class KernelSettingsCheck implements Check {
         ev.add(
             ctx.files()
                 .at(
-                    "ip-addr.json",
+                    NodeModel.addrFile(ctx.files()),
                     0,
                     b.name() + " " + b.address() + ": bridge of " + String.join(", ", b.ports())));
         ev.add(NodeModel.cite(ctx.files(), e.rule()));
@@ -275,7 +275,7 @@ public final class KernelSettingsCheck implements Check {
         back.route() == null
             ? "no route back to " + p.src()
             : "route back to " + p.src() + ": " + NodeModel.describe(back.route());
-    ev.add(ctx.files().at("ip-route.json", 0, backText));
+    ev.add(ctx.files().at(NodeModel.routeFile(ctx.files()), 0, backText));
     return Optional.of(
         RP_FILTER_DROPS_ASYMMETRIC.finding(
             "Packets from "

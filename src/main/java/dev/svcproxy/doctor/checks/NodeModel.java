@@ -168,6 +168,18 @@ final class NodeModel {
     return s.strip().replaceAll("\\s+", " ");
   }
 
+  /** The bundle's route file (JSON as captured, or `ip route` text written by hand). */
+  static String routeFile(BundleFiles files) {
+    return !files.has("ip-route.json") && files.has("ip-route.txt")
+        ? "ip-route.txt"
+        : "ip-route.json";
+  }
+
+  /** The bundle's address file. */
+  static String addrFile(BundleFiles files) {
+    return !files.has("ip-addr.json") && files.has("ip-addr.txt") ? "ip-addr.txt" : "ip-addr.json";
+  }
+
   /** The sysctl's line (or the command that shows it), or the value as the model holds it. */
   static Evidence sysctl(BundleFiles files, String key, String value) {
     return files

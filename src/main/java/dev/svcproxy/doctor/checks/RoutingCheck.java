@@ -60,7 +60,7 @@ public final class RoutingCheck implements Check {
   }
 
   private static Evidence routes(DoctorContext ctx, String text) {
-    return ctx.files().at("ip-route.json", 0, text);
+    return ctx.files().at(NodeModel.routeFile(ctx.files()), 0, text);
   }
 
   /**
@@ -227,7 +227,7 @@ public final class RoutingCheck implements Check {
             ev.add(
                 ctx.files()
                     .at(
-                        "ip-addr.json",
+                        NodeModel.addrFile(ctx.files()),
                         0,
                         b.name()
                             + " "
