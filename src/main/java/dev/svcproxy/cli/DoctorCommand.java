@@ -82,6 +82,12 @@ final class DoctorCommand implements Callable<Integer> {
       description = "tcp, udp, sctp or icmp.")
   String proto;
 
+  @Option(
+      names = "--in-iface",
+      paramLabel = "NAME",
+      description = "With --src: the interface it arrives on.")
+  String inIface;
+
   @Option(names = "-o", paramLabel = "FORMAT", defaultValue = "text", description = "text or json.")
   String output;
 
@@ -141,6 +147,6 @@ final class DoctorCommand implements Callable<Integer> {
     if (src != null && !Ip.isIpv4(src)) {
       throw new IllegalArgumentException("--src: invalid IPv4 address \"" + src + "\"");
     }
-    return new PacketSpec(src, sport, ip, port, p, null);
+    return new PacketSpec(src, sport, ip, port, p, inIface);
   }
 }
