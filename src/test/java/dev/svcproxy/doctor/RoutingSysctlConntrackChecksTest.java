@@ -335,6 +335,15 @@ class RoutingSysctlConntrackChecksTest {
     assertThat(run(m, "bridge-nf-call-iptables-off")).isEmpty();
   }
 
+  @Test
+  void bridgeNfAbsentFromHandWrittenSysctls_assumedOnNoFinding() {
+    Map<String, String> m = healthy();
+    m.put("sysctl.txt", "net.ipv4.ip_forward = 1\n");
+    DoctorReport r = Doctor.standard().examine(DoctorInputs.files(m, Optional.empty()));
+    assertThat(r.findings()).noneMatch(f -> f.id().equals("bridge-nf-call-iptables-off"));
+    assertThat(r.assumptions()).anyMatch(a -> a.contains("bridge-nf-call-iptables"));
+  }
+
   // --- rp-filter-drops-asymmetric
 
   private static final PacketSpec ON_ETH1 =

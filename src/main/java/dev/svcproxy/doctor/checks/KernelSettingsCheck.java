@@ -200,6 +200,12 @@ public final class KernelSettingsCheck implements Check {
     if (v != null && !v.equals("0")) {
       return Optional.empty();
     }
+    if (v == null && !ctx.files().isLive()) {
+      // A hand-written sysctl.txt may just leave it out; only a live `sysctl -a` without it
+      // shows br_netfilter is not loaded.
+      ctx.assume(BNF + " not in sysctl.txt: assumed 1 (br_netfilter loaded)");
+      return Optional.empty();
+    }
     for (NodeModel.Bridge b : NodeModel.bridges(node)) {
       if (b.ports().size() < 2) {
         continue; // no second pod to reach through the Service on the same bridge
