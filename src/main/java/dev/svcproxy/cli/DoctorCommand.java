@@ -84,6 +84,12 @@ final class DoctorCommand implements Callable<Integer> {
   String proto;
 
   @Option(
+      names = "--in-iface",
+      paramLabel = "NAME",
+      description = "With --src: the interface it arrives on.")
+  String inIface;
+
+  @Option(
       names = {"-o", "--format"},
       paramLabel = "FORMAT",
       defaultValue = "text",
@@ -149,6 +155,6 @@ final class DoctorCommand implements Callable<Integer> {
     if (src != null && !Ip.isIpv4(src)) {
       throw new IllegalArgumentException("--src: invalid IPv4 address \"" + src + "\"");
     }
-    return new PacketSpec(src, sport, ip, port, p, null);
+    return new PacketSpec(src, sport, ip, port, p, inIface);
   }
 }

@@ -1,5 +1,6 @@
 package dev.svcproxy.doctor;
 
+import dev.svcproxy.doctor.checks.ConntrackCheck;
 import dev.svcproxy.doctor.checks.DockerCheck;
 import dev.svcproxy.doctor.checks.ForwardPolicyCheck;
 import dev.svcproxy.doctor.checks.KernelSettingsCheck;
@@ -7,6 +8,7 @@ import dev.svcproxy.doctor.checks.NodeLocalDnsCheck;
 import dev.svcproxy.doctor.checks.PacketOutcomeCheck;
 import dev.svcproxy.doctor.checks.PodNetworkCheck;
 import dev.svcproxy.doctor.checks.ProxyRulesCheck;
+import dev.svcproxy.doctor.checks.RoutingCheck;
 import java.util.List;
 
 /** Every check the doctor runs, in the order their findings are listed at equal severity. */
@@ -17,6 +19,8 @@ public final class Checks {
   public static List<Check> all() {
     return List.of(
         new KernelSettingsCheck(),
+        new RoutingCheck(),
+        new ConntrackCheck(),
         new ProxyRulesCheck(),
         new ForwardPolicyCheck(),
         new NodeLocalDnsCheck(),

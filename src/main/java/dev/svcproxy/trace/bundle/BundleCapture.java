@@ -19,7 +19,7 @@ import java.util.stream.Stream;
  */
 public final class BundleCapture {
   private static final String SYSCTL_KEYS =
-      "ip_forward|rp_filter|route_localnet|bridge-nf-call-ip|tcp_be_liberal|net\\.ipv4\\.vs\\.|arp_ignore|arp_announce";
+      "ip_forward|rp_filter|route_localnet|bridge-nf-call-ip|tcp_be_liberal|nf_conntrack_count|nf_conntrack_max|net\\.ipv4\\.vs\\.|arp_ignore|arp_announce";
 
   private BundleCapture() {}
 

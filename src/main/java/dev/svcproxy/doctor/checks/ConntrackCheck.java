@@ -1,0 +1,273 @@
+package dev.svcproxy.doctor.checks;
+
+import dev.svcproxy.doctor.Catalogue;
+import dev.svcproxy.doctor.Check;
+import dev.svcproxy.doctor.DoctorContext;
+import dev.svcproxy.doctor.Evidence;
+import dev.svcproxy.doctor.Finding;
+import dev.svcproxy.doctor.Severity;
+import dev.svcproxy.netfilter.Rule;
+import dev.svcproxy.trace.NodeState;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+/** Connection tracking: stale UDP entries, a full table, INVALID packets being dropped. */
+public final class ConntrackCheck implements Check {
+  static final Catalogue.Entry STALE_UDP_CONNTRACK =
+      new Catalogue.Entry(
+          "stale-udp-conntrack",
+          Severity.ERROR,
+          "A UDP conntrack entry pins a flow to a gone endpoint or to no DNAT at all",
+          List.of(
+              "kubernetes/kubernetes#19029",
+              "kubernetes/kubernetes#48370",
+              "kubernetes/kubernetes#125467"));
+  static final Catalogue.Entry CONNTRACK_TABLE_FULL =
+      new Catalogue.Entry(
+          "conntrack-table-full",
+          Severity.ERROR,
+          "The conntrack table is full: new connections are dropped",
+          List.of("kubernetes/kubernetes#18604"));
+  static final Catalogue.Entry CONNTRACK_INVALID_DROP =
+      new Catalogue.Entry(
+          "conntrack-invalid-drop",
+          Severity.WARNING,
+          "Packets conntrack marks INVALID are being dropped (nf_conntrack_tcp_be_liberal=0)",
+          List.of(
+              "kubernetes/kubernetes#74839",
+              "kubernetes/kubernetes#94861",
+              "kubernetes/kubernetes#117924",
+              "kubernetes/kubernetes#120412"));
+
+  private static final String COUNT = "net.netfilter.nf_conntrack_count";
+  private static final String MAX = "net.netfilter.nf_conntrack_max";
+  private static final String LIBERAL = "net.netfilter.nf_conntrack_tcp_be_liberal";
+
+  @Override
+  public List<Catalogue.Entry> entries() {
+    return List.of(STALE_UDP_CONNTRACK, CONNTRACK_TABLE_FULL, CONNTRACK_INVALID_DROP);
+  }
+
+  @Override
+  public List<Finding> run(DoctorContext ctx) {
+    List<Finding> out = new ArrayList<>();
+    out.addAll(staleUdp(ctx));
+    tableFull(ctx).ifPresent(out::add);
+    invalidDrop(ctx).ifPresent(out::add);
+    return out;
+  }
+
+  /**
+   * A UDP entry to a Service port keeps its first packet's NAT decision for as long as the client
+   * keeps sending from the same port: an entry whose reply source is not among the Service's
+   * current endpoints (or is the VIP itself: no DNAT) will never reach a live endpoint.
+   */
+  private static List<Finding> staleUdp(DoctorContext ctx) {
+    NodeState node = ctx.node();
+    if (!ctx.files().has("conntrack.txt")) {
+      ctx.assume("no conntrack.txt: stale UDP conntrack entries not checked");
+      return List.of();
+    }
+    List<Finding> out = new ArrayList<>();
+    List<NodeModel.ServiceRule> services =
+        NodeModel.serviceRules(node).stream().filter(s -> s.proto().equals("udp")).toList();
+    for (NodeState.ConntrackEntry c : node.conntrack()) {
+      if (!c.proto().equals("udp") || c.original() == null || c.reply() == null) {
+        continue;
+      }
+      NodeState.Tuple o = c.original();
+      Optional<NodeModel.ServiceRule> svc =
+          services.stream()
+              .filter(s -> s.vip().equals(o.dst()) && s.port() == o.dport())
+              .findFirst();
+      if (svc.isEmpty()) {
+        continue;
+      }
+      List<NodeModel.EndpointRule> eps = NodeModel.endpointsOf(node, svc.get().chain());
+      if (eps.isEmpty()) {
+        continue; // no endpoints: the no-endpoints check speaks; nothing better to pin it to
+      }
+      String to = c.reply().src();
+      int toPort = c.reply().sport();
+      boolean current =
+          eps.stream().anyMatch(e -> e.ip().equals(to) && (e.port() == 0 || e.port() == toPort));
+      if (current) {
+        continue;
+      }
+      boolean noDnat = to.equals(o.dst());
+      String endpoints =
+          eps.stream()
+              .map(e -> e.ip() + (e.port() > 0 ? ":" + e.port() : ""))
+              .distinct()
+              .collect(Collectors.joining(", "));
+      String clear =
+          "conntrack -D -p udp -s "
+              + o.src()
+              + " -d "
+              + o.dst()
+              + " --sport "
+              + o.sport()
+              + " --dport "
+              + o.dport();
+      List<Evidence> ev = new ArrayList<>();
+      ev.add(entryLine(ctx, c));
+      ev.add(NodeModel.cite(ctx.files(), svc.get().rule()));
+      eps.stream()
+          .map(NodeModel.EndpointRule::rule)
+          .distinct()
+          .limit(5)
+          .forEach(r -> ev.add(NodeModel.cite(ctx.files(), r)));
+      out.add(
+          STALE_UDP_CONNTRACK.finding(
+              "UDP flow "
+                  + o.src()
+                  + ":"
+                  + o.sport()
+                  + " → "
+                  + o.dst()
+                  + ":"
+                  + o.dport()
+                  + (noDnat
+                      ? " is tracked without DNAT"
+                      : " is pinned to " + to + ":" + toPort + ", no longer an endpoint")
+                  + " (endpoints now: "
+                  + endpoints
+                  + ")",
+              ev,
+              "conntrack decides NAT for the first packet only; later packets of the same UDP"
+                  + " 5-tuple follow the entry, and each one refreshes its timeout. A client that"
+                  + " keeps sending from the same port (DNS resolvers, statsd, VXLAN) keeps"
+                  + (noDnat
+                      ? " sending to the VIP itself, which nothing answers (the entry was made"
+                          + " before the Service had endpoints)"
+                      : " sending to the gone endpoint")
+                  + ": its requests time out until it changes source port or the entry is"
+                  + " deleted. kube-proxy deletes such entries when endpoints change; this one"
+                  + " survived.",
+              "Delete the entry: "
+                  + clear
+                  + " (or every stale one of the Service: conntrack -D -p udp -d "
+                  + o.dst()
+                  + " --dport "
+                  + o.dport()
+                  + "). Check that kube-proxy runs and has the conntrack binary."));
+    }
+    return out;
+  }
+
+  private static Evidence entryLine(DoctorContext ctx, NodeState.ConntrackEntry c) {
+    NodeState.Tuple o = c.original();
+    String key =
+        "src=" + o.src() + " dst=" + o.dst() + " sport=" + o.sport() + " dport=" + o.dport();
+    return ctx.files()
+        .first("conntrack.txt", l -> l.contains(" udp ") && l.contains(key))
+        .orElse(ctx.files().at("conntrack.txt", 0, "udp " + key));
+  }
+
+  private static Optional<Finding> tableFull(DoctorContext ctx) {
+    NodeState node = ctx.node();
+    String count = NodeModel.value(node.sysctls(), COUNT);
+    String max = NodeModel.value(node.sysctls(), MAX);
+    if (count == null || max == null || !count.matches("\\d{1,12}") || !max.matches("\\d{1,12}")) {
+      if (!node.sysctls().isEmpty()) {
+        ctx.assume("nf_conntrack_count/nf_conntrack_max unknown: conntrack table use not checked");
+      }
+      return Optional.empty();
+    }
+    long n = Long.parseLong(count);
+    long m = Long.parseLong(max);
+    if (m <= 0 || n * 10 < m * 9) {
+      return Optional.empty();
+    }
+    boolean full = n >= m;
+    return Optional.of(
+        CONNTRACK_TABLE_FULL.finding(
+            full ? Severity.ERROR : Severity.WARNING,
+            "conntrack holds "
+                + n
+                + " of at most "
+                + m
+                + " entries"
+                + (full ? ": the table is full" : " (" + (n * 100 / m) + "%)"),
+            List.of(
+                NodeModel.sysctl(ctx.files(), COUNT, count),
+                NodeModel.sysctl(ctx.files(), MAX, max)),
+            "Every new connection needs a conntrack entry. With the table full the kernel first"
+                + " evicts an unconfirmed entry, and when there is none it drops the packet"
+                + " ('nf_conntrack: table full, dropping packet' in dmesg): new connections to"
+                + " Services, NodePorts and pods time out at random while established ones carry"
+                + " on.",
+            "Raise the limit: sysctl -w "
+                + MAX
+                + "=<larger> (kube-proxy's --conntrack-max-per-core/--conntrack-min set it at"
+                + " start), and look for what fills the table (conntrack -L | sort by source),"
+                + " e.g. a UDP flood or many short connections in TIME_WAIT."));
+  }
+
+  /**
+   * kube-proxy's `--ctstate INVALID -j DROP` (installed while be_liberal is 0) drops what conntrack
+   * cannot place in a TCP window; on asymmetric or multi-homed paths that is legitimate traffic.
+   * Only counters show it is happening, so only counters make a finding.
+   */
+  private static Optional<Finding> invalidDrop(DoctorContext ctx) {
+    NodeState node = ctx.node();
+    List<Rule> drops =
+        NodeModel.rules(node, "filter").stream()
+            .filter(r -> r.target().equals("DROP"))
+            .filter(
+                r ->
+                    r.option("--ctstate")
+                        .map(o -> !o.negated() && Set.of(o.text().split(",")).contains("INVALID"))
+                        .orElse(false))
+            .toList();
+    if (drops.isEmpty()) {
+      return Optional.empty();
+    }
+    String liberal = NodeModel.value(node.sysctls(), LIBERAL);
+    if (liberal == null) {
+      ctx.assume(LIBERAL + " unknown: assumed 0 (the kernel's default)");
+    } else if (!liberal.equals("0")) {
+      return Optional.empty();
+    }
+    long dropped = 0;
+    List<Rule> counted = new ArrayList<>();
+    for (Rule r : drops) {
+      long p = packets(r);
+      if (p > 0) {
+        dropped += p;
+        counted.add(r);
+      }
+    }
+    if (counted.isEmpty()) {
+      return Optional.empty();
+    }
+    List<Evidence> ev = new ArrayList<>();
+    counted.forEach(r -> ev.add(NodeModel.cite(ctx.files(), r)));
+    ev.add(NodeModel.sysctl(ctx.files(), LIBERAL, liberal == null ? "0" : liberal));
+    return Optional.of(
+        CONNTRACK_INVALID_DROP.finding(
+            dropped + " packet(s) were dropped as conntrack state INVALID",
+            ev,
+            "conntrack marks a TCP segment INVALID when it falls outside the window it tracked"
+                + " (retransmits after a long pause, window scaling it did not see, a path that"
+                + " showed it only one direction). kube-proxy drops INVALID packets so they cannot"
+                + " reach a pod un-NATed and draw a reset; on multi-homed or asymmetric paths the"
+                + " same rule drops legitimate segments and the connection stalls.",
+            "sysctl -w "
+                + LIBERAL
+                + "=1 (conntrack then accepts out-of-window segments; kube-proxy 1.29+ leaves its"
+                + " INVALID drop rule out when it is set, see --conntrack-tcp-be-liberal), and"
+                + " make the path symmetric where you can."));
+  }
+
+  private static long packets(Rule r) {
+    String c = r.counters();
+    if (c == null || !c.matches("\\[\\d{1,18}:\\d{1,18}\\]")) {
+      return 0;
+    }
+    return Long.parseLong(c.substring(1, c.indexOf(':')));
+  }
+}
