@@ -1,5 +1,6 @@
 package dev.svcproxy.doctor;
 
+import dev.svcproxy.doctor.checks.IpvsCheck;
 import dev.svcproxy.doctor.checks.KernelSettingsCheck;
 import java.util.List;
 
@@ -9,6 +10,6 @@ public final class Checks {
 
   /** A fresh list of every check. */
   public static List<Check> all() {
-    return List.of(new KernelSettingsCheck());
+    return List.of(new KernelSettingsCheck(), new IpvsCheck());
   }
 }
