@@ -11,6 +11,7 @@ import dev.svcproxy.model.Cidr;
 import dev.svcproxy.netfilter.Arg;
 import dev.svcproxy.netfilter.Rule;
 import dev.svcproxy.netfilter.Table;
+import dev.svcproxy.trace.NodeState;
 import dev.svcproxy.trace.Outcome;
 import dev.svcproxy.trace.PacketSpec;
 import dev.svcproxy.trace.TraceResult;
@@ -70,7 +71,14 @@ public final class IpvsCheck implements Check {
 
   @Override
   public List<Catalogue.Entry> entries() {
-    return List.of(MISSING_CLUSTER_CIDR, VIP_AS_SOURCE, LB_IP_BOUND_LOCALLY, EXTERNALIP_IS_NODE_IP);
+    return List.of(
+        MISSING_CLUSTER_CIDR,
+        VIP_AS_SOURCE,
+        LB_IP_BOUND_LOCALLY,
+        EXTERNALIP_IS_NODE_IP,
+        HOST_FIREWALL_REJECTS_VIP,
+        ETP_LOCAL_EMPTY_VIRTUAL_SERVER,
+        ETP_LOCAL_NO_SNAT_REMOTE_ENDPOINTS);
   }
 
   @Override
@@ -81,6 +89,8 @@ public final class IpvsCheck implements Check {
       vipAsSource(ctx).ifPresent(out::add);
       out.addAll(boundLoadBalancers(ctx));
       out.addAll(externalIpIsNodeIp(ctx));
+      hostFirewall(ctx).ifPresent(out::add);
+      out.addAll(etpLocal(ctx));
     } else if (iptablesMode(ctx)) {
       clusterCidrIptables(ctx).ifPresent(out::add);
     }
@@ -363,6 +373,9 @@ public final class IpvsCheck implements Check {
         continue;
       }
       IpvsService s = on.get(0);
+      if (etpLocal(ctx, s)) {
+        continue; // etp-local-no-snat-remote-endpoints names it
+      }
       TraceResult t = ctx.trace(spec(s));
       Optional<Outcome> hung =
           t.outcomes().stream()
@@ -562,6 +575,262 @@ public final class IpvsCheck implements Check {
                   + " and gone from kube-ipvs0 (ip addr del "
                   + ip
                   + "/32 dev kube-ipvs0)."));
+    }
+    return out;
+  }
+
+  // --- host-firewall-rejects-vip ---------------------------------------------------------------
+
+  /** A pod's address on this node, to trace VIP traffic from (none when no pod network is known). */
+  private static Optional<String> podSource(DoctorContext ctx) {
+    Set<String> local = new LinkedHashSet<>();
+    ctx.node().interfaces().forEach(i -> i.addresses().forEach(a -> local.add(a.ip())));
+    List<String> bases = new ArrayList<>();
+    for (String bridge : List.of("cni0", "cbr0")) {
+      ctx.node()
+          .iface(bridge)
+          .ifPresent(i -> i.addresses().stream().findFirst().ifPresent(a -> bases.add(a.ip())));
+    }
+    ctx.facts().podCidrs().stream().filter(c -> !c.ipv6()).forEach(c -> bases.add(c.address()));
+    for (String b : bases) {
+      long v = dev.svcproxy.model.Ip.ipv4ToLong(b);
+      for (int k = 1; k < 8 && v >= 0; k++) {
+        String ip = dev.svcproxy.model.Ip.longToIpv4(v + k);
+        if (!local.contains(ip)) {
+          return Optional.of(ip);
+        }
+      }
+    }
+    return Optional.empty();
+  }
+
+  private Optional<Finding> hostFirewall(DoctorContext ctx) {
+    Optional<String> src = podSource(ctx);
+    if (src.isEmpty()) {
+      ctx.assume("no pod bridge or pod CIDR known: VIP traffic from pods not traced through INPUT");
+      return Optional.empty();
+    }
+    List<String> hit = new ArrayList<>();
+    List<Evidence> ev = new ArrayList<>();
+    Set<String> seen = new LinkedHashSet<>();
+    for (String vip : IpvsFacts.boundOnDummy(ctx.node())) {
+      for (IpvsService s : IpvsFacts.servicesOn(ctx.node(), vip)) {
+        if (s.reals().isEmpty() || seen.size() >= MAX_TRACED || !seen.add(s.server().key())) {
+          continue;
+        }
+        TraceResult t =
+            ctx.trace(
+                new PacketSpec(
+                    src.get(),
+                    40000,
+                    vip,
+                    s.server().port(),
+                    s.server().kind().name().toLowerCase(Locale.ROOT),
+                    null));
+        for (Outcome o : t.outcomes()) {
+          if (o.verdict() != Verdict.REJECT && o.verdict() != Verdict.DROP) {
+            continue;
+          }
+          Optional<dev.svcproxy.trace.Step> at =
+              o.steps().stream()
+                  .filter(
+                      st ->
+                          st.reasonCode() != null
+                              && "INPUT".equals(st.hook())
+                              && st.table().endsWith("filter")
+                              && !st.chain().startsWith("KUBE-"))
+                  .findFirst();
+          if (at.isEmpty()) {
+            continue;
+          }
+          hit.add(s.server().key());
+          if (ev.isEmpty()) {
+            dev.svcproxy.trace.Step st = at.get();
+            ev.add(stepEvidence(ctx, st));
+            ev.add(IpvsFacts.virtualServer(ctx, s));
+            ev.add(
+                Evidence.command(
+                    "svcproxy trace --src " + src.get() + " --dst " + s.server().target(),
+                    "from a pod: "
+                        + (o.verdict() == Verdict.REJECT ? "rejected" : "dropped")
+                        + " in "
+                        + st.table()
+                        + " "
+                        + st.chain()
+                        + (st.rule() > 0 ? " rule " + st.rule() : " policy")
+                        + " ("
+                        + st.reasonCode()
+                        + ") before IPVS at LOCAL_IN"));
+          }
+          break;
+        }
+      }
+    }
+    if (hit.isEmpty()) {
+      return Optional.empty();
+    }
+    return Optional.of(
+        HOST_FIREWALL_REJECTS_VIP.finding(
+            "A host firewall rule in filter INPUT "
+                + (ev.get(ev.size() - 1).text().contains("rejected") ? "rejects" : "drops")
+                + " pod traffic to "
+                + String.join(", ", hit.subList(0, Math.min(3, hit.size())))
+                + (hit.size() > 3 ? " and " + (hit.size() - 3) + " more" : "")
+                + " before IPVS sees it",
+            ev,
+            "In IPVS mode every ClusterIP, external and load-balancer IP is a local address (bound"
+                + " on kube-ipvs0), so a packet to a Service is routed to the node itself and"
+                + " walks filter INPUT; IPVS takes it only after INPUT, at LOCAL_IN. A host"
+                + " firewall (firewalld, a Calico host endpoint, custom INPUT rules) written for"
+                + " the node's own ports therefore rejects Service traffic that iptables mode"
+                + " would have DNATed in PREROUTING and forwarded.",
+            "Accept Service traffic before the firewall's reject: iptables -I INPUT -m set"
+                + " --match-set KUBE-CLUSTER-IP dst,dst -j ACCEPT (and the same for"
+                + " KUBE-EXTERNAL-IP and KUBE-LOAD-BALANCER), or trust the pod network in the"
+                + " firewall (firewall-cmd --zone=trusted --add-source=<pod CIDR>)."));
+  }
+
+  /** A rule step as evidence: its line in the bundle, or the rule as the tracer shows it. */
+  private static Evidence stepEvidence(DoctorContext ctx, dev.svcproxy.trace.Step st) {
+    if (st.rule() > 0) {
+      String want = st.text();
+      for (String f : List.of("iptables-save.txt", "iptables-legacy-save.txt")) {
+        Optional<Evidence> e =
+            ctx.files().first(f, l -> l.strip().replaceFirst("^\\[\\d+:\\d+\\] ", "").equals(want));
+        if (e.isPresent()) {
+          return e.get();
+        }
+      }
+      return ctx.files().at("iptables-save.txt", 0, want);
+    }
+    return ctx.files()
+        .first("iptables-save.txt", l -> l.startsWith(":" + st.chain() + " "))
+        .orElse(ctx.files().at("iptables-save.txt", 0, ":" + st.chain() + " policy"));
+  }
+
+  // --- etp-local-* -------------------------------------------------------------------------------
+
+  private static String member(IpvsService s) {
+    return s.server().address()
+        + ","
+        + s.server().kind().name().toLowerCase(Locale.ROOT)
+        + ":"
+        + s.server().port();
+  }
+
+  /** Whether kube-proxy lists the virtual server's address and port as externalTrafficPolicy=Local. */
+  private static boolean etpLocal(DoctorContext ctx, IpvsService s) {
+    return localSet(ctx, s).isPresent();
+  }
+
+  private static Optional<String> localSet(DoctorContext ctx, IpvsService s) {
+    for (String set : LOCAL_SETS) {
+      NodeState.IpSet is = ctx.node().ipsets().get(set);
+      if (is != null && is.members().contains(member(s))) {
+        return Optional.of(set);
+      }
+    }
+    return Optional.empty();
+  }
+
+  private List<Finding> etpLocal(DoctorContext ctx) {
+    List<Finding> out = new ArrayList<>();
+    Set<String> nodeOwn = IpvsFacts.nodeAddresses(ctx);
+    int traced = 0;
+    for (IpvsService s : ctx.node().ipvs().services()) {
+      Optional<String> set = localSet(ctx, s);
+      if (set.isEmpty() || traced >= MAX_TRACED) {
+        continue;
+      }
+      String addr = s.server().address();
+      List<Evidence> ev = new ArrayList<>();
+      ev.add(IpvsFacts.virtualServer(ctx, s));
+      IpvsFacts.setMember(ctx, set.get(), addr).ifPresent(ev::add);
+      if (s.reals().isEmpty()) {
+        traced++;
+        Optional<String> src = podSource(ctx);
+        src.ifPresent(
+            ip -> {
+              TraceResult t =
+                  ctx.trace(
+                      new PacketSpec(
+                          ip,
+                          40000,
+                          addr,
+                          s.server().port(),
+                          s.server().kind().name().toLowerCase(Locale.ROOT),
+                          null));
+              t.outcomes().stream()
+                  .findFirst()
+                  .ifPresent(
+                      o ->
+                          ev.add(
+                              Evidence.command(
+                                  "svcproxy trace --src " + ip + " --dst " + s.server().target(),
+                                  "from a pod: "
+                                      + o.verdict()
+                                      + (o.reasonCode() == null ? "" : " (" + o.reasonCode() + ")")
+                                      + ("local".equals(o.delivery())
+                                          ? ", delivered to the node's own stack"
+                                          : ""))));
+            });
+        out.add(
+            ETP_LOCAL_EMPTY_VIRTUAL_SERVER.finding(
+                "The externalTrafficPolicy=Local virtual server "
+                    + s.server().key()
+                    + " has no real servers on this node: pods and the node itself are refused"
+                    + " there, although the Service has endpoints elsewhere",
+                ev,
+                "kube-proxy before 1.24 gave an eTP=Local load-balancer, external IP or NodePort"
+                    + " virtual server only the node's own endpoints; on a node without one it is"
+                    + " empty. The address is bound on kube-ipvs0, so in-cluster traffic to it never"
+                    + " reaches the load balancer, and IPVS has nowhere to send it: the connection"
+                    + " is refused (external clients are steered away by the health check node port"
+                    + " and are not affected).",
+                "Upgrade kube-proxy to 1.24 or later (PR #97081: in-cluster traffic to an eTP=Local"
+                    + " address uses every endpoint), or reach the Service through its ClusterIP"
+                    + " from inside the cluster, or run an endpoint on every node (a DaemonSet)."));
+        continue;
+      }
+      if (!IpvsFacts.boundOnDummy(ctx.node()).contains(addr) || nodeOwn.contains(addr)) {
+        continue;
+      }
+      traced++;
+      TraceResult t = ctx.trace(spec(s));
+      Optional<Outcome> hung =
+          t.outcomes().stream()
+              .filter(
+                  o ->
+                      o.delivered()
+                          && addr.equals(o.finalSource())
+                          && o.snat() == null
+                          && o.reply() != null
+                          && !o.reply().returnsHere())
+              .findFirst();
+      if (hung.isEmpty()) {
+        continue;
+      }
+      ev.add(IpvsFacts.address(ctx, IpvsFacts.DUMMY, addr));
+      ev.add(traceEvidence(s, hung.get()));
+      out.add(
+          ETP_LOCAL_NO_SNAT_REMOTE_ENDPOINTS.finding(
+              "The node's own connections to the externalTrafficPolicy=Local address "
+                  + s.server().target()
+                  + " go to an endpoint on another node with source "
+                  + addr
+                  + " (not masqueraded) and the reply cannot return",
+              ev,
+              "Since kube-proxy 1.24 a node without local endpoints gives an eTP=Local virtual"
+                  + " server every endpoint for in-cluster traffic, but "
+                  + set.get()
+                  + " exempts the address from masquerade to keep client addresses. A connection"
+                  + " the node (or a host-network pod) makes takes the address bound on"
+                  + " kube-ipvs0 as its source; the remote endpoint replies to it, and that reply"
+                  + " goes to the real load balancer instead of this node. Pods (their own"
+                  + " source) are not affected.",
+              "From nodes and host-network pods, use the Service's ClusterIP instead of the"
+                  + " load-balancer address; or run an endpoint on every node (a DaemonSet), or"
+                  + " set externalTrafficPolicy: Cluster if the client address is not needed."));
     }
     return out;
   }
