@@ -452,6 +452,161 @@ class IpvsCheckTest {
         .isEmpty();
   }
 
+  // --- host-firewall-rejects-vip and etp-local-* -------------------------------------------------
+
+  static final String ADDR_POD_NODE =
+      "[{\"ifname\":\"lo\",\"flags\":[\"UP\"],\"addr_info\":[{\"family\":\"inet\",\"local\":\"127.0.0.1\",\"prefixlen\":8,\"scope\":\"host\"}]},"
+          + "{\"ifname\":\"eth0\",\"flags\":[\"UP\"],\"addr_info\":[{\"family\":\"inet\",\"local\":\"10.0.0.140\",\"prefixlen\":24}]},"
+          + "{\"ifname\":\"cni0\",\"flags\":[\"UP\"],\"addr_info\":[{\"family\":\"inet\",\"local\":\"10.244.1.1\",\"prefixlen\":24}]},"
+          + "{\"ifname\":\"kube-ipvs0\",\"flags\":[\"BROADCAST\",\"NOARP\"],\"addr_info\":[{\"family\":\"inet\",\"local\":\"10.96.0.10\",\"prefixlen\":32},{\"family\":\"inet\",\"local\":\"192.168.1.200\",\"prefixlen\":32}]}]";
+
+  static final String ROUTES_POD_NODE =
+      """
+      default via 10.0.0.1 dev eth0
+      10.0.0.0/24 dev eth0 proto kernel scope link src 10.0.0.140
+      10.244.1.0/24 dev cni0 proto kernel scope link src 10.244.1.1
+      10.244.2.0/24 via 10.0.0.141 dev eth0
+      local 10.0.0.140 dev eth0 table local proto kernel scope host src 10.0.0.140
+      local 10.244.1.1 dev cni0 table local proto kernel scope host src 10.244.1.1
+      local 10.96.0.10 dev kube-ipvs0 table local proto kernel scope host src 10.96.0.10
+      local 192.168.1.200 dev kube-ipvs0 table local proto kernel scope host src 192.168.1.200
+      """;
+
+  /** Upstream's IPVS-mode nat table, masquerade-all for ClusterIPs, eTP=Local LB exempted. */
+  static final String NAT_IPVS =
+      """
+      *nat
+      :PREROUTING ACCEPT [0:0]
+      :INPUT ACCEPT [0:0]
+      :OUTPUT ACCEPT [0:0]
+      :POSTROUTING ACCEPT [0:0]
+      :KUBE-SERVICES - [0:0]
+      :KUBE-POSTROUTING - [0:0]
+      :KUBE-MARK-MASQ - [0:0]
+      :KUBE-LOAD-BALANCER - [0:0]
+      -A PREROUTING -j KUBE-SERVICES
+      -A OUTPUT -j KUBE-SERVICES
+      -A POSTROUTING -j KUBE-POSTROUTING
+      -A KUBE-SERVICES -m set --match-set KUBE-CLUSTER-IP dst,dst -j KUBE-MARK-MASQ
+      -A KUBE-SERVICES -m set --match-set KUBE-LOAD-BALANCER dst,dst -j KUBE-LOAD-BALANCER
+      -A KUBE-LOAD-BALANCER -m set --match-set KUBE-LOAD-BALANCER-LOCAL dst,dst -j RETURN
+      -A KUBE-LOAD-BALANCER -j KUBE-MARK-MASQ
+      -A KUBE-MARK-MASQ -j MARK --or-mark 0x4000
+      -A KUBE-POSTROUTING -m mark --mark 0x4000/0x4000 -j MASQUERADE
+      COMMIT
+      """;
+
+  static String filter(String input) {
+    return "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+        + input
+        + "COMMIT\n";
+  }
+
+  /** firewalld's INPUT as it ends: established, loopback, ssh, then a reject of everything else. */
+  static final String FIREWALLD =
+      "-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n"
+          + "-A INPUT -i lo -j ACCEPT\n"
+          + "-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\n"
+          + "-A INPUT -j REJECT --reject-with icmp-host-prohibited\n";
+
+  private static Map<String, String> podNode(String ipvs, String lbLocal, String input) {
+    Map<String, String> f = new HashMap<>();
+    f.put("ip-addr.json", ADDR_POD_NODE);
+    f.put("ip-route.txt", ROUTES_POD_NODE);
+    f.put("sysctl.txt", "net.ipv4.ip_forward = 1\nnet.ipv4.vs.conntrack = 1\n");
+    f.put("iptables-save.txt", NAT_IPVS + filter(input));
+    f.put(
+        "ipset-save.txt",
+        "create KUBE-CLUSTER-IP hash:ip,port family inet hashsize 1024 maxelem 65536\n"
+            + "add KUBE-CLUSTER-IP 10.96.0.10,tcp:80\n"
+            + "create KUBE-LOAD-BALANCER hash:ip,port family inet hashsize 1024 maxelem 65536\n"
+            + "add KUBE-LOAD-BALANCER 192.168.1.200,tcp:80\n"
+            + "create KUBE-LOAD-BALANCER-LOCAL hash:ip,port family inet hashsize 1024 maxelem 65536\n"
+            + lbLocal);
+    f.put(
+        "ipvsadm-save.txt",
+        "-A -t 10.96.0.10:80 -s rr\n-a -t 10.96.0.10:80 -r 10.244.2.5:80 -m -w 1\n" + ipvs);
+    return f;
+  }
+
+  private static final String LB_LOCAL = "add KUBE-LOAD-BALANCER-LOCAL 192.168.1.200,tcp:80\n";
+  private static final String LB_REMOTE =
+      "-A -t 192.168.1.200:80 -s rr\n-a -t 192.168.1.200:80 -r 10.244.2.5:80 -m -w 1\n";
+
+  @Test
+  void firewalldRejectInInput_podToClusterIp_namesHostFirewallRejectsVip() {
+    DoctorReport r = examine(podNode(LB_REMOTE, "", FIREWALLD));
+
+    Finding f = finding(r, "host-firewall-rejects-vip").orElseThrow();
+    assertThat(f.summary()).contains("rejects").contains("TCP 10.96.0.10:80");
+    // The reject is the filter table's 4th INPUT rule: line 27 of the file (19 lines of nat up to
+    // its COMMIT, then *filter and three policies, then three rules before it).
+    assertThat(f.evidence())
+        .extracting(Evidence::toString)
+        .contains(
+            "iptables-save.txt:27: -A INPUT -j REJECT --reject-with icmp-host-prohibited",
+            "ipvsadm-save.txt:1: -A -t 10.96.0.10:80 -s rr");
+  }
+
+  @Test
+  void firewalldWithKubeClusterIpAccepted_noHostFirewallFinding() {
+    DoctorReport r =
+        examine(
+            podNode(
+                LB_REMOTE,
+                "",
+                "-A INPUT -m set --match-set KUBE-CLUSTER-IP dst,dst -j ACCEPT\n"
+                    + "-A INPUT -m set --match-set KUBE-LOAD-BALANCER dst,dst -j ACCEPT\n"
+                    + FIREWALLD));
+
+    assertThat(r.findings()).extracting(Finding::id).doesNotContain("host-firewall-rejects-vip");
+  }
+
+  @Test
+  void etpLocalVirtualServerWithoutRealServers_namesEtpLocalEmptyVirtualServer() {
+    DoctorReport r = examine(podNode("-A -t 192.168.1.200:80 -s rr\n", LB_LOCAL, ""));
+
+    Finding f = finding(r, "etp-local-empty-virtual-server").orElseThrow();
+    assertThat(f.summary()).contains("TCP 192.168.1.200:80");
+    assertThat(f.evidence())
+        .extracting(Evidence::toString)
+        .contains(
+            "ipvsadm-save.txt:3: -A -t 192.168.1.200:80 -s rr",
+            "ipset-save.txt:6: add KUBE-LOAD-BALANCER-LOCAL 192.168.1.200,tcp:80");
+    assertThat(r.findings())
+        .extracting(Finding::id)
+        .doesNotContain("etp-local-no-snat-remote-endpoints");
+  }
+
+  @Test
+  void etpLocalRemoteEndpointsOnly_nodeToLbIp_namesNoSnatNotVipAsSource() {
+    DoctorReport r = examine(podNode(LB_REMOTE, LB_LOCAL, ""));
+
+    assertThat(r.findings())
+        .extracting(Finding::id)
+        .contains("etp-local-no-snat-remote-endpoints")
+        .doesNotContain("vip-as-source", "etp-local-empty-virtual-server");
+    Finding f = finding(r, "etp-local-no-snat-remote-endpoints").orElseThrow();
+    assertThat(f.evidence())
+        .anySatisfy(
+            e ->
+                assertThat(e.text())
+                    .startsWith("from the node: leaves 192.168.1.200 -> 10.244.2.5:80")
+                    .contains("not masqueraded"));
+  }
+
+  @Test
+  void etpClusterLbIp_nodeToLbIpMasqueraded_noEtpFinding() {
+    DoctorReport r = examine(podNode(LB_REMOTE, "", ""));
+
+    assertThat(r.findings())
+        .extracting(Finding::id)
+        .doesNotContain(
+            "etp-local-no-snat-remote-endpoints",
+            "vip-as-source",
+            "etp-local-empty-virtual-server");
+  }
+
   @Test
   void catalogue_listsTheIpvsEntries() {
     assertThat(Catalogue.of(Checks.all()))

@@ -64,6 +64,36 @@ public final class IpvsCheck implements Check {
               + " traffic",
           List.of("book: externalIPs in IPVS mode"));
 
+  static final Catalogue.Entry HOST_FIREWALL_REJECTS_VIP =
+      new Catalogue.Entry(
+          "host-firewall-rejects-vip",
+          Severity.ERROR,
+          "a host firewall rule in filter INPUT rejects traffic to Service VIPs (IPVS mode)",
+          List.of("https://github.com/kubernetes/kubernetes/issues/65158"));
+
+  static final Catalogue.Entry ETP_LOCAL_EMPTY_VIRTUAL_SERVER =
+      new Catalogue.Entry(
+          "etp-local-empty-virtual-server",
+          Severity.WARNING,
+          "an externalTrafficPolicy=Local virtual server without real servers refuses in-cluster"
+              + " traffic (kube-proxy before 1.24)",
+          List.of("seed 001", "https://github.com/kubernetes/kubernetes/pull/97081"));
+
+  static final Catalogue.Entry ETP_LOCAL_NO_SNAT_REMOTE_ENDPOINTS =
+      new Catalogue.Entry(
+          "etp-local-no-snat-remote-endpoints",
+          Severity.WARNING,
+          "the node's own connections to an externalTrafficPolicy=Local address reach remote"
+              + " endpoints unmasqueraded, with the load-balancer IP as source",
+          List.of(
+              "seed 001",
+              "https://github.com/kubernetes/kubernetes/pull/97081",
+              "https://github.com/kubernetes/kubernetes/issues/89869"));
+
+  /** The ipsets kube-proxy's IPVS mode lists eTP=Local addresses in. */
+  private static final List<String> LOCAL_SETS =
+      List.of("KUBE-LOAD-BALANCER-LOCAL", "KUBE-EXTERNAL-IP-LOCAL");
+
   /**
    * How many distinct virtual addresses are traced at most (each trace walks every real server).
    */
@@ -581,7 +611,9 @@ public final class IpvsCheck implements Check {
 
   // --- host-firewall-rejects-vip ---------------------------------------------------------------
 
-  /** A pod's address on this node, to trace VIP traffic from (none when no pod network is known). */
+  /**
+   * A pod's address on this node, to trace VIP traffic from (none when no pod network is known).
+   */
   private static Optional<String> podSource(DoctorContext ctx) {
     Set<String> local = new LinkedHashSet<>();
     ctx.node().interfaces().forEach(i -> i.addresses().forEach(a -> local.add(a.ip())));
@@ -718,7 +750,9 @@ public final class IpvsCheck implements Check {
         + s.server().port();
   }
 
-  /** Whether kube-proxy lists the virtual server's address and port as externalTrafficPolicy=Local. */
+  /**
+   * Whether kube-proxy lists the virtual server's address and port as externalTrafficPolicy=Local.
+   */
   private static boolean etpLocal(DoctorContext ctx, IpvsService s) {
     return localSet(ctx, s).isPresent();
   }
