@@ -263,6 +263,124 @@ class IpvsDoctorVmTest {
     assertThat(after.backend()).as("%s", after).isEqualTo("node1-host");
   }
 
+  // --- host-firewall-rejects-vip -----------------------------------------------------------------
+
+  @Test
+  void firewalldRejectsInInput_podToClusterIpFails_named_clearedByAcceptingClusterIps()
+      throws Exception {
+    // firewalld's INPUT as it ends, on a node in IPVS mode.
+    load(
+        List.of(VIP),
+        "-A -t " + VIP + ":80 -s rr\n-a -t " + VIP + ":80 -r " + nginx.ip() + ":80 -m -w 1\n",
+        "create KUBE-CLUSTER-IP hash:ip,port family inet hashsize 1024 maxelem 65536\n"
+            + "add KUBE-CLUSTER-IP "
+            + VIP
+            + ",tcp:80\n",
+        MASQ_ALL_CLUSTER_IPS,
+        "-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n"
+            + "-A INPUT -i lo -j ACCEPT\n"
+            + "-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\n"
+            + "-A INPUT -j REJECT --reject-with icmp-host-prohibited\n");
+    Connection broken = lab.connect(client.netns(), VIP, 80, scaled());
+    assertThat(broken.outcome()).as("%s", broken).isNotEqualTo(Connection.Outcome.REPLIED);
+    assertThat(broken.detail()).contains("No route to host");
+
+    Finding live = find(live(), "host-firewall-rejects-vip");
+    assertThat(live.summary()).contains("TCP " + VIP + ":80");
+    assertThat(live.evidence())
+        .extracting(Evidence::text)
+        .contains("-A INPUT -j REJECT --reject-with icmp-host-prohibited");
+    Path dir = tmp.resolve("firewall");
+    BundleCapture.captureInto(node, dir);
+    Finding fromBundle =
+        find(
+            Doctor.standard().examine(DoctorInputs.bundle(dir, Optional.empty())),
+            "host-firewall-rejects-vip");
+    assertCitedLines(dir, fromBundle, "icmp-host-prohibited");
+
+    // The fix the finding gives: accept Service traffic before the firewall's reject.
+    node.run(
+            "iptables",
+            "-I",
+            "INPUT",
+            "-m",
+            "set",
+            "--match-set",
+            "KUBE-CLUSTER-IP",
+            "dst,dst",
+            "-j",
+            "ACCEPT")
+        .orThrow();
+    assertThat(ids(live())).doesNotContain("host-firewall-rejects-vip");
+    assertThat(lab.connect(client.netns(), VIP, 80, scaled()).backend()).isEqualTo("nginx");
+  }
+
+  // --- etp-local-empty-virtual-server, etp-local-no-snat-remote-endpoints ------------------------
+
+  @Test
+  void etpLocal_before124EmptyVirtualServer_then124NodeSourceNotMasqueraded_namedAndFixed()
+      throws Exception {
+    String sets =
+        "create KUBE-CLUSTER-IP hash:ip,port family inet hashsize 1024 maxelem 65536\n"
+            + "create KUBE-LOAD-BALANCER hash:ip,port family inet hashsize 1024 maxelem 65536\n"
+            + "add KUBE-LOAD-BALANCER "
+            + LB_IP
+            + ",tcp:80\n"
+            + "create KUBE-LOAD-BALANCER-LOCAL hash:ip,port family inet hashsize 1024 maxelem"
+            + " 65536\n"
+            + "add KUBE-LOAD-BALANCER-LOCAL "
+            + LB_IP
+            + ",tcp:80\n";
+    String lbRules =
+        MASQ_ALL_CLUSTER_IPS
+            + "-A KUBE-SERVICES -m set --match-set KUBE-LOAD-BALANCER dst,dst -j KUBE-LOAD-BALANCER\n"
+            + "-A KUBE-LOAD-BALANCER -m set --match-set KUBE-LOAD-BALANCER-LOCAL dst,dst -j RETURN\n"
+            + "-A KUBE-LOAD-BALANCER -j KUBE-MARK-MASQ\n";
+    // kube-proxy 1.22 on a node without nginx: the eTP=Local virtual server is empty.
+    load(List.of(LB_IP), "-A -t " + LB_IP + ":80 -s rr\n", sets, lbRules, "");
+    assertThatOutcome(lab.connect(client.netns(), LB_IP, 80, scaled()))
+        .isEqualTo(Connection.Outcome.REFUSED);
+    Finding empty = find(live(), "etp-local-empty-virtual-server");
+    assertThat(empty.summary()).contains("TCP " + LB_IP + ":80");
+    Path dir = tmp.resolve("etp-empty");
+    BundleCapture.captureInto(node, dir);
+    assertCitedLines(
+        dir,
+        find(
+            Doctor.standard().examine(DoctorInputs.bundle(dir, Optional.empty())),
+            "etp-local-empty-virtual-server"),
+        "add KUBE-LOAD-BALANCER-LOCAL " + LB_IP);
+
+    // The fix: kube-proxy 1.24+ (PR #97081) gives in-cluster traffic every endpoint.
+    stdin(List.of("ipvsadm", "-R"), "-a -t " + LB_IP + ":80 -r " + nginx.ip() + ":80 -m -w 1\n");
+    assertThat(lab.connect(client.netns(), LB_IP, 80, scaled()).backend()).isEqualTo("nginx");
+    DoctorReport after = live();
+    assertThat(ids(after)).doesNotContain("etp-local-empty-virtual-server", "vip-as-source");
+
+    // ... where the node's own connection leaves as the LB IP, unmasqueraded, and hangs.
+    assertThatOutcome(lab.connect(node1.netns(), LB_IP, 80, Duration.ofSeconds(4)))
+        .isEqualTo(Connection.Outcome.TIMED_OUT);
+    Finding noSnat = find(after, "etp-local-no-snat-remote-endpoints");
+    assertThat(noSnat.evidence())
+        .extracting(Evidence::text)
+        .anyMatch(
+            t -> t.startsWith("from the node: leaves " + LB_IP + " -> " + nginx.ip() + ":80"));
+    Path dir2 = tmp.resolve("etp-nosnat");
+    BundleCapture.captureInto(node, dir2);
+    assertCitedLines(
+        dir2,
+        find(
+            Doctor.standard().examine(DoctorInputs.bundle(dir2, Optional.empty())),
+            "etp-local-no-snat-remote-endpoints"),
+        "-A -t " + LB_IP + ":80");
+
+    // The fix given for when the client address is not needed: externalTrafficPolicy: Cluster.
+    node.run("ipset", "del", "KUBE-LOAD-BALANCER-LOCAL", LB_IP + ",tcp:80").orThrow();
+    node.run("conntrack", "-F");
+    assertThat(ids(live())).doesNotContain("etp-local-no-snat-remote-endpoints");
+    assertThat(lab.connect(node1.netns(), LB_IP, 80, scaled()).backend()).isEqualTo("nginx");
+  }
+
   // --- helpers -----------------------------------------------------------------------------------
 
   /**
@@ -296,6 +414,7 @@ class IpvsDoctorVmTest {
     stdin(
         List.of("iptables-restore", "--noflush"),
         "*nat\n:KUBE-SERVICES - [0:0]\n:KUBE-POSTROUTING - [0:0]\n:KUBE-MARK-MASQ - [0:0]\n"
+            + ":KUBE-LOAD-BALANCER - [0:0]\n"
             + "-A PREROUTING -j KUBE-SERVICES\n-A OUTPUT -j KUBE-SERVICES\n"
             + "-A POSTROUTING -j KUBE-POSTROUTING\n"
             // The CNI's own rule (flannel's): pods reach off-cluster addresses from the node's IP.
