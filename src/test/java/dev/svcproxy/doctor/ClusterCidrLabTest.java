@@ -73,17 +73,27 @@ class ClusterCidrLabTest {
     List<String> argv = new ArrayList<>(ProxyProcess.javaCommand());
     argv.addAll(
         List.of(
-            "run", "--mode", "iptables", "--manifests", cluster.manifests().toString(),
-            "--node-name", n1.name(), "--node-ip", n1.ip(), "--lock-dir",
+            "run",
+            "--mode",
+            "iptables",
+            "--manifests",
+            cluster.manifests().toString(),
+            "--node-name",
+            n1.name(),
+            "--node-ip",
+            n1.ip(),
+            "--lock-dir",
             lab.workDir().toString()));
     ProxyProcess fixed = null;
     try (Spawned broken = lab.spawn(n1.netns(), argv, log)) {
       awaitSynced(log);
+      assertThat(broken).isNotNull();
       node.run("conntrack", "-F");
       Connection c = lab.connect(ext, DemoCluster.WEB_LOCAL, 80);
       assertThat(c.outcome()).as("%s", c).isNotEqualTo(Connection.Outcome.REPLIED);
 
-      List<Finding> live = findings(DoctorInputs.live(node, Optional.empty()), "missing-cluster-cidr");
+      List<Finding> live =
+          findings(DoctorInputs.live(node, Optional.empty()), "missing-cluster-cidr");
       assertThat(live).singleElement();
       assertThat(live.get(0).summary()).contains("without --cluster-cidr");
       assertThat(live.get(0).evidence())
@@ -125,6 +135,7 @@ class ClusterCidrLabTest {
       }
       Thread.sleep(100);
     }
-    throw new AssertionError("no sync in 60 s:\n" + (Files.exists(log) ? Files.readString(log) : ""));
+    throw new AssertionError(
+        "no sync in 60 s:\n" + (Files.exists(log) ? Files.readString(log) : ""));
   }
 }
