@@ -462,7 +462,6 @@ public final class IpvsCheck implements Check {
     List<Finding> out = new ArrayList<>();
     Set<String> lbs = IpvsFacts.loadBalancerIps(ctx);
     Set<String> eips = IpvsFacts.externalIps(ctx);
-    Set<String> cluster = IpvsFacts.clusterIps(ctx);
     Set<String> nodeOwn = IpvsFacts.nodeAddresses(ctx);
     boolean classified =
         ctx.node().ipsets().containsKey("KUBE-CLUSTER-IP")
@@ -470,7 +469,7 @@ public final class IpvsCheck implements Check {
             || !ctx.facts().serviceCidrs().isEmpty();
     int traced = 0;
     for (String ip : IpvsFacts.boundOnDummy(ctx.node())) {
-      if (nodeOwn.contains(ip) || cluster.contains(ip) || IpvsFacts.inServiceCidr(ctx, ip)) {
+      if (nodeOwn.contains(ip)) {
         continue;
       }
       String kind;

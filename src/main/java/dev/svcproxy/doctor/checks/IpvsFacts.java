@@ -4,8 +4,6 @@ import dev.svcproxy.doctor.DoctorContext;
 import dev.svcproxy.doctor.Evidence;
 import dev.svcproxy.ipvs.IpvsService;
 import dev.svcproxy.ipvs.VirtualServer;
-import dev.svcproxy.model.Cidr;
-import dev.svcproxy.model.ServicePortInfo;
 import dev.svcproxy.netfilter.Arg;
 import dev.svcproxy.netfilter.Rule;
 import dev.svcproxy.netfilter.Ruleset;
@@ -81,19 +79,6 @@ final class IpvsFacts {
     return out;
   }
 
-  /** Every ClusterIP the inputs name: KUBE-CLUSTER-IP members and the cluster's Services. */
-  static Set<String> clusterIps(DoctorContext ctx) {
-    Set<String> out = setIps(ctx.node(), "KUBE-CLUSTER-IP");
-    ctx.cluster()
-        .ifPresent(
-            s ->
-                s.services().values().stream()
-                    .map(ServicePortInfo::clusterIP)
-                    .filter(ip -> ip != null && !ip.isEmpty() && !ip.equals("None"))
-                    .forEach(out::add));
-    return out;
-  }
-
   /** Every load-balancer IP the inputs name: KUBE-LOAD-BALANCER members and Services' status. */
   static Set<String> loadBalancerIps(DoctorContext ctx) {
     Set<String> out = setIps(ctx.node(), "KUBE-LOAD-BALANCER");
@@ -107,12 +92,6 @@ final class IpvsFacts {
     Set<String> out = setIps(ctx.node(), "KUBE-EXTERNAL-IP");
     ctx.cluster().ifPresent(s -> s.services().values().forEach(i -> out.addAll(i.externalIPs())));
     return out;
-  }
-
-  static boolean inServiceCidr(DoctorContext ctx, String ip) {
-    List<Cidr> cidrs = new ArrayList<>(ctx.facts().serviceCidrs());
-    ctx.cluster().ifPresent(s -> cidrs.addAll(s.serviceCidrs()));
-    return cidrs.stream().anyMatch(c -> !c.ipv6() && c.contains(ip));
   }
 
   /** The TCP/UDP virtual servers on {@code address}, in table order. */
