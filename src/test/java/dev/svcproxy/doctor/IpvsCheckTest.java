@@ -364,7 +364,9 @@ class IpvsCheckTest {
         IPVS_001 + "-A -t 10.0.0.140:22 -s rr\n-a -t 10.0.0.140:22 -r 192.168.1.101:22 -m -w 1\n");
     f.put(
         "ipset-save.txt",
-        "create KUBE-EXTERNAL-IP hash:ip,port family inet hashsize 1024 maxelem 65536\nadd KUBE-EXTERNAL-IP 10.0.0.140,tcp:22\n");
+        "create KUBE-EXTERNAL-IP hash:ip,port family inet hashsize 1024 maxelem 65536\nadd KUBE-EXTERNAL-IP 10.0.0.140,tcp:22\n"
+            + "create KUBE-CLUSTER-IP hash:ip,port family inet hashsize 1024 maxelem 65536\n"
+            + "create KUBE-LOOP-BACK hash:ip,port,ip family inet hashsize 1024 maxelem 65536\n");
 
     DoctorReport r = examine(f);
 
@@ -605,6 +607,69 @@ class IpvsCheckTest {
             "etp-local-no-snat-remote-endpoints",
             "vip-as-source",
             "etp-local-empty-virtual-server");
+  }
+
+  // --- ipset-missing, localhost-nodeport-unsupported ---------------------------------------------
+
+  @Test
+  void virtualServersWithoutKubeProxysIpsets_namesIpsetMissing() {
+    Map<String, String> f = seed000(working(""));
+    f.put("ipset-save.txt", "");
+
+    DoctorReport r = examine(f);
+
+    Finding m = finding(r, "ipset-missing").orElseThrow();
+    assertThat(m.summary()).contains("KUBE-CLUSTER-IP, KUBE-LOOP-BACK");
+    assertThat(m.evidence())
+        .extracting(Evidence::toString)
+        .contains(
+            "ipset-save.txt: no KUBE-CLUSTER-IP, KUBE-LOOP-BACK: no KUBE-* set at all",
+            "ipvsadm-save.txt:1: -A -t 10.20.0.1:443 -s rr -p 10800");
+    assertThat(r.findings()).extracting(Finding::id).contains("vip-as-source");
+  }
+
+  @Test
+  void noIpsetSaveAtAll_noIpsetMissing() {
+    Map<String, String> f = seed000(working(""));
+    f.remove("ipset-save.txt");
+
+    assertThat(finding(examine(f), "ipset-missing")).isEmpty();
+  }
+
+  private static final String NODE_PORT_VS =
+      "-A -t 10.0.0.140:30080 -s rr\n-a -t 10.0.0.140:30080 -r 10.244.2.5:80 -m -w 1\n";
+
+  @Test
+  void nodePortVirtualServerOnNodeIp_namesLocalhostNodePortUnsupported() {
+    Map<String, String> f = podNode(NODE_PORT_VS, "", "");
+    f.put(
+        "ipset-save.txt",
+        f.get("ipset-save.txt")
+            + "create KUBE-NODE-PORT-TCP bitmap:port range 0-65535\nadd KUBE-NODE-PORT-TCP 30080\n");
+
+    DoctorReport r = examine(f);
+
+    Finding l = finding(r, "localhost-nodeport-unsupported").orElseThrow();
+    assertThat(l.severity()).isEqualTo(Severity.INFO);
+    assertThat(l.summary()).contains("TCP 10.0.0.140:30080").contains("localhost:30080");
+    assertThat(l.evidence())
+        .extracting(Evidence::toString)
+        .contains(
+            "ipvsadm-save.txt:3: -A -t 10.0.0.140:30080 -s rr",
+            "ipset-save.txt:7: add KUBE-NODE-PORT-TCP 30080");
+  }
+
+  @Test
+  void nodePortAlsoOnLoopback_noLocalhostFinding() {
+    DoctorReport r =
+        examine(
+            podNode(
+                NODE_PORT_VS
+                    + "-A -t 127.0.0.1:30080 -s rr\n-a -t 127.0.0.1:30080 -r 10.244.2.5:80 -m -w 1\n",
+                "",
+                ""));
+
+    assertThat(finding(r, "localhost-nodeport-unsupported")).isEmpty();
   }
 
   @Test

@@ -90,6 +90,23 @@ public final class IpvsCheck implements Check {
               "https://github.com/kubernetes/kubernetes/pull/97081",
               "https://github.com/kubernetes/kubernetes/issues/89869"));
 
+  static final Catalogue.Entry IPSET_MISSING =
+      new Catalogue.Entry(
+          "ipset-missing",
+          Severity.ERROR,
+          "kube-proxy's IPVS-mode ipsets are missing: its iptables rules cannot be written",
+          List.of("https://github.com/kubernetes/kubernetes/issues/65158"));
+
+  static final Catalogue.Entry LOCALHOST_NODEPORT_UNSUPPORTED =
+      new Catalogue.Entry(
+          "localhost-nodeport-unsupported",
+          Severity.INFO,
+          "127.0.0.1:NodePort does not reach the Service in IPVS mode",
+          List.of("https://github.com/kubernetes/kubernetes/issues/67730"));
+
+  /** The sets kube-proxy's IPVS mode creates at start, whatever Services exist. */
+  private static final List<String> CORE_SETS = List.of("KUBE-CLUSTER-IP", "KUBE-LOOP-BACK");
+
   /** The ipsets kube-proxy's IPVS mode lists eTP=Local addresses in. */
   private static final List<String> LOCAL_SETS =
       List.of("KUBE-LOAD-BALANCER-LOCAL", "KUBE-EXTERNAL-IP-LOCAL");
@@ -108,7 +125,9 @@ public final class IpvsCheck implements Check {
         EXTERNALIP_IS_NODE_IP,
         HOST_FIREWALL_REJECTS_VIP,
         ETP_LOCAL_EMPTY_VIRTUAL_SERVER,
-        ETP_LOCAL_NO_SNAT_REMOTE_ENDPOINTS);
+        ETP_LOCAL_NO_SNAT_REMOTE_ENDPOINTS,
+        IPSET_MISSING,
+        LOCALHOST_NODEPORT_UNSUPPORTED);
   }
 
   @Override
@@ -121,6 +140,8 @@ public final class IpvsCheck implements Check {
       out.addAll(externalIpIsNodeIp(ctx));
       hostFirewall(ctx).ifPresent(out::add);
       out.addAll(etpLocal(ctx));
+      ipsetMissing(ctx).ifPresent(out::add);
+      localhostNodePort(ctx).ifPresent(out::add);
     } else if (iptablesMode(ctx)) {
       clusterCidrIptables(ctx).ifPresent(out::add);
     }
@@ -866,5 +887,125 @@ public final class IpvsCheck implements Check {
                   + " set externalTrafficPolicy: Cluster if the client address is not needed."));
     }
     return out;
+  }
+
+  // --- ipset-missing -----------------------------------------------------------------------------
+
+  private Optional<Finding> ipsetMissing(DoctorContext ctx) {
+    if (ctx.node().ipvs().services().isEmpty() || !ctx.files().has("ipset-save.txt")) {
+      return Optional.empty();
+    }
+    List<String> missing =
+        CORE_SETS.stream().filter(n -> !ctx.node().ipsets().containsKey(n)).toList();
+    if (missing.size() < CORE_SETS.size()) {
+      return Optional.empty();
+    }
+    List<Evidence> ev = new ArrayList<>();
+    List<String> present =
+        ctx.node().ipsets().keySet().stream().filter(n -> n.startsWith("KUBE-")).sorted().toList();
+    ev.add(
+        ctx.files()
+            .at(
+                "ipset-save.txt",
+                0,
+                "no "
+                    + String.join(", ", missing)
+                    + (present.isEmpty() ? ": no KUBE-* set at all" : "; has " + present)));
+    IpvsService s = ctx.node().ipvs().services().get(0);
+    ev.add(IpvsFacts.virtualServer(ctx, s));
+    long masq =
+        IpvsFacts.natTables(ctx.node()).stream()
+            .flatMap(t -> t.rules().stream())
+            .filter(r -> r.target().equals("KUBE-MARK-MASQ"))
+            .count();
+    ev.add(
+        ctx.files()
+            .at(
+                "iptables-save.txt",
+                0,
+                masq == 0
+                    ? "no rule jumps to KUBE-MARK-MASQ"
+                    : masq + " rule(s) jump to KUBE-MARK-MASQ"));
+    return Optional.of(
+        IPSET_MISSING.finding(
+            "IPVS has "
+                + ctx.node().ipvs().services().size()
+                + " virtual server(s) but kube-proxy's ipsets ("
+                + String.join(", ", missing)
+                + ") do not exist: the iptables rules that use them are not written",
+            ev,
+            "kube-proxy's IPVS mode keeps every address and port in ipsets and writes its iptables"
+                + " rules against them: the masquerade of off-cluster and VIP-sourced traffic,"
+                + " hairpin (KUBE-LOOP-BACK), NodePorts, KUBE-IPVS-FILTER. When it cannot create"
+                + " the sets (the ip_set modules or the ipset tool missing, or a userspace ipset"
+                + " that does not know the kernel's set revisions) its iptables-restore fails, so"
+                + " the virtual servers work only for pods: the node's own connections to a"
+                + " Service leave unmasqueraded, hairpin and NodePort traffic from outside fail.",
+            "Make ipset work on the node (modprobe ip_set ip_set_hash_ip ip_set_hash_ipport"
+                + " ip_set_hash_ipportip ip_set_hash_ipportnet ip_set_hash_net ip_set_bitmap_port;"
+                + " install an ipset tool matching the kernel), then restart kube-proxy and check"
+                + " its log for ipset errors."));
+  }
+
+  // --- localhost-nodeport-unsupported
+  // -------------------------------------------------------------
+
+  private Optional<Finding> localhostNodePort(DoctorContext ctx) {
+    Set<String> nodeOwn = IpvsFacts.nodeAddresses(ctx);
+    Optional<IpvsService> nodePort =
+        ctx.node().ipvs().services().stream()
+            .filter(s -> s.server().kind() != dev.svcproxy.ipvs.VirtualServer.Kind.FWMARK)
+            .filter(s -> nodeOwn.contains(s.server().address()))
+            .filter(s -> !IpvsFacts.boundOnDummy(ctx.node()).contains(s.server().address()))
+            .filter(s -> !s.server().address().startsWith("127."))
+            .findFirst();
+    if (nodePort.isEmpty()) {
+      return Optional.empty();
+    }
+    IpvsService s = nodePort.get();
+    String proto = s.server().kind().name().toLowerCase(Locale.ROOT);
+    if (ctx.node().ipvs().find(s.server().kind(), "127.0.0.1", s.server().port()).isPresent()) {
+      return Optional.empty();
+    }
+    TraceResult t =
+        ctx.trace(new PacketSpec(null, 40000, "127.0.0.1", s.server().port(), proto, null));
+    if (t.outcomes().stream().anyMatch(o -> o.ipvs() != null || o.dnat() != null)) {
+      return Optional.empty();
+    }
+    List<Evidence> ev = new ArrayList<>();
+    ev.add(IpvsFacts.virtualServer(ctx, s));
+    IpvsFacts.setMember(
+            ctx,
+            "KUBE-NODE-PORT-" + proto.toUpperCase(Locale.ROOT),
+            Integer.toString(s.server().port()))
+        .ifPresent(ev::add);
+    String fate =
+        t.outcomes().stream()
+            .findFirst()
+            .map(
+                o ->
+                    "local".equals(o.delivery())
+                        ? "delivered to the node's own stack, no virtual server or DNAT"
+                        : o.verdict() + (o.reasonCode() == null ? "" : " (" + o.reasonCode() + ")"))
+            .orElse("no path");
+    ev.add(
+        Evidence.command(
+            "svcproxy trace --dst 127.0.0.1:" + s.server().port() + " --proto " + proto,
+            "from the node: 127.0.0.1:" + s.server().port() + " " + fate));
+    return Optional.of(
+        LOCALHOST_NODEPORT_UNSUPPORTED.finding(
+            "NodePorts are served on the node's addresses ("
+                + s.server().key()
+                + ") but not on 127.0.0.1: localhost:"
+                + s.server().port()
+                + " reaches no Service in IPVS mode",
+            ev,
+            "kube-proxy's IPVS mode makes a virtual server for each NodePort on each node address"
+                + " it picks (--nodeport-addresses), never on 127.0.0.1, and it has no DNAT rule"
+                + " for loopback: a client on the node connecting to localhost:NodePort gets the"
+                + " node's own stack (refused unless something listens there). iptables mode"
+                + " serves it (with route_localnet=1); IPVS and nftables modes do not.",
+            "Connect to the node's own address (or the ClusterIP) instead of 127.0.0.1; tools"
+                + " that need localhost NodePorts need kube-proxy's iptables mode."));
   }
 }
