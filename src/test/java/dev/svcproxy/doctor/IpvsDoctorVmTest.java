@@ -381,6 +381,97 @@ class IpvsDoctorVmTest {
     assertThat(lab.connect(node1.netns(), LB_IP, 80, scaled()).backend()).isEqualTo("nginx");
   }
 
+  // --- ipset-missing -----------------------------------------------------------------------------
+
+  @Test
+  void ipsetsMissing_virtualServersOnly_nodeToVipHangs_named_clearedBySetsAndRules()
+      throws Exception {
+    String vs =
+        "-A -t "
+            + VIP
+            + ":443 -s rr\n-a -t "
+            + VIP
+            + ":443 -r "
+            + node2.ip()
+            + ":"
+            + API_PORT
+            + " -m -w 1\n";
+    // kube-proxy could not create its sets: virtual servers and kube-ipvs0, no set-based rules.
+    load(List.of(VIP), vs, "", "", "");
+    assertThatOutcome(lab.connect(node1.netns(), VIP, 443, Duration.ofSeconds(4)))
+        .isEqualTo(Connection.Outcome.TIMED_OUT);
+    Finding live = find(live(), "ipset-missing");
+    assertThat(live.summary()).contains("KUBE-CLUSTER-IP, KUBE-LOOP-BACK");
+    Path dir = tmp.resolve("ipsets");
+    BundleCapture.captureInto(node, dir);
+    assertCitedLines(
+        dir,
+        find(
+            Doctor.standard().examine(DoctorInputs.bundle(dir, Optional.empty())), "ipset-missing"),
+        "-A -t " + VIP + ":443");
+
+    // The fix: ipset working, kube-proxy restarted: its sets and the rules that use them.
+    load(
+        List.of(VIP),
+        vs,
+        "create KUBE-CLUSTER-IP hash:ip,port family inet hashsize 1024 maxelem 65536\n"
+            + "add KUBE-CLUSTER-IP "
+            + VIP
+            + ",tcp:443\n"
+            + "create KUBE-LOOP-BACK hash:ip,port,ip family inet hashsize 1024 maxelem 65536\n",
+        MASQ_ALL_CLUSTER_IPS,
+        "");
+    assertThat(ids(live())).doesNotContain("ipset-missing");
+    assertThatOutcome(lab.connect(node1.netns(), VIP, 443, scaled()))
+        .isEqualTo(Connection.Outcome.REPLIED);
+  }
+
+  // --- localhost-nodeport-unsupported ------------------------------------------------------------
+
+  @Test
+  void nodePort_localhostRefusedNodeIpServed_namedLocalhostNodePortUnsupported() throws Exception {
+    int nodePort = 30080;
+    load(
+        List.of(),
+        "-A -t "
+            + node1.ip()
+            + ":"
+            + nodePort
+            + " -s rr\n-a -t "
+            + node1.ip()
+            + ":"
+            + nodePort
+            + " -r "
+            + nginx.ip()
+            + ":80 -m -w 1\n",
+        "create KUBE-CLUSTER-IP hash:ip,port family inet hashsize 1024 maxelem 65536\n"
+            + "create KUBE-LOOP-BACK hash:ip,port,ip family inet hashsize 1024 maxelem 65536\n"
+            + "create KUBE-NODE-PORT-TCP bitmap:port range 0-65535\n"
+            + "add KUBE-NODE-PORT-TCP "
+            + nodePort
+            + "\n",
+        MASQ_ALL_CLUSTER_IPS
+            + "-A KUBE-SERVICES -p tcp -m set --match-set KUBE-NODE-PORT-TCP dst -j KUBE-MARK-MASQ\n",
+        "");
+    assertThatOutcome(lab.connect(node1.netns(), "127.0.0.1", nodePort, scaled()))
+        .isEqualTo(Connection.Outcome.REFUSED);
+
+    Finding live = find(live(), "localhost-nodeport-unsupported");
+    assertThat(live.severity()).isEqualTo(Severity.INFO);
+    assertThat(live.summary()).contains("localhost:" + nodePort);
+    Path dir = tmp.resolve("localhost");
+    BundleCapture.captureInto(node, dir);
+    assertCitedLines(
+        dir,
+        find(
+            Doctor.standard().examine(DoctorInputs.bundle(dir, Optional.empty())),
+            "localhost-nodeport-unsupported"),
+        "-A -t " + node1.ip() + ":" + nodePort);
+    // What the finding advises instead: the node's own address serves the NodePort.
+    assertThat(lab.connect(node1.netns(), node1.ip(), nodePort, scaled()).backend())
+        .isEqualTo("nginx");
+  }
+
   // --- helpers -----------------------------------------------------------------------------------
 
   /**
@@ -410,7 +501,9 @@ class IpvsDoctorVmTest {
     if (!ipvs.isEmpty()) {
       stdin(List.of("ipvsadm", "-R"), ipvs);
     }
-    stdin(List.of("ipset", "restore"), sets);
+    if (!sets.isEmpty()) {
+      stdin(List.of("ipset", "restore"), sets);
+    }
     stdin(
         List.of("iptables-restore", "--noflush"),
         "*nat\n:KUBE-SERVICES - [0:0]\n:KUBE-POSTROUTING - [0:0]\n:KUBE-MARK-MASQ - [0:0]\n"
