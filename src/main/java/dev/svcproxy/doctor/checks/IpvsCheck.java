@@ -964,9 +964,6 @@ public final class IpvsCheck implements Check {
     }
     IpvsService s = nodePort.get();
     String proto = s.server().kind().name().toLowerCase(Locale.ROOT);
-    if (ctx.node().ipvs().find(s.server().kind(), "127.0.0.1", s.server().port()).isPresent()) {
-      return Optional.empty();
-    }
     TraceResult t =
         ctx.trace(new PacketSpec(null, 40000, "127.0.0.1", s.server().port(), proto, null));
     if (t.outcomes().stream().anyMatch(o -> o.ipvs() != null || o.dnat() != null)) {
