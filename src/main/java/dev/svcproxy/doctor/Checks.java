@@ -3,6 +3,7 @@ package dev.svcproxy.doctor;
 import dev.svcproxy.doctor.checks.ConntrackCheck;
 import dev.svcproxy.doctor.checks.DockerCheck;
 import dev.svcproxy.doctor.checks.ForwardPolicyCheck;
+import dev.svcproxy.doctor.checks.IpvsCheck;
 import dev.svcproxy.doctor.checks.KernelSettingsCheck;
 import dev.svcproxy.doctor.checks.NodeLocalDnsCheck;
 import dev.svcproxy.doctor.checks.PacketOutcomeCheck;
@@ -22,6 +23,7 @@ public final class Checks {
         new RoutingCheck(),
         new ConntrackCheck(),
         new ProxyRulesCheck(),
+        new IpvsCheck(),
         new ForwardPolicyCheck(),
         new NodeLocalDnsCheck(),
         new PodNetworkCheck(),

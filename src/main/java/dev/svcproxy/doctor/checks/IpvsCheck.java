@@ -1,0 +1,1008 @@
+package dev.svcproxy.doctor.checks;
+
+import dev.svcproxy.doctor.Catalogue;
+import dev.svcproxy.doctor.Check;
+import dev.svcproxy.doctor.DoctorContext;
+import dev.svcproxy.doctor.Evidence;
+import dev.svcproxy.doctor.Finding;
+import dev.svcproxy.doctor.Severity;
+import dev.svcproxy.ipvs.IpvsService;
+import dev.svcproxy.model.Cidr;
+import dev.svcproxy.netfilter.Arg;
+import dev.svcproxy.netfilter.Rule;
+import dev.svcproxy.netfilter.Table;
+import dev.svcproxy.trace.NodeState;
+import dev.svcproxy.trace.Outcome;
+import dev.svcproxy.trace.PacketSpec;
+import dev.svcproxy.trace.TraceResult;
+import dev.svcproxy.trace.Verdict;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * kube-proxy's IPVS mode (and the cluster-CIDR masquerade rule of both iptables-based modes): the
+ * addresses it binds on kube-ipvs0 and what binding them does to the node's own traffic.
+ */
+public final class IpvsCheck implements Check {
+  static final Catalogue.Entry MISSING_CLUSTER_CIDR =
+      new Catalogue.Entry(
+          "missing-cluster-cidr",
+          Severity.ERROR,
+          "kube-proxy runs without --cluster-cidr (or with the service CIDR): no masquerade for"
+              + " off-cluster sources",
+          List.of(
+              "seed 000",
+              "https://github.com/kubernetes/kubernetes/issues/63241",
+              "https://github.com/kubernetes/kubernetes/pull/63319"));
+
+  static final Catalogue.Entry VIP_AS_SOURCE =
+      new Catalogue.Entry(
+          "vip-as-source",
+          Severity.ERROR,
+          "the node's own connections to a Service leave with the Service VIP as source",
+          List.of("seed 000", "https://github.com/kubernetes/kubernetes/issues/63241"));
+
+  static final Catalogue.Entry LB_IP_BOUND_LOCALLY =
+      new Catalogue.Entry(
+          "lb-ip-bound-locally",
+          Severity.WARNING,
+          "a LoadBalancer or external IP bound on kube-ipvs0 keeps in-cluster traffic from the"
+              + " real load balancer",
+          List.of(
+              "seed 001",
+              "https://kubernetes.io/docs/concepts/services-networking/service/#load-balancer-ip-mode"));
+
+  static final Catalogue.Entry EXTERNALIP_IS_NODE_IP =
+      new Catalogue.Entry(
+          "externalip-is-node-ip",
+          Severity.ERROR,
+          "an external IP equal to a node IP is bound on kube-ipvs0 and hijacks the node's own"
+              + " traffic",
+          List.of("book: externalIPs in IPVS mode"));
+
+  static final Catalogue.Entry HOST_FIREWALL_REJECTS_VIP =
+      new Catalogue.Entry(
+          "host-firewall-rejects-vip",
+          Severity.ERROR,
+          "a host firewall rule in filter INPUT rejects traffic to Service VIPs (IPVS mode)",
+          List.of("https://github.com/kubernetes/kubernetes/issues/65158"));
+
+  static final Catalogue.Entry ETP_LOCAL_EMPTY_VIRTUAL_SERVER =
+      new Catalogue.Entry(
+          "etp-local-empty-virtual-server",
+          Severity.WARNING,
+          "an externalTrafficPolicy=Local virtual server without real servers refuses in-cluster"
+              + " traffic (kube-proxy before 1.24)",
+          List.of("seed 001", "https://github.com/kubernetes/kubernetes/pull/97081"));
+
+  static final Catalogue.Entry ETP_LOCAL_NO_SNAT_REMOTE_ENDPOINTS =
+      new Catalogue.Entry(
+          "etp-local-no-snat-remote-endpoints",
+          Severity.WARNING,
+          "the node's own connections to an externalTrafficPolicy=Local address reach remote"
+              + " endpoints unmasqueraded, with the load-balancer IP as source",
+          List.of(
+              "seed 001",
+              "https://github.com/kubernetes/kubernetes/pull/97081",
+              "https://github.com/kubernetes/kubernetes/issues/89869"));
+
+  static final Catalogue.Entry IPSET_MISSING =
+      new Catalogue.Entry(
+          "ipset-missing",
+          Severity.ERROR,
+          "kube-proxy's IPVS-mode ipsets are missing: its iptables rules cannot be written",
+          List.of("https://github.com/kubernetes/kubernetes/issues/65158"));
+
+  static final Catalogue.Entry LOCALHOST_NODEPORT_UNSUPPORTED =
+      new Catalogue.Entry(
+          "localhost-nodeport-unsupported",
+          Severity.INFO,
+          "127.0.0.1:NodePort does not reach the Service in IPVS mode",
+          List.of("https://github.com/kubernetes/kubernetes/issues/67730"));
+
+  /** The sets kube-proxy's IPVS mode creates at start, whatever Services exist. */
+  private static final List<String> CORE_SETS = List.of("KUBE-CLUSTER-IP", "KUBE-LOOP-BACK");
+
+  /** The ipsets kube-proxy's IPVS mode lists eTP=Local addresses in. */
+  private static final List<String> LOCAL_SETS =
+      List.of("KUBE-LOAD-BALANCER-LOCAL", "KUBE-EXTERNAL-IP-LOCAL");
+
+  /**
+   * How many distinct virtual addresses are traced at most (each trace walks every real server).
+   */
+  private static final int MAX_TRACED = 16;
+
+  @Override
+  public List<Catalogue.Entry> entries() {
+    return List.of(
+        MISSING_CLUSTER_CIDR,
+        VIP_AS_SOURCE,
+        LB_IP_BOUND_LOCALLY,
+        EXTERNALIP_IS_NODE_IP,
+        HOST_FIREWALL_REJECTS_VIP,
+        ETP_LOCAL_EMPTY_VIRTUAL_SERVER,
+        ETP_LOCAL_NO_SNAT_REMOTE_ENDPOINTS,
+        IPSET_MISSING,
+        LOCALHOST_NODEPORT_UNSUPPORTED);
+  }
+
+  @Override
+  public List<Finding> run(DoctorContext ctx) {
+    List<Finding> out = new ArrayList<>();
+    if (IpvsFacts.ipvsMode(ctx)) {
+      clusterCidrIpvs(ctx).ifPresent(out::add);
+      vipAsSource(ctx).ifPresent(out::add);
+      out.addAll(boundLoadBalancers(ctx));
+      out.addAll(externalIpIsNodeIp(ctx));
+      hostFirewall(ctx).ifPresent(out::add);
+      out.addAll(etpLocal(ctx));
+      ipsetMissing(ctx).ifPresent(out::add);
+      localhostNodePort(ctx).ifPresent(out::add);
+    } else if (iptablesMode(ctx)) {
+      clusterCidrIptables(ctx).ifPresent(out::add);
+    }
+    return out;
+  }
+
+  // --- missing-cluster-cidr --------------------------------------------------------------------
+
+  /** How a KUBE-MARK-MASQ rule for ClusterIPs limits the sources it marks. */
+  private enum MasqScope {
+    /** Every source (masquerade-all), a VIP source (src,dst) or a pod-network test that works. */
+    OFF_CLUSTER,
+    /** "! -s C" with C containing the ClusterIPs themselves: the service CIDR given as pod CIDR. */
+    SERVICE_CIDR
+  }
+
+  private static MasqScope scope(DoctorContext ctx, Rule r, Set<String> clusterIps) {
+    Optional<Arg.Param> src = r.param("-s");
+    if (src.isEmpty() || !src.get().negated()) {
+      return MasqScope.OFF_CLUSTER;
+    }
+    Cidr c;
+    try {
+      c = Cidr.parseSloppy(src.get().value().text());
+    } catch (IllegalArgumentException e) {
+      return MasqScope.OFF_CLUSTER;
+    }
+    boolean holdsVip = clusterIps.stream().anyMatch(c::contains);
+    boolean isServiceCidr =
+        ctx.facts().serviceCidrs().stream()
+            .anyMatch(s -> !s.ipv6() && (c.contains(s.address()) || s.contains(c.address())));
+    return holdsVip || isServiceCidr ? MasqScope.SERVICE_CIDR : MasqScope.OFF_CLUSTER;
+  }
+
+  private Optional<Finding> clusterCidrIpvs(DoctorContext ctx) {
+    if (!ctx.node().ipsets().containsKey("KUBE-CLUSTER-IP")) {
+      if (!ctx.files().has("ipset-save.txt")) {
+        ctx.assume("no ipset-save.txt: the ClusterIP masquerade rule of IPVS mode not checked");
+      }
+      return Optional.empty();
+    }
+    List<Table> nats = IpvsFacts.natTables(ctx.node());
+    if (nats.isEmpty()) {
+      ctx.assume("no iptables nat table: the ClusterIP masquerade rule of IPVS mode not checked");
+      return Optional.empty();
+    }
+    Set<String> vips = IpvsFacts.setIps(ctx.node(), "KUBE-CLUSTER-IP");
+    List<Rule> masq = new ArrayList<>();
+    for (Table t : nats) {
+      for (Rule r : t.rules("KUBE-SERVICES")) {
+        Optional<IpvsFacts.SetMatch> m = IpvsFacts.setMatch(r);
+        if (r.target().equals("KUBE-MARK-MASQ")
+            && m.isPresent()
+            && !m.get().negated()
+            && m.get().set().equals("KUBE-CLUSTER-IP")) {
+          masq.add(r);
+        }
+      }
+    }
+    if (masq.stream().anyMatch(r -> scope(ctx, r, vips) == MasqScope.OFF_CLUSTER)) {
+      return Optional.empty();
+    }
+    List<Evidence> ev = new ArrayList<>();
+    String summary;
+    String why;
+    if (masq.isEmpty()) {
+      summary =
+          "No KUBE-SERVICES rule marks ClusterIP traffic from off-cluster sources for masquerade"
+              + " (KUBE-CLUSTER-IP dst,dst -j KUBE-MARK-MASQ): kube-proxy runs without"
+              + " --cluster-cidr";
+      // What KUBE-SERVICES does mark, to show the ClusterIP rule is the one absent.
+      for (Table t : nats) {
+        for (Rule r : t.rules("KUBE-SERVICES")) {
+          if (r.target().equals("KUBE-MARK-MASQ")) {
+            ev.add(IpvsFacts.rule(ctx, r));
+          }
+        }
+      }
+      why =
+          "A packet to a ClusterIP from a source outside the pod network (the node itself, a"
+              + " host-network pod, a host routing the service range to this node) keeps its"
+              + " source through IPVS's DNAT. The node's own connections even take the VIP bound on"
+              + " kube-ipvs0 as source, so the endpoint replies to the VIP, which routes nowhere"
+              + " back: the connection hangs.";
+    } else {
+      summary =
+          "The ClusterIP masquerade rule exempts "
+              + masq.get(0).param("-s").orElseThrow().value().text()
+              + ", which holds the ClusterIPs themselves: --cluster-cidr is set to the service"
+              + " CIDR, not the pod CIDR";
+      masq.forEach(r -> ev.add(IpvsFacts.rule(ctx, r)));
+      why =
+          "The rule marks only sources outside --cluster-cidr; with the service CIDR there, a"
+              + " connection the node makes from a VIP bound on kube-ipvs0 is exempt and leaves"
+              + " unmasqueraded, so the reply to the VIP never comes back.";
+    }
+    String first = vips.iterator().hasNext() ? vips.iterator().next() : null;
+    if (first != null) {
+      IpvsFacts.setMember(ctx, "KUBE-CLUSTER-IP", first).ifPresent(ev::add);
+    }
+    flagEvidence(ctx).ifPresent(ev::add);
+    nodeTraceEvidence(ctx, vips).ifPresent(ev::add);
+    return Optional.of(
+        MISSING_CLUSTER_CIDR.finding(
+            summary,
+            ev,
+            why,
+            "Start kube-proxy with --cluster-cidr=<the pod CIDR>"
+                + podCidrHint(ctx)
+                + " (clusterCIDR in the KubeProxyConfiguration), or --masquerade-all; kube-proxy"
+                + " 1.11 and later without a cluster CIDR masquerade VIP-sourced packets instead"
+                + " (KUBE-CLUSTER-IP src,dst)."));
+  }
+
+  private static boolean iptablesMode(DoctorContext ctx) {
+    Optional<String> mode = ctx.facts().proxyMode();
+    if (mode.isPresent()) {
+      return mode.get().equals("iptables");
+    }
+    return IpvsFacts.natTables(ctx.node()).stream()
+        .anyMatch(
+            t ->
+                t.rules("KUBE-SERVICES").stream()
+                    .anyMatch(r -> r.target().startsWith("KUBE-SVC-")));
+  }
+
+  private Optional<Finding> clusterCidrIptables(DoctorContext ctx) {
+    List<Rule> portals = new ArrayList<>();
+    List<Rule> masq = new ArrayList<>();
+    Set<String> vips = new LinkedHashSet<>();
+    Table nat = null;
+    for (Table t : IpvsFacts.natTables(ctx.node())) {
+      for (Rule r : t.rules("KUBE-SERVICES")) {
+        Optional<Arg.Param> d = r.param("-d");
+        if (r.target().startsWith("KUBE-SVC-") && d.isPresent() && !d.get().negated()) {
+          String vip = d.get().value().text().replaceFirst("/32$", "");
+          portals.add(r);
+          vips.add(vip);
+          nat = t;
+          for (Rule s : t.rules(r.target())) {
+            if (s.target().equals("KUBE-MARK-MASQ") && s.param("-d").isPresent()) {
+              masq.add(s);
+            }
+          }
+        }
+      }
+    }
+    if (portals.isEmpty()
+        || masq.stream().anyMatch(r -> scope(ctx, r, vips) == MasqScope.OFF_CLUSTER)) {
+      return Optional.empty();
+    }
+    List<Evidence> ev = new ArrayList<>();
+    Rule portal = portals.get(0);
+    ev.add(IpvsFacts.rule(ctx, portal));
+    String summary;
+    if (masq.isEmpty()) {
+      List<Rule> chain = nat.rules(portal.target());
+      if (!chain.isEmpty()) {
+        ev.add(IpvsFacts.rule(ctx, chain.get(0)));
+      }
+      summary =
+          "No service chain marks ClusterIP traffic from off-cluster sources for masquerade ("
+              + portals.size()
+              + " ClusterIP portal(s), none with \"! -s <pod CIDR> ... -j KUBE-MARK-MASQ\"):"
+              + " kube-proxy runs without --cluster-cidr";
+    } else {
+      masq.stream().limit(3).forEach(r -> ev.add(IpvsFacts.rule(ctx, r)));
+      summary =
+          "The ClusterIP masquerade rules exempt "
+              + masq.get(0).param("-s").orElseThrow().value().text()
+              + ", which holds the ClusterIPs themselves: --cluster-cidr is the service CIDR";
+    }
+    flagEvidence(ctx).ifPresent(ev::add);
+    return Optional.of(
+        MISSING_CLUSTER_CIDR.finding(
+            summary,
+            ev,
+            "A client outside the pod network that reaches a ClusterIP through this node (a host"
+                + " routing the service range here, a VM on the node network) is DNATed to an"
+                + " endpoint but keeps its own source; an endpoint on another node replies"
+                + " straight to the client from the pod's address, which the client never asked,"
+                + " so the connection fails.",
+            "Start kube-proxy with --cluster-cidr=<the pod CIDR>"
+                + podCidrHint(ctx)
+                + " (clusterCIDR in the KubeProxyConfiguration), or --masquerade-all."));
+  }
+
+  private static String podCidrHint(DoctorContext ctx) {
+    List<Cidr> c =
+        ctx.facts().clusterCidrs().isEmpty() ? ctx.facts().podCidrs() : ctx.facts().clusterCidrs();
+    return c.isEmpty() ? "" : " (" + c.get(0) + ")";
+  }
+
+  /** node.yaml's proxyArgs line, when it says which flags kube-proxy runs with. */
+  private static Optional<Evidence> flagEvidence(DoctorContext ctx) {
+    if (ctx.facts().proxyArgs().isEmpty()) {
+      return Optional.empty();
+    }
+    String said =
+        ctx.facts()
+            .flag("--cluster-cidr")
+            .map(v -> "--cluster-cidr=" + v)
+            .orElse("no --cluster-cidr among kube-proxy's flags");
+    return ctx.files()
+        .first("node.yaml", l -> l.strip().startsWith("proxyArgs"))
+        .map(e -> new Evidence(e.where(), e.text() + "  (" + said + ")"))
+        .or(() -> Optional.of(Evidence.command("kube-proxy flags", said)));
+  }
+
+  /** The node's own connection to a ClusterIP, traced: its source after NAT. */
+  private static Optional<Evidence> nodeTraceEvidence(DoctorContext ctx, Set<String> vips) {
+    for (String vip : vips) {
+      List<IpvsService> on = IpvsFacts.servicesOn(ctx.node(), vip);
+      if (on.isEmpty()) {
+        continue;
+      }
+      IpvsService s = on.get(0);
+      TraceResult t = ctx.trace(spec(s));
+      for (Outcome o : t.outcomes()) {
+        if (o.delivered() && o.snat() == null && o.finalSource() != null) {
+          return Optional.of(traceEvidence(s, o));
+        }
+      }
+      return Optional.empty();
+    }
+    return Optional.empty();
+  }
+
+  private static PacketSpec spec(IpvsService s) {
+    return new PacketSpec(
+        null,
+        40000,
+        s.server().address(),
+        s.server().port(),
+        s.server().kind().name().toLowerCase(Locale.ROOT),
+        null);
+  }
+
+  private static Evidence traceEvidence(IpvsService s, Outcome o) {
+    StringBuilder b = new StringBuilder("from the node: leaves ");
+    b.append(o.finalSource())
+        .append(" -> ")
+        .append(o.finalDestination())
+        .append(
+            o.outInterface() == null || o.outInterface().isEmpty() ? "" : " on " + o.outInterface())
+        .append(o.snat() == null ? ", not masqueraded" : ", masqueraded to " + o.snat());
+    if (o.reply() != null) {
+      b.append(
+          o.reply().returnsHere()
+              ? "; the reply returns"
+              : "; the reply does not return (" + o.reply().reasonCode() + ")");
+    }
+    return Evidence.command(
+        "svcproxy trace --dst "
+            + s.server().target()
+            + " --proto "
+            + s.server().kind().name().toLowerCase(Locale.ROOT),
+        b.toString());
+  }
+
+  // --- vip-as-source ---------------------------------------------------------------------------
+
+  private Optional<Finding> vipAsSource(DoctorContext ctx) {
+    if (ctx.node().iptables().isEmpty()) {
+      // Without the rules the tracer would take "no masquerade" for a fact.
+      ctx.assume(
+          "no iptables-save.txt: whether the node's VIP-sourced connections are masqueraded not checked");
+      return Optional.empty();
+    }
+    Set<String> nodeOwn = IpvsFacts.nodeAddresses(ctx);
+    List<String> bad = new ArrayList<>();
+    List<Evidence> ev = new ArrayList<>();
+    int traced = 0;
+    for (String vip : IpvsFacts.boundOnDummy(ctx.node())) {
+      if (nodeOwn.contains(vip)) {
+        continue; // a node address on kube-ipvs0 is externalip-is-node-ip's business
+      }
+      List<IpvsService> on = IpvsFacts.servicesOn(ctx.node(), vip);
+      if (on.isEmpty() || traced++ >= MAX_TRACED) {
+        continue;
+      }
+      IpvsService s = on.get(0);
+      if (etpLocal(ctx, s)) {
+        continue; // etp-local-no-snat-remote-endpoints names it
+      }
+      TraceResult t = ctx.trace(spec(s));
+      Optional<Outcome> hung =
+          t.outcomes().stream()
+              .filter(
+                  o ->
+                      o.delivered()
+                          && vip.equals(o.finalSource())
+                          && o.reply() != null
+                          && !o.reply().returnsHere())
+              .findFirst();
+      if (hung.isEmpty()) {
+        continue;
+      }
+      bad.add(s.server().target());
+      if (ev.isEmpty()) {
+        ev.add(IpvsFacts.address(ctx, IpvsFacts.DUMMY, vip));
+        IpvsFacts.localRoute(ctx, vip).ifPresent(ev::add);
+        ev.add(IpvsFacts.virtualServer(ctx, s));
+        ev.add(traceEvidence(s, hung.get()));
+      }
+    }
+    if (bad.isEmpty()) {
+      return Optional.empty();
+    }
+    String vip0 = bad.get(0).substring(0, bad.get(0).lastIndexOf(':'));
+    return Optional.of(
+        VIP_AS_SOURCE.finding(
+            "The node's own connections to "
+                + String.join(", ", bad.subList(0, Math.min(3, bad.size())))
+                + (bad.size() > 3 ? " and " + (bad.size() - 3) + " more" : "")
+                + " leave with the VIP "
+                + vip0
+                + " as source (it is bound on kube-ipvs0) and the reply cannot return",
+            ev,
+            "The VIP is a local address, so the route to it (table local) gives the VIP itself as"
+                + " the preferred source; IPVS rewrites only the destination, and nothing"
+                + " masquerades the packet, so it reaches a real server off this node with source"
+                + " "
+                + vip0
+                + ". The server answers the VIP, which its network routes elsewhere (or nowhere):"
+                + " the node's connections, and those of host-network pods, hang in SYN-SENT while"
+                + " pods (whose source is their own address) work.",
+            "Make kube-proxy masquerade these packets: --cluster-cidr=<the pod CIDR>"
+                + podCidrHint(ctx)
+                + " or --masquerade-all (kube-proxy 1.11 and later also masquerade VIP-sourced"
+                + " packets without it). As a stopgap: iptables -t nat -A POSTROUTING -s "
+                + vip0
+                + "/32 -j MASQUERADE."));
+  }
+
+  // --- lb-ip-bound-locally ---------------------------------------------------------------------
+
+  private List<Finding> boundLoadBalancers(DoctorContext ctx) {
+    List<Finding> out = new ArrayList<>();
+    Set<String> lbs = IpvsFacts.loadBalancerIps(ctx);
+    Set<String> eips = IpvsFacts.externalIps(ctx);
+    Set<String> nodeOwn = IpvsFacts.nodeAddresses(ctx);
+    boolean classified =
+        ctx.node().ipsets().containsKey("KUBE-CLUSTER-IP")
+            || ctx.cluster().isPresent()
+            || !ctx.facts().serviceCidrs().isEmpty();
+    int traced = 0;
+    for (String ip : IpvsFacts.boundOnDummy(ctx.node())) {
+      if (nodeOwn.contains(ip)) {
+        continue;
+      }
+      String kind;
+      if (lbs.contains(ip)) {
+        kind = "LoadBalancer IP";
+      } else if (eips.contains(ip)) {
+        kind = "external IP";
+      } else if (!classified) {
+        ctx.assume(
+            "no ipsets, service CIDR or cluster objects: "
+                + ip
+                + " on kube-ipvs0 taken for a load-balancer or external IP");
+        kind = "address (not a ClusterIP: a load-balancer or external IP)";
+      } else {
+        continue;
+      }
+      List<IpvsService> served = IpvsFacts.servicesOn(ctx.node(), ip);
+      if (served.isEmpty() || traced++ >= MAX_TRACED) {
+        continue;
+      }
+      List<Evidence> ev = new ArrayList<>();
+      ev.add(IpvsFacts.address(ctx, IpvsFacts.DUMMY, ip));
+      IpvsFacts.localRoute(ctx, ip).ifPresent(ev::add);
+      IpvsFacts.setMember(ctx, "KUBE-LOAD-BALANCER", ip)
+          .or(() -> IpvsFacts.setMember(ctx, "KUBE-EXTERNAL-IP", ip))
+          .ifPresent(ev::add);
+      served.forEach(s -> ev.add(IpvsFacts.virtualServer(ctx, s)));
+      Set<Integer> ports = new LinkedHashSet<>();
+      served.forEach(s -> ports.add(s.server().port()));
+      int other = 443;
+      while (ports.contains(other)) {
+        other++;
+      }
+      // What the node does with a port the Service does not serve: the real LB never sees it.
+      TraceResult t = ctx.trace(new PacketSpec(null, 40000, ip, other, "tcp", null));
+      String fate = "";
+      for (Outcome o : t.outcomes()) {
+        String what;
+        if (o.verdict() == Verdict.REJECT || o.verdict() == Verdict.DROP) {
+          Optional<dev.svcproxy.trace.Step> at =
+              o.steps().stream().filter(s -> s.reasonCode() != null).findFirst();
+          what =
+              (o.verdict() == Verdict.REJECT ? "rejected" : "dropped")
+                  + at.filter(s -> !s.chain().isEmpty())
+                      .map(s -> " by " + s.table() + " " + s.chain() + " rule " + s.rule())
+                      .orElse("")
+                  + " on this node";
+        } else if ("local".equals(o.delivery())) {
+          what = "delivered to the node's own stack (refused unless something listens there)";
+        } else {
+          continue;
+        }
+        fate = what;
+        ev.add(
+            Evidence.command(
+                "svcproxy trace --dst " + ip + ":" + other,
+                "from the node: " + ip + ":" + other + " " + what));
+        break;
+      }
+      String ports0 = served.stream().map(s -> s.server().key()).toList().toString();
+      out.add(
+          LB_IP_BOUND_LOCALLY.finding(
+              "The "
+                  + kind
+                  + " "
+                  + ip
+                  + " is bound on kube-ipvs0: the node and its pods never reach the real load"
+                  + " balancer at "
+                  + ip
+                  + "; only "
+                  + ports0
+                  + " is served here by IPVS"
+                  + (fate.isEmpty() ? "" : ", and port " + other + " is " + fate),
+              ev,
+              "kube-proxy's IPVS mode binds every LoadBalancer and external IP on kube-ipvs0 of"
+                  + " every node, so the address is local: traffic from inside the cluster to it"
+                  + " never leaves the node. Ports of the Service go to its endpoints through the"
+                  + " node's IPVS (bypassing the load balancer's own features: TLS termination,"
+                  + " proxy protocol, its health checks); any other port the load balancer serves"
+                  + " for something else is refused here, although clients outside the cluster"
+                  + " reach it.",
+              "Do not share this load balancer's IP between the Service and other listeners, or"
+                  + " keep kube-proxy from binding it: status.loadBalancer.ingress[].ipMode: Proxy"
+                  + " (Kubernetes 1.30+, set by the cloud controller), or the cloud's hostname"
+                  + " annotation (e.g. service.beta.kubernetes.io/alibaba-cloud-loadbalancer-hostname),"
+                  + " so in-cluster traffic goes out to the load balancer."));
+    }
+    return out;
+  }
+
+  // --- externalip-is-node-ip -------------------------------------------------------------------
+
+  private List<Finding> externalIpIsNodeIp(DoctorContext ctx) {
+    List<Finding> out = new ArrayList<>();
+    for (String ip : IpvsFacts.boundOnDummy(ctx.node())) {
+      List<String> holders = IpvsFacts.otherHolders(ctx.node(), ip);
+      boolean nodeIp = !holders.isEmpty() || ctx.facts().nodeIps().contains(ip);
+      if (!nodeIp) {
+        continue;
+      }
+      List<Evidence> ev = new ArrayList<>();
+      ev.add(IpvsFacts.address(ctx, IpvsFacts.DUMMY, ip));
+      holders.forEach(h -> ev.add(IpvsFacts.address(ctx, h, ip)));
+      IpvsFacts.setMember(ctx, "KUBE-EXTERNAL-IP", ip)
+          .or(() -> IpvsFacts.setMember(ctx, "KUBE-LOAD-BALANCER", ip))
+          .ifPresent(ev::add);
+      List<IpvsService> served = IpvsFacts.servicesOn(ctx.node(), ip);
+      served.forEach(s -> ev.add(IpvsFacts.virtualServer(ctx, s)));
+      out.add(
+          EXTERNALIP_IS_NODE_IP.finding(
+              "The node's own address "
+                  + ip
+                  + " is bound on kube-ipvs0 as a Service's external IP"
+                  + (served.isEmpty()
+                      ? ""
+                      : ": "
+                          + served.stream().map(s -> s.server().key()).toList()
+                          + " now go to the Service's endpoints, on every node"),
+              ev,
+              "In IPVS mode kube-proxy binds each external IP on kube-ipvs0 and gives it a virtual"
+                  + " server on every node. With a node's address as external IP, connections to"
+                  + " that address and port (ssh, the kubelet, the apiserver, another Service's"
+                  + " NodePort) are taken by IPVS instead of the node's own listener, on this node"
+                  + " and on every other one (where the address becomes local too, so traffic to"
+                  + " the real node never leaves them); and when kube-proxy later removes the"
+                  + " external IP it deletes the address, which takes the node's own with it.",
+              "Remove the node's address from the Service's spec.externalIPs (an admission policy"
+                  + " such as DenyServiceExternalIPs prevents it); then check that "
+                  + ip
+                  + " is still on "
+                  + (holders.isEmpty() ? "the node's interface" : holders.get(0))
+                  + " and gone from kube-ipvs0 (ip addr del "
+                  + ip
+                  + "/32 dev kube-ipvs0)."));
+    }
+    return out;
+  }
+
+  // --- host-firewall-rejects-vip ---------------------------------------------------------------
+
+  /**
+   * A pod's address on this node, to trace VIP traffic from (none when no pod network is known).
+   */
+  private static Optional<String> podSource(DoctorContext ctx) {
+    Set<String> local = new LinkedHashSet<>();
+    ctx.node().interfaces().forEach(i -> i.addresses().forEach(a -> local.add(a.ip())));
+    List<String> bases = new ArrayList<>();
+    for (String bridge : List.of("cni0", "cbr0")) {
+      ctx.node()
+          .iface(bridge)
+          .ifPresent(i -> i.addresses().stream().findFirst().ifPresent(a -> bases.add(a.ip())));
+    }
+    ctx.facts().podCidrs().stream().filter(c -> !c.ipv6()).forEach(c -> bases.add(c.address()));
+    for (String b : bases) {
+      long v = dev.svcproxy.model.Ip.ipv4ToLong(b);
+      for (int k = 1; k < 8 && v >= 0; k++) {
+        String ip = dev.svcproxy.model.Ip.longToIpv4(v + k);
+        if (!local.contains(ip)) {
+          return Optional.of(ip);
+        }
+      }
+    }
+    return Optional.empty();
+  }
+
+  private Optional<Finding> hostFirewall(DoctorContext ctx) {
+    Optional<String> src = podSource(ctx);
+    if (src.isEmpty()) {
+      ctx.assume("no pod bridge or pod CIDR known: VIP traffic from pods not traced through INPUT");
+      return Optional.empty();
+    }
+    List<String> hit = new ArrayList<>();
+    List<Evidence> ev = new ArrayList<>();
+    Set<String> seen = new LinkedHashSet<>();
+    for (String vip : IpvsFacts.boundOnDummy(ctx.node())) {
+      for (IpvsService s : IpvsFacts.servicesOn(ctx.node(), vip)) {
+        if (s.reals().isEmpty() || seen.size() >= MAX_TRACED || !seen.add(s.server().key())) {
+          continue;
+        }
+        TraceResult t =
+            ctx.trace(
+                new PacketSpec(
+                    src.get(),
+                    40000,
+                    vip,
+                    s.server().port(),
+                    s.server().kind().name().toLowerCase(Locale.ROOT),
+                    null));
+        for (Outcome o : t.outcomes()) {
+          if (o.verdict() != Verdict.REJECT && o.verdict() != Verdict.DROP) {
+            continue;
+          }
+          Optional<dev.svcproxy.trace.Step> at =
+              o.steps().stream()
+                  .filter(
+                      st ->
+                          st.reasonCode() != null
+                              && "INPUT".equals(st.hook())
+                              && st.table().endsWith("filter")
+                              && !st.chain().startsWith("KUBE-"))
+                  .findFirst();
+          if (at.isEmpty()) {
+            continue;
+          }
+          hit.add(s.server().key());
+          if (ev.isEmpty()) {
+            dev.svcproxy.trace.Step st = at.get();
+            ev.add(stepEvidence(ctx, st));
+            ev.add(IpvsFacts.virtualServer(ctx, s));
+            ev.add(
+                Evidence.command(
+                    "svcproxy trace --src " + src.get() + " --dst " + s.server().target(),
+                    "from a pod: "
+                        + (o.verdict() == Verdict.REJECT ? "rejected" : "dropped")
+                        + " in "
+                        + st.table()
+                        + " "
+                        + st.chain()
+                        + (st.rule() > 0 ? " rule " + st.rule() : " policy")
+                        + " ("
+                        + st.reasonCode()
+                        + ") before IPVS at LOCAL_IN"));
+          }
+          break;
+        }
+      }
+    }
+    if (hit.isEmpty()) {
+      return Optional.empty();
+    }
+    return Optional.of(
+        HOST_FIREWALL_REJECTS_VIP.finding(
+            "A host firewall rule in filter INPUT "
+                + (ev.get(ev.size() - 1).text().contains("rejected") ? "rejects" : "drops")
+                + " pod traffic to "
+                + String.join(", ", hit.subList(0, Math.min(3, hit.size())))
+                + (hit.size() > 3 ? " and " + (hit.size() - 3) + " more" : "")
+                + " before IPVS sees it",
+            ev,
+            "In IPVS mode every ClusterIP, external and load-balancer IP is a local address (bound"
+                + " on kube-ipvs0), so a packet to a Service is routed to the node itself and"
+                + " walks filter INPUT; IPVS takes it only after INPUT, at LOCAL_IN. A host"
+                + " firewall (firewalld, a Calico host endpoint, custom INPUT rules) written for"
+                + " the node's own ports therefore rejects Service traffic that iptables mode"
+                + " would have DNATed in PREROUTING and forwarded.",
+            "Accept Service traffic before the firewall's reject: iptables -I INPUT -m set"
+                + " --match-set KUBE-CLUSTER-IP dst,dst -j ACCEPT (and the same for"
+                + " KUBE-EXTERNAL-IP and KUBE-LOAD-BALANCER), or trust the pod network in the"
+                + " firewall (firewall-cmd --zone=trusted --add-source=<pod CIDR>)."));
+  }
+
+  /** A rule step as evidence: its line in the bundle, or the rule as the tracer shows it. */
+  private static Evidence stepEvidence(DoctorContext ctx, dev.svcproxy.trace.Step st) {
+    if (st.rule() > 0) {
+      String want = st.text();
+      for (String f : List.of("iptables-save.txt", "iptables-legacy-save.txt")) {
+        Optional<Evidence> e =
+            ctx.files().first(f, l -> l.strip().replaceFirst("^\\[\\d+:\\d+\\] ", "").equals(want));
+        if (e.isPresent()) {
+          return e.get();
+        }
+      }
+      return ctx.files().at("iptables-save.txt", 0, want);
+    }
+    return ctx.files()
+        .first("iptables-save.txt", l -> l.startsWith(":" + st.chain() + " "))
+        .orElse(ctx.files().at("iptables-save.txt", 0, ":" + st.chain() + " policy"));
+  }
+
+  // --- etp-local-* -------------------------------------------------------------------------------
+
+  private static String member(IpvsService s) {
+    return s.server().address()
+        + ","
+        + s.server().kind().name().toLowerCase(Locale.ROOT)
+        + ":"
+        + s.server().port();
+  }
+
+  /**
+   * Whether kube-proxy lists the virtual server's address and port as externalTrafficPolicy=Local.
+   */
+  private static boolean etpLocal(DoctorContext ctx, IpvsService s) {
+    return localSet(ctx, s).isPresent();
+  }
+
+  private static Optional<String> localSet(DoctorContext ctx, IpvsService s) {
+    for (String set : LOCAL_SETS) {
+      NodeState.IpSet is = ctx.node().ipsets().get(set);
+      if (is != null && is.members().contains(member(s))) {
+        return Optional.of(set);
+      }
+    }
+    return Optional.empty();
+  }
+
+  private List<Finding> etpLocal(DoctorContext ctx) {
+    List<Finding> out = new ArrayList<>();
+    Set<String> nodeOwn = IpvsFacts.nodeAddresses(ctx);
+    int traced = 0;
+    for (IpvsService s : ctx.node().ipvs().services()) {
+      Optional<String> set = localSet(ctx, s);
+      if (set.isEmpty() || traced >= MAX_TRACED) {
+        continue;
+      }
+      String addr = s.server().address();
+      List<Evidence> ev = new ArrayList<>();
+      ev.add(IpvsFacts.virtualServer(ctx, s));
+      IpvsFacts.setMember(ctx, set.get(), addr).ifPresent(ev::add);
+      if (s.reals().isEmpty()) {
+        traced++;
+        Optional<String> src = podSource(ctx);
+        src.ifPresent(
+            ip -> {
+              TraceResult t =
+                  ctx.trace(
+                      new PacketSpec(
+                          ip,
+                          40000,
+                          addr,
+                          s.server().port(),
+                          s.server().kind().name().toLowerCase(Locale.ROOT),
+                          null));
+              t.outcomes().stream()
+                  .findFirst()
+                  .ifPresent(
+                      o ->
+                          ev.add(
+                              Evidence.command(
+                                  "svcproxy trace --src " + ip + " --dst " + s.server().target(),
+                                  "from a pod: "
+                                      + o.verdict()
+                                      + (o.reasonCode() == null ? "" : " (" + o.reasonCode() + ")")
+                                      + ("local".equals(o.delivery())
+                                          ? ", delivered to the node's own stack"
+                                          : ""))));
+            });
+        out.add(
+            ETP_LOCAL_EMPTY_VIRTUAL_SERVER.finding(
+                "The externalTrafficPolicy=Local virtual server "
+                    + s.server().key()
+                    + " has no real servers on this node: pods and the node itself are refused"
+                    + " there, although the Service has endpoints elsewhere",
+                ev,
+                "kube-proxy before 1.24 gave an eTP=Local load-balancer, external IP or NodePort"
+                    + " virtual server only the node's own endpoints; on a node without one it is"
+                    + " empty. The address is bound on kube-ipvs0, so in-cluster traffic to it never"
+                    + " reaches the load balancer, and IPVS has nowhere to send it: the connection"
+                    + " is refused (external clients are steered away by the health check node port"
+                    + " and are not affected).",
+                "Upgrade kube-proxy to 1.24 or later (PR #97081: in-cluster traffic to an eTP=Local"
+                    + " address uses every endpoint), or reach the Service through its ClusterIP"
+                    + " from inside the cluster, or run an endpoint on every node (a DaemonSet)."));
+        continue;
+      }
+      if (!IpvsFacts.boundOnDummy(ctx.node()).contains(addr) || nodeOwn.contains(addr)) {
+        continue;
+      }
+      traced++;
+      TraceResult t = ctx.trace(spec(s));
+      Optional<Outcome> hung =
+          t.outcomes().stream()
+              .filter(
+                  o ->
+                      o.delivered()
+                          && addr.equals(o.finalSource())
+                          && o.snat() == null
+                          && o.reply() != null
+                          && !o.reply().returnsHere())
+              .findFirst();
+      if (hung.isEmpty()) {
+        continue;
+      }
+      ev.add(IpvsFacts.address(ctx, IpvsFacts.DUMMY, addr));
+      ev.add(traceEvidence(s, hung.get()));
+      out.add(
+          ETP_LOCAL_NO_SNAT_REMOTE_ENDPOINTS.finding(
+              "The node's own connections to the externalTrafficPolicy=Local address "
+                  + s.server().target()
+                  + " go to an endpoint on another node with source "
+                  + addr
+                  + " (not masqueraded) and the reply cannot return",
+              ev,
+              "Since kube-proxy 1.24 a node without local endpoints gives an eTP=Local virtual"
+                  + " server every endpoint for in-cluster traffic, but "
+                  + set.get()
+                  + " exempts the address from masquerade to keep client addresses. A connection"
+                  + " the node (or a host-network pod) makes takes the address bound on"
+                  + " kube-ipvs0 as its source; the remote endpoint replies to it, and that reply"
+                  + " goes to the real load balancer instead of this node. Pods (their own"
+                  + " source) are not affected.",
+              "From nodes and host-network pods, use the Service's ClusterIP instead of the"
+                  + " load-balancer address; or run an endpoint on every node (a DaemonSet), or"
+                  + " set externalTrafficPolicy: Cluster if the client address is not needed."));
+    }
+    return out;
+  }
+
+  // --- ipset-missing -----------------------------------------------------------------------------
+
+  private Optional<Finding> ipsetMissing(DoctorContext ctx) {
+    if (ctx.node().ipvs().services().isEmpty() || !ctx.files().has("ipset-save.txt")) {
+      return Optional.empty();
+    }
+    List<String> missing =
+        CORE_SETS.stream().filter(n -> !ctx.node().ipsets().containsKey(n)).toList();
+    if (missing.size() < CORE_SETS.size()) {
+      return Optional.empty();
+    }
+    List<Evidence> ev = new ArrayList<>();
+    List<String> present =
+        ctx.node().ipsets().keySet().stream().filter(n -> n.startsWith("KUBE-")).sorted().toList();
+    ev.add(
+        ctx.files()
+            .at(
+                "ipset-save.txt",
+                0,
+                "no "
+                    + String.join(", ", missing)
+                    + (present.isEmpty() ? ": no KUBE-* set at all" : "; has " + present)));
+    IpvsService s = ctx.node().ipvs().services().get(0);
+    ev.add(IpvsFacts.virtualServer(ctx, s));
+    long masq =
+        IpvsFacts.natTables(ctx.node()).stream()
+            .flatMap(t -> t.rules().stream())
+            .filter(r -> r.target().equals("KUBE-MARK-MASQ"))
+            .count();
+    ev.add(
+        ctx.files()
+            .at(
+                "iptables-save.txt",
+                0,
+                masq == 0
+                    ? "no rule jumps to KUBE-MARK-MASQ"
+                    : masq + " rule(s) jump to KUBE-MARK-MASQ"));
+    return Optional.of(
+        IPSET_MISSING.finding(
+            "IPVS has "
+                + ctx.node().ipvs().services().size()
+                + " virtual server(s) but kube-proxy's ipsets ("
+                + String.join(", ", missing)
+                + ") do not exist: the iptables rules that use them are not written",
+            ev,
+            "kube-proxy's IPVS mode keeps every address and port in ipsets and writes its iptables"
+                + " rules against them: the masquerade of off-cluster and VIP-sourced traffic,"
+                + " hairpin (KUBE-LOOP-BACK), NodePorts, KUBE-IPVS-FILTER. When it cannot create"
+                + " the sets (the ip_set modules or the ipset tool missing, or a userspace ipset"
+                + " that does not know the kernel's set revisions) its iptables-restore fails, so"
+                + " the virtual servers work only for pods: the node's own connections to a"
+                + " Service leave unmasqueraded, hairpin and NodePort traffic from outside fail.",
+            "Make ipset work on the node (modprobe ip_set ip_set_hash_ip ip_set_hash_ipport"
+                + " ip_set_hash_ipportip ip_set_hash_ipportnet ip_set_hash_net ip_set_bitmap_port;"
+                + " install an ipset tool matching the kernel), then restart kube-proxy and check"
+                + " its log for ipset errors."));
+  }
+
+  // --- localhost-nodeport-unsupported
+  // -------------------------------------------------------------
+
+  private Optional<Finding> localhostNodePort(DoctorContext ctx) {
+    Set<String> nodeOwn = IpvsFacts.nodeAddresses(ctx);
+    Optional<IpvsService> nodePort =
+        ctx.node().ipvs().services().stream()
+            .filter(s -> s.server().kind() != dev.svcproxy.ipvs.VirtualServer.Kind.FWMARK)
+            .filter(s -> nodeOwn.contains(s.server().address()))
+            .filter(s -> !IpvsFacts.boundOnDummy(ctx.node()).contains(s.server().address()))
+            .filter(s -> !s.server().address().startsWith("127."))
+            .findFirst();
+    if (nodePort.isEmpty()) {
+      return Optional.empty();
+    }
+    IpvsService s = nodePort.get();
+    String proto = s.server().kind().name().toLowerCase(Locale.ROOT);
+    TraceResult t =
+        ctx.trace(new PacketSpec(null, 40000, "127.0.0.1", s.server().port(), proto, null));
+    if (t.outcomes().stream().anyMatch(o -> o.ipvs() != null || o.dnat() != null)) {
+      return Optional.empty();
+    }
+    List<Evidence> ev = new ArrayList<>();
+    ev.add(IpvsFacts.virtualServer(ctx, s));
+    IpvsFacts.setMember(
+            ctx,
+            "KUBE-NODE-PORT-" + proto.toUpperCase(Locale.ROOT),
+            Integer.toString(s.server().port()))
+        .ifPresent(ev::add);
+    String fate =
+        t.outcomes().stream()
+            .findFirst()
+            .map(
+                o ->
+                    "local".equals(o.delivery())
+                        ? "delivered to the node's own stack, no virtual server or DNAT"
+                        : o.verdict() + (o.reasonCode() == null ? "" : " (" + o.reasonCode() + ")"))
+            .orElse("no path");
+    ev.add(
+        Evidence.command(
+            "svcproxy trace --dst 127.0.0.1:" + s.server().port() + " --proto " + proto,
+            "from the node: 127.0.0.1:" + s.server().port() + " " + fate));
+    return Optional.of(
+        LOCALHOST_NODEPORT_UNSUPPORTED.finding(
+            "NodePorts are served on the node's addresses ("
+                + s.server().key()
+                + ") but not on 127.0.0.1: localhost:"
+                + s.server().port()
+                + " reaches no Service in IPVS mode",
+            ev,
+            "kube-proxy's IPVS mode makes a virtual server for each NodePort on each node address"
+                + " it picks (--nodeport-addresses), never on 127.0.0.1, and it has no DNAT rule"
+                + " for loopback: a client on the node connecting to localhost:NodePort gets the"
+                + " node's own stack (refused unless something listens there). iptables mode"
+                + " serves it (with route_localnet=1); IPVS and nftables modes do not.",
+            "Connect to the node's own address (or the ClusterIP) instead of 127.0.0.1; tools"
+                + " that need localhost NodePorts need kube-proxy's iptables mode."));
+  }
+}
