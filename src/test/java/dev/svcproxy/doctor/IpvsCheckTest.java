@@ -407,6 +407,7 @@ class IpvsCheckTest {
         -A KUBE-SERVICES -d 10.96.0.10/32 -p tcp -m comment --comment "default/web:http cluster IP" -m tcp --dport 80 -j KUBE-SVC-ABCDEFGHIJKLMNOP
         SVC
         -A KUBE-SVC-ABCDEFGHIJKLMNOP -m comment --comment "default/web:http -> 10.244.1.5:8080" -j KUBE-SEP-ABCDEFGHIJKLMNOP
+        -A KUBE-SEP-ABCDEFGHIJKLMNOP -s 10.244.1.5/32 -m comment --comment "default/web:http" -j KUBE-MARK-MASQ
         -A KUBE-SEP-ABCDEFGHIJKLMNOP -p tcp -m comment --comment "default/web:http" -m tcp -j DNAT --to-destination 10.244.1.5:8080
         COMMIT
         """
