@@ -110,7 +110,7 @@ public final class PastedInput {
   /**
    * Lines [from, to) of one segment: a prompt line first when {@code prompted}. Paragraphs
    * (separated by blank lines) are recognised by content; one that is not continues the kind before
-   * it (a listing's next chain, a YAML document's next part).
+   * it under a prompt or in YAML (a listing's next chain, a YAML document's next part).
    */
   private static void segment(
       String source,
@@ -150,7 +150,9 @@ public final class PastedInput {
       if (command != null && !kubectl && k != null && k != command && !compatible(command, k)) {
         k = null; // the command says what it printed; content that looks otherwise is its output.
       }
-      if (k == null) {
+      if (k == null && (prompted || current == Kind.KUBE_OBJECTS)) {
+        // Under a prompt the output runs to the next prompt; YAML runs on past blank lines.
+        // Elsewhere text that is not recognised is the author's words, not output.
         k = current;
       }
       if (k == null) {
