@@ -158,25 +158,26 @@ final class DoctorCommand implements Callable<Integer> {
   /** The --paste files, read and checked; `-` is standard input (once). */
   private List<PastedInput.Source> pastes() throws java.io.IOException {
     List<PastedInput.Source> out = new java.util.ArrayList<>();
-    boolean stdin = false;
+    // Every name is checked before anything is read: a bad one must not wait on standard input.
+    if (source.paste.stream().filter("-"::equals).count() > 1) {
+      throw new IllegalArgumentException("--paste -: standard input given twice");
+    }
     for (String f : source.paste) {
-      if (f.equals("-")) {
-        if (stdin) {
-          throw new IllegalArgumentException("--paste -: standard input given twice");
-        }
-        stdin = true;
-        out.add(DoctorInputs.readPaste("<stdin>", System.in));
-        continue;
-      }
       Path p = Path.of(f);
-      if (Files.isDirectory(p)) {
+      if (!f.equals("-") && Files.isDirectory(p)) {
         throw new IllegalArgumentException(
             "--paste " + f + ": a directory (use --bundle DIR; files under any name are read)");
       }
-      if (!Files.isRegularFile(p) || !Files.isReadable(p)) {
+      if (!f.equals("-") && (!Files.isRegularFile(p) || !Files.isReadable(p))) {
         throw new IllegalArgumentException("--paste " + f + ": no such readable file");
       }
-      try (java.io.InputStream in = Files.newInputStream(p)) {
+    }
+    for (String f : source.paste) {
+      if (f.equals("-")) {
+        out.add(DoctorInputs.readPaste("<stdin>", System.in));
+        continue;
+      }
+      try (java.io.InputStream in = Files.newInputStream(Path.of(f))) {
         out.add(DoctorInputs.readPaste(f, in));
       }
     }

@@ -76,14 +76,14 @@ class DoctorCommandTest {
     try {
       System.setIn(new java.io.ByteArrayInputStream(PASTE.getBytes(StandardCharsets.UTF_8)));
       assertThat(run("doctor", "--paste", "-", "-o", "json")).isEqualTo(1);
+      var j = new ObjectMapper().readTree(out.toString());
+      assertThat(j.get("findings").get(0).get("evidence").get(0).get("where").asText())
+          .isEqualTo("<stdin>:6");
+      assertThat(run("doctor", "--paste", "-", "-")).isEqualTo(2);
+      assertThat(err.toString()).contains("standard input given twice");
     } finally {
       System.setIn(saved);
     }
-    var j = new ObjectMapper().readTree(out.toString());
-    assertThat(j.get("findings").get(0).get("evidence").get(0).get("where").asText())
-        .isEqualTo("<stdin>:6");
-    assertThat(run("doctor", "--paste", "-", "-")).isEqualTo(2);
-    assertThat(err.toString()).contains("standard input given twice");
   }
 
   @Test
