@@ -37,9 +37,25 @@ public final class BundleFiles {
   private final Map<String, String> files;
   private final boolean live;
 
+  /** Per file, where each of its lines was pasted ("issue.txt:42"; null: no line of its own). */
+  private final Map<String, List<String>> origins;
+
   private BundleFiles(Map<String, String> files, boolean live) {
+    this(files, live, Map.of());
+  }
+
+  private BundleFiles(Map<String, String> files, boolean live, Map<String, List<String>> origins) {
     this.files = new TreeMap<>(files);
     this.live = live;
+    this.origins = Map.copyOf(origins);
+  }
+
+  /**
+   * Files assembled from pasted output: {@code origins} gives, per file, the place each line was
+   * pasted at, which evidence then cites instead of the bundle file's name.
+   */
+  public static BundleFiles pasted(Map<String, String> files, Map<String, List<String>> origins) {
+    return new BundleFiles(files, false, origins);
   }
 
   /** The files of a bundle directory (or pasted by hand), by bundle file name. */
@@ -99,6 +115,10 @@ public final class BundleFiles {
    * JSON file).
    */
   public Evidence at(String file, int line, String text) {
+    List<String> o = origins.get(file);
+    if (o != null && line > 0 && line <= o.size() && o.get(line - 1) != null) {
+      return new Evidence(o.get(line - 1), text);
+    }
     if (!live) {
       return Evidence.at(file, line, text);
     }

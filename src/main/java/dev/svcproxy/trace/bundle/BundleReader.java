@@ -146,6 +146,11 @@ public final class BundleReader {
   private static final List<String> KNOWN_UNUSED =
       List.of("ip6tables-save.txt", "bridge-link.json", "node.yaml", "cluster.json");
 
+  /** Whether {@code name} (relative to the bundle) is a file of design.md §4's bundle. */
+  public static boolean isBundleFile(String name) {
+    return READ.contains(name) || KNOWN_UNUSED.contains(name) || name.startsWith("xt_recent/");
+  }
+
   /** Line number to the command run at a shell prompt on that line, per file. */
   private final Map<String, Map<Integer, String>> prompts = new HashMap<>();
 
@@ -172,7 +177,7 @@ public final class BundleReader {
     Map<String, String> files = new LinkedHashMap<>();
     raw.forEach((name, text) -> files.put(name, clean(name, text)));
     for (String name : files.keySet()) {
-      if (!READ.contains(name) && !KNOWN_UNUSED.contains(name) && !name.startsWith("xt_recent/")) {
+      if (!isBundleFile(name)) {
         notes.add("not a bundle file, not read: " + name);
       }
     }
