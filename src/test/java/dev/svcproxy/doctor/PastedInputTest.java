@@ -60,7 +60,9 @@ class PastedInputTest {
         [root@node1 ~]# iptables-save | grep KUBE
         -A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
         -A KUBE-SERVICES -d 10.96.0.10/32 -p udp -m comment --comment "kube-system/kube-dns:dns cluster IP" -m udp --dport 53 -j KUBE-SVC-TCOU7JCQXEZGVUNU
+        -A KUBE-SVC-TCOU7JCQXEZGVUNU ! -s 10.244.0.0/16 -d 10.96.0.10/32 -p udp -m comment --comment "kube-system/kube-dns:dns cluster IP" -m udp --dport 53 -j KUBE-MARK-MASQ
         -A KUBE-SVC-TCOU7JCQXEZGVUNU -m comment --comment "kube-system/kube-dns:dns -> 10.244.1.3:53" -j KUBE-SEP-AAAAAAAAAAAAAAAA
+        -A KUBE-SEP-AAAAAAAAAAAAAAAA -s 10.244.1.3/32 -m comment --comment "kube-system/kube-dns:dns" -j KUBE-MARK-MASQ
         -A KUBE-SEP-AAAAAAAAAAAAAAAA -p udp -m comment --comment "kube-system/kube-dns:dns" -m udp -j DNAT --to-destination 10.244.1.3:53
         [root@node1 ~]# sysctl -a | grep ip_forward
         net.ipv4.ip_forward = 0
@@ -74,9 +76,9 @@ class PastedInputTest {
             .trace(new PacketSpec("10.244.1.9", 40000, "10.96.0.10", 53, "udp", "cni0"));
     assertThat(t.outcomes()).extracting(o -> o.dnat()).containsOnly("10.244.1.3:53");
     DoctorReport r = examine(in);
-    assertForwardOff(r, "issue.txt:7");
+    assertForwardOff(r, "issue.txt:9");
     assertThat(r.assumptions())
-        .anyMatch(a -> a.startsWith("issue.txt:1-5: read as pasted `iptables-save"));
+        .anyMatch(a -> a.startsWith("issue.txt:1-7: read as pasted `iptables-save"));
     assertThat(r.confidence()).isEqualTo(DoctorReport.Confidence.LOW);
   }
 
