@@ -9,13 +9,11 @@ import dev.svcproxy.doctor.DoctorReport;
 import dev.svcproxy.doctor.PastedInput;
 import dev.svcproxy.kernel.CommandRunner;
 import dev.svcproxy.kernel.ProcessCommandRunner;
-import dev.svcproxy.model.Ip;
 import dev.svcproxy.trace.PacketSpec;
 import dev.svcproxy.trace.bundle.BundleCapture;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
@@ -206,25 +204,6 @@ final class DoctorCommand implements Callable<Integer> {
       }
       return null;
     }
-    String p = proto.toLowerCase(Locale.ROOT);
-    if (!List.of("tcp", "udp", "sctp", "icmp").contains(p)) {
-      throw new IllegalArgumentException(
-          "--proto: unknown protocol \"" + proto + "\" (tcp, udp, sctp, icmp)");
-    }
-    int colon = dst.lastIndexOf(':');
-    String ip = colon < 0 ? dst : dst.substring(0, colon);
-    int port;
-    try {
-      port = colon < 0 ? 0 : Integer.parseInt(dst.substring(colon + 1));
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException("--dst: invalid port in \"" + dst + "\"");
-    }
-    if (!Ip.isIpv4(ip) || port < 0 || port > 65535 || (colon < 0 && !p.equals("icmp"))) {
-      throw new IllegalArgumentException("--dst: expected IPv4:PORT, got \"" + dst + "\"");
-    }
-    if (src != null && !Ip.isIpv4(src)) {
-      throw new IllegalArgumentException("--src: invalid IPv4 address \"" + src + "\"");
-    }
-    return new PacketSpec(src, sport, ip, port, p, inIface);
+    return PacketFlags.parse(src, sport, dst, proto, inIface);
   }
 }

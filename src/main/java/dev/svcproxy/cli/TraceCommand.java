@@ -2,7 +2,6 @@ package dev.svcproxy.cli;
 
 import dev.svcproxy.kernel.CommandRunner;
 import dev.svcproxy.kernel.ProcessCommandRunner;
-import dev.svcproxy.model.Ip;
 import dev.svcproxy.trace.NodeState;
 import dev.svcproxy.trace.PacketSpec;
 import dev.svcproxy.trace.TraceFormatter;
@@ -14,7 +13,6 @@ import dev.svcproxy.trace.html.RuleSources;
 import dev.svcproxy.trace.html.TracePage;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -87,25 +85,7 @@ final class TraceCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    String p = proto.toLowerCase(Locale.ROOT);
-    if (!List.of("tcp", "udp", "sctp", "icmp").contains(p)) {
-      throw new IllegalArgumentException(
-          "--proto: unknown protocol \"" + proto + "\" (tcp, udp, sctp, icmp)");
-    }
-    int colon = dst.lastIndexOf(':');
-    String ip = colon < 0 ? dst : dst.substring(0, colon);
-    int port;
-    try {
-      port = colon < 0 ? 0 : Integer.parseInt(dst.substring(colon + 1));
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException("--dst: invalid port in \"" + dst + "\"");
-    }
-    if (!Ip.isIpv4(ip) || port < 0 || port > 65535 || (colon < 0 && !p.equals("icmp"))) {
-      throw new IllegalArgumentException("--dst: expected IPv4:PORT, got \"" + dst + "\"");
-    }
-    if (src != null && !Ip.isIpv4(src)) {
-      throw new IllegalArgumentException("--src: invalid IPv4 address \"" + src + "\"");
-    }
+    PacketSpec packet = PacketFlags.parse(src, sport, dst, proto, inIface);
     if (!List.of("text", "json", "html").contains(output)) {
       throw new IllegalArgumentException("-o: expected text, json or html, got \"" + output + "\"");
     }
@@ -128,7 +108,7 @@ final class TraceCommand implements Callable<Integer> {
       node = b.node();
       files = RuleSources.bundle(b.files());
     }
-    TraceResult traced = new Tracer(node).trace(new PacketSpec(src, sport, ip, port, p, inIface));
+    TraceResult traced = new Tracer(node).trace(packet);
     // What the bundle reader skipped or assumed comes first, then what the tracer assumed.
     java.util.Set<String> warnings = new java.util.LinkedHashSet<>(node.warnings());
     warnings.addAll(traced.warnings());

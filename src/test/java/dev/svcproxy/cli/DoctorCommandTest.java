@@ -46,6 +46,26 @@ class DoctorCommandTest {
     assertThat(run("doctor", "--bundle", bundle.toString(), "--src", "10.0.0.1")).isEqualTo(2);
     assertThat(run("doctor", "--bundle", bundle.toString(), "--netns", "x")).isEqualTo(2);
     assertThat(run("doctor", "--bundle", bundle.toString(), "-o", "yaml")).isEqualTo(2);
+    assertThat(
+            run(
+                "doctor",
+                "--bundle",
+                bundle.toString(),
+                "--dst",
+                "10.96.0.1:80",
+                "--sport",
+                "70000"))
+        .isEqualTo(2);
+    assertThat(
+            run(
+                "doctor",
+                "--bundle",
+                bundle.toString(),
+                "--dst",
+                "10.96.0.1:80",
+                "--in-iface",
+                "../etc"))
+        .isEqualTo(2);
     assertThat(out.toString()).isEmpty();
   }
 
