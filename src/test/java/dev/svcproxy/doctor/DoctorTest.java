@@ -54,6 +54,17 @@ class DoctorTest {
   }
 
   @Test
+  void standardCatalogue_everyIdIsDocumentedInTheReadmesDoctorSection() throws Exception {
+    String readme = java.nio.file.Files.readString(java.nio.file.Path.of("README.md"));
+    int from = readme.indexOf("\n## Doctor\n");
+    int to = readme.indexOf("\n## ", from + 1);
+    String section = readme.substring(from, to);
+    assertThat(Catalogue.of(Checks.all()))
+        .extracting(Catalogue.Entry::id)
+        .allSatisfy(id -> assertThat(section).contains(id));
+  }
+
+  @Test
   void entry_rejectsNonKebabId() {
     assertThatThrownBy(() -> new Catalogue.Entry("Bad_Id", Severity.INFO, "t", List.of()))
         .isInstanceOf(IllegalArgumentException.class);
