@@ -50,6 +50,8 @@ class HealthyNodeTest {
     assertThat(live.findings())
         .as(DoctorFormatter.text(live))
         .allMatch(f -> f.severity() == Severity.INFO);
+    // Everything a live doctor gathers is read, nothing left over as an unknown file.
+    assertThat(live.assumptions()).noneMatch(a -> a.startsWith("not a bundle file"));
     Path dir = tmp.resolve(name);
     BundleCapture.captureInto(node, dir);
     DoctorReport bundle = Doctor.standard().examine(DoctorInputs.bundle(dir, objects));

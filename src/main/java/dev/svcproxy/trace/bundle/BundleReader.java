@@ -144,7 +144,13 @@ public final class BundleReader {
 
   /** Files a bundle may hold that the tracer does not use (yet); they are not reported. */
   private static final List<String> KNOWN_UNUSED =
-      List.of("ip6tables-save.txt", "bridge-link.json", "node.yaml", "cluster.json");
+      List.of(
+          "ip6tables-save.txt",
+          "bridge-link.json",
+          "node.yaml",
+          "cluster.json",
+          // the doctor's record of the proxy processes of a live node
+          "proxy-process.txt");
 
   /** Whether {@code name} (relative to the bundle) is a file of design.md §4's bundle. */
   public static boolean isBundleFile(String name) {
