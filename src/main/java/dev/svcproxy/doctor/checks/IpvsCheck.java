@@ -11,6 +11,8 @@ import dev.svcproxy.model.Cidr;
 import dev.svcproxy.netfilter.Arg;
 import dev.svcproxy.netfilter.Rule;
 import dev.svcproxy.netfilter.Table;
+import dev.svcproxy.nftables.ruleset.NftPrinter;
+import dev.svcproxy.nftables.ruleset.Ruleset;
 import dev.svcproxy.trace.NodeState;
 import dev.svcproxy.trace.Outcome;
 import dev.svcproxy.trace.PacketSpec;
@@ -101,7 +103,7 @@ public final class IpvsCheck implements Check {
       new Catalogue.Entry(
           "localhost-nodeport-unsupported",
           Severity.INFO,
-          "127.0.0.1:NodePort does not reach the Service in IPVS mode",
+          "127.0.0.1:NodePort does not reach the Service in IPVS or nftables mode",
           List.of("https://github.com/kubernetes/kubernetes/issues/67730"));
 
   /** The sets kube-proxy's IPVS mode creates at start, whatever Services exist. */
@@ -144,6 +146,9 @@ public final class IpvsCheck implements Check {
       localhostNodePort(ctx).ifPresent(out::add);
     } else if (iptablesMode(ctx)) {
       clusterCidrIptables(ctx).ifPresent(out::add);
+    }
+    if (!IpvsFacts.ipvsMode(ctx)) {
+      localhostNodePortNftables(ctx).ifPresent(out::add);
     }
     return out;
   }
@@ -1012,5 +1017,72 @@ public final class IpvsCheck implements Check {
                 + " serves it (with route_localnet=1); IPVS and nftables modes do not.",
             "Connect to the node's own address (or the ClusterIP) instead of 127.0.0.1; tools"
                 + " that need localhost NodePorts need kube-proxy's iptables mode."));
+  }
+
+  /**
+   * nftables mode: kube-proxy's {@code ip kube-proxy} table sends NodePorts to their Services
+   * through the service-nodeports map, from its rule {@code ip daddr != 127.0.0.0/8 fib daddr type
+   * local ... vmap @service-nodeports}; the traced 127.0.0.1:NodePort shows it takes no DNAT.
+   */
+  private Optional<Finding> localhostNodePortNftables(DoctorContext ctx) {
+    for (Ruleset.Table t : ctx.node().nftables().tables()) {
+      if (!t.family().equals("ip") || !t.name().equals("kube-proxy")) {
+        continue;
+      }
+      Optional<Ruleset.NamedSet> map = t.set("service-nodeports");
+      if (map.isEmpty() || map.get().elements().isEmpty()) {
+        return Optional.empty();
+      }
+      Ruleset.Element e = map.get().elements().get(0);
+      String[] key = NftPrinter.expr(e.key()).split(" \\. ");
+      if (key.length != 2 || !key[1].matches("\\d{1,5}")) {
+        return Optional.empty();
+      }
+      String proto = key[0];
+      int port = Integer.parseInt(key[1]);
+      if (!List.of("tcp", "udp", "sctp").contains(proto) || port > 65535) {
+        return Optional.empty();
+      }
+      TraceResult tr = ctx.trace(new PacketSpec(null, 40000, "127.0.0.1", port, proto, null));
+      if (tr.outcomes().isEmpty() || tr.outcomes().stream().anyMatch(o -> o.dnat() != null)) {
+        return Optional.empty();
+      }
+      String fate =
+          tr.outcomes().stream()
+              .findFirst()
+              .map(
+                  o ->
+                      "local".equals(o.delivery())
+                          ? "delivered to the node's own stack, no DNAT"
+                          : o.verdict()
+                              + (o.reasonCode() == null ? "" : " (" + o.reasonCode() + ")"))
+              .orElse("no path");
+      List<Evidence> ev =
+          List.of(
+              Evidence.command(
+                  "nft list map ip kube-proxy service-nodeports",
+                  NftPrinter.expr(e.key()) + " : " + NftPrinter.expr(e.value())),
+              Evidence.command(
+                  "svcproxy trace --dst 127.0.0.1:" + port + " --proto " + proto,
+                  "from the node: 127.0.0.1:" + port + " " + fate));
+      return Optional.of(
+          LOCALHOST_NODEPORT_UNSUPPORTED.finding(
+              "NodePort "
+                  + proto
+                  + "/"
+                  + port
+                  + " is served on the node's addresses but not on 127.0.0.1: localhost:"
+                  + port
+                  + " reaches no Service in nftables mode",
+              ev,
+              "kube-proxy's nftables mode leaves 127.0.0.0/8 out of its NodePort rule (ip daddr"
+                  + " != 127.0.0.0/8 fib daddr type local ... @service-nodeports) and does not set"
+                  + " route_localnet: a client on the node connecting to localhost:NodePort gets"
+                  + " the node's own stack (refused unless something listens there). iptables mode"
+                  + " serves it (with route_localnet=1).",
+              "Connect to the node's own address (or the ClusterIP) instead of 127.0.0.1; tools"
+                  + " that need localhost NodePorts need kube-proxy's iptables mode."));
+    }
+    return Optional.empty();
   }
 }
