@@ -64,6 +64,9 @@ final class Conntrack implements HookParticipant {
     return in;
   }
 
+  /** TCP states in which a new SYN replaces the entry instead of joining it. */
+  private static final java.util.Set<String> REOPENED = java.util.Set.of("TIME_WAIT", "CLOSE");
+
   /** Looks the packet up in the captured conntrack table; NAT then comes from the entry. */
   static void lookup(Branch b, NodeState node) {
     b.tracked = true;
@@ -77,6 +80,18 @@ final class Conntrack implements HookParticipant {
           && o.dst().equals(b.dst)
           && o.sport() == b.sport
           && o.dport() == b.dport) {
+        if (e.proto().equals("tcp") && REOPENED.contains(e.state())) {
+          // The traced packet opens a connection: a SYN on a closed one makes the kernel delete
+          // the entry and look again (nf_conntrack_proto_tcp), so NAT is decided afresh.
+          b.step(
+              Step.note(
+                  StepKind.CONNTRACK,
+                  "conntrack",
+                  "entry in "
+                      + e.state()
+                      + " for this tuple: a new SYN reopens it (the kernel deletes it), state NEW"));
+          continue;
+        }
         b.ctState = e.seenReply() ? "ESTABLISHED" : "NEW";
         b.natDecided = true;
         b.ctMark = e.mark();
