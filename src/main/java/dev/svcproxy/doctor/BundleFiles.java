@@ -76,6 +76,14 @@ public final class BundleFiles {
     return files.containsKey(file);
   }
 
+  /**
+   * Whether {@code file} was assembled from pasted output (a person's paste or a file under another
+   * name in a bundle directory), so it shows what was pasted, not necessarily the whole command.
+   */
+  public boolean isPasted(String file) {
+    return origins.containsKey(file);
+  }
+
   /** The file names present. */
   public List<String> names() {
     return List.copyOf(files.keySet());

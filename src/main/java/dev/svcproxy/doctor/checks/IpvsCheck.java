@@ -194,6 +194,14 @@ public final class IpvsCheck implements Check {
       return Optional.empty();
     }
     Set<String> vips = IpvsFacts.setIps(ctx.node(), "KUBE-CLUSTER-IP");
+    InputCoverage cov = InputCoverage.of(ctx);
+    if (nats.stream().noneMatch(t -> cov.chain(cov.fileOf(t), "nat", "KUBE-SERVICES"))) {
+      // A fragment may leave the masquerade rule out: judge only a KUBE-SERVICES shown whole.
+      ctx.assume(
+          "KUBE-SERVICES (nat) not shown whole: the ClusterIP masquerade rule of IPVS mode not"
+              + " checked");
+      return Optional.empty();
+    }
     List<Rule> masq = new ArrayList<>();
     for (Table t : nats) {
       for (Rule r : t.rules("KUBE-SERVICES")) {
@@ -282,8 +290,10 @@ public final class IpvsCheck implements Check {
       for (Rule r : t.rules("KUBE-SERVICES")) {
         Optional<Arg.Param> d = r.param("-d");
         if (r.target().startsWith("KUBE-SVC-") && d.isPresent() && !d.get().negated()) {
-          if (t.rules(r.target()).isEmpty()) {
-            // A pasted fragment may show the portal without its chain: judge only what is there.
+          if (t.rules(r.target()).isEmpty()
+              || !InputCoverage.of(ctx).chain(InputCoverage.of(ctx).fileOf(t), "nat", r.target())) {
+            // A pasted fragment may show the portal without (all of) its chain: judge only
+            // chains shown whole.
             ctx.assume(
                 r.target()
                     + " is not in the input: its masquerade rule for off-cluster sources"
@@ -424,6 +434,11 @@ public final class IpvsCheck implements Check {
           "no iptables-save.txt: whether the node's VIP-sourced connections are masqueraded not checked");
       return Optional.empty();
     }
+    if (!IpvsFacts.boundOnDummy(ctx.node()).isEmpty()
+        && !natShownForNodeTraffic(
+            ctx, "whether the node's VIP-sourced connections are masqueraded")) {
+      return Optional.empty();
+    }
     Set<String> nodeOwn = IpvsFacts.nodeAddresses(ctx);
     List<String> bad = new ArrayList<>();
     List<Evidence> ev = new ArrayList<>();
@@ -488,6 +503,30 @@ public final class IpvsCheck implements Check {
                 + " packets without it). As a stopgap: iptables -t nat -A POSTROUTING -s "
                 + vip0
                 + "/32 -j MASQUERADE."));
+  }
+
+  /**
+   * Whether the nat chains a node's own connection walks (OUTPUT, POSTROUTING and what they jump
+   * to) are shown whole: otherwise "nothing masquerades it" may only be unseen, and {@code what} is
+   * recorded as not checked.
+   */
+  private static boolean natShownForNodeTraffic(DoctorContext ctx, String what) {
+    InputCoverage cov = InputCoverage.of(ctx);
+    List<String> unseen = new ArrayList<>();
+    for (String label : NodeNetwork.labels(ctx.node(), "nat")) {
+      for (String root : List.of("OUTPUT", "POSTROUTING")) {
+        cov.unshownFrom(label, root).forEach(c -> unseen.add(label + " " + c));
+      }
+    }
+    if (NodeNetwork.labels(ctx.node(), "nat").isEmpty()
+        && !cov.table(NodeNetwork.file(ctx.files(), "nat"), "nat")) {
+      unseen.add("nat");
+    }
+    if (unseen.isEmpty()) {
+      return true;
+    }
+    ctx.assume("not shown whole: " + String.join(", ", unseen) + ": " + what + " not checked");
+    return false;
   }
 
   // --- lb-ip-bound-locally ---------------------------------------------------------------------
@@ -675,6 +714,19 @@ public final class IpvsCheck implements Check {
       ctx.assume("no pod bridge or pod CIDR known: VIP traffic from pods not traced through INPUT");
       return Optional.empty();
     }
+    InputCoverage cov = InputCoverage.of(ctx);
+    List<String> unseen = new ArrayList<>();
+    for (String label : NodeNetwork.labels(ctx.node(), "filter")) {
+      cov.unshownFrom(label, "INPUT").forEach(c -> unseen.add(label + " " + c));
+    }
+    if (!unseen.isEmpty()) {
+      // A chain INPUT jumps to that the input lacks may accept the traffic before the reject.
+      ctx.assume(
+          "chains not shown whole ("
+              + String.join(", ", unseen)
+              + "): whether a host firewall in INPUT rejects VIP traffic not checked");
+      return Optional.empty();
+    }
     List<String> hit = new ArrayList<>();
     List<Evidence> ev = new ArrayList<>();
     Set<String> seen = new LinkedHashSet<>();
@@ -813,6 +865,15 @@ public final class IpvsCheck implements Check {
       List<Evidence> ev = new ArrayList<>();
       ev.add(IpvsFacts.virtualServer(ctx, s));
       IpvsFacts.setMember(ctx, set.get(), addr).ifPresent(ev::add);
+      if (s.reals().isEmpty()
+          && !InputCoverage.of(ctx)
+              .whole(
+                  "ipvsadm-save.txt",
+                  "whether the eTP=Local virtual server "
+                      + s.server().key()
+                      + " has real servers")) {
+        continue;
+      }
       if (s.reals().isEmpty()) {
         traced++;
         Optional<String> src = podSource(ctx);
@@ -860,6 +921,10 @@ public final class IpvsCheck implements Check {
         continue;
       }
       if (!IpvsFacts.boundOnDummy(ctx.node()).contains(addr) || nodeOwn.contains(addr)) {
+        continue;
+      }
+      if (!natShownForNodeTraffic(
+          ctx, "whether the node's connections to " + addr + " are masqueraded")) {
         continue;
       }
       traced++;
@@ -911,6 +976,9 @@ public final class IpvsCheck implements Check {
     List<String> missing =
         CORE_SETS.stream().filter(n -> !ctx.node().ipsets().containsKey(n)).toList();
     if (missing.size() < CORE_SETS.size()) {
+      return Optional.empty();
+    }
+    if (!InputCoverage.of(ctx).whole("ipset-save.txt", "whether kube-proxy's ipsets exist")) {
       return Optional.empty();
     }
     List<Evidence> ev = new ArrayList<>();

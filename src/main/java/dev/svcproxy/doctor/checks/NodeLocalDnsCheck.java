@@ -118,6 +118,12 @@ public final class NodeLocalDnsCheck implements Check {
                   "Nothing to fix. To send DNS back to kube-proxy's endpoints, remove the"
                       + " node-local-dns DaemonSet (its pods delete their rules and interface when"
                       + " they stop)."));
+        } else if (!InputCoverage.of(ctx)
+            .whole(
+                NodeModel.addrFile(ctx.files()),
+                "whether an interface holds " + u.ip() + " (NodeLocal DNSCache)")) {
+          // Without the node's whole address list, "no interface has the address" is unknown.
+          break;
         } else {
           String where =
               o.delivered()

@@ -452,6 +452,7 @@ public final class ProxyRulesCheck implements Check {
    */
   private List<Finding> sepWithoutHairpinMasquerade(DoctorContext ctx) {
     List<Evidence> ev = new ArrayList<>();
+    InputCoverage cov = InputCoverage.of(ctx);
     for (ProxyRules.Backend b : ProxyRules.backends(ctx)) {
       Optional<Table> nat = b.table("nat");
       if (nat.isEmpty()) {
@@ -459,6 +460,19 @@ public final class ProxyRulesCheck implements Check {
       }
       for (Map.Entry<String, List<Rule>> c : nat.get().chains().entrySet()) {
         if (!c.getKey().startsWith("KUBE-SEP-")) {
+          continue;
+        }
+        if (!cov.chain(b.file(), "nat", c.getKey())) {
+          // A grepped fragment may show the DNAT without the chain's masquerade rule.
+          if (c.getValue().stream().anyMatch(r -> r.target().equals("DNAT"))) {
+            ctx.assume(
+                c.getKey()
+                    + " is not shown whole in "
+                    + b.file()
+                    + " ("
+                    + cov.partial(b.file())
+                    + "): its hairpin masquerade rule not checked");
+          }
           continue;
         }
         for (Rule r : c.getValue()) {
@@ -666,7 +680,21 @@ public final class ProxyRulesCheck implements Check {
         }
       }
       boolean natRules = b.hasChain("nat", "KUBE-SERVICES");
-      if (!with.isEmpty() && (!without.isEmpty() || !natRules)) {
+      InputCoverage cov = InputCoverage.of(ctx);
+      // A table the input does not show whole may hold the canary unseen (a pasted listing of
+      // one table, a grepped fragment): only tables shown whole count as without it.
+      List<String> unseen = without.stream().filter(t -> !cov.table(b.file(), t)).toList();
+      if (!with.isEmpty() && !unseen.isEmpty()) {
+        ctx.assume(
+            "tables "
+                + String.join(", ", unseen)
+                + " not shown whole in "
+                + b.file()
+                + ": whether kube-proxy's canary is there not checked");
+      }
+      without.removeAll(unseen);
+      boolean natKnown = natRules || cov.table(b.file(), "nat");
+      if (!with.isEmpty() && (!without.isEmpty() || !natKnown)) {
         for (String t : with) {
           ev.add(canaryLine(ctx, b.file(), t));
         }
@@ -687,7 +715,25 @@ public final class ProxyRulesCheck implements Check {
       }
     } else if (!nftTable && !ipvs && ctx.cluster().isPresent()) {
       int n = ctx.cluster().get().services().size();
-      if (n > 0 && !bs.isEmpty()) {
+      InputCoverage cov = InputCoverage.of(ctx);
+      List<String> unseen =
+          bs.stream().map(ProxyRules.Backend::file).filter(f -> !cov.table(f, "nat")).toList();
+      // A capture writes the nft ruleset wherever nft is installed, and kube-proxy's nftables
+      // mode needs nft: a bundle without it has no nftables-mode rules. A paste says nothing.
+      boolean nftKnown =
+          ctx.files().isLive()
+              || bs.stream().noneMatch(b -> ctx.files().isPasted(b.file()))
+              || ctx.files().has("nft-ruleset.json")
+              || ctx.files().has("nft-ruleset.txt")
+              || ctx.facts().proxyMode().filter(m -> !m.equals("nftables")).isPresent();
+      if (n > 0 && !bs.isEmpty() && (!unseen.isEmpty() || !nftKnown)) {
+        // The rules may be in what the input does not show.
+        ctx.assume(
+            (unseen.isEmpty()
+                    ? "no nft ruleset (nftables mode's rules unknown)"
+                    : "no whole nat table in " + String.join(", ", unseen))
+                + ": whether the node has proxy rules for the cluster's Services not checked");
+      } else if (n > 0 && !bs.isEmpty()) {
         for (ProxyRules.Backend b : bs) {
           ev.add(ctx.files().at(b.file(), 0, "no KUBE-SERVICES chain, no " + CANARY + " chain"));
         }
