@@ -216,7 +216,7 @@ public final class KernelSettingsCheck implements Check {
       if (b.ports().size() < 2) {
         continue; // no second pod to reach through the Service on the same bridge
       }
-      for (NodeModel.EndpointRule e : NodeModel.endpointRules(node)) {
+      for (NodeModel.ProxyEndpoint e : NodeModel.endpoints(ctx)) {
         Optional<Cidr> sub = b.subnets().stream().filter(c -> c.contains(e.ip())).findFirst();
         if (sub.isEmpty()) {
           continue;
@@ -237,7 +237,7 @@ public final class KernelSettingsCheck implements Check {
                     NodeModel.addrFile(ctx.files()),
                     0,
                     b.name() + " " + b.address() + ": bridge of " + String.join(", ", b.ports())));
-        ev.add(NodeModel.cite(ctx.files(), e.rule()));
+        ev.add(e.evidence());
         return Optional.of(
             BRIDGE_NF_CALL_IPTABLES_OFF.finding(
                 "Pods on "

@@ -1,17 +1,25 @@
 package dev.svcproxy.doctor.checks;
 
 import dev.svcproxy.doctor.BundleFiles;
+import dev.svcproxy.doctor.DoctorContext;
 import dev.svcproxy.doctor.Evidence;
+import dev.svcproxy.ipvs.IpvsService;
+import dev.svcproxy.ipvs.RealServer;
+import dev.svcproxy.ipvs.VirtualServer;
 import dev.svcproxy.model.Cidr;
 import dev.svcproxy.model.Ip;
 import dev.svcproxy.netfilter.Arg;
 import dev.svcproxy.netfilter.Rule;
 import dev.svcproxy.netfilter.Ruleset;
 import dev.svcproxy.netfilter.Table;
+import dev.svcproxy.nftables.ruleset.Expr;
+import dev.svcproxy.nftables.ruleset.NftPrinter;
+import dev.svcproxy.nftables.ruleset.Stmt;
 import dev.svcproxy.trace.NodeState;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -116,13 +124,223 @@ final class NodeModel {
   }
 
   /**
+   * An endpoint the proxy sends a Service's traffic to, whatever its mode: a KUBE-SEP chain's DNAT
+   * (iptables), a real server of a virtual server (IPVS), an endpoint chain's dnat (nftables);
+   * {@code where} names it ("KUBE-SEP-…", "IPVS TCP 10.96.0.1:443", "nft endpoint-…").
+   */
+  record ProxyEndpoint(String where, String ip, int port, String proto, Evidence evidence) {}
+
+  /** A Service address the proxy serves (ClusterIP, external or LB IP) and what shows it. */
+  record ProxyVip(String vip, String proto, int port, Evidence evidence) {}
+
+  private static final String NFT_TABLE = "kube-proxy";
+
+  /** Every endpoint of every mode the node's state shows. */
+  static List<ProxyEndpoint> endpoints(DoctorContext ctx) {
+    NodeState node = ctx.node();
+    List<ProxyEndpoint> out = new ArrayList<>();
+    for (EndpointRule e : endpointRules(node)) {
+      out.add(
+          new ProxyEndpoint(e.chain(), e.ip(), e.port(), e.proto(), cite(ctx.files(), e.rule())));
+    }
+    for (IpvsService s : node.ipvs().services()) {
+      VirtualServer v = s.server();
+      String proto =
+          v.kind() == VirtualServer.Kind.FWMARK ? "" : v.kind().name().toLowerCase(Locale.ROOT);
+      for (RealServer rs : s.reals()) {
+        if (!Ip.isIpv4(rs.address())) {
+          continue;
+        }
+        out.add(
+            new ProxyEndpoint(
+                "IPVS " + v.key(), rs.address(), rs.port(), proto, realServer(ctx, v, rs)));
+      }
+    }
+    for (dev.svcproxy.nftables.ruleset.Ruleset.Table t : kubeProxyTables(node)) {
+      for (dev.svcproxy.nftables.ruleset.Ruleset.Chain c : t.chains()) {
+        if (!c.name().startsWith("endpoint-")) {
+          continue;
+        }
+        for (dev.svcproxy.nftables.ruleset.Ruleset.Rule r : c.rules()) {
+          for (Stmt st : r.statements()) {
+            if (!(st instanceof Stmt.Nat n) || !n.kind().equals("dnat") || n.addr() == null) {
+              continue;
+            }
+            String ip = NftPrinter.expr(n.addr());
+            if (!Ip.isIpv4(ip)) {
+              continue;
+            }
+            int port = 0;
+            if (n.port() != null && NftPrinter.expr(n.port()).matches("\\d{1,5}")) {
+              port = Integer.parseInt(NftPrinter.expr(n.port()));
+            }
+            out.add(
+                new ProxyEndpoint(
+                    "nft " + c.name(), ip, port, nftProto(c.name()), nftDnat(ctx, t, c, ip, port)));
+          }
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Every Service address of every mode: KUBE-SERVICES rules, IPVS virtual servers, nft maps. */
+  static List<ProxyVip> vips(DoctorContext ctx) {
+    NodeState node = ctx.node();
+    List<ProxyVip> out = new ArrayList<>();
+    for (ServiceRule s : serviceRules(node)) {
+      out.add(new ProxyVip(s.vip(), s.proto(), s.port(), cite(ctx.files(), s.rule())));
+    }
+    Set<String> nodeOwn = new LinkedHashSet<>(ctx.facts().nodeIps());
+    for (NodeState.Interface i : node.interfaces()) {
+      if (!i.name().equals(IpvsFacts.DUMMY)) {
+        i.addresses().forEach(a -> nodeOwn.add(a.ip()));
+      }
+    }
+    for (IpvsService s : node.ipvs().services()) {
+      VirtualServer v = s.server();
+      // NodePorts' virtual servers sit on the node's own addresses: those are no Service VIPs.
+      if (v.kind() == VirtualServer.Kind.FWMARK
+          || !Ip.isIpv4(v.address())
+          || nodeOwn.contains(v.address())) {
+        continue;
+      }
+      out.add(
+          new ProxyVip(
+              v.address(),
+              v.kind().name().toLowerCase(Locale.ROOT),
+              v.port(),
+              IpvsFacts.virtualServer(ctx, s)));
+    }
+    for (dev.svcproxy.nftables.ruleset.Ruleset.Table t : kubeProxyTables(node)) {
+      for (String map : List.of("service-ips", "no-endpoint-services")) {
+        Optional<dev.svcproxy.nftables.ruleset.Ruleset.NamedSet> m = t.set(map);
+        if (m.isEmpty()) {
+          continue;
+        }
+        for (dev.svcproxy.nftables.ruleset.Ruleset.Element el : m.get().elements()) {
+          String[] k = NftPrinter.expr(el.key()).split(" \\. ");
+          if (k.length != 3 || !Ip.isIpv4(k[0]) || !k[2].matches("\\d{1,5}")) {
+            continue;
+          }
+          String text = "map " + t.label() + " " + map + " element " + NftPrinter.element(el);
+          out.add(
+              new ProxyVip(
+                  k[0],
+                  k[1],
+                  Integer.parseInt(k[2]),
+                  nftLine(ctx, text, k[0] + " . " + k[1] + " . " + k[2])));
+        }
+      }
+    }
+    return out;
+  }
+
+  private static List<dev.svcproxy.nftables.ruleset.Ruleset.Table> kubeProxyTables(NodeState node) {
+    return node.nftables().tables().stream()
+        .filter(t -> t.family().equals("ip") && t.name().equals(NFT_TABLE))
+        .toList();
+  }
+
+  /** "endpoint-HASH-ns/svc/tcp/p80__10.0.1.1/80" → "tcp". */
+  private static String nftProto(String chain) {
+    String[] parts = chain.split("__", 2)[0].split("/");
+    return parts.length >= 4 ? parts[2] : "";
+  }
+
+  private static Evidence nftDnat(
+      DoctorContext ctx,
+      dev.svcproxy.nftables.ruleset.Ruleset.Table t,
+      dev.svcproxy.nftables.ruleset.Ruleset.Chain c,
+      String ip,
+      int port) {
+    String to = ip + (port > 0 ? ":" + port : "");
+    return nftLine(ctx, "chain " + t.label() + " " + c.name() + ": dnat to " + to, "dnat to " + to);
+  }
+
+  /** The line of nft-ruleset.txt holding {@code needle}, or the JSON ruleset with {@code text}. */
+  private static Evidence nftLine(DoctorContext ctx, String text, String needle) {
+    BundleFiles files = ctx.files();
+    if (files.has("nft-ruleset.txt")) {
+      return files
+          .first("nft-ruleset.txt", l -> l.contains(needle))
+          .orElse(files.at("nft-ruleset.txt", 0, text));
+    }
+    return files.at("nft-ruleset.json", 0, text);
+  }
+
+  /** The line that adds real server {@code rs} to {@code v} (save format or listing). */
+  private static Evidence realServer(DoctorContext ctx, VirtualServer v, RealServer rs) {
+    String save = "-a " + v.kind().option() + " " + v.target() + " -r " + rs.target();
+    BundleFiles files = ctx.files();
+    Optional<Evidence> line =
+        files.first(
+            "ipvsadm-save.txt",
+            l -> {
+              String t = l.strip();
+              return t.equals(save) || t.startsWith(save + " ");
+            });
+    if (line.isPresent()) {
+      return line.get();
+    }
+    // `ipvsadm -Ln`: "-> 10.244.1.5:8080 Masq 1 0 0" under its virtual server's line.
+    Optional<String> text = files.text("ipvsadm-save.txt");
+    if (text.isPresent()) {
+      String[] lines = text.get().split("\n", -1);
+      boolean under = false;
+      for (int i = 0; i < lines.length; i++) {
+        String t = lines[i].strip();
+        if (!t.startsWith("->")) {
+          String[] w = t.split("\\s+");
+          under = w.length >= 2 && w[1].equals(v.target());
+        } else if (under && t.substring(2).strip().startsWith(rs.target() + " ")) {
+          return files.at("ipvsadm-save.txt", i + 1, t);
+        }
+      }
+    }
+    return files.at("ipvsadm-save.txt", 0, save);
+  }
+
+  /**
    * The pod range kube-proxy was given (--cluster-cidr), as its rules show it: the negated source
-   * of the Service chains' masquerade rules ({@code ! -s 10.244.0.0/16 ... -j KUBE-MARK-MASQ}).
+   * of the masquerade rules for Services ({@code ! -s 10.244.0.0/16 ... -j KUBE-MARK-MASQ} in
+   * KUBE-SVC chains, or in KUBE-SERVICES with the KUBE-CLUSTER-IP set in IPVS mode; {@code ip saddr
+   * != 10.244.0.0/16 jump mark-for-masquerade} in nftables mode).
    */
   static List<Cidr> masqueradeExceptions(NodeState node) {
     Set<Cidr> out = new LinkedHashSet<>();
+    for (dev.svcproxy.nftables.ruleset.Ruleset.Table t : kubeProxyTables(node)) {
+      for (dev.svcproxy.nftables.ruleset.Ruleset.Chain c : t.chains()) {
+        for (dev.svcproxy.nftables.ruleset.Ruleset.Rule r : c.rules()) {
+          boolean masq =
+              r.statements().stream()
+                  .anyMatch(
+                      st ->
+                          st instanceof Stmt.Verdict v && "mark-for-masquerade".equals(v.target()));
+          for (Stmt st : r.statements()) {
+            if (masq
+                && st instanceof Stmt.Match m
+                && m.op().equals("!=")
+                && m.left() instanceof Expr.Payload p
+                && p.protocol().equals("ip")
+                && p.field().equals("saddr")
+                && m.right() instanceof Expr.Prefix pre) {
+              try {
+                out.add(Cidr.parseSloppy(pre.addr() + "/" + pre.len()));
+              } catch (IllegalArgumentException e) {
+                // Not a prefix kube-proxy writes; nothing to learn from it.
+              }
+            }
+          }
+        }
+      }
+    }
     for (Rule r : rules(node, "nat")) {
-      if (!r.chain().startsWith("KUBE-SVC-") || !r.target().equals("KUBE-MARK-MASQ")) {
+      boolean svc = r.chain().startsWith("KUBE-SVC-");
+      boolean ipvs =
+          r.chain().equals("KUBE-SERVICES")
+              && IpvsFacts.setMatch(r).filter(m -> m.set().equals("KUBE-CLUSTER-IP")).isPresent();
+      if (!(svc || ipvs) || !r.target().equals("KUBE-MARK-MASQ")) {
         continue;
       }
       Optional<Arg.Param> s = r.param("-s");

@@ -77,9 +77,10 @@ public final class RoutingCheck implements Check {
     if (hasDefault) {
       return Optional.empty();
     }
-    Map<String, NodeModel.ServiceRule> unrouted = new LinkedHashMap<>();
-    for (NodeModel.ServiceRule s : NodeModel.serviceRules(node)) {
-      if (!NodeModel.lookup(node, s.vip()).usable()) {
+    Map<String, NodeModel.ProxyVip> unrouted = new LinkedHashMap<>();
+    for (NodeModel.ProxyVip s : NodeModel.vips(ctx)) {
+      // A VIP bound on the node (kube-ipvs0 in IPVS mode) has its local route, pasted or not.
+      if (!ProxyRules.isNodeAddress(node, s.vip()) && !NodeModel.lookup(node, s.vip()).usable()) {
         unrouted.putIfAbsent(s.vip(), s);
       }
     }
@@ -92,7 +93,7 @@ public final class RoutingCheck implements Check {
             ctx,
             "no default route in any table the node looks up, and no route covers "
                 + String.join(", ", unrouted.keySet())));
-    unrouted.values().stream().limit(5).forEach(s -> ev.add(NodeModel.cite(ctx.files(), s.rule())));
+    unrouted.values().stream().limit(5).forEach(s -> ev.add(s.evidence()));
     String some = unrouted.keySet().iterator().next();
     return Optional.of(
         NO_DEFAULT_ROUTE.finding(
@@ -116,7 +117,7 @@ public final class RoutingCheck implements Check {
     NodeState node = ctx.node();
     List<Cidr> podRanges = new ArrayList<>(podRanges(ctx.facts()));
     podRanges.addAll(NodeModel.masqueradeExceptions(node));
-    List<NodeModel.EndpointRule> eps = NodeModel.endpointRules(node);
+    List<NodeModel.ProxyEndpoint> eps = NodeModel.endpoints(ctx);
     // A node that holds a specific route to some other node's pods (host-gw, a tunnel device)
     // routes the pod network itself: an endpoint that only the default route covers is then a
     // missing route, not the cloud's job.
@@ -130,11 +131,11 @@ public final class RoutingCheck implements Check {
                         && !l.route().gateway().isEmpty()
                         && !l.route().type().equals("local"));
     List<Finding> out = new ArrayList<>();
-    Map<String, NodeModel.EndpointRule> seen = new LinkedHashMap<>();
-    for (NodeModel.EndpointRule e : eps) {
+    Map<String, NodeModel.ProxyEndpoint> seen = new LinkedHashMap<>();
+    for (NodeModel.ProxyEndpoint e : eps) {
       seen.putIfAbsent(e.ip(), e);
     }
-    for (NodeModel.EndpointRule e : seen.values()) {
+    for (NodeModel.ProxyEndpoint e : seen.values()) {
       NodeModel.Lookup l = NodeModel.lookup(node, e.ip());
       boolean inPods = podRanges.stream().anyMatch(c -> c.contains(e.ip()));
       if (l.usable() && !(l.viaDefault() && (routesPods || inPods))) {
@@ -146,7 +147,7 @@ public final class RoutingCheck implements Check {
               ? "no route to " + e.ip() + " in any table the node looks up"
               : "route to " + e.ip() + ": " + NodeModel.describe(l.route());
       List<Evidence> ev = new ArrayList<>();
-      ev.add(NodeModel.cite(ctx.files(), e.rule()));
+      ev.add(e.evidence());
       ev.add(routes(ctx, route));
       String why;
       if (!l.usable()) {
@@ -175,7 +176,7 @@ public final class RoutingCheck implements Check {
                   + e.ip()
                   + (e.port() > 0 ? ":" + e.port() : "")
                   + " ("
-                  + e.chain()
+                  + e.where()
                   + ") has no route to its pod network on this node",
               ev,
               why,
@@ -222,10 +223,10 @@ public final class RoutingCheck implements Check {
     NodeState node = ctx.node();
     for (NodeModel.Bridge b : NodeModel.bridges(node)) {
       for (Cidr sub : b.subnets()) {
-        for (NodeModel.ServiceRule s : NodeModel.serviceRules(node)) {
+        for (NodeModel.ProxyVip s : NodeModel.vips(ctx)) {
           if (sub.contains(s.vip())) {
             List<Evidence> ev = new ArrayList<>();
-            ev.add(NodeModel.cite(ctx.files(), s.rule()));
+            ev.add(s.evidence());
             ev.add(
                 ctx.files()
                     .at(
