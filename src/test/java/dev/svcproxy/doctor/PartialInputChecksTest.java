@@ -438,4 +438,158 @@ class PartialInputChecksTest {
             """;
     assertThat(find(paste(text), "forward-policy-drop")).hasSize(1);
   }
+
+  // ---------------------------------------------------------------- nodelocaldns-leftover-notrack
+
+  private static final String NOTRACK =
+      """
+      $ iptables-save -t raw
+      *raw
+      :PREROUTING ACCEPT [0:0]
+      :OUTPUT ACCEPT [0:0]
+      -A PREROUTING -d 10.96.0.10/32 -p udp -m udp --dport 53 -j NOTRACK
+      -A OUTPUT -s 10.96.0.10/32 -p udp -m udp --sport 53 -j NOTRACK
+      COMMIT
+      $ iptables-save | grep kube-dns
+      -A KUBE-SERVICES -d 10.96.0.10/32 -p udp -m comment --comment "kube-system/kube-dns:dns cluster IP" -m udp --dport 53 -j KUBE-SVC-TCOU7JCQXEZGVUNU
+      """;
+
+  @Test
+  void nodeLocalDns_addressesGrepped_notReported() {
+    // `ip addr | grep -A2 -E 'cni0|veth'` shows the pods' bridge, not every interface: the
+    // node-local-dns dummy interface holding 10.96.0.10 may be among those filtered out. Before:
+    // nodelocaldns-leftover-notrack (error) for an address it could not see.
+    String text =
+        NOTRACK
+            + """
+            $ ip addr | grep -A2 -E 'cni0|veth'
+            3: cni0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP group default qlen 1000
+                inet 10.244.1.1/24 brd 10.244.1.255 scope global cni0
+            4: veth1a2b3c4d@if3: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue master cni0 state UP group default
+            """;
+    DoctorReport r = paste(text);
+    assertThat(find(r, "nodelocaldns-leftover-notrack")).isEmpty();
+    assertThat(r.assumptions())
+        .anyMatch(a -> a.contains("filters its output") && a.contains("10.96.0.10"));
+  }
+
+  @Test
+  void nodeLocalDns_wholeAddressListWithoutTheVip_reported() {
+    // The whole `ip addr`: no interface holds 10.96.0.10, yet raw PREROUTING NOTRACKs DNS to it,
+    // so a pod's query is neither DNATed nor delivered locally.
+    String text =
+        NOTRACK
+            + """
+            $ ip addr
+            1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN group default qlen 1000
+                inet 127.0.0.1/8 scope host lo
+            2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc fq_codel state UP group default qlen 1000
+                inet 10.0.0.11/24 brd 10.0.0.255 scope global eth0
+            3: cni0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP group default qlen 1000
+                inet 10.244.1.1/24 brd 10.244.1.255 scope global cni0
+            4: veth1a2b3c4d@if3: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue master cni0 state UP group default
+            """;
+    assertThat(find(paste(text), "nodelocaldns-leftover-notrack")).hasSize(1);
+  }
+
+  // ----------------------------------------------------------------
+  // docker-localhost-port-via-proxy
+
+  private static final String LOCAL_ROUTES =
+      """
+      $ ip route show table all
+      default via 10.0.0.1 dev eth0
+      10.0.0.0/24 dev eth0 proto kernel scope link src 10.0.0.11
+      172.17.0.0/16 dev docker0 proto kernel scope link src 172.17.0.1
+      local 127.0.0.0/8 dev lo table local proto kernel scope host src 127.0.0.1
+      local 127.0.0.1 dev lo table local proto kernel scope host src 127.0.0.1
+      local 10.0.0.11 dev eth0 table local proto kernel scope host src 10.0.0.11
+      local 172.17.0.1 dev docker0 table local proto kernel scope host src 172.17.0.1
+      """;
+
+  @Test
+  void docker_dockerChainListedAlone_outputNotShown_notReported() {
+    // `iptables -t nat -L DOCKER` shows Docker's DNAT for port 8080 but not nat OUTPUT, which
+    // decides whether 127.0.0.1:8080 is DNATed (Docker's own jump skips 127.0.0.0/8; a userland
+    // proxy off with hairpin rules, or another tool, may add one). Before: reported from an
+    // OUTPUT chain the paste did not show.
+    String text =
+        LOCAL_ROUTES
+            + """
+            $ iptables -t nat -L DOCKER -n -v
+            Chain DOCKER (2 references)
+             pkts bytes target     prot opt in     out     source               destination
+                0     0 RETURN     all  --  docker0 *       0.0.0.0/0            0.0.0.0/0
+                0     0 DNAT       tcp  --  !docker0 *       0.0.0.0/0            0.0.0.0/0            tcp dpt:8080 to:172.17.0.2:80
+            """;
+    DoctorReport r = paste(text);
+    assertThat(find(r, "docker-localhost-port-via-proxy")).isEmpty();
+    assertThat(r.assumptions()).anyMatch(a -> a.contains("OUTPUT") && a.contains("127.0.0.1"));
+  }
+
+  @Test
+  void docker_wholeNatTable_localhostNotDnated_reported() {
+    // The whole nat table: OUTPUT jumps to DOCKER only for local destinations outside
+    // 127.0.0.0/8, so 127.0.0.1:8080 is not DNATed and only docker-proxy can serve it.
+    String text =
+        LOCAL_ROUTES
+            + """
+            $ iptables-save -t nat
+            *nat
+            :PREROUTING ACCEPT [0:0]
+            :INPUT ACCEPT [0:0]
+            :OUTPUT ACCEPT [0:0]
+            :POSTROUTING ACCEPT [0:0]
+            :DOCKER - [0:0]
+            -A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
+            -A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER
+            -A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE
+            -A DOCKER -i docker0 -j RETURN
+            -A DOCKER ! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80
+            COMMIT
+            """;
+    assertThat(find(paste(text), "docker-localhost-port-via-proxy")).hasSize(1);
+  }
+
+  // ---------------------------------------------------------------- missing-cluster-cidr (IPVS)
+
+  private static final String CLUSTER_IP_SET =
+      """
+      $ ipset save
+      create KUBE-CLUSTER-IP hash:ip,port family inet hashsize 1024 maxelem 65536
+      add KUBE-CLUSTER-IP 10.96.0.1,tcp:443
+      create KUBE-LOOP-BACK hash:ip,port,ip family inet hashsize 1024 maxelem 65536
+      """;
+
+  @Test
+  void clusterCidrIpvs_grepOfNodePortRules_kubeServicesNotWhole_notReported() {
+    // `grep KUBE-NODE-PORT` keeps only KUBE-SERVICES' NodePort jump: the ClusterIP masquerade
+    // rule (`-m set --match-set KUBE-CLUSTER-IP dst,dst -j KUBE-MARK-MASQ`) has no
+    // "KUBE-NODE-PORT" and was filtered out. Before: missing-cluster-cidr (error).
+    String text =
+        CLUSTER_IP_SET
+            + """
+            $ iptables-save | grep KUBE-NODE-PORT
+            -A KUBE-SERVICES -m addrtype --dst-type LOCAL -j KUBE-NODE-PORT
+            -A KUBE-NODE-PORT -p tcp -m comment --comment "Kubernetes nodeport TCP port for masquerade purpose" -m set --match-set KUBE-NODE-PORT-TCP dst -j KUBE-MARK-MASQ
+            """;
+    DoctorReport r = paste(text);
+    assertThat(find(r, "missing-cluster-cidr")).isEmpty();
+    assertThat(r.assumptions()).anyMatch(a -> a.startsWith("KUBE-SERVICES (nat) not shown whole"));
+  }
+
+  @Test
+  void clusterCidrIpvs_wholeKubeServicesWithoutMasquerade_reported() {
+    // `iptables -t nat -S KUBE-SERVICES` prints the whole chain: no rule marks KUBE-CLUSTER-IP
+    // traffic for masquerade, as kube-proxy (IPVS) without --cluster-cidr writes it (seed 000).
+    String text =
+        CLUSTER_IP_SET
+            + """
+            $ iptables -t nat -S KUBE-SERVICES
+            -N KUBE-SERVICES
+            -A KUBE-SERVICES -m addrtype --dst-type LOCAL -j KUBE-NODE-PORT
+            -A KUBE-SERVICES -m set --match-set KUBE-CLUSTER-IP dst,dst -j ACCEPT
+            """;
+    assertThat(find(paste(text), "missing-cluster-cidr")).hasSize(1);
+  }
 }

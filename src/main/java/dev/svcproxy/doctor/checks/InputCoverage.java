@@ -540,7 +540,7 @@ final class InputCoverage {
     if (cmd.contains("|")) {
       return Optional.of("filters its output");
     }
-    List<String> w = words(cmd);
+    List<String> w = words(cmd.split("\\|", 2)[0]);
     if (w.isEmpty()) {
       return Optional.empty();
     }

@@ -150,6 +150,9 @@ public final class KernelSettingsCheck implements Check {
       ev.add(NodeModel.sysctl(ctx.files(), all, node.sysctl(all, "0")));
       if (dev != null && !dev.isEmpty()) {
         String k = "net.ipv4.conf." + dev + ".route_localnet";
+        if (node.sysctls().get(k) == null && !ctx.files().isLive()) {
+          ctx.assume(k + " not in the input: assumed 0 (the kernel's default)");
+        }
         ev.add(NodeModel.sysctl(ctx.files(), k, node.sysctl(k, "0")));
       }
       ev.add(NodeModel.cite(ctx.files(), toNodePorts.get()));
