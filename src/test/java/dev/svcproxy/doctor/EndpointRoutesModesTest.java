@@ -253,4 +253,37 @@ class EndpointRoutesModesTest {
           .isEmpty();
     }
   }
+
+  // ---------------------------------------------------------------- pod range vs node network
+
+  @Test
+  void podRangeOverlapsNodeNetwork_nftablesModeMasqueradeRule_reported() {
+    // nftables mode writes kube-proxy's --cluster-cidr into each service chain as "ip saddr !=
+    // CIDR jump mark-for-masquerade". Given 10.0.0.0/8 it covers the node's own 10.0.0.0/24:
+    // pods' traffic to hosts there counts as in-cluster, is not masqueraded, and the hosts'
+    // replies to pod addresses go elsewhere. The finding names that rule's line (12).
+    Map<String, String> m = node(Mode.NFTABLES, "10.96.0.20", ROUTES);
+    m.put(
+        "nft-ruleset.txt",
+        m.get("nft-ruleset.txt")
+            .replace(
+                "\tchain service-ULMVA6XW-default/web/tcp/http {\n",
+                "\tchain service-ULMVA6XW-default/web/tcp/http {\n"
+                    + "\t\tip daddr 10.96.0.20 ip saddr != 10.0.0.0/8 jump mark-for-masquerade\n")
+            .replace(
+                "table ip kube-proxy {\n",
+                "table ip kube-proxy {\n\tchain mark-for-masquerade {\n"
+                    + "\t\tmeta mark set meta mark | 0x00004000\n\t}\n\n"));
+    assertThat(run(m, "pod-cidr-overlaps-node-network"))
+        .singleElement()
+        .satisfies(
+            f -> {
+              assertThat(f.summary()).contains("10.0.0.0/8");
+              assertThat(f.evidence())
+                  .contains(
+                      new Evidence(
+                          "nft-ruleset.txt:12",
+                          "ip daddr 10.96.0.20 ip saddr != 10.0.0.0/8 jump mark-for-masquerade"));
+            });
+  }
 }

@@ -406,6 +406,31 @@ class PartialInputChecksTest {
   }
 
   @Test
+  void packet_forwardChainListedAlone_policyDropNotExplainedFromUnseenChains() {
+    // The same paste, asked about a pod's packet to node2's pod: the tracer walks FORWARD, takes
+    // the unseen KUBE-FORWARD and DOCKER-USER for empty and ends at the policy. That rests on
+    // chains the paste lacks: no packet-not-delivered, an assumption instead (before: error).
+    String text =
+        POD_NODE
+            + """
+            $ iptables -L FORWARD -n -v
+            Chain FORWARD (policy DROP 0 packets, 0 bytes)
+             pkts bytes target     prot opt in     out     source               destination
+                0     0 KUBE-FORWARD  all  --  *      *       0.0.0.0/0            0.0.0.0/0            /* kubernetes forwarding rules */
+                0     0 DOCKER-USER  all  --  *      *       0.0.0.0/0            0.0.0.0/0
+            """;
+    DoctorInput in =
+        DoctorInputs.paste(List.of(new PastedInput.Source("issue.txt", text)), Optional.empty())
+            .withPacket(
+                new dev.svcproxy.trace.PacketSpec(
+                    "10.244.1.9", 40000, "10.244.2.9", 80, "tcp", "cni0"));
+    DoctorReport r = Doctor.standard().examine(in);
+    assertThat(find(r, "packet-not-delivered")).isEmpty();
+    assertThat(r.assumptions())
+        .anyMatch(a -> a.startsWith("filter FORWARD policy DROP ends the traced packet"));
+  }
+
+  @Test
   void forwardPolicy_wholeFilterListing_nothingAcceptsPods_reported() {
     // The whole filter table: DOCKER-USER returns, KUBE-FORWARD accepts only marked (0x4000) and
     // established packets; a pod's new connection to node2's pods (10.244.2.0/24 via eth0) is

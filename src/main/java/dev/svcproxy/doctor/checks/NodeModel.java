@@ -259,7 +259,7 @@ final class NodeModel {
   }
 
   /** The line of nft-ruleset.txt holding {@code needle}, or the JSON ruleset with {@code text}. */
-  private static Evidence nftLine(DoctorContext ctx, String text, String needle) {
+  static Evidence nftLine(DoctorContext ctx, String text, String needle) {
     BundleFiles files = ctx.files();
     if (files.has("nft-ruleset.txt")) {
       return files
@@ -308,6 +308,13 @@ final class NodeModel {
    * != 10.244.0.0/16 jump mark-for-masquerade} in nftables mode).
    */
   static List<Cidr> masqueradeExceptions(NodeState node) {
+    Set<Cidr> out = new LinkedHashSet<>(nftMasqueradeExceptions(node));
+    iptablesMasqueradeExceptions(node, out);
+    return List.copyOf(out);
+  }
+
+  /** nftables mode's cluster CIDR: {@code ip saddr != CIDR ... jump mark-for-masquerade}. */
+  static List<Cidr> nftMasqueradeExceptions(NodeState node) {
     Set<Cidr> out = new LinkedHashSet<>();
     for (dev.svcproxy.nftables.ruleset.Ruleset.Table t : kubeProxyTables(node)) {
       for (dev.svcproxy.nftables.ruleset.Ruleset.Chain c : t.chains()) {
@@ -335,6 +342,10 @@ final class NodeModel {
         }
       }
     }
+    return List.copyOf(out);
+  }
+
+  private static void iptablesMasqueradeExceptions(NodeState node, Set<Cidr> out) {
     for (Rule r : rules(node, "nat")) {
       boolean svc = r.chain().startsWith("KUBE-SVC-");
       boolean ipvs =
@@ -352,7 +363,6 @@ final class NodeModel {
         }
       }
     }
-    return List.copyOf(out);
   }
 
   /** "10.96.0.10/32" or "10.96.0.10" → "10.96.0.10"; null for a wider prefix. */

@@ -10,6 +10,7 @@ import dev.svcproxy.trace.Outcome;
 import dev.svcproxy.trace.PacketSpec;
 import dev.svcproxy.trace.ReasonCode;
 import dev.svcproxy.trace.Step;
+import dev.svcproxy.trace.StepKind;
 import dev.svcproxy.trace.TraceResult;
 import java.util.ArrayList;
 import java.util.List;
@@ -113,9 +114,51 @@ public final class PacketOutcomeCheck implements Check {
       if (why == ReasonCode.BRANCHES_NOT_FOLLOWED) {
         continue;
       }
+      if (unseen(ctx, o, why)) {
+        continue;
+      }
       return List.of(finding(ctx, p.get(), o, why, ids));
     }
     return List.of();
+  }
+
+  /**
+   * Whether the failure rests on something the input does not show (partial pasted input): a policy
+   * drop after jumps into chains it lacks, or no route in filtered route output. It is then
+   * recorded as not checked instead of explained.
+   */
+  private static boolean unseen(DoctorContext ctx, Outcome o, ReasonCode why) {
+    InputCoverage cov = InputCoverage.of(ctx);
+    if (why == ReasonCode.NO_ROUTE) {
+      return ctx.files().has(NodeModel.routeFile(ctx.files()))
+          && !cov.whole(NodeModel.routeFile(ctx.files()), "the packet's route");
+    }
+    if (why != ReasonCode.POLICY_DROP) {
+      return false;
+    }
+    List<Step> steps = new ArrayList<>(o.steps());
+    if (o.reply() != null) {
+      steps.addAll(o.reply().steps());
+    }
+    for (Step s : steps) {
+      if (s.kind() != StepKind.POLICY
+          || s.reasonCode() != ReasonCode.POLICY_DROP
+          || s.table().startsWith("nft")) {
+        continue;
+      }
+      List<String> missing = cov.unshownFrom(s.table(), s.chain());
+      if (!missing.isEmpty()) {
+        ctx.assume(
+            s.table()
+                + " "
+                + s.chain()
+                + " policy DROP ends the traced packet, but "
+                + String.join(", ", missing)
+                + " not shown whole: whether a rule there accepts it not checked");
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Why the path fails: the request's reason, else the reply's; null when it works. */

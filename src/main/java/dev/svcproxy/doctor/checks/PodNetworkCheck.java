@@ -136,6 +136,17 @@ public final class PodNetworkCheck implements Check {
         }
       }
     }
+    // nftables mode: kube-proxy's "ip saddr != CIDR jump mark-for-masquerade" in service chains.
+    for (Cidr c : NodeModel.nftMasqueradeExceptions(ctx.node())) {
+      out.putIfAbsent(
+          c.toString(),
+          new PodRange(
+              c,
+              NodeModel.nftLine(
+                  ctx,
+                  "table ip kube-proxy: ip saddr != " + c + " jump mark-for-masquerade",
+                  "ip saddr != " + c)));
+    }
     NodeState.IpSet pools = ctx.node().ipsets().get(CALICO_ALL_POOLS);
     if (pools != null) {
       for (String m : pools.members()) {
