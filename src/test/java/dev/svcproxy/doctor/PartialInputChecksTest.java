@@ -2,6 +2,7 @@ package dev.svcproxy.doctor;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.svcproxy.testutil.Seed000Bundle;
 import java.util.List;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
@@ -616,5 +617,48 @@ class PartialInputChecksTest {
             -A KUBE-SERVICES -m set --match-set KUBE-CLUSTER-IP dst,dst -j ACCEPT
             """;
     assertThat(find(paste(text), "missing-cluster-cidr")).hasSize(1);
+  }
+
+  // ---------------------------------------------------------------- vip-as-source (IPVS)
+
+  @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir;
+
+  /** Seed 000's node as a bundle directory, with the nat rules given as {@code nat.txt}. */
+  private DoctorReport seed000WithNat(String natPaste) throws java.io.IOException {
+    java.nio.file.Files.writeString(dir.resolve("ip-addr.json"), Seed000Bundle.ADDR);
+    java.nio.file.Files.writeString(dir.resolve("ip-route.txt"), Seed000Bundle.ROUTES);
+    java.nio.file.Files.writeString(dir.resolve("ipvsadm-save.txt"), Seed000Bundle.SERVICES);
+    java.nio.file.Files.writeString(dir.resolve("ipset-save.txt"), Seed000Bundle.IPSETS);
+    java.nio.file.Files.writeString(dir.resolve("nat.txt"), natPaste);
+    return Doctor.standard().examine(DoctorInputs.bundle(dir, Optional.empty()));
+  }
+
+  @Test
+  void vipAsSource_onlyKubeServicesPasted_outputAndPostroutingNotShown_notReported()
+      throws Exception {
+    // `iptables -t nat -S KUBE-SERVICES` shows that chain whole (no ClusterIP masquerade rule:
+    // missing-cluster-cidr stands), but not nat OUTPUT/POSTROUTING, where a masquerade of the
+    // node's VIP-sourced connections would be. Before, the tracer took them for empty and named
+    // vip-as-source from rules it never saw.
+    DoctorReport r =
+        seed000WithNat(
+            """
+            $ iptables -t nat -S KUBE-SERVICES
+            -N KUBE-SERVICES
+            -A KUBE-SERVICES -p tcp -m tcp -m set --match-set KUBE-NODE-PORT-TCP dst -j KUBE-MARK-MASQ
+            """);
+    assertThat(find(r, "vip-as-source")).isEmpty();
+    assertThat(find(r, "missing-cluster-cidr")).hasSize(1);
+    assertThat(r.assumptions())
+        .anyMatch(a -> a.contains("nat OUTPUT") && a.contains("VIP-sourced connections"));
+  }
+
+  @Test
+  void vipAsSource_wholeNatTablePasted_reported() throws Exception {
+    // The seed's whole nat table: KUBE-POSTROUTING masquerades only marked packets and the
+    // LOOP-BACK set, so the node's connection from 10.20.0.1 to a remote apiserver leaves
+    // unmasqueraded and its reply never returns (seed 000).
+    DoctorReport r = seed000WithNat("$ iptables-save -t nat\n" + Seed000Bundle.FAILING);
+    assertThat(find(r, "vip-as-source")).hasSize(1);
   }
 }
