@@ -661,4 +661,40 @@ class PartialInputChecksTest {
     DoctorReport r = seed000WithNat("$ iptables-save -t nat\n" + Seed000Bundle.FAILING);
     assertThat(find(r, "vip-as-source")).hasSize(1);
   }
+
+  // ---------------------------------------------------------------- duplicate-rules
+
+  @Test
+  void duplicates_sameRuleInTwoPastedBlocks_notReported() {
+    // The DNAT of KUBE-SEP-AAAA shown by a grep and again by the save of the whole nat table:
+    // one rule pasted twice, not a rule the node holds twice. Before: duplicate-rules.
+    String rule =
+        "-A KUBE-SEP-AAAA -p tcp -m comment --comment \"default/web:http\" -m tcp -j DNAT"
+            + " --to-destination 10.244.1.5:8080\n";
+    String text =
+        "$ iptables-save | grep 10.244.1.5:8080\n"
+            + rule
+            + "$ iptables-save -t nat\n*nat\n:PREROUTING ACCEPT [0:0]\n:KUBE-SEP-AAAA - [0:0]\n"
+            + "-A KUBE-SEP-AAAA -s 10.244.1.5/32 -j KUBE-MARK-MASQ\n"
+            + rule
+            + "COMMIT\n";
+    DoctorReport r = paste(text);
+    assertThat(find(r, "duplicate-rules")).isEmpty();
+    assertThat(r.assumptions()).anyMatch(a -> a.contains("more than one pasted block"));
+  }
+
+  @Test
+  void duplicates_sameRuleTwiceInOneSave_reported() {
+    // Within one `iptables-save` the rule is written twice in its chain: the node holds it twice.
+    String rule =
+        "-A KUBE-SEP-AAAA -p tcp -m comment --comment \"default/web:http\" -m tcp -j DNAT"
+            + " --to-destination 10.244.1.5:8080\n";
+    String text =
+        "$ iptables-save -t nat\n*nat\n:PREROUTING ACCEPT [0:0]\n:KUBE-SEP-AAAA - [0:0]\n"
+            + "-A KUBE-SEP-AAAA -s 10.244.1.5/32 -j KUBE-MARK-MASQ\n"
+            + rule
+            + rule
+            + "COMMIT\n";
+    assertThat(find(paste(text), "duplicate-rules")).hasSize(1);
+  }
 }

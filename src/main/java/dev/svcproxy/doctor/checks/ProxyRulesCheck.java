@@ -601,8 +601,17 @@ public final class ProxyRulesCheck implements Check {
           }
           for (Map.Entry<String, Integer> s : seen.entrySet()) {
             if (s.getValue() > 1) {
-              dups++;
               String file = b.file();
+              if (ctx.files().isPasted(file) && !twiceInOneBlock(ctx, file, s.getKey())) {
+                // Two pasted commands may show the same rule (a grep and a listing of its chain).
+                ctx.assume(
+                    "a rule of "
+                        + c.getKey()
+                        + " appears in more than one pasted block, never twice in one: not"
+                        + " counted as a duplicate");
+                continue;
+              }
+              dups++;
               List<Evidence> lines =
                   ctx.files().find(file, l -> stripCounters(l).equals(s.getKey()));
               if (lines.isEmpty()) {
@@ -635,6 +644,24 @@ public final class ProxyRulesCheck implements Check {
   private static String stripCounters(String line) {
     String s = line.strip();
     return s.startsWith("[") && s.indexOf(']') > 0 ? s.substring(s.indexOf(']') + 1).strip() : s;
+  }
+
+  /**
+   * Whether one pasted block (the output of one prompt's command) shows {@code rule} twice: only
+   * then is the copy the node's, not the paste's.
+   */
+  private static boolean twiceInOneBlock(DoctorContext ctx, String file, String rule) {
+    String[] lines = ctx.files().text(file).orElse("").split("\n", -1);
+    Map<Integer, Integer> perBlock = new LinkedHashMap<>();
+    int block = 0;
+    for (String l : lines) {
+      if (dev.svcproxy.trace.bundle.Prompts.command(l) != null) {
+        block++;
+      } else if (stripCounters(l).equals(rule) && perBlock.merge(block, 1, Integer::sum) > 1) {
+        return true;
+      }
+    }
+    return false;
   }
 
   // ---------------------------------------------------------------- proxy not running
