@@ -51,12 +51,16 @@ public final class PacketOutcomeCheck implements Check {
               Set.of("no-endpoints", "etp-local-empty-virtual-server")),
           Map.entry(
               ReasonCode.POLICY_DROP, Set.of("forward-policy-drop", "mixed-iptables-backends")),
+          // kube-proxy before 1.24 drops eTP=Local traffic without a local endpoint by a mark
+          // (nat KUBE-XLB -> KUBE-MARK-DROP) that filter KUBE-FIREWALL drops: a rule's DROP.
           Map.entry(
               ReasonCode.DROPPED_BY_RULE,
               Set.of(
                   "host-firewall-rejects-vip",
                   "mixed-iptables-backends",
-                  "conntrack-invalid-drop")),
+                  "conntrack-invalid-drop",
+                  "etp-local-no-local-endpoints",
+                  "etp-local-node-name-mismatch")),
           Map.entry(
               ReasonCode.REJECTED, Set.of("host-firewall-rejects-vip", "mixed-iptables-backends")),
           Map.entry(ReasonCode.HAIRPIN_MARTIAN, Set.of("hairpin-not-masqueraded")),
@@ -67,9 +71,13 @@ public final class PacketOutcomeCheck implements Check {
                   "missing-cluster-cidr",
                   "lb-ip-bound-locally",
                   "externalip-is-node-ip")),
+          // A VIP (or LB IP) bound locally taken as the node's source: the endpoint answers the
+          // VIP, and the tracer may see that reply come back from the wrong source.
           Map.entry(
               ReasonCode.REPLY_SOURCE_MISMATCH,
               Set.of(
+                  "vip-as-source",
+                  "lb-ip-bound-locally",
                   "missing-cluster-cidr",
                   "pod-cidr-overlaps-node-network",
                   "etp-local-no-snat-remote-endpoints",
