@@ -116,4 +116,97 @@ class SeedsAsPostedTest {
     assertThat(find(r, "etp-local-no-local-endpoints")).hasSize(1);
     assertThat(find(r, "packet-not-delivered")).isEmpty();
   }
+
+  // ---------------------------------------------------------------- seed 000
+
+  /**
+   * Seed 000 lines 5-7: the author's `kubectl get service -o wide`, with the terminal's column
+   * alignment that the article's page collapsed to single spaces restored (the same cells).
+   */
+  static final String SEED000_KUBECTL =
+      """
+      $ kubectl get service -o wide
+      NAME         TYPE        CLUSTER-IP   EXTERNAL-IP   PORT(S)   AGE   SELECTOR
+      kubernetes   ClusterIP   10.20.0.1    <none>        443/TCP   1y    <none>
+      """;
+
+  /**
+   * Seed 000 lines 36-38: `ip addr |grep 10.20.0.1`, with the indentation of the inet line that `ip
+   * addr` prints (and grep keeps) restored; the article's page dropped it.
+   */
+  static final String SEED000_ADDR =
+      """
+      $ ip addr |grep 10.20.0.1
+      784: kube-ipvs0: <BROADCAST,NOARP> mtu 1500 qdisc noop state DOWN
+          inet 10.20.0.1/32 brd 10.20.0.1 scope global kube-ipvs0
+      """;
+
+  /** Seed 000 lines 40-43 verbatim: the IPVS rules (`ipvsadm -Sn` form), posted without prompt. */
+  static final String SEED000_IPVS =
+      """
+      -A -t 10.20.0.1:443 -s rr -p 10800
+      -a -t 10.20.0.1:443 -r 10.19.9.120:6443 -m -w 1
+      -a -t 10.20.0.1:443 -r 10.19.14.106:6443 -m -w 1
+      -a -t 10.20.0.1:443 -r 10.19.111.132:6443 -m -w 1
+      """;
+
+  /** Seed 000 lines 78-90 verbatim: the failing node's nat table, as posted (no COMMIT). */
+  static final String SEED000_NAT =
+      """
+      *nat
+      -A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+      -A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
+      -A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+      -A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER
+      -A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING
+      -A POSTROUTING -s 11.0.113.0/24 ! -o docker0 -j MASQUERADE
+      -A DOCKER -i docker0 -j RETURN
+      -A KUBE-MARK-DROP -j MARK --set-xmark 0x8000/0x8000
+      -A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000
+      -A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -m mark --mark 0x4000/0x4000 -j MASQUERADE
+      -A KUBE-POSTROUTING -m set --match-set KUBE-LOOP-BACK dst,dst,src -j MASQUERADE
+      -A KUBE-SERVICES -p tcp -m tcp -m set --match-set KUBE-NODE-PORT-TCP dst -j KUBE-MARK-MASQ
+      """;
+
+  @Test
+  void seed000_blocksAsPosted_namesMissingClusterCidrAndVipAsSource() {
+    // IPVS mode (the virtual server 10.20.0.1:443 with three masq reals). kube-proxy's IPVS mode
+    // writes "! -s <cluster CIDR> -m set --match-set KUBE-CLUSTER-IP dst,dst -j KUBE-MARK-MASQ"
+    // in nat KUBE-SERVICES when --cluster-cidr is set (the healthy node's line 74); the posted
+    // *nat has only the NodePort-set rule there: missing-cluster-cidr, from the nat table alone.
+    // The node's own connection to 10.20.0.1:443 takes the VIP as source (the kernel's local
+    // route for an address on kube-ipvs0 has it as preferred source), IPVS DNATs it to a real
+    // server off the node, and nothing in nat OUTPUT/POSTROUTING marks it: KUBE-POSTROUTING
+    // masquerades only 0x4000, set only for NodePort-set destinations. The reply goes to the
+    // VIP and never returns: vip-as-source (the author's tcpdump, lines 16-19 and 27-31).
+    DoctorReport r = paste(SEED000_KUBECTL, SEED000_ADDR, SEED000_IPVS, SEED000_NAT);
+    assertThat(r.findings())
+        .extracting(Finding::id)
+        .contains("missing-cluster-cidr", "vip-as-source")
+        .doesNotContain("lb-ip-bound-locally", "packet-not-delivered");
+    Finding mcc = find(r, "missing-cluster-cidr").get(0);
+    assertThat(mcc.evidence())
+        .extracting(Evidence::text)
+        .anyMatch(t -> t.contains("KUBE-NODE-PORT-TCP dst -j KUBE-MARK-MASQ"))
+        .anyMatch(t -> t.contains("10.20.0.1:443"));
+    // No ipset-save, no COMMIT, no routes were posted: each is said, not silently assumed.
+    assertThat(r.assumptions())
+        .anyMatch(a -> a.contains("ClusterIPs taken from the IPVS virtual servers"))
+        .anyMatch(a -> a.contains("without COMMIT"));
+  }
+
+  @Test
+  void seed000_withoutTheKubectlBlock_vipIsNotCalledALoadBalancerIp() {
+    // Without the Service list, 10.20.0.1 on kube-ipvs0 could be a ClusterIP (every Service has
+    // one; here it is the API server's) as well as an LB or external IP: lb-ip-bound-locally
+    // (seed 001's fault) is not claimed, and the doctor says it could not tell. The VIP-sourced
+    // connection is still named, as it is wrong whatever kind of VIP it is.
+    DoctorReport r = paste(SEED000_ADDR, SEED000_IPVS, SEED000_NAT);
+    assertThat(r.findings())
+        .extracting(Finding::id)
+        .contains("missing-cluster-cidr", "vip-as-source")
+        .doesNotContain("lb-ip-bound-locally");
+    assertThat(r.assumptions())
+        .anyMatch(a -> a.contains("10.20.0.1 on kube-ipvs0 is a ClusterIP or a load-balancer"));
+  }
 }
