@@ -902,6 +902,7 @@ public final class IpvsCheck implements Check {
     List<String> hit = new ArrayList<>();
     List<Evidence> ev = new ArrayList<>();
     Set<String> seen = new LinkedHashSet<>();
+    boolean rejects = false;
     for (String vip : IpvsFacts.boundOnDummy(ctx.node())) {
       for (IpvsService s : IpvsFacts.servicesOn(ctx.node(), vip)) {
         if (s.reals().isEmpty() || seen.size() >= MAX_TRACED || !seen.add(s.server().key())) {
@@ -920,20 +921,20 @@ public final class IpvsCheck implements Check {
           if (o.verdict() != Verdict.REJECT && o.verdict() != Verdict.DROP) {
             continue;
           }
+          // Judged by hook and verdict: whatever table (iptables filter, firewalld's "inet
+          // firewalld" nftables table, a Calico or hand-written chain) ends the packet at INPUT,
+          // except kube-proxy's and kubelet's own (KUBE-* chains, the kube-proxy nft table).
           Optional<dev.svcproxy.trace.Step> at =
               o.steps().stream()
                   .filter(
-                      st ->
-                          st.reasonCode() != null
-                              && "INPUT".equals(st.hook())
-                              && st.table().endsWith("filter")
-                              && !st.chain().startsWith("KUBE-"))
+                      st -> st.reasonCode() != null && "INPUT".equals(st.hook()) && !kubeOwn(st))
                   .findFirst();
           if (at.isEmpty()) {
             continue;
           }
           hit.add(s.server().key());
           if (ev.isEmpty()) {
+            rejects = o.verdict() == Verdict.REJECT;
             dev.svcproxy.trace.Step st = at.get();
             ev.add(stepEvidence(ctx, st));
             ev.add(IpvsFacts.virtualServer(ctx, s));
@@ -946,7 +947,9 @@ public final class IpvsCheck implements Check {
                         + st.table()
                         + " "
                         + st.chain()
-                        + (st.rule() > 0 ? " rule " + st.rule() : " policy")
+                        + (st.rule() > 0
+                            ? (st.table().startsWith("nft ") ? " handle " : " rule ") + st.rule()
+                            : " policy")
                         + " ("
                         + st.reasonCode()
                         + ") before IPVS at LOCAL_IN"));
@@ -960,8 +963,8 @@ public final class IpvsCheck implements Check {
     }
     return Optional.of(
         HOST_FIREWALL_REJECTS_VIP.finding(
-            "A host firewall rule in filter INPUT "
-                + (ev.get(ev.size() - 1).text().contains("rejected") ? "rejects" : "drops")
+            "A host firewall rule at INPUT "
+                + (rejects ? "rejects" : "drops")
                 + " pod traffic to "
                 + String.join(", ", hit.subList(0, Math.min(3, hit.size())))
                 + (hit.size() > 3 ? " and " + (hit.size() - 3) + " more" : "")
@@ -979,8 +982,38 @@ public final class IpvsCheck implements Check {
                 + " firewall (firewall-cmd --zone=trusted --add-source=<pod CIDR>)."));
   }
 
+  /** Whether a trace step is kube-proxy's (or kubelet's) own rule, not a host firewall's. */
+  private static boolean kubeOwn(dev.svcproxy.trace.Step st) {
+    if (st.table().startsWith("nft ")) {
+      String[] t = st.table().split(" ");
+      return t.length >= 3 && t[2].equals("kube-proxy");
+    }
+    return st.chain().startsWith("KUBE-");
+  }
+
   /** A rule step as evidence: its line in the bundle, or the rule as the tracer shows it. */
   private static Evidence stepEvidence(DoctorContext ctx, dev.svcproxy.trace.Step st) {
+    if (st.table().startsWith("nft ")) {
+      // "handle 8: reject with icmpx admin-prohibited": the rule's line in the listing, the
+      // first one after the chain's header that says the same.
+      String rule = st.text().replaceFirst("^handle \\d+: ", "").strip();
+      String where = st.table().substring(4) + " " + st.chain();
+      if (ctx.files().has("nft-ruleset.txt")) {
+        Optional<String> text = ctx.files().text("nft-ruleset.txt");
+        String[] lines = text.orElse("").split("\n", -1);
+        boolean in = false;
+        for (int i = 0; i < lines.length; i++) {
+          String l = lines[i].strip().replaceFirst("\\s*# handle \\d+$", "");
+          if (l.startsWith("chain ")) {
+            in = l.startsWith("chain " + st.chain() + " ");
+          } else if (in && (l.equals(rule) || l.replace("type ", "").equals(rule))) {
+            return ctx.files().at("nft-ruleset.txt", i + 1, where + ": " + lines[i].strip());
+          }
+        }
+        return ctx.files().at("nft-ruleset.txt", 0, where + ": " + rule);
+      }
+      return ctx.files().at("nft-ruleset.json", 0, where + ": " + rule);
+    }
     if (st.rule() > 0) {
       String want = st.text();
       for (String f : List.of("iptables-save.txt", "iptables-legacy-save.txt")) {
