@@ -83,9 +83,9 @@ public final class PacketOutcomeCheck implements Check {
 
   /**
    * Entries that explain a reason only for a path that goes through one of their evidence rules:
-   * kube-proxy before 1.24 drops eTP=Local traffic without a local endpoint by a mark (nat
-   * KUBE-XLB -> KUBE-MARK-DROP) that filter KUBE-FIREWALL drops, a rule's DROP like any other; the
-   * finding explains the drop only when the packet took its XLB rule.
+   * kube-proxy before 1.24 drops eTP=Local traffic without a local endpoint by a mark (nat KUBE-XLB
+   * -> KUBE-MARK-DROP) that filter KUBE-FIREWALL drops, a rule's DROP like any other; the finding
+   * explains the drop only when the packet took its XLB rule.
    */
   private static final Map<ReasonCode, Set<String>> EXPLAINED_ON_PATH =
       Map.of(
