@@ -229,8 +229,18 @@ class IpvsCheckTest {
   }
 
   @Test
-  void seed001AsTheAuthorSawIt_addressAndIpvsOnly_namesLbIpBoundLocally() {
-    DoctorReport r = examine(seed001());
+  void seed001AsTheAuthorSawIt_addressAndIpvsOnly_namesLbIpBoundLocally() throws Exception {
+    // The author knew 192.168.1.200 as CLB1's IP, which SVC1 (type LoadBalancer) reuses: the
+    // Service says so. An address on kube-ipvs0 alone could as well be a ClusterIP
+    // (SeedsAsPostedTest#seed000_withoutTheKubectlBlock_vipIsNotCalledALoadBalancerIp).
+    Path m = tmp.resolve("svc1.yaml");
+    Files.writeString(
+        m,
+        "apiVersion: v1\nkind: Service\nmetadata: {namespace: default, name: svc1}\nspec:\n"
+            + "  type: LoadBalancer\n  clusterIP: 172.21.0.10\n"
+            + "  ports: [{port: 80, protocol: TCP, nodePort: 30080}]\n"
+            + "status:\n  loadBalancer:\n    ingress: [{ip: 192.168.1.200}]\n");
+    DoctorReport r = Doctor.standard().examine(DoctorInputs.files(seed001(), Optional.of(m)));
 
     Finding lb = finding(r, "lb-ip-bound-locally").orElseThrow();
     assertThat(lb.severity()).isEqualTo(Severity.WARNING);
@@ -243,7 +253,7 @@ class IpvsCheckTest {
         .contains(
             "ip-addr.json: kube-ipvs0: inet 192.168.1.200/32",
             "ipvsadm-save.txt:1: -A -t 192.168.1.200:80 -s rr");
-    assertThat(r.assumptions()).anyMatch(a -> a.contains("192.168.1.200 on kube-ipvs0 taken for"));
+    assertThat(lb.summary()).contains("LoadBalancer IP 192.168.1.200");
     assertThat(r.findings()).extracting(Finding::id).doesNotContain("vip-as-source");
   }
 

@@ -18,6 +18,7 @@ import dev.svcproxy.trace.Outcome;
 import dev.svcproxy.trace.PacketSpec;
 import dev.svcproxy.trace.TraceResult;
 import dev.svcproxy.trace.Verdict;
+import dev.svcproxy.trace.engine.Tracer;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -182,10 +183,13 @@ public final class IpvsCheck implements Check {
   }
 
   private Optional<Finding> clusterCidrIpvs(DoctorContext ctx) {
-    if (!ctx.node().ipsets().containsKey("KUBE-CLUSTER-IP")) {
-      if (!ctx.files().has("ipset-save.txt")) {
-        ctx.assume("no ipset-save.txt: the ClusterIP masquerade rule of IPVS mode not checked");
-      }
+    // Without ipset-save the rule is still judged from the nat table alone: kube-proxy's IPVS
+    // mode has always written it as "-m set --match-set KUBE-CLUSTER-IP dst,dst -j
+    // KUBE-MARK-MASQ" in nat KUBE-SERVICES (with "! -s <cluster CIDR>", or without -s for
+    // --masquerade-all), so its absence from a KUBE-SERVICES shown whole is the finding whatever
+    // the set holds; the ClusterIPs are then the IPVS virtual servers' addresses.
+    boolean sets = ctx.node().ipsets().containsKey("KUBE-CLUSTER-IP");
+    if (!sets && (ctx.files().has("ipset-save.txt") || ctx.node().ipvs().services().isEmpty())) {
       return Optional.empty();
     }
     List<Table> nats = IpvsFacts.natTables(ctx.node());
@@ -193,14 +197,32 @@ public final class IpvsCheck implements Check {
       ctx.assume("no iptables nat table: the ClusterIP masquerade rule of IPVS mode not checked");
       return Optional.empty();
     }
-    Set<String> vips = IpvsFacts.setIps(ctx.node(), "KUBE-CLUSTER-IP");
+    Set<String> vips = new LinkedHashSet<>();
+    if (sets) {
+      vips.addAll(IpvsFacts.setIps(ctx.node(), "KUBE-CLUSTER-IP"));
+    } else {
+      ctx.node().ipvs().services().forEach(v -> vips.add(v.server().address()));
+    }
     InputCoverage cov = InputCoverage.of(ctx);
-    if (nats.stream().noneMatch(t -> cov.chain(cov.fileOf(t), "nat", "KUBE-SERVICES"))) {
+    boolean whole = nats.stream().anyMatch(t -> cov.chain(cov.fileOf(t), "nat", "KUBE-SERVICES"));
+    if (!whole && nats.stream().anyMatch(t -> uncutNatSection(ctx, cov.fileOf(t)))) {
+      whole = true;
+      ctx.assume(
+          "the pasted *nat section ends without COMMIT: assumed it shows the whole nat table"
+              + " (nothing grepped or cut from it)");
+    }
+    if (!whole) {
       // A fragment may leave the masquerade rule out: judge only a KUBE-SERVICES shown whole.
       ctx.assume(
           "KUBE-SERVICES (nat) not shown whole: the ClusterIP masquerade rule of IPVS mode not"
               + " checked");
       return Optional.empty();
+    }
+    if (!sets) {
+      ctx.assume(
+          "no ipset-save.txt: the ClusterIPs taken from the IPVS virtual servers ("
+              + String.join(", ", vips)
+              + ")");
     }
     List<Rule> masq = new ArrayList<>();
     for (Table t : nats) {
@@ -252,8 +274,12 @@ public final class IpvsCheck implements Check {
               + " unmasqueraded, so the reply to the VIP never comes back.";
     }
     String first = vips.iterator().hasNext() ? vips.iterator().next() : null;
-    if (first != null) {
+    if (first != null && sets) {
       IpvsFacts.setMember(ctx, "KUBE-CLUSTER-IP", first).ifPresent(ev::add);
+    } else if (first != null) {
+      IpvsFacts.servicesOn(ctx.node(), first).stream()
+          .findFirst()
+          .ifPresent(v -> ev.add(IpvsFacts.virtualServer(ctx, v)));
     }
     flagEvidence(ctx).ifPresent(ev::add);
     nodeTraceEvidence(ctx, vips).ifPresent(ev::add);
@@ -267,6 +293,55 @@ public final class IpvsCheck implements Check {
                 + " (clusterCIDR in the KubeProxyConfiguration), or --masquerade-all; kube-proxy"
                 + " 1.11 and later without a cluster CIDR masquerade VIP-sourced packets instead"
                 + " (KUBE-CLUSTER-IP src,dst)."));
+  }
+
+  /**
+   * Whether {@code file} holds a pasted {@code *nat} save section that was neither filtered (its
+   * command has no pipe) nor cut in front (no rule lines outside a section before it) and simply
+   * ends without COMMIT: the way a save is often pasted (seed 000's author did). Anything after the
+   * section other than another section or prompt makes it doubtful.
+   */
+  private static boolean uncutNatSection(DoctorContext ctx, String file) {
+    if (file == null || !ctx.files().isPasted(file)) {
+      return false;
+    }
+    Optional<String> text = ctx.files().text(file);
+    if (text.isEmpty()) {
+      return false;
+    }
+    boolean inNat = false;
+    boolean seen = false;
+    String prompt = null;
+    for (String line : text.get().split("\n", -1)) {
+      String t = line.strip();
+      String c = dev.svcproxy.trace.bundle.Prompts.command(line);
+      if (c != null) {
+        prompt = c;
+        inNat = false;
+        continue;
+      }
+      if (t.isEmpty() || t.startsWith("#")) {
+        continue;
+      }
+      if (t.startsWith("*")) {
+        inNat = t.equals("*nat");
+        if (inNat) {
+          if (prompt != null && prompt.contains("|")) {
+            return false;
+          }
+          seen = true;
+        }
+        continue;
+      }
+      if (t.equals("COMMIT")) {
+        inNat = false;
+        continue;
+      }
+      if (!inNat && (t.startsWith("-A ") || t.startsWith(":"))) {
+        return false; // a fragment beside it: the input is cut
+      }
+    }
+    return seen;
   }
 
   private static boolean iptablesMode(DoctorContext ctx) {
@@ -439,6 +514,18 @@ public final class IpvsCheck implements Check {
             ctx, "whether the node's VIP-sourced connections are masqueraded")) {
       return Optional.empty();
     }
+    // Without the node's routes (`ip route` not given) the trace stops at the real server's
+    // route. The VIP as source does not depend on them: the kernel adds a local route with the
+    // address as preferred source for every address (kube-ipvs0's VIPs too), and the source is
+    // chosen from the route to the VIP. Nor does the masquerade decision: kube-proxy's
+    // KUBE-POSTROUTING masquerades by mark, not by output interface. So the node's connection is
+    // traced with a default route through an interface whose name and address are unknown,
+    // and the doctor says so.
+    Tracer tracer = null;
+    boolean routesUnknown = !ctx.files().has(NodeModel.routeFile(ctx.files()));
+    if (routesUnknown) {
+      tracer = new Tracer(withAssumedUplink(ctx.node()));
+    }
     Set<String> nodeOwn = IpvsFacts.nodeAddresses(ctx);
     List<String> bad = new ArrayList<>();
     List<Evidence> ev = new ArrayList<>();
@@ -455,7 +542,21 @@ public final class IpvsCheck implements Check {
       if (etpLocal(ctx, s)) {
         continue; // etp-local-no-snat-remote-endpoints names it
       }
-      TraceResult t = ctx.trace(spec(s));
+      TraceResult t = tracer == null ? ctx.trace(spec(s)) : tracer.trace(spec(s));
+      t.outcomes()
+          .forEach(
+              o ->
+                  System.out.println(
+                      "DBG "
+                          + o.delivered()
+                          + " "
+                          + o.finalSource()
+                          + " "
+                          + o.reasonCode()
+                          + " "
+                          + o.reply()
+                          + " steps "
+                          + o.steps()));
       Optional<Outcome> hung =
           t.outcomes().stream()
               .filter(
@@ -478,6 +579,15 @@ public final class IpvsCheck implements Check {
     }
     if (bad.isEmpty()) {
       return Optional.empty();
+    }
+    if (tracer != null) {
+      ctx.assume(
+          "no routes given: the node's connections to "
+              + String.join(", ", bad)
+              + " traced with the VIP's local route (the kernel's, for an address on kube-ipvs0)"
+              + " and an assumed default route via a gateway out of an interface whose name and"
+              + " address are not shown, "
+              + UPLINK);
     }
     String vip0 = bad.get(0).substring(0, bad.get(0).lastIndexOf(':'));
     return Optional.of(
@@ -505,6 +615,55 @@ public final class IpvsCheck implements Check {
                 + "/32 -j MASQUERADE."));
   }
 
+  /** The interface a trace without the node's routes assumes the default route leaves by. */
+  private static final String UPLINK = "(uplink, not shown)";
+
+  private static final String UPLINK_GATEWAY = "(gateway, not shown)";
+
+  /**
+   * {@code node} with an up interface {@link #UPLINK} (no address) and a default route through it:
+   * the routes of a node whose `ip route` was not given, as far as an off-node destination goes.
+   */
+  private static NodeState withAssumedUplink(NodeState node) {
+    List<NodeState.Interface> ifs = new ArrayList<>(node.interfaces());
+    ifs.add(new NodeState.Interface(UPLINK, List.of(), "", true));
+    List<NodeState.Route> routes = new ArrayList<>(node.routes());
+    // The kernel's local route of each address (the VIP's gives it as preferred source).
+    for (NodeState.Interface i : node.interfaces()) {
+      for (NodeState.Address a : i.addresses()) {
+        boolean has =
+            routes.stream()
+                .anyMatch(
+                    r ->
+                        r.table().equals("local")
+                            && r.type().equals("local")
+                            && r.dst().replace("/32", "").equals(a.ip()));
+        if (!has && dev.svcproxy.model.Ip.isIpv4(a.ip())) {
+          routes.add(
+              new NodeState.Route("local", "local", a.ip(), "", i.name(), a.ip(), 0, "host"));
+        }
+      }
+    }
+    // Off-node destinations through a gateway: a peer then answers an address that is not its
+    // link's through its own gateway, not this node (unless the network routes it here).
+    routes.add(
+        new NodeState.Route("main", "unicast", "0.0.0.0/0", UPLINK_GATEWAY, UPLINK, "", 0, ""));
+    return new NodeState(
+        ifs,
+        routes,
+        node.rules(),
+        node.sysctls(),
+        node.iptables(),
+        node.ipsets(),
+        node.conntrack(),
+        node.recent(),
+        node.warnings(),
+        node.notes(),
+        node.ipvs(),
+        node.ipvsConnections(),
+        node.nftables());
+  }
+
   /**
    * Whether the nat chains a node's own connection walks (OUTPUT, POSTROUTING and what they jump
    * to) are shown whole: otherwise "nothing masquerades it" may only be unseen, and {@code what} is
@@ -523,6 +682,13 @@ public final class IpvsCheck implements Check {
       unseen.add("nat");
     }
     if (unseen.isEmpty()) {
+      return true;
+    }
+    if (IpvsFacts.natTables(ctx.node()).stream()
+        .anyMatch(t -> uncutNatSection(ctx, cov.fileOf(t)))) {
+      ctx.assume(
+          "the pasted *nat section ends without COMMIT: assumed it shows the whole nat table"
+              + " (nothing grepped or cut from it)");
       return true;
     }
     ctx.assume("not shown whole: " + String.join(", ", unseen) + ": " + what + " not checked");
@@ -551,11 +717,17 @@ public final class IpvsCheck implements Check {
       } else if (eips.contains(ip)) {
         kind = "external IP";
       } else if (!classified) {
+        // kube-proxy binds every ClusterIP on kube-ipvs0 as well as LB and external IPs, and
+        // every Service has a ClusterIP: without the ipsets, a service CIDR or the cluster's
+        // objects the address is most likely a ClusterIP (seed 000's 10.20.0.1 is the API
+        // server's), and calling it a load balancer's would name a fault the node may not have.
+        // vip-as-source still applies to it (any VIP bound there); this one is left unnamed.
         ctx.assume(
-            "no ipsets, service CIDR or cluster objects: "
+            "no ipsets, service CIDR or cluster objects: whether "
                 + ip
-                + " on kube-ipvs0 taken for a load-balancer or external IP");
-        kind = "address (not a ClusterIP: a load-balancer or external IP)";
+                + " on kube-ipvs0 is a ClusterIP or a load-balancer/external IP is unknown;"
+                + " lb-ip-bound-locally not checked for it");
+        continue;
       } else {
         continue;
       }
@@ -730,6 +902,7 @@ public final class IpvsCheck implements Check {
     List<String> hit = new ArrayList<>();
     List<Evidence> ev = new ArrayList<>();
     Set<String> seen = new LinkedHashSet<>();
+    boolean rejects = false;
     for (String vip : IpvsFacts.boundOnDummy(ctx.node())) {
       for (IpvsService s : IpvsFacts.servicesOn(ctx.node(), vip)) {
         if (s.reals().isEmpty() || seen.size() >= MAX_TRACED || !seen.add(s.server().key())) {
@@ -748,20 +921,20 @@ public final class IpvsCheck implements Check {
           if (o.verdict() != Verdict.REJECT && o.verdict() != Verdict.DROP) {
             continue;
           }
+          // Judged by hook and verdict: whatever table (iptables filter, firewalld's "inet
+          // firewalld" nftables table, a Calico or hand-written chain) ends the packet at INPUT,
+          // except kube-proxy's and kubelet's own (KUBE-* chains, the kube-proxy nft table).
           Optional<dev.svcproxy.trace.Step> at =
               o.steps().stream()
                   .filter(
-                      st ->
-                          st.reasonCode() != null
-                              && "INPUT".equals(st.hook())
-                              && st.table().endsWith("filter")
-                              && !st.chain().startsWith("KUBE-"))
+                      st -> st.reasonCode() != null && "INPUT".equals(st.hook()) && !kubeOwn(st))
                   .findFirst();
           if (at.isEmpty()) {
             continue;
           }
           hit.add(s.server().key());
           if (ev.isEmpty()) {
+            rejects = o.verdict() == Verdict.REJECT;
             dev.svcproxy.trace.Step st = at.get();
             ev.add(stepEvidence(ctx, st));
             ev.add(IpvsFacts.virtualServer(ctx, s));
@@ -774,7 +947,9 @@ public final class IpvsCheck implements Check {
                         + st.table()
                         + " "
                         + st.chain()
-                        + (st.rule() > 0 ? " rule " + st.rule() : " policy")
+                        + (st.rule() > 0
+                            ? (st.table().startsWith("nft ") ? " handle " : " rule ") + st.rule()
+                            : " policy")
                         + " ("
                         + st.reasonCode()
                         + ") before IPVS at LOCAL_IN"));
@@ -788,8 +963,8 @@ public final class IpvsCheck implements Check {
     }
     return Optional.of(
         HOST_FIREWALL_REJECTS_VIP.finding(
-            "A host firewall rule in filter INPUT "
-                + (ev.get(ev.size() - 1).text().contains("rejected") ? "rejects" : "drops")
+            "A host firewall rule at INPUT "
+                + (rejects ? "rejects" : "drops")
                 + " pod traffic to "
                 + String.join(", ", hit.subList(0, Math.min(3, hit.size())))
                 + (hit.size() > 3 ? " and " + (hit.size() - 3) + " more" : "")
@@ -807,8 +982,38 @@ public final class IpvsCheck implements Check {
                 + " firewall (firewall-cmd --zone=trusted --add-source=<pod CIDR>)."));
   }
 
+  /** Whether a trace step is kube-proxy's (or kubelet's) own rule, not a host firewall's. */
+  private static boolean kubeOwn(dev.svcproxy.trace.Step st) {
+    if (st.table().startsWith("nft ")) {
+      String[] t = st.table().split(" ");
+      return t.length >= 3 && t[2].equals("kube-proxy");
+    }
+    return st.chain().startsWith("KUBE-");
+  }
+
   /** A rule step as evidence: its line in the bundle, or the rule as the tracer shows it. */
   private static Evidence stepEvidence(DoctorContext ctx, dev.svcproxy.trace.Step st) {
+    if (st.table().startsWith("nft ")) {
+      // "handle 8: reject with icmpx admin-prohibited": the rule's line in the listing, the
+      // first one after the chain's header that says the same.
+      String rule = st.text().replaceFirst("^handle \\d+: ", "").strip();
+      String where = st.table().substring(4) + " " + st.chain();
+      if (ctx.files().has("nft-ruleset.txt")) {
+        Optional<String> text = ctx.files().text("nft-ruleset.txt");
+        String[] lines = text.orElse("").split("\n", -1);
+        boolean in = false;
+        for (int i = 0; i < lines.length; i++) {
+          String l = lines[i].strip().replaceFirst("\\s*# handle \\d+$", "");
+          if (l.startsWith("chain ")) {
+            in = l.startsWith("chain " + st.chain() + " ");
+          } else if (in && (l.equals(rule) || l.replace("type ", "").equals(rule))) {
+            return ctx.files().at("nft-ruleset.txt", i + 1, where + ": " + lines[i].strip());
+          }
+        }
+        return ctx.files().at("nft-ruleset.txt", 0, where + ": " + rule);
+      }
+      return ctx.files().at("nft-ruleset.json", 0, where + ": " + rule);
+    }
     if (st.rule() > 0) {
       String want = st.text();
       for (String f : List.of("iptables-save.txt", "iptables-legacy-save.txt")) {

@@ -68,15 +68,48 @@ public final class PacketOutcomeCheck implements Check {
                   "missing-cluster-cidr",
                   "lb-ip-bound-locally",
                   "externalip-is-node-ip")),
+          // A VIP (or LB IP) bound locally taken as the node's source: the endpoint answers the
+          // VIP, and the tracer may see that reply come back from the wrong source.
           Map.entry(
               ReasonCode.REPLY_SOURCE_MISMATCH,
               Set.of(
+                  "vip-as-source",
+                  "lb-ip-bound-locally",
                   "missing-cluster-cidr",
                   "pod-cidr-overlaps-node-network",
                   "etp-local-no-snat-remote-endpoints",
                   "hairpin-not-masqueraded")),
           Map.entry(ReasonCode.REPLY_DROPPED, Set.of("conntrack-invalid-drop")),
           Map.entry(ReasonCode.REPLY_REJECTED, Set.of("host-firewall-rejects-vip")));
+
+  /**
+   * Entries that explain a reason only for a path that goes through one of their evidence rules:
+   * kube-proxy before 1.24 drops eTP=Local traffic without a local endpoint by a mark (nat KUBE-XLB
+   * -> KUBE-MARK-DROP) that filter KUBE-FIREWALL drops, a rule's DROP like any other; the finding
+   * explains the drop only when the packet took its XLB rule.
+   */
+  private static final Map<ReasonCode, Set<String>> EXPLAINED_ON_PATH =
+      Map.of(
+          ReasonCode.DROPPED_BY_RULE,
+          Set.of("etp-local-no-local-endpoints", "etp-local-node-name-mismatch"));
+
+  /** The entries that explain {@code o}'s failure {@code why}. */
+  private static Set<String> explainers(DoctorContext ctx, Outcome o, ReasonCode why) {
+    Set<String> ids = new java.util.TreeSet<>(EXPLAINED_BY.getOrDefault(why, Set.of()));
+    Set<String> onPath = EXPLAINED_ON_PATH.getOrDefault(why, Set.of());
+    for (Finding f : ctx.reported()) {
+      if (!onPath.contains(f.id())) {
+        continue;
+      }
+      for (Evidence e : f.evidence()) {
+        String rule = e.text().strip().replaceFirst("^\\[\\d+:\\d+\\] ", "");
+        if (o.steps().stream().anyMatch(st -> !st.text().isEmpty() && st.text().equals(rule))) {
+          ids.add(f.id());
+        }
+      }
+    }
+    return ids;
+  }
 
   @Override
   public List<Catalogue.Entry> entries() {
@@ -107,7 +140,7 @@ public final class PacketOutcomeCheck implements Check {
     failing.sort((a, b) -> Double.compare(b.probability(), a.probability()));
     for (Outcome o : failing) {
       ReasonCode why = reason(o);
-      Set<String> ids = EXPLAINED_BY.getOrDefault(why, Set.of());
+      Set<String> ids = explainers(ctx, o, why);
       if (ids.stream().anyMatch(named::contains)) {
         continue;
       }

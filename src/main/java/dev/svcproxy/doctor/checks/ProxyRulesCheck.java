@@ -128,6 +128,7 @@ public final class ProxyRulesCheck implements Check {
       String spn = e.getKey();
       List<Evidence> ev = new ArrayList<>();
       e.getValue().forEach(t -> ev.add(t.evidence()));
+      e.getValue().stream().flatMap(t -> t.more().stream()).distinct().forEach(ev::add);
       Severity sev = Severity.WARNING;
       String why = "";
       Optional<ServicePortName> name = find(ctx.cluster(), spn);
@@ -208,6 +209,7 @@ public final class ProxyRulesCheck implements Check {
       String spn = e.getKey();
       List<Evidence> ev = new ArrayList<>();
       e.getValue().forEach(t -> ev.add(t.evidence()));
+      e.getValue().stream().flatMap(t -> t.more().stream()).distinct().forEach(ev::add);
       String dsts =
           String.join(", ", e.getValue().stream().map(ProxyRules.Turned::destination).toList());
       Optional<ServicePortName> name = find(ctx.cluster(), spn);
@@ -839,7 +841,10 @@ public final class ProxyRulesCheck implements Check {
 
   /**
    * Whether the packet asked about ends at one of these rules with {@code reason}: then it is not a
-   * condition of the node to know about but the failure at hand.
+   * condition of the node to know about but the failure at hand. A step is one of the rules when it
+   * is that rule of that chain (iptables; a rule that marks for a later drop counts when the trace
+   * is then dropped), or a no-endpoint map lookup for the packet's own address, protocol and port
+   * (nftables), compared field by field.
    */
   private static boolean failedHere(
       DoctorContext ctx, List<ProxyRules.Turned> rules, ReasonCode reason) {
@@ -848,17 +853,22 @@ public final class ProxyRulesCheck implements Check {
       return false;
     }
     for (Outcome o : ctx.trace(p.get()).outcomes()) {
+      if (o.delivered()) {
+        continue;
+      }
       for (Step s : o.steps()) {
-        if (s.reasonCode() != reason) {
-          continue;
-        }
         for (ProxyRules.Turned t : rules) {
-          boolean iptables = !s.text().isEmpty() && t.evidence().text().contains(s.text());
+          boolean iptables =
+              t.rule() != null
+                  && !s.table().startsWith("nft")
+                  && s.chain().equals(t.rule().chain())
+                  && s.text().equals(t.rule().print());
           // nftables: the step is the vmap lookup; the element names the destination.
           boolean nft =
-              s.table().startsWith("nft")
-                  && (t.destination().contains(p.get().dst())
-                      && t.destination().contains(String.valueOf(p.get().dport())));
+              t.rule() == null
+                  && s.reasonCode() == reason
+                  && s.table().startsWith("nft")
+                  && t.dest().covers(p.get().dst(), p.get().dport(), p.get().proto());
           if (iptables || nft) {
             return true;
           }
