@@ -184,6 +184,31 @@ class RpFilterLocalDeliveryLabTest {
     assertThat(o.delivery()).isEqualTo("local");
   }
 
+  /**
+   * Loose mode drops only when there is no route back: node1 gets an unreachable route for the
+   * client, so the reverse lookup fails (fib_lookup returns an error for type unreachable) and
+   * __fib_validate_source's last resort drops with rpf set. Kernel: no connection, the reverse-path
+   * counter rises; tracer: dropped by rp_filter.
+   */
+  @Test
+  void looseWithoutRouteBack_synToLocalAddress_droppedByKernelAndTracer() {
+    rpFilter(2, 0);
+    lab.in(node.netns(), "ip", "route", "add", "unreachable", client.ip() + "/32");
+    try {
+      Outcome o = traced(41004);
+      long before = rpFilterDrops();
+      Connection c = connect(41004);
+
+      assertThat(c.outcome()).as(c.toString()).isEqualTo(Connection.Outcome.TIMED_OUT);
+      assertThat(rpFilterDrops()).isGreaterThan(before);
+      assertThat(o.verdict()).as(o.steps().toString()).isEqualTo(Verdict.DROP);
+      assertThat(o.reasonCode()).isEqualTo(ReasonCode.RPF);
+      assertThat(o.steps().get(o.steps().size() - 1).text()).contains("rp_filter=2");
+    } finally {
+      lab.in(node.netns(), "ip", "route", "del", "unreachable", client.ip() + "/32");
+    }
+  }
+
   /** rp_filter off everywhere: both deliver. */
   @Test
   void off_synToLocalAddressOnWrongInterface_deliveredByKernelAndTracer() {
