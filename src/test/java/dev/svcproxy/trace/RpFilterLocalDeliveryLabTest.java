@@ -203,7 +203,9 @@ class RpFilterLocalDeliveryLabTest {
       assertThat(rpFilterDrops()).isGreaterThan(before);
       assertThat(o.verdict()).as(o.steps().toString()).isEqualTo(Verdict.DROP);
       assertThat(o.reasonCode()).isEqualTo(ReasonCode.RPF);
-      assertThat(o.steps().get(o.steps().size() - 1).text()).contains("rp_filter=2");
+      assertThat(o.steps().get(o.steps().size() - 1).text())
+          .contains("rp_filter=2")
+          .contains("no usable route back to " + client.ip());
     } finally {
       lab.in(node.netns(), "ip", "route", "del", "unreachable", client.ip() + "/32");
     }

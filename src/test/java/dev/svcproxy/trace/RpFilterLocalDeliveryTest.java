@@ -109,7 +109,11 @@ class RpFilterLocalDeliveryTest {
     f.put("sysctl.txt", "net.ipv4.conf.all.rp_filter = 2\n");
     Outcome loose = trace(TraceNodes.node(null, f), "203.0.113.9", "192.168.0.2", "eth0");
     assertDropped(loose, ReasonCode.RPF);
-    assertThat(loose.steps()).anyMatch(s -> s.text().contains("no route"));
+    assertThat(loose.steps())
+        .anyMatch(
+            s ->
+                s.text().contains("rp_filter=2")
+                    && s.text().contains("no usable route back to 203.0.113.9"));
     f.put("sysctl.txt", "net.ipv4.conf.all.rp_filter = 0\n");
     assertDelivered(trace(TraceNodes.node(null, f), "203.0.113.9", "192.168.0.2", "eth0"));
   }

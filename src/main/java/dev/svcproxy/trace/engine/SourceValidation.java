@@ -74,7 +74,9 @@ final class SourceValidation {
     long mark = srcValidMark ? x.mark : 0;
     Routing.Decision back = run.routing.lookup(x.src, x.dst, oif, mark);
     if (!FOUND.contains(back.type())) {
-      return rpf > 0 ? rpfDrop(x, rpf, "there is " + back.describe() + " back to " + x.src) : null;
+      return rpf > 0
+          ? rpfDrop(x, rpf, "no usable route back to " + x.src + " (" + back.describe() + ")")
+          : null;
     }
     if (!back.type().equals("unicast") && !(back.local() && acceptLocal)) {
       if (back.local()) {
@@ -94,11 +96,21 @@ final class SourceValidation {
     boolean noAddress = run.node.iface(in).map(i -> i.addresses().isEmpty()).orElse(false);
     if (noAddress) {
       return rpf > 0
-          ? rpfDrop(x, rpf, in + " has no IPv4 address and the route back is " + back.describe())
+          ? rpfDrop(
+              x,
+              rpf,
+              "the route back to "
+                  + x.src
+                  + " is "
+                  + back.describe()
+                  + ", not via "
+                  + in
+                  + ", which has no IPv4 address")
           : null;
     }
     if (rpf == 1) {
-      return rpfDrop(x, rpf, "the route back to " + x.src + " is " + back.describe());
+      return rpfDrop(
+          x, rpf, "the route back to " + x.src + " is " + back.describe() + ", not via " + in);
     }
     return null;
   }
@@ -114,8 +126,6 @@ final class SourceValidation {
                 + x.inIface
                 + "): "
                 + why
-                + ", not via "
-                + x.inIface
                 + ": dropped",
             ReasonCode.RPF));
     return ReasonCode.RPF;
