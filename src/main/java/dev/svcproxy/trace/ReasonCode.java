@@ -9,7 +9,10 @@ public enum ReasonCode {
   NO_ROUTE,
   /** Forwarding is off (net.ipv4.ip_forward=0). */
   FORWARDING_DISABLED,
-  /** A loopback source or destination off the loopback interface with route_localnet=0. */
+  /**
+   * A martian: a loopback source or destination off the loopback interface with route_localnet=0,
+   * or a source input routing refuses (an address of this node without accept_local, a broadcast).
+   */
   MARTIAN,
   /** Reverse-path filtering (rp_filter) found the route back to the source elsewhere. */
   RPF,

@@ -122,6 +122,11 @@ final class PacketPaths {
     for (Branch x : pre) {
       Routing.Decision d = routing.lookup(x.dst, x.src, x.inIface, x.mark);
       x.step(Step.note(StepKind.ROUTE, "routing", "route to " + x.dst + ": " + d.describe()));
+      ReasonCode martian = loopbackMartian(run, x);
+      if (martian != null) {
+        run.end(x, Verdict.DROP, martian, done);
+        continue;
+      }
       if (!d.usable()) {
         x.step(
             Step.note(
@@ -132,12 +137,14 @@ final class PacketPaths {
         run.end(x, Verdict.REJECT, ReasonCode.NO_ROUTE, done);
         continue;
       }
-      ReasonCode martian = martianCheck(run, x, d);
-      if (martian != null) {
-        run.end(x, Verdict.DROP, martian, done);
-        continue;
-      }
       if (d.local()) {
+        // ip_route_input_slow validates the source of a packet to a local address too (oif 0):
+        // rp_filter and martian sources apply to local delivery as to forwarding.
+        ReasonCode invalid = SourceValidation.check(run, x, "");
+        if (invalid != null) {
+          run.end(x, Verdict.DROP, invalid, done);
+          continue;
+        }
         x.outIface = "";
         deliverLocally(run.hook(Hook.INPUT, List.of(x), done), run, done);
         continue;
@@ -164,6 +171,16 @@ final class PacketPaths {
                 ReasonCode.FORWARDING_DISABLED));
         run.end(x, Verdict.DROP, ReasonCode.FORWARDING_DISABLED, done);
         continue;
+      }
+      // __mkroute_input validates the source with the output device as oif, after the forwarding
+      // check. A frame br_netfilter hands to iptables while bridging is not routed at all unless
+      // PREROUTING changed its destination (br_nf_pre_routing_finish).
+      if (!x.physdevBridged || x.dnatDone) {
+        ReasonCode invalid = SourceValidation.check(run, x, d.dev());
+        if (invalid != null) {
+          run.end(x, Verdict.DROP, invalid, done);
+          continue;
+        }
       }
       List<Branch> fwd = run.hook(Hook.FORWARD, List.of(x), done);
       for (Branch y : run.hook(Hook.POSTROUTING, fwd, done)) {
@@ -224,10 +241,10 @@ final class PacketPaths {
   }
 
   /**
-   * Input-route sanity: loopback destinations from outside, and reverse-path filtering; the reason
-   * the packet is dropped, or null when it passes.
+   * A loopback destination or source arriving from outside with route_localnet=0: the kernel checks
+   * this before its route lookup (martian destination / martian source); the reason, or null.
    */
-  private static ReasonCode martianCheck(TraceRun run, Branch x, Routing.Decision d) {
+  private static ReasonCode loopbackMartian(TraceRun run, Branch x) {
     if ((LOOPBACK.contains(x.dst) || LOOPBACK.contains(x.src))
         && !x.inIface.equals("lo")
         && !routeLocalnet(run, x.inIface)) {
@@ -242,31 +259,6 @@ final class PacketPaths {
                   + " and route_localnet=0: dropped",
               ReasonCode.MARTIAN));
       return ReasonCode.MARTIAN;
-    }
-    int rp =
-        Math.max(
-            run.sysctlInt("net.ipv4.conf.all.rp_filter"),
-            run.sysctlInt("net.ipv4.conf." + x.inIface + ".rp_filter"));
-    if (rp > 0 && !d.local()) {
-      Routing.Decision back = run.routing.lookup(x.src, x.dst, "", x.mark);
-      boolean ok = rp == 2 ? back.usable() : back.usable() && back.dev().equals(x.inIface);
-      if (!ok) {
-        x.step(
-            Step.note(
-                StepKind.ROUTE,
-                "routing",
-                "rp_filter="
-                    + rp
-                    + ": the route back to "
-                    + x.src
-                    + " is "
-                    + back.describe()
-                    + ", not via "
-                    + x.inIface
-                    + ": dropped",
-                ReasonCode.RPF));
-        return ReasonCode.RPF;
-      }
     }
     return null;
   }
