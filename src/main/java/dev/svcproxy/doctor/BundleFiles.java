@@ -87,7 +87,7 @@ public final class BundleFiles {
 
   /**
    * Every line of {@code file} that {@code line} accepts, as evidence with its line number (the
-   * line stripped of surrounding blanks).
+   * line stripped of surrounding blanks, a rule of iptables-save -c of its counters).
    */
   public List<Evidence> find(String file, Predicate<String> line) {
     String t = files.get(file);
@@ -98,10 +98,26 @@ public final class BundleFiles {
     String[] lines = t.split("\n", -1);
     for (int i = 0; i < lines.length; i++) {
       if (line.test(lines[i])) {
-        out.add(at(file, i + 1, lines[i].strip()));
+        out.add(at(file, i + 1, shown(file, lines[i])));
       }
     }
     return out;
+  }
+
+  /** iptables-save -c's counters in front of a rule ("[12:720] -A ..."). */
+  private static final java.util.regex.Pattern COUNTERS =
+      java.util.regex.Pattern.compile("^\\[\\d+:\\d+\\]\\s+(?=-A\\s)");
+
+  /**
+   * A line as evidence shows it: stripped, and a rule without the counters iptables-save -c puts in
+   * front (captures save them; the rule reads as a person writes it, and the line number is the
+   * same with or without -c). A check whose point is the counters shows them itself.
+   */
+  private static String shown(String file, String line) {
+    String t = line.strip();
+    return file.matches("ip6?tables(-legacy)?-save\\.txt")
+        ? COUNTERS.matcher(t).replaceFirst("")
+        : t;
   }
 
   /** The first line of {@code file} that {@code line} accepts. */

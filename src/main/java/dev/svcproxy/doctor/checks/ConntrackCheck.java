@@ -245,7 +245,11 @@ public final class ConntrackCheck implements Check {
       return Optional.empty();
     }
     List<Evidence> ev = new ArrayList<>();
-    counted.forEach(r -> ev.add(NodeModel.cite(ctx.files(), r)));
+    // The counters are the evidence here: shown as iptables-save -c prints them.
+    for (Rule r : counted) {
+      Evidence line = NodeModel.cite(ctx.files(), r);
+      ev.add(new Evidence(line.where(), r.counters() + " " + line.text()));
+    }
     ev.add(NodeModel.sysctl(ctx.files(), LIBERAL, liberal == null ? "0" : liberal));
     return Optional.of(
         CONNTRACK_INVALID_DROP.finding(
