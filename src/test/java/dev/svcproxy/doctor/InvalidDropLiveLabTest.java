@@ -99,7 +99,7 @@ class InvalidDropLiveLabTest {
       // Live: the rule with its counters, and be_liberal.
       Finding live = single(only(DoctorInputs.live(node, Optional.empty())));
       Evidence liveRule = live.evidence().get(0);
-      assertThat(liveRule.where()).startsWith("$ iptables-save (line ");
+      assertThat(liveRule.where()).startsWith("$ iptables-save -c (line ");
       long livePackets = packets(liveRule.text());
       assertThat(livePackets).isGreaterThanOrEqualTo(dropped);
       assertThat(live.summary()).startsWith(livePackets + " packet(s)");
@@ -125,7 +125,9 @@ class InvalidDropLiveLabTest {
 
       // The fix the finding gives. The sysctl is per network namespace: node1's changes, the
       // root namespace's and node2's do not.
-      assertThat(live.fix()).contains("sysctl -w " + LIBERAL + "=1");
+      assertThat(live.fix())
+          .contains("sysctl -w " + LIBERAL + "=1")
+          .contains("iptables -Z KUBE-FORWARD");
       String rootBefore = sysctl(lab.runner(), LIBERAL);
       lab.in(n1.netns(), "sysctl", "-q", "-w", LIBERAL + "=1");
       assertThat(sysctl(node, LIBERAL)).isEqualTo("1");
