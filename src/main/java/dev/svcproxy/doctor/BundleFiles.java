@@ -87,7 +87,7 @@ public final class BundleFiles {
 
   /**
    * Every line of {@code file} that {@code line} accepts, as evidence with its line number (the
-   * line stripped of surrounding blanks, a rule of iptables-save -c of its counters).
+   * line stripped of surrounding blanks).
    */
   public List<Evidence> find(String file, Predicate<String> line) {
     String t = files.get(file);
@@ -98,7 +98,7 @@ public final class BundleFiles {
     String[] lines = t.split("\n", -1);
     for (int i = 0; i < lines.length; i++) {
       if (line.test(lines[i])) {
-        out.add(at(file, i + 1, shown(file, lines[i])));
+        out.add(at(file, i + 1, lines[i].strip()));
       }
     }
     return out;
@@ -109,15 +109,14 @@ public final class BundleFiles {
       java.util.regex.Pattern.compile("^\\[\\d+:\\d+\\]\\s+(?=-A\\s)");
 
   /**
-   * A line as evidence shows it: stripped, and a rule without the counters iptables-save -c puts in
-   * front (captures save them; the rule reads as a person writes it, and the line number is the
-   * same with or without -c). A check whose point is the counters shows them itself.
+   * A line as evidence shows it: a rule of an iptables-save file without the counters iptables-save
+   * -c puts in front (captures save them; the rule reads as a person writes it, and the line number
+   * is the same with or without -c). A check whose point is the counters shows them itself.
    */
-  private static String shown(String file, String line) {
-    String t = line.strip();
+  static String shown(String file, String line) {
     return file.matches("ip6?tables(-legacy)?-save\\.txt")
-        ? COUNTERS.matcher(t).replaceFirst("")
-        : t;
+        ? COUNTERS.matcher(line).replaceFirst("")
+        : line;
   }
 
   /** The first line of {@code file} that {@code line} accepts. */
@@ -128,9 +127,10 @@ public final class BundleFiles {
 
   /**
    * Evidence at a known line of {@code file} (0: the file as a whole, e.g. a fact derived from a
-   * JSON file).
+   * JSON file). A rule's iptables-save -c counters are left out of the text (see {@link #shown}).
    */
-  public Evidence at(String file, int line, String text) {
+  public Evidence at(String file, int line, String raw) {
+    String text = shown(file, raw);
     List<String> o = origins.get(file);
     if (o != null && line > 0 && line <= o.size() && o.get(line - 1) != null) {
       return new Evidence(o.get(line - 1), text);
