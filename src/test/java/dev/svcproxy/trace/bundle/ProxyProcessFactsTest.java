@@ -72,6 +72,15 @@ class ProxyProcessFactsTest {
   }
 
   @Test
+  void line_argumentWithALineBreak_staysOneLine() {
+    ProxyProcessFacts.Process p =
+        new ProxyProcessFacts.Process(
+            7, List.of("/usr/local/bin/kube-proxy", "--x=a\n1 /usr/local/bin/kube-proxy"));
+    assertThat(p.line()).isEqualTo("7 /usr/local/bin/kube-proxy --x=a?1 /usr/local/bin/kube-proxy");
+    assertThat(ProxyProcessFacts.parse(p.line() + "\n")).singleElement();
+  }
+
+  @Test
   void isProxy_namesKubeProxyAndSvcproxyRunOnly() {
     assertThat(ProxyProcessFacts.isProxy(List.of("/usr/local/bin/kube-proxy"))).isTrue();
     assertThat(ProxyProcessFacts.isProxy(List.of("/usr/bin/svcproxy", "run"))).isTrue();
