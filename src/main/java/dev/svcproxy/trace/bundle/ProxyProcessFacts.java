@@ -35,9 +35,12 @@ public final class ProxyProcessFacts {
       return argv.subList(1, argv.size());
     }
 
-    /** The line of proxy-process.txt for this process. */
+    /**
+     * The line of proxy-process.txt for this process. Control characters in an argument (a line
+     * break would start a line of its own, read as another process) become '?'.
+     */
     public String line() {
-      return pid + " " + String.join(" ", argv);
+      return pid + " " + String.join(" ", argv).replaceAll("\\p{Cntrl}", "?");
     }
   }
 
