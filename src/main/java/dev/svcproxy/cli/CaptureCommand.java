@@ -15,8 +15,9 @@ import picocli.CommandLine.Spec;
     name = "capture",
     mixinStandardHelpOptions = true,
     description =
-        "Capture the node's routing, addresses, sysctls, iptables, ipsets, conntrack and IPVS (when"
-            + " ip_vs is loaded) into a bundle directory.")
+        "Capture the node's routing, addresses, sysctls, iptables (with rule counters), ipsets,"
+            + " conntrack, IPVS (when ip_vs is loaded) and the proxy processes' command lines into a"
+            + " bundle directory.")
 final class CaptureCommand implements Callable<Integer> {
   @Spec picocli.CommandLine.Model.CommandSpec spec;
 

@@ -112,6 +112,21 @@ public final class BundleFiles {
     return out;
   }
 
+  /** iptables-save -c's counters in front of a rule ("[12:720] -A ..."). */
+  private static final java.util.regex.Pattern COUNTERS =
+      java.util.regex.Pattern.compile("^\\[\\d+:\\d+\\]\\s+(?=-A\\s)");
+
+  /**
+   * A line as evidence shows it: a rule of an iptables-save file without the counters iptables-save
+   * -c puts in front (captures save them; the rule reads as a person writes it, and the line number
+   * is the same with or without -c). A check whose point is the counters shows them itself.
+   */
+  static String shown(String file, String line) {
+    return file.matches("ip6?tables(-legacy)?-save\\.txt")
+        ? COUNTERS.matcher(line).replaceFirst("")
+        : line;
+  }
+
   /** The first line of {@code file} that {@code line} accepts. */
   public Optional<Evidence> first(String file, Predicate<String> line) {
     List<Evidence> all = find(file, line);
@@ -120,9 +135,10 @@ public final class BundleFiles {
 
   /**
    * Evidence at a known line of {@code file} (0: the file as a whole, e.g. a fact derived from a
-   * JSON file).
+   * JSON file). A rule's iptables-save -c counters are left out of the text (see {@link #shown}).
    */
-  public Evidence at(String file, int line, String text) {
+  public Evidence at(String file, int line, String raw) {
+    String text = shown(file, raw);
     List<String> o = origins.get(file);
     if (o != null && line > 0 && line <= o.size() && o.get(line - 1) != null) {
       return new Evidence(o.get(line - 1), text);

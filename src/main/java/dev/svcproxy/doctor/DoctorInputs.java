@@ -290,7 +290,7 @@ public final class DoctorInputs {
 
   /** The live node (or network namespace) behind {@code runner}, captured now. */
   public static DoctorInput live(CommandRunner runner, Optional<Path> manifests) {
-    Map<String, String> files = ProxyProcessFacts.addTo(runner, BundleCapture.capture(runner));
+    Map<String, String> files = BundleCapture.capture(runner);
     return assemble(BundleReader.fromFiles(files), BundleFiles.live(files), manifests);
   }
 
@@ -346,7 +346,7 @@ public final class DoctorInputs {
       facts = p.facts();
       warnings.addAll(p.warnings());
     }
-    facts = ProxyProcessFacts.merge(facts, files);
+    facts = ProxyFlags.merge(facts, files);
     Optional<ProxyState> cluster = Optional.empty();
     if (objects.isPresent()) {
       try (ManifestSource src = new ManifestSource(objects.get())) {

@@ -65,11 +65,17 @@ class BookCasesLabTest {
     return DoctorInputs.bundle(dir, Optional.of(cluster.manifests()));
   }
 
-  /** The line a bundle evidence names, read back from the file independently. */
+  /**
+   * The line a bundle evidence names, read back from the file independently (a rule without the
+   * counters the capture saves).
+   */
   private static String line(Path dir, Evidence e) throws Exception {
     String[] parts = e.where().split(":");
     assertThat(parts).hasSize(2);
-    return Files.readAllLines(dir.resolve(parts[0])).get(Integer.parseInt(parts[1]) - 1).strip();
+    return Files.readAllLines(dir.resolve(parts[0]))
+        .get(Integer.parseInt(parts[1]) - 1)
+        .strip()
+        .replaceFirst("^\\[\\d+:\\d+\\] ", "");
   }
 
   private void restore(String netns, String rules) {
@@ -492,6 +498,19 @@ class BookCasesLabTest {
 
       Path dir = tmp.resolve("podman");
       BundleCapture.captureInto(node("node1"), dir);
+      // The capture records the proxy's flags: the pod network from them, as live.
+      assertThat(
+              findings(
+                  DoctorInputs.bundle(dir, Optional.of(cluster.manifests())),
+                  "cni-config-wrong-subnet"))
+          .singleElement()
+          .satisfies(
+              b ->
+                  assertThat(b.evidence())
+                      .extracting(Evidence::text)
+                      .anyMatch(t -> t.startsWith("clusterCIDRs") && t.contains("10.244.0.0/16")));
+      // Without that record (an older capture, a bundle built by hand): from the masquerade rule.
+      Files.delete(dir.resolve("proxy-process.txt"));
       List<Finding> fromBundle =
           findings(
               DoctorInputs.bundle(dir, Optional.of(cluster.manifests())),

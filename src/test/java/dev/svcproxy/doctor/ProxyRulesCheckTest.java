@@ -3,6 +3,7 @@ package dev.svcproxy.doctor;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.svcproxy.trace.PacketSpec;
+import dev.svcproxy.trace.bundle.ProxyProcessFacts;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;

@@ -70,10 +70,13 @@ class ProxyRulesLabTest {
     return DoctorInputs.bundle(dir, objects());
   }
 
-  /** The line a bundle evidence cites, read from the file itself. */
+  /** The line a bundle evidence cites, read from the file itself (a rule without its counters). */
   private String citedLine(Path dir, Evidence e) throws IOException {
     String[] w = e.where().split(":");
-    return Files.readAllLines(dir.resolve(w[0])).get(Integer.parseInt(w[1]) - 1).strip();
+    return Files.readAllLines(dir.resolve(w[0]))
+        .get(Integer.parseInt(w[1]) - 1)
+        .strip()
+        .replaceFirst("^\\[\\d+:\\d+\\] ", "");
   }
 
   /** Writes the slices and waits until both proxies synced them. */
@@ -339,7 +342,15 @@ class ProxyRulesLabTest {
                   "ps -e -o pid,netns,args",
                   "no kube-proxy or svcproxy run process in this network namespace"));
 
-      DoctorInput b = bundle("node1", "dead");
+      // The capture records the proxy processes it found (none), as the live doctor does.
+      DoctorInput captured = bundle("node1", "dead");
+      assertThat(tmp.resolve("dead").resolve("proxy-process.txt")).isEmptyFile();
+      assertThat(findings(captured, "kube-proxy-not-running"))
+          .singleElement()
+          .satisfies(f -> assertThat(f.summary()).startsWith("No proxy process runs"));
+      // Without that record (an older capture, a bundle built by hand) the rules tell it.
+      Files.delete(tmp.resolve("dead").resolve("proxy-process.txt"));
+      DoctorInput b = DoctorInputs.bundle(tmp.resolve("dead"), objects());
       List<Finding> fromBundle = findings(b, "kube-proxy-not-running");
       assertThat(fromBundle).singleElement();
       assertThat(fromBundle.get(0).summary()).contains("canary chain is gone from nat");

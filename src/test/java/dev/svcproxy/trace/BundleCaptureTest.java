@@ -21,8 +21,8 @@ class BundleCaptureTest {
               String l = c.line();
               String out =
                   switch (l) {
-                    case "iptables-nft-save" -> "*nat\n:PREROUTING ACCEPT [0:0]\nCOMMIT\n";
-                    case "iptables-legacy-save" -> "";
+                    case "iptables-nft-save -c" -> "*nat\n:PREROUTING ACCEPT [0:0]\nCOMMIT\n";
+                    case "iptables-legacy-save -c" -> "";
                     case "sysctl -a" ->
                         "net.ipv4.ip_forward = 1\nkernel.hostname = x\nnet.ipv4.conf.all.rp_filter = 2\n";
                     case "ls /proc/net/xt_recent" -> "KUBE-SEP-ABC\n";
@@ -48,7 +48,7 @@ class BundleCaptureTest {
         .contains("rp_filter")
         .doesNotContain("hostname");
     assertThat(runner.calls()).anyMatch(c -> c.line().equals("ip -j route show table all"));
-    assertThat(runner.calls()).noneMatch(c -> c.line().equals("iptables-save"));
+    assertThat(runner.calls()).noneMatch(c -> c.line().startsWith("iptables-save"));
   }
 
   @Test
@@ -56,12 +56,12 @@ class BundleCaptureTest {
     RecordingCommandRunner runner =
         new RecordingCommandRunner(
             c ->
-                c.line().equals("iptables-nft-save")
+                c.line().equals("iptables-nft-save -c")
                     ? new CommandResult(c.argv(), 127, "", "not found")
                     : new CommandResult(
                         c.argv(),
                         0,
-                        c.line().equals("iptables-save") ? "*filter\nCOMMIT\n" : "",
+                        c.line().equals("iptables-save -c") ? "*filter\nCOMMIT\n" : "",
                         ""));
     assertThat(BundleCapture.capture(runner).get("iptables-save.txt"))
         .isEqualTo("*filter\nCOMMIT\n");
@@ -84,7 +84,7 @@ class BundleCaptureTest {
                 new CommandResult(
                     c.argv(),
                     0,
-                    c.line().equals("iptables-nft-save")
+                    c.line().equals("iptables-nft-save -c")
                         ? "*nat\n:PREROUTING ACCEPT [0:0]\nCOMMIT\n"
                         : c.line().startsWith("ip -j") ? "[]" : "",
                     ""));

@@ -245,7 +245,13 @@ public final class ConntrackCheck implements Check {
       return Optional.empty();
     }
     List<Evidence> ev = new ArrayList<>();
-    counted.forEach(r -> ev.add(NodeModel.cite(ctx.files(), r)));
+    // The counters are the evidence here: shown as iptables-save -c prints them (live: the
+    // command with -c, which the capture ran; the line numbers are the same without it).
+    for (Rule r : counted) {
+      Evidence line = NodeModel.cite(ctx.files(), r);
+      String where = line.where().replaceFirst("^(\\$ iptables(-legacy)?-save) ", "$1 -c ");
+      ev.add(new Evidence(where, r.counters() + " " + line.text()));
+    }
     ev.add(NodeModel.sysctl(ctx.files(), LIBERAL, liberal == null ? "0" : liberal));
     return Optional.of(
         CONNTRACK_INVALID_DROP.finding(
@@ -260,7 +266,10 @@ public final class ConntrackCheck implements Check {
                 + LIBERAL
                 + "=1 (conntrack then accepts out-of-window segments; kube-proxy 1.29+ leaves its"
                 + " INVALID drop rule out when it is set, see --conntrack-tcp-be-liberal), and"
-                + " make the path symmetric where you can."));
+                + " make the path symmetric where you can. The counters count since the rule was"
+                + " made: to see whether drops go on, zero them (iptables -Z "
+                + counted.get(0).chain()
+                + ") and capture again after traffic."));
   }
 
   private static long packets(Rule r) {

@@ -14,8 +14,9 @@ import java.util.stream.Stream;
 
 /**
  * Captures a node bundle from a live node (or a network namespace, through a runner that enters
- * it): one file per command, named as design.md §4 lists them. A command that fails leaves its file
- * out, which the reader treats as unknown.
+ * it): one file per command, named as design.md §4 lists them, plus proxy-process.txt (the proxy
+ * processes of the namespace). A command that fails leaves its file out, which the reader treats as
+ * unknown.
  */
 public final class BundleCapture {
   private static final String SYSCTL_KEYS =
@@ -26,10 +27,12 @@ public final class BundleCapture {
   /** Captures into memory: bundle file name → contents. */
   public static Map<String, String> capture(CommandRunner runner) {
     Map<String, String> files = new LinkedHashMap<>();
-    CommandResult nft = runner.run("iptables-nft-save");
+    // With -c: each rule's packet/byte counters, the only sign that a rule such as kube-proxy's
+    // INVALID drop is hitting traffic. Readers take the "[pkts:bytes] -A ..." form as well.
+    CommandResult nft = runner.run("iptables-nft-save", "-c");
     // Before iptables 1.8 there is only `iptables-save` (legacy); it stands in for the main file.
-    put(files, "iptables-save.txt", nft.ok() ? nft : runner.run("iptables-save"), false);
-    CommandResult legacy = runner.run("iptables-legacy-save");
+    put(files, "iptables-save.txt", nft.ok() ? nft : runner.run("iptables-save", "-c"), false);
+    CommandResult legacy = runner.run("iptables-legacy-save", "-c");
     if (legacy.ok() && legacy.stdout().contains("-A ")) {
       files.put("iptables-legacy-save.txt", legacy.stdout());
     }
@@ -58,6 +61,8 @@ public final class BundleCapture {
           .forEach(l -> b.append(l).append('\n'));
       files.put("sysctl.txt", b.toString());
     }
+    // The proxy's command line tells its node name, mode and flags (--cluster-cidr...).
+    ProxyProcessFacts.capture(runner).ifPresent(t -> files.put(ProxyProcessFacts.FILE, t));
     CommandResult recent = runner.run("ls", "/proc/net/xt_recent");
     if (recent.ok()) {
       for (String name : recent.stdout().split("\\s+")) {
@@ -91,7 +96,8 @@ public final class BundleCapture {
           "ip-rule.json",
           "ip-rule.txt",
           "bridge-link.json",
-          "sysctl.txt");
+          "sysctl.txt",
+          ProxyProcessFacts.FILE);
 
   /** Bundle files only a person writes (design.md §4); a capture keeps them. */
   private static final List<String> HAND_WRITTEN =

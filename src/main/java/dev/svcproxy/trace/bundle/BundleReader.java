@@ -149,8 +149,8 @@ public final class BundleReader {
           "bridge-link.json",
           "node.yaml",
           "cluster.json",
-          // the doctor's record of the proxy processes of a live node
-          "proxy-process.txt");
+          // the proxy processes a capture found (ProxyProcessFacts); the doctor reads it
+          ProxyProcessFacts.FILE);
 
   /** Whether {@code name} (relative to the bundle) is a file of design.md §4's bundle. */
   public static boolean isBundleFile(String name) {

@@ -1,11 +1,10 @@
-package dev.svcproxy.doctor;
+package dev.svcproxy.trace.bundle;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.svcproxy.kernel.CommandResult;
 import dev.svcproxy.kernel.CommandRunner;
 import dev.svcproxy.kernel.Spawned;
-import dev.svcproxy.model.Cidr;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
@@ -61,36 +60,24 @@ class ProxyProcessFactsTest {
   void find_noPs_unknownNotAbsent() {
     Scripted r = new Scripted(Map.of("readlink /proc/self/ns/net", "net:[1]\n"));
     assertThat(ProxyProcessFacts.find(r)).isEmpty();
-    assertThat(ProxyProcessFacts.addTo(r, Map.of())).doesNotContainKey(ProxyProcessFacts.FILE);
+    assertThat(ProxyProcessFacts.capture(r)).isEmpty();
   }
 
   @Test
-  void addTo_noProxy_writesAnEmptyFile() {
+  void capture_noProxy_anEmptyFile() {
     Map<String, String> out = new HashMap<>();
     out.put("readlink /proc/self/ns/net", "net:[4026531833]\n");
     out.put("ps -e -ww -o pid=,netns=,args=", PS);
-    assertThat(ProxyProcessFacts.addTo(new Scripted(out), Map.of()))
-        .containsEntry(ProxyProcessFacts.FILE, "");
+    assertThat(ProxyProcessFacts.capture(new Scripted(out))).contains("");
   }
 
   @Test
-  void merge_kubeProxyFlags_fillWhatNodeYamlLeavesOut() {
-    Map<String, String> files = new HashMap<>();
-    files.put(
-        ProxyProcessFacts.FILE,
-        "42 /usr/local/bin/kube-proxy --hostname-override=worker-3 --proxy-mode ipvs"
-            + " --cluster-cidr=10.244.0.0/16\n");
-    NodeFacts f = ProxyProcessFacts.merge(NodeFacts.unknown(), BundleFiles.bundle(files));
-    assertThat(f.nodeName()).contains("worker-3");
-    assertThat(f.proxyMode()).contains("ipvs");
-    assertThat(f.clusterCidrs()).containsExactly(Cidr.parse("10.244.0.0/16"));
-    assertThat(f.flag("--cluster-cidr")).contains("10.244.0.0/16");
-
-    NodeFacts written =
-        NodeFacts.parse("nodeName: worker-3.example\nproxyMode: iptables\n").facts();
-    NodeFacts kept = ProxyProcessFacts.merge(written, BundleFiles.bundle(files));
-    assertThat(kept.nodeName()).contains("worker-3.example");
-    assertThat(kept.proxyMode()).contains("iptables");
+  void line_argumentWithALineBreak_staysOneLine() {
+    ProxyProcessFacts.Process p =
+        new ProxyProcessFacts.Process(
+            7, List.of("/usr/local/bin/kube-proxy", "--x=a\n1 /usr/local/bin/kube-proxy"));
+    assertThat(p.line()).isEqualTo("7 /usr/local/bin/kube-proxy --x=a?1 /usr/local/bin/kube-proxy");
+    assertThat(ProxyProcessFacts.parse(p.line() + "\n")).singleElement();
   }
 
   @Test

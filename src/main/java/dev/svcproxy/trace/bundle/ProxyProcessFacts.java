@@ -1,19 +1,16 @@
-package dev.svcproxy.doctor;
+package dev.svcproxy.trace.bundle;
 
 import dev.svcproxy.kernel.CommandResult;
 import dev.svcproxy.kernel.CommandRunner;
-import dev.svcproxy.model.Cidr;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 
 /**
  * The Service proxy running in a node's network namespace (kube-proxy, or {@code svcproxy run}),
- * learnt from its command line: on a live node the doctor writes what it found into {@code
- * proxy-process.txt} (one process a line, {@code PID arg0 arg1 ...}; empty when none runs), and the
- * node's name, the proxy's mode and flags come from it where node.yaml does not say them.
+ * found by its command line: a capture (and the live doctor) writes what it found into {@code
+ * proxy-process.txt} (one process a line, {@code PID arg0 arg1 ...}; empty when none runs), from
+ * which the doctor learns the node's name, the proxy's mode and flags.
  */
 public final class ProxyProcessFacts {
   /**
@@ -38,27 +35,28 @@ public final class ProxyProcessFacts {
       return argv.subList(1, argv.size());
     }
 
-    /** The line of proxy-process.txt for this process. */
+    /**
+     * The line of proxy-process.txt for this process. Control characters in an argument (a line
+     * break would start a line of its own, read as another process) become '?'.
+     */
     public String line() {
-      return pid + " " + String.join(" ", argv);
+      return pid + " " + String.join(" ", argv).replaceAll("\\p{Cntrl}", "?");
     }
   }
 
   /**
-   * {@code files} with proxy-process.txt added: the proxy processes in the network namespace the
-   * runner enters (the processes whose /proc/PID/ns/net is the runner's own). Left out when the
-   * namespace cannot be told (no ps), so that absence stays "unknown".
+   * The text of proxy-process.txt for the proxy processes in the network namespace the runner
+   * enters (the processes whose /proc/PID/ns/net is the runner's own): one line each, "" when none
+   * runs. Empty when the namespace cannot be told (no ps), so that absence stays "unknown".
    */
-  public static Map<String, String> addTo(CommandRunner runner, Map<String, String> files) {
-    Optional<List<Process>> found = find(runner);
-    if (found.isEmpty()) {
-      return files;
-    }
-    Map<String, String> out = new LinkedHashMap<>(files);
-    StringBuilder b = new StringBuilder();
-    found.get().forEach(p -> b.append(p.line()).append('\n'));
-    out.put(FILE, b.toString());
-    return out;
+  public static Optional<String> capture(CommandRunner runner) {
+    return find(runner)
+        .map(
+            ps -> {
+              StringBuilder b = new StringBuilder();
+              ps.forEach(p -> b.append(p.line()).append('\n'));
+              return b.toString();
+            });
   }
 
   /** The proxy processes in the runner's network namespace; empty when it cannot tell. */
@@ -127,57 +125,5 @@ public final class ProxyProcessFacts {
       }
     }
     return out;
-  }
-
-  /**
-   * {@code facts} completed from the proxy's command line in proxy-process.txt: what node.yaml says
-   * wins (a person wrote it on purpose); the rest comes from the flags.
-   */
-  public static NodeFacts merge(NodeFacts facts, BundleFiles files) {
-    Optional<String> text = files.text(FILE);
-    if (text.isEmpty()) {
-      return facts;
-    }
-    List<Process> ps = parse(text.get());
-    if (ps.isEmpty()) {
-      return facts;
-    }
-    List<String> flags = ps.get(0).flags();
-    NodeFacts fromFlags =
-        new NodeFacts(
-            Optional.empty(),
-            List.of(),
-            List.of(),
-            List.of(),
-            List.of(),
-            Optional.empty(),
-            Optional.of(flags));
-    Optional<String> name =
-        fromFlags.flag("--hostname-override").or(() -> fromFlags.flag("--node-name"));
-    Optional<String> mode = fromFlags.flag("--proxy-mode").or(() -> fromFlags.flag("--mode"));
-    List<Cidr> clusterCidrs = new ArrayList<>();
-    fromFlags
-        .flag("--cluster-cidr")
-        .ifPresent(
-            v -> {
-              for (String c : v.split(",")) {
-                try {
-                  clusterCidrs.add(Cidr.parseSloppy(c.strip()));
-                } catch (IllegalArgumentException e) {
-                  // A flag the proxy itself would refuse: leave the fact unknown.
-                }
-              }
-            });
-    List<String> nodeIps = new ArrayList<>();
-    fromFlags.flag("--node-ip").ifPresent(nodeIps::add);
-    fromFlags.flag("--bind-address").filter(ip -> !ip.startsWith("0.")).ifPresent(nodeIps::add);
-    return new NodeFacts(
-        facts.nodeName().or(() -> name),
-        facts.nodeIps().isEmpty() ? nodeIps : facts.nodeIps(),
-        facts.podCidrs(),
-        facts.clusterCidrs().isEmpty() ? clusterCidrs : facts.clusterCidrs(),
-        facts.serviceCidrs(),
-        facts.proxyMode().or(() -> mode.filter(m -> m.matches("iptables|ipvs|nftables"))),
-        facts.proxyArgs().or(() -> Optional.of(flags)));
   }
 }
