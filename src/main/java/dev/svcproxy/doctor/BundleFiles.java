@@ -25,6 +25,7 @@ public final class BundleFiles {
           Map.entry("ipvsadm-save.txt", "ipvsadm -Sn"),
           Map.entry("ipvsadm-conns.txt", "ipvsadm -Lnc"),
           Map.entry("conntrack.txt", "conntrack -L -o extended"),
+          Map.entry("conntrack-stats.txt", "conntrack -S"),
           Map.entry("ip-addr.json", "ip addr"),
           Map.entry("ip-addr.txt", "ip addr"),
           Map.entry("ip-route.json", "ip route show table all"),

@@ -12,6 +12,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
 /** Connection tracking: stale UDP entries, a full table, INVALID packets being dropped. */
@@ -45,6 +47,9 @@ public final class ConntrackCheck implements Check {
   private static final String COUNT = "net.netfilter.nf_conntrack_count";
   private static final String MAX = "net.netfilter.nf_conntrack_max";
   private static final String LIBERAL = "net.netfilter.nf_conntrack_tcp_be_liberal";
+
+  /** {@code conntrack -S}: the kernel's per-CPU conntrack counters of the namespace. */
+  private static final String STATS = "conntrack-stats.txt";
 
   @Override
   public List<Catalogue.Entry> entries() {
@@ -183,28 +188,63 @@ public final class ConntrackCheck implements Check {
       return Optional.empty();
     }
     boolean full = n >= m;
+    Drops drops = drops(ctx);
+    List<Evidence> ev = new ArrayList<>();
+    ev.add(NodeModel.sysctl(ctx.files(), COUNT, count));
+    ev.add(NodeModel.sysctl(ctx.files(), MAX, max));
+    ev.addAll(drops.lines());
     return Optional.of(
         CONNTRACK_TABLE_FULL.finding(
-            full ? Severity.ERROR : Severity.WARNING,
+            full || drops.dropped() > 0 ? Severity.ERROR : Severity.WARNING,
             "conntrack holds "
                 + n
                 + " of at most "
                 + m
                 + " entries"
-                + (full ? ": the table is full" : " (" + (n * 100 / m) + "%)"),
-            List.of(
-                NodeModel.sysctl(ctx.files(), COUNT, count),
-                NodeModel.sysctl(ctx.files(), MAX, max)),
+                + (full ? ": the table is full" : " (" + (n * 100 / m) + "%)")
+                + (drops.dropped() > 0
+                    ? "; the kernel dropped "
+                        + drops.dropped()
+                        + " packet(s) it could not track (drop in conntrack -S)"
+                    : ""),
+            ev,
             "Every new connection needs a conntrack entry. With the table full the kernel first"
-                + " evicts an unconfirmed entry, and when there is none it drops the packet"
-                + " ('nf_conntrack: table full, dropping packet' in dmesg): new connections to"
-                + " Services, NodePorts and pods time out at random while established ones carry"
-                + " on.",
+                + " evicts an unreplied entry, and when there is none it drops the packet"
+                + " ('nf_conntrack: table full, dropping packet' in dmesg, counted as drop in"
+                + " conntrack -S): new connections to Services, NodePorts and pods time out at"
+                + " random while established ones carry on.",
             "Raise the limit: sysctl -w "
                 + MAX
                 + "=<larger> (kube-proxy's --conntrack-max-per-core/--conntrack-min set it at"
                 + " start), and look for what fills the table (conntrack -L | sort by source),"
-                + " e.g. a UDP flood or many short connections in TIME_WAIT."));
+                + " e.g. a UDP flood, many short connections in TIME_WAIT or idle long-lived"
+                + " ones."));
+  }
+
+  /** The kernel's per-CPU conntrack counters ({@code conntrack -S}) that show packets dropped. */
+  private record Drops(long dropped, List<Evidence> lines) {}
+
+  private static final Pattern DROP = Pattern.compile("(?<![\\w])drop=(\\d{1,18})\\b");
+  private static final Pattern EARLY_DROP = Pattern.compile("(?<![\\w])early_drop=(\\d{1,18})\\b");
+
+  /**
+   * The {@code cpu=N ... drop=D early_drop=E} lines of conntrack-stats.txt with D or E above zero.
+   * The counters are the namespace's, cumulative since it was made: alone they say the table was
+   * full once, not that it is now, so they only back a count near the limit.
+   */
+  private static Drops drops(DoctorContext ctx) {
+    List<Evidence> lines =
+        ctx.files().find(STATS, l -> counter(DROP, l) > 0 || counter(EARLY_DROP, l) > 0);
+    long dropped = 0;
+    for (Evidence e : lines) {
+      dropped += counter(DROP, e.text());
+    }
+    return new Drops(dropped, lines);
+  }
+
+  private static long counter(Pattern p, String line) {
+    Matcher m = p.matcher(line);
+    return m.find() ? Long.parseLong(m.group(1)) : 0;
   }
 
   /**

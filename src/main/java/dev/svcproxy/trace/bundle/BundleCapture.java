@@ -40,6 +40,7 @@ public final class BundleCapture {
     put(files, "nft-ruleset.json", runner.run("nft", "-j", "list", "ruleset"), false);
     put(files, "ipset-save.txt", runner.run("ipset", "save"), true);
     put(files, "conntrack.txt", runner.run("conntrack", "-L", "-o", "extended"), true);
+    put(files, "conntrack-stats.txt", runner.run("conntrack", "-S"), false);
     // Only where ip_vs is loaded (/proc/net/ip_vs exists in the namespace): ipvsadm would load the
     // module itself otherwise, and a capture must not change the node. No IPVS leaves both files
     // out, which the reader notes.
@@ -89,6 +90,7 @@ public final class BundleCapture {
           "ipvsadm-save.txt",
           "ipvsadm-conns.txt",
           "conntrack.txt",
+          "conntrack-stats.txt",
           "ip-addr.json",
           "ip-addr.txt",
           "ip-route.json",

@@ -147,6 +147,8 @@ public final class BundleReader {
       List.of(
           "ip6tables-save.txt",
           "bridge-link.json",
+          // conntrack -S: read by the doctor's conntrack-table-full check
+          "conntrack-stats.txt",
           "node.yaml",
           "cluster.json",
           // the proxy processes a capture found (ProxyProcessFacts); the doctor reads it
