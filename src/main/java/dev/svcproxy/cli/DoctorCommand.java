@@ -18,6 +18,7 @@ import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -86,47 +87,13 @@ final class DoctorCommand implements Callable<Integer> {
               + " cluster.json.")
   Path manifests;
 
-  @Option(
-      names = "--src",
-      paramLabel = "IP",
-      description = "With --dst: source address (default: the node itself).")
-  String src;
+  @Mixin PacketOptions packet;
 
-  @Option(
-      names = "--sport",
-      defaultValue = "40000",
-      paramLabel = "PORT",
-      description = "With --dst: source port (default 40000).")
-  int sport;
-
-  @Option(names = "--dst", paramLabel = "IP:PORT", description = "A packet to trace and explain.")
-  String dst;
-
-  @Option(
-      names = "--proto",
-      defaultValue = "tcp",
-      paramLabel = "PROTO",
-      description = "tcp, udp, sctp or icmp.")
-  String proto;
-
-  @Option(
-      names = "--in-iface",
-      paramLabel = "NAME",
-      description = "With --src: the interface it arrives on.")
-  String inIface;
-
-  @Option(
-      names = {"-o", "--format"},
-      paramLabel = "FORMAT",
-      defaultValue = "text",
-      description = "text, json or html (a self-contained page; with --dst it draws the path).")
-  String output;
+  @Mixin FormatOption format;
 
   @Override
   public Integer call() throws Exception {
-    if (!List.of("text", "json", "html").contains(output)) {
-      throw new IllegalArgumentException("-o: expected text, json or html, got \"" + output + "\"");
-    }
+    String output = format.format();
     if (netns != null && !source.live) {
       throw new IllegalArgumentException("--netns: only with --live");
     }
@@ -135,7 +102,7 @@ final class DoctorCommand implements Callable<Integer> {
           "--manifests and --kubeconfig exclude each other: read Services from files or from the"
               + " API server, not both");
     }
-    PacketSpec packet = packet();
+    Optional<PacketSpec> packet = this.packet.optional();
     Optional<Path> objects = Optional.ofNullable(manifests);
     DoctorInput in;
     if (source.live) {
@@ -156,7 +123,7 @@ final class DoctorCommand implements Callable<Integer> {
           in.withCluster(
               DoctorInputs.apiSnapshot(kubeconfig, in.facts().nodeName().orElse(""), timeout));
     }
-    DoctorReport r = Doctor.standard().examine(in.withPacket(packet));
+    DoctorReport r = Doctor.standard().examine(in.withPacket(packet.orElse(null)));
     spec.commandLine()
         .getOut()
         .print(
@@ -194,16 +161,5 @@ final class DoctorCommand implements Callable<Integer> {
       }
     }
     return out;
-  }
-
-  /** The packet of --src/--dst/--proto, validated as trace validates it; null without --dst. */
-  private PacketSpec packet() {
-    if (dst == null) {
-      if (src != null) {
-        throw new IllegalArgumentException("--src: only with --dst");
-      }
-      return null;
-    }
-    return PacketFlags.parse(src, sport, dst, proto, inIface);
   }
 }

@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -23,6 +24,12 @@ import picocli.CommandLine.Spec;
 @Command(
     name = "trace",
     mixinStandardHelpOptions = true,
+    // Written out because --dst is required here but optional in the shared PacketOptions.
+    customSynopsis = {
+      "svcproxy trace (--bundle=DIR | --live [--netns=NAME]) --dst=IP:PORT",
+      "               [--src=IP] [--sport=PORT] [--proto=PROTO] [--in-iface=NAME]",
+      "               [-o=FORMAT] [-hV] [--debug]"
+    },
     description = {
       "Walk a packet through a node's routing, conntrack and netfilter rules and print what happens.",
       "Exit 0 when every outcome is delivered, 1 when any is dropped or rejected, 2 on bad input."
@@ -47,48 +54,14 @@ final class TraceCommand implements Callable<Integer> {
       description = "With --live: read this network namespace.")
   String netns;
 
-  @Option(
-      names = "--src",
-      paramLabel = "IP",
-      description = "Source address (default: created on the node).")
-  String src;
+  @Mixin PacketOptions packet;
 
-  @Option(
-      names = "--sport",
-      paramLabel = "N",
-      defaultValue = "0",
-      description = "Source port (default 40000).")
-  int sport;
-
-  @Option(names = "--dst", required = true, paramLabel = "IP:PORT", description = "Destination.")
-  String dst;
-
-  @Option(
-      names = "--proto",
-      defaultValue = "tcp",
-      paramLabel = "PROTO",
-      description = "tcp, udp, sctp or icmp.")
-  String proto;
-
-  @Option(
-      names = "--in-iface",
-      paramLabel = "NAME",
-      description = "Interface the packet arrives on.")
-  String inIface;
-
-  @Option(
-      names = {"-o", "--format"},
-      paramLabel = "FORMAT",
-      defaultValue = "text",
-      description = "text, json or html (a self-contained page drawing the path).")
-  String output;
+  @Mixin FormatOption format;
 
   @Override
   public Integer call() {
-    PacketSpec packet = PacketFlags.parse(src, sport, dst, proto, inIface);
-    if (!List.of("text", "json", "html").contains(output)) {
-      throw new IllegalArgumentException("-o: expected text, json or html, got \"" + output + "\"");
-    }
+    PacketSpec packet = this.packet.required(spec.commandLine());
+    String output = format.format();
     if (netns != null && !source.live) {
       throw new IllegalArgumentException("--netns: only with --live");
     }

@@ -3,20 +3,17 @@ package dev.svcproxy.doctor;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.svcproxy.kernel.CommandRunner;
-import dev.svcproxy.kernel.ProcessCommandRunner;
 import dev.svcproxy.lab.Connection;
 import dev.svcproxy.lab.DemoCluster;
 import dev.svcproxy.lab.Lab;
-import dev.svcproxy.testutil.KernelTests;
-import dev.svcproxy.trace.bundle.BundleCapture;
+import dev.svcproxy.testutil.DemoClusterExtension;
+import dev.svcproxy.testutil.LiveAndBundle;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -24,25 +21,11 @@ import org.junit.jupiter.api.io.TempDir;
  * leftover CNI config), each built on a lab node with the rules the tool installs, shown broken by
  * a real connection, named by the doctor live and on a captured bundle, and cleared by its fix.
  */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class BookCasesLabTest {
-  private DemoCluster cluster;
-  private Lab lab;
+  @RegisterExtension static final DemoClusterExtension demo = DemoClusterExtension.iptables();
+  private final DemoCluster cluster = demo.cluster();
+  private final Lab lab = demo.lab();
   @TempDir Path tmp;
-
-  @BeforeAll
-  void start() {
-    KernelTests.require("doctor lab tests");
-    cluster = DemoCluster.start(new ProcessCommandRunner());
-    lab = cluster.lab();
-  }
-
-  @AfterAll
-  void stop() {
-    if (cluster != null) {
-      cluster.close();
-    }
-  }
 
   private CommandRunner node(String name) {
     return lab.runner().inNetns(lab.node(name).netns());
@@ -59,10 +42,10 @@ class BookCasesLabTest {
     return findings(DoctorInputs.live(node(nodeName), Optional.of(cluster.manifests())), id);
   }
 
-  private DoctorInput bundle(String nodeName, String name) {
-    Path dir = tmp.resolve(name);
-    BundleCapture.captureInto(node(nodeName), dir);
-    return DoctorInputs.bundle(dir, Optional.of(cluster.manifests()));
+  /** {@code id} named on node1 live and on a bundle captured into tmp/{@code dir}. */
+  private LiveAndBundle.Named named(String id, String dir) {
+    return LiveAndBundle.on(node("node1"), Optional.of(cluster.manifests()))
+        .named(id, tmp.resolve(dir));
   }
 
   /**
@@ -104,9 +87,8 @@ class BookCasesLabTest {
               lab.connect(lab.client("ext").netns(), n1.ip(), DemoCluster.WEB_NODEPORT).outcome())
           .isEqualTo(Connection.Outcome.REPLIED);
 
-      List<Finding> live = live("node1", "forward-policy-drop");
-      assertThat(live).singleElement();
-      Finding f = live.get(0);
+      LiveAndBundle.Named named = named("forward-policy-drop", "fwd");
+      Finding f = named.live();
       assertThat(f.severity()).isEqualTo(Severity.ERROR);
       assertThat(f.evidence().get(0).where()).startsWith("$ iptables-save (line ");
       assertThat(f.evidence().get(0).text()).startsWith(":FORWARD DROP");
@@ -115,12 +97,8 @@ class BookCasesLabTest {
           .contains("-A FORWARD -j DOCKER-USER")
           .anyMatch(t -> t.contains(DemoCluster.WEB_LOCAL + ":80") && t.contains("policy DROP"));
 
-      Path dir = tmp.resolve("fwd");
-      BundleCapture.captureInto(node("node1"), dir);
-      List<Finding> fromBundle =
-          findings(
-              DoctorInputs.bundle(dir, Optional.of(cluster.manifests())), "forward-policy-drop");
-      assertThat(fromBundle).singleElement();
+      Path dir = named.dir();
+      List<Finding> fromBundle = List.of(named.bundle());
       Evidence policy = fromBundle.get(0).evidence().get(0);
       assertThat(policy.where()).startsWith("iptables-save.txt:");
       assertThat(line(dir, policy)).startsWith(":FORWARD DROP");
@@ -256,29 +234,19 @@ class BookCasesLabTest {
       assertThat(lab.connect(client, KUBE_DNS, 53).outcome())
           .isEqualTo(Connection.Outcome.TIMED_OUT);
 
-      List<Finding> live = live("node1", "nodelocaldns-leftover-notrack");
-      assertThat(live).isNotEmpty();
-      Finding tcp =
-          live.stream()
-              .filter(f -> f.summary().contains(KUBE_DNS + ":53/tcp"))
-              .findFirst()
-              .orElseThrow();
+      assertThat(live("node1", "nodelocaldns-leftover-notrack")).isNotEmpty();
+      LiveAndBundle.Named named =
+          LiveAndBundle.on(node("node1"), Optional.of(cluster.manifests()))
+              .which(f -> f.summary().contains(KUBE_DNS + ":53/tcp"))
+              .named("nodelocaldns-leftover-notrack", tmp.resolve("nodelocaldns"));
+      Finding tcp = named.live();
       assertThat(tcp.severity()).isEqualTo(Severity.ERROR);
       assertThat(tcp.evidence().get(0).text())
           .isEqualTo("-A PREROUTING -d " + KUBE_DNS + "/32 -p tcp -m tcp --dport 53 -j NOTRACK");
       assertThat(live("node1", "nodelocaldns-notrack")).isEmpty();
 
-      Path dir = tmp.resolve("nodelocaldns");
-      BundleCapture.captureInto(node("node1"), dir);
-      List<Finding> fromBundle =
-          findings(
-              DoctorInputs.bundle(dir, Optional.of(cluster.manifests())),
-              "nodelocaldns-leftover-notrack");
-      Finding b =
-          fromBundle.stream()
-              .filter(f -> f.summary().contains(KUBE_DNS + ":53/tcp"))
-              .findFirst()
-              .orElseThrow();
+      Path dir = named.dir();
+      Finding b = named.bundle();
       assertThat(b.evidence().get(0).where()).startsWith("iptables-save.txt:");
       assertThat(line(dir, b.evidence().get(0)))
           .isEqualTo("-A PREROUTING -d " + KUBE_DNS + "/32 -p tcp -m tcp --dport 53 -j NOTRACK");
@@ -386,9 +354,8 @@ class BookCasesLabTest {
       assertThat(lab.connect(pod, master.ip(), 6443).outcome())
           .isEqualTo(Connection.Outcome.TIMED_OUT);
 
-      List<Finding> live = live("node1", "pod-cidr-overlaps-node-network");
-      assertThat(live).singleElement();
-      Finding f = live.get(0);
+      LiveAndBundle.Named named = named("pod-cidr-overlaps-node-network", "calico");
+      Finding f = named.live();
       assertThat(f.severity()).isEqualTo(Severity.ERROR);
       assertThat(f.summary()).contains("192.168.0.0/16").contains("192.168.77.0/24");
       assertThat(f.evidence())
@@ -398,13 +365,8 @@ class BookCasesLabTest {
           .anyMatch(t -> t.contains("cali-nat-outgoing") && t.contains("MASQUERADE"))
           .anyMatch(t -> t.contains("with source 192.168.236.10, not masqueraded"));
 
-      Path dir = tmp.resolve("calico");
-      BundleCapture.captureInto(node("node1"), dir);
-      List<Finding> fromBundle =
-          findings(
-              DoctorInputs.bundle(dir, Optional.of(cluster.manifests())),
-              "pod-cidr-overlaps-node-network");
-      assertThat(fromBundle).singleElement();
+      Path dir = named.dir();
+      List<Finding> fromBundle = List.of(named.bundle());
       Evidence pool = fromBundle.get(0).evidence().get(0);
       assertThat(pool.where()).startsWith("ipset-save.txt:");
       assertThat(line(dir, pool)).isEqualTo("add cali40all-ipam-pools 192.168.0.0/16");
@@ -478,9 +440,8 @@ class BookCasesLabTest {
       assertThat(lab.connect(from, "10.88.0.2", DemoCluster.BACKEND_PORT).outcome())
           .isEqualTo(Connection.Outcome.TIMED_OUT);
 
-      List<Finding> live = live("node1", "cni-config-wrong-subnet");
-      assertThat(live).singleElement();
-      Finding f = live.get(0);
+      LiveAndBundle.Named named = named("cni-config-wrong-subnet", "podman");
+      Finding f = named.live();
       assertThat(f.severity()).isEqualTo(Severity.ERROR);
       assertThat(f.summary())
           .contains("cni-podman0")
@@ -496,19 +457,11 @@ class BookCasesLabTest {
                       && (t.contains("KUBE-MARK-MASQ") || t.startsWith("clusterCIDRs")));
       assertThat(live("node2", "cni-config-wrong-subnet")).isEmpty();
 
-      Path dir = tmp.resolve("podman");
-      BundleCapture.captureInto(node("node1"), dir);
+      Path dir = named.dir();
       // The capture records the proxy's flags: the pod network from them, as live.
-      assertThat(
-              findings(
-                  DoctorInputs.bundle(dir, Optional.of(cluster.manifests())),
-                  "cni-config-wrong-subnet"))
-          .singleElement()
-          .satisfies(
-              b ->
-                  assertThat(b.evidence())
-                      .extracting(Evidence::text)
-                      .anyMatch(t -> t.startsWith("clusterCIDRs") && t.contains("10.244.0.0/16")));
+      assertThat(named.bundle().evidence())
+          .extracting(Evidence::text)
+          .anyMatch(t -> t.startsWith("clusterCIDRs") && t.contains("10.244.0.0/16"));
       // Without that record (an older capture, a bundle built by hand): from the masquerade rule.
       Files.delete(dir.resolve("proxy-process.txt"));
       List<Finding> fromBundle =
@@ -568,9 +521,8 @@ class BookCasesLabTest {
       assertThat(lab.connect(client.netns(), webB.ip(), DemoCluster.BACKEND_PORT).peer())
           .isEqualTo(n1.ip());
 
-      List<Finding> live = live("node1", "docker-masquerade-covers-pods");
-      assertThat(live).singleElement();
-      Finding f = live.get(0);
+      LiveAndBundle.Named named = named("docker-masquerade-covers-pods", "docker-masq");
+      Finding f = named.live();
       assertThat(f.severity()).isEqualTo(Severity.WARNING);
       assertThat(f.evidence().get(0).text())
           .isEqualTo("-A POSTROUTING -s 10.244.0.0/16 ! -o docker0 -j MASQUERADE");
@@ -581,13 +533,8 @@ class BookCasesLabTest {
               t -> t.contains("masqueraded by nat POSTROUTING") && t.contains("from " + n1.ip()));
       assertThat(live("node1", "forward-policy-drop")).isEmpty();
 
-      Path dir = tmp.resolve("docker-masq");
-      BundleCapture.captureInto(node("node1"), dir);
-      List<Finding> fromBundle =
-          findings(
-              DoctorInputs.bundle(dir, Optional.of(cluster.manifests())),
-              "docker-masquerade-covers-pods");
-      assertThat(fromBundle).singleElement();
+      Path dir = named.dir();
+      List<Finding> fromBundle = List.of(named.bundle());
       assertThat(line(dir, fromBundle.get(0).evidence().get(0)))
           .isEqualTo("-A POSTROUTING -s 10.244.0.0/16 ! -o docker0 -j MASQUERADE");
 
@@ -653,9 +600,8 @@ class BookCasesLabTest {
       assertThat(awaitReply(n1.netns(), "127.0.0.1", 80).backend()).isEqualTo("nginx");
       assertThat(lab.connect(ext, n1.ip(), 80).backend()).isEqualTo("nginx");
 
-      List<Finding> live = live("node1", "docker-localhost-port-via-proxy");
-      assertThat(live).singleElement();
-      Finding f = live.get(0);
+      LiveAndBundle.Named named = named("docker-localhost-port-via-proxy", "docker-proxy");
+      Finding f = named.live();
       assertThat(f.severity()).isEqualTo(Severity.INFO);
       assertThat(f.summary()).contains("127.0.0.1:80/tcp").contains("172.17.0.2:80");
       assertThat(f.evidence())
@@ -665,13 +611,8 @@ class BookCasesLabTest {
               "-A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER")
           .anyMatch(t -> t.contains(n1.ip() + ":80: DNAT to 172.17.0.2:80"));
 
-      Path dir = tmp.resolve("docker-proxy");
-      BundleCapture.captureInto(node("node1"), dir);
-      List<Finding> fromBundle =
-          findings(
-              DoctorInputs.bundle(dir, Optional.of(cluster.manifests())),
-              "docker-localhost-port-via-proxy");
-      assertThat(fromBundle).singleElement();
+      Path dir = named.dir();
+      List<Finding> fromBundle = List.of(named.bundle());
       assertThat(line(dir, fromBundle.get(0).evidence().get(0)))
           .isEqualTo(
               "-A DOCKER ! -i docker0 -p tcp -m tcp --dport 80 -j DNAT --to-destination 172.17.0.2:80");

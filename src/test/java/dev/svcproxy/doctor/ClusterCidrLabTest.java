@@ -3,23 +3,20 @@ package dev.svcproxy.doctor;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.svcproxy.kernel.CommandRunner;
-import dev.svcproxy.kernel.ProcessCommandRunner;
 import dev.svcproxy.kernel.Spawned;
 import dev.svcproxy.lab.Connection;
 import dev.svcproxy.lab.DemoCluster;
 import dev.svcproxy.lab.Lab;
 import dev.svcproxy.lab.ProxyProcess;
-import dev.svcproxy.testutil.KernelTests;
-import dev.svcproxy.trace.bundle.BundleCapture;
+import dev.svcproxy.testutil.DemoClusterExtension;
+import dev.svcproxy.testutil.LiveAndBundle;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -28,25 +25,11 @@ import org.junit.jupiter.api.io.TempDir;
  * an off-cluster client routing a ClusterIP through node1 to an endpoint on node2 gets the pod's
  * reply straight from node2, under the pod's address, and the connection never completes.
  */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class ClusterCidrLabTest {
-  private DemoCluster cluster;
-  private Lab lab;
+  @RegisterExtension static final DemoClusterExtension demo = DemoClusterExtension.iptables();
+  private final DemoCluster cluster = demo.cluster();
+  private final Lab lab = demo.lab();
   @TempDir Path tmp;
-
-  @BeforeAll
-  void start() {
-    KernelTests.require("doctor lab tests");
-    cluster = DemoCluster.start(new ProcessCommandRunner());
-    lab = cluster.lab();
-  }
-
-  @AfterAll
-  void stop() {
-    if (cluster != null) {
-      cluster.close();
-    }
-  }
 
   private static List<Finding> findings(DoctorInput in, String id) {
     DoctorReport r = Doctor.standard().examine(in);
@@ -92,24 +75,16 @@ class ClusterCidrLabTest {
       Connection c = lab.connect(ext, DemoCluster.WEB_LOCAL, 80);
       assertThat(c.outcome()).as("%s", c).isNotEqualTo(Connection.Outcome.REPLIED);
 
-      List<Finding> live =
-          findings(DoctorInputs.live(node, Optional.empty()), "missing-cluster-cidr");
-      assertThat(live).singleElement();
-      assertThat(live.get(0).summary()).contains("without --cluster-cidr");
-      assertThat(live.get(0).evidence())
+      LiveAndBundle.Named named =
+          LiveAndBundle.on(node, Optional.empty())
+              .named("missing-cluster-cidr", tmp.resolve("bundle"));
+      assertThat(named.live().summary()).contains("without --cluster-cidr");
+      assertThat(named.live().evidence())
           .extracting(Evidence::text)
           .anyMatch(t -> t.startsWith("-A KUBE-SERVICES -d 10.96.0.") && t.contains("KUBE-SVC-"));
-
-      Path dir = tmp.resolve("bundle");
-      BundleCapture.captureInto(node, dir);
-      List<Finding> fromBundle =
-          findings(DoctorInputs.bundle(dir, Optional.empty()), "missing-cluster-cidr");
-      assertThat(fromBundle).singleElement();
-      List<String> lines = Files.readAllLines(dir.resolve("iptables-save.txt"));
-      for (Evidence e : fromBundle.get(0).evidence()) {
+      for (Evidence e : named.bundle().evidence()) {
         if (e.where().startsWith("iptables-save.txt:")) {
-          int n = Integer.parseInt(e.where().substring("iptables-save.txt:".length()));
-          assertThat(lines.get(n - 1).strip()).endsWith(e.text());
+          assertThat(named.citedLine(e)).endsWith(e.text());
         }
       }
     }

@@ -3,16 +3,11 @@ package dev.svcproxy.doctor;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.svcproxy.kernel.CommandRunner;
-import dev.svcproxy.kernel.ProcessCommandRunner;
-import dev.svcproxy.lab.DemoCluster;
-import dev.svcproxy.lab.Lab;
-import dev.svcproxy.testutil.KernelTests;
+import dev.svcproxy.testutil.DemoClusterExtension;
 import dev.svcproxy.trace.bundle.BundleCapture;
 import java.nio.file.Path;
 import java.util.Optional;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -21,31 +16,15 @@ import org.junit.jupiter.params.provider.ValueSource;
  * No false alarms: the demo cluster as started works (its lab tests prove every connection), so the
  * whole doctor, live and on captured bundles, must find nothing worse than info on its nodes.
  */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class HealthyNodeTest {
-  private DemoCluster cluster;
-  private Lab lab;
+  @RegisterExtension static final DemoClusterExtension demo = DemoClusterExtension.iptables();
   @TempDir Path tmp;
-
-  @BeforeAll
-  void start() {
-    KernelTests.require("doctor lab tests");
-    cluster = DemoCluster.start(new ProcessCommandRunner());
-    lab = cluster.lab();
-  }
-
-  @AfterAll
-  void stop() {
-    if (cluster != null) {
-      cluster.close();
-    }
-  }
 
   @ParameterizedTest
   @ValueSource(strings = {"node1", "node2"})
   void demoNode_liveAndBundle_noErrorOrWarning(String name) {
-    CommandRunner node = lab.runner().inNetns(lab.node(name).netns());
-    Optional<Path> objects = Optional.of(cluster.manifests());
+    CommandRunner node = demo.node(name);
+    Optional<Path> objects = demo.objects();
     DoctorReport live = Doctor.standard().examine(DoctorInputs.live(node, objects));
     assertThat(live.findings())
         .as(DoctorFormatter.text(live))

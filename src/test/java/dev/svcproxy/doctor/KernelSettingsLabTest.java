@@ -3,47 +3,28 @@ package dev.svcproxy.doctor;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.svcproxy.kernel.CommandRunner;
-import dev.svcproxy.kernel.ProcessCommandRunner;
 import dev.svcproxy.lab.Connection;
 import dev.svcproxy.lab.DemoCluster;
 import dev.svcproxy.lab.Lab;
-import dev.svcproxy.testutil.KernelTests;
+import dev.svcproxy.testutil.DemoClusterExtension;
+import dev.svcproxy.testutil.LiveAndBundle;
 import dev.svcproxy.trace.PacketSpec;
 import dev.svcproxy.trace.ReasonCode;
-import dev.svcproxy.trace.bundle.BundleCapture;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Kernel settings broken on a lab node, named by the doctor on the live node and on a captured
  * bundle, and cleared by the fix it gives; real connections show the breakage is real.
  */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class KernelSettingsLabTest {
-  private DemoCluster cluster;
-  private Lab lab;
+  @RegisterExtension static final DemoClusterExtension demo = DemoClusterExtension.iptables();
   @TempDir Path tmp;
-
-  @BeforeAll
-  void start() {
-    KernelTests.require("doctor lab tests");
-    cluster = DemoCluster.start(new ProcessCommandRunner());
-    lab = cluster.lab();
-  }
-
-  @AfterAll
-  void stop() {
-    if (cluster != null) {
-      cluster.close();
-    }
-  }
 
   private List<Finding> findings(DoctorInput in, String id) {
     return Doctor.standard().examine(in).findings().stream()
@@ -53,6 +34,7 @@ class KernelSettingsLabTest {
 
   @Test
   void ipForwardOff_namedLiveAndOnBundle_clearedByFix() throws Exception {
+    Lab lab = demo.lab();
     Lab.Node n1 = lab.node("node1");
     CommandRunner node = lab.runner().inNetns(n1.netns());
     String ext = lab.client("ext").netns();
@@ -64,10 +46,11 @@ class KernelSettingsLabTest {
       assertThat(lab.connect(ext, n1.ip(), DemoCluster.WEB_NODEPORT).outcome())
           .isEqualTo(Connection.Outcome.TIMED_OUT);
 
-      List<Finding> live = findings(DoctorInputs.live(node, Optional.empty()), "ip-forward-off");
-      assertThat(live).singleElement();
-      assertThat(live.get(0).severity()).isEqualTo(Severity.ERROR);
-      assertThat(live.get(0).evidence())
+      LiveAndBundle.Named named =
+          LiveAndBundle.on(node, Optional.empty()).named("ip-forward-off", tmp.resolve("bundle"));
+      Finding live = named.live();
+      assertThat(live.severity()).isEqualTo(Severity.ERROR);
+      assertThat(live.evidence())
           .singleElement()
           .satisfies(
               e -> {
@@ -75,16 +58,12 @@ class KernelSettingsLabTest {
                 assertThat(e.text()).matches("net\\.ipv4\\.ip_forward\\s*=\\s*0");
               });
 
-      Path dir = tmp.resolve("bundle");
-      BundleCapture.captureInto(node, dir);
-      DoctorInput bundle = DoctorInputs.bundle(dir, Optional.empty());
-      List<Finding> fromBundle = findings(bundle, "ip-forward-off");
-      assertThat(fromBundle).singleElement();
+      DoctorInput bundle = named.bundleInput();
       // The cited line is the file's line that sets it, counted independently here.
-      String where = fromBundle.get(0).evidence().get(0).where();
+      String where = named.bundle().evidence().get(0).where();
       assertThat(where).startsWith("sysctl.txt:");
       int line = Integer.parseInt(where.substring("sysctl.txt:".length()));
-      List<String> lines = Files.readAllLines(dir.resolve("sysctl.txt"));
+      List<String> lines = Files.readAllLines(named.dir().resolve("sysctl.txt"));
       assertThat(lines.get(line - 1)).matches("net\\.ipv4\\.ip_forward\\s*=\\s*0");
 
       // With the packet the trace says why, in the tracer's own reason code.

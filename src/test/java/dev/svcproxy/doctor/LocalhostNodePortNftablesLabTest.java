@@ -3,19 +3,17 @@ package dev.svcproxy.doctor;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.svcproxy.kernel.CommandRunner;
-import dev.svcproxy.kernel.ProcessCommandRunner;
 import dev.svcproxy.lab.Connection;
 import dev.svcproxy.lab.DemoCluster;
 import dev.svcproxy.lab.Lab;
-import dev.svcproxy.testutil.KernelTests;
+import dev.svcproxy.testutil.DemoClusterExtension;
+import dev.svcproxy.testutil.LiveAndBundle;
 import dev.svcproxy.trace.bundle.BundleCapture;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -23,25 +21,9 @@ import org.junit.jupiter.api.io.TempDir;
  * own 127.0.0.1:NodePort is refused while its address serves the NodePort (upstream's nftables mode
  * leaves 127.0.0.0/8 out). It is a limit of the mode, so the fix is the workaround it names.
  */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class LocalhostNodePortNftablesLabTest {
-  private DemoCluster cluster;
-  private Lab lab;
+  @RegisterExtension static final DemoClusterExtension demo = DemoClusterExtension.mode("nftables");
   @TempDir Path tmp;
-
-  @BeforeAll
-  void start() {
-    KernelTests.require("doctor lab tests");
-    cluster = DemoCluster.start(new ProcessCommandRunner(), "nftables");
-    lab = cluster.lab();
-  }
-
-  @AfterAll
-  void stop() {
-    if (cluster != null) {
-      cluster.close();
-    }
-  }
 
   private static List<Finding> named(DoctorInput in) {
     return Doctor.standard().examine(in).findings().stream()
@@ -51,24 +33,22 @@ class LocalhostNodePortNftablesLabTest {
 
   @Test
   void localhostNodePort_refused_namedLiveAndOnBundle_nodeIpServes() {
+    Lab lab = demo.lab();
     Lab.Node n1 = lab.node("node1");
     CommandRunner node = lab.runner().inNetns(n1.netns());
     // The breakage, for real: nothing answers 127.0.0.1:NodePort on the node.
     assertThat(lab.connect(n1.netns(), "127.0.0.1", DemoCluster.WEB_NODEPORT).outcome())
         .isEqualTo(Connection.Outcome.REFUSED);
 
-    List<Finding> live = named(DoctorInputs.live(node, Optional.of(cluster.manifests())));
-    assertThat(live).singleElement();
-    Finding f = live.get(0);
+    Finding f =
+        LiveAndBundle.on(node, demo.objects())
+            .named("localhost-nodeport-unsupported", tmp.resolve("bundle"))
+            .live();
     assertThat(f.severity()).isEqualTo(Severity.INFO);
     assertThat(f.summary()).contains("tcp/" + DemoCluster.WEB_NODEPORT).contains("nftables mode");
     assertThat(f.evidence().get(0).where())
         .isEqualTo("$ nft list map ip kube-proxy service-nodeports");
     assertThat(f.evidence().get(0).text()).startsWith("tcp . ");
-
-    Path dir = tmp.resolve("bundle");
-    BundleCapture.captureInto(node, dir);
-    assertThat(named(DoctorInputs.bundle(dir, Optional.of(cluster.manifests())))).singleElement();
 
     // The workaround the finding gives works: the node's own address serves the NodePort.
     assertThat(f.fix()).contains("node's own address");
@@ -78,6 +58,7 @@ class LocalhostNodePortNftablesLabTest {
 
   @Test
   void iptablesModeNode_notNamed() {
+    Lab lab = demo.lab();
     // The same Services in iptables mode are on another lab; here a node of this lab with its
     // kube-proxy table removed no longer has the map, and the check stays silent.
     Lab.Node n2 = lab.node("node2");

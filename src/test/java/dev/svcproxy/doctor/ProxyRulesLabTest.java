@@ -3,13 +3,13 @@ package dev.svcproxy.doctor;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.svcproxy.kernel.CommandRunner;
-import dev.svcproxy.kernel.ProcessCommandRunner;
 import dev.svcproxy.kernel.Spawned;
 import dev.svcproxy.lab.Connection;
 import dev.svcproxy.lab.DemoCluster;
 import dev.svcproxy.lab.Lab;
 import dev.svcproxy.lab.ProxyProcess;
-import dev.svcproxy.testutil.KernelTests;
+import dev.svcproxy.testutil.DemoClusterExtension;
+import dev.svcproxy.testutil.LiveAndBundle;
 import dev.svcproxy.trace.PacketSpec;
 import dev.svcproxy.trace.ReasonCode;
 import dev.svcproxy.trace.bundle.BundleCapture;
@@ -19,10 +19,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -30,25 +28,11 @@ import org.junit.jupiter.api.io.TempDir;
  * broken by real connections, named by the doctor live and on a captured bundle with evidence
  * checked against the files independently, and cleared by the fix the finding gives.
  */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class ProxyRulesLabTest {
-  private DemoCluster cluster;
-  private Lab lab;
+  @RegisterExtension static final DemoClusterExtension demo = DemoClusterExtension.iptables();
+  private final DemoCluster cluster = demo.cluster();
+  private final Lab lab = demo.lab();
   @TempDir Path tmp;
-
-  @BeforeAll
-  void start() {
-    KernelTests.require("doctor lab tests");
-    cluster = DemoCluster.start(new ProcessCommandRunner());
-    lab = cluster.lab();
-  }
-
-  @AfterAll
-  void stop() {
-    if (cluster != null) {
-      cluster.close();
-    }
-  }
 
   private CommandRunner node(String name) {
     return lab.runner().inNetns(lab.node(name).netns());
@@ -103,13 +87,13 @@ class ProxyRulesLabTest {
       assertThat(lab.connect(client, DemoCluster.WEB, 80).outcome())
           .isEqualTo(Connection.Outcome.REFUSED);
 
-      List<Finding> live =
-          findings(DoctorInputs.live(node("node1"), objects()), "no-endpoints").stream()
-              .filter(f -> f.summary().startsWith("default/web:http "))
-              .toList();
-      assertThat(live).singleElement();
-      assertThat(live.get(0).severity()).isEqualTo(Severity.WARNING);
-      assertThat(live.get(0).evidence())
+      LiveAndBundle.Named named =
+          LiveAndBundle.on(node("node1"), objects())
+              .which(f -> f.summary().startsWith("default/web:http "))
+              .named("no-endpoints", tmp.resolve("no-endpoints"));
+      Finding live = named.live();
+      assertThat(live.severity()).isEqualTo(Severity.WARNING);
+      assertThat(live.evidence())
           .anySatisfy(
               e -> {
                 assertThat(e.where()).startsWith("$ iptables-save");
@@ -123,15 +107,10 @@ class ProxyRulesLabTest {
                       .contains(lab.pod("web-a").ip() + ":8080 (node node1, not ready)")
                       .contains(lab.pod("web-b").ip() + ":8080 (node node2, not ready)"));
 
-      DoctorInput b = bundle("node1", "no-endpoints");
-      Finding f =
-          findings(b, "no-endpoints").stream()
-              .filter(x -> x.summary().startsWith("default/web:http "))
-              .findFirst()
-              .orElseThrow();
-      Evidence rule = f.evidence().get(0);
+      DoctorInput b = named.bundleInput();
+      Evidence rule = named.bundle().evidence().get(0);
       assertThat(rule.where()).startsWith("iptables-save.txt:");
-      String line = citedLine(tmp.resolve("no-endpoints"), rule);
+      String line = named.citedLine(rule);
       assertThat(line)
           .startsWith("-A KUBE-SERVICES -d " + DemoCluster.WEB + "/32")
           .contains("REJECT");
@@ -241,10 +220,10 @@ class ProxyRulesLabTest {
       assertThat(lab.connect(ext, n2.ip(), DemoCluster.WEB_LOCAL_NODEPORT).outcome())
           .isEqualTo(Connection.Outcome.TIMED_OUT);
 
-      List<Finding> live =
-          findings(DoctorInputs.live(node("node2"), objects()), "etp-local-node-name-mismatch");
-      assertThat(live).singleElement();
-      Finding f = live.get(0);
+      LiveAndBundle.Named named =
+          LiveAndBundle.on(node("node2"), objects())
+              .named("etp-local-node-name-mismatch", tmp.resolve("renamed"));
+      Finding f = named.live();
       assertThat(f.severity()).isEqualTo(Severity.ERROR);
       assertThat(f.summary())
           .startsWith("default/web-local:http ")
@@ -261,10 +240,7 @@ class ProxyRulesLabTest {
               findings(DoctorInputs.live(node("node2"), objects()), "etp-local-no-local-endpoints"))
           .isEmpty();
 
-      DoctorInput b = bundle("node2", "renamed");
-      List<Finding> fromBundle = findings(b, "etp-local-node-name-mismatch");
-      assertThat(fromBundle).singleElement();
-      assertThat(citedLine(tmp.resolve("renamed"), fromBundle.get(0).evidence().get(0)))
+      assertThat(named.citedLine(named.bundle().evidence().get(0)))
           .startsWith("-A KUBE-EXTERNAL-SERVICES")
           .endsWith("-j DROP");
     } finally {
@@ -294,20 +270,16 @@ class ProxyRulesLabTest {
       assertThat(lab.connect(lab.pod("client").netns(), DemoCluster.SELF, 80).outcome())
           .isEqualTo(Connection.Outcome.REPLIED);
 
-      List<Finding> live =
-          findings(DoctorInputs.live(node("node1"), objects()), "hairpin-not-masqueraded");
-      assertThat(live).singleElement();
-      assertThat(live.get(0).evidence())
+      LiveAndBundle.Named named =
+          LiveAndBundle.on(node("node1"), objects())
+              .named("hairpin-not-masqueraded", tmp.resolve("hairpin"));
+      assertThat(named.live().evidence())
           .containsExactly(
               Evidence.command(
                   "bridge -d link show dev " + port, port + " master cni0 hairpin off"));
-
-      DoctorInput b = bundle("node1", "hairpin");
-      List<Finding> fromBundle = findings(b, "hairpin-not-masqueraded");
-      assertThat(fromBundle).singleElement();
-      assertThat(fromBundle.get(0).evidence())
+      assertThat(named.bundle().evidence())
           .containsExactly(new Evidence("bridge-link.json", port + " master cni0 hairpin off"));
-      assertThat(fromBundle.get(0).summary()).contains("1 port(s) of cni0");
+      assertThat(named.bundle().summary()).contains("1 port(s) of cni0");
     } finally {
       lab.in(n1, "ip", "link", "set", port, "type", "bridge_slave", "hairpin", "on");
     }
@@ -332,31 +304,28 @@ class ProxyRulesLabTest {
       assertThat(lab.connect(client, DemoCluster.WEB, 80).outcome())
           .isIn(Connection.Outcome.TIMED_OUT, Connection.Outcome.REFUSED);
 
-      List<Finding> live =
-          findings(DoctorInputs.live(node("node1"), objects()), "kube-proxy-not-running");
-      assertThat(live).singleElement();
-      assertThat(live.get(0).severity()).isEqualTo(Severity.ERROR);
-      assertThat(live.get(0).evidence().get(0))
+      LiveAndBundle.Named named =
+          LiveAndBundle.on(node("node1"), objects())
+              .named("kube-proxy-not-running", tmp.resolve("dead"));
+      assertThat(named.live().severity()).isEqualTo(Severity.ERROR);
+      assertThat(named.live().evidence().get(0))
           .isEqualTo(
               Evidence.command(
                   "ps -e -o pid,netns,args",
                   "no kube-proxy or svcproxy run process in this network namespace"));
 
       // The capture records the proxy processes it found (none), as the live doctor does.
-      DoctorInput captured = bundle("node1", "dead");
-      assertThat(tmp.resolve("dead").resolve("proxy-process.txt")).isEmptyFile();
-      assertThat(findings(captured, "kube-proxy-not-running"))
-          .singleElement()
-          .satisfies(f -> assertThat(f.summary()).startsWith("No proxy process runs"));
+      assertThat(named.dir().resolve("proxy-process.txt")).isEmptyFile();
+      assertThat(named.bundle().summary()).startsWith("No proxy process runs");
       // Without that record (an older capture, a bundle built by hand) the rules tell it.
-      Files.delete(tmp.resolve("dead").resolve("proxy-process.txt"));
-      DoctorInput b = DoctorInputs.bundle(tmp.resolve("dead"), objects());
-      List<Finding> fromBundle = findings(b, "kube-proxy-not-running");
+      Files.delete(named.dir().resolve("proxy-process.txt"));
+      List<Finding> fromBundle =
+          findings(DoctorInputs.bundle(named.dir(), objects()), "kube-proxy-not-running");
       assertThat(fromBundle).singleElement();
       assertThat(fromBundle.get(0).summary()).contains("canary chain is gone from nat");
       // The canaries that are left, cited where the file declares them.
       Evidence mangle = fromBundle.get(0).evidence().get(0);
-      assertThat(citedLine(tmp.resolve("dead"), mangle)).startsWith(":KUBE-PROXY-CANARY - ");
+      assertThat(named.citedLine(mangle)).startsWith(":KUBE-PROXY-CANARY - ");
     } finally {
       cluster.restartProxies(List.of());
     }
@@ -380,24 +349,20 @@ class ProxyRulesLabTest {
       assertThat(lab.connect(ext, n1.ip(), DemoCluster.WEB_NODEPORT).outcome())
           .isEqualTo(Connection.Outcome.TIMED_OUT);
 
-      List<Finding> live =
-          findings(DoctorInputs.live(node("node1"), objects()), "mixed-iptables-backends");
-      assertThat(live).singleElement();
-      assertThat(live.get(0).severity()).isEqualTo(Severity.ERROR);
-      assertThat(live.get(0).evidence())
+      LiveAndBundle.Named named =
+          LiveAndBundle.on(node("node1"), objects())
+              .named("mixed-iptables-backends", tmp.resolve("mixed"));
+      assertThat(named.live().severity()).isEqualTo(Severity.ERROR);
+      assertThat(named.live().evidence())
           .anySatisfy(e -> assertThat(e.text()).startsWith(":FORWARD DROP"));
-
-      DoctorInput b = bundle("node1", "mixed");
-      List<Finding> fromBundle = findings(b, "mixed-iptables-backends");
-      assertThat(fromBundle).singleElement();
-      assertThat(fromBundle.get(0).summary()).contains("kube-proxy's chains are in iptables-nft");
+      assertThat(named.bundle().summary()).contains("kube-proxy's chains are in iptables-nft");
       Evidence policy =
-          fromBundle.get(0).evidence().stream()
+          named.bundle().evidence().stream()
               .filter(e -> e.where().startsWith("iptables-legacy-save.txt:"))
               .filter(e -> e.text().startsWith(":FORWARD"))
               .findFirst()
               .orElseThrow();
-      assertThat(citedLine(tmp.resolve("mixed"), policy)).startsWith(":FORWARD DROP");
+      assertThat(named.citedLine(policy)).startsWith(":FORWARD DROP");
     } finally {
       lab.in(n1.netns(), "iptables-legacy", "-P", "FORWARD", "ACCEPT");
       lab.in(n1.netns(), "iptables-legacy", "-F", "FORWARD");
@@ -441,28 +406,21 @@ class ProxyRulesLabTest {
       assertThat(lab.connect(ext, n1.ip(), DemoCluster.WEB_NODEPORT).outcome())
           .isEqualTo(Connection.Outcome.TIMED_OUT);
 
-      DoctorReport live =
-          Doctor.standard().examine(DoctorInputs.live(node("node1"), objects()).withPacket(p));
-      assertThat(live.findings())
-          .filteredOn(f -> f.id().equals("packet-not-delivered"))
-          .singleElement()
+      LiveAndBundle.Named named =
+          LiveAndBundle.on(node("node1"), objects())
+              .with(in -> in.withPacket(p))
+              .named("packet-not-delivered", tmp.resolve("host-rule"));
+      assertThat(named.live())
           .satisfies(
               f -> {
                 assertThat(f.summary()).contains("dropped-by-rule").contains("filter FORWARD");
                 assertThat(f.evidence().get(0).where()).startsWith("$ iptables-save (line ");
                 assertThat(f.evidence().get(0).text()).isEqualTo(printed);
               });
-
-      DoctorInput b = bundle("node1", "host-rule");
-      DoctorReport traced = Doctor.standard().examine(b.withPacket(p));
-      Finding f =
-          traced.findings().stream()
-              .filter(x -> x.id().equals("packet-not-delivered"))
-              .findFirst()
-              .orElseThrow();
-      assertThat(citedLine(tmp.resolve("host-rule"), f.evidence().get(0))).endsWith(printed);
+      assertThat(named.citedLine(named.bundle().evidence().get(0))).endsWith(printed);
       // Without the packet there is nothing to explain.
-      assertThat(findings(b, "packet-not-delivered")).isEmpty();
+      assertThat(findings(DoctorInputs.bundle(named.dir(), objects()), "packet-not-delivered"))
+          .isEmpty();
     } finally {
       List<String> delete = new ArrayList<>(List.of("iptables", "-D"));
       delete.addAll(rule);
@@ -503,19 +461,16 @@ class ProxyRulesLabTest {
                       lab.client("ext").netns(), lab.node("node1").ip(), DemoCluster.WEB_NODEPORT)
                   .outcome())
           .isEqualTo(Connection.Outcome.REPLIED);
-      List<Finding> live = findings(DoctorInputs.live(node("node1"), objects()), "duplicate-rules");
-      assertThat(live).singleElement();
-      assertThat(live.get(0).evidence())
+      LiveAndBundle.Named named =
+          LiveAndBundle.on(node("node1"), objects()).named("duplicate-rules", tmp.resolve("dup"));
+      assertThat(named.live().evidence())
           .hasSize(2)
           .allSatisfy(e -> assertThat(e.text()).isEqualTo(jump));
-
-      List<Finding> fromBundle = findings(bundle("node1", "dup"), "duplicate-rules");
-      assertThat(fromBundle).singleElement();
-      for (Evidence e : fromBundle.get(0).evidence()) {
-        assertThat(citedLine(tmp.resolve("dup"), e)).endsWith(jump);
+      for (Evidence e : named.bundle().evidence()) {
+        assertThat(named.citedLine(e)).endsWith(jump);
       }
-      assertThat(fromBundle.get(0).evidence().get(0).where())
-          .isNotEqualTo(fromBundle.get(0).evidence().get(1).where());
+      assertThat(named.bundle().evidence().get(0).where())
+          .isNotEqualTo(named.bundle().evidence().get(1).where());
     } finally {
       List<String> delete = new ArrayList<>(List.of("iptables", "-t", "nat", "-D", "PREROUTING"));
       delete.addAll(args);

@@ -3,45 +3,28 @@ package dev.svcproxy.doctor;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.svcproxy.kernel.CommandRunner;
-import dev.svcproxy.kernel.ProcessCommandRunner;
 import dev.svcproxy.lab.Connection;
 import dev.svcproxy.lab.DemoCluster;
 import dev.svcproxy.lab.Lab;
-import dev.svcproxy.testutil.KernelTests;
+import dev.svcproxy.testutil.DemoClusterExtension;
 import dev.svcproxy.trace.bundle.BundleCapture;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The same rule-state findings in nftables mode, where kube-proxy turns Service ports away through
  * its no-endpoint verdict maps instead of filter rules.
  */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class ProxyRulesNftablesLabTest {
-  private DemoCluster cluster;
-  private Lab lab;
+  @RegisterExtension static final DemoClusterExtension demo = DemoClusterExtension.mode("nftables");
+  private final DemoCluster cluster = demo.cluster();
+  private final Lab lab = demo.lab();
   @TempDir Path tmp;
-
-  @BeforeAll
-  void start() {
-    KernelTests.require("doctor lab tests");
-    cluster = DemoCluster.start(new ProcessCommandRunner(), "nftables");
-    lab = cluster.lab();
-  }
-
-  @AfterAll
-  void stop() {
-    if (cluster != null) {
-      cluster.close();
-    }
-  }
 
   private CommandRunner node(String name) {
     return lab.runner().inNetns(lab.node(name).netns());

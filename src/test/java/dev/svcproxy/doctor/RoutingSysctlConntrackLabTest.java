@@ -4,11 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.svcproxy.kernel.CommandResult;
 import dev.svcproxy.kernel.CommandRunner;
-import dev.svcproxy.kernel.ProcessCommandRunner;
 import dev.svcproxy.lab.Connection;
 import dev.svcproxy.lab.DemoCluster;
 import dev.svcproxy.lab.Lab;
-import dev.svcproxy.testutil.KernelTests;
+import dev.svcproxy.testutil.DemoClusterExtension;
+import dev.svcproxy.testutil.LiveAndBundle;
 import dev.svcproxy.trace.PacketSpec;
 import dev.svcproxy.trace.bundle.BundleCapture;
 import java.nio.file.Files;
@@ -18,10 +18,8 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import java.util.function.Function;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -29,29 +27,13 @@ import org.junit.jupiter.api.io.TempDir;
  * breakage, the doctor names it on the live node and on a captured bundle with the evidence, and
  * the fix it gives clears it. Every change is made inside the lab's namespaces and undone.
  */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class RoutingSysctlConntrackLabTest {
-  private DemoCluster cluster;
-  private Lab lab;
-  private Lab.Node n1;
-  private CommandRunner node;
+  @RegisterExtension static final DemoClusterExtension demo = DemoClusterExtension.iptables();
+  private final DemoCluster cluster = demo.cluster();
+  private final Lab lab = demo.lab();
+  private final Lab.Node n1 = lab.node("node1");
+  private final CommandRunner node = demo.node("node1");
   @TempDir Path tmp;
-
-  @BeforeAll
-  void start() {
-    KernelTests.require("doctor lab tests");
-    cluster = DemoCluster.start(new ProcessCommandRunner());
-    lab = cluster.lab();
-    n1 = lab.node("node1");
-    node = lab.runner().inNetns(n1.netns());
-  }
-
-  @AfterAll
-  void stop() {
-    if (cluster != null) {
-      cluster.close();
-    }
-  }
 
   private static List<Finding> only(DoctorInput in, String id) {
     return Doctor.standard().examine(in).findings().stream()
@@ -60,25 +42,18 @@ class RoutingSysctlConntrackLabTest {
   }
 
   /** The finding, live and from a bundle captured now; the bundle's evidence lines checked. */
-  private Finding[] liveAndBundle(String id, Function<DoctorInput, DoctorInput> with)
-      throws Exception {
-    List<Finding> live = only(with.apply(DoctorInputs.live(node, Optional.empty())), id);
-    assertThat(live).as("live").singleElement();
-    Path dir = tmp.resolve(id + System.nanoTime());
-    BundleCapture.captureInto(node, dir);
-    List<Finding> bundle = only(with.apply(DoctorInputs.bundle(dir, Optional.empty())), id);
-    assertThat(bundle).as("bundle").singleElement();
-    // Every "file:line" the bundle finding cites holds the text it quotes.
-    for (Evidence e : bundle.get(0).evidence()) {
-      int colon = e.where().lastIndexOf(':');
-      if (colon > 0 && e.where().substring(colon + 1).matches("\\d+")) {
-        List<String> lines = Files.readAllLines(dir.resolve(e.where().substring(0, colon)));
-        assertThat(lines.get(Integer.parseInt(e.where().substring(colon + 1)) - 1).strip())
-            .as(e.where())
-            .endsWith(e.text());
+  private Finding[] liveAndBundle(String id, Function<DoctorInput, DoctorInput> with) {
+    LiveAndBundle.Named n =
+        LiveAndBundle.on(node, Optional.empty())
+            .with(with::apply)
+            .named(id, tmp.resolve(id + System.nanoTime()));
+    // Every "file:line" the bundle finding cites holds the text it quotes, at the line's end.
+    for (Evidence e : n.bundle().evidence()) {
+      if (e.where().matches(".+:\\d+")) {
+        assertThat(n.citedLine(e)).as(e.where()).endsWith(e.text());
       }
     }
-    return new Finding[] {live.get(0), bundle.get(0)};
+    return new Finding[] {n.live(), n.bundle()};
   }
 
   private Finding[] liveAndBundle(String id) throws Exception {

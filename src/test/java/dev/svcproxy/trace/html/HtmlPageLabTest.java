@@ -4,49 +4,37 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.svcproxy.cli.Main;
-import dev.svcproxy.kernel.ProcessCommandRunner;
 import dev.svcproxy.lab.Connection;
 import dev.svcproxy.lab.DemoCluster;
 import dev.svcproxy.lab.Lab;
-import dev.svcproxy.testutil.KernelTests;
+import dev.svcproxy.testutil.DemoClusterExtension;
 import dev.svcproxy.trace.bundle.BundleCapture;
 import java.awt.image.BufferedImage;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Path;
 import java.time.Duration;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The trace and doctor pages of real traces: bundles captured from the two-node demo cluster, each
  * case first shown with a real connection, then the page rendered in headless Chromium.
  */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class HtmlPageLabTest {
   /** The packet box's fill: proves the chart was painted. */
   private static final int PACKET_FILL = 0xe6f4ea;
 
-  private DemoCluster cluster;
-  private Lab lab;
+  @RegisterExtension static final DemoClusterExtension demo = DemoClusterExtension.iptables();
+  private final DemoCluster cluster = demo.cluster();
+  private final Lab lab = demo.lab();
   @TempDir Path tmp;
 
   @BeforeAll
-  void start() {
-    KernelTests.require("html page lab tests");
+  static void chromium() {
     Chromium.binary();
-    cluster = DemoCluster.start(new ProcessCommandRunner());
-    lab = cluster.lab();
-  }
-
-  @AfterAll
-  void stop() {
-    if (cluster != null) {
-      cluster.close();
-    }
   }
 
   private Path capture(String node, String name) {
