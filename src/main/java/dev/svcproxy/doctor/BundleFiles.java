@@ -152,18 +152,39 @@ public final class BundleFiles {
   }
 
   /**
-   * The line of sysctl.txt that sets {@code key} (dots or slashes), or on a live node the command
-   * that shows it.
+   * The line of sysctl.txt whose value of {@code key} (dots or slashes) the node state holds, or on
+   * a live node the command that shows it. A key set on several lines (two pastes, or `sysctl -w`
+   * after `sysctl -a`) is read as the kernel keeps it, the last write winning: the reader keeps the
+   * last valid value, and this cites that line, not the first one that names the key. When no line
+   * holds a value the reader took, the last line naming the key shows what was ignored.
    */
   public Optional<Evidence> sysctl(String key) {
     String k = key.replace('/', '.');
-    Optional<Evidence> line =
-        first(
+    String text = files.get("sysctl.txt");
+    List<Evidence> lines =
+        find(
             "sysctl.txt",
             l -> {
               int eq = l.indexOf('=');
               return eq > 0 && l.substring(0, eq).strip().replace('/', '.').equals(k);
             });
+    if (text == null || lines.isEmpty()) {
+      return Optional.empty();
+    }
+    // The value the tracer and the checks use, read by the same reader.
+    String used =
+        dev.svcproxy.trace.bundle.BundleReader.fromFiles(Map.of("sysctl.txt", text))
+            .sysctls()
+            .get(k);
+    Evidence cited = lines.get(lines.size() - 1);
+    for (int i = lines.size() - 1; i >= 0; i--) {
+      String t = lines.get(i).text();
+      if (used != null && t.substring(t.indexOf('=') + 1).strip().equals(used)) {
+        cited = lines.get(i);
+        break;
+      }
+    }
+    Optional<Evidence> line = Optional.of(cited);
     if (!live) {
       return line;
     }

@@ -51,12 +51,19 @@ public final class Doctor {
     }
     findings.sort(Comparator.comparing(Finding::severity));
     TraceResult trace = input.packet().map(ctx::trace).orElse(null);
-    if (trace != null) {
-      warnings.addAll(trace.warnings());
-    }
     // What the bundle reader assumed for missing files comes first, then what the checks assumed.
     Set<String> assumedAll = new LinkedHashSet<>(input.node().notes());
     assumedAll.addAll(ctx.assumptions());
+    if (trace != null) {
+      // The tracer repeats the node's notes, and adds its own for what the packet lacks ("no
+      // --in-iface: assumed ..."): assumptions, listed once. Warnings are problems with the input
+      // (lines not read, prose, truncated tables) and rules the trace could not apply.
+      for (String w : trace.warnings()) {
+        if (!assumedAll.contains(w)) {
+          (w.startsWith("no ") ? assumedAll : warnings).add(w);
+        }
+      }
+    }
     List<String> assumed = List.copyOf(assumedAll);
     return new DoctorReport(
         findings, trace, List.copyOf(warnings), assumed, confidence(input, assumed));

@@ -4,6 +4,8 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.svcproxy.trace.TraceFormatter;
+import dev.svcproxy.trace.TraceResult;
+import java.util.List;
 import java.util.Locale;
 
 /** Prints a doctor report for people (text) and programs (JSON). */
@@ -33,7 +35,9 @@ public final class DoctorFormatter {
       }
     }
     if (r.trace() != null) {
-      b.append('\n').append(TraceFormatter.text(r.trace()));
+      // The trace's own notes are printed once below, under "assumed:" or "warnings:".
+      TraceResult t = new TraceResult(r.trace().packet(), r.trace().outcomes(), List.of());
+      b.append('\n').append(TraceFormatter.text(t));
     }
     if (!r.assumptions().isEmpty()) {
       b.append("\nassumed:\n");

@@ -110,7 +110,9 @@ public final class PastedInput {
   /**
    * Lines [from, to) of one segment: a prompt line first when {@code prompted}. Paragraphs
    * (separated by blank lines) are recognised by content; one that is not continues the kind before
-   * it under a prompt or in YAML (a listing's next chain, a YAML document's next part).
+   * it under a prompt or in YAML (a listing's next chain, a YAML document's next part). Under a
+   * prompt, a later paragraph recognised as another kind than the command prints ends the command's
+   * output: what follows was pasted without its prompt.
    */
   private static void segment(
       String source,
@@ -122,6 +124,8 @@ public final class PastedInput {
       List<Block> blocks,
       List<String> unrecognised) {
     boolean kubectl = command == Kind.KUBE_OBJECTS;
+    boolean underPrompt = prompted;
+    boolean firstParagraph = true;
     Kind current = kubectl ? null : command;
     List<String> buf = new ArrayList<>();
     List<Integer> nums = new ArrayList<>();
@@ -144,13 +148,23 @@ public final class PastedInput {
         end++;
       }
       Kind k = sniff(lines, i, end);
-      if (kubectl && k != Kind.KUBE_OBJECTS && k != Kind.KUBE_TABLE) {
-        k = null;
-      }
-      if (command != null && !kubectl && k != null && k != command && !compatible(command, k)) {
+      boolean otherKind =
+          k != null
+              && (kubectl
+                  ? k != Kind.KUBE_OBJECTS && k != Kind.KUBE_TABLE
+                  : command != null && k != command && !compatible(command, k));
+      if (otherKind && !firstParagraph) {
+        // After a blank line, output recognised as another command's (pasted without its prompt)
+        // ends the prompted command's output: it is a block of its own. Paragraphs of the same
+        // kind (the next chain of `iptables -L`) stay with the command.
+        underPrompt = false;
+        kubectl = false;
+        command = null;
+      } else if (otherKind) {
         k = null; // the command says what it printed; content that looks otherwise is its output.
       }
-      if (k == null && (prompted || current == Kind.KUBE_OBJECTS)) {
+      firstParagraph = false;
+      if (k == null && (underPrompt || current == Kind.KUBE_OBJECTS)) {
         // Under a prompt the output runs to the next prompt; YAML runs on past blank lines.
         // Elsewhere text that is not recognised is the author's words, not output.
         k = current;

@@ -167,9 +167,29 @@ public final class ConntrackCheck implements Check {
     NodeState.Tuple o = c.original();
     String key =
         "src=" + o.src() + " dst=" + o.dst() + " sport=" + o.sport() + " dport=" + o.dport();
+    // By the line's parsed original tuple: `conntrack -L` lines start with "udp" (no "ipv4 2"
+    // before it), and "dport=53" must not match "dport=5353".
     return ctx.files()
-        .first("conntrack.txt", l -> l.contains(" udp ") && l.contains(key))
+        .first("conntrack.txt", l -> isUdpEntryOf(l, o))
         .orElse(ctx.files().at("conntrack.txt", 0, "udp " + key));
+  }
+
+  /** Whether {@code line} is a UDP entry whose first (original) tuple is {@code o}. */
+  private static boolean isUdpEntryOf(String line, NodeState.Tuple o) {
+    List<String> w = List.of(line.strip().split("\\s+"));
+    return w.contains("udp")
+        && o.src().equals(firstValue(w, "src="))
+        && o.dst().equals(firstValue(w, "dst="))
+        && String.valueOf(o.sport()).equals(firstValue(w, "sport="))
+        && String.valueOf(o.dport()).equals(firstValue(w, "dport="));
+  }
+
+  private static String firstValue(List<String> words, String key) {
+    return words.stream()
+        .filter(x -> x.startsWith(key))
+        .findFirst()
+        .map(x -> x.substring(key.length()))
+        .orElse(null);
   }
 
   private static Optional<Finding> tableFull(DoctorContext ctx) {

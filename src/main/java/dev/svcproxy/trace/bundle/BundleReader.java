@@ -200,6 +200,8 @@ public final class BundleReader {
         routeFile != null ? routes(routeFile, files.get(routeFile)) : List.of();
     if (routes.isEmpty()) {
       notes.add("no ip-route.json: routes unknown; local addresses come from ip-addr.json");
+    } else if (routes.stream().noneMatch(r -> r.table().equals("local"))) {
+      routes = withLocalRoutes(routeFile, routes, ifaces);
     }
     String ruleFile = pick(files, "ip-rule.json", "ip-rule.txt");
     List<NodeState.RoutingRule> rules =
@@ -496,6 +498,37 @@ public final class BundleReader {
               r.path("metric").asInt(0),
               r.path("scope").asText("global")));
     }
+    return out;
+  }
+
+  /**
+   * Routes without the local table (`ip route` prints main only) plus the local routes the kernel
+   * adds with every address (fib_add_ifaddr: {@code local ADDR dev IF}, whatever the link's state,
+   * so the VIPs of a down kube-ipvs0 are local too) and {@code local 127.0.0.0/8 dev lo}. Without
+   * them a packet to the node's own address would be routed on, and {@code addrtype --dst-type
+   * LOCAL} would never match.
+   */
+  private List<NodeState.Route> withLocalRoutes(
+      String file, List<NodeState.Route> routes, List<NodeState.Interface> ifaces) {
+    List<NodeState.Route> out = new ArrayList<>(routes);
+    List<String> added = new ArrayList<>();
+    out.add(new NodeState.Route("local", "local", "127.0.0.0/8", "", "lo", "127.0.0.1", 0, "host"));
+    added.add("127.0.0.0/8 dev lo");
+    for (NodeState.Interface i : ifaces) {
+      for (NodeState.Address a : i.addresses()) {
+        if (a.ip().startsWith("127.") && i.name().equals("lo")) {
+          continue; // inside 127.0.0.0/8 already
+        }
+        out.add(
+            new NodeState.Route("local", "local", a.ip() + "/32", "", i.name(), a.ip(), 0, "host"));
+        added.add(a.ip() + " dev " + i.name());
+      }
+    }
+    notes.add(
+        file
+            + " has no local-table routes (`ip route` shows the main table only): assumed the"
+            + " local routes the kernel adds for the node's addresses: local "
+            + String.join(", local ", added));
     return out;
   }
 
