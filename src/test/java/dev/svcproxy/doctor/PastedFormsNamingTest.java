@@ -84,7 +84,8 @@ class PastedFormsNamingTest {
   void ipvsadmListAndKubeIpvs0_externalAddressBound_namesLbIpBoundLocally() {
     // 203.0.113.10 is bound on kube-ipvs0 and IPVS serves it on port 80 only: the node owns the
     // address (any other port goes to its own stack), which is seed 001's lb-ip-bound-locally.
-    // 10.96.0.1 is a ClusterIP in truth, but nothing pasted says so (see the report's note).
+    // The kubectl table says it is a LoadBalancer IP: an address on kube-ipvs0 whose kind nothing
+    // shows is not called one (every Service has a ClusterIP there too).
     String text =
         """
         $ ip addr show kube-ipvs0
@@ -102,6 +103,9 @@ class PastedFormsNamingTest {
           -> 192.168.1.10:6443            Masq    1      3          0
         TCP  203.0.113.10:80 rr
           -> 10.244.1.5:80                Masq    1      0          0
+        $ kubectl get svc -o wide
+        NAME   TYPE           CLUSTER-IP     EXTERNAL-IP    PORT(S)        AGE   SELECTOR
+        web    LoadBalancer   10.96.45.12    203.0.113.10   80:30080/TCP   3d    app=web
         """;
     DoctorReport r = examine("ipvs.txt", text);
     assertThat(r.findings())

@@ -125,14 +125,18 @@ public record LiveAndBundle(
       return List.of(live, bundle);
     }
 
-    /** The line a bundle evidence's {@code file:line} cites, read from disk (stripped). */
+    /**
+     * The line a bundle evidence's {@code file:line} cites, read from disk (stripped), a rule
+     * without the {@code [packets:bytes]} counters the capture saves (as a person writes it).
+     */
     public String citedLine(Evidence e) {
       Matcher m = CITED.matcher(e.where());
       assertThat(m.matches()).as("%s is file:line", e.where()).isTrue();
       try {
         return Files.readAllLines(dir.resolve(m.group(1)))
             .get(Integer.parseInt(m.group(2)) - 1)
-            .strip();
+            .strip()
+            .replaceFirst("^\\[\\d+:\\d+\\] ", "");
       } catch (IOException ex) {
         throw new UncheckedIOException(ex);
       }
