@@ -63,6 +63,15 @@ class ProxyRulesLabTest {
         .replaceFirst("^\\[\\d+:\\d+\\] ", "");
   }
 
+  /** Writes the Services and waits until both proxies synced them. */
+  private void writeServices(String text) {
+    int a = cluster.proxy(1).count("synced iptables");
+    int b = cluster.proxy(2).count("synced iptables");
+    cluster.writeManifest("services.yaml", text);
+    cluster.proxy(1).awaitLog("synced iptables", a + 1, java.time.Duration.ofSeconds(30));
+    cluster.proxy(2).awaitLog("synced iptables", b + 1, java.time.Duration.ofSeconds(30));
+  }
+
   /** Writes the slices and waits until both proxies synced them. */
   private void writeSlices(String text) {
     int a = cluster.proxy(1).count("synced iptables");
@@ -150,10 +159,13 @@ class ProxyRulesLabTest {
     assertThat(lab.connect(n1.netns(), n1.ip(), DemoCluster.WEB_LOCAL_NODEPORT).backend())
         .isEqualTo("web-b");
 
-    DoctorInput b1 = bundle("node1", "seed002-node1");
-    List<Finding> f1 = findings(b1, "etp-local-no-local-endpoints");
-    assertThat(f1).singleElement();
-    Finding f = f1.get(0);
+    // Named on the live node and on its captured bundle alike.
+    LiveAndBundle.Named named =
+        LiveAndBundle.on(node("node1"), objects())
+            .named("etp-local-no-local-endpoints", tmp.resolve("seed002-node1"));
+    assertThat(named.live().summary()).isEqualTo(named.bundle().summary());
+    DoctorInput b1 = named.bundleInput();
+    Finding f = named.bundle();
     assertThat(f.severity()).isEqualTo(Severity.INFO);
     assertThat(f.summary())
         .startsWith("default/web-local:http ")
@@ -183,6 +195,24 @@ class ProxyRulesLabTest {
     assertThat(traced.trace().outcomes())
         .allSatisfy(o -> assertThat(o.reasonCode()).isEqualTo(ReasonCode.NO_ENDPOINTS));
     assertThat(traced.findings()).noneMatch(x -> x.id().equals("packet-not-delivered"));
+
+    // The fix the finding points at when the drop is not wanted: eTP=Cluster (the client's
+    // address is then masqueraded). The finding goes and node1 forwards to node2's endpoint.
+    assertThat(f.fix()).contains("externalTrafficPolicy");
+    Path services = cluster.manifests().resolve("services.yaml");
+    String before = Files.readString(services);
+    assertThat(before).contains("externalTrafficPolicy: Local");
+    try {
+      writeServices(
+          before.replace("externalTrafficPolicy: Local", "externalTrafficPolicy: Cluster"));
+      assertThat(
+              findings(DoctorInputs.live(node("node1"), objects()), "etp-local-no-local-endpoints"))
+          .isEmpty();
+      assertThat(lab.connect(ext, n1.ip(), DemoCluster.WEB_LOCAL_NODEPORT).outcome())
+          .isEqualTo(Connection.Outcome.REPLIED);
+    } finally {
+      writeServices(before);
+    }
   }
 
   @Test
