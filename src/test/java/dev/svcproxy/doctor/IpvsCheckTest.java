@@ -78,6 +78,21 @@ class IpvsCheckTest {
   }
 
   @Test
+  void seed000FailingNode_checksWriteNothingToStdout() throws Exception {
+    // stdout carries the doctor's report only (`doctor -o json | jq`): a check that prints
+    // (a left-over debug line) would break it. The IPVS checks trace the node's own connections.
+    java.io.PrintStream saved = System.out;
+    java.io.ByteArrayOutputStream buf = new java.io.ByteArrayOutputStream();
+    try (java.io.PrintStream capture = new java.io.PrintStream(buf, true, "UTF-8")) {
+      System.setOut(capture);
+      examine(seed000(FAILING_000));
+    } finally {
+      System.setOut(saved);
+    }
+    assertThat(buf.toString(java.nio.charset.StandardCharsets.UTF_8)).isEmpty();
+  }
+
+  @Test
   void seed000FailingNode_namesMissingClusterCidrAndVipAsSource() {
     DoctorReport r = examine(seed000(FAILING_000));
 

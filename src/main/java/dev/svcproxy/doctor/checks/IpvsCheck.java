@@ -543,20 +543,6 @@ public final class IpvsCheck implements Check {
         continue; // etp-local-no-snat-remote-endpoints names it
       }
       TraceResult t = tracer == null ? ctx.trace(spec(s)) : tracer.trace(spec(s));
-      t.outcomes()
-          .forEach(
-              o ->
-                  System.out.println(
-                      "DBG "
-                          + o.delivered()
-                          + " "
-                          + o.finalSource()
-                          + " "
-                          + o.reasonCode()
-                          + " "
-                          + o.reply()
-                          + " steps "
-                          + o.steps()));
       Optional<Outcome> hung =
           t.outcomes().stream()
               .filter(
