@@ -85,7 +85,7 @@ class IpvsCheckTest {
     java.io.ByteArrayOutputStream buf = new java.io.ByteArrayOutputStream();
     try (java.io.PrintStream capture = new java.io.PrintStream(buf, true, "UTF-8")) {
       System.setOut(capture);
-      examine(seed000(FAILING_000));
+      Doctor.standard().examine(DoctorInputs.files(seed000(FAILING_000), Optional.empty()));
     } finally {
       System.setOut(saved);
     }
