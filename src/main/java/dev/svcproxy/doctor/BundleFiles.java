@@ -113,10 +113,6 @@ public final class BundleFiles {
     return out;
   }
 
-  /** iptables-save -c's counters in front of a rule ("[12:720] -A ..."). */
-  private static final java.util.regex.Pattern COUNTERS =
-      java.util.regex.Pattern.compile("^\\[\\d+:\\d+\\]\\s+(?=-A\\s)");
-
   /**
    * A line as evidence shows it: a rule of an iptables-save file without the counters iptables-save
    * -c puts in front (captures save them; the rule reads as a person writes it, and the line number
@@ -124,7 +120,7 @@ public final class BundleFiles {
    */
   static String shown(String file, String line) {
     return file.matches("ip6?tables(-legacy)?-save\\.txt")
-        ? COUNTERS.matcher(line).replaceFirst("")
+        ? dev.svcproxy.netfilter.Rule.withoutCounters(line)
         : line;
   }
 

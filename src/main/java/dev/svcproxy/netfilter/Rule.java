@@ -12,6 +12,15 @@ import java.util.regex.Pattern;
 public record Rule(String chain, List<Arg> args, String counters) {
 
   private static final Pattern COUNTERS = Pattern.compile("\\[\\d+:\\d+\\]");
+  private static final Pattern LEADING_COUNTERS = Pattern.compile("^\\[\\d+:\\d+\\]\\s+");
+
+  /**
+   * A line of {@code iptables-save -c} without the {@code [packets:bytes]} in front of a rule, as a
+   * person writes the rule; other lines as they are.
+   */
+  public static String withoutCounters(String line) {
+    return LEADING_COUNTERS.matcher(line).replaceFirst("");
+  }
 
   public Rule {
     SafeText.name("chain name", chain);

@@ -55,10 +55,8 @@ class BookCasesLabTest {
   private static String line(Path dir, Evidence e) throws Exception {
     String[] parts = e.where().split(":");
     assertThat(parts).hasSize(2);
-    return Files.readAllLines(dir.resolve(parts[0]))
-        .get(Integer.parseInt(parts[1]) - 1)
-        .strip()
-        .replaceFirst("^\\[\\d+:\\d+\\] ", "");
+    return dev.svcproxy.netfilter.Rule.withoutCounters(
+        Files.readAllLines(dir.resolve(parts[0])).get(Integer.parseInt(parts[1]) - 1).strip());
   }
 
   private void restore(String netns, String rules) {

@@ -57,10 +57,8 @@ class ProxyRulesLabTest {
   /** The line a bundle evidence cites, read from the file itself (a rule without its counters). */
   private String citedLine(Path dir, Evidence e) throws IOException {
     String[] w = e.where().split(":");
-    return Files.readAllLines(dir.resolve(w[0]))
-        .get(Integer.parseInt(w[1]) - 1)
-        .strip()
-        .replaceFirst("^\\[\\d+:\\d+\\] ", "");
+    return dev.svcproxy.netfilter.Rule.withoutCounters(
+        Files.readAllLines(dir.resolve(w[0])).get(Integer.parseInt(w[1]) - 1).strip());
   }
 
   /** Writes the Services and waits until both proxies synced them. */

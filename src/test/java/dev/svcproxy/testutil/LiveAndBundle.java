@@ -133,10 +133,10 @@ public record LiveAndBundle(
       Matcher m = CITED.matcher(e.where());
       assertThat(m.matches()).as("%s is file:line", e.where()).isTrue();
       try {
-        return Files.readAllLines(dir.resolve(m.group(1)))
-            .get(Integer.parseInt(m.group(2)) - 1)
-            .strip()
-            .replaceFirst("^\\[\\d+:\\d+\\] ", "");
+        return dev.svcproxy.netfilter.Rule.withoutCounters(
+            Files.readAllLines(dir.resolve(m.group(1)))
+                .get(Integer.parseInt(m.group(2)) - 1)
+                .strip());
       } catch (IOException ex) {
         throw new UncheckedIOException(ex);
       }

@@ -176,17 +176,17 @@ final class NodeNetwork {
                 }
               }
             });
-    return inTable(ctx, tableLabel, l -> texts.contains(stripCounters(l)), r.print());
+    return inTable(
+        ctx,
+        tableLabel,
+        l -> texts.contains(dev.svcproxy.netfilter.Rule.withoutCounters(l)),
+        r.print());
   }
 
   /** The policy line of a built-in chain (":FORWARD DROP [0:0]"). */
   static Evidence policyLine(DoctorContext ctx, String tableLabel, String chain, String policy) {
     return inTable(
         ctx, tableLabel, l -> l.startsWith(":" + chain + " "), ":" + chain + " " + policy);
-  }
-
-  private static String stripCounters(String l) {
-    return l.startsWith("[") && l.indexOf("] ") > 0 ? l.substring(l.indexOf("] ") + 2) : l;
   }
 
   /** The policy of a built-in chain in a table, if the dump declares it. */

@@ -59,13 +59,8 @@ final class ProxyRules {
   static Evidence cite(DoctorContext ctx, String file, Rule rule) {
     String printed = rule.print();
     return ctx.files()
-        .first(file, l -> stripCounters(l).equals(printed))
+        .first(file, l -> dev.svcproxy.netfilter.Rule.withoutCounters(l.strip()).equals(printed))
         .orElseGet(() -> ctx.files().at(file, 0, printed));
-  }
-
-  private static String stripCounters(String line) {
-    String s = line.strip();
-    return s.startsWith("[") && s.indexOf(']') > 0 ? s.substring(s.indexOf(']') + 1).strip() : s;
   }
 
   /**

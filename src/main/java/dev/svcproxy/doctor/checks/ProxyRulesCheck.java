@@ -615,7 +615,12 @@ public final class ProxyRulesCheck implements Check {
               }
               dups++;
               List<Evidence> lines =
-                  ctx.files().find(file, l -> stripCounters(l).equals(s.getKey()));
+                  ctx.files()
+                      .find(
+                          file,
+                          l ->
+                              dev.svcproxy.netfilter.Rule.withoutCounters(l.strip())
+                                  .equals(s.getKey()));
               if (lines.isEmpty()) {
                 ev.add(ctx.files().at(file, 0, s.getKey() + " (" + s.getValue() + " times)"));
               } else {
@@ -643,11 +648,6 @@ public final class ProxyRulesCheck implements Check {
                 + " copy)."));
   }
 
-  private static String stripCounters(String line) {
-    String s = line.strip();
-    return s.startsWith("[") && s.indexOf(']') > 0 ? s.substring(s.indexOf(']') + 1).strip() : s;
-  }
-
   /**
    * Whether one pasted block (the output of one prompt's command) shows {@code rule} twice: only
    * then is the copy the node's, not the paste's.
@@ -659,7 +659,8 @@ public final class ProxyRulesCheck implements Check {
     for (String l : lines) {
       if (dev.svcproxy.trace.bundle.Prompts.command(l) != null) {
         block++;
-      } else if (stripCounters(l).equals(rule) && perBlock.merge(block, 1, Integer::sum) > 1) {
+      } else if (dev.svcproxy.netfilter.Rule.withoutCounters(l.strip()).equals(rule)
+          && perBlock.merge(block, 1, Integer::sum) > 1) {
         return true;
       }
     }
