@@ -199,6 +199,19 @@ public final class Lab implements AutoCloseable {
   }
 
   /**
+   * A second link between two of the lab's namespaces: a veth pair named {@code dev} on both sides,
+   * {@code addrA}/{@code addrB} (CIDR notation) on each end, both up. It goes away with the
+   * namespaces.
+   */
+  public void wire(String netnsA, String addrA, String netnsB, String addrB, String dev) {
+    in(netnsA, "ip", "link", "add", dev, "type", "veth", "peer", "name", dev, "netns", netnsB);
+    in(netnsA, "ip", "addr", "add", addrA, "dev", dev);
+    in(netnsA, "ip", "link", "set", dev, "up");
+    in(netnsB, "ip", "addr", "add", addrB, "dev", dev);
+    in(netnsB, "ip", "link", "set", dev, "up");
+  }
+
+  /**
    * Starts a TCP backend in a pod that answers every connection with one line: the pod's name and
    * the peer address it saw, so a test can tell whether the client was SNATed.
    */

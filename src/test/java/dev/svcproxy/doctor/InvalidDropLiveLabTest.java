@@ -167,26 +167,10 @@ class InvalidDropLiveLabTest {
    */
   private void asymmetricPath() {
     lab.route(ext.netns(), n1.podCidr(), n1.ip());
-    lab.in(
-        ext.netns(),
-        "ip",
-        "link",
-        "add",
-        "asy",
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "asy",
-        "netns",
-        webA.netns());
-    lab.in(ext.netns(), "ip", "addr", "add", "10.98.0.2/30", "dev", "asy");
-    lab.in(ext.netns(), "ip", "link", "set", "asy", "up");
+    lab.wire(ext.netns(), "10.98.0.2/30", webA.netns(), "10.98.0.1/30", "asy");
     // ext takes segments from web-a on the link it does not route to web-a by.
     lab.in(ext.netns(), "sysctl", "-q", "-w", "net.ipv4.conf.all.rp_filter=0");
     lab.in(ext.netns(), "sysctl", "-q", "-w", "net.ipv4.conf.asy.rp_filter=0");
-    lab.in(webA.netns(), "ip", "addr", "add", "10.98.0.1/30", "dev", "asy");
-    lab.in(webA.netns(), "ip", "link", "set", "asy", "up");
     lab.in(webA.netns(), "ip", "route", "add", ext.ip() + "/32", "via", "10.98.0.2", "table", "77");
     lab.in(webA.netns(), "ip", "rule", "add", "fwmark", "0x77", "lookup", "77");
     lab.in(

@@ -375,23 +375,7 @@ class RoutingSysctlConntrackLabTest {
     Lab.Pod webA = lab.pod("web-a");
     String liberal = "net.netfilter.nf_conntrack_tcp_be_liberal";
     lab.route(ext.netns(), n1.podCidr(), n1.ip());
-    lab.in(
-        ext.netns(),
-        "ip",
-        "link",
-        "add",
-        "asy",
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "asy",
-        "netns",
-        webA.netns());
-    lab.in(ext.netns(), "ip", "addr", "add", "10.98.0.2/30", "dev", "asy");
-    lab.in(ext.netns(), "ip", "link", "set", "asy", "up");
-    lab.in(webA.netns(), "ip", "addr", "add", "10.98.0.1/30", "dev", "asy");
-    lab.in(webA.netns(), "ip", "link", "set", "asy", "up");
+    lab.wire(ext.netns(), "10.98.0.2/30", webA.netns(), "10.98.0.1/30", "asy");
     lab.in(webA.netns(), "ip", "route", "add", ext.ip() + "/32", "via", "10.98.0.2");
     try {
       Connection broken = lab.connect(ext.netns(), webA.ip(), DemoCluster.BACKEND_PORT);
