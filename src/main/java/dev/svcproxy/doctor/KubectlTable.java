@@ -33,7 +33,7 @@ public final class KubectlTable {
   }
 
   /** One table line: its cells by column header, and where it is. */
-  private record Row(String kind, Map<String, String> cells, String where, String text) {}
+  private record Row(String kind, Map<String, String> cells, String where, String text, int index) {}
 
   private static final Pattern SPLIT = Pattern.compile("\\s{2,}|\\t+");
   private static final Pattern PORT =
@@ -43,6 +43,9 @@ public final class KubectlTable {
 
   private final List<String> warnings = new ArrayList<>();
   private final Set<String> assumptions = new LinkedHashSet<>();
+
+  /** Pod IP to the node it runs on, from {@code kubectl get pods -o wide}. */
+  private final Map<String, String> podNodes = new LinkedHashMap<>();
 
   private KubectlTable() {}
 
@@ -61,23 +64,146 @@ public final class KubectlTable {
   }
 
   private void rows(PastedInput.Block b, List<Row> out) {
+    List<String> where = new ArrayList<>();
+    for (int n : b.numbers()) {
+      where.add(b.source() + ":" + n);
+    }
+    rows(b.lines(), where, out);
+  }
+
+  /** Multi-word column names, and the one-word form a page that collapsed spaces made of one. */
+  private static final Map<String, String> TWO_WORDS =
+      Map.of(
+          "NOMINATED", "NODE",
+          "READINESS", "GATES");
+
+  /**
+   * The column names of a header line: kubectl pads them with two or more spaces; where a page
+   * collapsed that to one ("NAME TYPE CLUSTER-IP"), the words are the names, except kubectl's own
+   * two-word ones ("NOMINATED NODE", "READINESS GATES", or "READINESSGATES" once a space is lost).
+   */
+  static List<String> header(String line) {
+    List<String> out = new ArrayList<>();
+    for (String cell : SPLIT.split(line.strip())) {
+      if (cell.equals("NOMINATED NODE") || cell.equals("READINESS GATES")) {
+        out.add(cell);
+        continue;
+      }
+      String[] w = cell.split(" +");
+      for (int i = 0; i < w.length; i++) {
+        if (TWO_WORDS.containsKey(w[i]) && i + 1 < w.length && w[i + 1].equals(TWO_WORDS.get(w[i]))) {
+          out.add(w[i] + " " + w[++i]);
+        } else if (w[i].equals("READINESSGATES")) {
+          out.add("READINESS GATES");
+        } else if (w[i].equals("NOMINATEDNODE")) {
+          out.add("NOMINATED NODE");
+        } else {
+          out.add(w[i]);
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Columns whose value may hold spaces: they take what the single-word columns around leave. */
+  private static final Set<String> SPACED =
+      Set.of("OS-IMAGE", "KERNEL-VERSION", "ENDPOINTS", "RESTARTS", "MESSAGE");
+
+  private static final Pattern AGE = Pattern.compile("^(\\d+[smhdy])+$|^<invalid>$|^<unknown>$");
+  private static final Pattern DNS_NAME =
+      Pattern.compile("^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$|^<none>$");
+
+  /**
+   * Whether {@code value} has the shape a {@code column}'s values have: what tells a row read word
+   * by word (its spacing lost) from one whose words shifted into the wrong columns.
+   */
+  static boolean shaped(String column, String value) {
+    return switch (column) {
+      case "CLUSTER-IP", "EXTERNAL-IP", "INTERNAL-IP", "IP" ->
+          none(value)
+              || value.equals("None")
+              || List.of(value.split(",")).stream().allMatch(Ip::isIp)
+              || (column.equals("EXTERNAL-IP") && value.matches("[a-z0-9.-]+"));
+      case "AGE" -> AGE.matcher(value).matches();
+      case "NODE", "NOMINATED NODE" -> DNS_NAME.matcher(value).matches();
+      case "READY" -> value.matches("\\d+/\\d+|True|False|Unknown");
+      case "TYPE" -> value.matches("ClusterIP|NodePort|LoadBalancer|ExternalName");
+      case "VERSION" -> value.matches("v\\d+\\.\\d+.*");
+      case "PORT(S)" -> none(value) || value.matches("[\\w:/,.-]+");
+      case "ADDRESSTYPE" -> value.matches("IPv4|IPv6|FQDN");
+      case "STATUS", "ROLES", "NAME", "NAMESPACE", "SELECTOR", "PORTS" -> !value.isEmpty();
+      default -> true;
+    };
+  }
+
+  /**
+   * The cells of a row whose column spacing was lost, read word by word: single-word columns from
+   * the left up to the first column that may hold spaces, and from the right back to the last one;
+   * the words between go to the one spaced column there (several spaced columns side by side cannot
+   * be told apart: left unread, null). Null when the words do not fit the header or a value has not
+   * its column's shape.
+   */
+  static List<String> byShape(List<String> header, List<String> words) {
+    int n = header.size();
+    String[] cells = new String[n];
+    int l = 0;
+    int wl = 0;
+    while (l < n && !SPACED.contains(header.get(l))) {
+      if (wl >= words.size()) {
+        return null;
+      }
+      cells[l++] = words.get(wl++);
+    }
+    int r = n - 1;
+    int wr = words.size() - 1;
+    while (r >= l && !SPACED.contains(header.get(r))) {
+      if (wr < wl) {
+        return null;
+      }
+      cells[r--] = words.get(wr--);
+    }
+    int spaced = r - l + 1;
+    if (spaced == 0 && wl != wr + 1) {
+      return null; // more words than single-word columns, and no column to take them
+    }
+    if (spaced > 0 && wr - wl + 1 < spaced) {
+      return null;
+    }
+    if (spaced == 1) {
+      cells[l] = String.join(" ", words.subList(wl, wr + 1));
+    }
+    for (int c = 0; c < n; c++) {
+      if (cells[c] != null && !shaped(header.get(c), cells[c])) {
+        return null;
+      }
+    }
+    return java.util.Arrays.asList(cells);
+  }
+
+  private void rows(List<String> lines, List<String> wheres, List<Row> out) {
     List<String> header = null;
     String kind = null;
-    for (int i = 0; i < b.lines().size(); i++) {
-      String line = b.lines().get(i);
-      String where = b.source() + ":" + b.numbers().get(i);
+    for (int i = 0; i < lines.size(); i++) {
+      String line = lines.get(i);
+      String where = wheres.get(i);
       if (line.isBlank() || dev.svcproxy.trace.bundle.Prompts.command(line) != null) {
         continue;
       }
       List<String> cells = List.of(SPLIT.split(line.strip()));
-      if (cells.get(0).equals("NAME") || cells.get(0).equals("NAMESPACE")) {
+      String first = line.strip().split("\\s+", 2)[0];
+      if (first.equals("NAME") || first.equals("NAMESPACE")) {
+        cells = header(line);
         header = cells;
         kind =
             cells.contains("ADDRESSTYPE")
                 ? "EndpointSlice"
                 : cells.contains("CLUSTER-IP")
                     ? "Service"
-                    : cells.contains("ENDPOINTS") ? "Endpoints" : null;
+                    : cells.contains("ENDPOINTS")
+                        ? "Endpoints"
+                        : cells.contains("RESTARTS")
+                            ? "Pod"
+                            : cells.contains("INTERNAL-IP") ? "Node" : null;
         if (kind == null) {
           warn(where, "a kubectl table of a kind the doctor does not read, skipped: " + line);
           header = null;
@@ -91,21 +217,28 @@ public final class KubectlTable {
         continue;
       }
       if (cells.size() != header.size()) {
-        warn(
-            where,
-            "expected "
-                + header.size()
-                + " columns ("
-                + String.join(" ", header)
-                + "), got "
-                + cells.size()
-                + ", row skipped: "
-                + line.strip());
-        continue;
+        // The column spacing was lost (a web page collapses runs of spaces): read by shapes.
+        List<String> shaped = byShape(header, List.of(line.strip().split("\\s+")));
+        if (shaped == null) {
+          warn(
+              where,
+              "expected "
+                  + header.size()
+                  + " columns ("
+                  + String.join(" ", header)
+                  + "), got "
+                  + cells.size()
+                  + ", row skipped: "
+                  + line.strip());
+          continue;
+        }
+        cells = shaped;
       }
       Map<String, String> m = new LinkedHashMap<>();
       for (int c = 0; c < header.size(); c++) {
-        m.put(header.get(c), cells.get(c));
+        if (cells.get(c) != null) {
+          m.put(header.get(c), cells.get(c));
+        }
       }
       String name = m.get("NAME");
       int slash = name.indexOf('/');
@@ -117,18 +250,56 @@ public final class KubectlTable {
                 ? "Service"
                 : res.startsWith("endpointslice")
                     ? "EndpointSlice"
-                    : res.startsWith("endpoints") ? "Endpoints" : null;
+                    : res.startsWith("endpoints")
+                        ? "Endpoints"
+                        : res.equals("pod") || res.equals("pods")
+                            ? "Pod"
+                            : res.equals("node") || res.equals("nodes") ? "Node" : null;
         if (rowKind == null || !rowKind.equals(kind)) {
           warn(where, "a row of " + res + " under a " + kind + " header, skipped");
           continue;
         }
         m.put("NAME", name.substring(slash + 1));
       }
-      out.add(new Row(kind, m, where, line.strip()));
+      out.add(new Row(kind, m, where, line.strip(), i));
     }
   }
 
+  /** A pod of a {@code kubectl get pods -o wide} table: its address, node and line. */
+  public record PodRow(String name, String ip, String node, int line, String text) {}
+
+  /**
+   * The pods of the tables in {@code text} ({@link PastedInput#KUBECTL_TABLES}) that show an IP
+   * and a node, {@code line} 1-based in {@code text}; rows not read are left out silently (the
+   * paste's warnings name them).
+   */
+  public static List<PodRow> pods(String text) {
+    List<String> lines = List.of(text.split("\n", -1));
+    List<String> wheres = new ArrayList<>();
+    for (int i = 0; i < lines.size(); i++) {
+      wheres.add(Integer.toString(i + 1));
+    }
+    List<Row> rows = new ArrayList<>();
+    new KubectlTable().rows(lines, wheres, rows);
+    List<PodRow> out = new ArrayList<>();
+    for (Row r : rows) {
+      String ip = r.cells().get("IP");
+      String node = r.cells().get("NODE");
+      if (r.kind().equals("Pod") && ip != null && Ip.isIp(ip) && node != null && !none(node)) {
+        out.add(new PodRow(r.cells().get("NAME"), ip, node, r.index() + 1, r.text()));
+      }
+    }
+    return out;
+  }
+
   private Result build(List<Row> rows) {
+    for (Row r : rows) {
+      String ip = r.cells().get("IP");
+      String node = r.cells().get("NODE");
+      if (r.kind().equals("Pod") && ip != null && Ip.isIp(ip) && node != null && !none(node)) {
+        podNodes.put(ip, node);
+      }
+    }
     ObjectNode list = JSON.createObjectNode();
     list.put("apiVersion", "v1");
     list.put("kind", "List");
@@ -349,8 +520,9 @@ public final class KubectlTable {
       List<Integer> ports,
       List<String[]> svcPorts) {
     assumptions.add(
-        "endpoints from a kubectl table: assumed ready, on no known node (tables show ready"
-            + " addresses only, without node names)");
+        "endpoints from a kubectl table: assumed ready (tables show ready addresses only), on the"
+            + " node a pasted `kubectl get pods -o wide` shows for their address, else on no known"
+            + " node");
     ObjectNode s = object("discovery.k8s.io/v1", "EndpointSlice", ns, name);
     ((ObjectNode) s.get("metadata")).putObject("labels").put("kubernetes.io/service-name", service);
     s.put("addressType", "IPv4");
@@ -374,6 +546,9 @@ public final class KubectlTable {
       ObjectNode e = eps.addObject();
       e.putArray("addresses").add(ip);
       e.putObject("conditions").put("ready", true);
+      if (podNodes.containsKey(ip)) {
+        e.put("nodeName", podNodes.get(ip));
+      }
     }
     return s;
   }

@@ -6,6 +6,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
@@ -90,6 +91,7 @@ public final class PastedInput {
 
   private static void splitOne(Source s, List<Block> blocks, List<String> unrecognised) {
     String[] lines = s.text().replace("\r\n", "\n").replace('\r', '\n').split("\n", -1);
+    blankGutters(lines);
     // A segment runs from a prompt line (or the start) to the next prompt line.
     int start = 0;
     Kind command = null;
@@ -189,8 +191,9 @@ public final class PastedInput {
         nums = new ArrayList<>();
       }
       current = k;
+      boolean rules = k == Kind.IPTABLES || k == Kind.IPTABLES_LEGACY;
       for (int j = i; j < end; j++) {
-        buf.add(lines[j]);
+        buf.add(rules ? unnumbered(lines[j]) : lines[j]);
         nums.add(j + 1);
       }
       i = end;
@@ -223,6 +226,42 @@ public final class PastedInput {
 
   private static String shorten(String s) {
     return s.length() > 80 ? s.substring(0, 80) + "..." : s;
+  }
+
+  /**
+   * A blog's ordered-list number in front of a rule ("1. -A KUBE-SERVICES ...", "2、-A ..."): the
+   * article's markup, not output. Only taken off when what follows it is a rule.
+   */
+  private static final Pattern LIST_NUMBER = Pattern.compile("^\\s*\\d{1,3}(?:\\.\\s+|、\\s*)(?=\\S)");
+
+  /** {@code line} without a list number in front of an iptables rule; else {@code line} itself. */
+  static String unnumbered(String line) {
+    Matcher m = LIST_NUMBER.matcher(line);
+    if (!m.find()) {
+      return line;
+    }
+    String rest = line.substring(m.end());
+    return IPT_RULE.matcher(rest.strip()).matches() ? rest : line;
+  }
+
+  /**
+   * Blanks a code listing's line-number gutter as a blog page shows it when copied ("1", "2", ...
+   * each on its own line, before the code): two or more lines counting up from 1.
+   */
+  private static void blankGutters(String[] lines) {
+    int i = 0;
+    while (i < lines.length) {
+      int n = 0;
+      while (i + n < lines.length && lines[i + n].strip().equals(Integer.toString(n + 1))) {
+        n++;
+      }
+      if (n >= 2) {
+        for (int k = i; k < i + n; k++) {
+          lines[k] = "";
+        }
+      }
+      i += Math.max(n, 1);
+    }
   }
 
   /** The kind of output a command prints; null when its output must be recognised by content. */
@@ -313,12 +352,12 @@ public final class PastedInput {
           "^(apiVersion:|kind:|items:|---\\s*$|\\{\\s*$|\\{\\s*\"(apiVersion|kind)\").*");
   private static final Pattern KUBE_HEADER =
       Pattern.compile(
-          "^(NAMESPACE\\s+)?NAME\\s+.*\\b(CLUSTER-IP|ENDPOINTS|ADDRESSTYPE)\\b.*", Pattern.DOTALL);
+          "^(NAMESPACE\\s+)?NAME\\s+.*\\b(CLUSTER-IP|ENDPOINTS|ADDRESSTYPE|RESTARTS|INTERNAL-IP)\\b.*", Pattern.DOTALL);
 
   /** What the paragraph lines [from, to) are, by their first line(s); null when not known. */
   static Kind sniff(String[] lines, int from, int to) {
     for (int i = from; i < Math.min(to, from + 3); i++) {
-      Kind k = sniffLine(lines[i].strip());
+      Kind k = sniffLine(unnumbered(lines[i]).strip());
       if (k != null) {
         return k;
       }
@@ -378,12 +417,19 @@ public final class PastedInput {
     return null;
   }
 
+  /**
+   * The file the pasted kubectl tables are kept in beside the bundle files, so that a check can cite
+   * a table row (the node a pod runs on) by its pasted line.
+   */
+  public static final String KUBECTL_TABLES = "kubectl-get.txt";
+
   /** The bundle files the blocks map to (each line's origin kept), in kind order. */
   public static Map<String, List<Block>> byFile(List<Block> blocks) {
     Map<String, List<Block>> out = new LinkedHashMap<>();
     for (Block b : blocks) {
-      if (b.kind().file() != null) {
-        out.computeIfAbsent(b.kind().file(), f -> new ArrayList<>()).add(b);
+      String file = b.kind() == Kind.KUBE_TABLE ? KUBECTL_TABLES : b.kind().file();
+      if (file != null) {
+        out.computeIfAbsent(file, f -> new ArrayList<>()).add(b);
       }
     }
     return out;

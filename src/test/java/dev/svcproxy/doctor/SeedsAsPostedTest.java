@@ -29,14 +29,6 @@ class SeedsAsPostedTest {
     return r.findings().stream().filter(f -> f.id().equals(id)).toList();
   }
 
-  /**
-   * The blog's ordered-list numbers ("1. ", "2. ") are the article's markup in front of the rules,
-   * not command output: a user pasting the rules leaves them out. Nothing else is changed.
-   */
-  private static String withoutListNumbers(String text) {
-    return text.replaceAll("(?m)^\\d+\\. (?=-A )", "");
-  }
-
   // ---------------------------------------------------------------- seed 002
 
   /** Seed 002 lines 99-114 verbatim: worker2's nat rules for Case 1 (kube-proxy v1.21.0). */
@@ -80,7 +72,7 @@ class SeedsAsPostedTest {
     // worker2:30294 is dropped: eTP=Local with no local endpoint (design §5 S3). The rule comment
     // only names the Service ("default/my-nginx").
     DoctorReport r =
-        paste(withoutListNumbers(SEED002_CASE1_NAT), withoutListNumbers(SEED002_CASE1_FILTER));
+        paste(SEED002_CASE1_NAT, SEED002_CASE1_FILTER);
     List<Finding> f = find(r, "etp-local-no-local-endpoints");
     assertThat(f).hasSize(1);
     assertThat(f.get(0).summary()).contains("default/my-nginx").contains("NodePort 30294/tcp");
@@ -108,7 +100,7 @@ class SeedsAsPostedTest {
             inet 172.20.20.16/24 scope global eth0
         """;
     DoctorInput in =
-        input(withoutListNumbers(SEED002_CASE1_NAT), withoutListNumbers(SEED002_CASE1_FILTER), addr)
+        input(SEED002_CASE1_NAT, SEED002_CASE1_FILTER, addr)
             .withPacket(
                 new PacketSpec("172.20.20.100", 40000, "172.20.20.16", 30294, "tcp", "eth0"));
     DoctorReport r = Doctor.standard().examine(in);

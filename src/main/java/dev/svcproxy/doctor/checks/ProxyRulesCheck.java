@@ -274,8 +274,20 @@ public final class ProxyRulesCheck implements Check {
         continue;
       }
       String who;
-      if (name.isEmpty()) {
+      // Objects that list no endpoint at all (a pasted Service table alone) do not say where the
+      // endpoints are; the node's own rules may, with a pasted pods table placing them on nodes.
+      Optional<EndpointNodes.Located> byRules =
+          withEndpoints.isEmpty()
+                  && (name.isEmpty() || ctx.cluster().get().totalEndpoints() == 0)
+              ? EndpointNodes.fromRules(ctx, spn)
+              : Optional.empty();
+      if (byRules.isPresent()) {
+        who = byRules.get().who();
+        ev.addAll(byRules.get().evidence());
+      } else if (name.isEmpty()) {
         who = "which nodes have endpoints is unknown without the cluster's objects";
+      } else if (withEndpoints.isEmpty() && ctx.cluster().get().totalEndpoints() == 0) {
+        who = "which nodes have endpoints is unknown: the cluster objects given list no endpoints";
       } else if (withEndpoints.isEmpty()) {
         who = "no node has a ready endpoint";
       } else {

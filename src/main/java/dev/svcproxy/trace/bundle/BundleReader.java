@@ -151,6 +151,8 @@ public final class BundleReader {
           "conntrack-stats.txt",
           "node.yaml",
           "cluster.json",
+          // pasted kubectl tables (doctor --paste): the doctor reads the nodes pods run on
+          "kubectl-get.txt",
           // the proxy processes a capture found (ProxyProcessFacts); the doctor reads it
           ProxyProcessFacts.FILE);
 
