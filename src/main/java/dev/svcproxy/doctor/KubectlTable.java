@@ -33,7 +33,8 @@ public final class KubectlTable {
   }
 
   /** One table line: its cells by column header, and where it is. */
-  private record Row(String kind, Map<String, String> cells, String where, String text, int index) {}
+  private record Row(
+      String kind, Map<String, String> cells, String where, String text, int index) {}
 
   private static final Pattern SPLIT = Pattern.compile("\\s{2,}|\\t+");
   private static final Pattern PORT =
@@ -91,7 +92,9 @@ public final class KubectlTable {
       }
       String[] w = cell.split(" +");
       for (int i = 0; i < w.length; i++) {
-        if (TWO_WORDS.containsKey(w[i]) && i + 1 < w.length && w[i + 1].equals(TWO_WORDS.get(w[i]))) {
+        if (TWO_WORDS.containsKey(w[i])
+            && i + 1 < w.length
+            && w[i + 1].equals(TWO_WORDS.get(w[i]))) {
           out.add(w[i] + " " + w[++i]);
         } else if (w[i].equals("READINESSGATES")) {
           out.add("READINESS GATES");
@@ -269,9 +272,9 @@ public final class KubectlTable {
   public record PodRow(String name, String ip, String node, int line, String text) {}
 
   /**
-   * The pods of the tables in {@code text} ({@link PastedInput#KUBECTL_TABLES}) that show an IP
-   * and a node, {@code line} 1-based in {@code text}; rows not read are left out silently (the
-   * paste's warnings name them).
+   * The pods of the tables in {@code text} ({@link PastedInput#KUBECTL_TABLES}) that show an IP and
+   * a node, {@code line} 1-based in {@code text}; rows not read are left out silently (the paste's
+   * warnings name them).
    */
   public static List<PodRow> pods(String text) {
     List<String> lines = List.of(text.split("\n", -1));

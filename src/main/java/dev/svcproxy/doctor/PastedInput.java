@@ -33,7 +33,7 @@ public final class PastedInput {
     IPSET("ipset-save.txt", "ipset save"),
     NFT("nft-ruleset.txt", "nft list ruleset"),
     KUBE_OBJECTS(null, "kubectl get -o yaml / -o json"),
-    KUBE_TABLE(null, "kubectl get svc,ep,endpointslices -o wide");
+    KUBE_TABLE(null, "kubectl get svc,ep,endpointslices,pods,nodes -o wide");
 
     private final String file;
     private final String form;
@@ -232,7 +232,8 @@ public final class PastedInput {
    * A blog's ordered-list number in front of a rule ("1. -A KUBE-SERVICES ...", "2、-A ..."): the
    * article's markup, not output. Only taken off when what follows it is a rule.
    */
-  private static final Pattern LIST_NUMBER = Pattern.compile("^\\s*\\d{1,3}(?:\\.\\s+|、\\s*)(?=\\S)");
+  private static final Pattern LIST_NUMBER =
+      Pattern.compile("^\\s*\\d{1,3}(?:\\.\\s+|、\\s*)(?=\\S)");
 
   /** {@code line} without a list number in front of an iptables rule; else {@code line} itself. */
   static String unnumbered(String line) {
@@ -352,7 +353,8 @@ public final class PastedInput {
           "^(apiVersion:|kind:|items:|---\\s*$|\\{\\s*$|\\{\\s*\"(apiVersion|kind)\").*");
   private static final Pattern KUBE_HEADER =
       Pattern.compile(
-          "^(NAMESPACE\\s+)?NAME\\s+.*\\b(CLUSTER-IP|ENDPOINTS|ADDRESSTYPE|RESTARTS|INTERNAL-IP)\\b.*", Pattern.DOTALL);
+          "^(NAMESPACE\\s+)?NAME\\s+.*\\b(CLUSTER-IP|ENDPOINTS|ADDRESSTYPE|RESTARTS|INTERNAL-IP)\\b.*",
+          Pattern.DOTALL);
 
   /** What the paragraph lines [from, to) are, by their first line(s); null when not known. */
   static Kind sniff(String[] lines, int from, int to) {
@@ -418,19 +420,50 @@ public final class PastedInput {
   }
 
   /**
-   * The file the pasted kubectl tables are kept in beside the bundle files, so that a check can cite
-   * a table row (the node a pod runs on) by its pasted line.
+   * The file the pasted kubectl tables are kept in beside the bundle files, so that a check can
+   * cite a table row (the node a pod runs on) by its pasted line.
    */
   public static final String KUBECTL_TABLES = "kubectl-get.txt";
 
-  /** The bundle files the blocks map to (each line's origin kept), in kind order. */
+  /**
+   * The bundle files the blocks map to (each line's origin kept), in kind order. A rule that an
+   * earlier excerpt of the same file without a prompt already showed is read once: excerpts of one
+   * table pasted without their command (an article's "the rules involved" for each case) show the
+   * same rule again where the cases share it, and the rule is the same rule, at its first place.
+   */
   public static Map<String, List<Block>> byFile(List<Block> blocks) {
     Map<String, List<Block>> out = new LinkedHashMap<>();
+    Map<String, java.util.Set<String>> excerpted = new LinkedHashMap<>();
     for (Block b : blocks) {
       String file = b.kind() == Kind.KUBE_TABLE ? KUBECTL_TABLES : b.kind().file();
-      if (file != null) {
-        out.computeIfAbsent(file, f -> new ArrayList<>()).add(b);
+      if (file == null) {
+        continue;
       }
+      boolean rules = b.kind() == Kind.IPTABLES || b.kind() == Kind.IPTABLES_LEGACY;
+      if (rules && b.lines().stream().allMatch(l -> Prompts.command(l) == null)) {
+        java.util.Set<String> earlier = excerpted.computeIfAbsent(file, f -> new java.util.HashSet<>());
+        List<String> lines = new ArrayList<>();
+        List<Integer> nums = new ArrayList<>();
+        List<String> mine = new ArrayList<>();
+        for (int i = 0; i < b.lines().size(); i++) {
+          String rule = dev.svcproxy.netfilter.Rule.withoutCounters(b.lines().get(i).strip());
+          boolean isRule = IPT_RULE.matcher(b.lines().get(i).strip()).matches();
+          if (isRule && earlier.contains(rule)) {
+            continue;
+          }
+          if (isRule) {
+            mine.add(rule);
+          }
+          lines.add(b.lines().get(i));
+          nums.add(b.numbers().get(i));
+        }
+        earlier.addAll(mine);
+        if (lines.stream().allMatch(String::isBlank)) {
+          continue;
+        }
+        b = new Block(b.kind(), b.source(), lines, nums);
+      }
+      out.computeIfAbsent(file, f -> new ArrayList<>()).add(b);
     }
     return out;
   }

@@ -71,8 +71,7 @@ class SeedsAsPostedTest {
     // (--src-type LOCAL) are let through before it, so an external client's packet to
     // worker2:30294 is dropped: eTP=Local with no local endpoint (design §5 S3). The rule comment
     // only names the Service ("default/my-nginx").
-    DoctorReport r =
-        paste(SEED002_CASE1_NAT, SEED002_CASE1_FILTER);
+    DoctorReport r = paste(SEED002_CASE1_NAT, SEED002_CASE1_FILTER);
     List<Finding> f = find(r, "etp-local-no-local-endpoints");
     assertThat(f).hasSize(1);
     assertThat(f.get(0).summary()).contains("default/my-nginx").contains("NodePort 30294/tcp");

@@ -277,8 +277,7 @@ public final class ProxyRulesCheck implements Check {
       // Objects that list no endpoint at all (a pasted Service table alone) do not say where the
       // endpoints are; the node's own rules may, with a pasted pods table placing them on nodes.
       Optional<EndpointNodes.Located> byRules =
-          withEndpoints.isEmpty()
-                  && (name.isEmpty() || ctx.cluster().get().totalEndpoints() == 0)
+          withEndpoints.isEmpty() && (name.isEmpty() || ctx.cluster().get().totalEndpoints() == 0)
               ? EndpointNodes.fromRules(ctx, spn)
               : Optional.empty();
       if (byRules.isPresent()) {
