@@ -441,7 +441,8 @@ public final class PastedInput {
       }
       boolean rules = b.kind() == Kind.IPTABLES || b.kind() == Kind.IPTABLES_LEGACY;
       if (rules && b.lines().stream().allMatch(l -> Prompts.command(l) == null)) {
-        java.util.Set<String> earlier = excerpted.computeIfAbsent(file, f -> new java.util.HashSet<>());
+        java.util.Set<String> earlier =
+            excerpted.computeIfAbsent(file, f -> new java.util.HashSet<>());
         List<String> lines = new ArrayList<>();
         List<Integer> nums = new ArrayList<>();
         List<String> mine = new ArrayList<>();

@@ -8,8 +8,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Pasted text as web pages print it: rules behind an article's list numbers, code listings with a
- * line-number gutter, kubectl tables whose column spacing collapsed to single spaces. Expected cells
- * are read off the lines by hand (kubectl's column order is in each header).
+ * line-number gutter, kubectl tables whose column spacing collapsed to single spaces. Expected
+ * cells are read off the lines by hand (kubectl's column order is in each header).
  */
 class PastedAsPostedFormsTest {
   @Test
@@ -30,7 +30,8 @@ class PastedAsPostedFormsTest {
 
   @Test
   void split_numberedRulesAfterAGutter_oneIptablesBlockCitingThePastedLines() {
-    String text = "1\n2\n3\n# worker2\n\n1. -A PREROUTING -j KUBE-SERVICES\n\n2、-A KUBE-SERVICES -j X\n";
+    String text =
+        "1\n2\n3\n# worker2\n\n1. -A PREROUTING -j KUBE-SERVICES\n\n2、-A KUBE-SERVICES -j X\n";
     PastedInput.Split s = PastedInput.split(List.of(new PastedInput.Source("p.txt", text)));
     assertThat(s.blocks()).hasSize(1);
     PastedInput.Block b = s.blocks().get(0);
@@ -87,7 +88,8 @@ class PastedAsPostedFormsTest {
     List<String> h = KubectlTable.header("NAME READY STATUS RESTARTS AGE IP NODE");
     assertThat(KubectlTable.byShape(h, List.of("p 1/1 Running 10.244.4.3 worker3".split(" "))))
         .isNull();
-    assertThat(KubectlTable.byShape(h, List.of("p 1/1 Running 2 (3d ago) 5d 10.1.0.4 n1".split(" "))))
+    assertThat(
+            KubectlTable.byShape(h, List.of("p 1/1 Running 2 (3d ago) 5d 10.1.0.4 n1".split(" "))))
         .containsExactly("p", "1/1", "Running", "2 (3d ago)", "5d", "10.1.0.4", "n1");
   }
 
