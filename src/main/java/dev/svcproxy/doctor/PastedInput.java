@@ -267,17 +267,16 @@ public final class PastedInput {
 
   /** The kind of output a command prints; null when its output must be recognised by content. */
   static Kind ofCommand(String cmd) {
-    String first = cmd.split("\\|", 2)[0].strip();
-    List<String> w = new ArrayList<>(List.of(first.split("\\s+")));
-    while (!w.isEmpty()
-        && (w.get(0).equals("sudo") || w.get(0).equals("env") || w.get(0).contains("="))) {
-      w.remove(0);
-    }
-    if (w.isEmpty()) {
+    return ofCommand(Prompt.parse(cmd));
+  }
+
+  /** The kind of output a parsed command prints; null when its content must say. */
+  static Kind ofCommand(Prompt p) {
+    String prog = p.program();
+    List<String> args = p.args();
+    if (prog.isEmpty()) {
       return null;
     }
-    String prog = w.get(0).substring(w.get(0).lastIndexOf('/') + 1);
-    List<String> args = w.subList(1, w.size());
     return switch (prog) {
       case "iptables-save", "iptables-nft-save", "iptables", "iptables-nft" -> Kind.IPTABLES;
       case "iptables-legacy-save", "iptables-legacy" -> Kind.IPTABLES_LEGACY;

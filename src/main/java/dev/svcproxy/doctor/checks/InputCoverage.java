@@ -2,6 +2,7 @@ package dev.svcproxy.doctor.checks;
 
 import dev.svcproxy.doctor.BundleFiles;
 import dev.svcproxy.doctor.DoctorContext;
+import dev.svcproxy.doctor.Prompt;
 import dev.svcproxy.netfilter.Rule;
 import dev.svcproxy.netfilter.Ruleset;
 import dev.svcproxy.netfilter.Table;
@@ -84,6 +85,12 @@ final class InputCoverage {
     /** Chains listed whole whose table the text does not name. */
     final Set<String> anyTable = new HashSet<>();
 
+    /**
+     * Save sections ({@code *nat}) pasted whole but for their COMMIT line: not filtered, nothing cut
+     * around them (no rule outside a section anywhere in the file).
+     */
+    final Set<String> uncut = new HashSet<>();
+
     /** How the text falls short of a whole dump, for the assumptions ("a grepped fragment"). */
     String partial = "";
 
@@ -113,6 +120,32 @@ final class InputCoverage {
   boolean table(String file, String table) {
     Shown s = shown(file);
     return s != null && (s.everything || s.tables.contains(table));
+  }
+
+  /**
+   * {@link #table(String, String)}, or, when {@code uncut}, also a pasted save section of the table
+   * that simply ends without COMMIT (the way a save is often pasted: seed 000's author did), neither
+   * filtered (its command has no pipe) nor cut around (no rule line outside a section in the file):
+   * that it is whole is then recorded as assumed. Only checks that opt in take it so.
+   */
+  boolean table(String file, String table, boolean uncut) {
+    if (file == null) {
+      return false;
+    }
+    if (table(file, table)) {
+      return true;
+    }
+    Shown s = shown(file);
+    if (!uncut || s == null || !ctx.files().isPasted(file) || !s.uncut.contains(table)) {
+      return false;
+    }
+    ctx.assume(
+        "the pasted *"
+            + table
+            + " section ends without COMMIT: assumed it shows the whole "
+            + table
+            + " table (nothing grepped or cut from it)");
+    return true;
   }
 
   /** Whether every rule of {@code chain} (table {@code table}) in {@code file} is in the input. */
@@ -188,98 +221,13 @@ final class InputCoverage {
     return shown.computeIfAbsent(file, f -> analyse(ctx.files(), f));
   }
 
-  /** A shell command at a prompt, as far as what it shows of iptables goes. */
-  private record Cmd(
-      String text,
-      boolean iptables,
-      boolean save,
-      String table,
-      String chainArg,
-      boolean piped,
-      String grep,
-      boolean grepIgnoreCase) {
-    static Cmd parse(String c) {
-      String[] stages = c.split("\\|");
-      List<String> w = words(stages[0]);
-      String prog = w.isEmpty() ? "" : w.get(0).substring(w.get(0).lastIndexOf('/') + 1);
-      boolean ipt = prog.matches("iptables(-nft|-legacy)?(-save)?");
-      boolean save = prog.endsWith("-save");
-      String table = null;
-      String chain = null;
-      for (int i = 1; i < w.size(); i++) {
-        String a = w.get(i);
-        if ((a.equals("-t") || a.equals("--table")) && i + 1 < w.size()) {
-          table = w.get(++i);
-        } else if (a.startsWith("-t") && a.length() > 2 && !a.startsWith("--")) {
-          table = a.substring(2);
-        } else if ((a.matches("-[a-zA-Z]*[LS]") || a.equals("--list") || a.equals("--list-rules"))
-            && i + 1 < w.size()
-            && !w.get(i + 1).startsWith("-")) {
-          chain = w.get(++i);
-        }
-      }
-      if (ipt && !save && table == null) {
-        table = "filter"; // iptables -L / -S list the filter table unless told otherwise
-      }
-      String grep = null;
-      boolean ignoreCase = false;
-      if (stages.length == 2) {
-        List<String> g = words(stages[1]);
-        if (!g.isEmpty() && g.get(0).equals("grep")) {
-          String pattern = null;
-          boolean ok = true;
-          for (int i = 1; i < g.size(); i++) {
-            String a = g.get(i);
-            if (a.equals("-i")) {
-              ignoreCase = true;
-            } else if (a.equals("-F") || a.startsWith("--color")) {
-              continue;
-            } else if (a.startsWith("-") || pattern != null) {
-              ok = false; // -v, -E, -w, two patterns: what it keeps is not a plain substring
-            } else {
-              pattern = a;
-            }
-          }
-          if (ok && pattern != null && pattern.matches("[A-Za-z0-9_.:/-]+")) {
-            grep = pattern;
-          }
-        }
-      }
-      return new Cmd(c, ipt, save, table, chain, stages.length > 1, grep, ignoreCase);
-    }
-
-    /** Whether every line of {@code chain} in a save or -S dump passes the grep. */
-    boolean grepKeeps(String chain) {
-      if (grep == null) {
-        return false;
-      }
-      return grepIgnoreCase
-          ? chain.toLowerCase(Locale.ROOT).contains(grep.toLowerCase(Locale.ROOT))
-          : chain.contains(grep);
-    }
-  }
-
-  private static List<String> words(String s) {
-    List<String> out = new ArrayList<>();
-    for (String w : s.strip().split("\\s+")) {
-      String u = w.replaceAll("^['\"]|['\"]$", "");
-      if (!u.isEmpty()) {
-        out.add(u);
-      }
-    }
-    while (!out.isEmpty() && (out.get(0).equals("sudo") || out.get(0).contains("="))) {
-      out.remove(0);
-    }
-    return out;
-  }
-
   /** A run of `iptables -L` chain listings or `iptables -S` lines of one table. */
   private static final class Listing {
-    final Cmd cmd;
+    final Prompt cmd;
     final boolean firstAfterPrompt;
     final List<String> chains = new ArrayList<>();
 
-    Listing(Cmd cmd, boolean first) {
+    Listing(Prompt cmd, boolean first) {
       this.cmd = cmd;
       this.firstAfterPrompt = first;
     }
@@ -295,7 +243,7 @@ final class InputCoverage {
     boolean anyPrompt = false;
     boolean anySection = false;
     boolean fragment = false;
-    Cmd cmd = null;
+    Prompt cmd = null;
     boolean fresh = false;
     String section = null;
     Listing listing = null;
@@ -305,9 +253,10 @@ final class InputCoverage {
       String c = Prompts.command(line);
       if (c != null) {
         close(s, listing, listingIsSpec);
+        endUncut(s, section, cmd);
         listing = null;
         section = null;
-        cmd = Cmd.parse(c);
+        cmd = Prompt.parse(c);
         fresh = true;
         anyPrompt = true;
         continue;
@@ -317,6 +266,7 @@ final class InputCoverage {
       }
       if (t.startsWith("*") && t.length() > 1 && !t.contains(" ")) {
         close(s, listing, listingIsSpec);
+        endUncut(s, section, cmd);
         listing = null;
         section = t.substring(1);
         anySection = true;
@@ -403,6 +353,10 @@ final class InputCoverage {
       }
     }
     close(s, listing, listingIsSpec);
+    endUncut(s, section, cmd);
+    if (fragment) {
+      s.uncut.clear(); // rules beside the sections: the text was cut or grepped
+    }
     if (!files.isPasted(file) && anySection && !anyPrompt) {
       s.everything = true; // a bundle's iptables-save.txt: the whole dump, as captured
     }
@@ -414,6 +368,13 @@ final class InputCoverage {
       s.partial = "only some tables or chains were given";
     }
     return s;
+  }
+
+  /** A save section still open where the text moves on (no COMMIT), under no pipe. */
+  private static void endUncut(Shown s, String section, Prompt cmd) {
+    if (section != null && (cmd == null || !cmd.piped())) {
+      s.uncut.add(section);
+    }
   }
 
   private static String chainOf(String[] f) {
@@ -463,7 +424,7 @@ final class InputCoverage {
     if (l == null || l.chains.isEmpty()) {
       return;
     }
-    Cmd cmd = l.cmd;
+    Prompt cmd = l.cmd;
     if (cmd != null && cmd.piped()) {
       return; // a filtered listing keeps chain headers and drops rules: nothing is whole
     }
@@ -471,7 +432,7 @@ final class InputCoverage {
     String inferred = byBuiltins(l.chains);
     boolean wholeTable;
     if (table != null) {
-      wholeTable = cmd.chainArg() == null;
+      wholeTable = cmd.chain() == null;
     } else {
       table = inferred;
       wholeTable = inferred != null;
@@ -537,15 +498,19 @@ final class InputCoverage {
 
   /** Why a command's output may lack lines of the whole state, or empty when it lists it all. */
   static Optional<String> restricted(String cmd) {
-    if (cmd.contains("|")) {
+    return restricted(Prompt.parse(cmd));
+  }
+
+  /** Why a parsed command's output may lack lines of the whole state, or empty. */
+  static Optional<String> restricted(Prompt p) {
+    if (p.piped()) {
       return Optional.of("filters its output");
     }
-    List<String> w = words(cmd.split("\\|", 2)[0]);
-    if (w.isEmpty()) {
+    String prog = p.program();
+    List<String> args = p.args();
+    if (prog.isEmpty()) {
       return Optional.empty();
     }
-    String prog = w.get(0).substring(w.get(0).lastIndexOf('/') + 1);
-    List<String> args = w.subList(1, w.size());
     switch (prog) {
       case "ip" -> {
         int i = 0;

@@ -205,11 +205,8 @@ public final class IpvsCheck implements Check {
     }
     InputCoverage cov = InputCoverage.of(ctx);
     boolean whole = nats.stream().anyMatch(t -> cov.chain(cov.fileOf(t), "nat", "KUBE-SERVICES"));
-    if (!whole && nats.stream().anyMatch(t -> uncutNatSection(ctx, cov.fileOf(t)))) {
-      whole = true;
-      ctx.assume(
-          "the pasted *nat section ends without COMMIT: assumed it shows the whole nat table"
-              + " (nothing grepped or cut from it)");
+    if (!whole) {
+      whole = nats.stream().anyMatch(t -> cov.table(cov.fileOf(t), "nat", true));
     }
     if (!whole) {
       // A fragment may leave the masquerade rule out: judge only a KUBE-SERVICES shown whole.
@@ -293,55 +290,6 @@ public final class IpvsCheck implements Check {
                 + " (clusterCIDR in the KubeProxyConfiguration), or --masquerade-all; kube-proxy"
                 + " 1.11 and later without a cluster CIDR masquerade VIP-sourced packets instead"
                 + " (KUBE-CLUSTER-IP src,dst)."));
-  }
-
-  /**
-   * Whether {@code file} holds a pasted {@code *nat} save section that was neither filtered (its
-   * command has no pipe) nor cut in front (no rule lines outside a section before it) and simply
-   * ends without COMMIT: the way a save is often pasted (seed 000's author did). Anything after the
-   * section other than another section or prompt makes it doubtful.
-   */
-  private static boolean uncutNatSection(DoctorContext ctx, String file) {
-    if (file == null || !ctx.files().isPasted(file)) {
-      return false;
-    }
-    Optional<String> text = ctx.files().text(file);
-    if (text.isEmpty()) {
-      return false;
-    }
-    boolean inNat = false;
-    boolean seen = false;
-    String prompt = null;
-    for (String line : text.get().split("\n", -1)) {
-      String t = line.strip();
-      String c = dev.svcproxy.trace.bundle.Prompts.command(line);
-      if (c != null) {
-        prompt = c;
-        inNat = false;
-        continue;
-      }
-      if (t.isEmpty() || t.startsWith("#")) {
-        continue;
-      }
-      if (t.startsWith("*")) {
-        inNat = t.equals("*nat");
-        if (inNat) {
-          if (prompt != null && prompt.contains("|")) {
-            return false;
-          }
-          seen = true;
-        }
-        continue;
-      }
-      if (t.equals("COMMIT")) {
-        inNat = false;
-        continue;
-      }
-      if (!inNat && (t.startsWith("-A ") || t.startsWith(":"))) {
-        return false; // a fragment beside it: the input is cut
-      }
-    }
-    return seen;
   }
 
   private static boolean iptablesMode(DoctorContext ctx) {
@@ -671,10 +619,7 @@ public final class IpvsCheck implements Check {
       return true;
     }
     if (IpvsFacts.natTables(ctx.node()).stream()
-        .anyMatch(t -> uncutNatSection(ctx, cov.fileOf(t)))) {
-      ctx.assume(
-          "the pasted *nat section ends without COMMIT: assumed it shows the whole nat table"
-              + " (nothing grepped or cut from it)");
+        .anyMatch(t -> cov.table(cov.fileOf(t), "nat", true))) {
       return true;
     }
     ctx.assume("not shown whole: " + String.join(", ", unseen) + ": " + what + " not checked");
