@@ -5,8 +5,8 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * A shell command pasted at a prompt, parsed once for everything the doctor asks of it: the
- * program and its arguments (without {@code sudo}, {@code env} and {@code VAR=value} in front), the
+ * A shell command pasted at a prompt, parsed once for everything the doctor asks of it: the program
+ * and its arguments (without {@code sudo}, {@code env} and {@code VAR=value} in front), the
  * iptables table and chain it lists, and the filters its output went through ({@code | grep WORD},
  * {@code | head}). {@code grep} is set only when the filter keeps lines holding a plain substring
  * ({@code grep [-i] [-F] WORD}, nothing else after the pipe).

@@ -93,7 +93,8 @@ class PastedAsPostedFormsTest {
         .containsExactly("p", "1/1", "Running", "2 (3d ago)", "5d", "10.1.0.4", "n1");
     // An endpoints row with a word too many at its end: AGE would read "<none>", not an age.
     List<String> ep = KubectlTable.header("NAME ENDPOINTS AGE");
-    assertThat(KubectlTable.byShape(ep, List.of("web 10.244.1.7:80 5d <none>".split(" ")))).isNull();
+    assertThat(KubectlTable.byShape(ep, List.of("web 10.244.1.7:80 5d <none>".split(" "))))
+        .isNull();
     assertThat(KubectlTable.byShape(ep, List.of("web 10.244.1.7:80 + 1 more... 5d".split(" "))))
         .containsExactly("web", "10.244.1.7:80 + 1 more...", "5d");
   }

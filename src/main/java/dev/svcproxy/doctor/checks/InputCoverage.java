@@ -86,8 +86,8 @@ final class InputCoverage {
     final Set<String> anyTable = new HashSet<>();
 
     /**
-     * Save sections ({@code *nat}) pasted whole but for their COMMIT line: not filtered, nothing cut
-     * around them (no rule outside a section anywhere in the file).
+     * Save sections ({@code *nat}) pasted whole but for their COMMIT line: not filtered, nothing
+     * cut around them (no rule outside a section anywhere in the file).
      */
     final Set<String> uncut = new HashSet<>();
 
@@ -124,9 +124,9 @@ final class InputCoverage {
 
   /**
    * {@link #table(String, String)}, or, when {@code uncut}, also a pasted save section of the table
-   * that simply ends without COMMIT (the way a save is often pasted: seed 000's author did), neither
-   * filtered (its command has no pipe) nor cut around (no rule line outside a section in the file):
-   * that it is whole is then recorded as assumed. Only checks that opt in take it so.
+   * that simply ends without COMMIT (the way a save is often pasted: seed 000's author did),
+   * neither filtered (its command has no pipe) nor cut around (no rule line outside a section in
+   * the file): that it is whole is then recorded as assumed. Only checks that opt in take it so.
    */
   boolean table(String file, String table, boolean uncut) {
     if (file == null) {
