@@ -111,14 +111,14 @@ class SeedsAsPostedTest {
   // ---------------------------------------------------------------- seed 000
 
   /**
-   * Seed 000 lines 5-7: the author's `kubectl get service -o wide`, with the terminal's column
-   * alignment that the article's page collapsed to single spaces restored (the same cells).
+   * Seed 000 lines 5-7 verbatim: the author's `kubectl get service -o wide`, its column spacing
+   * collapsed to single spaces by the article's page (the doctor reads the cells by their shapes).
    */
   static final String SEED000_KUBECTL =
       """
       $ kubectl get service -o wide
-      NAME         TYPE        CLUSTER-IP   EXTERNAL-IP   PORT(S)   AGE   SELECTOR
-      kubernetes   ClusterIP   10.20.0.1    <none>        443/TCP   1y    <none>
+      NAME TYPE CLUSTER-IP EXTERNAL-IP PORT(S) AGE SELECTOR
+      kubernetes ClusterIP 10.20.0.1 <none> 443/TCP 1y <none>
       """;
 
   /**
@@ -180,6 +180,10 @@ class SeedsAsPostedTest {
         .extracting(Evidence::text)
         .anyMatch(t -> t.contains("KUBE-NODE-PORT-TCP dst -j KUBE-MARK-MASQ"))
         .anyMatch(t -> t.contains("10.20.0.1:443"));
+    // The single-spaced table is read: 10.20.0.1 is the kubernetes Service's ClusterIP, so the
+    // doctor need not say it could not tell a ClusterIP from a load-balancer IP.
+    assertThat(r.warnings()).noneMatch(w -> w.contains("row skipped"));
+    assertThat(r.assumptions()).noneMatch(a -> a.contains("is a ClusterIP or a load-balancer"));
     // No ipset-save, no COMMIT, no routes were posted: each is said, not silently assumed.
     assertThat(r.assumptions())
         .anyMatch(a -> a.contains("ClusterIPs taken from the IPVS virtual servers"))
