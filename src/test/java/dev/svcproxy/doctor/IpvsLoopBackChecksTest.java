@@ -165,7 +165,8 @@ class IpvsLoopBackChecksTest {
   void ipsetListingCut_notCalledEmpty_assumed() {
     // `ipset save | head -4` ends before KUBE-LOOP-BACK's members would start: what it lacks is
     // unknown, not absent (InputCoverage.whole).
-    Map<String, String> f = node(nat(CIDR_RULE, LOOP_BACK_RULE), "$ ipset save | head -4\n" + sets(""));
+    Map<String, String> f =
+        node(nat(CIDR_RULE, LOOP_BACK_RULE), "$ ipset save | head -4\n" + sets(""));
     DoctorReport r = examine(f);
     assertThat(find(r)).isEmpty();
     assertThat(r.assumptions())

@@ -557,6 +557,9 @@ public final class ProxyRulesCheck implements Check {
                               r.option("--to-destination")
                                   .ifPresent(o -> ips.add(o.text().replaceAll(":\\d+$", "")))));
     }
+    // IPVS mode: the real servers. IpvsLoopBackVmTest found the port's hairpin flag needed there
+    // too (the pod's own connection through the ClusterIP timed out with it off).
+    ctx.node().ipvs().services().forEach(s -> s.reals().forEach(r -> ips.add(r.address())));
     return ips;
   }
 
