@@ -28,6 +28,13 @@ import org.junit.jupiter.api.io.TempDir;
  * KUBE-LOOP-BACK masquerades web-a's own traffic). Deleting the entry breaks web-a's connections to
  * its own Service; the doctor names it live and on a bundle; adding the entry back, as the finding
  * says, clears it.
+ *
+ * <p>Oracle (Debian 6.1 kernel in the VM, 2026-11-27): with the entry, web-a reached itself and saw
+ * cni0's address 10.244.1.1 (masqueraded). Without it, the connection timed out; node1's conntrack
+ * held {@code SYN_SENT src=<web-a> dst=10.96.0.20 sport=40123 dport=80 [UNREPLIED] src=<web-a>
+ * dst=<web-a> sport=8080 dport=40123}: IPVS sent the SYN to web-a with web-a's own address as
+ * source, and no answer came back through the node. The client pod on the same bridge still
+ * reached the Service, seen with its own address.
  */
 @Tag("vm")
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
