@@ -109,6 +109,7 @@ public final class ProxyRulesCheck implements Check {
     out.addAll(noEndpoints(ctx, turned));
     out.addAll(etpLocal(ctx, turned));
     out.addAll(hairpin(ctx));
+    out.addAll(IpvsLoopBack.findings(ctx));
     out.addAll(mixed(ctx));
     out.addAll(duplicates(ctx));
     out.addAll(notRunning(ctx));
@@ -382,9 +383,6 @@ public final class ProxyRulesCheck implements Check {
       }
       if (root != null && root.isArray()) {
         for (Map.Entry<String, Set<String>> br : bridges.entrySet()) {
-          if (promiscuous(ctx, br.getKey())) {
-            continue;
-          }
           List<Evidence> off = new ArrayList<>();
           boolean known = false;
           for (JsonNode port : root) {
@@ -410,6 +408,18 @@ public final class ProxyRulesCheck implements Check {
           if (off.isEmpty()) {
             continue;
           }
+          // kubelet's --hairpin-mode=promiscuous-bridge leaves the ports' hairpin off and relies on
+          // the bridge being promiscuous; on the kernel (HairpinPromiscuousBridgeLabTest) the
+          // hairpin still times out, so a promiscuous bridge is shown, never taken as a fix. The
+          // PROMISC flag `ip addr` prints is the one kubelet sets (ip link set promisc on).
+          boolean promisc = promiscuous(ctx, br.getKey());
+          if (promisc) {
+            String text = br.getKey() + " promiscuous";
+            off.add(
+                ctx.files().isLive()
+                    ? Evidence.command("ip -d link show dev " + br.getKey(), text)
+                    : ctx.files().at("ip-addr.json", 0, text));
+          }
           out.add(
               HAIRPIN.finding(
                   off.size()
@@ -425,10 +435,17 @@ public final class ProxyRulesCheck implements Check {
                       + br.getKey()
                       + ": "
                       + String.join(", ", br.getValue())
-                      + ".",
+                      + "."
+                      + (promisc
+                          ? " "
+                              + br.getKey()
+                              + " is promiscuous (kubelet --hairpin-mode=promiscuous-bridge),"
+                              + " which does not bring the frame back: the SYN is lost all the"
+                              + " same."
+                          : ""),
                   "Turn hairpin on for the pods' ports (kubelet --hairpin-mode=hairpin-veth, the"
                       + " CNI bridge plugin's \"hairpinMode\": true; now: `ip link set DEV type"
-                      + " bridge_slave hairpin on`), or use promiscuous-bridge mode."));
+                      + " bridge_slave hairpin on`); a promiscuous bridge is no substitute."));
         }
       }
     } else if (!bridges.isEmpty()) {
@@ -551,6 +568,9 @@ public final class ProxyRulesCheck implements Check {
                               r.option("--to-destination")
                                   .ifPresent(o -> ips.add(o.text().replaceAll(":\\d+$", "")))));
     }
+    // IPVS mode: the real servers. IpvsLoopBackVmTest found the port's hairpin flag needed there
+    // too (the pod's own connection through the ClusterIP timed out with it off).
+    ctx.node().ipvs().services().forEach(s -> s.reals().forEach(r -> ips.add(r.address())));
     return ips;
   }
 
