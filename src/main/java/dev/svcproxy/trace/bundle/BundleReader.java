@@ -152,7 +152,9 @@ public final class BundleReader {
           "node.yaml",
           "cluster.json",
           // the proxy processes a capture found (ProxyProcessFacts); the doctor reads it
-          ProxyProcessFacts.FILE);
+          ProxyProcessFacts.FILE,
+          // flannel's subnet.env: the doctor reads its network as a pod range
+          BundleCapture.FLANNEL_SUBNET_ENV);
 
   /** Whether {@code name} (relative to the bundle) is a file of design.md §4's bundle. */
   public static boolean isBundleFile(String name) {
