@@ -19,8 +19,8 @@ import org.junit.jupiter.api.io.TempDir;
  * pod-cidr-overlaps-node-network with flannel: its Network set to 192.168.0.0/16 on nodes of
  * 192.168.77.0/24. node1 gets flanneld's rules for that network (FLANNEL-POSTRTG, FLANNEL-FWD, as
  * flanneld v0.15+ writes them, the book's host-gw listing) and a pod on cni0 in its subnet
- * 192.168.236.0/24. flannel's "-s SUBNET -d NETWORK -j RETURN" then keeps the pod's connection to
- * a host of the node network from being masqueraded, and the host's reply goes astray. The doctor
+ * 192.168.236.0/24. flannel's "-s SUBNET -d NETWORK -j RETURN" then keeps the pod's connection to a
+ * host of the node network from being masqueraded, and the host's reply goes astray. The doctor
  * names the overlap live (from the rules) and on a bundle (also from subnet.env when the bundle has
  * it); moving flannel's network off the node network clears it.
  */
@@ -76,9 +76,10 @@ class FlannelNetworkOverlapLabTest {
         master.netns(),
         List.of("socat", "TCP-LISTEN:6443,fork,reuseaddr", "SYSTEM:echo apiserver $SOCAT_PEERADDR"),
         lab.workDir().resolve("apiserver.log"));
-    // A pod on cni0 with an address of flannel's subnet for node1 (FLANNEL_SUBNET=192.168.236.1/24).
+    // A pod on cni0 with an address of flannel's subnet for node1
+    // (FLANNEL_SUBNET=192.168.236.1/24).
     Lab.Pod pod = lab.addPod("node1", "flpod");
-    readdress(n1, pod, pod.ip(), "192.168.236.1", "192.168.236.10");
+    readdress(n1, pod, pod.ip(), null, "192.168.236.1", "192.168.236.10");
     load(node, flannelRules("192.168.0.0/16", "192.168.236.0/24"));
     awaitListening(master.netns(), 6443);
 
@@ -126,7 +127,7 @@ class FlannelNetworkOverlapLabTest {
     assertThat(named.live().fix()).contains("flannel's Network").contains("192.168.77.0/24");
     unload(node);
     load(node, flannelRules("10.200.0.0/16", "10.200.1.0/24"));
-    readdress(n1, pod, "192.168.236.10", "10.200.1.1", "10.200.1.10");
+    readdress(n1, pod, "192.168.236.10", "192.168.236.1", "10.200.1.1", "10.200.1.10");
     try {
       assertThat(LiveAndBundle.on(node, demo.objects()).live(ID)).isEmpty();
       Connection fixed = lab.connect(pod.netns(), master.ip(), 6443);
@@ -137,28 +138,52 @@ class FlannelNetworkOverlapLabTest {
     }
   }
 
-  /** The pod's only address becomes {@code ip}/24 behind cni0's {@code gateway}/24. */
-  private void readdress(Lab.Node n1, Lab.Pod pod, String old, String gateway, String ip) {
+  /**
+   * The pod's only address becomes {@code ip}/24 behind cni0's {@code gateway}/24 (replacing {@code
+   * oldGateway}, unless null: the lab's own 10.244 address of cni0 stays for its pods).
+   */
+  private void readdress(
+      Lab.Node n1, Lab.Pod pod, String old, String oldGateway, String gateway, String ip) {
     lab.in(pod.netns(), "ip", "addr", "del", old + "/24", "dev", "eth0");
+    if (oldGateway != null) {
+      lab.in(n1.netns(), "ip", "addr", "del", oldGateway + "/24", "dev", "cni0");
+    }
     lab.in(n1.netns(), "ip", "addr", "add", gateway + "/24", "dev", "cni0");
     lab.in(pod.netns(), "ip", "addr", "add", ip + "/24", "dev", "eth0");
     lab.in(pod.netns(), "ip", "route", "replace", "default", "via", gateway);
   }
 
   private static void load(CommandRunner node, String rules) {
-    node.run(List.of("iptables-nft-restore", "--noflush"), rules, Duration.ofSeconds(30))
-        .orThrow();
+    node.run(List.of("iptables-nft-restore", "--noflush"), rules, Duration.ofSeconds(30)).orThrow();
   }
 
   /** flanneld's chains and the jumps to them removed (what stopping it with cleanup does). */
   private static void unload(CommandRunner node) {
     String masq = "flanneld masq";
-    node.run("iptables-nft", "-t", "nat", "-D", "POSTROUTING", "-m", "comment", "--comment", masq,
-        "-j", "FLANNEL-POSTRTG");
+    node.run(
+        "iptables-nft",
+        "-t",
+        "nat",
+        "-D",
+        "POSTROUTING",
+        "-m",
+        "comment",
+        "--comment",
+        masq,
+        "-j",
+        "FLANNEL-POSTRTG");
     node.run("iptables-nft", "-t", "nat", "-F", "FLANNEL-POSTRTG");
     node.run("iptables-nft", "-t", "nat", "-X", "FLANNEL-POSTRTG");
-    node.run("iptables-nft", "-D", "FORWARD", "-m", "comment", "--comment", "flanneld forward",
-        "-j", "FLANNEL-FWD");
+    node.run(
+        "iptables-nft",
+        "-D",
+        "FORWARD",
+        "-m",
+        "comment",
+        "--comment",
+        "flanneld forward",
+        "-j",
+        "FLANNEL-FWD");
     node.run("iptables-nft", "-F", "FLANNEL-FWD");
     node.run("iptables-nft", "-X", "FLANNEL-FWD");
   }

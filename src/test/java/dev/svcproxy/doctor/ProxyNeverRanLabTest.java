@@ -14,7 +14,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.Optional;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -60,8 +59,8 @@ class ProxyNeverRanLabTest {
       LiveAndBundle.Named named = doctor.named(ID, tmp.resolve("bundle"));
       for (Finding f : named.both()) {
         assertThat(f.severity()).isEqualTo(Severity.ERROR);
-        assertThat(f.summary()).isEqualTo("No proxy process runs on this node, and it has no"
-            + " Service rules");
+        assertThat(f.summary())
+            .isEqualTo("No proxy process runs on this node, and it has no" + " Service rules");
         assertThat(f.evidence())
             .extracting(Evidence::text)
             .contains("no kube-proxy or svcproxy run process in this network namespace");

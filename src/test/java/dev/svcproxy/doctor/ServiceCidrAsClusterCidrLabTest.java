@@ -24,8 +24,8 @@ import org.junit.jupiter.api.io.TempDir;
  * kernel does, measured here: the masquerade rules exempt 10.96.0.0/12, so an off-cluster client
  * (outside that range) is still masqueraded and answered, as with the right flag; what changes is
  * that pods, being outside it too, are masqueraded on their way to ClusterIPs, and the endpoint
- * sees node1's address instead of the client pod's. No address of an iptables-mode node lies in
- * the service range, so nothing here goes unmasqueraded that should not: the doctor names it as a
+ * sees node1's address instead of the client pod's. No address of an iptables-mode node lies in the
+ * service range, so nothing here goes unmasqueraded that should not: the doctor names it as a
  * warning, and the right cluster CIDR clears it and gives the endpoint back the pod's address.
  */
 class ServiceCidrAsClusterCidrLabTest {

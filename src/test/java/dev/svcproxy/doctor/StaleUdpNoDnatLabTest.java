@@ -126,8 +126,9 @@ class StaleUdpNoDnatLabTest {
       while (!Files.readString(heard).contains("web-a") && System.nanoTime() < end) {
         Thread.sleep(100);
       }
-      assertThat(Files.readString(heard)).as("the resolver's next query is answered").contains(
-          "web-a");
+      assertThat(Files.readString(heard))
+          .as("the resolver's next query is answered")
+          .contains("web-a");
       assertThat(LiveAndBundle.on(node, demo.objects()).live("stale-udp-conntrack")).isEmpty();
     } finally {
       resolver.close();
@@ -156,8 +157,8 @@ class StaleUdpNoDnatLabTest {
   }
 
   /**
-   * svcproxy run on node1 with a PATH where every program of /usr/sbin is, but conntrack; waits
-   * for its first sync.
+   * svcproxy run on node1 with a PATH where every program of /usr/sbin is, but conntrack; waits for
+   * its first sync.
    */
   private Spawned startWithoutConntrack(Lab.Node n1) throws Exception {
     Path bin = lab.workDir().resolve("sbin-without-conntrack");
@@ -172,7 +173,8 @@ class StaleUdpNoDnatLabTest {
     Path log = lab.workDir().resolve("svcproxy-node1-noconntrack.log");
     List<String> argv = new ArrayList<>(List.of("env", "PATH=" + bin + ":/usr/bin"));
     argv.addAll(ProxyProcess.javaCommand());
-    argv.addAll(List.of("run", "--mode", "iptables", "--manifests", cluster.manifests().toString()));
+    argv.addAll(
+        List.of("run", "--mode", "iptables", "--manifests", cluster.manifests().toString()));
     argv.addAll(ProxyProcess.nodeFlags(n1, lab.workDir()));
     Spawned p = lab.spawn(n1.netns(), argv, log);
     long end = System.nanoTime() + Duration.ofSeconds(60).toNanos();
@@ -193,8 +195,7 @@ class StaleUdpNoDnatLabTest {
     return lab.runner()
         .inNetns(from.netns())
         .run(
-            List.of(
-                "socat", "-T2", "-", "UDP4:" + VIP + ":53,sourceport=" + sport + ",reuseaddr"),
+            List.of("socat", "-T2", "-", "UDP4:" + VIP + ":53,sourceport=" + sport + ",reuseaddr"),
             "q\n",
             Duration.ofSeconds(8))
         .stdout();

@@ -91,8 +91,8 @@ public final class PodNetworkCheck implements Check {
 
   /**
    * Every range the input says pods live in: node.yaml's clusterCIDRs, kube-proxy's --cluster-cidr
-   * (its flag, or the {@code ! -s CIDR ... -j KUBE-MARK-MASQ} rules it renders from it),
-   * Calico's IP pools (the all-pools ipset) and flannel's Network (subnet.env or its rules).
+   * (its flag, or the {@code ! -s CIDR ... -j KUBE-MARK-MASQ} rules it renders from it), Calico's
+   * IP pools (the all-pools ipset) and flannel's Network (subnet.env or its rules).
    */
   static List<PodRange> podRanges(DoctorContext ctx) {
     Map<String, PodRange> out = new LinkedHashMap<>();
@@ -187,7 +187,8 @@ public final class PodNetworkCheck implements Check {
         ctx.files().find(FLANNEL_SUBNET_ENV, l -> l.strip().startsWith("FLANNEL_NETWORK="))) {
       String v = e.text().strip().substring("FLANNEL_NETWORK=".length());
       for (String part : v.split(",")) {
-        parse(part.replace("\"", "")).ifPresent(c -> out.putIfAbsent(c.toString(), new PodRange(c, e)));
+        parse(part.replace("\"", ""))
+            .ifPresent(c -> out.putIfAbsent(c.toString(), new PodRange(c, e)));
       }
     }
     for (String label : NodeNetwork.labels(ctx.node(), "nat")) {
