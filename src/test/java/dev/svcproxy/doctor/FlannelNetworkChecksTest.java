@@ -11,8 +11,8 @@ import org.junit.jupiter.api.Test;
 /**
  * flannel's Network as a pod range of pod-cidr-overlaps-node-network, on hand-written bundles: from
  * flannel-subnet.env, from flanneld's masquerade rule (v0.15+ in FLANNEL-POSTRTG, older ones in
- * POSTROUTING with its comment) and from FLANNEL-FWD. The node: ens192 192.168.21.12/24 (the
- * book's LAN), cni0 with flannel's subnet 192.168.236.1/24. Line numbers counted by hand.
+ * POSTROUTING with its comment) and from FLANNEL-FWD. The node: ens192 192.168.21.12/24 (the book's
+ * LAN), cni0 with flannel's subnet 192.168.236.1/24. Line numbers counted by hand.
  */
 class FlannelNetworkChecksTest {
   private static final String ID = "pod-cidr-overlaps-node-network";
