@@ -33,7 +33,8 @@ public final class BundleFiles {
           Map.entry("ip-rule.json", "ip rule"),
           Map.entry("ip-rule.txt", "ip rule"),
           Map.entry("bridge-link.json", "bridge link"),
-          Map.entry("sysctl.txt", "sysctl -a"));
+          Map.entry("sysctl.txt", "sysctl -a"),
+          Map.entry("flannel-subnet.env", "cat /run/flannel/subnet.env"));
 
   private final Map<String, String> files;
   private final boolean live;

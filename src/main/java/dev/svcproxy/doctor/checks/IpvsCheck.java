@@ -343,6 +343,13 @@ public final class IpvsCheck implements Check {
     Rule portal = portals.get(0);
     ev.add(IpvsFacts.rule(ctx, portal));
     String summary;
+    Severity severity = MISSING_CLUSTER_CIDR.severity();
+    String why =
+        "A client outside the pod network that reaches a ClusterIP through this node (a host"
+            + " routing the service range here, a VM on the node network) is DNATed to an"
+            + " endpoint but keeps its own source; an endpoint on another node replies"
+            + " straight to the client from the pod's address, which the client never asked,"
+            + " so the connection fails.";
     if (masq.isEmpty()) {
       List<Rule> chain = nat.rules(portal.target());
       if (!chain.isEmpty()) {
@@ -359,17 +366,26 @@ public final class IpvsCheck implements Check {
           "The ClusterIP masquerade rules exempt "
               + masq.get(0).param("-s").orElseThrow().value().text()
               + ", which holds the ClusterIPs themselves: --cluster-cidr is the service CIDR";
+      // Measured in the lab (ServiceCidrAsClusterCidrLabTest): off-cluster clients lie outside
+      // the service range and are still masqueraded; it is the pods that change.
+      severity = Severity.WARNING;
+      why =
+          "kube-proxy marks for masquerade every source outside --cluster-cidr. With the service"
+              + " CIDR there, off-cluster clients are still masqueraded (their addresses lie"
+              + " outside it), but so are the pods: a pod's connection to a ClusterIP reaches"
+              + " the endpoint from the node's address, not the pod's, so NetworkPolicies,"
+              + " logs and rate limits keyed on the client pod see the node instead. Only a"
+              + " source inside the service range goes unmasqueraded; no address of an"
+              + " iptables-mode node lies there, but in IPVS mode the node's own connections"
+              + " from a VIP on kube-ipvs0 do, and their replies never return (seed 000).";
     }
     flagEvidence(ctx).ifPresent(ev::add);
     return Optional.of(
         MISSING_CLUSTER_CIDR.finding(
+            severity,
             summary,
             ev,
-            "A client outside the pod network that reaches a ClusterIP through this node (a host"
-                + " routing the service range here, a VM on the node network) is DNATed to an"
-                + " endpoint but keeps its own source; an endpoint on another node replies"
-                + " straight to the client from the pod's address, which the client never asked,"
-                + " so the connection fails.",
+            why,
             "Start kube-proxy with --cluster-cidr=<the pod CIDR>"
                 + podCidrHint(ctx)
                 + " (clusterCIDR in the KubeProxyConfiguration), or --masquerade-all."));

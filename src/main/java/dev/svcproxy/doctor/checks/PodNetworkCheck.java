@@ -70,8 +70,8 @@ public final class PodNetworkCheck implements Check {
     if (ranges.isEmpty()) {
       ctx.assume(
           "the cluster's pod network is unknown (no node.yaml clusterCIDRs, no kube-proxy"
-              + " masquerade rule with the cluster CIDR, no Calico pool ipset): pod subnets not"
-              + " checked");
+              + " masquerade rule with the cluster CIDR, no Calico pool ipset, no flannel"
+              + " network): pod subnets not checked");
       return List.of();
     }
     List<NodeSubnet> nodeNets = nodeSubnets(ctx);
@@ -91,8 +91,8 @@ public final class PodNetworkCheck implements Check {
 
   /**
    * Every range the input says pods live in: node.yaml's clusterCIDRs, kube-proxy's --cluster-cidr
-   * (its flag, or the {@code ! -s CIDR ... -j KUBE-MARK-MASQ} rules it renders from it), and
-   * Calico's IP pools (the all-pools ipset).
+   * (its flag, or the {@code ! -s CIDR ... -j KUBE-MARK-MASQ} rules it renders from it), Calico's
+   * IP pools (the all-pools ipset) and flannel's Network (subnet.env or its rules).
    */
   static List<PodRange> podRanges(DoctorContext ctx) {
     Map<String, PodRange> out = new LinkedHashMap<>();
@@ -168,7 +168,67 @@ public final class PodNetworkCheck implements Check {
         }
       }
     }
+    flannelNetworks(ctx, out);
     return List.copyOf(out.values());
+  }
+
+  /** flanneld's subnet file, as a capture saves it (cat /run/flannel/subnet.env). */
+  static final String FLANNEL_SUBNET_ENV =
+      dev.svcproxy.trace.bundle.BundleCapture.FLANNEL_SUBNET_ENV;
+
+  /**
+   * flannel's Network (net-conf.json), from what the node shows of it: FLANNEL_NETWORK in
+   * /run/flannel/subnet.env; the masquerade rule flanneld writes with ipMasq ({@code -s NETWORK !
+   * -d 224.0.0.0/4 -j MASQUERADE}, in FLANNEL-POSTRTG since v0.15, in POSTROUTING before); and its
+   * forward accept ({@code -A FLANNEL-FWD -s NETWORK -j ACCEPT}), which it writes with ipMasq off.
+   */
+  private static void flannelNetworks(DoctorContext ctx, Map<String, PodRange> out) {
+    for (Evidence e :
+        ctx.files().find(FLANNEL_SUBNET_ENV, l -> l.strip().startsWith("FLANNEL_NETWORK="))) {
+      String v = e.text().strip().substring("FLANNEL_NETWORK=".length());
+      for (String part : v.split(",")) {
+        parse(part.replace("\"", ""))
+            .ifPresent(c -> out.putIfAbsent(c.toString(), new PodRange(c, e)));
+      }
+    }
+    for (String label : NodeNetwork.labels(ctx.node(), "nat")) {
+      Table t = NodeNetwork.table(ctx.node(), label).orElseThrow();
+      for (Rule r : t.rules()) {
+        Optional<Arg.Param> s = r.param("-s");
+        Optional<Arg.Param> d = r.param("-d");
+        if (isFlannel(r, "FLANNEL-POSTRTG")
+            && r.target().equals("MASQUERADE")
+            && s.isPresent()
+            && !s.get().negated()
+            && d.isPresent()
+            && d.get().negated()
+            && d.get().value().text().equals("224.0.0.0/4")) {
+          parse(s.get().value().text())
+              .ifPresent(
+                  c ->
+                      out.putIfAbsent(
+                          c.toString(), new PodRange(c, NodeNetwork.ruleLine(ctx, label, r))));
+        }
+      }
+    }
+    for (String label : NodeNetwork.labels(ctx.node(), "filter")) {
+      Table t = NodeNetwork.table(ctx.node(), label).orElseThrow();
+      for (Rule r : t.rules("FLANNEL-FWD")) {
+        Optional<Arg.Param> s = r.param("-s");
+        if (r.target().equals("ACCEPT") && s.isPresent() && !s.get().negated()) {
+          parse(s.get().value().text())
+              .ifPresent(
+                  c ->
+                      out.putIfAbsent(
+                          c.toString(), new PodRange(c, NodeNetwork.ruleLine(ctx, label, r))));
+        }
+      }
+    }
+  }
+
+  /** A rule of flanneld's: in its chain, or (before v0.15) commented "flanneld ...". */
+  private static boolean isFlannel(Rule r, String chain) {
+    return r.chain().equals(chain) || r.comment().filter(c -> c.contains("flanneld")).isPresent();
   }
 
   private static Optional<Cidr> parse(String s) {
@@ -237,6 +297,21 @@ public final class PodNetworkCheck implements Check {
       for (Rule rule : t.rules()) {
         if (rule.target().equals("MASQUERADE")
             && rule.options("set").stream().anyMatch(o -> o.text().startsWith(CALICO_ALL_POOLS))) {
+          ev.add(NodeNetwork.ruleLine(ctx, label, rule));
+        }
+      }
+    }
+    // flannel's RETURN that keeps destinations in its network from its masquerade.
+    for (String label : NodeNetwork.labels(ctx.node(), "nat")) {
+      Table t = NodeNetwork.table(ctx.node(), label).orElseThrow();
+      for (Rule rule : t.rules()) {
+        Optional<Arg.Param> d = rule.param("-d");
+        if (isFlannel(rule, "FLANNEL-POSTRTG")
+            && rule.target().equals("RETURN")
+            && d.isPresent()
+            && !d.get().negated()
+            && d.get().value().text().equals(r.cidr().toString())
+            && rule.param("-s").filter(s -> !s.negated()).isPresent()) {
           ev.add(NodeNetwork.ruleLine(ctx, label, rule));
         }
       }

@@ -22,6 +22,9 @@ public final class BundleCapture {
   private static final String SYSCTL_KEYS =
       "ip_forward|rp_filter|route_localnet|bridge-nf-call-ip|tcp_be_liberal|nf_conntrack_count|nf_conntrack_max|net\\.ipv4\\.vs\\.|arp_ignore|arp_announce";
 
+  /** {@code cat /run/flannel/subnet.env}: flannel's network and this node's subnet. */
+  public static final String FLANNEL_SUBNET_ENV = "flannel-subnet.env";
+
   private BundleCapture() {}
 
   /** Captures into memory: bundle file name → contents. */
@@ -64,6 +67,9 @@ public final class BundleCapture {
     }
     // The proxy's command line tells its node name, mode and flags (--cluster-cidr...).
     ProxyProcessFacts.capture(runner).ifPresent(t -> files.put(ProxyProcessFacts.FILE, t));
+    // flanneld's view of the pod network (FLANNEL_NETWORK); a file of the node, not of the
+    // namespace, and only where flannel runs.
+    put(files, FLANNEL_SUBNET_ENV, runner.run("cat", "/run/flannel/subnet.env"), false);
     CommandResult recent = runner.run("ls", "/proc/net/xt_recent");
     if (recent.ok()) {
       for (String name : recent.stdout().split("\\s+")) {
@@ -99,7 +105,8 @@ public final class BundleCapture {
           "ip-rule.txt",
           "bridge-link.json",
           "sysctl.txt",
-          ProxyProcessFacts.FILE);
+          ProxyProcessFacts.FILE,
+          FLANNEL_SUBNET_ENV);
 
   /** Bundle files only a person writes (design.md §4); a capture keeps them. */
   private static final List<String> HAND_WRITTEN =

@@ -154,7 +154,9 @@ public final class BundleReader {
           // pasted kubectl tables (doctor --paste): the doctor reads the nodes pods run on
           "kubectl-get.txt",
           // the proxy processes a capture found (ProxyProcessFacts); the doctor reads it
-          ProxyProcessFacts.FILE);
+          ProxyProcessFacts.FILE,
+          // flannel's subnet.env: the doctor reads its network as a pod range
+          BundleCapture.FLANNEL_SUBNET_ENV);
 
   /** Whether {@code name} (relative to the bundle) is a file of design.md §4's bundle. */
   public static boolean isBundleFile(String name) {
