@@ -33,8 +33,8 @@ import org.junit.jupiter.api.io.TempDir;
  * cni0's address 10.244.1.1 (masqueraded). Without it, the connection timed out; node1's conntrack
  * held {@code SYN_SENT src=<web-a> dst=10.96.0.20 sport=40123 dport=80 [UNREPLIED] src=<web-a>
  * dst=<web-a> sport=8080 dport=40123}: IPVS sent the SYN to web-a with web-a's own address as
- * source, and no answer came back through the node. The client pod on the same bridge still
- * reached the Service, seen with its own address.
+ * source, and no answer came back through the node. The client pod on the same bridge still reached
+ * the Service, seen with its own address.
  */
 @Tag("vm")
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
