@@ -34,7 +34,11 @@ import java.util.regex.Pattern;
  * LiveAndBundle.Named n = LiveAndBundle.on(demo.node("node1"), demo.objects())
  *     .named("no-endpoints", tmp.resolve("bundle"));
  * assertThat(n.live().severity())...; assertThat(n.citedLine(n.bundle().evidence().get(0)))...
+ * lb.clearedBy(n, () -> lab.in(ns, "sysctl", "-w", "net.ipv4.ip_forward=1"), "net.ipv4.ip_forward=1");
  * </pre>
+ *
+ * <p>{@link #clearedBy} is the acceptance's second half: the fix the finding gives names what the
+ * test does, and once done the id is gone from the live node and from a bundle captured again.
  *
  * @param node a runner in the node's network namespace
  * @param objects the cluster's Services and slices (the doctor's --manifests), or empty
@@ -96,6 +100,47 @@ public record LiveAndBundle(
       }
     }
     return n;
+  }
+
+  /** A test's fix: the commands (or object changes) it makes on the node. */
+  @FunctionalInterface
+  public interface Fix {
+    void apply() throws Exception;
+  }
+
+  /**
+   * The fix verified to clear {@code n}: asserts that the fix text of the live finding and of the
+   * bundle finding each contain every one of {@code says} (the sysctl, flag or command the test is
+   * about to apply), applies {@code fix}, then asserts the id is gone live and from a bundle
+   * captured again into {@code n.dir()} + "-fixed".
+   *
+   * @return the directory of the bundle captured after the fix
+   */
+  public Path clearedBy(Named n, Fix fix, String... says) {
+    return clearedBy(n, n.dir().resolveSibling(n.dir().getFileName() + "-fixed"), fix, says);
+  }
+
+  /** The same, capturing the bundle after the fix into {@code fixedDir}. */
+  public Path clearedBy(Named n, Path fixedDir, Fix fix, String... says) {
+    String id = n.live().id();
+    assertThat(says).as("%s: what the fix does, to find in its text", id).isNotEmpty();
+    for (Finding f : n.both()) {
+      for (String s : says) {
+        // The finding's advice and the test's action are one and the same fix.
+        assertThat(f.fix()).as("%s fix text (%s)", id, f.evidence()).contains(s);
+      }
+    }
+    try {
+      fix.apply();
+    } catch (Exception e) {
+      throw new AssertionError(id + ": applying the fix failed", e);
+    }
+    assertThat(live(id)).as("%s live after the fix", id).isEmpty();
+    BundleCapture.captureInto(node, fixedDir);
+    assertThat(matching(with.apply(DoctorInputs.bundle(fixedDir, objects)), id))
+        .as("%s on the bundle %s captured after the fix", id, fixedDir)
+        .isEmpty();
+    return fixedDir;
   }
 
   private List<Finding> matching(DoctorInput in, String id) {

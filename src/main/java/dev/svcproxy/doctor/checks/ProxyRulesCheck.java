@@ -7,6 +7,7 @@ import dev.svcproxy.doctor.Check;
 import dev.svcproxy.doctor.DoctorContext;
 import dev.svcproxy.doctor.Evidence;
 import dev.svcproxy.doctor.Finding;
+import dev.svcproxy.doctor.ProxyFlags;
 import dev.svcproxy.doctor.Severity;
 import dev.svcproxy.model.Endpoint;
 import dev.svcproxy.model.ProxyState;
@@ -305,7 +306,10 @@ public final class ProxyRulesCheck implements Check {
     return out;
   }
 
-  /** The evidence of the proxy's own node name, when it came from its command line. */
+  /**
+   * The evidence of the proxy's own node name: node.yaml's line when the file says it, else the
+   * proxy's command line (its proxy-process.txt line on a bundle, /proc/PID/cmdline live).
+   */
   private static Optional<Evidence> nameEvidence(DoctorContext ctx) {
     Optional<String> ps = ctx.files().text(ProxyProcessFacts.FILE);
     if (ps.isEmpty()) {
@@ -313,29 +317,13 @@ public final class ProxyRulesCheck implements Check {
           .nodeName()
           .flatMap(n -> ctx.files().first("node.yaml", l -> l.strip().startsWith("nodeName")));
     }
-    for (ProxyProcessFacts.Process p : ProxyProcessFacts.parse(ps.get())) {
-      for (String flag : List.of("--hostname-override", "--node-name")) {
-        List<String> f = p.flags();
-        for (int i = 0; i < f.size(); i++) {
-          String a = f.get(i);
-          String shown = null;
-          if (a.startsWith(flag + "=")) {
-            shown = a;
-          } else if (a.equals(flag) && i + 1 < f.size()) {
-            shown = a + " " + f.get(i + 1);
-          }
-          if (shown != null) {
-            return Optional.of(Evidence.command("cat /proc/" + p.pid() + "/cmdline", shown));
-          }
-        }
-      }
-      return Optional.of(
-          Evidence.command(
-              "cat /proc/" + p.pid() + "/cmdline",
-              String.join(" ", p.argv())
-                  + " (no --hostname-override: the node name is the hostname)"));
-    }
-    return Optional.empty();
+    // The flag ProxyFlags.merge takes the name from: --hostname-override first.
+    return ProxyFlags.evidence(ctx.files(), "--hostname-override")
+        .or(() -> ProxyFlags.evidence(ctx.files(), "--node-name"))
+        .or(
+            () ->
+                ProxyFlags.commandLine(
+                    ctx.files(), "no --hostname-override (the node name is the hostname)"));
   }
 
   private static String route(NodeState.Route r) {
