@@ -416,11 +416,11 @@ public final class PodNetworkCheck implements Check {
           .ifPresent(
               r ->
                   ev.add(
-                      ctx.files()
-                          .at(
-                              ctx.files().has("ip-route.json") ? "ip-route.json" : "ip-route.txt",
-                              0,
-                              r.dst() + " dev " + r.dev() + " scope link")));
+                      NodeModel.route(
+                          ctx.files(),
+                          r.dst(),
+                          r.dev(),
+                          r.dst() + " dev " + r.dev() + " scope link")));
       ev.add(
           ctx.files()
               .at(

@@ -363,6 +363,7 @@ public final class ProxyRulesCheck implements Check {
             continue;
           }
           List<Evidence> off = new ArrayList<>();
+          List<String> offDevs = new ArrayList<>();
           boolean known = false;
           for (JsonNode port : root) {
             if (!port.path("master").asText().equals(br.getKey())) {
@@ -374,6 +375,8 @@ public final class ProxyRulesCheck implements Check {
             known = true;
             if (!port.path("hairpin").asBoolean()) {
               String dev = port.path("ifname").asText();
+              // A name from the file goes into the advised command only if it is a device name.
+              offDevs.add(dev.matches("[A-Za-z0-9_.@-]{1,15}") ? dev : "DEV");
               String text = dev + " master " + br.getKey() + " hairpin off";
               off.add(
                   ctx.files().isLive()
@@ -404,8 +407,15 @@ public final class ProxyRulesCheck implements Check {
                       + String.join(", ", br.getValue())
                       + ".",
                   "Turn hairpin on for the pods' ports (kubelet --hairpin-mode=hairpin-veth, the"
-                      + " CNI bridge plugin's \"hairpinMode\": true; now: `ip link set DEV type"
-                      + " bridge_slave hairpin on`), or use promiscuous-bridge mode."));
+                      + " CNI bridge plugin's \"hairpinMode\": true; now: "
+                      + String.join(
+                          "; ",
+                          offDevs.stream()
+                              .distinct()
+                              .limit(4)
+                              .map(d -> "`ip link set " + d + " type bridge_slave hairpin on`")
+                              .toList())
+                      + "), or use promiscuous-bridge mode."));
         }
       }
     } else if (!bridges.isEmpty()) {
@@ -540,6 +550,8 @@ public final class ProxyRulesCheck implements Check {
     }
     List<Evidence> ev = new ArrayList<>();
     List<String> kube = new ArrayList<>();
+    // The DROP policies of the backend kube-proxy does not write, set back in the advice.
+    List<String> policies = new ArrayList<>();
     boolean blocking = false;
     for (ProxyRules.Backend b : bs) {
       String name = b.legacy() ? "iptables-legacy" : "iptables-nft";
@@ -551,6 +563,9 @@ public final class ProxyRulesCheck implements Check {
         for (var d : t.chainDecls()) {
           if (d.builtin() && "DROP".equals(d.policy())) {
             blocking = true;
+            if (!b.hasChain("nat", "KUBE-SERVICES")) {
+              policies.add(name + " -t " + t.name() + " -P " + d.name() + " ACCEPT");
+            }
             ctx.files()
                 .first(b.file(), l -> l.strip().startsWith(":" + d.name() + " DROP"))
                 .ifPresent(ev::add);
@@ -576,11 +591,16 @@ public final class ProxyRulesCheck implements Check {
             "Use one backend on the node: the same iptables (legacy or nft) for kube-proxy, kubelet,"
                 + " the CNI and Docker (update-alternatives --set iptables ...), then remove"
                 + " the other backend's rules (iptables-legacy-save / iptables-nft-save shows"
-                + " them)."));
+                + " them)"
+                + (policies.isEmpty() || kube.isEmpty()
+                    ? ""
+                    : " and set its DROP policies back: `" + String.join("; ", policies) + "`")
+                + "."));
   }
 
   private List<Finding> duplicates(DoctorContext ctx) {
     List<Evidence> ev = new ArrayList<>();
+    List<String> firstCopy = new ArrayList<>();
     int dups = 0;
     for (ProxyRules.Backend b : ProxyRules.backends(ctx)) {
       for (Table t : b.rules().tables()) {
@@ -602,6 +622,14 @@ public final class ProxyRulesCheck implements Check {
                 continue;
               }
               dups++;
+              if (firstCopy.isEmpty()) {
+                firstCopy.add(
+                    (b.legacy() ? "iptables-legacy" : "iptables")
+                        + " -t "
+                        + t.name()
+                        + " "
+                        + s.getKey().replaceFirst("^-A ", "-D "));
+              }
               List<Evidence> lines =
                   ctx.files()
                       .find(
@@ -622,6 +650,9 @@ public final class ProxyRulesCheck implements Check {
     if (dups == 0) {
       return List.of();
     }
+    // The delete for the first copy, as the node's iptables takes it (the line's -A made -D).
+    String delete =
+        firstCopy.isEmpty() ? "`iptables -t TABLE -D CHAIN <rule>`" : "`" + firstCopy.get(0) + "`";
     return List.of(
         DUPLICATES.finding(
             dups + " rule(s) appear more than once in their chain",
@@ -632,8 +663,9 @@ public final class ProxyRulesCheck implements Check {
                 + " make the ruleset grow and slow at every restart. A copy of a jump into"
                 + " another tool's chain also keeps that chain alive after its owner removed it.",
             "Find who appends them (`iptables -C` before `-A` in scripts; one proxy per node),"
-                + " then delete the extra copies (`iptables -t TABLE -D CHAIN <rule>` once per"
-                + " copy)."));
+                + " then delete the extra copies, once per copy ("
+                + delete
+                + " deletes one)."));
   }
 
   /**
