@@ -51,9 +51,9 @@ class EvidenceCitationTest {
   }
 
   /**
-   * The book's podman bridge (cni-config-wrong-subnet): the pod network 10.187.0.0/16 is known
-   * only from kube-proxy's --cluster-cidr, on the second line of proxy-process.txt (the first is
-   * blank, as a hand-edited file may have it).
+   * The book's podman bridge (cni-config-wrong-subnet): the pod network 10.187.0.0/16 is known only
+   * from kube-proxy's --cluster-cidr, on the second line of proxy-process.txt (the first is blank,
+   * as a hand-edited file may have it).
    */
   private static Map<String, String> podman() {
     Map<String, String> f = new HashMap<>();
@@ -79,12 +79,18 @@ class EvidenceCitationTest {
 
   private DoctorReport onBundle(String name, Map<String, String> files, List<Finding> out)
       throws Exception {
+    return onBundle(name, files, Optional.empty(), out);
+  }
+
+  private DoctorReport onBundle(
+      String name, Map<String, String> files, Optional<Path> objects, List<Finding> out)
+      throws Exception {
     Path dir = tmp.resolve(name);
     Files.createDirectories(dir);
     for (Map.Entry<String, String> e : files.entrySet()) {
       Files.writeString(dir.resolve(e.getKey()), e.getValue());
     }
-    DoctorInput in = DoctorInputs.bundle(dir, Optional.empty());
+    DoctorInput in = DoctorInputs.bundle(dir, objects);
     DoctorReport r = Doctor.standard().examine(in);
     assertThat(r.findings()).as(DoctorFormatter.text(r)).isNotEmpty();
     for (Finding f : r.findings()) {
@@ -98,10 +104,14 @@ class EvidenceCitationTest {
   }
 
   /**
-   * The same node live, behind a runner that answers the capture's commands from {@code files}
-   * (the proxy process found by ps in this namespace): every evidence names a command.
+   * The same node live, behind a runner that answers the capture's commands from {@code files} (the
+   * proxy process found by ps in this namespace): every evidence names a command.
    */
   private static DoctorReport live(Map<String, String> files) {
+    return live(files, Optional.empty());
+  }
+
+  private static DoctorReport live(Map<String, String> files, Optional<Path> objects) {
     RecordingCommandRunner runner =
         new RecordingCommandRunner(
             c -> {
@@ -122,7 +132,7 @@ class EvidenceCitationTest {
                   ? new CommandResult(c.argv(), 1, "", "not here")
                   : new CommandResult(c.argv(), 0, out, "");
             });
-    return Doctor.standard().examine(DoctorInputs.live(runner, Optional.empty()));
+    return Doctor.standard().examine(DoctorInputs.live(runner, objects));
   }
 
   private static String ps(Map<String, String> files) {
@@ -185,10 +195,18 @@ class EvidenceCitationTest {
 
   @Test
   void seed001_everyEvidenceCited() throws Exception {
+    // The author's SVC1, whose LoadBalancer IP is CLB1's (IpvsCheckTest's seed 001).
+    Path svc = tmp.resolve("svc1.yaml");
+    Files.writeString(
+        svc,
+        "apiVersion: v1\nkind: Service\nmetadata: {namespace: default, name: svc1}\nspec:\n"
+            + "  type: LoadBalancer\n  clusterIP: 172.21.0.10\n"
+            + "  ports: [{port: 80, protocol: TCP, nodePort: 30080}]\n"
+            + "status:\n  loadBalancer:\n    ingress: [{ip: 192.168.1.200}]\n");
     List<Finding> fs = new java.util.ArrayList<>();
-    onBundle("seed001", seed001(), fs);
+    onBundle("seed001", seed001(), Optional.of(svc), fs);
     assertThat(fs).extracting(Finding::id).contains("lb-ip-bound-locally");
-    assertAllCommands(live(seed001()));
+    assertAllCommands(live(seed001(), Optional.of(svc)));
   }
 
   @Test

@@ -117,7 +117,10 @@ class ProxyRulesNftablesLabTest {
           .isEqualTo(Connection.Outcome.REPLIED);
       assertThat(find(bundle("node1", "fixed"), "no-endpoints")).isEmpty();
     } finally {
+      // Synced before the next change, so that its sync is not mistaken for this one's.
+      int before = cluster.proxy(1).count("synced nftables");
       cluster.writeManifest("empty-slice.yaml", "");
+      cluster.proxy(1).awaitLog("synced nftables", before + 1, Duration.ofSeconds(30));
     }
 
     // The fix the eTP=Local finding points at when the drop is not wanted: eTP=Cluster.

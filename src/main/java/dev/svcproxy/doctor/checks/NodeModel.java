@@ -405,8 +405,8 @@ final class NodeModel {
 
   /**
    * A route as evidence: its line of a hand-written ip-route.txt (the line that starts with its
-   * destination and names its device), else the route file as a whole (captured JSON is one
-   * line), or live the command.
+   * destination and names its device), else the route file as a whole (captured JSON is one line),
+   * or live the command.
    */
   static Evidence route(BundleFiles files, String dst, String dev, String text) {
     String file = routeFile(files);
