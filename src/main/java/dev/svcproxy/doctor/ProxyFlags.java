@@ -13,6 +13,76 @@ import java.util.Optional;
 public final class ProxyFlags {
   private ProxyFlags() {}
 
+  /** The proxy process the facts are read from (the first listed) and its line in the file. */
+  private record Found(ProxyProcessFacts.Process process, int line, String text) {}
+
+  private static Optional<Found> first(BundleFiles files) {
+    Optional<String> text = files.text(ProxyProcessFacts.FILE);
+    if (text.isEmpty()) {
+      return Optional.empty();
+    }
+    // The same lines parse() reads, counted so that evidence names the one the facts came from.
+    List<String> lines = text.get().lines().toList();
+    for (int i = 0; i < lines.size(); i++) {
+      List<ProxyProcessFacts.Process> p = ProxyProcessFacts.parse(lines.get(i));
+      if (!p.isEmpty()) {
+        return Optional.of(new Found(p.get(0), i + 1, lines.get(i).strip()));
+      }
+    }
+    return Optional.empty();
+  }
+
+  /**
+   * Where the proxy's command line shows {@code flag} ({@code "--flag=value"}, {@code "--flag
+   * value"} or a bare {@code "--flag"}): on a bundle its line of proxy-process.txt, live the
+   * command that shows the process's arguments. Empty when no proxy process is known or it was
+   * started without the flag.
+   */
+  public static Optional<Evidence> evidence(BundleFiles files, String flag) {
+    Optional<Found> found = first(files);
+    if (found.isEmpty()) {
+      return Optional.empty();
+    }
+    List<String> f = found.get().process().flags();
+    for (int i = 0; i < f.size(); i++) {
+      String a = f.get(i);
+      if (a.startsWith(flag + "=")) {
+        return Optional.of(cite(files, found.get(), a));
+      }
+      if (a.equals(flag)) {
+        // As NodeFacts.flag reads it: the next argument is the value unless it is a flag itself.
+        boolean valued = i + 1 < f.size() && !f.get(i + 1).startsWith("-");
+        return Optional.of(cite(files, found.get(), valued ? a + " " + f.get(i + 1) : a));
+      }
+    }
+    return Optional.empty();
+  }
+
+  /**
+   * The proxy's whole command line as evidence, labelled ({@code "no --cluster-cidr: 1234
+   * kube-proxy ..."}), for a flag it was started without. Empty when no proxy process is known.
+   */
+  public static Optional<Evidence> commandLine(BundleFiles files, String label) {
+    return first(files).map(f -> cite(files, f, label + ": " + f.text()));
+  }
+
+  private static Evidence cite(BundleFiles files, Found f, String text) {
+    if (files.isLive()) {
+      return Evidence.command("cat /proc/" + f.process().pid() + "/cmdline", text);
+    }
+    return Evidence.at(ProxyProcessFacts.FILE, f.line(), text);
+  }
+
+  /**
+   * Where the node fact {@code field} of node.yaml was read: node.yaml's line when the file says it
+   * (it wins over the flags, see {@link #merge}), else the proxy's {@code flag}.
+   */
+  public static Optional<Evidence> source(BundleFiles files, String field, String flag) {
+    return files
+        .first(NodeFacts.FILE, l -> l.strip().startsWith(field + ":"))
+        .or(() -> evidence(files, flag));
+  }
+
   /**
    * {@code facts} completed from the proxy's command line in proxy-process.txt: what node.yaml says
    * wins (a person wrote it on purpose); the rest comes from the flags.

@@ -42,10 +42,14 @@ class BookCasesLabTest {
     return findings(DoctorInputs.live(node(nodeName), Optional.of(cluster.manifests())), id);
   }
 
+  /** The doctor on node1 live and on bundles captured from it, with the cluster's objects. */
+  private LiveAndBundle node1() {
+    return LiveAndBundle.on(node("node1"), Optional.of(cluster.manifests()));
+  }
+
   /** {@code id} named on node1 live and on a bundle captured into tmp/{@code dir}. */
   private LiveAndBundle.Named named(String id, String dir) {
-    return LiveAndBundle.on(node("node1"), Optional.of(cluster.manifests()))
-        .named(id, tmp.resolve(dir));
+    return node1().named(id, tmp.resolve(dir));
   }
 
   /**
@@ -106,21 +110,24 @@ class BookCasesLabTest {
       // The fix the finding gives: accept the pod network in FORWARD. The doctor learns the
       // cluster's pod network from the running proxy's --cluster-cidr (the lab starts it so).
       String cidr = Lab.CLUSTER_CIDR;
-      assertThat(f.fix())
-          .contains("iptables -A FORWARD -s " + cidr + " -j ACCEPT")
-          .contains("iptables -A FORWARD -d " + cidr + " -j ACCEPT");
-      lab.in(n1.netns(), "iptables", "-A", "FORWARD", "-s", cidr, "-j", "ACCEPT");
-      lab.in(n1.netns(), "iptables", "-A", "FORWARD", "-d", cidr, "-j", "ACCEPT");
-      assertThat(live("node1", "forward-policy-drop")).isEmpty();
+      node1()
+          .clearedBy(
+              named,
+              () -> {
+                lab.in(n1.netns(), "iptables", "-A", "FORWARD", "-s", cidr, "-j", "ACCEPT");
+                lab.in(n1.netns(), "iptables", "-A", "FORWARD", "-d", cidr, "-j", "ACCEPT");
+              },
+              "iptables -A FORWARD -s " + cidr + " -j ACCEPT",
+              "iptables -A FORWARD -d " + cidr + " -j ACCEPT");
       assertThat(lab.connect(client, DemoCluster.WEB_LOCAL, 80).outcome())
           .isEqualTo(Connection.Outcome.REPLIED);
     } finally {
       lab.runner()
           .inNetns(n1.netns())
-          .run("iptables", "-D", "FORWARD", "-s", n1.podCidr(), "-j", "ACCEPT");
+          .run("iptables", "-D", "FORWARD", "-s", Lab.CLUSTER_CIDR, "-j", "ACCEPT");
       lab.runner()
           .inNetns(n1.netns())
-          .run("iptables", "-D", "FORWARD", "-d", n1.podCidr(), "-j", "ACCEPT");
+          .run("iptables", "-D", "FORWARD", "-d", Lab.CLUSTER_CIDR, "-j", "ACCEPT");
       lab.in(n1.netns(), "iptables", "-P", "FORWARD", "ACCEPT");
       undo(n1.netns(), BookRules.docker());
       lab.in(n1.netns(), "ip", "link", "del", "docker0");
@@ -233,10 +240,9 @@ class BookCasesLabTest {
           .isEqualTo(Connection.Outcome.TIMED_OUT);
 
       assertThat(live("node1", "nodelocaldns-leftover-notrack")).isNotEmpty();
+      LiveAndBundle tcpOnly = node1().which(f -> f.summary().contains(KUBE_DNS + ":53/tcp"));
       LiveAndBundle.Named named =
-          LiveAndBundle.on(node("node1"), Optional.of(cluster.manifests()))
-              .which(f -> f.summary().contains(KUBE_DNS + ":53/tcp"))
-              .named("nodelocaldns-leftover-notrack", tmp.resolve("nodelocaldns"));
+          tcpOnly.named("nodelocaldns-leftover-notrack", tmp.resolve("nodelocaldns"));
       Finding tcp = named.live();
       assertThat(tcp.severity()).isEqualTo(Severity.ERROR);
       assertThat(tcp.evidence().get(0).text())
@@ -250,14 +256,16 @@ class BookCasesLabTest {
           .isEqualTo("-A PREROUTING -d " + KUBE_DNS + "/32 -p tcp -m tcp --dport 53 -j NOTRACK");
 
       // The fix: delete the leftover rules; kube-proxy's DNAT applies again.
-      assertThat(tcp.fix())
-          .contains(
-              "iptables -t raw -D PREROUTING -d "
-                  + KUBE_DNS
-                  + "/32 -p tcp -m tcp --dport 53 -j NOTRACK");
-      for (List<String> r : rules) {
-        lab.in(n1.netns(), concat("iptables", deleting(r)));
-      }
+      tcpOnly.clearedBy(
+          named,
+          () -> {
+            for (List<String> r : rules) {
+              lab.in(n1.netns(), concat("iptables", deleting(r)));
+            }
+          },
+          "iptables -t raw -D PREROUTING -d "
+              + KUBE_DNS
+              + "/32 -p tcp -m tcp --dport 53 -j NOTRACK");
       assertThat(live("node1", "nodelocaldns-leftover-notrack")).isEmpty();
       assertThat(lab.connect(client, KUBE_DNS, 53).backend()).startsWith("web-");
     } finally {
@@ -370,10 +378,16 @@ class BookCasesLabTest {
       assertThat(line(dir, pool)).isEqualTo("add cali40all-ipam-pools 192.168.0.0/16");
 
       // The fix: a pool off the host network, and the pod recreated with an address from it.
-      assertThat(f.fix()).contains("ippool").contains("192.168.77.0/24");
-      calicoPools("10.200.0.0/16");
-      calicoAddress(pod, "192.168.236.10", "10.200.0.10");
-      assertThat(live("node1", "pod-cidr-overlaps-node-network")).isEmpty();
+      assertThat(f.fix()).contains("192.168.77.0/24");
+      node1()
+          .clearedBy(
+              named,
+              () -> {
+                calicoPools("10.200.0.0/16");
+                calicoAddress(pod, "192.168.236.10", "10.200.0.10");
+              },
+              "ippool",
+              "recreate");
       Connection c = lab.connect(pod, master.ip(), 6443);
       assertThat(c.outcome()).isEqualTo(Connection.Outcome.REPLIED);
       assertThat(c.peer()).isEqualTo(n1.ip());
@@ -452,14 +466,25 @@ class BookCasesLabTest {
           .anyMatch(
               t ->
                   t.contains("10.244.0.0/16")
-                      && (t.contains("KUBE-MARK-MASQ") || t.startsWith("clusterCIDRs")));
+                      && (t.contains("KUBE-MARK-MASQ") || t.startsWith("--cluster-cidr")));
       assertThat(live("node2", "cni-config-wrong-subnet")).isEmpty();
 
       Path dir = named.dir();
-      // The capture records the proxy's flags: the pod network from them, as live.
+      // The capture records the proxy's flags: the pod network from them, as live, cited on the
+      // proxy's line of proxy-process.txt (live: the command that shows its arguments).
+      assertThat(named.live().evidence())
+          .anySatisfy(
+              e -> {
+                assertThat(e.where()).matches("\\$ cat /proc/\\d+/cmdline");
+                assertThat(e.text()).isEqualTo("--cluster-cidr " + Lab.CLUSTER_CIDR);
+              });
       assertThat(named.bundle().evidence())
-          .extracting(Evidence::text)
-          .anyMatch(t -> t.startsWith("clusterCIDRs") && t.contains("10.244.0.0/16"));
+          .anySatisfy(
+              e -> {
+                assertThat(e.where()).startsWith("proxy-process.txt:");
+                assertThat(e.text()).isEqualTo("--cluster-cidr " + Lab.CLUSTER_CIDR);
+                assertThat(named.citedLine(e)).contains(" --cluster-cidr " + Lab.CLUSTER_CIDR);
+              });
       // Without that record (an older capture, a bundle built by hand): from the masquerade rule.
       Files.delete(dir.resolve("proxy-process.txt"));
       List<Finding> fromBundle =
@@ -477,13 +502,19 @@ class BookCasesLabTest {
 
       // The fix: the leftover config gone, the pod recreated by the cluster's CNI, the bridge
       // deleted.
-      assertThat(f.fix()).contains("/etc/cni/net.d").contains("ip link del cni-podman0");
-      lab.runner().run("ip", "netns", "del", ns);
-      lab.in(n1.netns(), "ip", "link", "del", "cni-podman0");
-      Lab.Pod again = lab.addPod("node1", "podman-pod");
-      lab.startBackend(again, DemoCluster.BACKEND_PORT);
-      assertThat(live("node1", "cni-config-wrong-subnet")).isEmpty();
-      assertThat(lab.connect(from, again.ip(), DemoCluster.BACKEND_PORT).backend())
+      Lab.Pod[] again = {null};
+      node1()
+          .clearedBy(
+              named,
+              () -> {
+                lab.runner().run("ip", "netns", "del", ns);
+                lab.in(n1.netns(), "ip", "link", "del", "cni-podman0");
+                again[0] = lab.addPod("node1", "podman-pod");
+                lab.startBackend(again[0], DemoCluster.BACKEND_PORT);
+              },
+              "/etc/cni/net.d",
+              "ip link del cni-podman0");
+      assertThat(lab.connect(from, again[0].ip(), DemoCluster.BACKEND_PORT).backend())
           .isEqualTo("podman-pod");
     } finally {
       lab.runner().run("ip", "netns", "del", ns);
@@ -537,15 +568,20 @@ class BookCasesLabTest {
           .isEqualTo("-A POSTROUTING -s 10.244.0.0/16 ! -o docker0 -j MASQUERADE");
 
       // The fix: docker0 back on a subnet of its own, the old rule deleted.
-      assertThat(f.fix())
-          .contains("bip")
-          .contains("iptables -t nat -D POSTROUTING -s 10.244.0.0/16 ! -o docker0 -j MASQUERADE");
-      undo(n1.netns(), docker);
-      lab.in(n1.netns(), "ip", "addr", "flush", "dev", "docker0");
-      lab.in(n1.netns(), "ip", "addr", "add", "172.17.0.1/16", "dev", "docker0");
-      docker = BookRules.docker("172.17.0.0/16");
-      restore(n1.netns(), docker);
-      assertThat(live("node1", "docker-masquerade-covers-pods")).isEmpty();
+      String[] rules = {docker};
+      node1()
+          .clearedBy(
+              named,
+              () -> {
+                undo(n1.netns(), rules[0]);
+                lab.in(n1.netns(), "ip", "addr", "flush", "dev", "docker0");
+                lab.in(n1.netns(), "ip", "addr", "add", "172.17.0.1/16", "dev", "docker0");
+                rules[0] = BookRules.docker("172.17.0.0/16");
+                restore(n1.netns(), rules[0]);
+              },
+              "bip",
+              "iptables -t nat -D POSTROUTING -s 10.244.0.0/16 ! -o docker0 -j MASQUERADE");
+      docker = rules[0];
       assertThat(lab.connect(client.netns(), webB.ip(), DemoCluster.BACKEND_PORT).peer())
           .isEqualTo(client.ip());
     } finally {

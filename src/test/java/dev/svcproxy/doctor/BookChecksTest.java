@@ -339,7 +339,7 @@ class BookChecksTest {
     assertThat(f).singleElement();
     assertThat(f.get(0).severity()).isEqualTo(Severity.WARNING);
     assertThat(f.get(0).evidence().get(0))
-        .isEqualTo(new Evidence("node.yaml", "clusterCIDRs: 10.0.0.0/8"));
+        .isEqualTo(new Evidence("node.yaml:1", "clusterCIDRs: [10.0.0.0/8]"));
   }
 
   // --- cni-config-wrong-subnet (the book's case 05.02) ---
@@ -366,8 +366,8 @@ class BookChecksTest {
     assertThat(f.get(0).evidence())
         .contains(
             new Evidence("ip-addr.json", "cni-podman0: inet 10.88.0.1/16"),
-            new Evidence("node.yaml", "clusterCIDRs: 10.187.0.0/16"),
-            new Evidence("node.yaml", "podCIDRs: 10.187.4.0/24"));
+            new Evidence("node.yaml:2", "clusterCIDRs: [10.187.0.0/16]"),
+            new Evidence("node.yaml:1", "podCIDRs: [10.187.4.0/24]"));
   }
 
   @Test

@@ -67,17 +67,17 @@ class ClusterCidrLabTest {
             n1.ip(),
             "--lock-dir",
             lab.workDir().toString()));
-    ProxyProcess fixed = null;
-    try (Spawned broken = lab.spawn(n1.netns(), argv, log)) {
+    ProxyProcess[] fixed = {null};
+    Spawned broken = lab.spawn(n1.netns(), argv, log);
+    try {
       awaitSynced(log);
       assertThat(broken).isNotNull();
       node.run("conntrack", "-F");
       Connection c = lab.connect(ext, DemoCluster.WEB_LOCAL, 80);
       assertThat(c.outcome()).as("%s", c).isNotEqualTo(Connection.Outcome.REPLIED);
 
-      LiveAndBundle.Named named =
-          LiveAndBundle.on(node, Optional.empty())
-              .named("missing-cluster-cidr", tmp.resolve("bundle"));
+      LiveAndBundle lb = LiveAndBundle.on(node, Optional.empty());
+      LiveAndBundle.Named named = lb.named("missing-cluster-cidr", tmp.resolve("bundle"));
       assertThat(named.live().summary()).contains("without --cluster-cidr");
       assertThat(named.live().evidence())
           .extracting(Evidence::text)
@@ -87,18 +87,22 @@ class ClusterCidrLabTest {
           assertThat(named.citedLine(e)).endsWith(e.text());
         }
       }
-    }
-    // The fix: --cluster-cidr=<pod CIDR> (the lab's node flags carry it).
-    try {
-      fixed = ProxyProcess.start(lab, n1, cluster.manifests(), "iptables", List.of());
-      node.run("conntrack", "-F");
-      assertThat(findings(DoctorInputs.live(node, Optional.empty()), "missing-cluster-cidr"))
-          .isEmpty();
+      // The fix: the proxy restarted with --cluster-cidr=<pod CIDR> (the lab's node flags carry
+      // it); the finding can only say the flag, not the cluster's pod CIDR it does not know.
+      lb.clearedBy(
+          named,
+          () -> {
+            broken.close();
+            fixed[0] = ProxyProcess.start(lab, n1, cluster.manifests(), "iptables", List.of());
+            node.run("conntrack", "-F");
+          },
+          "--cluster-cidr=");
       assertThat(lab.connect(ext, DemoCluster.WEB_LOCAL, 80).outcome())
           .isEqualTo(Connection.Outcome.REPLIED);
     } finally {
-      if (fixed != null) {
-        fixed.stop();
+      broken.close();
+      if (fixed[0] != null) {
+        fixed[0].stop();
       }
     }
   }

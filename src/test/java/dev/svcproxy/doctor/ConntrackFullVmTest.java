@@ -11,8 +11,8 @@ import dev.svcproxy.lab.vm.KernelVm;
 import dev.svcproxy.netfilter.TableRule;
 import dev.svcproxy.render.iptables.JumpRules;
 import dev.svcproxy.testutil.KernelTests;
+import dev.svcproxy.testutil.LiveAndBundle;
 import dev.svcproxy.testutil.vm.TimeScale;
-import dev.svcproxy.trace.bundle.BundleCapture;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
@@ -178,8 +178,12 @@ class ConntrackFullVmTest {
     assertThat(tableFullLines()).as("'%s' in dmesg", TABLE_FULL).isGreaterThan(logBefore);
     assertThat(sysctlValue(node, COUNT_KEY)).isEqualTo(String.valueOf(MAX));
 
+    // Named live and on a bundle captured now.
+    LiveAndBundle lb = LiveAndBundle.on(node, Optional.empty());
+    LiveAndBundle.Named named = lb.named("conntrack-table-full", tmp.resolve("full"));
+
     // Live: the sysctls and the drop counter, each with the command that shows it.
-    Finding live = find(live(), "conntrack-table-full");
+    Finding live = named.live();
     assertThat(live.severity()).isEqualTo(Severity.ERROR);
     assertThat(live.summary())
         .startsWith("conntrack holds " + MAX + " of at most " + MAX + " entries: the table is full")
@@ -193,12 +197,10 @@ class ConntrackFullVmTest {
               assertThat(e.where()).startsWith("$ conntrack -S");
               assertThat(e.text()).containsPattern("(^|\\s)drop=[1-9]");
             });
-    assertThat(live.fix()).contains("sysctl -w " + MAX_KEY + "=");
 
     // On a captured bundle: file:line, each line read back from the files on disk.
-    Path dir = tmp.resolve("full");
-    BundleCapture.captureInto(node, dir);
-    Finding bundle = find(bundleReport(dir), "conntrack-table-full");
+    Path dir = named.dir();
+    Finding bundle = named.bundle();
     assertThat(bundle.severity()).isEqualTo(Severity.ERROR);
     assertThat(bundle.summary()).startsWith("conntrack holds " + MAX + " of at most " + MAX);
     assertCited(dir, bundle, "sysctl.txt", COUNT_KEY + " = " + MAX);
@@ -212,11 +214,10 @@ class ConntrackFullVmTest {
     assertCited(dir, bundle, "conntrack-stats.txt", stats.text());
 
     // The fix the finding gives: a larger limit (the guest's own default again).
-    guest.run("sysctl", "-q", "-w", MAX_KEY + "=" + originalMax).orThrow();
-    assertThat(ids(live())).doesNotContain("conntrack-table-full");
-    Path after = tmp.resolve("fixed");
-    BundleCapture.captureInto(node, after);
-    assertThat(ids(bundleReport(after))).doesNotContain("conntrack-table-full");
+    lb.clearedBy(
+        named,
+        () -> guest.run("sysctl", "-q", "-w", MAX_KEY + "=" + originalMax).orThrow(),
+        "sysctl -w " + MAX_KEY + "=");
     Connection c = connect();
     assertThat(c.outcome()).as("%s", c).isEqualTo(Connection.Outcome.REPLIED);
     assertThat(c.backend()).isEqualTo("web");
@@ -291,21 +292,8 @@ class ConntrackFullVmTest {
     return r;
   }
 
-  private static DoctorReport bundleReport(Path dir) {
-    DoctorReport r = Doctor.standard().examine(DoctorInputs.bundle(dir, Optional.empty()));
-    System.out.println(DoctorFormatter.text(r));
-    return r;
-  }
-
   private static List<String> ids(DoctorReport r) {
     return r.findings().stream().map(Finding::id).toList();
-  }
-
-  private static Finding find(DoctorReport r, String id) {
-    return r.findings().stream()
-        .filter(f -> f.id().equals(id))
-        .findFirst()
-        .orElseThrow(() -> new AssertionError("no " + id + " in\n" + DoctorFormatter.text(r)));
   }
 
   /** The finding cites {@code text} at {@code file:N}, and line N of the file on disk says it. */

@@ -9,6 +9,7 @@ import dev.svcproxy.kernel.Spawned;
 import dev.svcproxy.lab.DemoCluster;
 import dev.svcproxy.lab.Lab;
 import dev.svcproxy.testutil.KernelTests;
+import dev.svcproxy.testutil.LiveAndBundle;
 import dev.svcproxy.trace.bundle.BundleCapture;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -96,8 +97,13 @@ class InvalidDropLiveLabTest {
       long dropped = kernelCount();
       assertThat(dropped).as("packets the kernel counted on the INVALID drop").isPositive();
 
+      // Named live and on a fresh capture (each file:line re-read).
+      LiveAndBundle lb = LiveAndBundle.on(node, Optional.empty());
+      Path dir = tmp.resolve("broken");
+      LiveAndBundle.Named named = lb.named(ID, dir);
+
       // Live: the rule with its counters, and be_liberal.
-      Finding live = single(only(DoctorInputs.live(node, Optional.empty())));
+      Finding live = named.live();
       Evidence liveRule = live.evidence().get(0);
       assertThat(liveRule.where()).startsWith("$ iptables-save -c (line ");
       long livePackets = packets(liveRule.text());
@@ -106,10 +112,8 @@ class InvalidDropLiveLabTest {
       assertThat(live.evidence())
           .anyMatch(e -> e.text().matches(Pattern.quote(LIBERAL) + "\\s*=\\s*0"));
 
-      // A fresh capture: the same, with the line re-read from the file on disk.
-      Path dir = tmp.resolve("broken");
-      BundleCapture.captureInto(node, dir);
-      Finding bundled = single(only(DoctorInputs.bundle(dir, Optional.empty())));
+      // The capture: the same, with the line re-read from the file on disk.
+      Finding bundled = named.bundle();
       Evidence rule = bundled.evidence().get(0);
       assertThat(rule.where()).startsWith("iptables-save.txt:");
       String line = lineOf(dir, rule.where());
@@ -123,29 +127,34 @@ class InvalidDropLiveLabTest {
               .orElseThrow();
       assertThat(lineOf(dir, sysctl.where())).isEqualTo(sysctl.text()).startsWith(LIBERAL);
 
-      // The fix the finding gives. The sysctl is per network namespace: node1's changes, the
-      // root namespace's and node2's do not.
-      assertThat(live.fix())
-          .contains("sysctl -w " + LIBERAL + "=1")
-          .contains("iptables -Z KUBE-FORWARD");
+      // The fix the finding gives: be_liberal=1, and the counters zeroed (they count since the
+      // rule was made). The sysctl is per network namespace: node1's changes, the root
+      // namespace's and node2's do not.
       String rootBefore = sysctl(lab.runner(), LIBERAL);
-      lab.in(n1.netns(), "sysctl", "-q", "-w", LIBERAL + "=1");
+      Path fixed =
+          lb.clearedBy(
+              named,
+              tmp.resolve("fixed"),
+              () -> {
+                lab.in(n1.netns(), "sysctl", "-q", "-w", LIBERAL + "=1");
+                lab.in(n1.netns(), "iptables", "-t", "filter", "-Z", "KUBE-FORWARD");
+              },
+              "sysctl -w " + LIBERAL + "=1",
+              "iptables -Z KUBE-FORWARD");
       assertThat(sysctl(node, LIBERAL)).isEqualTo("1");
       assertThat(sysctl(lab.runner(), LIBERAL)).isEqualTo(rootBefore);
       assertThat(sysctl(lab.runner().inNetns(lab.node("node2").netns()), LIBERAL)).isEqualTo("0");
-      assertThat(only(DoctorInputs.live(node, Optional.empty()))).as("fixed, live").isEmpty();
+      assertThat(lineOf(fixed, "iptables-save.txt:" + lineNumber(fixed))).startsWith("[0:0] ");
 
-      // Counters count since the rule was made: zero them, and the same exchange now completes
-      // with the DROP rule still there and nothing counted on it.
-      lab.in(n1.netns(), "iptables", "-t", "filter", "-Z", "KUBE-FORWARD");
+      // The same exchange now completes with the DROP rule still there and nothing counted on
+      // it.
       assertThat(kernelCount()).isZero();
       assertThat(exchange()).isEqualTo("hello/got-ping");
       assertThat(invalidRule()).as("the DROP rule is still in place").isNotEmpty();
       assertThat(kernelCount()).isZero();
-      Path fixed = tmp.resolve("fixed");
-      BundleCapture.captureInto(node, fixed);
-      assertThat(only(DoctorInputs.bundle(fixed, Optional.empty()))).as("fixed, bundle").isEmpty();
-      assertThat(lineOf(fixed, "iptables-save.txt:" + lineNumber(fixed))).startsWith("[0:0] ");
+      Path after = tmp.resolve("fixed-after-traffic");
+      BundleCapture.captureInto(node, after);
+      assertThat(only(DoctorInputs.bundle(after, Optional.empty()))).as("fixed, bundle").isEmpty();
 
       // Control: be_liberal back to 0. The zeroed rule names nothing until drops happen again.
       lab.in(n1.netns(), "sysctl", "-q", "-w", LIBERAL + "=0");
@@ -272,11 +281,6 @@ class InvalidDropLiveLabTest {
 
   private static String sysctl(CommandRunner r, String key) {
     return r.run("sysctl", "-n", key).orThrow().stdout().strip();
-  }
-
-  private static Finding single(List<Finding> f) {
-    assertThat(f).singleElement();
-    return f.get(0);
   }
 
   /** The packet count of a "[pkts:bytes] -A ..." evidence text. */

@@ -26,12 +26,6 @@ class KernelSettingsLabTest {
   @RegisterExtension static final DemoClusterExtension demo = DemoClusterExtension.iptables();
   @TempDir Path tmp;
 
-  private List<Finding> findings(DoctorInput in, String id) {
-    return Doctor.standard().examine(in).findings().stream()
-        .filter(f -> f.id().equals(id))
-        .toList();
-  }
-
   @Test
   void ipForwardOff_namedLiveAndOnBundle_clearedByFix() throws Exception {
     Lab lab = demo.lab();
@@ -46,8 +40,8 @@ class KernelSettingsLabTest {
       assertThat(lab.connect(ext, n1.ip(), DemoCluster.WEB_NODEPORT).outcome())
           .isEqualTo(Connection.Outcome.TIMED_OUT);
 
-      LiveAndBundle.Named named =
-          LiveAndBundle.on(node, Optional.empty()).named("ip-forward-off", tmp.resolve("bundle"));
+      LiveAndBundle lb = LiveAndBundle.on(node, Optional.empty());
+      LiveAndBundle.Named named = lb.named("ip-forward-off", tmp.resolve("bundle"));
       Finding live = named.live();
       assertThat(live.severity()).isEqualTo(Severity.ERROR);
       assertThat(live.evidence())
@@ -81,10 +75,14 @@ class KernelSettingsLabTest {
       assertThat(traced.trace().outcomes())
           .isNotEmpty()
           .allSatisfy(o -> assertThat(o.reasonCode()).isEqualTo(ReasonCode.FORWARDING_DISABLED));
+
+      lb.clearedBy(
+          named,
+          () -> lab.in(n1.netns(), "sysctl", "-w", "net.ipv4.ip_forward=1").orThrow(),
+          "sysctl -w net.ipv4.ip_forward=1");
     } finally {
       lab.in(n1.netns(), "sysctl", "-w", "net.ipv4.ip_forward=1").orThrow();
     }
-    assertThat(findings(DoctorInputs.live(node, Optional.empty()), "ip-forward-off")).isEmpty();
     assertThat(lab.connect(ext, n1.ip(), DemoCluster.WEB_NODEPORT).outcome())
         .isEqualTo(Connection.Outcome.REPLIED);
   }

@@ -94,10 +94,10 @@ class ProxyRulesLabTest {
       assertThat(lab.connect(client, DemoCluster.WEB, 80).outcome())
           .isEqualTo(Connection.Outcome.REFUSED);
 
-      LiveAndBundle.Named named =
+      LiveAndBundle lb =
           LiveAndBundle.on(node("node1"), objects())
-              .which(f -> f.summary().startsWith("default/web:http "))
-              .named("no-endpoints", tmp.resolve("no-endpoints"));
+              .which(f -> f.summary().startsWith("default/web:http "));
+      LiveAndBundle.Named named = lb.named("no-endpoints", tmp.resolve("no-endpoints"));
       Finding live = named.live();
       assertThat(live.severity()).isEqualTo(Severity.WARNING);
       assertThat(live.evidence())
@@ -134,11 +134,16 @@ class ProxyRulesLabTest {
           .satisfies(x -> assertThat(x.severity()).isEqualTo(Severity.ERROR));
       // Explained by no-endpoints: no second, generic finding.
       assertThat(traced.findings()).noneMatch(x -> x.id().equals("packet-not-delivered"));
+
+      // The fix: the pods pass readiness (the slice's endpoints ready again).
+      lb.clearedBy(
+          named,
+          () -> writeSlices(cluster.endpointSlices(true)),
+          "the pods pass readiness",
+          "kubernetes.io/service-name=web");
     } finally {
       writeSlices(cluster.endpointSlices(true));
     }
-    assertThat(findings(DoctorInputs.live(node("node1"), objects()), "no-endpoints"))
-        .noneMatch(f -> f.summary().startsWith("default/web:http "));
     assertThat(lab.connect(client, DemoCluster.WEB, 80).outcome())
         .isEqualTo(Connection.Outcome.REPLIED);
   }
@@ -158,9 +163,9 @@ class ProxyRulesLabTest {
         .isEqualTo("web-b");
 
     // Named on the live node and on its captured bundle alike.
+    LiveAndBundle lb = LiveAndBundle.on(node("node1"), objects());
     LiveAndBundle.Named named =
-        LiveAndBundle.on(node("node1"), objects())
-            .named("etp-local-no-local-endpoints", tmp.resolve("seed002-node1"));
+        lb.named("etp-local-no-local-endpoints", tmp.resolve("seed002-node1"));
     assertThat(named.live().summary()).isEqualTo(named.bundle().summary());
     DoctorInput b1 = named.bundleInput();
     Finding f = named.bundle();
@@ -196,16 +201,16 @@ class ProxyRulesLabTest {
 
     // The fix the finding points at when the drop is not wanted: eTP=Cluster (the client's
     // address is then masqueraded). The finding goes and node1 forwards to node2's endpoint.
-    assertThat(f.fix()).contains("externalTrafficPolicy");
     Path services = cluster.manifests().resolve("services.yaml");
     String before = Files.readString(services);
     assertThat(before).contains("externalTrafficPolicy: Local");
     try {
-      writeServices(
-          before.replace("externalTrafficPolicy: Local", "externalTrafficPolicy: Cluster"));
-      assertThat(
-              findings(DoctorInputs.live(node("node1"), objects()), "etp-local-no-local-endpoints"))
-          .isEmpty();
+      lb.clearedBy(
+          named,
+          () ->
+              writeServices(
+                  before.replace("externalTrafficPolicy: Local", "externalTrafficPolicy: Cluster")),
+          "externalTrafficPolicy: Cluster");
       assertThat(lab.connect(ext, n1.ip(), DemoCluster.WEB_LOCAL_NODEPORT).outcome())
           .isEqualTo(Connection.Outcome.REPLIED);
     } finally {
@@ -239,6 +244,7 @@ class ProxyRulesLabTest {
             lab.workDir().toString()));
     Path log = lab.workDir().resolve("renamed.log");
     Spawned renamed = lab.spawn(n2.netns(), argv, log);
+    boolean[] restarted = {false};
     try {
       long end = System.nanoTime() + 60_000_000_000L;
       while (!(Files.exists(log) && Files.readString(log).contains("synced iptables"))) {
@@ -248,9 +254,8 @@ class ProxyRulesLabTest {
       assertThat(lab.connect(ext, n2.ip(), DemoCluster.WEB_LOCAL_NODEPORT).outcome())
           .isEqualTo(Connection.Outcome.TIMED_OUT);
 
-      LiveAndBundle.Named named =
-          LiveAndBundle.on(node("node2"), objects())
-              .named("etp-local-node-name-mismatch", tmp.resolve("renamed"));
+      LiveAndBundle lb = LiveAndBundle.on(node("node2"), objects());
+      LiveAndBundle.Named named = lb.named("etp-local-node-name-mismatch", tmp.resolve("renamed"));
       Finding f = named.live();
       assertThat(f.severity()).isEqualTo(Severity.ERROR);
       assertThat(f.summary())
@@ -271,13 +276,30 @@ class ProxyRulesLabTest {
       assertThat(named.citedLine(named.bundle().evidence().get(0)))
           .startsWith("-A KUBE-EXTERNAL-SERVICES")
           .endsWith("-j DROP");
+      // On the bundle the flag is cited on the proxy's line of proxy-process.txt.
+      assertThat(named.bundle().evidence())
+          .anySatisfy(
+              e -> {
+                assertThat(e.where()).startsWith("proxy-process.txt:");
+                assertThat(e.text()).isEqualTo("--node-name node2-renamed");
+                assertThat(named.citedLine(e)).contains(" --node-name node2-renamed ");
+              });
+
+      // The fix: the proxy run under the Node's name (svcproxy's --node-name, the lab's own).
+      lb.clearedBy(
+          named,
+          () -> {
+            renamed.close();
+            cluster.restartProxies(List.of());
+            restarted[0] = true;
+          },
+          "equal to this node's Node name (node2)");
     } finally {
       renamed.close();
-      cluster.restartProxies(List.of());
+      if (!restarted[0]) {
+        cluster.restartProxies(List.of());
+      }
     }
-    assertThat(
-            findings(DoctorInputs.live(node("node2"), objects()), "etp-local-node-name-mismatch"))
-        .isEmpty();
     assertThat(lab.connect(ext, n2.ip(), DemoCluster.WEB_LOCAL_NODEPORT).outcome())
         .isEqualTo(Connection.Outcome.REPLIED);
   }
@@ -298,9 +320,8 @@ class ProxyRulesLabTest {
       assertThat(lab.connect(lab.pod("client").netns(), DemoCluster.SELF, 80).outcome())
           .isEqualTo(Connection.Outcome.REPLIED);
 
-      LiveAndBundle.Named named =
-          LiveAndBundle.on(node("node1"), objects())
-              .named("hairpin-not-masqueraded", tmp.resolve("hairpin"));
+      LiveAndBundle lb = LiveAndBundle.on(node("node1"), objects());
+      LiveAndBundle.Named named = lb.named("hairpin-not-masqueraded", tmp.resolve("hairpin"));
       assertThat(named.live().evidence())
           .containsExactly(
               Evidence.command(
@@ -308,11 +329,13 @@ class ProxyRulesLabTest {
       assertThat(named.bundle().evidence())
           .containsExactly(new Evidence("bridge-link.json", port + " master cni0 hairpin off"));
       assertThat(named.bundle().summary()).contains("1 port(s) of cni0");
+      lb.clearedBy(
+          named,
+          () -> lab.in(n1, "ip", "link", "set", port, "type", "bridge_slave", "hairpin", "on"),
+          "`ip link set " + port + " type bridge_slave hairpin on`");
     } finally {
       lab.in(n1, "ip", "link", "set", port, "type", "bridge_slave", "hairpin", "on");
     }
-    assertThat(findings(DoctorInputs.live(node("node1"), objects()), "hairpin-not-masqueraded"))
-        .isEmpty();
     assertThat(lab.connect(webA.netns(), DemoCluster.SELF, 80).outcome())
         .isEqualTo(Connection.Outcome.REPLIED);
   }
@@ -328,13 +351,13 @@ class ProxyRulesLabTest {
     // A firewall reload flushes the nat table; no proxy is left to write it again.
     lab.in(n1, "iptables", "-t", "nat", "-F");
     lab.in(n1, "iptables", "-t", "nat", "-X");
+    boolean[] restarted = {false};
     try {
       assertThat(lab.connect(client, DemoCluster.WEB, 80).outcome())
           .isIn(Connection.Outcome.TIMED_OUT, Connection.Outcome.REFUSED);
 
-      LiveAndBundle.Named named =
-          LiveAndBundle.on(node("node1"), objects())
-              .named("kube-proxy-not-running", tmp.resolve("dead"));
+      LiveAndBundle lb = LiveAndBundle.on(node("node1"), objects());
+      LiveAndBundle.Named named = lb.named("kube-proxy-not-running", tmp.resolve("dead"));
       assertThat(named.live().severity()).isEqualTo(Severity.ERROR);
       assertThat(named.live().evidence().get(0))
           .isEqualTo(
@@ -354,11 +377,21 @@ class ProxyRulesLabTest {
       // The canaries that are left, cited where the file declares them.
       Evidence mangle = fromBundle.get(0).evidence().get(0);
       assertThat(named.citedLine(mangle)).startsWith(":KUBE-PROXY-CANARY - ");
+
+      // The fix: the proxy started; its first sync writes the chains again.
+      lb.clearedBy(
+          named,
+          tmp.resolve("restarted"),
+          () -> {
+            cluster.restartProxies(List.of());
+            restarted[0] = true;
+          },
+          "svcproxy run");
     } finally {
-      cluster.restartProxies(List.of());
+      if (!restarted[0]) {
+        cluster.restartProxies(List.of());
+      }
     }
-    assertThat(findings(DoctorInputs.live(node("node1"), objects()), "kube-proxy-not-running"))
-        .isEmpty();
     assertThat(lab.connect(client, DemoCluster.WEB, 80).outcome())
         .isEqualTo(Connection.Outcome.REPLIED);
   }
@@ -377,9 +410,8 @@ class ProxyRulesLabTest {
       assertThat(lab.connect(ext, n1.ip(), DemoCluster.WEB_NODEPORT).outcome())
           .isEqualTo(Connection.Outcome.TIMED_OUT);
 
-      LiveAndBundle.Named named =
-          LiveAndBundle.on(node("node1"), objects())
-              .named("mixed-iptables-backends", tmp.resolve("mixed"));
+      LiveAndBundle lb = LiveAndBundle.on(node("node1"), objects());
+      LiveAndBundle.Named named = lb.named("mixed-iptables-backends", tmp.resolve("mixed"));
       assertThat(named.live().severity()).isEqualTo(Severity.ERROR);
       assertThat(named.live().evidence())
           .anySatisfy(e -> assertThat(e.text()).startsWith(":FORWARD DROP"));
@@ -391,12 +423,20 @@ class ProxyRulesLabTest {
               .findFirst()
               .orElseThrow();
       assertThat(named.citedLine(policy)).startsWith(":FORWARD DROP");
+
+      // The fix: the other backend's rules removed and its DROP policy set back.
+      lb.clearedBy(
+          named,
+          () -> {
+            lab.in(n1.netns(), "iptables-legacy", "-t", "filter", "-P", "FORWARD", "ACCEPT");
+            lab.in(n1.netns(), "iptables-legacy", "-t", "filter", "-F", "FORWARD");
+          },
+          "remove the other backend's rules",
+          "`iptables-legacy -t filter -P FORWARD ACCEPT`");
     } finally {
       lab.in(n1.netns(), "iptables-legacy", "-P", "FORWARD", "ACCEPT");
       lab.in(n1.netns(), "iptables-legacy", "-F", "FORWARD");
     }
-    assertThat(findings(DoctorInputs.live(node("node1"), objects()), "mixed-iptables-backends"))
-        .isEmpty();
     assertThat(lab.connect(ext, n1.ip(), DemoCluster.WEB_NODEPORT).outcome())
         .isEqualTo(Connection.Outcome.REPLIED);
   }
@@ -434,10 +474,8 @@ class ProxyRulesLabTest {
       assertThat(lab.connect(ext, n1.ip(), DemoCluster.WEB_NODEPORT).outcome())
           .isEqualTo(Connection.Outcome.TIMED_OUT);
 
-      LiveAndBundle.Named named =
-          LiveAndBundle.on(node("node1"), objects())
-              .with(in -> in.withPacket(p))
-              .named("packet-not-delivered", tmp.resolve("host-rule"));
+      LiveAndBundle lb = LiveAndBundle.on(node("node1"), objects()).with(in -> in.withPacket(p));
+      LiveAndBundle.Named named = lb.named("packet-not-delivered", tmp.resolve("host-rule"));
       assertThat(named.live())
           .satisfies(
               f -> {
@@ -449,10 +487,19 @@ class ProxyRulesLabTest {
       // Without the packet there is nothing to explain.
       assertThat(findings(DoctorInputs.bundle(named.dir(), objects()), "packet-not-delivered"))
           .isEmpty();
+
+      // The fix: the rule cited removed.
+      List<String> delete = new ArrayList<>(List.of("iptables", "-D"));
+      delete.addAll(rule);
+      lb.clearedBy(
+          named,
+          () -> lab.in(n1.netns(), delete.toArray(String[]::new)),
+          "remove the rule cited (filter FORWARD rule 1)");
     } finally {
       List<String> delete = new ArrayList<>(List.of("iptables", "-D"));
       delete.addAll(rule);
-      lab.in(n1.netns(), delete.toArray(String[]::new));
+      // Gone already when the test got to its fix.
+      lab.runner().inNetns(n1.netns()).run(delete.toArray(String[]::new));
     }
     DoctorReport after =
         Doctor.standard().examine(DoctorInputs.live(node("node1"), objects()).withPacket(p));
@@ -482,6 +529,8 @@ class ProxyRulesLabTest {
     List<String> append = new ArrayList<>(List.of("iptables", "-t", "nat", "-A", "PREROUTING"));
     append.addAll(args);
     lab.in(n1, append.toArray(String[]::new));
+    // Deleting the copy twice would delete kube-proxy's own jump.
+    boolean[] copyDeleted = {false};
     try {
       // Not broken, only grown: the copy never matches anything the first did not.
       assertThat(
@@ -489,8 +538,8 @@ class ProxyRulesLabTest {
                       lab.client("ext").netns(), lab.node("node1").ip(), DemoCluster.WEB_NODEPORT)
                   .outcome())
           .isEqualTo(Connection.Outcome.REPLIED);
-      LiveAndBundle.Named named =
-          LiveAndBundle.on(node("node1"), objects()).named("duplicate-rules", tmp.resolve("dup"));
+      LiveAndBundle lb = LiveAndBundle.on(node("node1"), objects());
+      LiveAndBundle.Named named = lb.named("duplicate-rules", tmp.resolve("dup"));
       assertThat(named.live().evidence())
           .hasSize(2)
           .allSatisfy(e -> assertThat(e.text()).isEqualTo(jump));
@@ -499,12 +548,24 @@ class ProxyRulesLabTest {
       }
       assertThat(named.bundle().evidence().get(0).where())
           .isNotEqualTo(named.bundle().evidence().get(1).where());
-    } finally {
+
+      // The fix: the delete the finding spells out, run once for the one copy.
       List<String> delete = new ArrayList<>(List.of("iptables", "-t", "nat", "-D", "PREROUTING"));
       delete.addAll(args);
-      lab.in(n1, delete.toArray(String[]::new));
+      lb.clearedBy(
+          named,
+          () -> {
+            lab.in(n1, delete.toArray(String[]::new));
+            copyDeleted[0] = true;
+          },
+          "`iptables -t nat " + jump.replaceFirst("^-A ", "-D ") + "`");
+    } finally {
+      if (!copyDeleted[0]) {
+        List<String> delete = new ArrayList<>(List.of("iptables", "-t", "nat", "-D", "PREROUTING"));
+        delete.addAll(args);
+        lab.in(n1, delete.toArray(String[]::new));
+      }
     }
-    assertThat(findings(DoctorInputs.live(node("node1"), objects()), "duplicate-rules")).isEmpty();
     assertThat(lab.in(n1, "iptables", "-t", "nat", "-S", "PREROUTING").stdout())
         .contains("-j KUBE-SERVICES");
   }

@@ -17,6 +17,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.function.Predicate;
 import java.util.function.UnaryOperator;
 import java.util.regex.Matcher;
@@ -34,7 +35,11 @@ import java.util.regex.Pattern;
  * LiveAndBundle.Named n = LiveAndBundle.on(demo.node("node1"), demo.objects())
  *     .named("no-endpoints", tmp.resolve("bundle"));
  * assertThat(n.live().severity())...; assertThat(n.citedLine(n.bundle().evidence().get(0)))...
+ * lb.clearedBy(n, () -> lab.in(ns, "sysctl", "-w", "net.ipv4.ip_forward=1"), "net.ipv4.ip_forward=1");
  * </pre>
+ *
+ * <p>{@link #clearedBy} is the acceptance's second half: the fix the finding gives names what the
+ * test does, and once done the id is gone from the live node and from a bundle captured again.
  *
  * @param node a runner in the node's network namespace
  * @param objects the cluster's Services and slices (the doctor's --manifests), or empty
@@ -85,17 +90,97 @@ public record LiveAndBundle(
     Named n = new Named(live.get(0), fromBundle.get(0), dir, bundle);
     assertThat(n.bundle().evidence()).as("%s bundle evidence", id).isNotEmpty();
     for (Evidence e : n.bundle().evidence()) {
-      if (CITED.matcher(e.where()).matches()) {
-        String line = n.citedLine(e);
-        // The line holds the quoted text (a rule without its counters), or the text is the whole
-        // line behind a label saying where it is ("mangle: :KUBE-PROXY-CANARY - [0:0]").
-        assertThat(line).as("%s cites %s", id, e.where()).isNotBlank();
-        assertThat(line.contains(e.text()) || e.text().endsWith(": " + line))
-            .as("%s cites %s: \"%s\" for \"%s\"", id, e.where(), line, e.text())
-            .isTrue();
-      }
+      assertCited(n, e, id);
     }
     return n;
+  }
+
+  /**
+   * The bundle files a capture writes on one line (`ip -j`, `bridge -j`, `nft -j`): a fact read
+   * from them is cited by the file alone, there being no line of its own to re-read.
+   */
+  public static final Set<String> ONE_LINE_FILES =
+      Set.of(
+          "ip-addr.json", "ip-route.json", "ip-rule.json", "bridge-link.json", "nft-ruleset.json");
+
+  /**
+   * Asserts that a bundle evidence cites where a reader finds it: a {@code file:line} of the bundle
+   * that holds its text ({@link #assertHolds}), a command ({@code "$ ..."}), one of the {@link
+   * #ONE_LINE_FILES} the bundle has, or a file of the bundle as a whole for what it lacks (text
+   * "no ...": an absence has no line).
+   */
+  public static void assertCited(Named n, Evidence e, String id) {
+    if (e.where().startsWith("$ ")) {
+      return;
+    }
+    if (CITED.matcher(e.where()).matches()) {
+      assertHolds(n, e, id);
+      return;
+    }
+    assertThat(ONE_LINE_FILES.contains(e.where()) || e.text().startsWith("no "))
+        .as("%s: evidence \"%s\" cites neither file:line nor a command", id, e)
+        .isTrue();
+    assertThat(n.dir().resolve(e.where())).as("%s cites %s", id, e.where()).exists();
+  }
+
+  /**
+   * Asserts that the line {@code e} cites holds its text: the line (with or without the rule
+   * counters the capture saves: a check whose point is the counters quotes them) contains the text,
+   * or the text is the whole line behind a label saying where it is ("mangle: :KUBE-PROXY-CANARY -
+   * [0:0]").
+   */
+  public static void assertHolds(Named n, Evidence e, String id) {
+    String line = n.citedLine(e);
+    String raw = n.rawCitedLine(e);
+    assertThat(line).as("%s cites %s", id, e.where()).isNotBlank();
+    assertThat(
+            line.contains(e.text())
+                || raw.contains(e.text())
+                || e.text().endsWith(": " + line)
+                || e.text().endsWith(": " + raw))
+        .as("%s cites %s: \"%s\" for \"%s\"", id, e.where(), raw, e.text())
+        .isTrue();
+  }
+
+  /** A test's fix: the commands (or object changes) it makes on the node. */
+  @FunctionalInterface
+  public interface Fix {
+    void apply() throws Exception;
+  }
+
+  /**
+   * The fix verified to clear {@code n}: asserts that the fix text of the live finding and of the
+   * bundle finding each contain every one of {@code says} (the sysctl, flag or command the test is
+   * about to apply), applies {@code fix}, then asserts the id is gone live and from a bundle
+   * captured again into {@code n.dir()} + "-fixed".
+   *
+   * @return the directory of the bundle captured after the fix
+   */
+  public Path clearedBy(Named n, Fix fix, String... says) {
+    return clearedBy(n, n.dir().resolveSibling(n.dir().getFileName() + "-fixed"), fix, says);
+  }
+
+  /** The same, capturing the bundle after the fix into {@code fixedDir}. */
+  public Path clearedBy(Named n, Path fixedDir, Fix fix, String... says) {
+    String id = n.live().id();
+    assertThat(says).as("%s: what the fix does, to find in its text", id).isNotEmpty();
+    for (Finding f : n.both()) {
+      for (String s : says) {
+        // The finding's advice and the test's action are one and the same fix.
+        assertThat(f.fix()).as("%s fix text (%s)", id, f.evidence()).contains(s);
+      }
+    }
+    try {
+      fix.apply();
+    } catch (Exception e) {
+      throw new AssertionError(id + ": applying the fix failed", e);
+    }
+    assertThat(live(id)).as("%s live after the fix", id).isEmpty();
+    BundleCapture.captureInto(node, fixedDir);
+    assertThat(matching(with.apply(DoctorInputs.bundle(fixedDir, objects)), id))
+        .as("%s on the bundle %s captured after the fix", id, fixedDir)
+        .isEmpty();
+    return fixedDir;
   }
 
   private List<Finding> matching(DoctorInput in, String id) {
@@ -130,13 +215,20 @@ public record LiveAndBundle(
      * without the {@code [packets:bytes]} counters the capture saves (as a person writes it).
      */
     public String citedLine(Evidence e) {
+      return dev.svcproxy.netfilter.Rule.withoutCounters(rawCitedLine(e));
+    }
+
+    /** The line a bundle evidence's {@code file:line} cites, as the file has it (stripped). */
+    public String rawCitedLine(Evidence e) {
       Matcher m = CITED.matcher(e.where());
       assertThat(m.matches()).as("%s is file:line", e.where()).isTrue();
       try {
-        return dev.svcproxy.netfilter.Rule.withoutCounters(
-            Files.readAllLines(dir.resolve(m.group(1)))
-                .get(Integer.parseInt(m.group(2)) - 1)
-                .strip());
+        List<String> lines = Files.readAllLines(dir.resolve(m.group(1)));
+        int at = Integer.parseInt(m.group(2));
+        assertThat(at)
+            .as("%s within the file's %d lines", e.where(), lines.size())
+            .isBetween(1, lines.size());
+        return lines.get(at - 1).strip();
       } catch (IOException ex) {
         throw new UncheckedIOException(ex);
       }

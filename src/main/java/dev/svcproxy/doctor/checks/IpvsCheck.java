@@ -5,6 +5,7 @@ import dev.svcproxy.doctor.Check;
 import dev.svcproxy.doctor.DoctorContext;
 import dev.svcproxy.doctor.Evidence;
 import dev.svcproxy.doctor.Finding;
+import dev.svcproxy.doctor.ProxyFlags;
 import dev.svcproxy.doctor.Severity;
 import dev.svcproxy.ipvs.IpvsService;
 import dev.svcproxy.model.Cidr;
@@ -397,7 +398,10 @@ public final class IpvsCheck implements Check {
     return c.isEmpty() ? "" : " (" + c.get(0) + ")";
   }
 
-  /** node.yaml's proxyArgs line, when it says which flags kube-proxy runs with. */
+  /**
+   * Which --cluster-cidr kube-proxy runs with, where the input says: node.yaml's proxyArgs line, or
+   * the proxy's command line (proxy-process.txt's line on a bundle, /proc/PID/cmdline live).
+   */
   private static Optional<Evidence> flagEvidence(DoctorContext ctx) {
     if (ctx.facts().proxyArgs().isEmpty()) {
       return Optional.empty();
@@ -407,10 +411,16 @@ public final class IpvsCheck implements Check {
             .flag("--cluster-cidr")
             .map(v -> "--cluster-cidr=" + v)
             .orElse("no --cluster-cidr among kube-proxy's flags");
-    return ctx.files()
-        .first("node.yaml", l -> l.strip().startsWith("proxyArgs"))
-        .map(e -> new Evidence(e.where(), e.text() + "  (" + said + ")"))
-        .or(() -> Optional.of(Evidence.command("kube-proxy flags", said)));
+    Optional<Evidence> yaml =
+        ctx.files()
+            .first("node.yaml", l -> l.strip().startsWith("proxyArgs"))
+            // The label in front, so the text ends with the line as the file has it.
+            .map(e -> new Evidence(e.where(), said + ": " + e.text()));
+    if (yaml.isPresent()) {
+      return yaml;
+    }
+    return ProxyFlags.evidence(ctx.files(), "--cluster-cidr")
+        .or(() -> ProxyFlags.commandLine(ctx.files(), "no --cluster-cidr"));
   }
 
   /** The node's own connection to a ClusterIP, traced: its source after NAT. */

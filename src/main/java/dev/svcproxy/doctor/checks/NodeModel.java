@@ -403,6 +403,28 @@ final class NodeModel {
         : "ip-route.json";
   }
 
+  /**
+   * A route as evidence: its line of a hand-written ip-route.txt (the line that starts with its
+   * destination and names its device), else the route file as a whole (captured JSON is one line),
+   * or live the command.
+   */
+  static Evidence route(BundleFiles files, String dst, String dev, String text) {
+    String file = routeFile(files);
+    if (file.equals("ip-route.txt")) {
+      Optional<Evidence> line =
+          files.first(
+              file,
+              l -> {
+                String t = l.strip();
+                return t.startsWith(dst + " ") && (dev.isEmpty() || t.contains(" dev " + dev));
+              });
+      if (line.isPresent()) {
+        return line.get();
+      }
+    }
+    return files.at(file, 0, text);
+  }
+
   /** The bundle's address file. */
   static String addrFile(BundleFiles files) {
     return !files.has("ip-addr.json") && files.has("ip-addr.txt") ? "ip-addr.txt" : "ip-addr.json";

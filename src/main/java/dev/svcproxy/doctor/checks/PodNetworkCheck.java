@@ -5,6 +5,7 @@ import dev.svcproxy.doctor.Check;
 import dev.svcproxy.doctor.DoctorContext;
 import dev.svcproxy.doctor.Evidence;
 import dev.svcproxy.doctor.Finding;
+import dev.svcproxy.doctor.ProxyFlags;
 import dev.svcproxy.doctor.Severity;
 import dev.svcproxy.model.Cidr;
 import dev.svcproxy.model.Endpoint;
@@ -99,7 +100,11 @@ public final class PodNetworkCheck implements Check {
     for (Cidr c : ctx.facts().clusterCidrs()) {
       if (!c.ipv6()) {
         out.putIfAbsent(
-            c.toString(), new PodRange(c, ctx.files().at("node.yaml", 0, "clusterCIDRs: " + c)));
+            c.toString(),
+            new PodRange(
+                c,
+                ProxyFlags.source(ctx.files(), "clusterCIDRs", "--cluster-cidr")
+                    .orElseGet(() -> ctx.files().at("node.yaml", 0, "clusterCIDRs: " + c))));
       }
     }
     ctx.facts()
@@ -114,8 +119,14 @@ public final class PodNetworkCheck implements Check {
                                 c.toString(),
                                 new PodRange(
                                     c,
-                                    ctx.files()
-                                        .at("node.yaml", 0, "proxyArgs: --cluster-cidr=" + v))));
+                                    ProxyFlags.evidence(ctx.files(), "--cluster-cidr")
+                                        .orElseGet(
+                                            () ->
+                                                ctx.files()
+                                                    .at(
+                                                        "node.yaml",
+                                                        0,
+                                                        "proxyArgs: --cluster-cidr=" + v)))));
               }
             });
     for (String label : NodeNetwork.labels(ctx.node(), "nat")) {
@@ -480,11 +491,11 @@ public final class PodNetworkCheck implements Check {
           .ifPresent(
               r ->
                   ev.add(
-                      ctx.files()
-                          .at(
-                              ctx.files().has("ip-route.json") ? "ip-route.json" : "ip-route.txt",
-                              0,
-                              r.dst() + " dev " + r.dev() + " scope link")));
+                      NodeModel.route(
+                          ctx.files(),
+                          r.dst(),
+                          r.dev(),
+                          r.dst() + " dev " + r.dev() + " scope link")));
       ev.add(
           ctx.files()
               .at(
@@ -495,7 +506,13 @@ public final class PodNetworkCheck implements Check {
         ev.add(r.evidence());
       }
       for (Cidr c : ctx.facts().podCidrs()) {
-        ev.add(ctx.files().at("node.yaml", 0, "podCIDRs: " + c));
+        Evidence e =
+            ctx.files()
+                .first("node.yaml", l -> l.strip().startsWith("podCIDRs:"))
+                .orElseGet(() -> ctx.files().at("node.yaml", 0, "podCIDRs: " + c));
+        if (!ev.contains(e)) {
+          ev.add(e);
+        }
       }
       List<String> endpoints = new ArrayList<>();
       ctx.cluster()

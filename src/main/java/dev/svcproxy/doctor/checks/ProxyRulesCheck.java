@@ -7,6 +7,7 @@ import dev.svcproxy.doctor.Check;
 import dev.svcproxy.doctor.DoctorContext;
 import dev.svcproxy.doctor.Evidence;
 import dev.svcproxy.doctor.Finding;
+import dev.svcproxy.doctor.ProxyFlags;
 import dev.svcproxy.doctor.Severity;
 import dev.svcproxy.model.Endpoint;
 import dev.svcproxy.model.ProxyState;
@@ -317,7 +318,10 @@ public final class ProxyRulesCheck implements Check {
     return out;
   }
 
-  /** The evidence of the proxy's own node name, when it came from its command line. */
+  /**
+   * The evidence of the proxy's own node name: node.yaml's line when the file says it, else the
+   * proxy's command line (its proxy-process.txt line on a bundle, /proc/PID/cmdline live).
+   */
   private static Optional<Evidence> nameEvidence(DoctorContext ctx) {
     Optional<String> ps = ctx.files().text(ProxyProcessFacts.FILE);
     if (ps.isEmpty()) {
@@ -325,29 +329,13 @@ public final class ProxyRulesCheck implements Check {
           .nodeName()
           .flatMap(n -> ctx.files().first("node.yaml", l -> l.strip().startsWith("nodeName")));
     }
-    for (ProxyProcessFacts.Process p : ProxyProcessFacts.parse(ps.get())) {
-      for (String flag : List.of("--hostname-override", "--node-name")) {
-        List<String> f = p.flags();
-        for (int i = 0; i < f.size(); i++) {
-          String a = f.get(i);
-          String shown = null;
-          if (a.startsWith(flag + "=")) {
-            shown = a;
-          } else if (a.equals(flag) && i + 1 < f.size()) {
-            shown = a + " " + f.get(i + 1);
-          }
-          if (shown != null) {
-            return Optional.of(Evidence.command("cat /proc/" + p.pid() + "/cmdline", shown));
-          }
-        }
-      }
-      return Optional.of(
-          Evidence.command(
-              "cat /proc/" + p.pid() + "/cmdline",
-              String.join(" ", p.argv())
-                  + " (no --hostname-override: the node name is the hostname)"));
-    }
-    return Optional.empty();
+    // The flag ProxyFlags.merge takes the name from: --hostname-override first.
+    return ProxyFlags.evidence(ctx.files(), "--hostname-override")
+        .or(() -> ProxyFlags.evidence(ctx.files(), "--node-name"))
+        .or(
+            () ->
+                ProxyFlags.commandLine(
+                    ctx.files(), "no --hostname-override (the node name is the hostname)"));
   }
 
   private static String route(NodeState.Route r) {
@@ -384,6 +372,7 @@ public final class ProxyRulesCheck implements Check {
       if (root != null && root.isArray()) {
         for (Map.Entry<String, Set<String>> br : bridges.entrySet()) {
           List<Evidence> off = new ArrayList<>();
+          List<String> offDevs = new ArrayList<>();
           boolean known = false;
           for (JsonNode port : root) {
             if (!port.path("master").asText().equals(br.getKey())) {
@@ -395,6 +384,8 @@ public final class ProxyRulesCheck implements Check {
             known = true;
             if (!port.path("hairpin").asBoolean()) {
               String dev = port.path("ifname").asText();
+              // A name from the file goes into the advised command only if it is a device name.
+              offDevs.add(dev.matches("[A-Za-z0-9_.@-]{1,15}") ? dev : "DEV");
               String text = dev + " master " + br.getKey() + " hairpin off";
               off.add(
                   ctx.files().isLive()
@@ -444,8 +435,15 @@ public final class ProxyRulesCheck implements Check {
                               + " same."
                           : ""),
                   "Turn hairpin on for the pods' ports (kubelet --hairpin-mode=hairpin-veth, the"
-                      + " CNI bridge plugin's \"hairpinMode\": true; now: `ip link set DEV type"
-                      + " bridge_slave hairpin on`); a promiscuous bridge is no substitute."));
+                      + " CNI bridge plugin's \"hairpinMode\": true; now: "
+                      + String.join(
+                          "; ",
+                          offDevs.stream()
+                              .distinct()
+                              .limit(4)
+                              .map(d -> "`ip link set " + d + " type bridge_slave hairpin on`")
+                              .toList())
+                      + "); a promiscuous bridge is no substitute."));
         }
       }
     } else if (!bridges.isEmpty()) {
@@ -583,6 +581,8 @@ public final class ProxyRulesCheck implements Check {
     }
     List<Evidence> ev = new ArrayList<>();
     List<String> kube = new ArrayList<>();
+    // The DROP policies of the backend kube-proxy does not write, set back in the advice.
+    List<String> policies = new ArrayList<>();
     boolean blocking = false;
     for (ProxyRules.Backend b : bs) {
       String name = b.legacy() ? "iptables-legacy" : "iptables-nft";
@@ -594,6 +594,9 @@ public final class ProxyRulesCheck implements Check {
         for (var d : t.chainDecls()) {
           if (d.builtin() && "DROP".equals(d.policy())) {
             blocking = true;
+            if (!b.hasChain("nat", "KUBE-SERVICES")) {
+              policies.add(name + " -t " + t.name() + " -P " + d.name() + " ACCEPT");
+            }
             ctx.files()
                 .first(b.file(), l -> l.strip().startsWith(":" + d.name() + " DROP"))
                 .ifPresent(ev::add);
@@ -619,11 +622,16 @@ public final class ProxyRulesCheck implements Check {
             "Use one backend on the node: the same iptables (legacy or nft) for kube-proxy, kubelet,"
                 + " the CNI and Docker (update-alternatives --set iptables ...), then remove"
                 + " the other backend's rules (iptables-legacy-save / iptables-nft-save shows"
-                + " them)."));
+                + " them)"
+                + (policies.isEmpty() || kube.isEmpty()
+                    ? ""
+                    : " and set its DROP policies back: `" + String.join("; ", policies) + "`")
+                + "."));
   }
 
   private List<Finding> duplicates(DoctorContext ctx) {
     List<Evidence> ev = new ArrayList<>();
+    List<String> firstCopy = new ArrayList<>();
     int dups = 0;
     for (ProxyRules.Backend b : ProxyRules.backends(ctx)) {
       for (Table t : b.rules().tables()) {
@@ -645,6 +653,14 @@ public final class ProxyRulesCheck implements Check {
                 continue;
               }
               dups++;
+              if (firstCopy.isEmpty()) {
+                firstCopy.add(
+                    (b.legacy() ? "iptables-legacy" : "iptables")
+                        + " -t "
+                        + t.name()
+                        + " "
+                        + s.getKey().replaceFirst("^-A ", "-D "));
+              }
               List<Evidence> lines =
                   ctx.files()
                       .find(
@@ -665,6 +681,9 @@ public final class ProxyRulesCheck implements Check {
     if (dups == 0) {
       return List.of();
     }
+    // The delete for the first copy, as the node's iptables takes it (the line's -A made -D).
+    String delete =
+        firstCopy.isEmpty() ? "`iptables -t TABLE -D CHAIN <rule>`" : "`" + firstCopy.get(0) + "`";
     return List.of(
         DUPLICATES.finding(
             dups + " rule(s) appear more than once in their chain",
@@ -675,8 +694,9 @@ public final class ProxyRulesCheck implements Check {
                 + " make the ruleset grow and slow at every restart. A copy of a jump into"
                 + " another tool's chain also keeps that chain alive after its owner removed it.",
             "Find who appends them (`iptables -C` before `-A` in scripts; one proxy per node),"
-                + " then delete the extra copies (`iptables -t TABLE -D CHAIN <rule>` once per"
-                + " copy)."));
+                + " then delete the extra copies, once per copy ("
+                + delete
+                + " deletes one)."));
   }
 
   /**

@@ -180,10 +180,11 @@ class CaptureProxyProcessTest {
             .contains(" run --mode iptables ")
             .doesNotContain("--cluster-cidr");
         Finding f = single(DoctorInputs.bundle(dir, Optional.empty()), "missing-cluster-cidr");
-        // The rules show no masquerade for off-cluster sources; the recorded flags say why.
+        // The rules show no masquerade for off-cluster sources; the recorded flags say why,
+        // cited on the proxy's line of proxy-process.txt.
+        String recorded = Files.readString(dir.resolve("proxy-process.txt")).strip();
         assertThat(f.evidence())
-            .extracting(Evidence::text)
-            .contains("no --cluster-cidr among kube-proxy's flags");
+            .contains(new Evidence("proxy-process.txt:1", "no --cluster-cidr: " + recorded));
       }
       // No proxy left in node1's namespace, its rules still there.
       Path dead = tmp.resolve("dead");
