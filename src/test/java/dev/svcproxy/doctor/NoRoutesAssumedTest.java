@@ -58,6 +58,13 @@ class NoRoutesAssumedTest {
             a ->
                 a.startsWith("no routes given: assumed")
                     && a.contains("default route out of (uplink, not shown)"));
+
+    // A client off eth0's subnet: the only route back to 192.0.2.50 is the assumed default,
+    // whose interface is not known, so rp_filter=1 must not drop it as arriving on the "wrong"
+    // interface eth0 (it would, judged against "(uplink, not shown)").
+    DoctorReport off = examine(f, new PacketSpec("192.0.2.50", 0, "10.20.0.1", 443, "tcp", "eth0"));
+    assertThat(notDelivered(off)).isEmpty();
+    assertThat(off.trace().outcomes()).hasSize(3).allMatch(o -> o.delivered());
   }
 
   @Test
