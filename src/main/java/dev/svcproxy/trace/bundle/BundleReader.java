@@ -42,6 +42,15 @@ public final class BundleReader {
   private final List<String> warnings = new ArrayList<>();
   private final List<String> notes = new ArrayList<>();
 
+  /**
+   * Files read from a bundle directory whose last byte is not a line end: a capture always ends
+   * its output with one, so such a file was cut (a copy or upload interrupted).
+   */
+  private final java.util.Set<String> unterminated = new java.util.HashSet<>();
+
+  /** Whether the files were read from a bundle directory (not pasted, not a live capture). */
+  private boolean fromDisk;
+
   private BundleReader() {}
 
   /** Reads the bundle in {@code dir}. */
@@ -87,11 +96,16 @@ public final class BundleReader {
   }
 
   private Map<String, String> loadFiles(Path dir) {
+    fromDisk = true;
     Map<String, String> files = new LinkedHashMap<>();
     try (Stream<Path> s = Files.walk(dir, 2)) {
       for (Path p : s.filter(Files::isRegularFile).sorted().toList()) {
         String name = dir.relativize(p).toString().replace('\\', '/');
-        files.put(name, decode(name, Files.readAllBytes(p)));
+        byte[] bytes = Files.readAllBytes(p);
+        if (bytes.length > 0 && bytes[bytes.length - 1] != '\n') {
+          unterminated.add(name);
+        }
+        files.put(name, decode(name, bytes));
       }
     } catch (IOException e) {
       throw new UncheckedIOException(e);
@@ -224,7 +238,7 @@ public final class BundleReader {
       if (files.containsKey(f)) {
         IptablesText.Result r =
             IptablesText.read(
-                files.get(f),
+                fromDisk ? uncut(f, files.get(f)) : files.get(f),
                 f,
                 prompts.getOrDefault(f, Map.of()),
                 files.containsKey("ipset-save.txt") ? ipsets.keySet() : null);
@@ -280,6 +294,51 @@ public final class BundleReader {
     return new NodeState(
         ifaces, routes, rules, sysctls, iptables, ipsets, ct, recent, warnings, notes, ipvs, conns,
         nft);
+  }
+
+  /**
+   * An iptables-save file of a bundle directory with its cut end dealt with: a table section
+   * without COMMIT at the end of the file was cut (iptables-save ends every table with COMMIT),
+   * which is noted, since what follows the cut is unknown; and when the file ends mid-line inside
+   * it, that partial line is warned about and not read (a rule cut short may match more, or other,
+   * packets than the real one). Line numbers are kept.
+   */
+  private String uncut(String file, String text) {
+    String[] lines = text.split("\n", -1);
+    String open = null;
+    int last = 0;
+    for (int i = 0; i < lines.length; i++) {
+      String t = lines[i].strip();
+      if (t.isEmpty()) {
+        continue;
+      }
+      last = i;
+      if (t.startsWith("*") && t.length() > 1 && !t.contains(" ")) {
+        open = t.substring(1);
+      } else if (t.equals("COMMIT")) {
+        open = null;
+      }
+    }
+    if (open == null) {
+      return text;
+    }
+    notes.add(
+        file
+            + ": table "
+            + open
+            + " has no COMMIT, the file was cut at line "
+            + (last + 1)
+            + ": its rules and chains after that are unknown, and nothing is concluded from"
+            + " their absence");
+    if (!unterminated.contains(file) || lines[last].strip().equals("COMMIT")) {
+      return text;
+    }
+    warn(
+        file,
+        last + 1,
+        "the file ends in the middle of this line (cut short), not read: " + lines[last].strip());
+    lines[last] = "";
+    return String.join("\n", lines);
   }
 
   /**
