@@ -62,9 +62,10 @@ public final class BundleReader {
   }
 
   /** A bundle read: the node state and the text of every file it was read from. */
-  public record Bundle(NodeState node, Map<String, String> files) {
+  public record Bundle(NodeState node, Map<String, String> files, List<String> fileWarnings) {
     public Bundle {
       files = Map.copyOf(files);
+      fileWarnings = List.copyOf(fileWarnings);
     }
   }
 
@@ -78,7 +79,8 @@ public final class BundleReader {
     }
     BundleReader r = new BundleReader();
     Map<String, String> files = r.loadFiles(dir);
-    return new Bundle(r.build(files), files);
+    List<String> fileWarnings = List.copyOf(r.warnings);
+    return new Bundle(r.build(files), files, fileWarnings);
   }
 
   /** Parses `conntrack -L` output on its own (warnings dropped). */
@@ -95,22 +97,144 @@ public final class BundleReader {
     return build(loadFiles(dir));
   }
 
+  /**
+   * Files a capture never writes empty (BundleCapture leaves out a command that printed nothing):
+   * empty in a bundle, the file was lost on its way (a failed copy, a full disk).
+   */
+  private static final java.util.Set<String> NEVER_EMPTY =
+      java.util.Set.of(
+          "iptables-save.txt",
+          "iptables-legacy-save.txt",
+          "nft-ruleset.json",
+          "nft-ruleset.txt",
+          "conntrack-stats.txt",
+          "ip-addr.json",
+          "ip-addr.txt",
+          "ip-route.json",
+          "ip-route.txt",
+          "ip-rule.json",
+          "ip-rule.txt",
+          "sysctl.txt",
+          "node.yaml",
+          "cluster.json",
+          ProxyProcessFacts.FILE);
+
+  /**
+   * Reads the files of {@code dir}: what cannot be read (an unreadable file, a directory under a
+   * bundle file's name, a file that is never empty but is) is a warning naming it and is read as
+   * missing; a bundle with nothing readable at all is an input error. Control characters become
+   * U+FFFD (see {@link #sanitise}).
+   */
   private Map<String, String> loadFiles(Path dir) {
     fromDisk = true;
     Map<String, String> files = new LinkedHashMap<>();
+    List<String> unusable = new ArrayList<>();
+    List<Path> paths;
     try (Stream<Path> s = Files.walk(dir, 2)) {
-      for (Path p : s.filter(Files::isRegularFile).sorted().toList()) {
-        String name = dir.relativize(p).toString().replace('\\', '/');
-        byte[] bytes = Files.readAllBytes(p);
-        if (bytes.length > 0 && bytes[bytes.length - 1] != '\n') {
-          unterminated.add(name);
+      paths = s.filter(p -> !p.equals(dir)).sorted().toList();
+    } catch (IOException | UncheckedIOException e) {
+      throw new IllegalArgumentException("--bundle " + dir + ": not readable (" + e.getMessage() + ")");
+    }
+    for (Path p : paths) {
+      String name = dir.relativize(p).toString().replace('\\', '/');
+      if (Files.isDirectory(p)) {
+        if (isBundleFile(name)) {
+          warnings.add(name + ": a directory, not a file: not read");
+          unusable.add(name);
         }
-        files.put(name, decode(name, bytes));
+        continue;
       }
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
+      if (!Files.isRegularFile(p)) {
+        continue;
+      }
+      byte[] bytes;
+      try {
+        bytes = Files.readAllBytes(p);
+      } catch (IOException e) {
+        warnings.add(name + ": not readable (" + e.getClass().getSimpleName() + "): not read");
+        unusable.add(name);
+        continue;
+      }
+      if (bytes.length > 0 && bytes[bytes.length - 1] != '\n') {
+        unterminated.add(name);
+      }
+      String text =
+          isBundleFile(name)
+              ? sanitise(name, new String(bytes, StandardCharsets.UTF_8), warnings)
+              : decode(name, bytes);
+      if (text.isBlank() && NEVER_EMPTY.contains(name)) {
+        warnings.add(
+            name
+                + ": empty, though `"
+                + commandOf(name)
+                + "` always prints something: the capture of it was lost; read as missing");
+        unusable.add(name);
+        continue;
+      }
+      files.put(name, text);
+    }
+    if (files.values().stream().allMatch(String::isBlank)) {
+      throw new IllegalArgumentException(
+          "--bundle "
+              + dir
+              + ": nothing readable ("
+              + (paths.isEmpty()
+                  ? "the directory is empty"
+                  : "every file is empty or unreadable: "
+                      + String.join(
+                          ", ",
+                          paths.stream()
+                              .map(p -> dir.relativize(p).toString().replace('\\', '/'))
+                              .toList()))
+              + ")");
     }
     return files;
+  }
+
+  /** The command behind a bundle file, for messages. */
+  private static String commandOf(String file) {
+    return switch (file) {
+      case "iptables-save.txt" -> "iptables-save";
+      case "iptables-legacy-save.txt" -> "iptables-legacy-save";
+      case "nft-ruleset.json", "nft-ruleset.txt" -> "nft list ruleset";
+      case "conntrack-stats.txt" -> "conntrack -S";
+      case "ip-addr.json", "ip-addr.txt" -> "ip addr";
+      case "ip-route.json", "ip-route.txt" -> "ip route show table all";
+      case "ip-rule.json", "ip-rule.txt" -> "ip rule";
+      case "sysctl.txt" -> "sysctl -a";
+      default -> "cat " + file;
+    };
+  }
+
+  /**
+   * Control characters (but tab and line ends) and bytes that are not UTF-8 (already U+FFFD)
+   * replaced by U+FFFD, each line that had one named in {@code warnings}: no text read from a file
+   * or a paste reaches a terminal raw. A leading byte-order mark is dropped.
+   */
+  public static String sanitise(String name, String text, List<String> warnings) {
+    StringBuilder b = new StringBuilder(text.length());
+    int line = 1;
+    int warnedLine = 0;
+    if (text.startsWith("\uFEFF")) {
+      text = text.substring(1);
+    }
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      boolean bad = (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f || c == '\uFFFD';
+      if (bad && warnedLine != line) {
+        warnedLine = line;
+        warnings.add(
+            name
+                + ":"
+                + line
+                + ": control characters or bytes that are not UTF-8, replaced by \uFFFD");
+      }
+      b.append(bad ? '\uFFFD' : c);
+      if (c == '\n') {
+        line++;
+      }
+    }
+    return b.toString();
   }
 
   /** Decodes UTF-8 leniently: malformed bytes become U+FFFD and a warning names the line. */
