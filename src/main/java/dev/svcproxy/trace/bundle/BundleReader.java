@@ -986,15 +986,54 @@ public final class BundleReader {
     IpsetCodec.Result r = IpsetCodec.parse(text, file);
     r.warnings().forEach(w -> warn(file, w.line(), w.reason()));
     Map<String, NodeState.IpSet> out = new LinkedHashMap<>();
+    Map<String, java.util.ArrayDeque<Integer>> lines = memberLines(text);
     for (IpsetCodec.IpSet s : r.sets()) {
       for (IpsetCodec.Entry e : s.entries()) {
         try {
           IpsetCodec.typedParts(s.type(), e.element());
         } catch (IllegalArgumentException ex) {
-          warn(file, 0, "set " + s.name() + ": " + ex.getMessage() + "; the tracer skips it");
+          Integer at = lines.getOrDefault(s.name() + " " + e.element(), new java.util.ArrayDeque<>()).poll();
+          warn(
+              file,
+              at == null ? 0 : at,
+              "set " + s.name() + ": " + ex.getMessage() + "; the tracer skips it");
         }
       }
       out.put(s.name(), new NodeState.IpSet(s.name(), s.type(), s.entries()));
+    }
+    return out;
+  }
+
+  /**
+   * The line of each set member, by "SET ELEMENT", in the order the lines come: `ipset save`'s
+   * "add SET ELEMENT ..." and the member lines under "Members:" of `ipset list`'s "Name: SET".
+   */
+  private static Map<String, java.util.ArrayDeque<Integer>> memberLines(String text) {
+    Map<String, java.util.ArrayDeque<Integer>> out = new HashMap<>();
+    String listing = null;
+    boolean members = false;
+    String[] lines = text.split("\n", -1);
+    for (int i = 0; i < lines.length; i++) {
+      String t = lines[i].strip();
+      String[] w = t.split("\\s+");
+      String key = null;
+      if (t.startsWith("Name: ")) {
+        listing = t.substring(6).strip();
+        members = false;
+      } else if (listing != null && t.equals("Members:")) {
+        members = true;
+      } else if (listing != null && members) {
+        if (t.isEmpty()) {
+          listing = null;
+        } else {
+          key = listing + " " + w[0];
+        }
+      } else if (w.length >= 3 && (w[0].equals("add") || w[0].equals("-A"))) {
+        key = w[1] + " " + w[2];
+      }
+      if (key != null) {
+        out.computeIfAbsent(key, k -> new java.util.ArrayDeque<>()).add(i + 1);
+      }
     }
     return out;
   }
