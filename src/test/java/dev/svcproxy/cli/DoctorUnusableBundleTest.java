@@ -12,8 +12,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Audit 12 #6 and #4: a bundle with nothing readable is bad input (exit 2), not a clean node; a
  * file that is empty though its command always prints something, or a directory under a bundle
- * file's name, is a warning naming it; control characters of bundle files never reach the
- * terminal raw (U+FFFD, as for pasted text).
+ * file's name, is a warning naming it; control characters of bundle files never reach the terminal
+ * raw (U+FFFD, as for pasted text).
  */
 class DoctorUnusableBundleTest {
   @TempDir Path bundle;

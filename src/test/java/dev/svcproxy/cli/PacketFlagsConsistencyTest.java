@@ -56,7 +56,14 @@ class PacketFlagsConsistencyTest {
   @Test
   void inIfaceWithoutSrc_exitsTwo_likeSrcWithoutDst() {
     assertThat(
-            run("trace", "--bundle", bundle.toString(), "--dst", "10.20.0.1:443", "--in-iface", "eth0"))
+            run(
+                "trace",
+                "--bundle",
+                bundle.toString(),
+                "--dst",
+                "10.20.0.1:443",
+                "--in-iface",
+                "eth0"))
         .isEqualTo(2);
     assertThat(err.toString()).contains("--in-iface: only with --src");
     assertThat(run("doctor", "--bundle", bundle.toString(), "--in-iface", "eth0")).isEqualTo(2);

@@ -9,8 +9,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Audit 12 #3: stale-udp-conntrack judges a UDP entry against the Service's current endpoints from
- * whatever shows them (iptables KUBE-SEP rules, IPVS real servers, the cluster's objects), and
- * says it did not check when nothing does.
+ * whatever shows them (iptables KUBE-SEP rules, IPVS real servers, the cluster's objects), and says
+ * it did not check when nothing does.
  */
 class StaleUdpSourcesTest {
   private static List<Finding> stale(DoctorReport r) {
@@ -51,8 +51,7 @@ class StaleUdpSourcesTest {
             "-A -u 10.96.0.10:53 -s rr\n-a -u 10.96.0.10:53 -r 10.244.1.9:53 -m -w 1\n",
             "conntrack.txt",
             ENTRY);
-    assertThat(stale(Doctor.standard().examine(DoctorInputs.files(f, Optional.empty()))))
-        .isEmpty();
+    assertThat(stale(Doctor.standard().examine(DoctorInputs.files(f, Optional.empty())))).isEmpty();
   }
 
   @Test

@@ -23,7 +23,8 @@ class TruncatedBundleTest {
           + " port for masquerade purpose\" -m set --match-set KUBE-CLUSTER-IP dst,dst -j"
           + " KUBE-MARK-MASQ";
 
-  private static final String HEALTHY = Seed000Bundle.FAILING.replace("COMMIT\n", MASQ + "\nCOMMIT\n");
+  private static final String HEALTHY =
+      Seed000Bundle.FAILING.replace("COMMIT\n", MASQ + "\nCOMMIT\n");
 
   private DoctorReport examine(String iptables) throws Exception {
     Files.writeString(dir.resolve("ip-addr.json"), Seed000Bundle.ADDR + "\n");
@@ -56,11 +57,16 @@ class TruncatedBundleTest {
                 w.startsWith("iptables-save.txt:23: the file ends in the middle of this line")
                     && w.endsWith("-m comm"));
     assertThat(r.assumptions())
-        .anyMatch(a -> a.startsWith("iptables-save.txt: table nat has no COMMIT, the file was cut"));
+        .anyMatch(
+            a -> a.startsWith("iptables-save.txt: table nat has no COMMIT, the file was cut"));
     assertThat(r.confidence()).isNotEqualTo(DoctorReport.Confidence.HIGH);
     // The cut line is not taken as a rule: KUBE-SERVICES keeps its one whole rule (line 22).
     var nat =
-        dev.svcproxy.trace.bundle.BundleReader.read(dir).iptables().get(0).table("nat").orElseThrow();
+        dev.svcproxy.trace.bundle.BundleReader.read(dir)
+            .iptables()
+            .get(0)
+            .table("nat")
+            .orElseThrow();
     assertThat(nat.rules("KUBE-SERVICES")).hasSize(1);
   }
 

@@ -7,8 +7,8 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /**
- * Audit 12 #8: a set member the tracer cannot use is warned about at its own line of
- * ipset-save.txt (it was cited as line 0), in `ipset save` and in `ipset list` form.
+ * Audit 12 #8: a set member the tracer cannot use is warned about at its own line of ipset-save.txt
+ * (it was cited as line 0), in `ipset save` and in `ipset list` form.
  */
 class IpsetWarningLinesTest {
   @Test

@@ -184,9 +184,7 @@ public final class ConntrackCheck implements Check {
       DoctorContext ctx, List<NodeModel.ServiceRule> services, NodeState.Tuple o) {
     NodeState node = ctx.node();
     Optional<NodeModel.ServiceRule> svc =
-        services.stream()
-            .filter(s -> s.vip().equals(o.dst()) && s.port() == o.dport())
-            .findFirst();
+        services.stream().filter(s -> s.vip().equals(o.dst()) && s.port() == o.dport()).findFirst();
     if (svc.isPresent()) {
       List<NodeModel.EndpointRule> eps = NodeModel.endpointsOf(node, svc.get().chain());
       List<Evidence> ev = new ArrayList<>();

@@ -43,8 +43,8 @@ public final class BundleReader {
   private final List<String> notes = new ArrayList<>();
 
   /**
-   * Files read from a bundle directory whose last byte is not a line end: a capture always ends
-   * its output with one, so such a file was cut (a copy or upload interrupted).
+   * Files read from a bundle directory whose last byte is not a line end: a capture always ends its
+   * output with one, so such a file was cut (a copy or upload interrupted).
    */
   private final java.util.Set<String> unterminated = new java.util.HashSet<>();
 
@@ -133,7 +133,8 @@ public final class BundleReader {
     try (Stream<Path> s = Files.walk(dir, 2)) {
       paths = s.filter(p -> !p.equals(dir)).sorted().toList();
     } catch (IOException | UncheckedIOException e) {
-      throw new IllegalArgumentException("--bundle " + dir + ": not readable (" + e.getMessage() + ")");
+      throw new IllegalArgumentException(
+          "--bundle " + dir + ": not readable (" + e.getMessage() + ")");
     }
     for (Path p : paths) {
       String name = dir.relativize(p).toString().replace('\\', '/');
@@ -992,7 +993,8 @@ public final class BundleReader {
         try {
           IpsetCodec.typedParts(s.type(), e.element());
         } catch (IllegalArgumentException ex) {
-          Integer at = lines.getOrDefault(s.name() + " " + e.element(), new java.util.ArrayDeque<>()).poll();
+          Integer at =
+              lines.getOrDefault(s.name() + " " + e.element(), new java.util.ArrayDeque<>()).poll();
           warn(
               file,
               at == null ? 0 : at,
@@ -1005,8 +1007,8 @@ public final class BundleReader {
   }
 
   /**
-   * The line of each set member, by "SET ELEMENT", in the order the lines come: `ipset save`'s
-   * "add SET ELEMENT ..." and the member lines under "Members:" of `ipset list`'s "Name: SET".
+   * The line of each set member, by "SET ELEMENT", in the order the lines come: `ipset save`'s "add
+   * SET ELEMENT ..." and the member lines under "Members:" of `ipset list`'s "Name: SET".
    */
   private static Map<String, java.util.ArrayDeque<Integer>> memberLines(String text) {
     Map<String, java.util.ArrayDeque<Integer>> out = new HashMap<>();
