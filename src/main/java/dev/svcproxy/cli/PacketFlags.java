@@ -25,6 +25,15 @@ final class PacketFlags {
     } catch (NumberFormatException e) {
       throw new IllegalArgumentException("--dst: invalid port in " + Printable.quoted(dst));
     }
+    if (p.equals("icmp") && colon >= 0) {
+      throw new IllegalArgumentException(
+          "--dst: icmp has no port: give the address alone, got " + Printable.quoted(dst));
+    }
+    if (inIface != null && src == null) {
+      // As --src without --dst: a packet created on the node arrives on no interface.
+      throw new IllegalArgumentException(
+          "--in-iface: only with --src (without it the packet is created on the node)");
+    }
     if (!Ip.isIpv4(ip) || port < 0 || port > 65535 || (colon < 0 && !p.equals("icmp"))) {
       throw new IllegalArgumentException("--dst: expected IPv4:PORT, got " + Printable.quoted(dst));
     }

@@ -63,6 +63,9 @@ final class PacketOptions {
       if (src != null) {
         throw new IllegalArgumentException("--src: only with --dst");
       }
+      if (inIface != null) {
+        throw new IllegalArgumentException("--in-iface: only with --src and --dst");
+      }
       return Optional.empty();
     }
     return Optional.of(PacketFlags.parse(src, sport, dst, proto, inIface));

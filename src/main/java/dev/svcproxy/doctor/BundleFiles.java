@@ -188,6 +188,25 @@ public final class BundleFiles {
     return line.map(e -> Evidence.command("sysctl " + k, e.text()));
   }
 
+  /**
+   * {@code text} (a warning or an assumption worded for a bundle) as it reads on a live node, where
+   * there are no files: "no iptables-save.txt: ..." becomes "no `iptables-save` output: ...", and
+   * any other bundle file name the command that prints it.
+   */
+  public static String inLiveWords(String text) {
+    String out = text;
+    List<String> names = new ArrayList<>(COMMANDS.keySet());
+    // Longer names first, so that no name is replaced inside a longer one.
+    names.sort(java.util.Comparator.comparingInt(String::length).reversed());
+    for (String f : names) {
+      String q = java.util.regex.Pattern.quote(f);
+      String cmd = java.util.regex.Matcher.quoteReplacement("`" + COMMANDS.get(f) + "`");
+      out = out.replaceAll("(?<![\\w.-])no " + q + "(?![\\w.-])", "no " + cmd + " output");
+      out = out.replaceAll("(?<![\\w.-])" + q + "(?![\\w.-])", cmd);
+    }
+    return out;
+  }
+
   /** The command that produces {@code file} on a node. */
   public static String commandFor(String file) {
     return COMMANDS.getOrDefault(file, "cat " + file);

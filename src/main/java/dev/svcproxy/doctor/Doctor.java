@@ -65,8 +65,13 @@ public final class Doctor {
       }
     }
     List<String> assumed = List.copyOf(assumedAll);
-    return new DoctorReport(
-        findings, trace, List.copyOf(warnings), assumed, confidence(input, assumed));
+    List<String> warned = List.copyOf(warnings);
+    if (input.files().isLive()) {
+      // A live node has no bundle files: name the commands whose output was missing or odd.
+      assumed = assumed.stream().map(BundleFiles::inLiveWords).distinct().toList();
+      warned = warned.stream().map(BundleFiles::inLiveWords).distinct().toList();
+    }
+    return new DoctorReport(findings, trace, warned, assumed, confidence(input, assumed));
   }
 
   private static DoctorReport.Confidence confidence(DoctorInput in, List<String> assumed) {

@@ -55,7 +55,11 @@ public final class DoctorInputs {
       return assemble(b.node(), BundleFiles.bundle(b.files()), objects);
     }
     other.sort(java.util.Comparator.comparing(PastedInput.Source::name));
-    return pasted(known, other, objects, Optional.empty());
+    DoctorInput in = pasted(known, other, objects, Optional.empty());
+    // What reading the directory found (empty or unreadable files) is not in the re-read files.
+    List<String> all = new ArrayList<>(b.fileWarnings());
+    all.addAll(in.warnings());
+    return new DoctorInput(in.node(), in.files(), in.facts(), in.cluster(), in.packet(), all);
   }
 
   /**
@@ -91,31 +95,9 @@ public final class DoctorInputs {
     return new PastedInput.Source(name, text);
   }
 
-  /** Control characters (but tab and line ends) replaced: no pasted text reaches a terminal raw. */
+  /** Control characters (but tab and line ends) replaced: as {@link BundleReader#sanitise}. */
   static String sanitise(String name, String text, List<String> warnings) {
-    StringBuilder b = new StringBuilder(text.length());
-    int line = 1;
-    int warnedLine = 0;
-    if (text.startsWith("\uFEFF")) {
-      text = text.substring(1);
-    }
-    for (int i = 0; i < text.length(); i++) {
-      char c = text.charAt(i);
-      boolean bad = (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f || c == '\uFFFD';
-      if (bad && warnedLine != line) {
-        warnedLine = line;
-        warnings.add(
-            name
-                + ":"
-                + line
-                + ": control characters or bytes that are not UTF-8, replaced by \uFFFD");
-      }
-      b.append(bad ? '\uFFFD' : c);
-      if (c == '\n') {
-        line++;
-      }
-    }
-    return b.toString();
+    return BundleReader.sanitise(name, text, warnings);
   }
 
   private static final Pattern WHERE = Pattern.compile("^([^:\\s]+):(\\d+): (.*)$", Pattern.DOTALL);

@@ -6,6 +6,10 @@ import dev.svcproxy.doctor.DoctorContext;
 import dev.svcproxy.doctor.Evidence;
 import dev.svcproxy.doctor.Finding;
 import dev.svcproxy.doctor.Severity;
+import dev.svcproxy.ipvs.IpvsService;
+import dev.svcproxy.ipvs.VirtualServer;
+import dev.svcproxy.model.ProxyState;
+import dev.svcproxy.model.ServicePortInfo;
 import dev.svcproxy.netfilter.Rule;
 import dev.svcproxy.trace.NodeState;
 import java.util.ArrayList;
@@ -79,19 +83,26 @@ public final class ConntrackCheck implements Check {
     List<Finding> out = new ArrayList<>();
     List<NodeModel.ServiceRule> services =
         NodeModel.serviceRules(node).stream().filter(s -> s.proto().equals("udp")).toList();
+    boolean anySource =
+        !services.isEmpty()
+            || node.ipvs().services().stream()
+                .anyMatch(v -> v.server().kind() == VirtualServer.Kind.UDP)
+            || ctx.cluster().isPresent();
+    if (!anySource && node.conntrack().stream().anyMatch(c -> c.proto().equals("udp"))) {
+      ctx.assume(
+          "no Service endpoints known (no KUBE-SEP rules, IPVS real servers or cluster objects):"
+              + " stale UDP conntrack entries not checked");
+    }
     for (NodeState.ConntrackEntry c : node.conntrack()) {
       if (!c.proto().equals("udp") || c.original() == null || c.reply() == null) {
         continue;
       }
       NodeState.Tuple o = c.original();
-      Optional<NodeModel.ServiceRule> svc =
-          services.stream()
-              .filter(s -> s.vip().equals(o.dst()) && s.port() == o.dport())
-              .findFirst();
-      if (svc.isEmpty()) {
+      Optional<Known> known = known(ctx, services, o);
+      if (known.isEmpty()) {
         continue;
       }
-      List<NodeModel.EndpointRule> eps = NodeModel.endpointsOf(node, svc.get().chain());
+      List<Endpoint> eps = known.get().endpoints();
       if (eps.isEmpty()) {
         continue; // no endpoints: the no-endpoints check speaks; nothing better to pin it to
       }
@@ -119,12 +130,7 @@ public final class ConntrackCheck implements Check {
               + o.dport();
       List<Evidence> ev = new ArrayList<>();
       ev.add(entryLine(ctx, c));
-      ev.add(NodeModel.cite(ctx.files(), svc.get().rule()));
-      eps.stream()
-          .map(NodeModel.EndpointRule::rule)
-          .distinct()
-          .limit(5)
-          .forEach(r -> ev.add(NodeModel.cite(ctx.files(), r)));
+      ev.addAll(known.get().evidence());
       out.add(
           STALE_UDP_CONNTRACK.finding(
               "UDP flow "
@@ -161,6 +167,84 @@ public final class ConntrackCheck implements Check {
                   + "). Check that kube-proxy runs and has the conntrack binary."));
     }
     return out;
+  }
+
+  /** An endpoint of a Service port (port 0: any). */
+  private record Endpoint(String ip, int port) {}
+
+  /** A UDP Service port's current endpoints, with what shows them. */
+  private record Known(List<Endpoint> endpoints, List<Evidence> evidence) {}
+
+  /**
+   * The current endpoints of the UDP Service port {@code o} is addressed to, from the first source
+   * that has it: kube-proxy's iptables rules (KUBE-SVC/KUBE-SEP), the IPVS virtual server's real
+   * servers, the cluster's objects (manifests, cluster.json or pasted kubectl output).
+   */
+  private static Optional<Known> known(
+      DoctorContext ctx, List<NodeModel.ServiceRule> services, NodeState.Tuple o) {
+    NodeState node = ctx.node();
+    Optional<NodeModel.ServiceRule> svc =
+        services.stream().filter(s -> s.vip().equals(o.dst()) && s.port() == o.dport()).findFirst();
+    if (svc.isPresent()) {
+      List<NodeModel.EndpointRule> eps = NodeModel.endpointsOf(node, svc.get().chain());
+      List<Evidence> ev = new ArrayList<>();
+      ev.add(NodeModel.cite(ctx.files(), svc.get().rule()));
+      eps.stream()
+          .map(NodeModel.EndpointRule::rule)
+          .distinct()
+          .limit(5)
+          .forEach(r -> ev.add(NodeModel.cite(ctx.files(), r)));
+      return Optional.of(
+          new Known(eps.stream().map(e -> new Endpoint(e.ip(), e.port())).toList(), ev));
+    }
+    for (IpvsService v : node.ipvs().services()) {
+      VirtualServer vs = v.server();
+      if (vs.kind() == VirtualServer.Kind.UDP
+          && vs.address().equals(o.dst())
+          && vs.port() == o.dport()) {
+        List<Evidence> ev = new ArrayList<>();
+        ev.add(IpvsFacts.virtualServer(ctx, v));
+        String head = "-a " + vs.kind().option() + " " + vs.target() + " ";
+        ev.addAll(
+            ctx.files().find("ipvsadm-save.txt", l -> l.strip().startsWith(head)).stream()
+                .limit(5)
+                .toList());
+        return Optional.of(
+            new Known(
+                v.reals().stream().map(r -> new Endpoint(r.address(), r.port())).toList(), ev));
+      }
+    }
+    if (ctx.cluster().isPresent()) {
+      ProxyState st = ctx.cluster().get();
+      for (ServicePortInfo sp : st.services().values()) {
+        if (sp.protocol().lower().equals("udp")
+            && sp.clusterIP().equals(o.dst())
+            && sp.port() == o.dport()) {
+          List<Endpoint> eps =
+              st.endpointsOf(sp.name()).stream()
+                  .filter(e -> e.ready())
+                  .map(e -> new Endpoint(e.ip(), e.port()))
+                  .toList();
+          String shown =
+              eps.stream().map(e -> e.ip() + ":" + e.port()).collect(Collectors.joining(", "));
+          return Optional.of(
+              new Known(
+                  eps,
+                  List.of(
+                      new Evidence(
+                          "the cluster's objects",
+                          "Service "
+                              + sp.name()
+                              + " "
+                              + sp.clusterIP()
+                              + ":"
+                              + sp.port()
+                              + "/UDP, endpoints: "
+                              + (shown.isEmpty() ? "none" : shown)))));
+        }
+      }
+    }
+    return Optional.empty();
   }
 
   private static Evidence entryLine(DoctorContext ctx, NodeState.ConntrackEntry c) {

@@ -360,7 +360,20 @@ final class InputCoverage {
     if (!files.isPasted(file) && anySection && !anyPrompt) {
       s.everything = true; // a bundle's iptables-save.txt: the whole dump, as captured
     }
-    if (fragment) {
+    String cut = null;
+    if (section != null && s.everything) {
+      // A captured file whose last table has no COMMIT was cut (iptables-save ends each table
+      // with one): the tables committed before it are whole, that one is not.
+      s.everything = false;
+      cut =
+          "table "
+              + section
+              + " has no COMMIT (the file was cut), so a rule or chain it lacks may only be"
+              + " unshown";
+    }
+    if (cut != null) {
+      s.partial = cut;
+    } else if (fragment) {
       s.partial =
           "a fragment without its table sections (grepped or cut), so a rule or chain it lacks"
               + " may only be unshown";

@@ -150,7 +150,15 @@ public final class PacketOutcomeCheck implements Check {
       if (unseen(ctx, o, why)) {
         continue;
       }
-      return List.of(finding(ctx, p.get(), o, why, ids));
+      // The share of the packet's paths that fail this way, at this place: outcomes differing
+      // only in the endpoint (three endpoints, none routed) are one failure, not a third each.
+      double share = 0;
+      for (Outcome f : failing) {
+        if (reason(f) == why && place(f).equals(place(o))) {
+          share += f.probability();
+        }
+      }
+      return List.of(finding(ctx, p.get(), o, why, ids, share));
     }
     return List.of();
   }
@@ -205,17 +213,31 @@ public final class PacketOutcomeCheck implements Check {
     return null;
   }
 
-  private static Finding finding(
-      DoctorContext ctx, PacketSpec p, Outcome o, ReasonCode why, Set<String> ids) {
-    List<Evidence> ev = new ArrayList<>();
-    boolean reply = o.delivered();
-    List<Step> steps = reply ? o.reply().steps() : o.steps();
+  /** The step where {@code o} fails (the last one with a reason), or null. */
+  private static Step failedStep(Outcome o) {
+    List<Step> steps = o.delivered() ? o.reply().steps() : o.steps();
     Step failed = null;
     for (Step s : steps) {
       if (s.reasonCode() != null) {
         failed = s;
       }
     }
+    return failed;
+  }
+
+  /** Where {@code o} fails, as the summary names it: request or reply, hook, table and chain. */
+  private static String place(Outcome o) {
+    Step s = failedStep(o);
+    return (o.delivered() ? "reply " : "request ")
+        + (s == null ? "" : s.hook() + " " + s.table() + " " + s.chain());
+  }
+
+  private static Finding finding(
+      DoctorContext ctx, PacketSpec p, Outcome o, ReasonCode why, Set<String> ids, double share) {
+    List<Evidence> ev = new ArrayList<>();
+    boolean reply = o.delivered();
+    List<Step> steps = reply ? o.reply().steps() : o.steps();
+    Step failed = failedStep(o);
     if (failed != null) {
       ev.add(stepEvidence(ctx, failed));
     } else if (!steps.isEmpty()) {
@@ -245,8 +267,10 @@ public final class PacketOutcomeCheck implements Check {
             + code
             + ")"
             + where
-            + (o.probability() < 1
-                ? String.format(Locale.ROOT, " on %.0f%% of its paths", 100 * o.probability())
+            // Rounded probabilities of a three-way split sum to 0.9999...: "of all" is within a
+            // rounding error of 1.
+            + (share < 1 - 1e-9
+                ? String.format(Locale.ROOT, " on %.0f%% of its paths", 100 * share)
                 : "");
     String candidates =
         ids.isEmpty()

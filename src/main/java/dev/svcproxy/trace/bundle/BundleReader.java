@@ -42,6 +42,15 @@ public final class BundleReader {
   private final List<String> warnings = new ArrayList<>();
   private final List<String> notes = new ArrayList<>();
 
+  /**
+   * Files read from a bundle directory whose last byte is not a line end: a capture always ends its
+   * output with one, so such a file was cut (a copy or upload interrupted).
+   */
+  private final java.util.Set<String> unterminated = new java.util.HashSet<>();
+
+  /** Whether the files were read from a bundle directory (not pasted, not a live capture). */
+  private boolean fromDisk;
+
   private BundleReader() {}
 
   /** Reads the bundle in {@code dir}. */
@@ -53,9 +62,10 @@ public final class BundleReader {
   }
 
   /** A bundle read: the node state and the text of every file it was read from. */
-  public record Bundle(NodeState node, Map<String, String> files) {
+  public record Bundle(NodeState node, Map<String, String> files, List<String> fileWarnings) {
     public Bundle {
       files = Map.copyOf(files);
+      fileWarnings = List.copyOf(fileWarnings);
     }
   }
 
@@ -69,7 +79,8 @@ public final class BundleReader {
     }
     BundleReader r = new BundleReader();
     Map<String, String> files = r.loadFiles(dir);
-    return new Bundle(r.build(files), files);
+    List<String> fileWarnings = List.copyOf(r.warnings);
+    return new Bundle(r.build(files), files, fileWarnings);
   }
 
   /** Parses `conntrack -L` output on its own (warnings dropped). */
@@ -86,17 +97,145 @@ public final class BundleReader {
     return build(loadFiles(dir));
   }
 
+  /**
+   * Files a capture never writes empty (BundleCapture leaves out a command that printed nothing):
+   * empty in a bundle, the file was lost on its way (a failed copy, a full disk).
+   */
+  private static final java.util.Set<String> NEVER_EMPTY =
+      java.util.Set.of(
+          "iptables-save.txt",
+          "iptables-legacy-save.txt",
+          "nft-ruleset.json",
+          "nft-ruleset.txt",
+          "conntrack-stats.txt",
+          "ip-addr.json",
+          "ip-addr.txt",
+          "ip-route.json",
+          "ip-route.txt",
+          "ip-rule.json",
+          "ip-rule.txt",
+          "sysctl.txt",
+          "node.yaml",
+          "cluster.json",
+          ProxyProcessFacts.FILE);
+
+  /**
+   * Reads the files of {@code dir}: what cannot be read (an unreadable file, a directory under a
+   * bundle file's name, a file that is never empty but is) is a warning naming it and is read as
+   * missing; a bundle with nothing readable at all is an input error. Control characters become
+   * U+FFFD (see {@link #sanitise}).
+   */
   private Map<String, String> loadFiles(Path dir) {
+    fromDisk = true;
     Map<String, String> files = new LinkedHashMap<>();
+    List<String> unusable = new ArrayList<>();
+    List<Path> paths;
     try (Stream<Path> s = Files.walk(dir, 2)) {
-      for (Path p : s.filter(Files::isRegularFile).sorted().toList()) {
-        String name = dir.relativize(p).toString().replace('\\', '/');
-        files.put(name, decode(name, Files.readAllBytes(p)));
+      paths = s.filter(p -> !p.equals(dir)).sorted().toList();
+    } catch (IOException | UncheckedIOException e) {
+      throw new IllegalArgumentException(
+          "--bundle " + dir + ": not readable (" + e.getMessage() + ")");
+    }
+    for (Path p : paths) {
+      String name = dir.relativize(p).toString().replace('\\', '/');
+      if (Files.isDirectory(p)) {
+        if (isBundleFile(name)) {
+          warnings.add(name + ": a directory, not a file: not read");
+          unusable.add(name);
+        }
+        continue;
       }
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
+      if (!Files.isRegularFile(p)) {
+        continue;
+      }
+      byte[] bytes;
+      try {
+        bytes = Files.readAllBytes(p);
+      } catch (IOException e) {
+        warnings.add(name + ": not readable (" + e.getClass().getSimpleName() + "): not read");
+        unusable.add(name);
+        continue;
+      }
+      if (bytes.length > 0 && bytes[bytes.length - 1] != '\n') {
+        unterminated.add(name);
+      }
+      String text =
+          isBundleFile(name)
+              ? sanitise(name, new String(bytes, StandardCharsets.UTF_8), warnings)
+              : decode(name, bytes);
+      if (text.isBlank() && NEVER_EMPTY.contains(name)) {
+        warnings.add(
+            name
+                + ": empty, though `"
+                + commandOf(name)
+                + "` always prints something: the capture of it was lost; read as missing");
+        unusable.add(name);
+        continue;
+      }
+      files.put(name, text);
+    }
+    if (files.values().stream().allMatch(String::isBlank)) {
+      throw new IllegalArgumentException(
+          "--bundle "
+              + dir
+              + ": nothing readable ("
+              + (paths.isEmpty()
+                  ? "the directory is empty"
+                  : "every file is empty or unreadable: "
+                      + String.join(
+                          ", ",
+                          paths.stream()
+                              .map(p -> dir.relativize(p).toString().replace('\\', '/'))
+                              .toList()))
+              + ")");
     }
     return files;
+  }
+
+  /** The command behind a bundle file, for messages. */
+  private static String commandOf(String file) {
+    return switch (file) {
+      case "iptables-save.txt" -> "iptables-save";
+      case "iptables-legacy-save.txt" -> "iptables-legacy-save";
+      case "nft-ruleset.json", "nft-ruleset.txt" -> "nft list ruleset";
+      case "conntrack-stats.txt" -> "conntrack -S";
+      case "ip-addr.json", "ip-addr.txt" -> "ip addr";
+      case "ip-route.json", "ip-route.txt" -> "ip route show table all";
+      case "ip-rule.json", "ip-rule.txt" -> "ip rule";
+      case "sysctl.txt" -> "sysctl -a";
+      default -> "cat " + file;
+    };
+  }
+
+  /**
+   * Control characters (but tab and line ends) and bytes that are not UTF-8 (already U+FFFD)
+   * replaced by U+FFFD, each line that had one named in {@code warnings}: no text read from a file
+   * or a paste reaches a terminal raw. A leading byte-order mark is dropped.
+   */
+  public static String sanitise(String name, String text, List<String> warnings) {
+    StringBuilder b = new StringBuilder(text.length());
+    int line = 1;
+    int warnedLine = 0;
+    if (text.startsWith("\uFEFF")) {
+      text = text.substring(1);
+    }
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      boolean bad = (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f || c == '\uFFFD';
+      if (bad && warnedLine != line) {
+        warnedLine = line;
+        warnings.add(
+            name
+                + ":"
+                + line
+                + ": control characters or bytes that are not UTF-8, replaced by \uFFFD");
+      }
+      b.append(bad ? '\uFFFD' : c);
+      if (c == '\n') {
+        line++;
+      }
+    }
+    return b.toString();
   }
 
   /** Decodes UTF-8 leniently: malformed bytes become U+FFFD and a warning names the line. */
@@ -228,7 +367,7 @@ public final class BundleReader {
       if (files.containsKey(f)) {
         IptablesText.Result r =
             IptablesText.read(
-                files.get(f),
+                fromDisk ? uncut(f, files.get(f)) : files.get(f),
                 f,
                 prompts.getOrDefault(f, Map.of()),
                 files.containsKey("ipset-save.txt") ? ipsets.keySet() : null);
@@ -284,6 +423,51 @@ public final class BundleReader {
     return new NodeState(
         ifaces, routes, rules, sysctls, iptables, ipsets, ct, recent, warnings, notes, ipvs, conns,
         nft);
+  }
+
+  /**
+   * An iptables-save file of a bundle directory with its cut end dealt with: a table section
+   * without COMMIT at the end of the file was cut (iptables-save ends every table with COMMIT),
+   * which is noted, since what follows the cut is unknown; and when the file ends mid-line inside
+   * it, that partial line is warned about and not read (a rule cut short may match more, or other,
+   * packets than the real one). Line numbers are kept.
+   */
+  private String uncut(String file, String text) {
+    String[] lines = text.split("\n", -1);
+    String open = null;
+    int last = 0;
+    for (int i = 0; i < lines.length; i++) {
+      String t = lines[i].strip();
+      if (t.isEmpty()) {
+        continue;
+      }
+      last = i;
+      if (t.startsWith("*") && t.length() > 1 && !t.contains(" ")) {
+        open = t.substring(1);
+      } else if (t.equals("COMMIT")) {
+        open = null;
+      }
+    }
+    if (open == null) {
+      return text;
+    }
+    notes.add(
+        file
+            + ": table "
+            + open
+            + " has no COMMIT, the file was cut at line "
+            + (last + 1)
+            + ": its rules and chains after that are unknown, and nothing is concluded from"
+            + " their absence");
+    if (!unterminated.contains(file) || lines[last].strip().equals("COMMIT")) {
+      return text;
+    }
+    warn(
+        file,
+        last + 1,
+        "the file ends in the middle of this line (cut short), not read: " + lines[last].strip());
+    lines[last] = "";
+    return String.join("\n", lines);
   }
 
   /**
@@ -807,15 +991,55 @@ public final class BundleReader {
     IpsetCodec.Result r = IpsetCodec.parse(text, file);
     r.warnings().forEach(w -> warn(file, w.line(), w.reason()));
     Map<String, NodeState.IpSet> out = new LinkedHashMap<>();
+    Map<String, java.util.ArrayDeque<Integer>> lines = memberLines(text);
     for (IpsetCodec.IpSet s : r.sets()) {
       for (IpsetCodec.Entry e : s.entries()) {
         try {
           IpsetCodec.typedParts(s.type(), e.element());
         } catch (IllegalArgumentException ex) {
-          warn(file, 0, "set " + s.name() + ": " + ex.getMessage() + "; the tracer skips it");
+          Integer at =
+              lines.getOrDefault(s.name() + " " + e.element(), new java.util.ArrayDeque<>()).poll();
+          warn(
+              file,
+              at == null ? 0 : at,
+              "set " + s.name() + ": " + ex.getMessage() + "; the tracer skips it");
         }
       }
       out.put(s.name(), new NodeState.IpSet(s.name(), s.type(), s.entries()));
+    }
+    return out;
+  }
+
+  /**
+   * The line of each set member, by "SET ELEMENT", in the order the lines come: `ipset save`'s "add
+   * SET ELEMENT ..." and the member lines under "Members:" of `ipset list`'s "Name: SET".
+   */
+  private static Map<String, java.util.ArrayDeque<Integer>> memberLines(String text) {
+    Map<String, java.util.ArrayDeque<Integer>> out = new HashMap<>();
+    String listing = null;
+    boolean members = false;
+    String[] lines = text.split("\n", -1);
+    for (int i = 0; i < lines.length; i++) {
+      String t = lines[i].strip();
+      String[] w = t.split("\\s+");
+      String key = null;
+      if (t.startsWith("Name: ")) {
+        listing = t.substring(6).strip();
+        members = false;
+      } else if (listing != null && t.equals("Members:")) {
+        members = true;
+      } else if (listing != null && members) {
+        if (t.isEmpty()) {
+          listing = null;
+        } else {
+          key = listing + " " + w[0];
+        }
+      } else if (w.length >= 3 && (w[0].equals("add") || w[0].equals("-A"))) {
+        key = w[1] + " " + w[2];
+      }
+      if (key != null) {
+        out.computeIfAbsent(key, k -> new java.util.ArrayDeque<>()).add(i + 1);
+      }
     }
     return out;
   }

@@ -102,6 +102,13 @@ final class PacketPaths {
   static void traceIncoming(PacketSpec spec, TraceRun run, List<Branch> done) {
     Routing routing = run.routing;
     String in = spec.inIface();
+    if (!in.isEmpty() && !run.node.interfaces().isEmpty() && run.node.iface(in).isEmpty()) {
+      run.warnings.add(
+          "--in-iface "
+              + in
+              + ": the node has no such interface (not in its addresses): traced as arriving on"
+              + " it, with no address of its own");
+    }
     if (in.isEmpty()) {
       in = routing.interfaceToward(spec.src());
       run.warnings.add(

@@ -54,13 +54,42 @@ final class Routing {
     }
   }
 
+  /**
+   * The device of the default route assumed when the input has no routes: an uplink whose name is
+   * not shown (the same words as the doctor's VIP check uses for it).
+   */
+  static final String ASSUMED_UPLINK = "(uplink, not shown)";
+
+  /** What a trace without the node's routes assumed, as its warnings say it. */
+  static final String ASSUMED_ROUTES =
+      "no routes given: assumed the connected subnets of the node's addresses and a default route"
+          + " out of "
+          + ASSUMED_UPLINK
+          + "; whether the node routes the packet (and its reply) is not checked";
+
   private final NodeState node;
   private final List<NodeState.Route> routes;
   private final List<NodeState.RoutingRule> rules;
 
+  /** The default route this routing assumed (no routes in the input), else null. */
+  private final NodeState.Route assumedDefault;
+
   Routing(NodeState node, List<String> notes) {
     this.node = node;
-    this.routes = node.routes().isEmpty() ? synthesize(node, notes) : node.routes();
+    if (node.routes().isEmpty()) {
+      List<NodeState.Route> r = synthesize(node, notes);
+      // Without any route the node would route nothing off its subnets, and every Service packet
+      // would fail with no-route: an artefact of the input, not the node (every node that forwards
+      // Service traffic has a way out). Assume one, and say so.
+      assumedDefault =
+          new NodeState.Route("main", "unicast", "0.0.0.0/0", "", ASSUMED_UPLINK, "", 0, "global");
+      r.add(assumedDefault);
+      notes.add(ASSUMED_ROUTES);
+      this.routes = r;
+    } else {
+      assumedDefault = null;
+      this.routes = node.routes();
+    }
     List<NodeState.RoutingRule> r = new ArrayList<>(node.rules());
     r.sort(Comparator.comparingInt(NodeState.RoutingRule::priority));
     this.rules = r;
@@ -78,6 +107,11 @@ final class Routing {
       }
     }
     return out;
+  }
+
+  /** Whether {@code d} took the default route assumed for an input without routes. */
+  boolean assumed(Decision d) {
+    return assumedDefault != null && d.route() == assumedDefault;
   }
 
   /** Looks up {@code dst} for a packet from {@code src} (may be null) arriving on {@code iif}. */

@@ -73,6 +73,11 @@ final class SourceValidation {
     }
     long mark = srcValidMark ? x.mark : 0;
     Routing.Decision back = run.routing.lookup(x.src, x.dst, oif, mark);
+    if (run.routing.assumed(back)) {
+      // The route back is the default assumed for an input without routes: which interface the
+      // node would really send it by is unknown, so reverse-path filtering is not judged.
+      return null;
+    }
     if (!FOUND.contains(back.type())) {
       return rpf > 0
           ? rpfDrop(x, rpf, "no usable route back to " + x.src + " (" + back.describe() + ")")

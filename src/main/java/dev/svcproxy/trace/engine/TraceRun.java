@@ -38,9 +38,11 @@ final class TraceRun {
     this.hooks = hooks;
     this.maxOutcomes = maxOutcomes;
     this.maxSplits = (int) Math.min(Integer.MAX_VALUE, 4L * maxOutcomes);
-    this.routing = new Routing(node, new ArrayList<>(node.notes()));
+    List<String> assumed = new ArrayList<>();
+    this.routing = new Routing(node, assumed);
     this.eval = new RuleEvaluator(node, routing);
     warnings.addAll(node.notes());
+    warnings.addAll(assumed);
   }
 
   /** Ends a path delivered by {@code delivery} ("local", "forward", "output"). */
