@@ -13,6 +13,16 @@ import java.util.List;
 
 /** `svcproxy run` started inside a lab node, on the same JVM and classes as this process. */
 public final class ProxyProcess {
+  /**
+   * How long a starting proxy may write nothing to its log before it counts as hung: the JVM's own
+   * start, before the first line, is the longest silent stretch (about 20 s on a loaded 2-core
+   * machine).
+   */
+  static final Duration STARTUP_STALL = Duration.ofSeconds(90);
+
+  /** The bound on a whole start that keeps writing to its log but never syncs. */
+  static final Duration STARTUP_LIMIT = Duration.ofMinutes(5);
+
   private final Spawned process;
   private final Path log;
 
@@ -50,8 +60,15 @@ public final class ProxyProcess {
     String synced = "synced " + mode;
     int before = new ProxyProcess(null, log).count(synced);
     ProxyProcess p = new ProxyProcess(lab.spawn(node.netns(), argv, log), log);
-    // A JVM start and a first sync take seconds natively, and ~20x that in the emulated kernel VM.
-    p.awaitLog(synced, before + 1, Duration.ofSeconds(30).multipliedBy(KernelVm.slowdown()));
+    // A JVM start and a first sync take seconds on an idle machine, ~20x that in the emulated
+    // kernel VM, and a minute or more when the machine's cores are shared by many JVMs (seen: 20 s
+    // for `svcproxy --version`, over 30 s before the first sync): a fixed total made a proxy that was
+    // slowly starting look hung. A hung one is one whose log stops growing.
+    p.awaitLogWhileProgressing(
+        synced,
+        before + 1,
+        STARTUP_STALL.multipliedBy(KernelVm.slowdown()),
+        STARTUP_LIMIT.multipliedBy(KernelVm.slowdown()));
     return p;
   }
 
@@ -106,8 +123,48 @@ public final class ProxyProcess {
     throw new IllegalStateException("svcproxy did not log \"" + text + "\" in time:\n" + log());
   }
 
+  /**
+   * Waits until {@code text} has appeared {@code times} times in the log; fails when the process
+   * exits, when the log has not grown for {@code stall}, or after {@code limit} in all.
+   */
+  public void awaitLogWhileProgressing(String text, int times, Duration stall, Duration limit) {
+    long start = System.nanoTime();
+    long end = start + limit.toNanos();
+    long lastGrowth = start;
+    long size = -1;
+    while (true) {
+      String l = log();
+      if (count(l, text) >= times) {
+        return;
+      }
+      if (!process.isAlive()) {
+        throw new IllegalStateException("svcproxy exited:\n" + log());
+      }
+      long now = System.nanoTime();
+      if (l.length() != size) {
+        size = l.length();
+        lastGrowth = now;
+      }
+      if (now - lastGrowth > stall.toNanos() || now > end) {
+        throw new IllegalStateException(
+            String.format(
+                "svcproxy did not log \"%s\" within %d s (its log last grew %d s ago):%n%s",
+                text, (now - start) / 1_000_000_000L, (now - lastGrowth) / 1_000_000_000L, l));
+      }
+      try {
+        Thread.sleep(50);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
+  }
+
   public int count(String text) {
-    String l = log();
+    return count(log(), text);
+  }
+
+  private static int count(String l, String text) {
     int n = 0;
     for (int i = l.indexOf(text); i >= 0; i = l.indexOf(text, i + 1)) {
       n++;
