@@ -6,7 +6,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.svcproxy.source.NodeInfo;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.NodeBuilder;
+import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.NamespacedKubernetesClient;
 import io.fabric8.kubernetes.client.dsl.NonDeletingOperation;
 import java.time.Duration;
@@ -26,6 +28,7 @@ import org.junit.jupiter.api.Test;
  */
 class ApiSourceNodeTest {
   private static final Duration WAIT = Duration.ofSeconds(20);
+  private static final Duration WRITE_LIMIT = Duration.ofMinutes(2);
   private final List<AutoCloseable> open = new ArrayList<>();
 
   @AfterEach
@@ -42,12 +45,21 @@ class ApiSourceNodeTest {
   }
 
   /**
-   * The test's own client. Its creates are createOr(update): the client retries a request that got
-   * no answer within its 10 s, and a POST that had reached the mock (slow, not lost: the first
-   * request of a cold JVM on a loaded machine) was answered 409 AlreadyExists on the retry.
+   * The test's own client. Its request timeout bounds a hang only: the mock runs in this JVM, and
+   * its first request in a cold JVM on a loaded machine took longer than the default 10 s (and 20 s
+   * with the client's retries). Its creates are createOr(update): a retried POST that had reached
+   * the mock was answered 409 AlreadyExists.
    */
-  private NamespacedKubernetesClient writer(MockApiServer s) {
-    NamespacedKubernetesClient c = s.client();
+  private KubernetesClient writer(MockApiServer s) {
+    NamespacedKubernetesClient base = s.client();
+    open.add(base);
+    KubernetesClient c =
+        new KubernetesClientBuilder()
+            .withConfig(
+                new ConfigBuilder(base.getConfiguration())
+                    .withRequestTimeout((int) WRITE_LIMIT.toMillis())
+                    .build())
+            .build();
     open.add(c);
     return c;
   }
@@ -95,7 +107,7 @@ class ApiSourceNodeTest {
   @Test
   void node_thisNodesObject_givesItsFacts() throws Exception {
     MockApiServer s = server();
-    NamespacedKubernetesClient k = writer(s);
+    KubernetesClient k = writer(s);
     k.nodes().resource(node("other")).createOr(NonDeletingOperation::update);
     k.nodes().resource(node("n7")).createOr(NonDeletingOperation::update);
     ApiSource src = source(s, "n7");
@@ -139,7 +151,7 @@ class ApiSourceNodeTest {
   @Test
   void node_taintedForAutoscalerDeletion_isIneligible() throws Exception {
     MockApiServer s = server();
-    NamespacedKubernetesClient k = writer(s);
+    KubernetesClient k = writer(s);
     k.nodes().resource(node("n7")).createOr(NonDeletingOperation::update);
     ApiSource src = source(s, "n7");
     List<NodeInfo> changes = new CopyOnWriteArrayList<>();
@@ -176,7 +188,7 @@ class ApiSourceNodeTest {
   @Test
   void node_deleted_isIneligible() throws Exception {
     MockApiServer s = server();
-    NamespacedKubernetesClient k = writer(s);
+    KubernetesClient k = writer(s);
     k.nodes().resource(node("n7")).createOr(NonDeletingOperation::update);
     ApiSource src = source(s, "n7");
     src.awaitNode(NodeInfo::eligible, WAIT).orElseThrow();
@@ -191,7 +203,7 @@ class ApiSourceNodeTest {
   @Test
   void serviceCidrs_fromServiceCidrObjects_followThem() throws Exception {
     MockApiServer s = server();
-    NamespacedKubernetesClient k = writer(s);
+    KubernetesClient k = writer(s);
     k.network()
         .v1()
         .serviceCIDRs()
