@@ -480,5 +480,4 @@ class RoutingSysctlConntrackLabTest {
       Thread.sleep(50);
     }
   }
-
 }

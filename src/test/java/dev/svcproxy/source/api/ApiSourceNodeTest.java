@@ -33,6 +33,7 @@ class ApiSourceNodeTest {
    * JVM's first list took longer than the former 20 s.
    */
   private static final Duration WAIT = Duration.ofMinutes(2);
+
   private static final Duration WRITE_LIMIT = Duration.ofMinutes(2);
   private final List<AutoCloseable> open = new ArrayList<>();
 
@@ -220,7 +221,8 @@ class ApiSourceNodeTest {
                 .withNewSpec()
                 .withCidrs("10.96.0.0/16", "fd00:96::/112")
                 .endSpec()
-                .build()).createOr(NonDeletingOperation::update);
+                .build())
+        .createOr(NonDeletingOperation::update);
     ApiSource src = source(s, "n7");
     await(
         () ->
