@@ -285,13 +285,14 @@ class RoutingSysctlConntrackLabTest {
         "--reply-port-dst",
         "5555",
         "-t",
-        "120",
-        // The flow the gone pod had answered, as in #19029. An entry never answered (UNREPLIED)
-        // drops to nf_conntrack_udp_timeout (30 s) on the client's next datagram, and under load
-        // it expired between the live check and the bundle's capture; an answered one gets the
-        // stream timeout (120 s) from every datagram, as a client that keeps sending keeps it.
+        "600",
+        // The flow the gone pod had answered, as in #19029, held for the test as a client that
+        // keeps sending holds it. Never answered (UNREPLIED), the entry fell to
+        // nf_conntrack_udp_timeout (30 s) on the test's datagram; answered, to the stream timeout
+        // (120 s): under load (2 cores, load 40) it expired before the bundle's capture, then
+        // before the fix was applied. FIXED_TIMEOUT: the test's datagrams do not shorten it.
         "--status",
-        "SEEN_REPLY,ASSURED",
+        "SEEN_REPLY,ASSURED,FIXED_TIMEOUT",
         "--dst-nat",
         gone + ":5353");
     try {
