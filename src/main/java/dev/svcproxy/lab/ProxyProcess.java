@@ -13,6 +13,16 @@ import java.util.List;
 
 /** `svcproxy run` started inside a lab node, on the same JVM and classes as this process. */
 public final class ProxyProcess {
+  /**
+   * How long a start may take before the proxy counts as hung. The wait ends at the first sync, and
+   * at once if the process exits, so this bounds only a hang. A JVM start and a first sync take
+   * seconds on an idle machine and ~20x that in the emulated kernel VM; on a 2-core machine shared
+   * by many JVMs (load 25 to 40) `svcproxy --version` took 20 s, a proxy was still parsing its
+   * flags after 56 s (1.3 s of CPU: runnable, starved, not hung), and the former 30 s bound failed
+   * most lab tests at their start.
+   */
+  static final Duration STARTUP_LIMIT = Duration.ofMinutes(5);
+
   private final Spawned process;
   private final Path log;
 
@@ -50,8 +60,7 @@ public final class ProxyProcess {
     String synced = "synced " + mode;
     int before = new ProxyProcess(null, log).count(synced);
     ProxyProcess p = new ProxyProcess(lab.spawn(node.netns(), argv, log), log);
-    // A JVM start and a first sync take seconds natively, and ~20x that in the emulated kernel VM.
-    p.awaitLog(synced, before + 1, Duration.ofSeconds(30).multipliedBy(KernelVm.slowdown()));
+    p.awaitLog(synced, before + 1, STARTUP_LIMIT.multipliedBy(KernelVm.slowdown()));
     return p;
   }
 
@@ -88,7 +97,8 @@ public final class ProxyProcess {
 
   /** Waits until {@code text} has appeared {@code times} times in the log. */
   public void awaitLog(String text, int times, Duration timeout) {
-    long end = System.nanoTime() + timeout.toNanos();
+    long start = System.nanoTime();
+    long end = start + timeout.toNanos();
     while (System.nanoTime() < end) {
       if (count(text) >= times) {
         return;
@@ -103,7 +113,10 @@ public final class ProxyProcess {
         return;
       }
     }
-    throw new IllegalStateException("svcproxy did not log \"" + text + "\" in time:\n" + log());
+    throw new IllegalStateException(
+        String.format(
+            "svcproxy did not log \"%s\" %d time(s) within %d s:%n%s",
+            text, times, (System.nanoTime() - start) / 1_000_000_000L, log()));
   }
 
   public int count(String text) {

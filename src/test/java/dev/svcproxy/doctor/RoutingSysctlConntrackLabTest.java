@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.svcproxy.kernel.CommandResult;
 import dev.svcproxy.kernel.CommandRunner;
+import dev.svcproxy.kernel.Spawned;
 import dev.svcproxy.lab.Connection;
 import dev.svcproxy.lab.DemoCluster;
 import dev.svcproxy.lab.Lab;
@@ -249,10 +250,9 @@ class RoutingSysctlConntrackLabTest {
       assertThat(System.nanoTime()).as("proxy programs the UDP Service").isLessThan(end);
       Thread.sleep(200);
     }
-    String first = "";
-    for (int i = 0; i < 10 && !first.contains("web-a"); i++) {
-      first = udp(client, vip, 5556);
-    }
+    // The first datagram must find socat bound: one sent before gets ICMP port unreachable.
+    awaitUdpListener(webA.netns(), 5353);
+    String first = udp(client, vip, 5556, REPLY_WAIT);
     assertThat(first)
         .as(
             lab.in(n1.netns(), "iptables-save", "-t", "nat").stdout()
@@ -285,11 +285,18 @@ class RoutingSysctlConntrackLabTest {
         "--reply-port-dst",
         "5555",
         "-t",
-        "120",
+        "600",
+        // The flow the gone pod had answered, as in #19029, held for the test as a client that
+        // keeps sending holds it. Never answered (UNREPLIED), the entry fell to
+        // nf_conntrack_udp_timeout (30 s) on the test's datagram; answered, to the stream timeout
+        // (120 s): under load (2 cores, load 40) it expired before the bundle's capture, then
+        // before the fix was applied. FIXED_TIMEOUT: the test's datagrams do not shorten it.
+        "--status",
+        "SEEN_REPLY,ASSURED,FIXED_TIMEOUT",
         "--dst-nat",
         gone + ":5353");
     try {
-      assertThat(udp(client, vip, 5555)).doesNotContain("web-a");
+      assertThat(udp(client, vip, 5555, NO_REPLY_WAIT)).doesNotContain("web-a");
       Finding[] f = liveAndBundle("stale-udp-conntrack");
       for (Finding x : f) {
         assertThat(x.evidence().get(0).text())
@@ -313,7 +320,7 @@ class RoutingSysctlConntrackLabTest {
       lab.runner().inNetns(n1.netns()).run("conntrack", "-D", "-p", "udp", "-d", vip);
     }
     assertThat(liveNow("stale-udp-conntrack", in -> in)).isEmpty();
-    assertThat(udp(client, vip, 5555)).contains("web-a");
+    assertThat(udp(client, vip, 5555, REPLY_WAIT)).contains("web-a");
   }
 
   @Test
@@ -422,18 +429,56 @@ class RoutingSysctlConntrackLabTest {
     }
   }
 
-  private String udp(Lab.Pod from, String ip, int sport) {
-    return lab.runner()
-        .inNetns(from.netns())
-        .run(
-            List.of(
-                "socat",
-                "-T2",
-                "-t2",
-                "-",
-                "UDP4:" + ip + ":53,sourceport=" + sport + ",reuseaddr"),
-            "q\n",
-            Duration.ofSeconds(8))
-        .stdout();
+  /**
+   * How long a datagram the kernel sends to web-a may take to be answered: web-a's socat forks a
+   * shell per datagram, which on a loaded machine took longer than the 2 s once allowed. A reply
+   * ends the wait as soon as it comes.
+   */
+  private static final Duration REPLY_WAIT = Duration.ofSeconds(30);
+
+  /** How long to listen for a reply that must not come. */
+  private static final Duration NO_REPLY_WAIT = Duration.ofSeconds(3);
+
+  /**
+   * Sends one datagram from {@code from}:{@code sport} to {@code ip}:53 and returns what came back
+   * (and socat's errors): once a line has come, or after {@code wait}.
+   */
+  private String udp(Lab.Pod from, String ip, int sport, Duration wait) throws Exception {
+    Path query = lab.workDir().resolve("udp-query");
+    Files.writeString(query, "q\n");
+    Path out = lab.workDir().resolve("udp-" + sport + "-" + System.nanoTime() + ".out");
+    // socat's dual address reads the query from the file and writes the reply to stdout (the
+    // spawned process's log); -t keeps it listening after the file's EOF.
+    Spawned s =
+        lab.runner()
+            .inNetns(from.netns())
+            .spawn(
+                List.of(
+                    "socat",
+                    "-t" + wait.toSeconds(),
+                    "OPEN:" + query + ",rdonly!!STDOUT",
+                    "UDP4:" + ip + ":53,sourceport=" + sport + ",reuseaddr"),
+                out);
+    try {
+      long end = System.nanoTime() + wait.toNanos();
+      while (s.isAlive() && System.nanoTime() < end && !read(out).contains("\n")) {
+        Thread.sleep(20);
+      }
+    } finally {
+      s.close();
+    }
+    return read(out);
+  }
+
+  private static String read(Path p) throws java.io.IOException {
+    return Files.exists(p) ? Files.readString(p) : "";
+  }
+
+  private void awaitUdpListener(String netns, int port) throws InterruptedException {
+    long end = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    while (lab.runner().inNetns(netns).run("ss", "-Hlun", "sport = :" + port).stdout().isBlank()) {
+      assertThat(System.nanoTime()).as("socat listens on udp " + port).isLessThan(end);
+      Thread.sleep(50);
+    }
   }
 }

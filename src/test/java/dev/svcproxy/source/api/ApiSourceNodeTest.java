@@ -6,8 +6,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.svcproxy.source.NodeInfo;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.NodeBuilder;
+import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.NamespacedKubernetesClient;
+import io.fabric8.kubernetes.client.dsl.NonDeletingOperation;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -24,7 +27,14 @@ import org.junit.jupiter.api.Test;
  * ToBeDeletedByClusterAutoscaler taint).
  */
 class ApiSourceNodeTest {
-  private static final Duration WAIT = Duration.ofSeconds(20);
+  /**
+   * The bound of every wait for a condition here (the source has seen the Node, a watch is open):
+   * each ends when its condition holds, so this bounds a hang. Under load (2 cores, load 40) a cold
+   * JVM's first list took longer than the former 20 s.
+   */
+  private static final Duration WAIT = Duration.ofMinutes(2);
+
+  private static final Duration WRITE_LIMIT = Duration.ofMinutes(2);
   private final List<AutoCloseable> open = new ArrayList<>();
 
   @AfterEach
@@ -40,8 +50,22 @@ class ApiSourceNodeTest {
     return s;
   }
 
-  private NamespacedKubernetesClient writer(MockApiServer s) {
-    NamespacedKubernetesClient c = s.client();
+  /**
+   * The test's own client. Its request timeout bounds a hang only: the mock runs in this JVM, and
+   * its first request in a cold JVM on a loaded machine took longer than the default 10 s (and 20 s
+   * with the client's retries). Its creates are createOr(update): a retried POST that had reached
+   * the mock was answered 409 AlreadyExists.
+   */
+  private KubernetesClient writer(MockApiServer s) {
+    NamespacedKubernetesClient base = s.client();
+    open.add(base);
+    KubernetesClient c =
+        new KubernetesClientBuilder()
+            .withConfig(
+                new ConfigBuilder(base.getConfiguration())
+                    .withRequestTimeout((int) WRITE_LIMIT.toMillis())
+                    .build())
+            .build();
     open.add(c);
     return c;
   }
@@ -89,9 +113,9 @@ class ApiSourceNodeTest {
   @Test
   void node_thisNodesObject_givesItsFacts() throws Exception {
     MockApiServer s = server();
-    NamespacedKubernetesClient k = writer(s);
-    k.nodes().resource(node("other")).create();
-    k.nodes().resource(node("n7")).create();
+    KubernetesClient k = writer(s);
+    k.nodes().resource(node("other")).createOr(NonDeletingOperation::update);
+    k.nodes().resource(node("n7")).createOr(NonDeletingOperation::update);
     ApiSource src = source(s, "n7");
     NodeInfo n = src.awaitNode(i -> true, WAIT).orElseThrow();
     assertThat(n.name()).isEqualTo("n7");
@@ -133,8 +157,8 @@ class ApiSourceNodeTest {
   @Test
   void node_taintedForAutoscalerDeletion_isIneligible() throws Exception {
     MockApiServer s = server();
-    NamespacedKubernetesClient k = writer(s);
-    k.nodes().resource(node("n7")).create();
+    KubernetesClient k = writer(s);
+    k.nodes().resource(node("n7")).createOr(NonDeletingOperation::update);
     ApiSource src = source(s, "n7");
     List<NodeInfo> changes = new CopyOnWriteArrayList<>();
     src.onNodeChange(changes::add);
@@ -170,8 +194,8 @@ class ApiSourceNodeTest {
   @Test
   void node_deleted_isIneligible() throws Exception {
     MockApiServer s = server();
-    NamespacedKubernetesClient k = writer(s);
-    k.nodes().resource(node("n7")).create();
+    KubernetesClient k = writer(s);
+    k.nodes().resource(node("n7")).createOr(NonDeletingOperation::update);
     ApiSource src = source(s, "n7");
     src.awaitNode(NodeInfo::eligible, WAIT).orElseThrow();
     // The CRUD mock replays nothing to a watch that starts after a change (a real API server
@@ -185,7 +209,7 @@ class ApiSourceNodeTest {
   @Test
   void serviceCidrs_fromServiceCidrObjects_followThem() throws Exception {
     MockApiServer s = server();
-    NamespacedKubernetesClient k = writer(s);
+    KubernetesClient k = writer(s);
     k.network()
         .v1()
         .serviceCIDRs()
@@ -198,7 +222,7 @@ class ApiSourceNodeTest {
                 .withCidrs("10.96.0.0/16", "fd00:96::/112")
                 .endSpec()
                 .build())
-        .create();
+        .createOr(NonDeletingOperation::update);
     ApiSource src = source(s, "n7");
     await(
         () ->
@@ -207,6 +231,9 @@ class ApiSourceNodeTest {
                     List.of(
                         dev.svcproxy.model.Cidr.parse("10.96.0.0/16"),
                         dev.svcproxy.model.Cidr.parse("fd00:96::/112"))));
+    // A delete reaches only a watch open at the time: the watch the CRUD mock opens later is sent
+    // the objects that exist, so a delete between the list and the watch would never be seen.
+    assertThat(s.awaitWatches(WAIT, "servicecidrs")).isTrue();
     k.network().v1().serviceCIDRs().withName("kubernetes").delete();
     await(() -> src.serviceCidrs().isEmpty());
   }
@@ -222,7 +249,7 @@ class ApiSourceNodeTest {
   @Test
   void nodeFacts_await_takesIpPodCidrAndZoneFromTheNode() throws Exception {
     MockApiServer s = server();
-    writer(s).nodes().resource(node("n7")).create();
+    writer(s).nodes().resource(node("n7")).createOr(NonDeletingOperation::update);
     ApiSource src = source(s, "n7");
     NodeFacts f = NodeFacts.await(src, "n7", true, true, true, WAIT, WAIT);
     assertThat(f).isEqualTo(new NodeFacts("192.168.7.7", "10.244.7.0/24", "zone-b"));
@@ -231,7 +258,7 @@ class ApiSourceNodeTest {
   @Test
   void nodeFacts_await_onlyWhatIsAskedFor() throws Exception {
     MockApiServer s = server();
-    writer(s).nodes().resource(node("n7")).create();
+    writer(s).nodes().resource(node("n7")).createOr(NonDeletingOperation::update);
     ApiSource src = source(s, "n7");
     NodeFacts f = NodeFacts.await(src, "n7", false, true, false, WAIT, WAIT);
     assertThat(f).isEqualTo(new NodeFacts(null, "10.244.7.0/24", null));
@@ -242,7 +269,7 @@ class ApiSourceNodeTest {
     MockApiServer s = server();
     Node bare =
         new NodeBuilder(node("n7")).editSpec().withPodCIDR(null).withPodCIDRs().endSpec().build();
-    writer(s).nodes().resource(bare).create();
+    writer(s).nodes().resource(bare).createOr(NonDeletingOperation::update);
     ApiSource src = source(s, "n7");
     src.awaitNode(i -> true, WAIT).orElseThrow();
     assertThatThrownBy(
