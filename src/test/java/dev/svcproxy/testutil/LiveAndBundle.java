@@ -106,8 +106,8 @@ public record LiveAndBundle(
   /**
    * Asserts that a bundle evidence cites where a reader finds it: a {@code file:line} of the bundle
    * that holds its text ({@link #assertHolds}), a command ({@code "$ ..."}), one of the {@link
-   * #ONE_LINE_FILES} the bundle has, or a file of the bundle as a whole for what it lacks (text
-   * "no ...": an absence has no line).
+   * #ONE_LINE_FILES} the bundle has, or a file of the bundle as a whole for what it lacks (text "no
+   * ...": an absence has no line).
    */
   public static void assertCited(Named n, Evidence e, String id) {
     if (e.where().startsWith("$ ")) {
