@@ -42,23 +42,21 @@ class RoutingSysctlConntrackLabTest {
         .toList();
   }
 
+  /** The doctor on node1, the packet or objects {@code with} gives applied to its inputs. */
+  private LiveAndBundle doctor(Function<DoctorInput, DoctorInput> with) {
+    return LiveAndBundle.on(node, Optional.empty()).with(with::apply);
+  }
+
   /** The finding, live and from a bundle captured now; the bundle's evidence lines checked. */
-  private Finding[] liveAndBundle(String id, Function<DoctorInput, DoctorInput> with) {
-    LiveAndBundle.Named n =
-        LiveAndBundle.on(node, Optional.empty())
-            .with(with::apply)
-            .named(id, tmp.resolve(id + System.nanoTime()));
+  private LiveAndBundle.Named named(LiveAndBundle doctor, String id) {
+    LiveAndBundle.Named n = doctor.named(id, tmp.resolve(id + System.nanoTime()));
     // Every "file:line" the bundle finding cites holds the text it quotes, at the line's end.
     for (Evidence e : n.bundle().evidence()) {
       if (e.where().matches(".+:\\d+")) {
         assertThat(n.citedLine(e)).as(e.where()).endsWith(e.text());
       }
     }
-    return new Finding[] {n.live(), n.bundle()};
-  }
-
-  private Finding[] liveAndBundle(String id) throws Exception {
-    return liveAndBundle(id, in -> in);
+    return n;
   }
 
   private List<Finding> liveNow(String id, Function<DoctorInput, DoctorInput> with) {
@@ -78,8 +76,9 @@ class RoutingSysctlConntrackLabTest {
     try {
       assertThat(lab.connect(client, DemoCluster.WEB_LOCAL, 80).outcome())
           .isEqualTo(Connection.Outcome.TIMED_OUT);
-      Finding[] f = liveAndBundle("no-route-to-endpoint");
-      for (Finding x : f) {
+      LiveAndBundle doctor = doctor(in -> in);
+      LiveAndBundle.Named n = named(doctor, "no-route-to-endpoint");
+      for (Finding x : n.both()) {
         assertThat(x.summary()).contains(webB);
         assertThat(x.evidence()).anyMatch(e -> e.text().contains("--to-destination " + webB));
         assertThat(x.evidence())
@@ -88,11 +87,11 @@ class RoutingSysctlConntrackLabTest {
                     e.text()
                         .equals("route to " + webB + ": default via " + Lab.GATEWAY + " dev eth0"));
       }
-      assertThat(f[1].evidence().get(0).where()).startsWith("iptables-save.txt:");
+      assertThat(n.bundle().evidence().get(0).where()).startsWith("iptables-save.txt:");
+      doctor.clearedBy(n, () -> lab.route(n1.netns(), n2.podCidr(), n2.ip()), "ip route add");
     } finally {
-      lab.route(n1.netns(), n2.podCidr(), n2.ip());
+      lab.in(n1.netns(), "ip", "route", "replace", n2.podCidr(), "via", n2.ip());
     }
-    assertThat(liveNow("no-route-to-endpoint", in -> in)).isEmpty();
     assertThat(lab.connect(client, DemoCluster.WEB_LOCAL, 80).outcome())
         .isEqualTo(Connection.Outcome.REPLIED);
   }
@@ -106,14 +105,19 @@ class RoutingSysctlConntrackLabTest {
       Connection c = lab.connect(n1.netns(), DemoCluster.WEB, 80);
       assertThat(c.outcome()).isEqualTo(Connection.Outcome.FAILED);
       assertThat(c.detail()).contains("Network is unreachable");
-      for (Finding x : liveAndBundle("no-default-route")) {
+      LiveAndBundle doctor = doctor(in -> in);
+      LiveAndBundle.Named n = named(doctor, "no-default-route");
+      for (Finding x : n.both()) {
         assertThat(x.severity()).isEqualTo(Severity.ERROR);
         assertThat(x.evidence()).anyMatch(e -> e.text().contains("-d " + DemoCluster.WEB + "/32"));
       }
+      doctor.clearedBy(
+          n,
+          () -> lab.in(n1.netns(), "ip", "route", "add", "default", "via", Lab.GATEWAY).orThrow(),
+          "ip route add default via");
     } finally {
-      lab.in(n1.netns(), "ip", "route", "add", "default", "via", Lab.GATEWAY);
+      lab.in(n1.netns(), "ip", "route", "replace", "default", "via", Lab.GATEWAY);
     }
-    assertThat(liveNow("no-default-route", in -> in)).isEmpty();
     assertThat(lab.connect(n1.netns(), DemoCluster.WEB, 80).outcome())
         .isEqualTo(Connection.Outcome.REPLIED);
   }
@@ -127,16 +131,21 @@ class RoutingSysctlConntrackLabTest {
     try {
       assertThat(lab.connect(n1.netns(), "127.0.0.1", DemoCluster.WEB_NODEPORT).outcome())
           .isEqualTo(Connection.Outcome.TIMED_OUT);
-      Finding[] f = liveAndBundle("route-localnet-off");
-      assertThat(f[0].evidence().get(0).where()).isEqualTo("$ sysctl " + key);
-      assertThat(f[1].evidence().get(0).where()).startsWith("sysctl.txt:");
-      assertThat(f[1].evidence().get(0).text()).matches(key.replace(".", "\\.") + "\\s*=\\s*0");
-      assertThat(f[1].evidence())
+      LiveAndBundle doctor = doctor(in -> in);
+      LiveAndBundle.Named n = named(doctor, "route-localnet-off");
+      assertThat(n.live().evidence().get(0).where()).isEqualTo("$ sysctl " + key);
+      assertThat(n.bundle().evidence().get(0).where()).startsWith("sysctl.txt:");
+      assertThat(n.bundle().evidence().get(0).text())
+          .matches(key.replace(".", "\\.") + "\\s*=\\s*0");
+      assertThat(n.bundle().evidence())
           .anyMatch(e -> e.text().contains("--dport " + DemoCluster.WEB_NODEPORT));
+      doctor.clearedBy(
+          n,
+          () -> lab.in(n1.netns(), "sysctl", "-q", "-w", key + "=1").orThrow(),
+          "sysctl -w " + key + "=1");
     } finally {
       lab.in(n1.netns(), "sysctl", "-q", "-w", key + "=1");
     }
-    assertThat(liveNow("route-localnet-off", in -> in)).isEmpty();
     assertThat(lab.connect(n1.netns(), "127.0.0.1", DemoCluster.WEB_NODEPORT).outcome())
         .isEqualTo(Connection.Outcome.REPLIED);
   }
@@ -152,14 +161,19 @@ class RoutingSysctlConntrackLabTest {
     try {
       assertThat(lab.connect(client, DemoCluster.SELF, 80).outcome())
           .isIn(Connection.Outcome.TIMED_OUT, Connection.Outcome.REFUSED);
-      for (Finding x : liveAndBundle("bridge-nf-call-iptables-off")) {
+      LiveAndBundle doctor = doctor(in -> in);
+      LiveAndBundle.Named n = named(doctor, "bridge-nf-call-iptables-off");
+      for (Finding x : n.both()) {
         assertThat(x.evidence().get(0).text()).matches(key.replace(".", "\\.") + "\\s*=\\s*0");
         assertThat(x.evidence()).anyMatch(e -> e.text().startsWith("cni0 "));
       }
+      doctor.clearedBy(
+          n,
+          () -> lab.in(n1.netns(), "sysctl", "-q", "-w", key + "=1").orThrow(),
+          "sysctl -w " + key + "=1");
     } finally {
       lab.in(n1.netns(), "sysctl", "-q", "-w", key + "=1");
     }
-    assertThat(liveNow("bridge-nf-call-iptables-off", in -> in)).isEmpty();
     assertThat(lab.connect(client, DemoCluster.SELF, 80).outcome())
         .isEqualTo(Connection.Outcome.REPLIED);
   }
@@ -208,14 +222,18 @@ class RoutingSysctlConntrackLabTest {
       lab.in(n1.netns(), "sysctl", "-q", "-w", all + "=1");
       assertThat(lab.connect(ext.netns(), n1.ip(), DemoCluster.WEB_NODEPORT).outcome())
           .isEqualTo(Connection.Outcome.TIMED_OUT);
-      for (Finding x : liveAndBundle("rp-filter-drops-asymmetric", withPacket)) {
+      LiveAndBundle doctor = doctor(withPacket);
+      LiveAndBundle.Named n = named(doctor, "rp-filter-drops-asymmetric");
+      for (Finding x : n.both()) {
         assertThat(x.evidence().get(0).text()).matches(all.replace(".", "\\.") + "\\s*=\\s*1");
         assertThat(x.evidence())
             .anyMatch(e -> e.text().startsWith("route back to " + ext.ip() + ": "));
         assertThat(x.summary()).contains("leaves by eth0");
       }
-      lab.in(n1.netns(), "sysctl", "-q", "-w", all + "=2");
-      assertThat(liveNow("rp-filter-drops-asymmetric", withPacket)).isEmpty();
+      doctor.clearedBy(
+          n,
+          () -> lab.in(n1.netns(), "sysctl", "-q", "-w", all + "=2").orThrow(),
+          "sysctl -w " + all + "=2");
       assertThat(lab.connect(ext.netns(), n1.ip(), DemoCluster.WEB_NODEPORT).outcome())
           .isEqualTo(Connection.Outcome.REPLIED);
     } finally {
@@ -297,8 +315,9 @@ class RoutingSysctlConntrackLabTest {
         gone + ":5353");
     try {
       assertThat(udp(client, vip, 5555, NO_REPLY_WAIT)).doesNotContain("web-a");
-      Finding[] f = liveAndBundle("stale-udp-conntrack");
-      for (Finding x : f) {
+      LiveAndBundle doctor = doctor(in -> in);
+      LiveAndBundle.Named n = named(doctor, "stale-udp-conntrack");
+      for (Finding x : n.both()) {
         assertThat(x.evidence().get(0).text())
             .contains("src=" + client.ip() + " dst=" + vip + " sport=5555 dport=53")
             .contains("src=" + gone);
@@ -310,16 +329,20 @@ class RoutingSysctlConntrackLabTest {
                     + vip
                     + " --sport 5555 --dport 53");
       }
-      assertThat(f[1].evidence().get(0).where()).startsWith("conntrack.txt:");
+      assertThat(n.bundle().evidence().get(0).where()).startsWith("conntrack.txt:");
       // Apply the fix exactly as given.
-      String fix = f[0].fix();
+      String fix = n.live().fix();
       String cmd = fix.substring(fix.indexOf("conntrack -D"), fix.indexOf(" (or"));
-      CommandResult r = node.run(Arrays.asList(cmd.split(" ")));
-      assertThat(r.ok()).as(r.stderr()).isTrue();
+      doctor.clearedBy(
+          n,
+          () -> {
+            CommandResult r = node.run(Arrays.asList(cmd.split(" ")));
+            assertThat(r.ok()).as(r.stderr()).isTrue();
+          },
+          cmd);
     } finally {
       lab.runner().inNetns(n1.netns()).run("conntrack", "-D", "-p", "udp", "-d", vip);
     }
-    assertThat(liveNow("stale-udp-conntrack", in -> in)).isEmpty();
     assertThat(udp(client, vip, 5555, REPLY_WAIT)).contains("web-a");
   }
 
@@ -335,17 +358,25 @@ class RoutingSysctlConntrackLabTest {
     awaitRule(n1, "-d " + collide.ip() + "/32");
     try {
       assertThat(lab.connect(client, collide.ip(), 80).backend()).isEqualTo("web-b");
-      for (Finding x : liveAndBundle("pod-cidr-overlaps-service-cidr")) {
+      LiveAndBundle doctor = doctor(in -> in);
+      LiveAndBundle.Named n = named(doctor, "pod-cidr-overlaps-service-cidr");
+      for (Finding x : n.both()) {
         assertThat(x.summary()).contains(collide.ip()).contains(n1.podCidr());
         assertThat(x.evidence()).anyMatch(e -> e.text().contains("-d " + collide.ip() + "/32"));
         assertThat(x.evidence()).anyMatch(e -> e.text().startsWith("cni0 " + n1.bridgeIp()));
       }
+      // The fix: the Service recreated with a ClusterIP from the service range.
+      doctor.clearedBy(
+          n,
+          () -> {
+            cluster.writeManifest("collide.yaml", collideService("10.96.0.21"));
+            awaitRule(n1, "-d 10.96.0.21/32");
+          },
+          "recreate the Services");
     } finally {
-      // The fix: a ClusterIP from the service range.
       cluster.writeManifest("collide.yaml", collideService("10.96.0.21"));
       awaitRule(n1, "-d 10.96.0.21/32");
     }
-    assertThat(liveNow("pod-cidr-overlaps-service-cidr", in -> in)).isEmpty();
     assertThat(lab.connect(client, collide.ip(), 80).backend()).isEqualTo("collide");
   }
 
