@@ -165,4 +165,25 @@ class PasteAuditFixesTest {
     DoctorReport r = paste("p05.txt", P05);
     assertThat(r.assumptions()).anyMatch(a -> a.contains("traffic policies unknown"));
   }
+
+  /** kubernetes#72370: `iptables-save`'s filter section, pasted up to KUBE-FIREWALL, no COMMIT. */
+  static final String P09 = fixture("p09-k8s-72370-forward-drop.txt");
+
+  @Test
+  void saveSectionWithoutCommit_reachingItsLastChain_showsFORWARDWhole() {
+    DoctorReport r = paste("p09.txt", P09);
+    // Lines 4-11 declare INPUT .. KUBE-FIREWALL; rules follow in that order and lines 25-27 are
+    // KUBE-FIREWALL's, the last declared: FORWARD and the DOCKER chains were printed in full.
+    assertThat(r.assumptions()).noneMatch(a -> a.contains("not shown whole"));
+  }
+
+  @Test
+  void saveSectionWithoutCommit_cutBeforeItsLastChain_FORWARDNotWhole() {
+    // Cut after line 24 (DOCKER-USER's rule): KUBE-FIREWALL's rules never came, so nothing says
+    // the text went past the end of any chain.
+    String cut = String.join("\n", java.util.Arrays.copyOf(P09.split("\n", -1), 24)) + "\n";
+    DoctorReport r = paste("p09.txt", cut);
+    assertThat(r.assumptions())
+        .anyMatch(a -> a.contains("FORWARD") && a.contains("not shown whole"));
+  }
 }
