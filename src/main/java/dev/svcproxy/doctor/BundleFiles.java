@@ -106,12 +106,35 @@ public final class BundleFiles {
     }
     List<Evidence> out = new ArrayList<>();
     String[] lines = t.split("\n", -1);
+    Map<Integer, String> listed = renditions(file);
     for (int i = 0; i < lines.length; i++) {
       if (line.test(lines[i])) {
         out.add(at(file, i + 1, lines[i].strip()));
+      } else if (listed.containsKey(i + 1) && line.test(listed.get(i + 1))) {
+        // An `iptables -L` line read as the rule a check looks for by its iptables-save text: the
+        // rule is cited at the listing line, shown as iptables-save writes it.
+        out.add(at(file, i + 1, listed.get(i + 1)));
       }
     }
     return out;
+  }
+
+  private final Map<String, Map<Integer, String>> renditions =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
+  /** An iptables file's listing lines as iptables-save text (empty for other files and dumps). */
+  private Map<Integer, String> renditions(String file) {
+    if (!file.matches("ip6?tables(-legacy)?-save\\.txt")) {
+      return Map.of();
+    }
+    return renditions.computeIfAbsent(
+        file,
+        f -> {
+          String t = files.get(f);
+          return t.contains("Chain ")
+              ? dev.svcproxy.trace.bundle.ListingRenditions.of(t)
+              : Map.of();
+        });
   }
 
   /**

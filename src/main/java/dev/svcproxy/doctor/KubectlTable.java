@@ -399,8 +399,9 @@ public final class KubectlTable {
       }
     }
     assumptions.add(
-        "Services from a kubectl table: traffic policies Cluster, no session affinity, each"
-            + " target port equal to its port, and port names unknown");
+        "Services from a kubectl table: traffic policies unknown (a kubectl svc table does not"
+            + " show them; the Services built from it carry the default, traffic policies Cluster),"
+            + " no session affinity, each target port equal to its port, and port names unknown");
     String ext = r.cells().get("EXTERNAL-IP");
     if (!none(ext) && !type.equals("ExternalName")) {
       List<String> ips = List.of(ext.split(","));

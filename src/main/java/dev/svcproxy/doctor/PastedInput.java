@@ -81,8 +81,55 @@ public final class PastedInput {
     List<String> unrecognised = new ArrayList<>();
     for (Source s : sources) {
       splitOne(s, blocks, unrecognised);
+      mixedHosts(s, unrecognised);
     }
     return new Split(blocks, unrecognised);
+  }
+
+  /** The host a prompt names: "[root@k8s-1 ~]#", "user@node1:~$", "node1 ~ #". */
+  private static final Pattern PROMPT_HOST =
+      Pattern.compile(
+          "^(?:\\[[^\\]\\s@]+@([^\\]\\s]+)[\\s\\]]"
+              + "|[\\w.-]+@([\\w.-]+)[:\\s#$%]"
+              + "|([\\w.-]+)\\s[~/]\\S*\\s[#$]\\s).*");
+
+  /**
+   * Warns when the prompts of one paste name different hosts: the doctor reads a paste as one
+   * node's state, and rules or routes of two nodes read together describe neither.
+   */
+  private static void mixedHosts(Source s, List<String> warnings) {
+    String[] lines = s.text().replace("\r\n", "\n").replace('\r', '\n').split("\n", -1);
+    Map<String, List<Integer>> hosts = new LinkedHashMap<>();
+    for (int i = 0; i < lines.length; i++) {
+      if (Prompts.command(lines[i]) == null) {
+        continue;
+      }
+      Matcher m = PROMPT_HOST.matcher(lines[i].strip());
+      if (m.matches()) {
+        String h = m.group(1) != null ? m.group(1) : m.group(2) != null ? m.group(2) : m.group(3);
+        hosts.computeIfAbsent(h, k -> new ArrayList<>()).add(i + 1);
+      }
+    }
+    if (hosts.size() < 2) {
+      return;
+    }
+    List<String> named = new ArrayList<>();
+    hosts.forEach(
+        (h, at) ->
+            named.add(
+                h
+                    + " (line"
+                    + (at.size() > 1 ? "s " : " ")
+                    + String.join(", ", at.stream().map(String::valueOf).toList())
+                    + ")"));
+    warnings.add(
+        s.name()
+            + ":"
+            + hosts.values().iterator().next().get(0)
+            + ": the input mixes hosts: prompts of "
+            + String.join(", ", named)
+            + "; their output is read together as one node's, which it is not: paste one node's"
+            + " output at a time");
   }
 
   /** Code fences and HTML details tags of issue text: never output, dropped as blank lines. */
@@ -136,6 +183,33 @@ public final class PastedInput {
       nums.add(from + 1);
     }
     int i = prompted ? from + 1 : from;
+    if (prompted) {
+      int end = i;
+      while (end < to && !blank(lines[end])) {
+        end++;
+      }
+      if (end > i && failed(lines, i, end)) {
+        // The command failed: what it printed is its error, not its output. What follows it (after
+        // a
+        // blank line) was pasted without a prompt and says by its content what it is.
+        unrecognised.add(
+            source
+                + ":"
+                + (from + 1)
+                + "-"
+                + end
+                + ": the command failed ("
+                + shorten(lines[i].strip())
+                + "): its output is an error message, not read");
+        buf.clear();
+        nums.clear();
+        underPrompt = false;
+        kubectl = false;
+        command = null;
+        current = null;
+        i = end;
+      }
+    }
     while (i < to) {
       if (blank(lines[i])) {
         if (!buf.isEmpty()) {
@@ -199,6 +273,30 @@ public final class PastedInput {
       i = end;
     }
     flush(blocks, current, source, buf, nums);
+  }
+
+  /**
+   * A tool's error message ("iptables v1.8.4 (legacy): can't initialize iptables table `nat':
+   * Permission denied (you must be root)", "-bash: ipvsadm: command not found") and the hints
+   * iptables prints after it.
+   */
+  private static final Pattern ERROR_LINE =
+      Pattern.compile(
+          "^(-?(ba|z)?sh: |sudo: )?[\\w.-]+( v[\\d.]+)?( \\([^)]*\\))?: .*"
+              + "(can't|cannot|[Pp]ermission denied|not found|[Nn]o such|not permitted|[Ee]rror"
+              + "|[Ii]nvalid|[Uu]nknown|[Bb]ad |not supported|you must be root).*"
+              + "|^Perhaps iptables or your kernel needs to be upgraded\\.?$"
+              + "|^Try `\\S+ -h' or '\\S+ --help' for more information\\.?$"
+              + "|^(Error|error)( from server.*|: .*)");
+
+  /** Whether every line of [from, to) is an error message: a command that printed no output. */
+  private static boolean failed(String[] lines, int from, int to) {
+    for (int j = from; j < to; j++) {
+      if (!ERROR_LINE.matcher(lines[j].strip()).matches()) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private static boolean compatible(Kind command, Kind content) {

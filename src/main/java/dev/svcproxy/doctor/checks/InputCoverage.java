@@ -91,6 +91,12 @@ final class InputCoverage {
      */
     final Set<String> uncut = new HashSet<>();
 
+    /**
+     * Per table, the chains of a save section without COMMIT that are whole all the same because
+     * the section goes on to the last chain it declares (see {@link Section}).
+     */
+    final Map<String, Set<String>> beforeLast = new HashMap<>();
+
     /** How the text falls short of a whole dump, for the assumptions ("a grepped fragment"). */
     String partial = "";
 
@@ -248,12 +254,13 @@ final class InputCoverage {
     String section = null;
     Listing listing = null;
     boolean listingIsSpec = false;
+    Section order = new Section();
     for (String line : lines) {
       String t = line.strip();
       String c = Prompts.command(line);
       if (c != null) {
         close(s, listing, listingIsSpec);
-        endUncut(s, section, cmd);
+        endUncut(s, section, cmd, order);
         listing = null;
         section = null;
         cmd = Prompt.parse(c);
@@ -266,9 +273,10 @@ final class InputCoverage {
       }
       if (t.startsWith("*") && t.length() > 1 && !t.contains(" ")) {
         close(s, listing, listingIsSpec);
-        endUncut(s, section, cmd);
+        endUncut(s, section, cmd, order);
         listing = null;
         section = t.substring(1);
+        order = new Section();
         anySection = true;
         continue;
       }
@@ -284,6 +292,11 @@ final class InputCoverage {
       }
       String[] f = t.split("\\s+");
       if (section != null) {
+        if (t.startsWith(":") && f[0].length() > 1) {
+          order.declare(f[0].substring(1));
+        } else if (t.startsWith("-A ") && f.length > 1) {
+          order.rule(f[1]);
+        }
         if (cmd != null && cmd.piped()) {
           String name = t.startsWith(":") ? f[0].substring(1) : f.length > 1 ? f[1] : "";
           if (cmd.grepKeeps(name)) {
@@ -353,9 +366,11 @@ final class InputCoverage {
       }
     }
     close(s, listing, listingIsSpec);
-    endUncut(s, section, cmd);
+    endUncut(s, section, cmd, order);
     if (fragment) {
       s.uncut.clear(); // rules beside the sections: the text was cut or grepped
+    } else {
+      s.beforeLast.forEach((table, chains) -> chains.forEach(c -> s.chain(table, c)));
     }
     if (!files.isPasted(file) && anySection && !anyPrompt) {
       s.everything = true; // a bundle's iptables-save.txt: the whole dump, as captured
@@ -384,9 +399,49 @@ final class InputCoverage {
   }
 
   /** A save section still open where the text moves on (no COMMIT), under no pipe. */
-  private static void endUncut(Shown s, String section, Prompt cmd) {
+  private static void endUncut(Shown s, String section, Prompt cmd, Section order) {
     if (section != null && (cmd == null || !cmd.piped())) {
       s.uncut.add(section);
+      Set<String> whole = order.wholeBeforeLast();
+      if (!whole.isEmpty()) {
+        s.beforeLast.computeIfAbsent(section, k -> new HashSet<>()).addAll(whole);
+      }
+    }
+  }
+
+  /**
+   * The declarations and rule order of one save section. iptables-save (legacy and nft) prints a
+   * table's chain declarations first (":NAME POLICY [p:b]"), then every chain's rules, chain by
+   * chain in the order it declared them, all rules of a chain together. So when a section ends
+   * without COMMIT but holds a rule of the last chain it declares, and its rules came in that
+   * order, the text went past every earlier chain's last rule: those chains are whole (a chain
+   * without rules prints none). The last chain may be cut, and is not counted.
+   */
+  private static final class Section {
+    final List<String> declared = new ArrayList<>();
+    int at = -1;
+    boolean inOrder = true;
+    boolean lastHasRule;
+
+    void declare(String chain) {
+      declared.add(chain);
+    }
+
+    void rule(String chain) {
+      int k = declared.indexOf(chain);
+      if (k < 0 || k < at) {
+        inOrder = false; // an undeclared chain, or rules out of order: not as iptables-save prints
+        return;
+      }
+      at = k;
+      lastHasRule |= k == declared.size() - 1;
+    }
+
+    Set<String> wholeBeforeLast() {
+      if (!inOrder || !lastHasRule) {
+        return Set.of();
+      }
+      return new HashSet<>(declared.subList(0, declared.size() - 1));
     }
   }
 

@@ -47,6 +47,7 @@ final class IptablesText {
     boolean save;
     boolean sawRuleOrNew;
     boolean warnedNoIfaces;
+    boolean warnedNames;
 
     Block(String table, String reason, int start) {
       this.table = table;
@@ -80,6 +81,9 @@ final class IptablesText {
 
   private final Set<String> ipsets;
 
+  /** Listing lines (by number) as iptables-save writes them: rules and chain declarations. */
+  private final Map<Integer, String> renditions = new HashMap<>();
+
   private IptablesText(String file, Set<String> ipsets) {
     this.file = file;
     this.ipsets = ipsets;
@@ -94,6 +98,27 @@ final class IptablesText {
     IptablesText r = new IptablesText(file, ipsets);
     r.parse(text, commands);
     return new Result(r.assemble(), r.warnings);
+  }
+
+  /**
+   * The lines of {@code text} that are an `iptables -L` listing's rules and chain headers, each as
+   * iptables-save writes it ("-A CHAIN ...", ":CHAIN POLICY [p:b]"), by line number: so a rule read
+   * from a listing can be cited at the pasted line it came from. Prompt lines are recognised as the
+   * bundle reader does.
+   */
+  static Map<Integer, String> renditions(String text) {
+    String[] lines = text.replace("\r\n", "\n").replace('\r', '\n').split("\n", -1);
+    Map<Integer, String> cmds = new HashMap<>();
+    for (int i = 0; i < lines.length; i++) {
+      String cmd = Prompts.command(lines[i]);
+      if (cmd != null) {
+        cmds.put(i + 1, cmd);
+        lines[i] = "";
+      }
+    }
+    IptablesText r = new IptablesText("", null);
+    r.parse(String.join("\n", lines), cmds);
+    return r.renditions;
   }
 
   private void warn(int line, String what) {
@@ -260,6 +285,7 @@ final class IptablesText {
     cur.decls.add(new Decl(name, policy, counters == null ? "[0:0]" : counters, n));
     cur.chains.add(name);
     listChain = name;
+    renditions.put(n, ":" + name + " " + policy + " " + (counters == null ? "[0:0]" : counters));
   }
 
   private static final List<String> HOOK_ORDER =
@@ -359,6 +385,19 @@ final class IptablesText {
       return;
     }
     rule = new Rule(rule.chain(), rule.args(), c.counters());
+    if (c.names() != null) {
+      // A listing without -n: names stand where addresses were, and the paste does not say what
+      // they resolved to. One warning for the block, not one per rule and column.
+      if (!cur.warnedNames) {
+        cur.warnedNames = true;
+        warn(
+            n,
+            "listing without -n: names not resolved (\""
+                + c.names()
+                + "\"); rules naming a host are kept but not evaluated; paste `iptables -L -n -v`");
+      }
+      rule = RuleValues.unevaluable(rule, List.of(), "\"" + c.names() + "\"");
+    }
     if (c.unread() != null) {
       warn(
           n,
@@ -367,6 +406,7 @@ final class IptablesText {
               + "\"; the rule is kept but not evaluated (assumed not to match)");
       rule = RuleValues.unevaluable(rule, List.of(), "\"" + c.unread() + "\"");
     }
+    renditions.put(n, c.saveText());
     cur.rules.add(new Read(checked(rule, n), n));
     cur.chains.add(rule.chain());
   }
@@ -524,6 +564,12 @@ final class IptablesText {
     }
     if (builtin && !r.options("conntrack").isEmpty() && !chain.endsWith("ROUTING")) {
       return new String[] {"filter", "a conntrack state match in " + chain};
+    }
+    if (target.equals("KUBE-MARK-DROP") || target.equals("KUBE-MARK-MASQ")) {
+      // A jump stays in its table, and kube-proxy and kubelet create these two only in nat: the
+      // jump names the table before the chain's name does. KUBE-FIREWALL is filter's in iptables
+      // mode (it DROPs marked packets) but nat's in IPVS mode (it jumps to KUBE-MARK-DROP).
+      return new String[] {"nat", "jumps to " + target + ", a nat chain of kube-proxy"};
     }
     String known = knownChain(chain);
     if (known != null) {

@@ -13,8 +13,11 @@ import java.util.regex.Pattern;
  * and Calico use. What it cannot read is returned as {@code unread}, never dropped silently.
  */
 final class ListingRule {
-  /** The rule as iptables-save text, its counters ("[p:b]" or null) and text not understood. */
-  record Converted(String saveText, String counters, String unread) {}
+  /**
+   * The rule as iptables-save text, its counters ("[p:b]" or null), text not understood, and the
+   * host names in its source or destination column (a listing without -n; null when none).
+   */
+  record Converted(String saveText, String counters, String unread, String names) {}
 
   private static final Pattern NUM = Pattern.compile("\\d+[KMGTP]?");
   private static final Pattern OPT = Pattern.compile("--|-f|!f");
@@ -112,8 +115,9 @@ final class ListingRule {
     String rest = line.substring(dstTok.end).strip();
 
     StringBuilder b = new StringBuilder("-A ").append(chain);
-    address(b, "-s", src);
-    address(b, "-d", dst);
+    List<String> names = new ArrayList<>();
+    address(b, "-s", src, names);
+    address(b, "-d", dst, names);
     iface(b, "-i", in);
     iface(b, "-o", out);
     boolean protNeg = prot.startsWith("!");
@@ -137,13 +141,29 @@ final class ListingRule {
     }
     b.append(r.targetOptions);
     String unread = r.unread();
-    return new Converted(b.toString(), counters, unread.isEmpty() ? null : unread);
+    return new Converted(
+        b.toString(),
+        counters,
+        unread.isEmpty() ? null : unread,
+        names.isEmpty() ? null : String.join(" ", names));
   }
 
-  private static void address(StringBuilder b, String flag, String v) {
+  /** An address column as iptables -L prints it with -n: digits, dots and a prefix length. */
+  private static final Pattern NUMERIC_ADDRESS = Pattern.compile("[\\d.]+(/[\\d.]+)?");
+
+  private static void address(StringBuilder b, String flag, String v, List<String> names) {
     boolean neg = v.startsWith("!");
     String a = neg ? v.substring(1) : v;
-    if (a.equals("0.0.0.0/0") && !neg) {
+    // Without -n iptables prints 0.0.0.0/0 as "anywhere" (xtables' ipv4 address-to-name).
+    if ((a.equals("0.0.0.0/0") || a.equals("anywhere")) && !neg) {
+      return;
+    }
+    if (a.equals("anywhere")) {
+      a = "0.0.0.0/0";
+    } else if (!NUMERIC_ADDRESS.matcher(a).matches()) {
+      // A resolved host or network name: its address is not in the paste. Left out of the rule,
+      // which the reader keeps but does not evaluate.
+      names.add(v);
       return;
     }
     if (!a.contains("/")) {
@@ -153,7 +173,8 @@ final class ListingRule {
   }
 
   private static void iface(StringBuilder b, String flag, String v) {
-    if (v.equals("*")) {
+    // -v without -n prints a wildcard interface as "any" instead of "*".
+    if (v.equals("*") || v.equals("any")) {
       return;
     }
     boolean neg = v.startsWith("!");

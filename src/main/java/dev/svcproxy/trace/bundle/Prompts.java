@@ -25,7 +25,12 @@ public final class Prompts {
     Pattern.compile("^#()\\s*$"),
   };
 
-  private static final Pattern HASH_COMMAND = Pattern.compile("^#\\s?(\\S+)(.*)$");
+  // "#  iptables -vL -t nat": any number of blanks after the hash.
+  private static final Pattern HASH_COMMAND = Pattern.compile("^#\\s*(\\S+)(.*)$");
+
+  /** Gentoo's root prompt "HOSTNAME ~ # cmd" (host, directory, #): only before a known command. */
+  private static final Pattern HOST_DIR_PROMPT =
+      Pattern.compile("^[\\w.-]+\\s[~/]\\S*\\s[#$]\\s+((\\S+).*)$");
 
   /** First words of the commands a "# " root prompt runs in bundle pastes. */
   private static final Set<String> COMMANDS =
@@ -79,6 +84,13 @@ public final class Prompts {
       String word = h.group(1);
       String base = word.substring(word.lastIndexOf('/') + 1);
       return COMMANDS.contains(base) ? (word + h.group(2)).strip() : null;
+    }
+    Matcher g = HOST_DIR_PROMPT.matcher(t);
+    if (g.matches()) {
+      String word = g.group(2);
+      if (COMMANDS.contains(word.substring(word.lastIndexOf('/') + 1))) {
+        return g.group(1).strip();
+      }
     }
     for (Pattern p : PROMPTS) {
       Matcher m = p.matcher(t);
