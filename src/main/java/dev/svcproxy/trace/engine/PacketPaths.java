@@ -24,6 +24,11 @@ final class PacketPaths {
     Routing.Decision d = routing.lookup(spec.dst(), spec.src(), "", 0);
     String src = spec.src() != null ? spec.src() : routing.selectSource(d, spec.dst());
     Branch b = new Branch(src, sport(spec), spec.dst(), spec.dport(), spec.proto(), "");
+    if (src.isEmpty()) {
+      run.warnings.add(
+          "no address of this node is known (no ip-addr.json): the packet's source address is"
+              + " unknown and its reply is not traced; give --src");
+    }
     b.step(
         Step.note(
             StepKind.PACKET,

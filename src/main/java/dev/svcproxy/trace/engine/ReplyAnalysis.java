@@ -117,6 +117,16 @@ final class ReplyAnalysis {
               + seen,
           null);
     }
+    if (b.src.isEmpty()) {
+      // A packet of this node's own whose source could not be chosen: the input shows none of the
+      // node's addresses. Where its reply goes is unknown, not a failure of the node.
+      return new Outcome.Reply(
+          false,
+          seen,
+          "not traced: the node's addresses are not in the input, so the packet's source (and"
+              + " where its reply goes) is unknown; give --src",
+          null);
+    }
     if (b.src.equals(b.dst)) {
       return new Outcome.Reply(
           false,
