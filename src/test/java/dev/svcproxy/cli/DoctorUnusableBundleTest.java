@@ -47,6 +47,22 @@ class DoctorUnusableBundleTest {
   }
 
   @Test
+  void emptyProxyProcessFile_meansNoProxyRuns_notALostFile() throws Exception {
+    // The capture writes proxy-process.txt empty when it looked and found no proxy: with a dead
+    // proxy's KUBE-SERVICES still in nat, that is kube-proxy-not-running (ProxyRulesCheck), not
+    // a file lost on its way (read as missing, the finding was gone: CaptureProxyProcessTest).
+    Files.writeString(
+        bundle.resolve("iptables-save.txt"),
+        "*nat\n:PREROUTING ACCEPT [0:0]\n:KUBE-SERVICES - [0:0]\n"
+            + "-A PREROUTING -j KUBE-SERVICES\nCOMMIT\n");
+    Files.writeString(bundle.resolve("proxy-process.txt"), "");
+    assertThat(doctor()).isEqualTo(1);
+    assertThat(out.toString())
+        .contains("kube-proxy-not-running")
+        .doesNotContain("proxy-process.txt: empty");
+  }
+
+  @Test
   void emptyAddrJson_andDirectoryAsFile_warnedByName() throws Exception {
     // `ip -j addr` prints at least lo, so an empty ip-addr.json was lost (the audit's m07: it
     // read as "no ip-addr.json" with no warning); a directory named iptables-save.txt (m12) was

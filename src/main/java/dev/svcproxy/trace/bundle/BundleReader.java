@@ -99,7 +99,8 @@ public final class BundleReader {
 
   /**
    * Files a capture never writes empty (BundleCapture leaves out a command that printed nothing):
-   * empty in a bundle, the file was lost on its way (a failed copy, a full disk).
+   * empty in a bundle, the file was lost on its way (a failed copy, a full disk). Not
+   * proxy-process.txt: the capture writes it empty when it looked and found no proxy running.
    */
   private static final java.util.Set<String> NEVER_EMPTY =
       java.util.Set.of(
@@ -116,8 +117,7 @@ public final class BundleReader {
           "ip-rule.txt",
           "sysctl.txt",
           "node.yaml",
-          "cluster.json",
-          ProxyProcessFacts.FILE);
+          "cluster.json");
 
   /**
    * Reads the files of {@code dir}: what cannot be read (an unreadable file, a directory under a
