@@ -72,6 +72,16 @@ class ProxyRulesLabTest {
 
   /** Writes the slices and waits until both proxies synced them. */
   private void writeSlices(String text) {
+    // The same slices again change nothing, and the proxies do not sync: nothing to wait for (the
+    // cleanup after a test whose fix already restored them).
+    try {
+      java.nio.file.Path file = cluster.manifests().resolve("endpoints.yaml");
+      if (java.nio.file.Files.exists(file) && java.nio.file.Files.readString(file).equals(text)) {
+        return;
+      }
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
     int a = cluster.proxy(1).count("synced iptables");
     int b = cluster.proxy(2).count("synced iptables");
     cluster.writeManifest("endpoints.yaml", text);
